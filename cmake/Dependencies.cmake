@@ -1,0 +1,79 @@
+# Finds what diffuse builds with and decides the CUDA and MPI options.
+# Sets DIFFUSE_HAS_CUDA / DIFFUSE_HAS_MPI (0 or 1) and imported targets.
+
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(Threads REQUIRED)
+
+# OpenBLAS: prefer Debian's OpenMP build so BLAS and our loops share one
+# thread pool (the pthread build would oversubscribe the cores).
+find_path(DIFFUSE_CBLAS_INCLUDE cblas.h
+  PATHS /usr/include/x86_64-linux-gnu/openblas-openmp /usr/include/openblas /usr/include
+  REQUIRED)
+find_library(DIFFUSE_BLAS_LIBRARY NAMES openblas
+  PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp NO_DEFAULT_PATH)
+if(NOT DIFFUSE_BLAS_LIBRARY)
+  find_library(DIFFUSE_BLAS_LIBRARY NAMES openblas REQUIRED)
+endif()
+add_library(diffuse_blas INTERFACE)
+target_include_directories(diffuse_blas INTERFACE ${DIFFUSE_CBLAS_INCLUDE})
+target_link_libraries(diffuse_blas INTERFACE ${DIFFUSE_BLAS_LIBRARY})
+
+find_package(CLI11 QUIET CONFIG)
+if(NOT CLI11_FOUND)
+  find_path(DIFFUSE_CLI11_INCLUDE CLI/CLI.hpp REQUIRED)
+  add_library(CLI11::CLI11 INTERFACE IMPORTED)
+  target_include_directories(CLI11::CLI11 INTERFACE ${DIFFUSE_CLI11_INCLUDE})
+endif()
+
+# ---- MPI ----------------------------------------------------------------------
+set(DIFFUSE_HAS_MPI 0)
+if(NOT DIFFUSE_MPI STREQUAL "OFF")
+  if(DIFFUSE_MPI STREQUAL "ON")
+    find_package(MPI REQUIRED COMPONENTS C)
+  else()
+    find_package(MPI COMPONENTS C)
+  endif()
+  if(MPI_C_FOUND)
+    set(DIFFUSE_HAS_MPI 1)
+  endif()
+endif()
+
+# ---- CUDA ---------------------------------------------------------------------
+set(DIFFUSE_HAS_CUDA 0)
+if(NOT DIFFUSE_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 80 90)  # A100, H100/H200
+    endif()
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 17)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    find_package(CUDAToolkit REQUIRED)
+    set(DIFFUSE_CUDA_HINTS ${CUDAToolkit_LIBRARY_DIR} ${CUDAToolkit_LIBRARY_ROOT} $ENV{CUDNN_ROOT} $ENV{NCCL_ROOT}
+        ${DIFFUSE_GPU_DEPS})
+    find_path(DIFFUSE_CUDNN_INCLUDE cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ${DIFFUSE_CUDA_HINTS}
+              PATH_SUFFIXES include)
+    find_library(DIFFUSE_CUDNN_LIBRARY cudnn HINTS ${DIFFUSE_CUDA_HINTS} PATH_SUFFIXES lib lib64)
+    find_path(DIFFUSE_NCCL_INCLUDE nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ${DIFFUSE_CUDA_HINTS}
+              PATH_SUFFIXES include)
+    find_library(DIFFUSE_NCCL_LIBRARY nccl HINTS ${DIFFUSE_CUDA_HINTS} PATH_SUFFIXES lib lib64)
+    if(DIFFUSE_CUDNN_LIBRARY AND DIFFUSE_NCCL_LIBRARY AND DIFFUSE_CUDNN_INCLUDE AND DIFFUSE_NCCL_INCLUDE)
+      set(DIFFUSE_HAS_CUDA 1)
+      add_library(diffuse_cuda_libs INTERFACE)
+      target_include_directories(diffuse_cuda_libs INTERFACE ${DIFFUSE_CUDNN_INCLUDE} ${DIFFUSE_NCCL_INCLUDE})
+      # The static runtime: a binary built with CUDA starts on machines with no driver.
+      target_link_libraries(diffuse_cuda_libs INTERFACE CUDA::cudart_static CUDA::cublas CUDA::cublasLt
+                            ${DIFFUSE_CUDNN_LIBRARY} ${DIFFUSE_NCCL_LIBRARY})
+    elseif(DIFFUSE_CUDA STREQUAL "ON")
+      message(FATAL_ERROR "DIFFUSE_CUDA=ON but cuDNN or NCCL was not found "
+                          "(cudnn: ${DIFFUSE_CUDNN_LIBRARY}, nccl: ${DIFFUSE_NCCL_LIBRARY})")
+    endif()
+  elseif(DIFFUSE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "DIFFUSE_CUDA=ON but no CUDA compiler was found")
+  endif()
+endif()

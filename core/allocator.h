@@ -1,0 +1,35 @@
+// Per-device allocators. Each counts the bytes it holds and the peak, which
+// the benchmarks report as the memory a training step needs.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace diffuse {
+
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  void* allocate(size_t bytes);
+  void deallocate(void* pointer, size_t bytes);
+  int64_t bytes_in_use() const { return in_use_.load(); }
+  int64_t peak_bytes() const { return peak_.load(); }
+  void reset_peak() { peak_.store(in_use_.load()); }
+
+ protected:
+  virtual void* raw_allocate(size_t bytes) = 0;
+  virtual void raw_deallocate(void* pointer) = 0;
+
+ private:
+  std::atomic<int64_t> in_use_{0};  // allocations also come from the data loader thread
+  std::atomic<int64_t> peak_{0};
+};
+
+// The allocator of a device; throws when the device is not available in this
+// build or on this machine.
+Allocator& allocator_for(Device device);
+
+}  // namespace diffuse

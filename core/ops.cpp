@@ -1,0 +1,399 @@
+// Argument validation for every op, then dispatch to the device's backend.
+// Messages name the op, the offending argument and all arguments' shapes.
+#include "core/ops.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/backend.h"
+
+namespace diffuse::ops {
+
+namespace {
+
+// The named tensor arguments of one op call, for validation and messages.
+class OpArgs {
+ public:
+  OpArgs(const char* op, std::initializer_list<std::pair<const char*, const Tensor*>> args) : op_(op), args_(args) {}
+
+  [[noreturn]] void reject(const std::string& problem) const {
+    std::string listing;
+    for (const auto& [name, tensor] : args_) listing += concat(" ", name, "=", tensor->describe());
+    throw Error(concat(op_, ": ", problem, " (arguments:", listing, ")"));
+  }
+
+  void require(bool condition, const std::string& problem) const {
+    if (!condition) reject(problem);
+  }
+
+  const Tensor& get(const char* name) const {
+    for (const auto& [arg, tensor] : args_)
+      if (std::string(arg) == name) return *tensor;
+    throw Error(concat(op_, ": internal error, no argument named ", name));
+  }
+
+  void defined(const char* name) const { require(get(name).defined(), concat(name, " is required")); }
+
+  void shape(const char* name, const Shape& expected) const {
+    const Tensor& tensor = get(name);
+    require(tensor.defined(), concat(name, " is required"));
+    require(tensor.shape() == expected,
+            concat(name, " has shape ", shape_string(tensor.shape()), ", expected ", shape_string(expected)));
+  }
+
+  // Same shape as another argument, if defined.
+  void optional_shape(const char* name, const Shape& expected) const {
+    if (get(name).defined()) shape(name, expected);
+  }
+
+  void rank(const char* name, int expected) const {
+    const Tensor& tensor = get(name);
+    require(tensor.defined(), concat(name, " is required"));
+    require(tensor.rank() == expected, concat(name, " must have rank ", expected, ", got ", tensor.rank()));
+  }
+
+  // All defined arguments on one device, with `dtype` except where listed as i32.
+  Device common_device(DType dtype, std::initializer_list<const char*> int_args = {}) const {
+    const Tensor* first = nullptr;
+    for (const auto& [name, tensor] : args_) {
+      if (!tensor->defined()) continue;
+      bool is_int = false;
+      for (const char* int_name : int_args) is_int = is_int || std::string(int_name) == name;
+      const DType expected = is_int ? DType::I32 : dtype;
+      require(tensor->dtype() == expected,
+              concat(name, " has dtype ", dtype_name(tensor->dtype()), ", expected ", dtype_name(expected)));
+      if (first == nullptr) first = tensor;
+      require(tensor->device() == first->device(), "arguments are on different devices");
+    }
+    require(first != nullptr, "no tensor arguments");
+    return first->device();
+  }
+
+  Backend& backend(DType dtype = DType::F32, std::initializer_list<const char*> int_args = {}) const {
+    return backend_for(common_device(dtype, int_args));
+  }
+
+ private:
+  const char* op_;
+  std::vector<std::pair<const char*, const Tensor*>> args_;
+};
+
+#define ARG(t) std::pair<const char*, const Tensor*>(#t, &t)
+
+}  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, int stride,
+                    int padding) {
+  const OpArgs args("conv2d_forward", {ARG(x), ARG(weight), ARG(bias), ARG(y)});
+  args.rank("x", 4);
+  args.rank("weight", 4);
+  const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), cin = x.dim(3);
+  const int64_t cout = weight.dim(0), k = weight.dim(1);
+  args.require((k == 3 && padding == 1 && (stride == 1 || stride == 2)) || (k == 1 && padding == 0 && stride == 1),
+               concat("unsupported geometry kernel ", k, " stride ", stride, " padding ", padding));
+  args.shape("weight", {cout, k, k, cin});
+  args.optional_shape("bias", {cout});
+  const int64_t ho = (h + 2 * padding - k) / stride + 1, wo = (w + 2 * padding - k) / stride + 1;
+  args.require(ho > 0 && wo > 0, "input smaller than the kernel");
+  args.shape("y", {n, ho, wo, cout});
+  args.backend().conv2d_forward(x, weight, bias, y, stride, padding);
+}
+
+void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
+                     const Tensor& dbias, int stride, int padding) {
+  const OpArgs args("conv2d_backward", {ARG(x), ARG(weight), ARG(dy), ARG(dx), ARG(dweight), ARG(dbias)});
+  args.rank("x", 4);
+  args.rank("weight", 4);
+  const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), cin = x.dim(3);
+  const int64_t cout = weight.dim(0), k = weight.dim(1);
+  args.require((k == 3 && padding == 1 && (stride == 1 || stride == 2)) || (k == 1 && padding == 0 && stride == 1),
+               concat("unsupported geometry kernel ", k, " stride ", stride, " padding ", padding));
+  args.shape("weight", {cout, k, k, cin});
+  const int64_t ho = (h + 2 * padding - k) / stride + 1, wo = (w + 2 * padding - k) / stride + 1;
+  args.shape("dy", {n, ho, wo, cout});
+  args.optional_shape("dx", x.shape());
+  args.optional_shape("dweight", weight.shape());
+  args.optional_shape("dbias", {cout});
+  args.backend().conv2d_backward(x, weight, dy, dx, dweight, dbias, stride, padding);
+}
+
+void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) {
+  const OpArgs args("linear_forward", {ARG(x), ARG(weight), ARG(bias), ARG(y)});
+  args.rank("x", 2);
+  args.rank("weight", 2);
+  args.shape("weight", {weight.dim(0), x.dim(1)});
+  args.optional_shape("bias", {weight.dim(0)});
+  args.shape("y", {x.dim(0), weight.dim(0)});
+  args.backend().linear_forward(x, weight, bias, y);
+}
+
+void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
+                     const Tensor& dbias) {
+  const OpArgs args("linear_backward", {ARG(x), ARG(weight), ARG(dy), ARG(dx), ARG(dweight), ARG(dbias)});
+  args.rank("x", 2);
+  args.rank("weight", 2);
+  args.shape("weight", {weight.dim(0), x.dim(1)});
+  args.shape("dy", {x.dim(0), weight.dim(0)});
+  args.optional_shape("dx", x.shape());
+  args.optional_shape("dweight", weight.shape());
+  args.optional_shape("dbias", {weight.dim(0)});
+  args.backend().linear_backward(x, weight, dy, dx, dweight, dbias);
+}
+
+void group_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
+                        const Tensor& y, const Tensor& mean, const Tensor& rstd) {
+  const OpArgs args("group_norm_forward", {ARG(x), ARG(gamma), ARG(beta), ARG(y), ARG(mean), ARG(rstd)});
+  args.rank("x", 4);
+  const int64_t c = x.dim(3);
+  args.require(groups > 0 && c % groups == 0, concat(c, " channels are not divisible into ", groups, " groups"));
+  args.require(eps > 0, "eps must be positive");
+  args.shape("gamma", {c});
+  args.shape("beta", {c});
+  args.shape("y", x.shape());
+  args.shape("mean", {x.dim(0), groups});
+  args.shape("rstd", {x.dim(0), groups});
+  args.backend().group_norm_forward(x, gamma, beta, groups, eps, y, mean, rstd);
+}
+
+void group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd, int groups,
+                         const Tensor& dy, const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
+  const OpArgs args("group_norm_backward",
+                    {ARG(x), ARG(gamma), ARG(mean), ARG(rstd), ARG(dy), ARG(dx), ARG(dgamma), ARG(dbeta)});
+  args.rank("x", 4);
+  const int64_t c = x.dim(3);
+  args.require(groups > 0 && c % groups == 0, concat(c, " channels are not divisible into ", groups, " groups"));
+  args.shape("gamma", {c});
+  args.shape("mean", {x.dim(0), groups});
+  args.shape("rstd", {x.dim(0), groups});
+  args.shape("dy", x.shape());
+  args.optional_shape("dx", x.shape());
+  args.optional_shape("dgamma", {c});
+  args.optional_shape("dbeta", {c});
+  args.backend().group_norm_backward(x, gamma, mean, rstd, groups, dy, dx, dgamma, dbeta);
+}
+
+void silu_forward(const Tensor& x, const Tensor& y) {
+  const OpArgs args("silu_forward", {ARG(x), ARG(y)});
+  args.defined("x");
+  args.shape("y", x.shape());
+  args.backend().silu_forward(x, y);
+}
+
+void silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
+  const OpArgs args("silu_backward", {ARG(x), ARG(dy), ARG(dx)});
+  args.defined("x");
+  args.shape("dy", x.shape());
+  args.shape("dx", x.shape());
+  args.backend().silu_backward(x, dy, dx);
+}
+
+void upsample_nearest2x_forward(const Tensor& x, const Tensor& y) {
+  const OpArgs args("upsample_nearest2x_forward", {ARG(x), ARG(y)});
+  args.rank("x", 4);
+  args.shape("y", {x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3)});
+  args.backend().upsample_nearest2x_forward(x, y);
+}
+
+void upsample_nearest2x_backward(const Tensor& dy, const Tensor& dx) {
+  const OpArgs args("upsample_nearest2x_backward", {ARG(dy), ARG(dx)});
+  args.rank("dx", 4);
+  args.shape("dy", {dx.dim(0), 2 * dx.dim(1), 2 * dx.dim(2), dx.dim(3)});
+  args.backend().upsample_nearest2x_backward(dy, dx);
+}
+
+void concat_channels(const Tensor& a, const Tensor& b, const Tensor& y) {
+  const OpArgs args("concat_channels", {ARG(a), ARG(b), ARG(y)});
+  args.rank("a", 4);
+  args.shape("b", {a.dim(0), a.dim(1), a.dim(2), b.rank() == 4 ? b.dim(3) : -1});
+  args.shape("y", {a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3)});
+  args.backend().concat_channels(a, b, y);
+}
+
+void split_channels(const Tensor& y, const Tensor& a, const Tensor& b) {
+  const OpArgs args("split_channels", {ARG(y), ARG(a), ARG(b)});
+  args.rank("y", 4);
+  args.require(a.defined() || b.defined(), "a or b is required");
+  const int64_t ca = a.defined() ? a.dim(-1) : y.dim(3) - b.dim(-1);
+  args.require(0 <= ca && ca <= y.dim(3), concat("split at channel ", ca, " is out of range"));
+  args.optional_shape("a", {y.dim(0), y.dim(1), y.dim(2), ca});
+  args.optional_shape("b", {y.dim(0), y.dim(1), y.dim(2), y.dim(3) - ca});
+  args.backend().split_channels(y, a, b);
+}
+
+void add_channel_vector_forward(const Tensor& x, const Tensor& v, const Tensor& y) {
+  const OpArgs args("add_channel_vector_forward", {ARG(x), ARG(v), ARG(y)});
+  args.rank("x", 4);
+  args.shape("v", {x.dim(0), x.dim(3)});
+  args.shape("y", x.shape());
+  args.backend().add_channel_vector_forward(x, v, y);
+}
+
+void add_channel_vector_backward(const Tensor& dy, const Tensor& dx, const Tensor& dv) {
+  const OpArgs args("add_channel_vector_backward", {ARG(dy), ARG(dx), ARG(dv)});
+  args.rank("dy", 4);
+  args.optional_shape("dx", dy.shape());
+  args.shape("dv", {dy.dim(0), dy.dim(3)});
+  args.backend().add_channel_vector_backward(dy, dx, dv);
+}
+
+void add(const Tensor& a, const Tensor& b, const Tensor& y) {
+  const OpArgs args("add", {ARG(a), ARG(b), ARG(y)});
+  args.defined("a");
+  args.shape("b", a.shape());
+  args.shape("y", a.shape());
+  args.backend().add(a, b, y);
+}
+
+void accumulate(const Tensor& y, const Tensor& x) {
+  const OpArgs args("accumulate", {ARG(y), ARG(x)});
+  args.defined("y");
+  args.shape("x", y.shape());
+  args.backend().accumulate(y, x);
+}
+
+void scale(const Tensor& x, float alpha, const Tensor& y) {
+  const OpArgs args("scale", {ARG(x), ARG(y)});
+  args.defined("x");
+  args.shape("y", x.shape());
+  args.backend().scale(x, alpha, y);
+}
+
+void attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs) {
+  const OpArgs args("attention_forward", {ARG(qkv), ARG(out), ARG(probs)});
+  args.rank("qkv", 3);
+  args.require(qkv.dim(2) % 3 == 0, concat("qkv channels ", qkv.dim(2), " are not divisible by 3"));
+  const int64_t n = qkv.dim(0), l = qkv.dim(1), c = qkv.dim(2) / 3;
+  args.shape("out", {n, l, c});
+  args.shape("probs", {n, l, l});
+  args.backend().attention_forward(qkv, out, probs);
+}
+
+void attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv) {
+  const OpArgs args("attention_backward", {ARG(qkv), ARG(probs), ARG(dout), ARG(dqkv)});
+  args.rank("qkv", 3);
+  args.require(qkv.dim(2) % 3 == 0, concat("qkv channels ", qkv.dim(2), " are not divisible by 3"));
+  const int64_t n = qkv.dim(0), l = qkv.dim(1), c = qkv.dim(2) / 3;
+  args.shape("probs", {n, l, l});
+  args.shape("dout", {n, l, c});
+  args.shape("dqkv", qkv.shape());
+  args.backend().attention_backward(qkv, probs, dout, dqkv);
+}
+
+void dropout_forward(const Tensor& x, float p, const DropoutKey& key, const Tensor& y) {
+  const OpArgs args("dropout_forward", {ARG(x), ARG(y)});
+  args.require(p >= 0.0f && p < 1.0f, concat("probability ", p, " is outside [0, 1)"));
+  args.require(x.rank() >= 1, "x must have a batch axis");
+  args.shape("y", x.shape());
+  args.backend().dropout_forward(x, p, key, y);
+}
+
+void dropout_backward(const Tensor& dy, float p, const DropoutKey& key, const Tensor& dx) {
+  const OpArgs args("dropout_backward", {ARG(dy), ARG(dx)});
+  args.require(p >= 0.0f && p < 1.0f, concat("probability ", p, " is outside [0, 1)"));
+  args.require(dy.rank() >= 1, "dy must have a batch axis");
+  args.shape("dx", dy.shape());
+  args.backend().dropout_backward(dy, p, key, dx);
+}
+
+void fill_normal(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint32_t step, uint32_t first_sample) {
+  const OpArgs args("fill_normal", {ARG(tensor)});
+  args.require(tensor.rank() >= 1, "tensor must have a batch axis");
+  args.backend().fill_normal(tensor, seed, purpose, step, first_sample);
+}
+
+void fill_uniform(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint32_t step, uint32_t first_sample) {
+  const OpArgs args("fill_uniform", {ARG(tensor)});
+  args.require(tensor.rank() >= 1, "tensor must have a batch axis");
+  args.backend().fill_uniform(tensor, seed, purpose, step, first_sample);
+}
+
+void timestep_embedding_forward(const Tensor& t, const Tensor& out) {
+  const OpArgs args("timestep_embedding_forward", {ARG(t), ARG(out)});
+  args.rank("t", 1);
+  args.rank("out", 2);
+  args.require(out.dim(1) >= 4 && out.dim(1) % 2 == 0,
+               concat("embedding width ", out.dim(1), " must be even and >= 4"));
+  args.shape("out", {t.dim(0), out.dim(1)});
+  args.backend().timestep_embedding_forward(t, out);
+}
+
+void timestep_embedding_backward(const Tensor& t, const Tensor& dout, const Tensor& dt) {
+  const OpArgs args("timestep_embedding_backward", {ARG(t), ARG(dout), ARG(dt)});
+  args.rank("t", 1);
+  args.rank("dout", 2);
+  args.require(dout.dim(1) >= 4 && dout.dim(1) % 2 == 0,
+               concat("embedding width ", dout.dim(1), " must be even and >= 4"));
+  args.shape("dout", {t.dim(0), dout.dim(1)});
+  args.shape("dt", t.shape());
+  args.backend().timestep_embedding_backward(t, dout, dt);
+}
+
+void embedding_forward(const Tensor& table, const Tensor& labels, const Tensor& out) {
+  const OpArgs args("embedding_forward", {ARG(table), ARG(labels), ARG(out)});
+  args.rank("table", 2);
+  args.rank("labels", 1);
+  args.shape("out", {labels.dim(0), table.dim(1)});
+  args.backend(DType::F32, {"labels"}).embedding_forward(table, labels, out);
+}
+
+void embedding_backward(const Tensor& labels, const Tensor& dout, const Tensor& dtable) {
+  const OpArgs args("embedding_backward", {ARG(labels), ARG(dout), ARG(dtable)});
+  args.rank("dtable", 2);
+  args.rank("labels", 1);
+  args.shape("dout", {labels.dim(0), dtable.dim(1)});
+  args.backend(DType::F32, {"labels"}).embedding_backward(labels, dout, dtable);
+}
+
+void mse_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& weights, const Tensor& per_sample) {
+  const OpArgs args("mse_loss_forward", {ARG(pred), ARG(target), ARG(weights), ARG(per_sample)});
+  args.require(pred.rank() >= 1 && pred.numel() > 0, "pred must be a non-empty batch");
+  args.shape("target", pred.shape());
+  args.shape("weights", {pred.dim(0)});
+  args.shape("per_sample", {pred.dim(0)});
+  args.backend().mse_loss_forward(pred, target, weights, per_sample);
+}
+
+void mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float loss_scale,
+                       const Tensor& dpred) {
+  const OpArgs args("mse_loss_backward", {ARG(pred), ARG(target), ARG(weights), ARG(dpred)});
+  args.require(pred.rank() >= 1 && pred.numel() > 0, "pred must be a non-empty batch");
+  args.shape("target", pred.shape());
+  args.shape("weights", {pred.dim(0)});
+  args.shape("dpred", pred.shape());
+  args.backend().mse_loss_backward(pred, target, weights, loss_scale, dpred);
+}
+
+void adamw_update(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamWStep& step) {
+  const OpArgs args("adamw_update", {ARG(params), ARG(grads), ARG(m), ARG(v)});
+  args.rank("params", 1);
+  args.shape("grads", params.shape());
+  args.shape("m", params.shape());
+  args.shape("v", params.shape());
+  args.require(step.step >= 1, concat("step ", step.step, " must be >= 1"));
+  args.backend().adamw_update(params, grads, m, v, step);
+}
+
+void ema_update(const Tensor& ema, const Tensor& params, float decay) {
+  const OpArgs args("ema_update", {ARG(ema), ARG(params)});
+  args.require(decay >= 0.0f && decay <= 1.0f, concat("decay ", decay, " is outside [0, 1]"));
+  args.defined("params");
+  args.shape("ema", params.shape());
+  args.backend().ema_update(ema, params, decay);
+}
+
+double sum_of_squares(const Tensor& x) {
+  const OpArgs args("sum_of_squares", {ARG(x)});
+  return args.backend().sum_of_squares(x);
+}
+
+void cast(const Tensor& source, const Tensor& destination) {
+  const OpArgs args("cast", {ARG(source), ARG(destination)});
+  args.defined("source");
+  args.shape("destination", source.shape());
+  args.require(source.dtype() != DType::I32 && destination.dtype() != DType::I32, "cast supports f32, bf16 and f16");
+  args.require(source.device() == destination.device(), "arguments are on different devices");
+  backend_for(source.device()).cast(source, destination);
+}
+
+}  // namespace diffuse::ops

@@ -1,0 +1,136 @@
+// The operations every backend implements, with the shapes they accept.
+//
+// Conventions:
+//  - Activations are NHWC; "[N,L,C]" token tensors are NHWC with L = H*W.
+//  - Tensors are handles: an output passed as `const Tensor&` is written through.
+//  - Backward functions WRITE activation gradients (dx = ...) and ACCUMULATE
+//    parameter gradients (dweight += ...), so one flat gradient buffer can
+//    collect contributions over micro-batches. An undefined Tensor() in a
+//    gradient slot skips that gradient.
+//  - Every op checks its arguments first: a shape, dtype or device mismatch
+//    throws an Error naming the op and the shapes involved.
+//  - The op runs on the backend of its tensors' device (all must agree).
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace diffuse::ops {
+
+// ---- convolution and linear -------------------------------------------------
+
+// x [N,H,W,Ci], weight [Co,K,K,Ci], bias [Co] or undefined -> y [N,Ho,Wo,Co],
+// Ho = (H + 2*padding - K) / stride + 1. Supported: K=3 padding 1 (stride 1 or 2), K=1 padding 0.
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, int stride,
+                    int padding);
+void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
+                     const Tensor& dbias, int stride, int padding);
+
+// x [M,K], weight [N,K], bias [N] or undefined -> y [M,N] = x weight^T + bias.
+void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y);
+void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
+                     const Tensor& dbias);
+
+// ---- normalisation and activation --------------------------------------------
+
+// x [N,H,W,C], gamma/beta [C], C divisible by groups -> y; saves mean/rstd [N,groups] for backward.
+void group_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
+                        const Tensor& y, const Tensor& mean, const Tensor& rstd);
+void group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd, int groups,
+                         const Tensor& dy, const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta);
+
+// y = x * sigmoid(x), any shape.
+void silu_forward(const Tensor& x, const Tensor& y);
+void silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx);
+
+// ---- resampling and plumbing --------------------------------------------------
+
+// x [N,H,W,C] -> y [N,2H,2W,C], nearest neighbour.
+void upsample_nearest2x_forward(const Tensor& x, const Tensor& y);
+void upsample_nearest2x_backward(const Tensor& dy, const Tensor& dx);
+
+// a [N,H,W,Ca], b [N,H,W,Cb] -> y [N,H,W,Ca+Cb]. Its backward is split_channels.
+void concat_channels(const Tensor& a, const Tensor& b, const Tensor& y);
+// y [N,H,W,Ca+Cb] -> a [N,H,W,Ca], b [N,H,W,Cb] (either may be undefined). Its backward is concat_channels.
+void split_channels(const Tensor& y, const Tensor& a, const Tensor& b);
+
+// x [N,H,W,C] + v [N,C] broadcast over H,W -> y (the time embedding in a ResBlock).
+void add_channel_vector_forward(const Tensor& x, const Tensor& v, const Tensor& y);
+// dx = dy (skipped when undefined or the same memory), dv [N,C] = sum over H,W of dy.
+void add_channel_vector_backward(const Tensor& dy, const Tensor& dx, const Tensor& dv);
+
+// y = a + b (residual connections), same shapes; y may alias a or b.
+void add(const Tensor& a, const Tensor& b, const Tensor& y);
+// y += x.
+void accumulate(const Tensor& y, const Tensor& x);
+// y = alpha * x; y may alias x.
+void scale(const Tensor& x, float alpha, const Tensor& y);
+
+// ---- attention ----------------------------------------------------------------
+
+// Single-head self-attention over L tokens: qkv [N,L,3C] holds q, k, v side by
+// side in the channels (a 1x1 conv's output) -> out [N,L,C] =
+// softmax(q k^T / sqrt(C)) v; probs [N,L,L] is saved for backward.
+void attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs);
+void attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv);
+
+// ---- randomness ---------------------------------------------------------------
+
+// Which dropout mask: element i of sample n keeps iff uniform(seed, dropout
+// base + layer, step, first_sample + n)[i] >= p. Regenerated in backward, never stored.
+struct DropoutKey {
+  uint64_t seed = 0;
+  uint32_t step = 0;
+  uint32_t first_sample = 0;  // global index of the batch's sample 0
+  uint32_t layer = 0;
+};
+// x [N,...] -> y = mask * x / (1 - p); 0 <= p < 1.
+void dropout_forward(const Tensor& x, float p, const DropoutKey& key, const Tensor& y);
+void dropout_backward(const Tensor& dy, float p, const DropoutKey& key, const Tensor& dx);
+
+// tensor [N,...]: row n is standard normal from stream (seed, purpose, step, first_sample + n).
+void fill_normal(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint32_t step, uint32_t first_sample);
+void fill_uniform(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint32_t step, uint32_t first_sample);
+
+// ---- embeddings ---------------------------------------------------------------
+
+// t [N] -> out [N,D], D even: [sin(t f_0..f_{D/2-1}), cos(t f_0..)] with
+// f_i = exp(-ln(10000) i / (D/2 - 1)) (DDPM). Backward gives dt [N] (t is
+// differentiable for continuous-time use; the trainer does not need it).
+void timestep_embedding_forward(const Tensor& t, const Tensor& out);
+void timestep_embedding_backward(const Tensor& t, const Tensor& dout, const Tensor& dt);
+
+// table [K,D], labels [N] i32 in [0,K) -> out [N,D] = table[labels]; backward dtable += scatter.
+void embedding_forward(const Tensor& table, const Tensor& labels, const Tensor& out);
+void embedding_backward(const Tensor& labels, const Tensor& dout, const Tensor& dtable);
+
+// ---- loss ---------------------------------------------------------------------
+
+// pred, target [N,...], weights [N] -> per_sample [N] = weights[n] * mean_i (pred - target)^2.
+void mse_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& weights, const Tensor& per_sample);
+// dpred = d(loss_scale * sum_n per_sample[n]) / dpred.
+void mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float loss_scale,
+                       const Tensor& dpred);
+
+// ---- optimiser and flat-buffer math -------------------------------------------
+
+struct AdamWStep {
+  float lr = 1e-4f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  int64_t step = 1;         // 1-based, for bias correction
+  float grad_scale = 1.0f;  // multiplies the gradient first (loss-scale undo, clipping)
+};
+// Flat fp32 buffers of equal length: decoupled weight decay, bias-corrected moments.
+void adamw_update(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamWStep& step);
+// ema = decay * ema + (1 - decay) * params.
+void ema_update(const Tensor& ema, const Tensor& params, float decay);
+// sum of x^2 in double (gradient norms; inf/NaN propagate, which the loss scaler relies on).
+double sum_of_squares(const Tensor& x);
+// Element type conversion between f32, bf16 and f16 (round to nearest even).
+void cast(const Tensor& source, const Tensor& destination);
+
+}  // namespace diffuse::ops

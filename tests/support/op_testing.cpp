@@ -1,0 +1,72 @@
+#include "tests/support/op_testing.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/philox.h"
+
+namespace diffuse::testing {
+
+Tensor random_tensor(const Shape& shape, uint64_t seed, float low, float high) {
+  Tensor tensor = Tensor::empty(shape);
+  float* data = tensor.f32();
+  const RandomStream stream{seed, 0x7e57u, 0, 0};
+  for (int64_t i = 0; i < tensor.numel(); ++i)
+    data[i] = low + (high - low) * random_uniform(stream, static_cast<uint64_t>(i));
+  return tensor;
+}
+
+void expect_close(const Tensor& actual, const Tensor& expected, double rtol, double atol, const std::string& what) {
+  ASSERT_EQ(actual.shape(), expected.shape()) << what << ": shapes differ, " << actual.describe() << " vs "
+                                              << expected.describe();
+  const std::vector<float> a = to_vector(actual), e = to_vector(expected);
+  int64_t worst = -1;
+  double worst_excess = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double error = std::fabs(static_cast<double>(a[i]) - e[i]);
+    const double allowed = atol + rtol * std::fabs(static_cast<double>(e[i]));
+    if (!(error <= allowed) && (worst < 0 || error - allowed > worst_excess)) {
+      worst = static_cast<int64_t>(i);
+      worst_excess = error - allowed;
+    }
+  }
+  EXPECT_LT(worst, 0) << what << ": element " << worst << " is " << (worst >= 0 ? a[worst] : 0.0f) << ", expected "
+                      << (worst >= 0 ? e[worst] : 0.0f) << " (rtol " << rtol << ", atol " << atol << ", shape "
+                      << shape_string(actual.shape()) << ")";
+}
+
+double project(const Tensor& output, const Tensor& projection) {
+  const std::vector<float> y = to_vector(output), w = to_vector(projection);
+  double total = 0.0;
+  for (size_t i = 0; i < y.size(); ++i) total += static_cast<double>(y[i]) * w[i];
+  return total;
+}
+
+void expect_gradient(const std::string& what, const Tensor& input, const Tensor& analytic,
+                     const std::function<double()>& loss, const GradCheck& options) {
+  ASSERT_EQ(input.shape(), analytic.shape()) << what;
+  float* data = input.f32();
+  const float* grad = analytic.f32();
+  const int64_t count = input.numel();
+  const int64_t probes = std::min<int64_t>(count, options.max_elements);
+  int failures = 0;
+  for (int64_t p = 0; p < probes; ++p) {
+    const int64_t i = probes == count ? p : (p * count) / probes + (p * 7919) % std::max<int64_t>(1, count / probes);
+    const float original = data[i];
+    data[i] = static_cast<float>(original + options.step);
+    const double plus = loss();
+    data[i] = static_cast<float>(original - options.step);
+    const double minus = loss();
+    data[i] = original;
+    const double numeric = (plus - minus) / (2.0 * options.step);
+    const double error = std::fabs(numeric - grad[i]);
+    if (!(error <= options.atol + options.rtol * std::fabs(numeric)) && failures++ < 5) {
+      ADD_FAILURE() << what << ": d/d[" << i << "] analytic " << grad[i] << " vs finite difference " << numeric
+                    << " (rtol " << options.rtol << ", atol " << options.atol << ")";
+    }
+  }
+}
+
+}  // namespace diffuse::testing
