@@ -18,6 +18,8 @@ add_library(diffuse_blas INTERFACE)
 target_include_directories(diffuse_blas INTERFACE ${DIFFUSE_CBLAS_INCLUDE})
 target_link_libraries(diffuse_blas INTERFACE ${DIFFUSE_BLAS_LIBRARY})
 
+find_package(HDF5 REQUIRED COMPONENTS C)
+
 find_package(CLI11 QUIET CONFIG)
 if(NOT CLI11_FOUND)
   find_path(DIFFUSE_CLI11_INCLUDE CLI/CLI.hpp REQUIRED)

@@ -58,6 +58,7 @@ enum RandomPurpose : uint32_t {
   kPurposeClassDrop = 4,
   kPurposeSampler = 5,
   kPurposeDataOrder = 6,
+  kPurposeFlip = 7,
   kPurposeDropoutBase = 1u << 16,
 };
 

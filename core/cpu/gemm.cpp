@@ -1,1 +1,85 @@
-#include "core/cpu/cpu_backend.h"
+// Row-major sgemm wrapper over OpenBLAS's CBLAS interface, and the helpers
+// declared in gemm.h.
+#include "core/cpu/gemm.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace diffuse::cpu {
+
+namespace {
+
+std::atomic<size_t> scratch_budget{size_t{64} << 20};
+
+CBLAS_TRANSPOSE to_cblas(Transpose transpose) { return transpose == Transpose::Yes ? CblasTrans : CblasNoTrans; }
+
+blasint to_blasint(int64_t value, const char* what) {
+  DIFFUSE_CHECK(value >= 0 && value <= INT_MAX, "gemm: ", what, " = ", value, " does not fit a BLAS integer");
+  return static_cast<blasint>(value);
+}
+
+}  // namespace
+
+void gemm(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    // BLAS rejects the leading dimensions of empty operands; the product is zero, so only beta acts.
+    for (int64_t row = 0; row < m; ++row) {
+      float* c_row = c + row * ldc;
+      if (beta == 0.0f) {
+        std::memset(c_row, 0, static_cast<size_t>(n) * sizeof(float));
+      } else {
+        for (int64_t col = 0; col < n; ++col) c_row[col] *= beta;
+      }
+    }
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, to_cblas(transpose_a), to_cblas(transpose_b), to_blasint(m, "m"), to_blasint(n, "n"),
+              to_blasint(k, "k"), alpha, a, to_blasint(lda, "lda"), b, to_blasint(ldb, "ldb"), beta, c,
+              to_blasint(ldc, "ldc"));
+}
+
+void fill_rows(float* matrix, int64_t rows, int64_t cols, const float* vector) {
+  const size_t row_bytes = static_cast<size_t>(cols) * sizeof(float);
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < rows; ++row) std::memcpy(matrix + row * cols, vector, row_bytes);
+}
+
+void add_column_sums(const float* matrix, int64_t rows, int64_t cols, float* sums) {
+  // Threads own disjoint blocks of one cache line of columns, so no reduction
+  // across threads is needed and the result is the same for any thread count.
+  constexpr int64_t kBlock = 16;
+  const int64_t blocks = (cols + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static)
+  for (int64_t block = 0; block < blocks; ++block) {
+    const int64_t first = block * kBlock, width = std::min(kBlock, cols - first);
+    double partial[kBlock] = {};
+    for (int64_t row = 0; row < rows; ++row) {
+      const float* values = matrix + row * cols + first;
+      for (int64_t j = 0; j < width; ++j) partial[j] += values[j];
+    }
+    for (int64_t j = 0; j < width; ++j) sums[first + j] += static_cast<float>(partial[j]);
+  }
+}
+
+size_t scratch_budget_bytes() { return scratch_budget.load(std::memory_order_relaxed); }
+
+void set_scratch_budget_bytes(size_t bytes) { scratch_budget.store(bytes, std::memory_order_relaxed); }
+
+float* ScratchBuffer::get(size_t count) {
+  if (count > capacity_) {
+    data_.reset();  // release first so the old and new buffers never coexist
+    data_.reset(new float[count]);
+    capacity_ = count;
+  }
+  return data_.get();
+}
+
+}  // namespace diffuse::cpu

@@ -1,1 +1,92 @@
+// Randomness on the CPU: dropout and normal/uniform fills, all addressed
+// Philox draws (core/philox.h). Row n of the first axis reads the stream
+// (seed, purpose, step, first_sample + n) and element i of the row is element
+// i of that stream, so a sample's numbers do not depend on which rank or batch
+// slice computes it. Each Philox block yields four consecutive elements; the
+// loops use all four lanes rather than calling random_uniform per element, and
+// give the same values.
+#include <algorithm>
+
 #include "core/cpu/cpu_backend.h"
+#include "core/math/dropout.h"
+#include "core/philox.h"
+
+namespace diffuse::cpu {
+
+namespace {
+
+constexpr int64_t kBlocksPerTask = 256;  // 1024 elements: enough work to amortise a task
+
+// Calls body(row, block, values, first, last) for every Philox block of every
+// row, where the block covers row elements [first, last) and values holds the
+// block's four lanes; parallel over (row, run of blocks).
+template <typename Body>
+void for_each_block(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint32_t step, uint32_t first_sample,
+                    const Body& body) {
+  const int64_t rows = tensor.dim(0);
+  if (rows == 0) return;
+  const int64_t row_length = tensor.numel() / rows;
+  const int64_t blocks = (row_length + 3) / 4, tasks = (blocks + kBlocksPerTask - 1) / kBlocksPerTask;
+#pragma omp parallel for collapse(2) schedule(static) if (rows * tasks > 1)
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const RandomStream stream{seed, purpose, step, first_sample + static_cast<uint32_t>(row)};
+      const int64_t last_block = std::min(blocks, (task + 1) * kBlocksPerTask);
+      for (int64_t block = task * kBlocksPerTask; block < last_block; ++block) {
+        const Philox4 bits = random_block(stream, static_cast<uint32_t>(block));
+        body(row * row_length, bits, 4 * block, std::min(row_length, 4 * block + 4));
+      }
+    }
+}
+
+// y = dropout(x) for forward (x) and backward (dy) alike: the mask is regenerated, never stored.
+void apply_dropout(const Tensor& x, float p, const DropoutKey& key, const Tensor& y) {
+  const float* in = x.f32();
+  float* out = y.f32();
+  if (p == 0.0f) {  // every uniform is > 0, so nothing drops and the scale is exactly 1
+    if (out != in) std::copy(in, in + x.numel(), out);
+    return;
+  }
+  const float scale = dropout_scale(p);
+  for_each_block(x, key.seed, kPurposeDropoutBase + key.layer, key.step, key.first_sample,
+                 [&](int64_t row_start, const Philox4& bits, int64_t first, int64_t last) {
+                   for (int64_t i = first; i < last; ++i) {
+                     const int64_t at = row_start + i;
+                     out[at] = dropout_apply(in[at], uniform_from_bits(bits.v[i & 3]), p, scale);
+                   }
+                 });
+}
+
+}  // namespace
+
+void CpuBackend::dropout_forward(const Tensor& x, float p, const DropoutKey& key, const Tensor& y) {
+  apply_dropout(x, p, key, y);
+}
+
+void CpuBackend::dropout_backward(const Tensor& dy, float p, const DropoutKey& key, const Tensor& dx) {
+  apply_dropout(dy, p, key, dx);
+}
+
+void CpuBackend::fill_normal(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint32_t step,
+                             uint32_t first_sample) {
+  float* out = tensor.f32();
+  for_each_block(tensor, seed, purpose, step, first_sample,
+                 [&](int64_t row_start, const Philox4& bits, int64_t first, int64_t last) {
+                   // Lanes (0,1) and (2,3) are Box-Muller pairs, as in random_normal.
+                   float values[4] = {};
+                   normal_pair_from_bits(bits.v[0], bits.v[1], values[0], values[1]);
+                   if (last - first > 2) normal_pair_from_bits(bits.v[2], bits.v[3], values[2], values[3]);
+                   for (int64_t i = first; i < last; ++i) out[row_start + i] = values[i & 3];
+                 });
+}
+
+void CpuBackend::fill_uniform(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint32_t step,
+                              uint32_t first_sample) {
+  float* out = tensor.f32();
+  for_each_block(tensor, seed, purpose, step, first_sample,
+                 [&](int64_t row_start, const Philox4& bits, int64_t first, int64_t last) {
+                   for (int64_t i = first; i < last; ++i) out[row_start + i] = uniform_from_bits(bits.v[i & 3]);
+                 });
+}
+
+}  // namespace diffuse::cpu

@@ -1,1 +1,234 @@
+// conv2d_forward / conv2d_backward on the CPU backend: forward against a
+// double-precision loop, every gradient by central finite differences, the
+// write/accumulate contract of backward, and the chunked im2col path.
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "core/cpu/gemm.h"
+#include "core/ops.h"
+#include "tests/support/op_testing.h"
+
+namespace diffuse {
+namespace {
+
+enum class Bias { With, Without };
+
+struct ConvCase {
+  int64_t batch, height, width, in_channels, out_channels, kernel;
+  int stride;
+  Bias bias;
+
+  int padding() const { return kernel == 3 ? 1 : 0; }
+  int64_t out_height() const { return (height + 2 * padding() - kernel) / stride + 1; }
+  int64_t out_width() const { return (width + 2 * padding() - kernel) / stride + 1; }
+  Shape x_shape() const { return {batch, height, width, in_channels}; }
+  Shape weight_shape() const { return {out_channels, kernel, kernel, in_channels}; }
+  Shape y_shape() const { return {batch, out_height(), out_width(), out_channels}; }
+  std::string name() const {
+    return concat("x", shape_string(x_shape()), " weight", shape_string(weight_shape()), " stride ", stride,
+                  bias == Bias::With ? " bias" : " no bias");
+  }
+};
+
+// Inputs of one case, uniform in [-1, 1).
+struct ConvInputs {
+  Tensor x, weight, bias;
+  ConvInputs(const ConvCase& c, uint64_t seed)
+      : x(testing::random_tensor(c.x_shape(), seed)),
+        weight(testing::random_tensor(c.weight_shape(), seed + 1)),
+        bias(c.bias == Bias::With ? testing::random_tensor({c.out_channels}, seed + 2) : Tensor()) {}
+};
+
+// Direct convolution with double accumulation.
+Tensor reference_conv(const ConvCase& c, const ConvInputs& in) {
+  Tensor y = Tensor::empty(c.y_shape());
+  const float *x = in.x.f32(), *w = in.weight.f32();
+  float* out = y.f32();
+  for (int64_t n = 0; n < c.batch; ++n)
+    for (int64_t oy = 0; oy < c.out_height(); ++oy)
+      for (int64_t ox = 0; ox < c.out_width(); ++ox)
+        for (int64_t co = 0; co < c.out_channels; ++co) {
+          double sum = c.bias == Bias::With ? in.bias.f32()[co] : 0.0;
+          for (int64_t ky = 0; ky < c.kernel; ++ky)
+            for (int64_t kx = 0; kx < c.kernel; ++kx) {
+              const int64_t iy = oy * c.stride - c.padding() + ky, ix = ox * c.stride - c.padding() + kx;
+              if (iy < 0 || iy >= c.height || ix < 0 || ix >= c.width) continue;
+              for (int64_t ci = 0; ci < c.in_channels; ++ci)
+                sum += static_cast<double>(x[((n * c.height + iy) * c.width + ix) * c.in_channels + ci]) *
+                       w[((co * c.kernel + ky) * c.kernel + kx) * c.in_channels + ci];
+            }
+          out[((n * c.out_height() + oy) * c.out_width() + ox) * c.out_channels + co] = static_cast<float>(sum);
+        }
+  return y;
+}
+
+void check_forward(const ConvCase& c, uint64_t seed) {
+  const ConvInputs in(c, seed);
+  Tensor y = Tensor::empty(c.y_shape());
+  fill(y, std::numeric_limits<float>::quiet_NaN());  // y must be written, not accumulated into
+  ops::conv2d_forward(in.x, in.weight, in.bias, y, c.stride, c.padding());
+  // fp32 GEMM vs double loop over K*K*Ci products of magnitude <= 1.
+  testing::expect_close(y, reference_conv(c, in), 1e-4, 1e-5, "conv2d_forward " + c.name());
+}
+
+// Loss = project(conv(x, weight, bias), projection); backward with dy = projection gives its gradients.
+void check_gradients(const ConvCase& c, uint64_t seed) {
+  const ConvInputs in(c, seed);
+  const Tensor projection = testing::random_tensor(c.y_shape(), seed + 3);
+  Tensor y = Tensor::empty(c.y_shape());
+  const auto loss = [&] {
+    ops::conv2d_forward(in.x, in.weight, in.bias, y, c.stride, c.padding());
+    return testing::project(y, projection);
+  };
+  Tensor dx = Tensor::empty(c.x_shape());
+  Tensor dweight = Tensor::zeros(c.weight_shape());
+  Tensor dbias = c.bias == Bias::With ? Tensor::zeros({c.out_channels}) : Tensor();
+  ops::conv2d_backward(in.x, in.weight, projection, dx, dweight, dbias, c.stride, c.padding());
+
+  // The loss is linear in each input, so the central difference has no truncation error and a large step
+  // shrinks the fp32 rounding noise of the forward; every element is probed (the shapes are small).
+  testing::GradCheck options;
+  options.step = 0.25;
+  options.rtol = 1e-3;
+  options.atol = 1e-4;
+  options.max_elements = 1 << 20;
+  testing::expect_gradient("conv2d dx " + c.name(), in.x, dx, loss, options);
+  testing::expect_gradient("conv2d dweight " + c.name(), in.weight, dweight, loss, options);
+  if (c.bias == Bias::With) testing::expect_gradient("conv2d dbias " + c.name(), in.bias, dbias, loss, options);
+}
+
+// Restores the scratch budget when a test that lowered it ends.
+class ScratchBudget {
+ public:
+  explicit ScratchBudget(size_t bytes) : saved_(cpu::scratch_budget_bytes()) { cpu::set_scratch_budget_bytes(bytes); }
+  ~ScratchBudget() { cpu::set_scratch_budget_bytes(saved_); }
+
+ private:
+  size_t saved_;
+};
+
+TEST(Conv2dForward, Kernel3Stride1) {
+  check_forward({2, 5, 5, 3, 5, 3, 1, Bias::With}, 11);
+  check_forward({1, 7, 7, 3, 5, 3, 1, Bias::With}, 12);
+  check_forward({3, 6, 4, 16, 8, 3, 1, Bias::With}, 13);
+  check_forward({1, 1, 1, 2, 3, 3, 1, Bias::With}, 14);  // every tap but the centre is padding
+}
+
+TEST(Conv2dForward, Kernel3Stride1NoBias) {
+  check_forward({2, 5, 7, 3, 5, 3, 1, Bias::Without}, 21);
+  check_forward({1, 8, 8, 32, 17, 3, 1, Bias::Without}, 22);
+}
+
+TEST(Conv2dForward, Kernel3Stride2EvenSize) {
+  check_forward({2, 8, 8, 4, 6, 3, 2, Bias::With}, 31);
+  check_forward({1, 16, 6, 3, 5, 3, 2, Bias::Without}, 32);
+}
+
+TEST(Conv2dForward, Kernel3Stride2OddSize) {
+  check_forward({2, 7, 7, 3, 5, 3, 2, Bias::With}, 41);
+  check_forward({1, 5, 9, 6, 4, 3, 2, Bias::Without}, 42);
+  check_forward({3, 3, 3, 3, 2, 3, 2, Bias::With}, 43);
+}
+
+TEST(Conv2dForward, Kernel1) {
+  check_forward({2, 5, 5, 3, 5, 1, 1, Bias::With}, 51);
+  check_forward({1, 7, 3, 24, 9, 1, 1, Bias::Without}, 52);
+}
+
+TEST(Conv2dGrad, Kernel3Stride1) { check_gradients({2, 5, 5, 3, 4, 3, 1, Bias::With}, 61); }
+
+TEST(Conv2dGrad, Kernel3Stride1NoBias) { check_gradients({1, 4, 6, 2, 3, 3, 1, Bias::Without}, 62); }
+
+TEST(Conv2dGrad, Kernel3Stride2EvenSize) { check_gradients({2, 6, 4, 3, 4, 3, 2, Bias::With}, 63); }
+
+TEST(Conv2dGrad, Kernel3Stride2OddSize) { check_gradients({1, 7, 5, 3, 5, 3, 2, Bias::With}, 64); }
+
+TEST(Conv2dGrad, Kernel1) { check_gradients({2, 3, 5, 3, 5, 1, 1, Bias::With}, 65); }
+
+TEST(Conv2dGrad, Kernel1NoBias) { check_gradients({1, 4, 4, 6, 2, 1, 1, Bias::Without}, 66); }
+
+// dx is written over whatever it held; dweight and dbias are added onto their previous contents.
+void check_write_and_accumulate(const ConvCase& c, uint64_t seed) {
+  const ConvInputs in(c, seed);
+  const Tensor dy = testing::random_tensor(c.y_shape(), seed + 3);
+  Tensor dx_fresh = Tensor::empty(c.x_shape()), dweight_fresh = Tensor::zeros(c.weight_shape());
+  Tensor dbias_fresh = Tensor::zeros({c.out_channels});
+  ops::conv2d_backward(in.x, in.weight, dy, dx_fresh, dweight_fresh, dbias_fresh, c.stride, c.padding());
+
+  Tensor dx = Tensor::empty(c.x_shape());
+  fill(dx, std::numeric_limits<float>::quiet_NaN());
+  const Tensor dweight_before = testing::random_tensor(c.weight_shape(), seed + 4);
+  const Tensor dbias_before = testing::random_tensor({c.out_channels}, seed + 5);
+  Tensor dweight = Tensor::empty(c.weight_shape()), dbias = Tensor::empty({c.out_channels});
+  copy(dweight_before, dweight);
+  copy(dbias_before, dbias);
+  for (int call = 0; call < 2; ++call)
+    ops::conv2d_backward(in.x, in.weight, dy, dx, dweight, dbias, c.stride, c.padding());
+
+  testing::expect_close(dx, dx_fresh, 0.0, 0.0, "conv2d dx overwritten " + c.name());
+  Tensor dweight_expected = Tensor::empty(c.weight_shape()), dbias_expected = Tensor::empty({c.out_channels});
+  for (int64_t i = 0; i < dweight_expected.numel(); ++i)
+    dweight_expected.f32()[i] = dweight_before.f32()[i] + 2.0f * dweight_fresh.f32()[i];
+  for (int64_t i = 0; i < dbias_expected.numel(); ++i)
+    dbias_expected.f32()[i] = dbias_before.f32()[i] + 2.0f * dbias_fresh.f32()[i];
+  // Two fp32 additions onto the previous contents.
+  testing::expect_close(dweight, dweight_expected, 1e-5, 1e-5, "conv2d dweight accumulated " + c.name());
+  testing::expect_close(dbias, dbias_expected, 1e-5, 1e-5, "conv2d dbias accumulated " + c.name());
+}
+
+TEST(Conv2dBackward, AccumulatesParameterGradsAndOverwritesDx) {
+  check_write_and_accumulate({2, 5, 5, 3, 4, 3, 1, Bias::With}, 71);
+  check_write_and_accumulate({2, 6, 6, 3, 4, 3, 2, Bias::With}, 72);
+  check_write_and_accumulate({2, 4, 3, 5, 6, 1, 1, Bias::With}, 73);
+}
+
+TEST(Conv2dBackward, SkipsUndefinedGradients) {
+  for (const ConvCase& c : {ConvCase{2, 5, 5, 3, 4, 3, 1, Bias::With}, ConvCase{1, 4, 4, 3, 2, 1, 1, Bias::With}}) {
+    const ConvInputs in(c, 81);
+    const Tensor dy = testing::random_tensor(c.y_shape(), 84);
+    Tensor dx = Tensor::empty(c.x_shape()), dweight = Tensor::zeros(c.weight_shape());
+    Tensor dbias = Tensor::zeros({c.out_channels});
+    ops::conv2d_backward(in.x, in.weight, dy, dx, dweight, dbias, c.stride, c.padding());
+
+    Tensor dx_only = Tensor::empty(c.x_shape());
+    ops::conv2d_backward(in.x, in.weight, dy, dx_only, Tensor(), Tensor(), c.stride, c.padding());
+    testing::expect_close(dx_only, dx, 0.0, 0.0, "conv2d dx alone " + c.name());
+    Tensor dweight_only = Tensor::zeros(c.weight_shape());
+    ops::conv2d_backward(in.x, in.weight, dy, Tensor(), dweight_only, Tensor(), c.stride, c.padding());
+    testing::expect_close(dweight_only, dweight, 0.0, 0.0, "conv2d dweight alone " + c.name());
+    Tensor dbias_only = Tensor::zeros({c.out_channels});
+    ops::conv2d_backward(in.x, in.weight, dy, Tensor(), Tensor(), dbias_only, c.stride, c.padding());
+    testing::expect_close(dbias_only, dbias, 0.0, 0.0, "conv2d dbias alone " + c.name());
+  }
+}
+
+// A scratch budget of a few output lines splits the patch matrix into chunks that straddle images.
+TEST(Conv2dBackward, ChunkedMatchesUnchunked) {
+  for (const ConvCase& c : {ConvCase{3, 7, 6, 3, 4, 3, 1, Bias::With}, ConvCase{3, 8, 5, 3, 4, 3, 2, Bias::With}}) {
+    const ConvInputs in(c, 91);
+    const Tensor dy = testing::random_tensor(c.y_shape(), 94);
+    Tensor dx = Tensor::empty(c.x_shape()), dweight = Tensor::zeros(c.weight_shape());
+    Tensor dbias = Tensor::zeros({c.out_channels});
+    ops::conv2d_backward(in.x, in.weight, dy, dx, dweight, dbias, c.stride, c.padding());
+
+    const size_t line_bytes = static_cast<size_t>(c.out_width() * c.kernel * c.kernel * c.in_channels) * sizeof(float);
+    for (const size_t budget : {size_t{1}, 3 * line_bytes}) {
+      const ScratchBudget small(budget);
+      check_forward(c, 91);
+      Tensor dx_chunked = Tensor::empty(c.x_shape()), dweight_chunked = Tensor::zeros(c.weight_shape());
+      Tensor dbias_chunked = Tensor::zeros({c.out_channels});
+      ops::conv2d_backward(in.x, in.weight, dy, dx_chunked, dweight_chunked, dbias_chunked, c.stride, c.padding());
+      // Only the order of fp32 additions differs between chunked and unchunked.
+      const std::string what = concat(c.name(), " budget ", budget, " bytes");
+      testing::expect_close(dx_chunked, dx, 1e-5, 1e-5, "conv2d dx chunked " + what);
+      testing::expect_close(dweight_chunked, dweight, 1e-5, 1e-5, "conv2d dweight chunked " + what);
+      testing::expect_close(dbias_chunked, dbias, 0.0, 0.0, "conv2d dbias chunked " + what);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace diffuse
