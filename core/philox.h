@@ -67,9 +67,11 @@ DIFFUSE_HD Philox4 random_block(const RandomStream& stream, uint32_t block) {
                        PhiloxKey{{static_cast<uint32_t>(stream.seed), static_cast<uint32_t>(stream.seed >> 32)}});
 }
 
-// Uniform in the open interval (0, 1): the top 24 bits, centred in their bin.
+// Uniform in the open interval (0, 1): the top 23 bits, centred in their bin,
+// (2k + 1) * 2^-24. 23 bits keep every value exact in fp32 (24 would round the
+// top bin up to exactly 1).
 DIFFUSE_HD float uniform_from_bits(uint32_t bits) {
-  return static_cast<float>(bits >> 8) * (1.0f / 16777216.0f) + (0.5f / 16777216.0f);
+  return static_cast<float>(bits >> 9) * (1.0f / 8388608.0f) + (0.5f / 8388608.0f);
 }
 
 // Box-Muller on two uniforms. Computed in double and rounded once so host and
