@@ -12,13 +12,15 @@ namespace diffuse::cpu {
 
 namespace {
 
+constexpr int64_t kParallelElements = int64_t{1} << 15;  // below this, threads cost more than they save
+
 thread_local ScratchBuffer score_grad_buffer;
 
 float score_scale(int64_t channels) { return channels > 0 ? 1.0f / std::sqrt(static_cast<float>(channels)) : 1.0f; }
 
 // Each of `count` rows of `width` scores becomes its softmax; the row max is subtracted so exp cannot overflow.
 void softmax_rows(float* scores, int64_t count, int64_t width) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count * width >= kParallelElements)
   for (int64_t row = 0; row < count; ++row) {
     float* values = scores + row * width;
     const float max_value = *std::max_element(values, values + width);
@@ -35,7 +37,7 @@ void softmax_rows(float* scores, int64_t count, int64_t width) {
 // Softmax backward per row, in place: grads (d probs on entry) becomes
 // d scores = probs * (d probs - sum_j probs_j d probs_j).
 void softmax_rows_backward(const float* probs, float* grads, int64_t count, int64_t width) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count * width >= kParallelElements)
   for (int64_t row = 0; row < count; ++row) {
     const float* p = probs + row * width;
     float* g = grads + row * width;
@@ -62,8 +64,8 @@ void CpuBackend::attention_forward(const Tensor& qkv, const Tensor& out, const T
   softmax_rows(p, batch * tokens, tokens);
   for (int64_t n = 0; n < batch; ++n) {  // out = probs v
     const float* v = packed + n * tokens * stride + 2 * channels;
-    gemm(Transpose::No, Transpose::No, tokens, channels, tokens, 1.0f, p + n * tokens * tokens, tokens, v, stride,
-         0.0f, o + n * tokens * channels, channels);
+    gemm(Transpose::No, Transpose::No, tokens, channels, tokens, 1.0f, p + n * tokens * tokens, tokens, v, stride, 0.0f,
+         o + n * tokens * channels, channels);
   }
 }
 
@@ -77,8 +79,8 @@ void CpuBackend::attention_backward(const Tensor& qkv, const Tensor& probs, cons
   float* grad_packed = dqkv.f32();
   // Score gradients need [samples, L, L] of scratch; take as many samples at a time as the budget allows.
   const size_t sample_bytes = std::max<size_t>(1, static_cast<size_t>(score_count) * sizeof(float));
-  const int64_t group = std::max<int64_t>(
-      1, std::min(batch, static_cast<int64_t>(scratch_budget_bytes() / sample_bytes)));
+  const int64_t group =
+      std::max<int64_t>(1, std::min(batch, static_cast<int64_t>(scratch_budget_bytes() / sample_bytes)));
   float* score_grads = score_grad_buffer.get(static_cast<size_t>(group * score_count));
 
   for (int64_t first = 0; first < batch; first += group) {
@@ -90,8 +92,8 @@ void CpuBackend::attention_backward(const Tensor& qkv, const Tensor& probs, cons
       gemm(Transpose::No, Transpose::Yes, tokens, tokens, channels, 1.0f, grad_o, channels, v, stride, 0.0f,
            score_grads + (n - first) * score_count, tokens);
       // dv = probs^T dout
-      gemm(Transpose::Yes, Transpose::No, tokens, channels, tokens, 1.0f, p + n * score_count, tokens, grad_o,
-           channels, 0.0f, grad_packed + n * tokens * stride + 2 * channels, stride);
+      gemm(Transpose::Yes, Transpose::No, tokens, channels, tokens, 1.0f, p + n * score_count, tokens, grad_o, channels,
+           0.0f, grad_packed + n * tokens * stride + 2 * channels, stride);
     }
     softmax_rows_backward(p + first * score_count, score_grads, (last - first) * tokens, tokens);
     for (int64_t n = first; n < last; ++n) {

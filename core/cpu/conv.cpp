@@ -14,6 +14,8 @@ namespace diffuse::cpu {
 
 namespace {
 
+constexpr int64_t kParallelElements = int64_t{1} << 15;  // below this, threads cost more than they save
+
 struct ConvGeometry {
   int64_t batch, height, width, in_channels;  // x [batch, height, width, in_channels]
   int64_t out_channels, kernel, stride, padding;
@@ -54,7 +56,7 @@ int64_t lines_per_chunk(const ConvGeometry& g) {
 void im2col(const float* x, const ConvGeometry& g, int64_t line_begin, int64_t line_end, float* patches) {
   const int64_t rows = (line_end - line_begin) * g.out_width;
   const int64_t patch_size = g.patch_size(), channels = g.in_channels;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * patch_size >= kParallelElements)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t line = line_begin + row / g.out_width, ox = row % g.out_width;
     const int64_t n = line / g.out_height, oy = line % g.out_height;
@@ -87,7 +89,7 @@ void col2im_add(const float* patch_grads, const ConvGeometry& g, int64_t line_be
   const int64_t last_n = (line_end - 1) / g.out_height, last_oy = (line_end - 1) % g.out_height;
   const int64_t in_begin = first_n * g.height + std::max<int64_t>(0, first_oy * g.stride - g.padding);
   const int64_t in_end = last_n * g.height + std::min(g.height, last_oy * g.stride - g.padding + g.kernel);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((in_end - in_begin) * g.width * patch_size >= kParallelElements)
   for (int64_t in_line = in_begin; in_line < in_end; ++in_line) {
     const int64_t n = in_line / g.height, iy = in_line % g.height;
     for (int64_t ky = 0; ky < g.kernel; ++ky) {
@@ -112,7 +114,7 @@ void col2im_add(const float* patch_grads, const ConvGeometry& g, int64_t line_be
 
 void fill_zero(float* data, int64_t count) {
   constexpr int64_t kBlock = 1 << 16;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count > kBlock)
   for (int64_t begin = 0; begin < count; begin += kBlock)
     std::memset(data + begin, 0, static_cast<size_t>(std::min(kBlock, count - begin)) * sizeof(float));
 }
@@ -156,8 +158,8 @@ void CpuBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const Te
       gemm(Transpose::Yes, Transpose::No, g.out_channels, g.in_channels, g.out_pixels(), 1.0f, grads_out,
            g.out_channels, x.f32(), g.in_channels, 1.0f, dweight.f32(), g.in_channels);
     if (dx.defined())
-      gemm(Transpose::No, Transpose::No, g.out_pixels(), g.in_channels, g.out_channels, 1.0f, grads_out,
-           g.out_channels, weight.f32(), g.in_channels, 0.0f, dx.f32(), g.in_channels);
+      gemm(Transpose::No, Transpose::No, g.out_pixels(), g.in_channels, g.out_channels, 1.0f, grads_out, g.out_channels,
+           weight.f32(), g.in_channels, 0.0f, dx.f32(), g.in_channels);
     return;
   }
 
@@ -172,8 +174,8 @@ void CpuBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const Te
     if (dweight.defined()) {
       // dweight [Co, K*K*Ci] += dy^T patches.
       im2col(x.f32(), g, line_begin, line_end, patches);
-      gemm(Transpose::Yes, Transpose::No, g.out_channels, patch_size, rows, 1.0f, chunk_grads, g.out_channels,
-           patches, patch_size, 1.0f, dweight.f32(), patch_size);
+      gemm(Transpose::Yes, Transpose::No, g.out_channels, patch_size, rows, 1.0f, chunk_grads, g.out_channels, patches,
+           patch_size, 1.0f, dweight.f32(), patch_size);
     }
     if (dx.defined()) {
       // Patch gradients [rows, K*K*Ci] = dy weight, reusing the patch buffer, then folded back onto dx.

@@ -3,7 +3,6 @@
 // write/accumulate contract of backward, and the chunked im2col path.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <limits>
 #include <string>
 
@@ -75,7 +74,7 @@ void check_forward(const ConvCase& c, uint64_t seed) {
 }
 
 // Loss = project(conv(x, weight, bias), projection); backward with dy = projection gives its gradients.
-void check_gradients(const ConvCase& c, uint64_t seed) {
+void check_gradients(const ConvCase& c, uint64_t seed, int max_elements = 1 << 20) {
   const ConvInputs in(c, seed);
   const Tensor projection = testing::random_tensor(c.y_shape(), seed + 3);
   Tensor y = Tensor::empty(c.y_shape());
@@ -89,12 +88,12 @@ void check_gradients(const ConvCase& c, uint64_t seed) {
   ops::conv2d_backward(in.x, in.weight, projection, dx, dweight, dbias, c.stride, c.padding());
 
   // The loss is linear in each input, so the central difference has no truncation error and a large step
-  // shrinks the fp32 rounding noise of the forward; every element is probed (the shapes are small).
+  // shrinks the fp32 rounding noise of the forward. Small shapes have every element probed.
   testing::GradCheck options;
   options.step = 0.25;
   options.rtol = 1e-3;
   options.atol = 1e-4;
-  options.max_elements = 1 << 20;
+  options.max_elements = max_elements;
   testing::expect_gradient("conv2d dx " + c.name(), in.x, dx, loss, options);
   testing::expect_gradient("conv2d dweight " + c.name(), in.weight, dweight, loss, options);
   if (c.bias == Bias::With) testing::expect_gradient("conv2d dbias " + c.name(), in.bias, dbias, loss, options);
@@ -120,11 +119,13 @@ TEST(Conv2dForward, Kernel3Stride1) {
 TEST(Conv2dForward, Kernel3Stride1NoBias) {
   check_forward({2, 5, 7, 3, 5, 3, 1, Bias::Without}, 21);
   check_forward({1, 8, 8, 32, 17, 3, 1, Bias::Without}, 22);
+  check_forward({2, 16, 16, 32, 8, 3, 1, Bias::Without}, 23);  // large enough for threaded im2col
 }
 
 TEST(Conv2dForward, Kernel3Stride2EvenSize) {
   check_forward({2, 8, 8, 4, 6, 3, 2, Bias::With}, 31);
   check_forward({1, 16, 6, 3, 5, 3, 2, Bias::Without}, 32);
+  check_forward({2, 32, 32, 16, 8, 3, 2, Bias::With}, 33);  // large enough for threaded im2col
 }
 
 TEST(Conv2dForward, Kernel3Stride2OddSize) {
@@ -136,6 +137,7 @@ TEST(Conv2dForward, Kernel3Stride2OddSize) {
 TEST(Conv2dForward, Kernel1) {
   check_forward({2, 5, 5, 3, 5, 1, 1, Bias::With}, 51);
   check_forward({1, 7, 3, 24, 9, 1, 1, Bias::Without}, 52);
+  check_forward({4, 16, 16, 8, 48, 1, 1, Bias::With}, 53);  // large enough for a threaded bias fill
 }
 
 TEST(Conv2dGrad, Kernel3Stride1) { check_gradients({2, 5, 5, 3, 4, 3, 1, Bias::With}, 61); }
@@ -145,6 +147,11 @@ TEST(Conv2dGrad, Kernel3Stride1NoBias) { check_gradients({1, 4, 6, 2, 3, 3, 1, B
 TEST(Conv2dGrad, Kernel3Stride2EvenSize) { check_gradients({2, 6, 4, 3, 4, 3, 2, Bias::With}, 63); }
 
 TEST(Conv2dGrad, Kernel3Stride2OddSize) { check_gradients({1, 7, 5, 3, 5, 3, 2, Bias::With}, 64); }
+
+// Shapes above the threshold where im2col and col2im run on several threads; probes spread over the input.
+TEST(Conv2dGrad, Kernel3Stride1Threaded) { check_gradients({2, 16, 16, 16, 8, 3, 1, Bias::With}, 67, 12); }
+
+TEST(Conv2dGrad, Kernel3Stride2Threaded) { check_gradients({2, 32, 32, 8, 4, 3, 2, Bias::With}, 68, 12); }
 
 TEST(Conv2dGrad, Kernel1) { check_gradients({2, 3, 5, 3, 5, 1, 1, Bias::With}, 65); }
 
@@ -205,9 +212,30 @@ TEST(Conv2dBackward, SkipsUndefinedGradients) {
   }
 }
 
-// A scratch budget of a few output lines splits the patch matrix into chunks that straddle images.
+// An empty batch is a valid call: nothing to write, parameter gradients unchanged.
+TEST(Conv2dBackward, EmptyBatchKeepsParameterGrads) {
+  for (const ConvCase& c : {ConvCase{0, 5, 5, 3, 4, 3, 1, Bias::With}, ConvCase{0, 4, 4, 3, 2, 1, 1, Bias::With}}) {
+    const ConvInputs in(c, 101);
+    Tensor y = Tensor::empty(c.y_shape()), dx = Tensor::empty(c.x_shape());
+    ops::conv2d_forward(in.x, in.weight, in.bias, y, c.stride, c.padding());
+    const Tensor dweight_before = testing::random_tensor(c.weight_shape(), 104);
+    const Tensor dbias_before = testing::random_tensor({c.out_channels}, 105);
+    Tensor dweight = Tensor::empty(c.weight_shape()), dbias = Tensor::empty({c.out_channels});
+    copy(dweight_before, dweight);
+    copy(dbias_before, dbias);
+    ops::conv2d_backward(in.x, in.weight, y, dx, dweight, dbias, c.stride, c.padding());
+    testing::expect_close(dweight, dweight_before, 0.0, 0.0, "conv2d dweight, empty batch " + c.name());
+    testing::expect_close(dbias, dbias_before, 0.0, 0.0, "conv2d dbias, empty batch " + c.name());
+  }
+}
+
+// A scratch budget of a few output lines splits the patch matrix into chunks that straddle images. At one
+// line per chunk the im2col and col2im loops are too small to thread, so the two larger cases also compare
+// the threaded loops element by element with the serial ones.
 TEST(Conv2dBackward, ChunkedMatchesUnchunked) {
-  for (const ConvCase& c : {ConvCase{3, 7, 6, 3, 4, 3, 1, Bias::With}, ConvCase{3, 8, 5, 3, 4, 3, 2, Bias::With}}) {
+  for (const ConvCase& c :
+       {ConvCase{3, 7, 6, 3, 4, 3, 1, Bias::With}, ConvCase{3, 8, 5, 3, 4, 3, 2, Bias::With},
+        ConvCase{2, 16, 16, 16, 8, 3, 1, Bias::With}, ConvCase{2, 32, 32, 8, 4, 3, 2, Bias::With}}) {
     const ConvInputs in(c, 91);
     const Tensor dy = testing::random_tensor(c.y_shape(), 94);
     Tensor dx = Tensor::empty(c.x_shape()), dweight = Tensor::zeros(c.weight_shape());

@@ -128,5 +128,21 @@ TEST(LinearBackward, AccumulatesParameterGradsAndOverwritesDx) {
   testing::expect_close(dweight_only, dweight_fresh, 0.0, 0.0, "linear dweight alone");
 }
 
+// An empty batch is a valid call: nothing to write, parameter gradients unchanged.
+TEST(LinearBackward, EmptyBatchKeepsParameterGrads) {
+  const LinearCase c{0, 4, 3, Bias::With};
+  const LinearInputs in(c, 31);
+  Tensor y = Tensor::empty({0, c.out_features}), dx = Tensor::empty({0, c.in_features});
+  ops::linear_forward(in.x, in.weight, in.bias, y);
+  const Tensor dweight_before = testing::random_tensor({c.out_features, c.in_features}, 34);
+  const Tensor dbias_before = testing::random_tensor({c.out_features}, 35);
+  Tensor dweight = Tensor::empty(dweight_before.shape()), dbias = Tensor::empty(dbias_before.shape());
+  copy(dweight_before, dweight);
+  copy(dbias_before, dbias);
+  ops::linear_backward(in.x, in.weight, y, dx, dweight, dbias);
+  testing::expect_close(dweight, dweight_before, 0.0, 0.0, "linear dweight, empty batch");
+  testing::expect_close(dbias, dbias_before, 0.0, 0.0, "linear dbias, empty batch");
+}
+
 }  // namespace
 }  // namespace diffuse
