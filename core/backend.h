@@ -39,6 +39,8 @@ class Backend {
   virtual void add(const Tensor& a, const Tensor& b, const Tensor& y) = 0;
   virtual void accumulate(const Tensor& y, const Tensor& x) = 0;
   virtual void scale(const Tensor& x, float alpha, const Tensor& y) = 0;
+  virtual void combine_per_sample(const Tensor& p, const Tensor& a, const Tensor& q, const Tensor& b, const Tensor& y) = 0;
+  virtual void clamp(const Tensor& x, float low, float high, const Tensor& y) = 0;
   virtual void attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs) = 0;
   virtual void attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv) = 0;
   virtual void dropout_forward(const Tensor& x, float p, const DropoutKey& key, const Tensor& y) = 0;

@@ -71,7 +71,12 @@ class OpArgs {
   }
 
   Backend& backend(DType dtype = DType::F32, std::initializer_list<const char*> int_args = {}) const {
-    return backend_for(common_device(dtype, int_args));
+    const Device device = common_device(dtype, int_args);
+    try {
+      return backend_for(device);
+    } catch (const Error& error) {
+      reject(error.what());
+    }
   }
 
  private:
@@ -214,6 +219,8 @@ void split_channels(const Tensor& y, const Tensor& a, const Tensor& b) {
   const OpArgs args("split_channels", {ARG(y), ARG(a), ARG(b)});
   args.rank("y", 4);
   args.require(a.defined() || b.defined(), "a or b is required");
+  if (a.defined()) args.rank("a", 4);
+  if (b.defined()) args.rank("b", 4);
   const int64_t ca = a.defined() ? a.dim(-1) : y.dim(3) - b.dim(-1);
   args.require(0 <= ca && ca <= y.dim(3), concat("split at channel ", ca, " is out of range"));
   args.optional_shape("a", {y.dim(0), y.dim(1), y.dim(2), ca});
@@ -257,6 +264,24 @@ void scale(const Tensor& x, float alpha, const Tensor& y) {
   args.defined("x");
   args.shape("y", x.shape());
   args.backend().scale(x, alpha, y);
+}
+
+void combine_per_sample(const Tensor& p, const Tensor& a, const Tensor& q, const Tensor& b, const Tensor& y) {
+  const OpArgs args("combine_per_sample", {ARG(p), ARG(a), ARG(q), ARG(b), ARG(y)});
+  args.require(p.rank() >= 1, "p must have a batch axis");
+  args.shape("a", {p.dim(0)});
+  args.shape("q", p.shape());
+  args.shape("b", {p.dim(0)});
+  args.shape("y", p.shape());
+  args.backend().combine_per_sample(p, a, q, b, y);
+}
+
+void clamp(const Tensor& x, float low, float high, const Tensor& y) {
+  const OpArgs args("clamp", {ARG(x), ARG(y)});
+  args.require(low <= high, concat("low ", low, " exceeds high ", high));
+  args.defined("x");
+  args.shape("y", x.shape());
+  args.backend().clamp(x, low, high, y);
 }
 
 void attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs) {

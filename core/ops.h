@@ -67,6 +67,12 @@ void accumulate(const Tensor& y, const Tensor& x);
 // y = alpha * x; y may alias x.
 void scale(const Tensor& x, float alpha, const Tensor& y);
 
+// y[n] = a[n] * p[n] + b[n] * q[n] for every sample n: p, q, y [N,...], a, b [N]
+// (noising z = alpha x + sigma eps, targets and sampler updates). y may alias p or q.
+void combine_per_sample(const Tensor& p, const Tensor& a, const Tensor& q, const Tensor& b, const Tensor& y);
+// y = min(max(x, low), high); y may alias x.
+void clamp(const Tensor& x, float low, float high, const Tensor& y);
+
 // ---- attention ----------------------------------------------------------------
 
 // Single-head self-attention over L tokens: qkv [N,L,3C] holds q, k, v side by

@@ -104,7 +104,7 @@ void fill(Tensor& tensor, float value) {
   for (int64_t i = 0; i < tensor.numel(); ++i) data[i] = value;
 }
 
-void copy(const Tensor& source, Tensor& destination) {
+void copy(const Tensor& source, const Tensor& destination) {
   DIFFUSE_CHECK(source.shape() == destination.shape() && source.dtype() == destination.dtype(), "copy: source ",
                 source.describe(), " and destination ", destination.describe(), " differ");
   const size_t bytes = source.nbytes();

@@ -34,6 +34,8 @@ class CpuBackend final : public Backend {
   void add(const Tensor& a, const Tensor& b, const Tensor& y) override;
   void accumulate(const Tensor& y, const Tensor& x) override;
   void scale(const Tensor& x, float alpha, const Tensor& y) override;
+  void combine_per_sample(const Tensor& p, const Tensor& a, const Tensor& q, const Tensor& b, const Tensor& y) override;
+  void clamp(const Tensor& x, float low, float high, const Tensor& y) override;
   void attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs) override;
   void attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv) override;
   void dropout_forward(const Tensor& x, float p, const DropoutKey& key, const Tensor& y) override;

@@ -27,8 +27,8 @@ std::vector<double> reduce_chunks(const std::vector<double>& partial, int64_t n,
   std::vector<double> totals(static_cast<size_t>(n * width), 0.0);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t k = 0; k < chunks; ++k) {
-      const double* source = &partial[static_cast<size_t>((i * chunks + k) * width)];
-      double* target = &totals[static_cast<size_t>(i * width)];
+      const double* source = partial.data() + (i * chunks + k) * width;
+      double* target = totals.data() + i * width;
       for (int64_t j = 0; j < width; ++j) target[j] += source[j];
     }
   return totals;
@@ -53,29 +53,31 @@ void CpuBackend::group_norm_forward(const Tensor& x, const Tensor& gamma, const 
 #pragma omp parallel for collapse(2) schedule(static) if (parallel)
   for (int64_t i = 0; i < n; ++i)
     for (int64_t k = 0; k < chunks; ++k) {
-      double* sum = &partial[static_cast<size_t>((i * chunks + k) * c)];
+      double* sum = partial.data() + (i * chunks + k) * c;
       std::fill(sum, sum + c, 0.0);
       for (int64_t p = k * kChunkPixels; p < std::min(hw, (k + 1) * kChunkPixels); ++p) {
         const float* row = xp + (i * hw + p) * c;
         for (int64_t ch = 0; ch < c; ++ch) sum[ch] += row[ch];
       }
     }
-  std::vector<double> channel_mean = reduce_chunks(partial, n, chunks, c);
+  const std::vector<double> channel_sums = reduce_chunks(partial, n, chunks, c);
+  std::vector<double> group_mean(static_cast<size_t>(n * groups)), channel_mean(static_cast<size_t>(n * c));
   for (int64_t i = 0; i < n; ++i)
     for (int64_t g = 0; g < groups; ++g) {
-      double* block = &channel_mean[static_cast<size_t>(i * c + g * cg)];
       double total = 0.0;
-      for (int64_t ch = 0; ch < cg; ++ch) total += block[ch];
-      const double group_mean = count > 0 ? total / static_cast<double>(count) : 0.0;
-      std::fill(block, block + cg, group_mean);  // broadcast so pass 2 reads one value per channel
+      for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) total += channel_sums[static_cast<size_t>(i * c + ch)];
+      const double m = count > 0 ? total / static_cast<double>(count) : 0.0;  // empty groups (C or H*W is 0): 0
+      group_mean[static_cast<size_t>(i * groups + g)] = m;
+      // Broadcast so pass 2 reads one value per channel.
+      for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) channel_mean[static_cast<size_t>(i * c + ch)] = m;
     }
 
     // Pass 2: per-channel centred squares -> group variances.
 #pragma omp parallel for collapse(2) schedule(static) if (parallel)
   for (int64_t i = 0; i < n; ++i)
     for (int64_t k = 0; k < chunks; ++k) {
-      double* sum = &partial[static_cast<size_t>((i * chunks + k) * c)];
-      const double* centre = &channel_mean[static_cast<size_t>(i * c)];
+      double* sum = partial.data() + (i * chunks + k) * c;
+      const double* centre = channel_mean.data() + i * c;
       std::fill(sum, sum + c, 0.0);
       for (int64_t p = k * kChunkPixels; p < std::min(hw, (k + 1) * kChunkPixels); ++p) {
         const float* row = xp + (i * hw + p) * c;
@@ -93,12 +95,12 @@ void CpuBackend::group_norm_forward(const Tensor& x, const Tensor& gamma, const 
     for (int64_t g = 0; g < groups; ++g) {
       double squares = 0.0;
       for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) squares += channel_squares[static_cast<size_t>(i * c + ch)];
-      const float group_mean = static_cast<float>(channel_mean[static_cast<size_t>(i * c + g * cg)]);
+      const float mean_f = static_cast<float>(group_mean[static_cast<size_t>(i * groups + g)]);
       const float group_rstd = group_norm_rstd(count > 0 ? squares / static_cast<double>(count) : 0.0, eps);
-      mp[i * groups + g] = group_mean;
+      mp[i * groups + g] = mean_f;
       rp[i * groups + g] = group_rstd;
       for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) {
-        row_mean[static_cast<size_t>(i * c + ch)] = group_mean;
+        row_mean[static_cast<size_t>(i * c + ch)] = mean_f;
         row_scale[static_cast<size_t>(i * c + ch)] = group_rstd * gp[ch];
       }
     }
@@ -109,8 +111,8 @@ void CpuBackend::group_norm_forward(const Tensor& x, const Tensor& gamma, const 
     for (int64_t p = 0; p < hw; ++p) {
       const float* in = xp + (i * hw + p) * c;
       float* out = yp + (i * hw + p) * c;
-      const float* m = &row_mean[static_cast<size_t>(i * c)];
-      const float* s = &row_scale[static_cast<size_t>(i * c)];
+      const float* m = row_mean.data() + i * c;
+      const float* s = row_scale.data() + i * c;
       for (int64_t ch = 0; ch < c; ++ch) out[ch] = group_norm_output(in[ch], m[ch], s[ch], bp[ch]);
     }
 }
@@ -141,9 +143,9 @@ void CpuBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, const
 #pragma omp parallel for collapse(2) schedule(static) if (parallel)
   for (int64_t i = 0; i < n; ++i)
     for (int64_t k = 0; k < chunks; ++k) {
-      double* sum_dy = &partial[static_cast<size_t>((i * chunks + k) * 2 * c)];
+      double* sum_dy = partial.data() + (i * chunks + k) * 2 * c;
       double* sum_dy_centred = sum_dy + c;
-      const float* m = &row_mean[static_cast<size_t>(i * c)];
+      const float* m = row_mean.data() + i * c;
       std::fill(sum_dy, sum_dy + 2 * c, 0.0);
       for (int64_t p = k * kChunkPixels; p < std::min(hw, (k + 1) * kChunkPixels); ++p) {
         const float* in = xp + (i * hw + p) * c;
@@ -161,7 +163,7 @@ void CpuBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, const
     std::vector<double> gamma_sum(static_cast<size_t>(c), 0.0), beta_sum(static_cast<size_t>(c), 0.0);
     for (int64_t i = 0; i < n; ++i)
       for (int64_t ch = 0; ch < c; ++ch) {
-        const double* t = &totals[static_cast<size_t>(i * 2 * c)];
+        const double* t = totals.data() + i * 2 * c;
         gamma_sum[static_cast<size_t>(ch)] += row_rstd[static_cast<size_t>(i * c + ch)] * t[c + ch];
         beta_sum[static_cast<size_t>(ch)] += t[ch];
       }
@@ -176,24 +178,21 @@ void CpuBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, const
   }
   if (!dx.defined()) return;
 
-  // dx coefficients per (sample, group), broadcast per channel.
-  // Kept as separate arrays rather than structs so the final loop reads each contiguously.
-  std::vector<float> row_scale(static_cast<size_t>(n * c)), row_slope(static_cast<size_t>(n * c)),
-      row_offset(static_cast<size_t>(n * c));
+  // dx coefficients per (sample, group), broadcast per channel. Kept as separate arrays rather than structs so
+  // the final loop reads each contiguously.
+  std::vector<float> row_mean_g(static_cast<size_t>(n * c)), row_slope(static_cast<size_t>(n * c));
   for (int64_t i = 0; i < n; ++i)
     for (int64_t g = 0; g < groups; ++g) {
-      const double* t = &totals[static_cast<size_t>(i * 2 * c)];
+      const double* t = totals.data() + i * 2 * c;
       double sum_g = 0.0, sum_g_centred = 0.0;
       for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) {
         sum_g += gp[ch] * t[ch];
         sum_g_centred += gp[ch] * t[c + ch];
       }
-      const float group_rstd = rp[i * groups + g];
-      const GroupNormGradCoefficients k = group_norm_grad_coefficients(sum_g, sum_g_centred, group_rstd, count);
+      const GroupNormGradCoefficients k = group_norm_grad_coefficients(sum_g, sum_g_centred, rp[i * groups + g], count);
       for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) {
+        row_mean_g[static_cast<size_t>(i * c + ch)] = k.mean_g;
         row_slope[static_cast<size_t>(i * c + ch)] = k.slope;
-        row_offset[static_cast<size_t>(i * c + ch)] = k.offset;
-        row_scale[static_cast<size_t>(i * c + ch)] = group_rstd * gp[ch];
       }
     }
 
@@ -204,13 +203,13 @@ void CpuBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, const
       const float* in = xp + (i * hw + p) * c;
       const float* grad = dyp + (i * hw + p) * c;
       float* out = dxp + (i * hw + p) * c;
-      const float* m = &row_mean[static_cast<size_t>(i * c)];
-      const float* s = &row_scale[static_cast<size_t>(i * c)];
-      const float* slope = &row_slope[static_cast<size_t>(i * c)];
-      const float* offset = &row_offset[static_cast<size_t>(i * c)];
+      const float* m = row_mean.data() + i * c;
+      const float* r = row_rstd.data() + i * c;
+      const float* mean_g = row_mean_g.data() + i * c;
+      const float* slope = row_slope.data() + i * c;
       for (int64_t ch = 0; ch < c; ++ch)
-        out[ch] =
-            group_norm_input_grad(grad[ch], in[ch], m[ch], s[ch], GroupNormGradCoefficients{slope[ch], offset[ch]});
+        out[ch] = group_norm_input_grad(grad[ch], in[ch], gp[ch], m[ch], r[ch],
+                                        GroupNormGradCoefficients{mean_g[ch], slope[ch]});
     }
 }
 

@@ -15,11 +15,12 @@ namespace diffuse::cpu {
 
 namespace {
 
-constexpr int64_t kBlocksPerTask = 256;  // 1024 elements: enough work to amortise a task
+constexpr int64_t kBlocksPerTask = 256;                  // 1024 elements: enough work to amortise a task
+constexpr int64_t kParallelElements = int64_t{1} << 13;  // Philox costs ~10 ns an element; below this, run serially
 
-// Calls body(row, block, values, first, last) for every Philox block of every
-// row, where the block covers row elements [first, last) and values holds the
-// block's four lanes; parallel over (row, run of blocks).
+// Calls body(row_start, bits, first, last) for every Philox block of every
+// row: the block's four lanes cover elements [first, last) of the row that
+// starts at flat index row_start. Parallel over (row, run of blocks).
 template <typename Body>
 void for_each_block(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint32_t step, uint32_t first_sample,
                     const Body& body) {
@@ -27,7 +28,7 @@ void for_each_block(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint3
   if (rows == 0) return;
   const int64_t row_length = tensor.numel() / rows;
   const int64_t blocks = (row_length + 3) / 4, tasks = (blocks + kBlocksPerTask - 1) / kBlocksPerTask;
-#pragma omp parallel for collapse(2) schedule(static) if (rows * tasks > 1)
+#pragma omp parallel for collapse(2) schedule(static) if (tensor.numel() >= kParallelElements)
   for (int64_t row = 0; row < rows; ++row)
     for (int64_t task = 0; task < tasks; ++task) {
       const RandomStream stream{seed, purpose, step, first_sample + static_cast<uint32_t>(row)};

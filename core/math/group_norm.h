@@ -4,10 +4,11 @@
 // rstd = 1 / sqrt(var + eps), xhat = (x - mean) * rstd and
 //   y = xhat * gamma[c] + beta[c].
 // Backward, with g = dy * gamma[c] and sums over the group:
-//   dx = rstd * (g - sum(g) / count - xhat * sum(g * xhat) / count),
-// which the helpers below evaluate as dy * scale - slope * (x - mean) - offset.
-// Callers reduce in double; every formula keeps x - mean explicit so a large
-// mean does not cancel away the signal.
+//   dx = rstd * (g - sum(g) / count) - rstd * xhat * sum(g * xhat) / count
+//      = rstd * (g - mean_g) - slope * (x - mean).
+// Callers reduce in double. Differences are taken before any multiplication by
+// rstd, so a large mean or a tiny group (rstd ~ 1/sqrt(eps)) does not cancel
+// the signal away.
 #pragma once
 
 #include <cmath>
@@ -26,22 +27,23 @@ DIFFUSE_HD float group_norm_rstd(double variance, float eps) {
 DIFFUSE_HD float group_norm_output(float x, float mean, float scale, float beta) { return (x - mean) * scale + beta; }
 
 // Per-group backward constants from double sums over the group:
-// sum_g = sum(dy * gamma), sum_g_centered = sum(dy * gamma * (x - mean)).
+// sum_g = sum(dy * gamma), sum_g_centred = sum(dy * gamma * (x - mean)).
 struct GroupNormGradCoefficients {
-  float slope;   // rstd^3 * sum_g_centered / count
-  float offset;  // rstd * sum_g / count
+  float mean_g;  // sum_g / count
+  float slope;   // rstd^3 * sum_g_centred / count
 };
 
-DIFFUSE_HD GroupNormGradCoefficients group_norm_grad_coefficients(double sum_g, double sum_g_centered, float rstd,
+DIFFUSE_HD GroupNormGradCoefficients group_norm_grad_coefficients(double sum_g, double sum_g_centred, float rstd,
                                                                   int64_t count) {
   const double r = rstd, inverse_count = count > 0 ? 1.0 / static_cast<double>(count) : 0.0;
-  return GroupNormGradCoefficients{static_cast<float>(r * r * r * sum_g_centered * inverse_count),
-                                   static_cast<float>(r * sum_g * inverse_count)};
+  return GroupNormGradCoefficients{static_cast<float>(sum_g * inverse_count),
+                                   static_cast<float>(r * r * r * sum_g_centred * inverse_count)};
 }
 
-// dx for one element; scale = rstd * gamma[c].
-DIFFUSE_HD float group_norm_input_grad(float dy, float x, float mean, float scale, const GroupNormGradCoefficients& k) {
-  return dy * scale - k.slope * (x - mean) - k.offset;
+// dx for one element.
+DIFFUSE_HD float group_norm_input_grad(float dy, float x, float gamma, float mean, float rstd,
+                                       const GroupNormGradCoefficients& k) {
+  return rstd * (dy * gamma - k.mean_g) - k.slope * (x - mean);
 }
 
 }  // namespace diffuse

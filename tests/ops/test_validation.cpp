@@ -1,1 +1,279 @@
+// The "bad input" rule (core/ops.h): an op called with mismatched shapes,
+// dtypes or ranks throws diffuse::Error whose message names the op and shows
+// the shapes involved, and never crashes. Validation lives in core/ops.cpp;
+// these tests call ops across all families the way a layer bug would.
 #include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/ops.h"
+
+namespace diffuse {
+namespace {
+
+Tensor f32(const Shape& shape) { return Tensor::zeros(shape); }
+
+// Runs `call`, which must throw diffuse::Error containing every fragment.
+void expect_op_error(const std::function<void()>& call, const std::vector<std::string>& fragments) {
+  try {
+    call();
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    for (const std::string& fragment : fragments)
+      EXPECT_NE(message.find(fragment), std::string::npos) << "message lacks \"" << fragment << "\": " << message;
+    return;
+  } catch (const std::exception& other) {
+    ADD_FAILURE() << "threw a non-diffuse exception: " << other.what();
+    return;
+  }
+  ADD_FAILURE() << "did not throw; expected an error mentioning \"" << fragments.front() << "\"";
+}
+
+TEST(Validation, Conv2dInChannelsMismatch) {
+  const Tensor x = f32({1, 8, 8, 4}), weight = f32({8, 3, 3, 5}), y = f32({1, 8, 8, 8});
+  expect_op_error([&] { ops::conv2d_forward(x, weight, Tensor(), y, 1, 1); },
+                  {"conv2d_forward", "weight", "[8,3,3,5]", "[1,8,8,4]", "[8,3,3,4]"});
+}
+
+TEST(Validation, Conv2dBadGeometryAndRank) {
+  expect_op_error(
+      [&] {
+        ops::conv2d_forward(f32({1, 8, 8, 4}), f32({8, 5, 5, 4}), Tensor(), f32({1, 8, 8, 8}), 1, 2);
+      },
+      {"conv2d_forward", "kernel 5", "[8,5,5,4]"});
+  expect_op_error(
+      [&] {
+        ops::conv2d_forward(f32({8, 8, 4}), f32({8, 3, 3, 4}), Tensor(), f32({1, 8, 8, 8}), 1, 1);
+      },
+      {"conv2d_forward", "rank 4", "[8,8,4]"});
+  expect_op_error(
+      [&] {
+        ops::conv2d_backward(f32({1, 8, 8, 4}), f32({8, 3, 3, 4}), f32({1, 4, 4, 8}), f32({1, 8, 8, 4}), Tensor(),
+                             Tensor(), 1, 1);
+      },
+      {"conv2d_backward", "dy", "[1,4,4,8]", "[1,8,8,8]"});
+}
+
+TEST(Validation, LinearMismatch) {
+  expect_op_error(
+      [&] {
+        ops::linear_forward(f32({2, 3}), f32({4, 5}), Tensor(), f32({2, 4}));
+      },
+      {"linear_forward", "[4,5]", "[2,3]"});
+}
+
+TEST(Validation, GroupNormChannelsNotDivisible) {
+  const Tensor x = f32({2, 4, 4, 6});
+  expect_op_error(
+      [&] {
+        ops::group_norm_forward(x, f32({6}), f32({6}), 4, 1e-5f, f32({2, 4, 4, 6}), f32({2, 4}), f32({2, 4}));
+      },
+      {"group_norm_forward", "6 channels", "4 groups", "[2,4,4,6]"});
+  expect_op_error(
+      [&] {
+        ops::group_norm_forward(x, f32({6}), f32({6}), 0, 1e-5f, f32({2, 4, 4, 6}), f32({2, 0}), f32({2, 0}));
+      },
+      {"group_norm_forward", "0 groups"});
+  expect_op_error(
+      [&] {
+        ops::group_norm_backward(x, f32({6}), f32({2, 3}), f32({2, 3}), 4, f32({2, 4, 4, 6}), f32({2, 4, 4, 6}),
+                                 Tensor(), Tensor());
+      },
+      {"group_norm_backward", "divisible", "[2,4,4,6]"});
+}
+
+TEST(Validation, GroupNormWrongParameterAndStatisticShapes) {
+  const Tensor x = f32({2, 4, 4, 6});
+  expect_op_error(
+      [&] {
+        ops::group_norm_forward(x, f32({5}), f32({6}), 3, 1e-5f, f32({2, 4, 4, 6}), f32({2, 3}), f32({2, 3}));
+      },
+      {"group_norm_forward", "gamma", "[5]", "[6]"});
+  expect_op_error(
+      [&] {
+        ops::group_norm_backward(x, f32({6}), f32({3, 2}), f32({2, 3}), 3, f32({2, 4, 4, 6}), f32({2, 4, 4, 6}),
+                                 f32({6}), f32({6}));
+      },
+      {"group_norm_backward", "mean", "[3,2]", "[2,3]"});
+  expect_op_error(
+      [&] {
+        ops::group_norm_backward(x, f32({6}), f32({2, 3}), f32({2, 3}), 3, f32({2, 4, 4, 6}), f32({2, 4, 4, 6}),
+                                 f32({7}), Tensor());
+      },
+      {"group_norm_backward", "dgamma", "[7]"});
+  expect_op_error(
+      [&] {
+        ops::group_norm_forward(x, f32({6}), f32({6}), 3, 0.0f, f32({2, 4, 4, 6}), f32({2, 3}), f32({2, 3}));
+      },
+      {"group_norm_forward", "eps"});
+}
+
+TEST(Validation, AddShapesDiffer) {
+  expect_op_error([&] { ops::add(f32({2, 3}), f32({3, 2}), f32({2, 3})); }, {"add", "[2,3]", "[3,2]"});
+  expect_op_error([&] { ops::accumulate(f32({2, 3}), f32({6})); }, {"accumulate", "[2,3]", "[6]"});
+  expect_op_error([&] { ops::scale(f32({4}), 2.0f, f32({5})); }, {"scale", "[4]", "[5]"});
+}
+
+TEST(Validation, IntegerTensorAsActivation) {
+  const Tensor x = Tensor::zeros({2, 3}, DType::I32);
+  expect_op_error([&] { ops::silu_forward(x, f32({2, 3})); }, {"silu_forward", "i32", "[2,3]"});
+  expect_op_error([&] { ops::scale(x, 1.0f, f32({2, 3})); }, {"scale", "i32"});
+  expect_op_error([&] { ops::fill_normal(x, 1, 2, 3, 4); }, {"fill_normal", "i32", "[2,3]"});
+}
+
+TEST(Validation, HalfPrecisionTensorsRejectedByFp32Ops) {
+  const Tensor a = f32({2, 4, 4, 3}), b = Tensor::zeros({2, 4, 4, 3}, DType::BF16);
+  expect_op_error([&] { ops::add(a, b, f32({2, 4, 4, 3})); }, {"add", "bf16", "[2,4,4,3]"});
+  expect_op_error([&] { ops::dropout_forward(b, 0.1f, ops::DropoutKey{}, b); }, {"dropout_forward", "bf16"});
+  const Tensor h = Tensor::zeros({2, 4, 4, 3}, DType::F16);
+  expect_op_error(
+      [&] {
+        ops::upsample_nearest2x_forward(h, Tensor::zeros({2, 8, 8, 3}, DType::F16));
+      },
+      {"upsample_nearest2x_forward", "f16", "[2,4,4,3]"});
+}
+
+TEST(Validation, WrongRank) {
+  expect_op_error(
+      [&] {
+        ops::upsample_nearest2x_forward(f32({4, 4, 3}), f32({8, 8, 3}));
+      },
+      {"upsample_nearest2x_forward", "rank 4", "[4,4,3]"});
+  expect_op_error(
+      [&] {
+        ops::upsample_nearest2x_backward(f32({2, 8, 8, 3}), f32({2, 4, 4}));
+      },
+      {"upsample_nearest2x_backward", "rank 4", "[2,4,4]"});
+  expect_op_error(
+      [&] {
+        ops::add_channel_vector_forward(f32({2, 4, 4, 3}), f32({3}), f32({2, 4, 4, 3}));
+      },
+      {"add_channel_vector_forward", "v", "[3]", "[2,3]"});
+  expect_op_error(
+      [&] {
+        ops::add_channel_vector_backward(f32({2, 4, 4, 3}), Tensor(), f32({2, 4, 3}));
+      },
+      {"add_channel_vector_backward", "dv", "[2,4,3]"});
+  expect_op_error(
+      [&] {
+        ops::concat_channels(f32({2, 4, 4, 3}), f32({2, 4, 4}), f32({2, 4, 4, 7}));
+      },
+      {"concat_channels", "b", "[2,4,4]"});
+  expect_op_error(
+      [&] {
+        ops::group_norm_forward(f32({4, 6}), f32({6}), f32({6}), 3, 1e-5f, f32({4, 6}), f32({4, 3}), f32({4, 3}));
+      },
+      {"group_norm_forward", "rank 4", "[4,6]"});
+  expect_op_error(
+      [&] {
+        ops::attention_forward(f32({2, 16, 13}), f32({2, 16, 4}), f32({2, 16, 16}));
+      },
+      {"attention_forward", "divisible by 3", "[2,16,13]"});
+}
+
+TEST(Validation, ResampleAndPlumbingShapes) {
+  expect_op_error(
+      [&] {
+        ops::upsample_nearest2x_forward(f32({2, 4, 4, 3}), f32({2, 8, 7, 3}));
+      },
+      {"upsample_nearest2x_forward", "[2,8,7,3]", "[2,8,8,3]"});
+  expect_op_error(
+      [&] {
+        ops::concat_channels(f32({2, 4, 4, 3}), f32({2, 4, 5, 2}), f32({2, 4, 4, 5}));
+      },
+      {"concat_channels", "[2,4,5,2]", "[2,4,4,2]"});
+  expect_op_error(
+      [&] {
+        ops::split_channels(f32({2, 4, 4, 5}), f32({2, 4, 4, 3}), f32({2, 4, 4, 3}));
+      },
+      {"split_channels", "b", "[2,4,4,3]", "[2,4,4,2]"});
+  expect_op_error(
+      [&] {
+        ops::split_channels(f32({2, 4, 4, 5}), f32({2, 4, 4, 6}), Tensor());
+      },
+      {"split_channels", "out of range", "[2,4,4,5]"});
+  expect_op_error(
+      [&] {
+        ops::split_channels(f32({2, 4, 4, 5}), Tensor(), Tensor());
+      },
+      {"split_channels", "a or b is required"});
+}
+
+TEST(Validation, MissingRequiredTensor) {
+  expect_op_error([&] { ops::silu_forward(Tensor(), f32({2})); }, {"silu_forward", "x is required"});
+  expect_op_error([&] { ops::silu_backward(f32({2}), Tensor(), f32({2})); }, {"silu_backward", "dy is required"});
+  expect_op_error([&] { ops::add(f32({2}), f32({2}), Tensor()); }, {"add", "y is required"});
+  expect_op_error([&] { ops::fill_uniform(Tensor(), 1, 2, 3, 4); }, {"fill_uniform", "batch axis"});
+}
+
+TEST(Validation, DropoutProbabilityAndShapes) {
+  expect_op_error(
+      [&] {
+        ops::dropout_forward(f32({2, 3}), 1.0f, ops::DropoutKey{}, f32({2, 3}));
+      },
+      {"dropout_forward", "probability 1"});
+  expect_op_error(
+      [&] {
+        ops::dropout_backward(f32({2, 3}), -0.1f, ops::DropoutKey{}, f32({2, 3}));
+      },
+      {"dropout_backward", "probability"});
+  expect_op_error(
+      [&] {
+        ops::dropout_forward(f32({2, 3}), 0.5f, ops::DropoutKey{}, f32({3, 2}));
+      },
+      {"dropout_forward", "[3,2]", "[2,3]"});
+}
+
+TEST(Validation, OtherFamilies) {
+  expect_op_error(
+      [&] {
+        ops::embedding_forward(f32({10, 4}), f32({3}), f32({3, 4}));
+      },
+      {"embedding_forward", "labels", "f32", "i32"});
+  expect_op_error(
+      [&] {
+        ops::mse_loss_forward(f32({2, 3}), f32({2, 3}), f32({3}), f32({2}));
+      },
+      {"mse_loss_forward", "weights", "[3]"});
+  expect_op_error([&] { ops::adamw_update(f32({4}), f32({4}), f32({5}), f32({4}), ops::AdamWStep{}); },
+                  {"adamw_update", "m", "[5]", "[4]"});
+  expect_op_error([&] { ops::cast(f32({4}), Tensor::zeros({4}, DType::I32)); }, {"cast", "i32"});
+}
+
+// Inputs that fail before the op's own checks run. They throw diffuse::Error (never crash), but today the message
+// comes from Tensor::dim or backend_for and does not name the op; the fragments below hold either way.
+TEST(Validation, ScalarSplitOutputAndForeignDevice) {
+  const Tensor y = f32({2, 4, 4, 5});
+  expect_op_error([&] { ops::split_channels(y, Tensor::zeros({}), Tensor()); }, {"f32[]"});
+  expect_op_error([&] { ops::split_channels(y, Tensor(), Tensor::zeros({})); }, {"f32[]"});
+  float memory[4] = {};
+  const Tensor on_gpu = Tensor::view(memory, {4}, DType::F32, Device::CUDA);
+  if (!DIFFUSE_HAS_CUDA) expect_op_error([&] { ops::silu_forward(on_gpu, on_gpu); }, {"cuda"});
+}
+
+// Degenerate but consistent shapes (an empty batch, zero channels) must run without touching memory.
+TEST(Validation, EmptyTensorsDoNotCrash) {
+  const Tensor x = f32({0, 4, 4, 8});
+  EXPECT_NO_THROW(
+      ops::group_norm_forward(x, f32({8}), f32({8}), 2, 1e-5f, f32({0, 4, 4, 8}), f32({0, 2}), f32({0, 2})));
+  EXPECT_NO_THROW(ops::group_norm_backward(x, f32({8}), f32({0, 2}), f32({0, 2}), 2, f32({0, 4, 4, 8}),
+                                           f32({0, 4, 4, 8}), f32({8}), f32({8})));
+  EXPECT_NO_THROW(ops::silu_forward(x, f32({0, 4, 4, 8})));
+  EXPECT_NO_THROW(ops::upsample_nearest2x_forward(x, f32({0, 8, 8, 8})));
+  EXPECT_NO_THROW(ops::concat_channels(x, f32({0, 4, 4, 2}), f32({0, 4, 4, 10})));
+  EXPECT_NO_THROW(ops::add_channel_vector_backward(x, Tensor(), f32({0, 8})));
+  EXPECT_NO_THROW(ops::dropout_forward(x, 0.5f, ops::DropoutKey{}, f32({0, 4, 4, 8})));
+  EXPECT_NO_THROW(ops::fill_normal(f32({3, 0}), 1, 2, 3, 4));
+  // Zero channels (any group count divides 0) and zero pixels: statistics of an empty group are mean 0, var 0.
+  const Tensor mean = f32({1, 2}), rstd = f32({1, 2});
+  EXPECT_NO_THROW(
+      ops::group_norm_forward(f32({1, 2, 2, 0}), f32({0}), f32({0}), 2, 1e-5f, f32({1, 2, 2, 0}), mean, rstd));
+  EXPECT_NO_THROW(
+      ops::group_norm_forward(f32({1, 0, 3, 4}), f32({4}), f32({4}), 2, 1e-5f, f32({1, 0, 3, 4}), mean, rstd));
+  EXPECT_EQ(mean.f32()[0], 0.0f);
+}
+
+}  // namespace
+}  // namespace diffuse
