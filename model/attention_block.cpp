@@ -1,0 +1,53 @@
+// AttentionBlock forward and backward: GroupNorm, 1x1 qkv conv, attention,
+// 1x1 projection, residual.
+#include "model/attention_block.h"
+
+#include "core/ops.h"
+
+namespace diffuse::model {
+
+AttentionBlock::AttentionBlock(ParameterStore& store, const std::string& name, const AttentionBlockSpec& spec)
+    : spec_(spec),
+      norm_(store, name + ".norm", {spec.channels, spec.groups}),
+      qkv_(store, name + ".qkv", {spec.channels, 3 * spec.channels, 1, 1, 1.0f}),
+      proj_(store, name + ".proj", {spec.channels, spec.channels, 1, 1, 1e-10f}) {}
+
+const Tensor& AttentionBlock::forward(const Tensor& x) {
+  AttentionBlockActivations& a = activations_;
+  const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), c = spec_.channels;
+  const Tensor& normalized = norm_.forward(x);
+  a.qkv = qkv_.forward(normalized).reshape({n, h * w, 3 * c});
+  ensure_buffer(a.attended, {n, h * w, c}, x.device());
+  ensure_buffer(a.probs, {n, h * w, h * w}, x.device());
+  ops::attention_forward(a.qkv, a.attended, a.probs);
+  const Tensor& y = proj_.forward(a.attended.reshape({n, h, w, c}));
+  ops::add(y, x, y);  // the residual, in place: proj's backward does not need its output
+  return y;
+}
+
+const Tensor& AttentionBlock::backward(const Tensor& dy) {
+  AttentionBlockActivations& a = activations_;
+  DIFFUSE_CHECK(a.qkv.defined(), "attention block backward before forward");
+  const Tensor& dattended = proj_.backward(dy);
+  ensure_buffer(a.dqkv, a.qkv.shape(), a.qkv.device());
+  ops::attention_backward(a.qkv, a.probs, dattended.reshape(a.attended.shape()), a.dqkv);
+  const Tensor& dnormalized = qkv_.backward(a.dqkv.reshape({dy.dim(0), dy.dim(1), dy.dim(2), 3 * spec_.channels}));
+  const Tensor& dx = norm_.backward(dnormalized);
+  ops::accumulate(dx, dy);  // the residual path
+  return dx;
+}
+
+double AttentionBlock::macs_per_image(int64_t height, int64_t width) const {
+  const double tokens = static_cast<double>(height * width);
+  const double attention = 2.0 * tokens * tokens * spec_.channels;  // q k^T and probs v
+  return qkv_.macs_per_image(height, width) + attention + proj_.macs_per_image(height, width);
+}
+
+int64_t AttentionBlock::activation_bytes(int64_t batch, int64_t height, int64_t width) const {
+  const int64_t tokens = height * width;
+  return norm_.activation_bytes(batch, height, width) + qkv_.activation_bytes(batch, height, width) +
+         f32_bytes({batch, tokens, spec_.channels}) + f32_bytes({batch, tokens, tokens}) +
+         proj_.activation_bytes(batch, height, width);
+}
+
+}  // namespace diffuse::model

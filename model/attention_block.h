@@ -1,0 +1,52 @@
+// AttentionBlock: DDPM's single-head self-attention with a residual,
+//   y = x + proj(attention(qkv(GroupNorm(x)))),  attention = softmax(q k^T / sqrt(C)) v
+// over the H*W pixels of each image. Parameters under <name>:
+//   norm.gamma, norm.beta [C]; qkv.weight [3C,1,1,C] (q, k, v side by side), qkv.bias [3C];
+//   proj.weight [C,1,1,C] (init scale 1e-10, as DDPM), proj.bias [C].
+//
+// Backward ACCUMULATES parameter gradients into the store's gradient views and
+// WRITES dx. The input passed to forward must stay unchanged until backward.
+#pragma once
+
+#include <string>
+
+#include "core/tensor.h"
+#include "model/conv2d.h"
+#include "model/group_norm.h"
+#include "model/parameters.h"
+
+namespace diffuse::model {
+
+struct AttentionBlockSpec {
+  int channels = 0;
+  int groups = 32;
+};
+
+struct AttentionBlockActivations {
+  Tensor qkv;       // [N,L,3C] the qkv conv's output seen as tokens (L = H*W); a view, not a copy
+  Tensor attended;  // [N,L,C] softmax(q k^T / sqrt(C)) v
+  Tensor probs;     // [N,L,L] the softmax, saved for backward
+  Tensor dqkv;      // [N,L,3C] backward's gradient of qkv
+};
+
+class AttentionBlock {
+ public:
+  AttentionBlock(ParameterStore& store, const std::string& name, const AttentionBlockSpec& spec);
+
+  // x [N,H,W,C] -> y [N,H,W,C], owned by the block until the next forward.
+  const Tensor& forward(const Tensor& x);
+  // dy [N,H,W,C] -> dx [N,H,W,C], owned until the next backward.
+  const Tensor& backward(const Tensor& dy);
+
+  double macs_per_image(int64_t height, int64_t width) const;
+  int64_t activation_bytes(int64_t batch, int64_t height, int64_t width) const;
+
+ private:
+  AttentionBlockSpec spec_;
+  GroupNorm norm_;  // <name>.norm
+  Conv2d qkv_;      // <name>.qkv, 1x1, C -> 3C
+  Conv2d proj_;     // <name>.proj, 1x1, C -> C, starts near zero
+  AttentionBlockActivations activations_;
+};
+
+}  // namespace diffuse::model

@@ -1,0 +1,53 @@
+// Conv2d forward and backward on top of ops::conv2d_*.
+#include "model/conv2d.h"
+
+#include "core/ops.h"
+
+namespace diffuse::model {
+
+Conv2d::Conv2d(ParameterStore& store, const std::string& name, const Conv2dSpec& spec) : spec_(spec) {
+  DIFFUSE_CHECK(spec.in_channels > 0 && spec.out_channels > 0, "conv '", name, "' needs positive channel counts");
+  DIFFUSE_CHECK((spec.kernel == 3 && (spec.stride == 1 || spec.stride == 2)) || (spec.kernel == 1 && spec.stride == 1),
+                "conv '", name, "': unsupported kernel ", spec.kernel, " stride ", spec.stride);
+  parameters_.weight = store.declare(name + ".weight", {spec.out_channels, spec.kernel, spec.kernel, spec.in_channels},
+                                     {InitRule::kFanAvgUniform, spec.init_scale});
+  parameters_.bias = store.declare(name + ".bias", {spec.out_channels}, {InitRule::kZeros});
+}
+
+Shape Conv2d::output_shape(const Shape& input) const {
+  DIFFUSE_CHECK(input.size() == 4, "conv input must be [N,H,W,C], got ", shape_string(input));
+  const int64_t pad = padding();
+  return {input[0], (input[1] + 2 * pad - spec_.kernel) / spec_.stride + 1,
+          (input[2] + 2 * pad - spec_.kernel) / spec_.stride + 1, spec_.out_channels};
+}
+
+const Tensor& Conv2d::forward(const Tensor& x) {
+  activations_.x = x;
+  ensure_buffer(activations_.y, output_shape(x.shape()), x.device());
+  ops::conv2d_forward(x, parameters_.weight->value, parameters_.bias->value, activations_.y, spec_.stride, padding());
+  return activations_.y;
+}
+
+const Tensor& Conv2d::backward(const Tensor& dy, InputGradient input_gradient) {
+  const Tensor& x = activations_.x;
+  DIFFUSE_CHECK(x.defined(), "conv backward before forward");
+  if (input_gradient == InputGradient::kCompute) {
+    ensure_buffer(activations_.dx, x.shape(), x.device());
+  } else {
+    activations_.dx = Tensor();
+  }
+  ops::conv2d_backward(x, parameters_.weight->value, dy, activations_.dx, parameters_.weight->grad,
+                       parameters_.bias->grad, spec_.stride, padding());
+  return activations_.dx;
+}
+
+double Conv2d::macs_per_image(int64_t height, int64_t width) const {
+  const Shape out = output_shape({1, height, width, spec_.in_channels});
+  return static_cast<double>(out[1] * out[2]) * spec_.out_channels * spec_.kernel * spec_.kernel * spec_.in_channels;
+}
+
+int64_t Conv2d::activation_bytes(int64_t batch, int64_t height, int64_t width) const {
+  return f32_bytes(output_shape({batch, height, width, spec_.in_channels}));
+}
+
+}  // namespace diffuse::model

@@ -1,0 +1,60 @@
+// Time and class embeddings forward and backward.
+#include "model/embeddings.h"
+
+#include "core/ops.h"
+
+namespace diffuse::model {
+
+TimeEmbedding::TimeEmbedding(ParameterStore& store, const std::string& name, int channels, int embedding_channels)
+    : channels_(channels),
+      first_(store, name + ".0", {channels, embedding_channels, 1.0f}),
+      second_(store, name + ".1", {embedding_channels, embedding_channels, 1.0f}) {
+  DIFFUSE_CHECK(channels >= 4 && channels % 2 == 0, "time embedding '", name, "': sinusoid width ", channels,
+                " must be even and >= 4");
+}
+
+const Tensor& TimeEmbedding::forward(const Tensor& t) {
+  TimeEmbeddingActivations& a = activations_;
+  DIFFUSE_CHECK(t.rank() == 1, "timesteps must be [N], got ", t.describe());
+  a.t = t;
+  ensure_buffer(a.sinusoidal, {t.dim(0), channels_}, t.device());
+  ops::timestep_embedding_forward(t, a.sinusoidal);
+  a.hidden = first_.forward(a.sinusoidal);
+  ops::silu_forward(a.hidden, ensure_buffer(a.activated, a.hidden.shape(), a.hidden.device()));
+  return second_.forward(a.activated);
+}
+
+void TimeEmbedding::backward(const Tensor& dtemb) {
+  DIFFUSE_CHECK(activations_.t.defined(), "time embedding backward before forward");
+  const Tensor& dactivated = second_.backward(dtemb);
+  // In place: SiLU backward is element-wise and dactivated is ours to overwrite.
+  ops::silu_backward(activations_.hidden, dactivated, dactivated);
+  first_.backward(dactivated, InputGradient::kSkip);
+}
+
+int64_t TimeEmbedding::activation_bytes(int64_t batch) const {
+  return f32_bytes({batch, channels_}) + first_.activation_bytes(batch) +
+         f32_bytes({batch, first_.spec().out_features}) + second_.activation_bytes(batch);
+}
+
+ClassEmbedding::ClassEmbedding(ParameterStore& store, const std::string& name, int num_classes, int width)
+    : num_classes_(num_classes), width_(width) {
+  DIFFUSE_CHECK(num_classes > 0 && width > 0, "class embedding '", name, "' needs classes and a width");
+  table_ = store.declare(name + ".weight", {num_classes + 1, width}, {InitRule::kNormal, 1.0f});
+}
+
+const Tensor& ClassEmbedding::forward(const Tensor& labels) {
+  DIFFUSE_CHECK(labels.defined() && labels.rank() == 1 && labels.dtype() == DType::I32,
+                "class labels must be i32 [N], got ", labels.describe());
+  activations_.labels = labels;
+  ensure_buffer(activations_.rows, {labels.dim(0), width_}, labels.device());
+  ops::embedding_forward(table_->value, labels, activations_.rows);
+  return activations_.rows;
+}
+
+void ClassEmbedding::backward(const Tensor& drows) {
+  DIFFUSE_CHECK(activations_.labels.defined(), "class embedding backward before forward");
+  ops::embedding_backward(activations_.labels, drows, table_->grad);
+}
+
+}  // namespace diffuse::model

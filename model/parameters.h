@@ -1,0 +1,104 @@
+// ParameterStore: every trainable tensor of a model in one flat fp32 buffer,
+// its gradients in a second one of the same layout, and named views into both.
+//
+// Layers declare their parameters (stable dotted name, shape, init rule) in
+// their constructors; finalize(device) then allocates the two buffers and
+// fills in each Parameter's `value` and `grad` views. Declaration order is
+// buffer order, and layers declare in forward order, so the buffer read
+// backwards is the order in which backward finishes gradients (what gradient
+// bucketing overlaps with). Offsets are contiguous, without padding.
+//
+// Optimizer, EMA, all-reduce and checkpoints work on params()/grads() as
+// flat vectors; names and offsets map them back to layers.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace diffuse::model {
+
+// How initialize() fills a parameter (the DDPM TensorFlow code's rules).
+enum class InitRule {
+  // Uniform(-limit, limit), limit = sqrt(3 * scale / ((fan_in + fan_out) / 2)); conv [out,kh,kw,in] and
+  // linear [out,in] weights ("variance scaling, fan_avg, uniform").
+  kFanAvgUniform,
+  kZeros,   // biases, group-norm beta
+  kOnes,    // group-norm gamma
+  kNormal,  // Normal(0, scale^2): embedding tables
+};
+
+struct ParameterInit {
+  InitRule rule = InitRule::kZeros;
+  float scale = 1.0f;  // variance scale (kFanAvgUniform) or standard deviation (kNormal)
+};
+
+// Fan-in and fan-out of a weight: [out,kh,kw,in] -> (kh*kw*in, kh*kw*out); [out,in] -> (in, out).
+void weight_fans(const Shape& shape, int64_t& fan_in, int64_t& fan_out);
+
+struct Parameter {
+  std::string name;    // stable dotted path, e.g. "down.0.block.1.conv1.weight"
+  Shape shape;         // conv weights [out,kh,kw,in], linear weights [out,in]
+  ParameterInit init;  // what initialize() writes
+  int64_t index = 0;   // declaration order; also the Philox key of its initial values
+  int64_t offset = 0;  // first element in the flat buffers
+  Tensor value;        // view into params(); defined after finalize()
+  Tensor grad;         // view into grads(); defined after finalize()
+};
+
+class ParameterStore {
+ public:
+  ParameterStore() = default;
+  ParameterStore(const ParameterStore&) = delete;  // layers hold pointers to the Parameters
+  ParameterStore& operator=(const ParameterStore&) = delete;
+
+  // Adds a parameter at the end of the buffers. Names must be unique; only before finalize().
+  // The pointer stays valid for the store's lifetime.
+  Parameter* declare(const std::string& name, const Shape& shape, const ParameterInit& init);
+
+  // Allocates the flat buffers on `device`, zeroes both and creates the views. Once.
+  void finalize(Device device);
+  bool finalized() const { return params_.defined(); }
+  Device device() const { return device_; }
+
+  int64_t count() const { return static_cast<int64_t>(parameters_.size()); }  // parameter tensors
+  int64_t numel() const { return numel_; }  // scalars over all parameters (valid before finalize)
+
+  // In declaration (= buffer) order.
+  const Parameter& at(int64_t index) const { return *parameters_.at(static_cast<size_t>(index)); }
+  bool contains(const std::string& name) const { return by_name_.count(name) != 0; }
+  // Throws an Error naming the parameter when it does not exist.
+  const Parameter& get(const std::string& name) const;
+  const Tensor& value(const std::string& name) const { return checked_view(get(name).value, name); }
+  const Tensor& grad(const std::string& name) const { return checked_view(get(name).grad, name); }
+
+  // The flat buffers, f32 [numel()]; defined after finalize().
+  const Tensor& params() const { return params_; }
+  const Tensor& grads() const { return grads_; }
+
+  // Sets every gradient to exactly zero (also clearing inf/NaN left by an overflowed fp16 step).
+  void zero_grads();
+
+  // Writes every parameter from its init rule. Parameter i draws from the Philox
+  // stream (seed, kPurposeInit, step 0, sample i), element j from element j of
+  // it, so the values depend only on (seed, declaration order, shapes), not on
+  // the machine or device. Computed on the host and copied to the device.
+  void initialize(uint64_t seed);
+
+ private:
+  const Tensor& checked_view(const Tensor& view, const std::string& name) const;
+
+  std::vector<std::unique_ptr<Parameter>> parameters_;
+  std::map<std::string, Parameter*> by_name_;
+  int64_t numel_ = 0;
+  Device device_ = Device::CPU;
+  Tensor params_;  // f32 [numel_]
+  Tensor grads_;   // f32 [numel_]
+  Tensor zeros_;   // f32 [numel_] on a non-CPU device: the source zero_grads() copies from
+};
+
+}  // namespace diffuse::model

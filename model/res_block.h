@@ -1,0 +1,80 @@
+// ResBlock: DDPM's residual block with a time-embedding input,
+//   h = conv1(SiLU(GroupNorm1(x))) + temb_proj(temb) (broadcast over pixels)
+//   y = skip(x) + conv2(dropout(SiLU(GroupNorm2(h))))
+// where temb [N,T] is SiLU(time embedding), computed once by the U-Net and
+// shared by every block, and skip is a 1x1 conv when the channel count changes
+// (identity otherwise). Parameters under <name>:
+//   norm1.gamma/beta [in]; conv1.weight [out,3,3,in], conv1.bias [out];
+//   temb_proj.weight [out,T], temb_proj.bias [out]; norm2.gamma/beta [out];
+//   conv2.weight [out,3,3,out] (init scale 1e-10, as DDPM), conv2.bias [out];
+//   skip.weight [out,1,1,in], skip.bias [out] (only when in != out).
+//
+// Backward ACCUMULATES parameter gradients into the store's gradient views and
+// WRITES dx and dtemb. The inputs passed to forward must stay unchanged until backward.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/ops.h"
+#include "core/tensor.h"
+#include "model/conv2d.h"
+#include "model/forward_context.h"
+#include "model/group_norm.h"
+#include "model/linear.h"
+#include "model/parameters.h"
+
+namespace diffuse::model {
+
+struct ResBlockSpec {
+  int in_channels = 0;
+  int out_channels = 0;
+  int temb_channels = 0;
+  int groups = 32;
+  float dropout = 0.0f;        // probability of zeroing, in training mode
+  uint32_t dropout_layer = 0;  // distinct per dropout site of a model: part of the mask's random key
+};
+
+struct ResBlockActivations {
+  Tensor x;               // [N,H,W,in] the input (the caller's tensor)
+  Tensor normalized1;     // [N,H,W,in] GroupNorm1(x): norm1's output, SiLU's input (a handle)
+  Tensor activated1;      // [N,H,W,in] SiLU(normalized1), conv1's input
+  Tensor normalized2;     // [N,H,W,out] GroupNorm2(h): norm2's output, SiLU's input (a handle)
+  Tensor activated2;      // [N,H,W,out] SiLU(normalized2)
+  Tensor dropped;         // [N,H,W,out] dropout(activated2), conv2's input; only while dropout is active
+  Tensor dtemb_channels;  // [N,out] backward: d(temb_proj output)
+  bool dropout_active = false;
+  ops::DropoutKey dropout_key;  // the mask forward used, regenerated in backward
+};
+
+class ResBlock {
+ public:
+  ResBlock(ParameterStore& store, const std::string& name, const ResBlockSpec& spec);
+
+  // x [N,H,W,in], temb [N,T] -> y [N,H,W,out], owned by the block until the next forward.
+  const Tensor& forward(const Tensor& x, const Tensor& temb, const ForwardContext& context);
+  // dy [N,H,W,out] -> dx [N,H,W,in], owned until the next backward; dtemb() holds d temb.
+  const Tensor& backward(const Tensor& dy);
+  // [N,T] gradient of the temb input from the last backward.
+  const Tensor& dtemb() const { return dtemb_; }
+
+  double macs_per_image(int64_t height, int64_t width) const;
+  // Bytes forward keeps for backward in training mode (dropout active when p > 0).
+  int64_t activation_bytes(int64_t batch, int64_t height, int64_t width) const;
+
+  const ResBlockSpec& spec() const { return spec_; }
+
+ private:
+  ResBlockSpec spec_;
+  GroupNorm norm1_;               // <name>.norm1
+  Conv2d conv1_;                  // <name>.conv1, 3x3, in -> out
+  Linear temb_proj_;              // <name>.temb_proj, T -> out
+  GroupNorm norm2_;               // <name>.norm2
+  Conv2d conv2_;                  // <name>.conv2, 3x3, out -> out, starts near zero
+  std::unique_ptr<Conv2d> skip_;  // <name>.skip, 1x1, in -> out; null when in == out
+  ResBlockActivations activations_;
+  Tensor dtemb_;  // [N,T] temb_proj's input gradient (a handle)
+};
+
+}  // namespace diffuse::model

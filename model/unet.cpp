@@ -1,0 +1,296 @@
+// UNet construction (parameter declaration in forward order, cost and memory
+// bookkeeping), forward in order and backward in exact reverse order.
+#include "model/unet.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/ops.h"
+
+namespace diffuse::model {
+
+UNetSpec ddpm_cifar10_spec() {
+  UNetSpec spec;
+  spec.image_size = 32;
+  spec.image_channels = 3;
+  spec.channels = 128;
+  spec.channel_mults = {1, 2, 2, 2};
+  spec.num_res_blocks = 2;
+  spec.attention_resolutions = {16};
+  spec.dropout = 0.1f;
+  spec.num_classes = 0;
+  spec.groups = 32;
+  return spec;
+}
+
+namespace {
+
+void validate(const UNetSpec& spec) {
+  DIFFUSE_CHECK(spec.image_size > 0 && spec.image_channels > 0,
+                "U-Net: image_size and image_channels must be positive");
+  DIFFUSE_CHECK(spec.channels >= 4 && spec.channels % 2 == 0, "U-Net: channels (", spec.channels,
+                ") must be even and >= 4 (the sinusoidal embedding width)");
+  DIFFUSE_CHECK(!spec.channel_mults.empty(), "U-Net: channel_mults is empty");
+  DIFFUSE_CHECK(spec.num_res_blocks >= 1, "U-Net: num_res_blocks must be >= 1");
+  DIFFUSE_CHECK(spec.groups > 0 && spec.channels % spec.groups == 0, "U-Net: channels (", spec.channels,
+                ") must be divisible by groups (", spec.groups, ")");
+  for (int mult : spec.channel_mults) DIFFUSE_CHECK(mult > 0, "U-Net: channel multiplier ", mult, " must be positive");
+  const int levels = static_cast<int>(spec.channel_mults.size());
+  DIFFUSE_CHECK(spec.image_size % (1 << (levels - 1)) == 0, "U-Net: image_size ", spec.image_size, " cannot be halved ",
+                levels - 1, " times");
+  for (int resolution : spec.attention_resolutions) {
+    bool found = false;
+    for (int level = 0; level < levels; ++level) found = found || (spec.image_size >> level) == resolution;
+    DIFFUSE_CHECK(found, "U-Net: attention resolution ", resolution, " is not a resolution of this model (",
+                  spec.image_size, " down to ", spec.image_size >> (levels - 1), ")");
+  }
+  DIFFUSE_CHECK(spec.dropout >= 0.0f && spec.dropout < 1.0f, "U-Net: dropout ", spec.dropout, " is outside [0, 1)");
+  DIFFUSE_CHECK(spec.num_classes >= 0, "U-Net: num_classes must be >= 0");
+}
+
+bool has_attention(const UNetSpec& spec, int resolution) {
+  const auto& listed = spec.attention_resolutions;
+  return std::find(listed.begin(), listed.end(), resolution) != listed.end();
+}
+
+std::string name_of(const char* path, int level, const char* part, int index = -1) {
+  std::string name = std::string(path) + "." + std::to_string(level) + "." + part;
+  if (index >= 0) name += "." + std::to_string(index);
+  return name;
+}
+
+}  // namespace
+
+std::unique_ptr<ResBlock> UNet::make_block(const std::string& name, int in_channels, int out_channels, int resolution) {
+  auto block = std::make_unique<ResBlock>(
+      store_, name,
+      ResBlockSpec{in_channels, out_channels, temb_channels_, spec_.groups, spec_.dropout, dropout_sites_++});
+  macs_per_image_ += block->macs_per_image(resolution, resolution);
+  activation_bytes_per_image_ += block->activation_bytes(1, resolution, resolution);
+  return block;
+}
+
+std::unique_ptr<AttentionBlock> UNet::make_attention(const std::string& name, int channels, int resolution) {
+  auto attention = std::make_unique<AttentionBlock>(store_, name, AttentionBlockSpec{channels, spec_.groups});
+  macs_per_image_ += attention->macs_per_image(resolution, resolution);
+  activation_bytes_per_image_ += attention->activation_bytes(1, resolution, resolution);
+  return attention;
+}
+
+UNet::UNet(const UNetSpec& spec, ParameterStore& store)
+    : spec_(spec), store_(store), temb_channels_(4 * spec.channels) {
+  validate(spec);
+  DIFFUSE_CHECK(!store.finalized(), "U-Net: the parameter store is already finalized");
+  const int levels = static_cast<int>(spec.channel_mults.size());
+  const int ch = spec.channels;
+
+  time_embed_ = std::make_unique<TimeEmbedding>(store, "time_embed", ch, temb_channels_);
+  macs_per_image_ += time_embed_->macs_per_image();
+  activation_bytes_per_image_ += time_embed_->activation_bytes(1);
+  if (spec.num_classes > 0) {
+    class_embed_ = std::make_unique<ClassEmbedding>(store, "class_embed", spec.num_classes, temb_channels_);
+    activation_bytes_per_image_ += class_embed_->activation_bytes(1);
+  }
+  activation_bytes_per_image_ += f32_bytes({1, temb_channels_});  // temb_activated
+
+  int resolution = spec.image_size;
+  conv_in_ = std::make_unique<Conv2d>(store, "conv_in", Conv2dSpec{spec.image_channels, ch, 3, 1});
+  macs_per_image_ += conv_in_->macs_per_image(resolution, resolution);
+  activation_bytes_per_image_ += conv_in_->activation_bytes(1, resolution, resolution);
+  skip_channels_.push_back(ch);
+
+  int channels = ch;
+  for (int l = 0; l < levels; ++l) {
+    UNetLevel level;
+    level.channels = ch * spec.channel_mults[l];
+    level.resolution = resolution;
+    for (int i = 0; i < spec.num_res_blocks; ++i) {
+      level.blocks.push_back(make_block(name_of("down", l, "block", i), channels, level.channels, resolution));
+      channels = level.channels;
+      if (has_attention(spec, resolution))
+        level.attentions.push_back(make_attention(name_of("down", l, "attn", i), channels, resolution));
+      skip_channels_.push_back(channels);
+    }
+    if (l != levels - 1) {
+      level.downsample =
+          std::make_unique<Conv2d>(store, name_of("down", l, "downsample"), Conv2dSpec{channels, channels, 3, 2});
+      macs_per_image_ += level.downsample->macs_per_image(resolution, resolution);
+      activation_bytes_per_image_ += level.downsample->activation_bytes(1, resolution, resolution);
+      resolution /= 2;
+      skip_channels_.push_back(channels);
+    }
+    down_.push_back(std::move(level));
+  }
+
+  mid_block1_ = make_block("mid.block1", channels, channels, resolution);
+  mid_attn_ = make_attention("mid.attn", channels, resolution);
+  mid_block2_ = make_block("mid.block2", channels, channels, resolution);
+
+  size_t unpopped = skip_channels_.size();
+  for (int l = levels - 1; l >= 0; --l) {
+    UNetLevel level;
+    level.channels = ch * spec.channel_mults[l];
+    level.resolution = resolution;
+    for (int i = 0; i <= spec.num_res_blocks; ++i) {
+      const int in_channels = channels + skip_channels_[--unpopped];
+      activation_bytes_per_image_ += f32_bytes({1, resolution, resolution, in_channels});  // the concat
+      level.blocks.push_back(make_block(name_of("up", l, "block", i), in_channels, level.channels, resolution));
+      channels = level.channels;
+      if (has_attention(spec, resolution))
+        level.attentions.push_back(make_attention(name_of("up", l, "attn", i), channels, resolution));
+    }
+    if (l != 0) {
+      level.upsample = std::make_unique<Upsample>(store, name_of("up", l, "upsample"), channels);
+      macs_per_image_ += level.upsample->macs_per_image(resolution, resolution);
+      activation_bytes_per_image_ += level.upsample->activation_bytes(1, resolution, resolution);
+      resolution *= 2;
+    }
+    up_.push_back(std::move(level));
+  }
+
+  out_norm_ = std::make_unique<GroupNorm>(store, "out.norm", GroupNormSpec{channels, spec.groups});
+  out_conv_ = std::make_unique<Conv2d>(store, "out.conv", Conv2dSpec{channels, spec.image_channels, 3, 1, 1e-10f});
+  macs_per_image_ += out_conv_->macs_per_image(resolution, resolution);
+  activation_bytes_per_image_ += out_norm_->activation_bytes(1, resolution, resolution) +
+                                 f32_bytes({1, resolution, resolution, channels}) +
+                                 out_conv_->activation_bytes(1, resolution, resolution);
+}
+
+void UNet::check_inputs(const Tensor& x, const Tensor& t, const Tensor& labels) const {
+  DIFFUSE_CHECK(store_.finalized(), "U-Net forward before the parameter store is finalized");
+  const int64_t s = spec_.image_size;
+  DIFFUSE_CHECK(x.defined() && x.rank() == 4 && x.dtype() == DType::F32 && x.dim(0) > 0 && x.dim(1) == s &&
+                    x.dim(2) == s && x.dim(3) == spec_.image_channels,
+                "U-Net input must be f32 [N,", s, ",", s, ",", spec_.image_channels, "], got ", x.describe());
+  DIFFUSE_CHECK(x.device() == store_.device(), "U-Net input is on ", device_name(x.device()), ", the parameters on ",
+                device_name(store_.device()));
+  DIFFUSE_CHECK(t.defined() && t.shape() == Shape{x.dim(0)} && t.dtype() == DType::F32, "U-Net timesteps must be f32 [",
+                x.dim(0), "], got ", t.describe());
+  if (class_embed_) {
+    DIFFUSE_CHECK(labels.defined() && labels.shape() == Shape{x.dim(0)} && labels.dtype() == DType::I32,
+                  "this U-Net is class-conditional: labels must be i32 [", x.dim(0), "] (", spec_.num_classes,
+                  " = no class), got ", labels.describe());
+  } else {
+    DIFFUSE_CHECK(!labels.defined(), "this U-Net is unconditional but was given labels ", labels.describe());
+  }
+}
+
+const Tensor& UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels, const ForwardContext& context) {
+  check_inputs(x, t, labels);
+  UNetActivations& a = activations_;
+  const Device device = x.device();
+  const int64_t n = x.dim(0);
+
+  a.temb = time_embed_->forward(t);
+  // In place: the time embedding's last linear does not need its output for backward.
+  if (class_embed_) ops::add(a.temb, class_embed_->forward(labels), a.temb);
+  ops::silu_forward(a.temb, ensure_buffer(a.temb_activated, a.temb.shape(), device));
+
+  a.skips.clear();
+  const Tensor* h = &conv_in_->forward(x);
+  a.skips.push_back(*h);
+  for (UNetLevel& level : down_) {
+    for (size_t i = 0; i < level.blocks.size(); ++i) {
+      h = &level.blocks[i]->forward(*h, a.temb_activated, context);
+      if (!level.attentions.empty()) h = &level.attentions[i]->forward(*h);
+      a.skips.push_back(*h);
+    }
+    if (level.downsample) {
+      h = &level.downsample->forward(*h);
+      a.skips.push_back(*h);
+    }
+  }
+
+  h = &mid_block1_->forward(*h, a.temb_activated, context);
+  h = &mid_attn_->forward(*h);
+  h = &mid_block2_->forward(*h, a.temb_activated, context);
+
+  size_t unpopped = a.skips.size(), up_index = 0;
+  a.up_inputs.resize(unpopped);
+  for (UNetLevel& level : up_) {
+    for (size_t i = 0; i < level.blocks.size(); ++i, ++up_index) {
+      const Tensor& skip = a.skips[--unpopped];
+      const Tensor& input =
+          ensure_buffer(a.up_inputs[up_index], {n, h->dim(1), h->dim(2), h->dim(3) + skip.dim(3)}, device);
+      ops::concat_channels(*h, skip, input);
+      h = &level.blocks[i]->forward(input, a.temb_activated, context);
+      if (!level.attentions.empty()) h = &level.attentions[i]->forward(*h);
+    }
+    if (level.upsample) h = &level.upsample->forward(*h);
+  }
+
+  a.out_normalized = out_norm_->forward(*h);
+  ops::silu_forward(a.out_normalized, ensure_buffer(a.out_activated, a.out_normalized.shape(), device));
+  return out_conv_->forward(a.out_activated);
+}
+
+// Every ResBlock reads temb_activated, so its gradient is the sum of theirs.
+void UNet::add_dtemb(const Tensor& dtemb, bool first) {
+  if (first) {
+    ops::scale(dtemb, 1.0f, ensure_buffer(activations_.dtemb_activated, dtemb.shape(), dtemb.device()));
+  } else {
+    ops::accumulate(activations_.dtemb_activated, dtemb);
+  }
+}
+
+void UNet::backward(const Tensor& dout) {
+  UNetActivations& a = activations_;
+  DIFFUSE_CHECK(a.temb.defined(), "U-Net backward before forward");
+  const Tensor* g = &out_conv_->backward(dout);
+  ops::silu_backward(a.out_normalized, *g, *g);  // in place in out.conv's dx
+  g = &out_norm_->backward(*g);
+
+  // Up path in reverse. Up ResBlock u (forward order) read skip S-1-u; its
+  // input gradient splits into d h (dcurrents[u]) and that skip's gradient.
+  const size_t skip_count = a.skips.size();
+  a.dskips.resize(skip_count);
+  a.dcurrents.resize(skip_count);
+  size_t up_index = skip_count;
+  bool first_temb = true;
+  for (auto level = up_.rbegin(); level != up_.rend(); ++level) {
+    if (level->upsample) g = &level->upsample->backward(*g);
+    for (size_t i = level->blocks.size(); i-- > 0;) {
+      --up_index;
+      if (!level->attentions.empty()) g = &level->attentions[i]->backward(*g);
+      const Tensor& dinput = level->blocks[i]->backward(*g);
+      add_dtemb(level->blocks[i]->dtemb(), first_temb);
+      first_temb = false;
+      const size_t skip = skip_count - 1 - up_index;
+      const Tensor& skip_tensor = a.skips[skip];
+      const Shape current = {dinput.dim(0), dinput.dim(1), dinput.dim(2), dinput.dim(3) - skip_tensor.dim(3)};
+      ops::split_channels(dinput, ensure_buffer(a.dcurrents[up_index], current, dinput.device()),
+                          ensure_buffer(a.dskips[skip], skip_tensor.shape(), dinput.device()));
+      g = &a.dcurrents[up_index];
+    }
+  }
+
+  g = &mid_block2_->backward(*g);
+  add_dtemb(mid_block2_->dtemb(), false);
+  g = &mid_attn_->backward(*g);
+  g = &mid_block1_->backward(*g);
+  add_dtemb(mid_block1_->dtemb(), false);
+
+  // Down path in reverse: each pushed tensor also gets its skip's gradient.
+  size_t skip = skip_count;
+  for (auto level = down_.rbegin(); level != down_.rend(); ++level) {
+    if (level->downsample) {
+      ops::accumulate(*g, a.dskips[--skip]);
+      g = &level->downsample->backward(*g);
+    }
+    for (size_t i = level->blocks.size(); i-- > 0;) {
+      ops::accumulate(*g, a.dskips[--skip]);
+      if (!level->attentions.empty()) g = &level->attentions[i]->backward(*g);
+      g = &level->blocks[i]->backward(*g);
+      add_dtemb(level->blocks[i]->dtemb(), false);
+    }
+  }
+  ops::accumulate(*g, a.dskips[--skip]);
+  conv_in_->backward(*g, InputGradient::kSkip);
+
+  // temb_activated = SiLU(temb); temb = time_embed(t) [+ class_embed(labels)].
+  ops::silu_backward(a.temb, a.dtemb_activated, a.dtemb_activated);
+  time_embed_->backward(a.dtemb_activated);
+  if (class_embed_) class_embed_->backward(a.dtemb_activated);
+}
+
+}  // namespace diffuse::model

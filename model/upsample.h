@@ -1,0 +1,41 @@
+// Upsample: nearest-neighbour 2x then a 3x3 conv (DDPM's upsampling between
+// levels of the U-Net's up path). Parameters <name>.weight [C,3,3,C] and
+// <name>.bias [C].
+//
+// Backward ACCUMULATES parameter gradients into the store's gradient views and
+// WRITES dx. The input passed to forward must stay unchanged until backward.
+#pragma once
+
+#include <string>
+
+#include "core/tensor.h"
+#include "model/conv2d.h"
+#include "model/parameters.h"
+
+namespace diffuse::model {
+
+struct UpsampleActivations {
+  Tensor upsampled;  // [N,2H,2W,C] the conv's input
+  Tensor dx;         // [N,H,W,C] backward's result
+};
+
+class Upsample {
+ public:
+  Upsample(ParameterStore& store, const std::string& name, int channels);
+
+  // x [N,H,W,C] -> y [N,2H,2W,C], owned by the layer until the next forward.
+  const Tensor& forward(const Tensor& x);
+  // dy [N,2H,2W,C] -> dx [N,H,W,C], owned until the next backward.
+  const Tensor& backward(const Tensor& dy);
+
+  // For an input of height x width.
+  double macs_per_image(int64_t height, int64_t width) const { return conv_.macs_per_image(2 * height, 2 * width); }
+  int64_t activation_bytes(int64_t batch, int64_t height, int64_t width) const;
+
+ private:
+  int channels_;
+  Conv2d conv_;  // <name>, 3x3, C -> C
+  UpsampleActivations activations_;
+};
+
+}  // namespace diffuse::model
