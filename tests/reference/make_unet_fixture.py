@@ -33,7 +33,7 @@ from torch import nn
 
 # configs/tiny.yaml, with dropout 0 (PyTorch's dropout masks are not diffuse's Philox masks).
 SPEC = dict(image_size=32, image_channels=1, channels=32, channel_mults=[1, 2], num_res_blocks=1,
-            attention_resolutions=[16], dropout=0.0, num_classes=10, groups=32)
+            attention_resolutions=[16], dropout=0.0, num_classes=10, groups=8)
 GROUP_NORM_EPS = 1e-6  # DDPM's (TensorFlow group_norm default)
 BATCH = 2
 SEED = 20240611
