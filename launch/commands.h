@@ -8,4 +8,16 @@ namespace diffuse::cli {
 // `diffuse info`: the build, the devices this process sees and the libraries it runs with.
 void add_info_command(CLI::App& app);
 
+// `diffuse prepare fashion-mnist|idx|cifar10|folder`: convert datasets to diffuse's HDF5 format.
+void add_prepare_command(CLI::App& app);
+
+// `diffuse train`: train a model from a config, resuming with --resume.
+void add_train_command(CLI::App& app);
+
+// `diffuse sample`: draw images from a checkpoint into a PNG grid or an HDF5 dataset.
+void add_sample_command(CLI::App& app);
+
+// `diffuse bench train`: throughput and memory against the machine's GEMM peak.
+void add_bench_command(CLI::App& app);
+
 }  // namespace diffuse::cli

@@ -33,6 +33,10 @@ int main(int argc, char** argv) {
   CLI::App app{"diffuse: distributed training, distillation, sampling and evaluation of image diffusion models"};
   app.require_subcommand(1);
   diffuse::cli::add_info_command(app);
+  diffuse::cli::add_prepare_command(app);
+  diffuse::cli::add_train_command(app);
+  diffuse::cli::add_sample_command(app);
+  diffuse::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

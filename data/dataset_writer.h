@@ -1,0 +1,52 @@
+// Writes a dataset file (see dataset.h) safely: everything goes to
+// "<path>.tmp", which is closed, fsynced and renamed onto <path> only by
+// commit(). A failed or abandoned write removes the temporary file, so the
+// final name never holds a half-written dataset, and an existing file is only
+// replaced when the caller asks for it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "data/dataset.h"
+#include "data/hdf5_lock.h"
+
+namespace diffuse {
+
+enum class Overwrite { Refuse, Replace };
+
+// Throws if `path` exists and `overwrite` is Refuse. Converters that write
+// several files call it for all of them before writing any.
+void check_can_write(const std::string& path, Overwrite overwrite);
+
+class DatasetWriter {
+ public:
+  // `info` gives N, the image shape, labels or not, num_classes and source.
+  DatasetWriter(const std::string& path, const DatasetInfo& info, Overwrite overwrite);
+  ~DatasetWriter();  // removes the temporary file unless commit() succeeded
+  DatasetWriter(const DatasetWriter&) = delete;
+  DatasetWriter& operator=(const DatasetWriter&) = delete;
+
+  // The next `count` images ([count, H, W, C] uint8) and their labels
+  // ([count] int32; nullptr exactly when the dataset has no labels).
+  void append(const uint8_t* images, const int32_t* labels, int64_t count);
+  int64_t written() const { return written_; }
+
+  // Checks that all N images were appended, then closes, fsyncs and renames.
+  void commit();
+
+ private:
+  void discard();
+
+  std::string path_;
+  std::string temporary_path_;
+  DatasetInfo info_;
+  Overwrite overwrite_;
+  int64_t written_ = 0;
+  bool committed_ = false;
+  Hdf5Handle file_;
+  Hdf5Handle images_;
+  Hdf5Handle labels_;
+};
+
+}  // namespace diffuse

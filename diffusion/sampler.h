@@ -1,0 +1,35 @@
+// Samplers: DDIM (Song et al. 2021) with its eta, of which DDPM's ancestral
+// sampler is the eta = 1 case, walking a schedule's sampling path from pure
+// noise to a clean image. Classifier-free guidance (Ho & Salimans 2022)
+// combines the conditional and unconditional outputs as (1 + w) o_c - w o_u.
+// Every random draw is keyed by the global sample index, so a sample does not
+// depend on the batch it was drawn in or on the number of ranks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "core/tensor.h"
+#include "diffusion/objective.h"
+#include "diffusion/schedule.h"
+
+namespace diffuse {
+
+// Runs the network: z [N,H,W,C], time [N] (network time), labels [N] i32 or
+// undefined -> out [N,H,W,C].
+using Denoiser = std::function<void(const Tensor& z, const Tensor& time, const Tensor& labels, const Tensor& out)>;
+
+struct SamplerOptions {
+  int steps = 50;
+  double eta = 0.0;        // 0: deterministic DDIM; 1: DDPM ancestral
+  double guidance = 0.0;   // w; 0 = plain conditional sampling
+  uint64_t seed = 0;
+  uint32_t first_sample = 0;  // global index of this batch's first sample
+  int null_label = -1;        // the "no class" label (num_classes) for guidance
+};
+
+// Draws images [N,H,W,C] in [-1, 1] (shape gives N,H,W,C; labels [N] i32 or undefined).
+Tensor sample_images(const NoiseSchedule& schedule, Prediction prediction, const Denoiser& denoiser, const Shape& shape,
+                     const Tensor& labels, const SamplerOptions& options);
+
+}  // namespace diffuse

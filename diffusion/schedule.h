@@ -1,0 +1,58 @@
+// Noise schedules. A noisy image is z = alpha * x + sigma * eps with
+// alpha^2 + sigma^2 = 1 (variance preserving). Every schedule answers two
+// questions: which (alpha, sigma, network time) a training draw u in (0,1)
+// lands on, and which decreasing sequence of points a sampler walks.
+//
+//  - linear: DDPM's betas from 1e-4 to 0.02 over T steps, alpha^2 = prod(1 - beta).
+//  - cosine: Nichol & Dhariwal's alpha_bar(i) = f(i/T)/f(0), f(s) = cos((s + 0.008)/1.008 * pi/2)^2,
+//            with betas clipped to 0.999, over T steps.
+//  - cosine_continuous: alpha = cos(pi t / 2), sigma = sin(pi t / 2) for t in [0, 1].
+// The network sees the step index for discrete schedules and 1000 t for the
+// continuous one, so embeddings cover the same range either way.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace diffuse {
+
+enum class ScheduleKind { Linear, Cosine, CosineContinuous };
+
+ScheduleKind parse_schedule(const std::string& name);
+
+// One point on the noise path.
+struct NoiseLevel {
+  double alpha = 1.0;        // signal scale
+  double sigma = 0.0;        // noise scale
+  float network_time = 0.f;  // the value fed to the time embedding
+  double time = 0.0;         // continuous time in [0, 1] (i / T for discrete schedules)
+
+  double snr() const { return (alpha * alpha) / (sigma * sigma); }
+};
+
+class NoiseSchedule {
+ public:
+  NoiseSchedule(ScheduleKind kind, int timesteps);
+
+  ScheduleKind kind() const { return kind_; }
+  bool is_continuous() const { return kind_ == ScheduleKind::CosineContinuous; }
+  int timesteps() const { return timesteps_; }
+
+  // The training noise level for a uniform draw u in (0, 1).
+  NoiseLevel training_level(double u) const;
+  // The noise level at continuous time t in [0, 1] (discrete schedules round
+  // to the nearest step; t = 0 is the clean image).
+  NoiseLevel at_time(double t) const;
+  // `steps` + 1 levels from the noisiest to clean (alpha = 1, sigma = 0),
+  // evenly spaced in time (DDIM's uniform spacing); the samplers walk them.
+  std::vector<NoiseLevel> sampling_path(int steps) const;
+
+ private:
+  NoiseLevel discrete_level(int index) const;  // index in [0, T)
+
+  ScheduleKind kind_;
+  int timesteps_;
+  std::vector<double> alpha_bar_;  // discrete schedules: alpha^2 at step i
+};
+
+}  // namespace diffuse

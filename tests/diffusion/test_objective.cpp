@@ -1,0 +1,71 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "diffusion/objective.h"
+
+namespace diffuse {
+namespace {
+
+const Prediction kPredictions[] = {Prediction::Eps, Prediction::X0, Prediction::V};
+const LossWeighting kWeightings[] = {LossWeighting::Simple, LossWeighting::SnrTruncated, LossWeighting::SnrPlusOne};
+
+NoiseLevel level_at(double t) { return NoiseSchedule(ScheduleKind::CosineContinuous, 1000).at_time(t); }
+
+TEST(Objective, EstimatesRecoverTheTruthFromTheTarget) {
+  const double x = 0.7, eps = -1.3;
+  for (Prediction prediction : kPredictions) {
+    for (double t : {0.05, 0.5, 0.95}) {
+      const NoiseLevel level = level_at(t);
+      const double z = level.alpha * x + level.sigma * eps;
+      const Mix target = prediction_target(prediction, level);
+      const double output = target.first * x + target.second * eps;
+      const Mix x_mix = x0_from_output(prediction, level), eps_mix = eps_from_output(prediction, level);
+      // Exact algebra in double: only rounding remains.
+      EXPECT_NEAR(x_mix.first * z + x_mix.second * output, x, 1e-9) << prediction_name(prediction) << " t=" << t;
+      EXPECT_NEAR(eps_mix.first * z + eps_mix.second * output, eps, 1e-9) << prediction_name(prediction);
+    }
+  }
+}
+
+// weight * (o - o*)^2 must equal w(SNR) * (x - x_hat)^2 for any output error.
+TEST(Objective, OutputWeightIsTheWeightOnXError) {
+  for (Prediction prediction : kPredictions) {
+    for (LossWeighting weighting : kWeightings) {
+      for (double t : {0.1, 0.5, 0.9}) {
+        const NoiseLevel level = level_at(t);
+        const double x = 0.3, eps = 0.8, output_error = 0.05;
+        const Mix target = prediction_target(prediction, level);
+        const double output = target.first * x + target.second * eps + output_error;
+        const Mix x_mix = x0_from_output(prediction, level);
+        const double z = level.alpha * x + level.sigma * eps;
+        const double x_error = x_mix.first * z + x_mix.second * output - x;
+        const double snr = level.snr();
+        const double w = weighting == LossWeighting::Simple         ? snr
+                         : weighting == LossWeighting::SnrTruncated ? std::max(snr, 1.0)
+                                                                    : snr + 1.0;
+        const double lhs = output_loss_weight(prediction, weighting, level) * output_error * output_error;
+        EXPECT_NEAR(lhs, w * x_error * x_error, 1e-9 * std::max(1.0, lhs)) << prediction_name(prediction) << " t=" << t;
+      }
+    }
+  }
+}
+
+TEST(Objective, CanonicalPairsHaveUnitWeight) {
+  for (double t : {0.01, 0.5, 0.99}) {
+    EXPECT_DOUBLE_EQ(output_loss_weight(Prediction::Eps, LossWeighting::Simple, level_at(t)), 1.0);
+    EXPECT_DOUBLE_EQ(output_loss_weight(Prediction::V, LossWeighting::SnrPlusOne, level_at(t)), 1.0);
+  }
+}
+
+TEST(Objective, ParsesNamesAndRejectsOthers) {
+  EXPECT_EQ(parse_prediction("v"), Prediction::V);
+  EXPECT_EQ(parse_loss_weighting("snr_trunc"), LossWeighting::SnrTruncated);
+  EXPECT_THROW(parse_prediction("score"), diffuse::Error);
+  EXPECT_THROW(parse_loss_weighting("min_snr"), diffuse::Error);
+}
+
+}  // namespace
+}  // namespace diffuse

@@ -1,0 +1,92 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "core/error.h"
+#include "trainer/config.h"
+
+namespace diffuse {
+namespace {
+
+std::string error_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const diffuse::Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(Config, ShippedConfigsParse) {
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(DIFFUSE_SOURCE_DIR) + "/configs")) {
+    SCOPED_TRACE(entry.path().string());
+    EXPECT_NO_THROW(load_config(entry.path().string()));
+  }
+}
+
+TEST(Config, ValuesAndDefaults) {
+  const Config config = parse_config("model: {channels: 96, channel_mults: [1, 2]}\ntrain: {lr: 3.0e-4}\n", "inline");
+  EXPECT_EQ(config.model.channels, 96);
+  EXPECT_EQ(config.model.channel_mults, (std::vector<int>{1, 2}));
+  EXPECT_DOUBLE_EQ(config.train.lr, 3e-4);
+  EXPECT_EQ(config.train.batch_size, TrainConfig().batch_size);
+}
+
+TEST(Config, UnknownKeyNamesKeyAndFile) {
+  const std::string message = error_of([] { parse_config("train:\n  stepz: 10\n", "configs/x.yaml"); });
+  EXPECT_NE(message.find("unknown config key 'train.stepz' in configs/x.yaml"), std::string::npos) << message;
+  const std::string section = error_of([] { parse_config("trian: {steps: 1}\n", "configs/x.yaml"); });
+  EXPECT_NE(section.find("'trian'"), std::string::npos) << section;
+}
+
+TEST(Config, WrongTypeNamesKeyExpectationAndValue) {
+  const std::string message = error_of([] { parse_config("train: {steps: many}\n", "a.yaml"); });
+  EXPECT_NE(message.find("config key 'train.steps' in a.yaml: expected an integer, got 'many'"), std::string::npos)
+      << message;
+  const std::string list = error_of([] { parse_config("model: {channel_mults: 2}\n", "a.yaml"); });
+  EXPECT_NE(list.find("expected a list of integers"), std::string::npos) << list;
+}
+
+TEST(Config, InvalidValuesAreRejected) {
+  EXPECT_NE(error_of([] { parse_config("diffusion: {schedule: sqrt}\n", "a.yaml"); }).find("is not one of"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_config("model: {channels: 48}\n", "a.yaml"); }).find("model.groups"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_config("train: {batch_size: 10, accumulation: 3}\n", "a.yaml"); })
+                .find("train.accumulation"),
+            std::string::npos);
+}
+
+TEST(Config, OverridesApplyInOrderAndAreChecked) {
+  const Config config =
+      parse_config("train: {steps: 10}\n", "a.yaml", {"train.steps=20", "train.ema_rates=[0.9, 0.99]", "seed=7"});
+  EXPECT_EQ(config.train.steps, 20);
+  EXPECT_EQ(config.train.ema_rates, (std::vector<double>{0.9, 0.99}));
+  EXPECT_EQ(config.seed, 7u);
+  EXPECT_NE(error_of([] { parse_config("", "a.yaml", {"train.stepz=3"}); }).find("'train.stepz' in --set"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_config("", "a.yaml", {"train.steps"}); }).find("key.sub=value"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_config("", "a.yaml", {"train.steps=x"}); }).find("expected an integer"),
+            std::string::npos);
+}
+
+TEST(Config, YamlRoundTripIsExact) {
+  const Config config = parse_config("train: {lr: 1.0e-4, ema_rates: [0.9999, 0.999]}\nmodel: {dropout: 0.1}\n",
+                                     "a.yaml", {"data.train=some where/train.h5"});
+  const std::string yaml = config_to_yaml(config);
+  const Config again = parse_config(yaml, "round trip");
+  EXPECT_EQ(config_to_yaml(again), yaml);
+  EXPECT_DOUBLE_EQ(again.train.lr, 1e-4);
+  EXPECT_DOUBLE_EQ(again.model.dropout, 0.1);
+  EXPECT_EQ(again.data.train, "some where/train.h5");
+}
+
+TEST(Config, MissingFileIsAClearError) {
+  EXPECT_NE(error_of([] { load_config("/nonexistent/c.yaml"); }).find("cannot read config file /nonexistent/c.yaml"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace diffuse

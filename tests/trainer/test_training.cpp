@@ -1,0 +1,156 @@
+// End-to-end training on real Fashion-MNIST (the Debian package's test split,
+// converted once per suite) with configs/tiny.yaml.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "data/convert.h"
+#include "trainer/trainer.h"
+
+namespace diffuse {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TrainingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("diffuse-training-" + std::to_string(::getpid()));
+    fs::create_directories(root_);
+    IdxConversion conversion;
+    conversion.images_path = std::string(kFashionMnistDirectory) + "/t10k-images-idx3-ubyte.gz";
+    conversion.labels_path = std::string(kFashionMnistDirectory) + "/t10k-labels-idx1-ubyte.gz";
+    conversion.output_path = (root_ / "fmnist-test.h5").string();
+    conversion.num_classes = 10;
+    convert_idx(conversion);
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  // configs/tiny.yaml on the converted data, with overrides.
+  static Config tiny(std::vector<std::string> overrides = {}) {
+    overrides.insert(overrides.begin(), "data.train=" + (root_ / "fmnist-test.h5").string());
+    return load_config(std::string(DIFFUSE_SOURCE_DIR) + "/configs/tiny.yaml", overrides);
+  }
+  static std::string run_dir(const std::string& name) { return (root_ / name).string(); }
+
+  static fs::path root_;
+  SingleProcessCommunicator communicator_;
+};
+
+fs::path TrainingTest::root_;
+
+std::string error_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const diffuse::Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+// 2N steps straight and N steps + checkpoint + a fresh process state resumed
+// from it + N steps give bitwise identical parameters, EMA and Adam moments.
+TEST_F(TrainingTest, ResumeIsBitExact) {
+  const Config config = tiny({"train.steps=6", "train.checkpoint_every=3", "train.ema_rates=[0.9, 0.99]"});
+  Trainer straight(config, run_dir("straight"), communicator_, false);
+  straight.run();
+
+  {
+    Trainer first_half(config, run_dir("halves"), communicator_, false);
+    first_half.run(3);
+    ASSERT_EQ(first_half.step(), 3);
+  }
+  Trainer second_half(config, run_dir("halves"), communicator_, true);
+  second_half.resume_from(newest_checkpoint(run_dir("halves")));
+  ASSERT_EQ(second_half.step(), 3);
+  second_half.run();
+  ASSERT_EQ(second_half.step(), 6);
+
+  EXPECT_EQ(to_vector(second_half.parameters().params()), to_vector(straight.parameters().params()));
+  EXPECT_EQ(to_vector(second_half.ema(0)), to_vector(straight.ema(0)));
+  EXPECT_EQ(to_vector(second_half.ema(1)), to_vector(straight.ema(1)));
+  EXPECT_EQ(to_vector(second_half.adam_m()), to_vector(straight.adam_m()));
+  EXPECT_EQ(to_vector(second_half.adam_v()), to_vector(straight.adam_v()));
+  // And training did change the weights.
+  Trainer untrained(config, run_dir("untrained"), communicator_, false);
+  EXPECT_NE(to_vector(untrained.parameters().params()), to_vector(straight.parameters().params()));
+}
+
+// Gradient accumulation splits the same global batch: same gradients up to summation order.
+TEST_F(TrainingTest, AccumulationMatchesOneBigBatch) {
+  Trainer whole(tiny({"train.steps=2"}), run_dir("whole"), communicator_, false);
+  whole.run();
+  Trainer split(tiny({"train.steps=2", "train.accumulation=4"}), run_dir("split"), communicator_, false);
+  split.run();
+  const std::vector<float> a = to_vector(whole.parameters().params()), b = to_vector(split.parameters().params());
+  double largest = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) largest = std::max(largest, std::fabs(static_cast<double>(a[i]) - b[i]));
+  // Adam normalises the step, so summation-order differences in the gradient stay at the lr * 1e-4 scale.
+  EXPECT_LT(largest, 1e-5);
+}
+
+TEST_F(TrainingTest, LossFallsAndMetricsAreWritten) {
+  Trainer trainer(tiny({"train.steps=60", "train.batch_size=16", "train.log_every=10", "train.checkpoint_every=60",
+                        "model.dropout=0"}),
+                  run_dir("loss"), communicator_, false);
+  trainer.run();
+  std::ifstream metrics(run_dir("loss") + "/metrics.jsonl");
+  std::vector<double> losses;
+  for (std::string line; std::getline(metrics, line);) {
+    const size_t at = line.find("\"loss\": ");
+    ASSERT_NE(at, std::string::npos) << line;
+    losses.push_back(std::stod(line.substr(at + 8)));
+  }
+  ASSERT_EQ(losses.size(), 6u);
+  // v-prediction starts near E|v|^2 = 1; 60 steps at lr 1e-3 bring it well down.
+  EXPECT_LT(losses.back(), 0.6 * losses.front()) << "first " << losses.front() << ", last " << losses.back();
+  EXPECT_TRUE(fs::exists(checkpoint_path(run_dir("loss"), 60)));
+  EXPECT_TRUE(fs::exists(run_dir("loss") + "/config.yaml"));
+}
+
+TEST_F(TrainingTest, SampleGridIsWritten) {
+  Trainer trainer(tiny({"train.steps=2", "train.sample_every=2", "sample.steps=2", "sample.per_class=1"}),
+                  run_dir("grid"), communicator_, false);
+  trainer.run();
+  EXPECT_TRUE(fs::exists(run_dir("grid") + "/samples/step-00000002.png"));
+}
+
+TEST_F(TrainingTest, DatasetThatDisagreesWithTheModelIsRejected) {
+  Trainer trainer(tiny({"model.image_channels=3"}), run_dir("channels"), communicator_, false);
+  const std::string message = error_of([&] { trainer.run(); });
+  EXPECT_NE(message.find("has 1 channels but model.image_channels is 3"), std::string::npos) << message;
+  Trainer classes(tiny({"model.num_classes=5"}), run_dir("classes"), communicator_, false);
+  EXPECT_NE(error_of([&] { classes.run(); }).find("has 10 classes but model.num_classes is 5"), std::string::npos);
+}
+
+TEST_F(TrainingTest, ExistingRunIsNotOverwritten) {
+  Trainer trainer(tiny({"train.steps=1"}), run_dir("existing"), communicator_, false);
+  trainer.run();
+  const std::string message =
+      error_of([&] { Trainer again(tiny({"train.steps=1"}), run_dir("existing"), communicator_, false); });
+  EXPECT_NE(message.find("already holds checkpoints"), std::string::npos) << message;
+}
+
+TEST_F(TrainingTest, ResumingAnotherArchitectureNamesTheParameter) {
+  Trainer trainer(tiny({"train.steps=1"}), run_dir("arch"), communicator_, false);
+  trainer.run();
+  Trainer wider(tiny({"model.channels=64"}), run_dir("arch-wider"), communicator_, true);
+  const std::string message = error_of([&] { wider.resume_from(newest_checkpoint(run_dir("arch"))); });
+  EXPECT_NE(message.find("parameter 'time_embed.0.weight' has shape [256,64] in this model but [128,32]"),
+            std::string::npos)
+      << message;
+}
+
+TEST_F(TrainingTest, UnwritableRunDirectoryFailsBeforeTraining) {
+  const std::string message = error_of([&] { Trainer trainer(tiny(), "/proc/diffuse-run", communicator_, false); });
+  EXPECT_NE(message.find("/proc/diffuse-run"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace diffuse

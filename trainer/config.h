@@ -1,0 +1,93 @@
+// The run configuration: one YAML file (configs/*.yaml) plus `--set
+// key.sub=value` overrides, parsed into plain structs. Every key is declared
+// once in config.cpp's schema: an unknown key, a wrong type or a value out of
+// range is an error naming the key and where it came from, before anything
+// runs. The resolved configuration is written back as YAML into each run
+// directory and each checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace diffuse {
+
+struct DataConfig {
+  std::string train;     // dataset file (.h5) for training
+  std::string test;      // held-out dataset for evaluation ("" = none)
+  bool flip = false;     // random horizontal flips
+  int prefetch = 4;      // batches read ahead on the loader thread
+};
+
+struct ModelConfig {
+  int image_size = 32;
+  int image_channels = 1;
+  int channels = 64;
+  std::vector<int> channel_mults = {1, 2, 2};
+  int num_res_blocks = 2;
+  std::vector<int> attention_resolutions = {8};
+  double dropout = 0.1;
+  int num_classes = 0;  // 0 = unconditional
+  int groups = 32;      // group-norm groups
+};
+
+struct DiffusionConfig {
+  std::string schedule = "cosine_continuous";  // linear | cosine | cosine_continuous
+  int timesteps = 1000;                        // T of the discrete schedules
+  std::string prediction = "eps";              // eps | x0 | v
+  std::string loss_weight = "simple";          // simple | snr_trunc | snr_plus_one
+  double class_dropout = 0.1;                  // label dropped to "no class" for guidance
+};
+
+struct TrainConfig {
+  int64_t steps = 1000;
+  int batch_size = 64;        // global, over all ranks and accumulation micro-steps
+  int accumulation = 1;       // micro-steps per optimiser step
+  double lr = 2e-4;
+  int64_t warmup_steps = 100;
+  double weight_decay = 0.0;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double adam_eps = 1e-8;
+  double grad_clip = 1.0;     // global gradient-norm clip (0 = off)
+  std::vector<double> ema_rates = {0.999};
+  std::string precision = "fp32";  // fp32 | bf16 | fp16
+  int64_t log_every = 10;
+  int64_t sample_every = 0;        // 0 = never
+  int64_t checkpoint_every = 500;
+  int keep_checkpoints = 3;
+};
+
+struct SampleConfig {
+  std::string sampler = "ddim";  // ddpm | ddim
+  int steps = 50;
+  double eta = 0.0;
+  double guidance = 0.0;         // classifier-free guidance weight w (0 = conditional only)
+  int per_class = 8;             // grid columns per class for conditional models
+  int count = 64;                // grid size for unconditional models
+};
+
+struct RuntimeConfig {
+  int threads = 0;  // CPU threads per rank (0 = the cores given to this rank)
+};
+
+struct Config {
+  uint64_t seed = 0;
+  DataConfig data;
+  ModelConfig model;
+  DiffusionConfig diffusion;
+  TrainConfig train;
+  SampleConfig sample;
+  RuntimeConfig runtime;
+};
+
+// Loads `path` and applies the "key.sub=value" overrides in order; throws an
+// Error naming the key and the file (or "--set") on any problem.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+// Parses YAML text (e.g. the copy stored in a checkpoint); `origin` names it in errors.
+Config parse_config(const std::string& yaml_text, const std::string& origin,
+                    const std::vector<std::string>& overrides = {});
+// The configuration as YAML, every key present, in schema order.
+std::string config_to_yaml(const Config& config);
+
+}  // namespace diffuse

@@ -1,0 +1,16 @@
+// Writes a batch of images as one PNG grid (rows x columns tiles with a
+// 2-pixel border), the way training progress and samples are looked at.
+#pragma once
+
+#include <string>
+
+#include "core/tensor.h"
+
+namespace diffuse {
+
+// images [N,H,W,C] fp32 in [-1, 1], C = 1 (gray) or 3 (RGB); `columns` tiles
+// per row. Written to a temporary name and renamed, so a reader never sees a
+// partial file.
+void write_png_grid(const std::string& path, const Tensor& images, int columns);
+
+}  // namespace diffuse

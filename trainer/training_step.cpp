@@ -1,0 +1,83 @@
+#include "trainer/training_step.h"
+
+#include <vector>
+
+#include "core/ops.h"
+#include "core/philox.h"
+
+namespace diffuse {
+
+namespace {
+
+// Per-sample scalars live in host vectors and go to the device as [n] tensors.
+Tensor per_sample(const std::vector<float>& values, Device device) {
+  const Tensor host = from_vector(values, {static_cast<int64_t>(values.size())});
+  if (device == Device::CPU) return host;
+  Tensor on_device = Tensor::empty(host.shape(), DType::F32, device);
+  copy(host, on_device);
+  return on_device;
+}
+
+}  // namespace
+
+double train_micro_batch(model::UNet& unet, const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch,
+                         float loss_scale) {
+  const Tensor& x = batch.images;
+  const int64_t n = x.dim(0);
+  const Device device = x.device();
+
+  std::vector<float> alpha(n), sigma(n), time(n), weight(n), target_x(n), target_eps(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t sample = batch.first_sample + static_cast<uint32_t>(i);
+    const double u = random_uniform(RandomStream{seed, kPurposeTimestep, batch.step, sample}, 0);
+    const NoiseLevel level = setup.schedule.training_level(u);
+    alpha[i] = static_cast<float>(level.alpha);
+    sigma[i] = static_cast<float>(level.sigma);
+    time[i] = level.network_time;
+    weight[i] = static_cast<float>(output_loss_weight(setup.prediction, setup.weighting, level));
+    const Mix target = prediction_target(setup.prediction, level);
+    target_x[i] = static_cast<float>(target.first);
+    target_eps[i] = static_cast<float>(target.second);
+  }
+
+  Tensor class_labels;
+  if (setup.num_classes > 0) {
+    DIFFUSE_CHECK(batch.labels.defined(), "a class-conditional model needs a dataset with labels");
+    Tensor host_labels = Tensor::empty({n}, DType::I32);
+    const std::vector<float> given = to_vector(batch.labels);
+    for (int64_t i = 0; i < n; ++i) {
+      const uint32_t sample = batch.first_sample + static_cast<uint32_t>(i);
+      const bool dropped =
+          random_uniform(RandomStream{seed, kPurposeClassDrop, batch.step, sample}, 0) < setup.class_dropout;
+      host_labels.i32()[i] = dropped ? setup.num_classes : static_cast<int32_t>(given[static_cast<size_t>(i)]);
+    }
+    class_labels = host_labels;
+    if (device != Device::CPU) {
+      class_labels = Tensor::empty({n}, DType::I32, device);
+      copy(host_labels, class_labels);
+    }
+  }
+
+  Tensor eps = Tensor::empty(x.shape(), DType::F32, device);
+  Tensor z = Tensor::empty(x.shape(), DType::F32, device);
+  Tensor target = Tensor::empty(x.shape(), DType::F32, device);
+  ops::fill_normal(eps, seed, kPurposeNoise, batch.step, batch.first_sample);
+  ops::combine_per_sample(x, per_sample(alpha, device), eps, per_sample(sigma, device), z);
+  ops::combine_per_sample(x, per_sample(target_x, device), eps, per_sample(target_eps, device), target);
+
+  const model::ForwardContext context{true, seed, batch.step, batch.first_sample};
+  const Tensor& out = unet.forward(z, per_sample(time, device), class_labels, context);
+
+  const Tensor weights = per_sample(weight, device);
+  Tensor losses = Tensor::empty({n}, DType::F32, device);
+  Tensor dout = Tensor::empty(x.shape(), DType::F32, device);
+  ops::mse_loss_forward(out, target, weights, losses);
+  ops::mse_loss_backward(out, target, weights, loss_scale, dout);
+  unet.backward(dout);
+
+  double total = 0.0;
+  for (float value : to_vector(losses)) total += value;
+  return total;
+}
+
+}  // namespace diffuse

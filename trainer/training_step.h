@@ -1,0 +1,38 @@
+// One diffusion training micro-step on a batch: draw timesteps, noise and
+// class dropout (keyed by global sample index, so any split of the global
+// batch over ranks and micro-steps draws the same values), noise the images,
+// run the U-Net forward, the weighted MSE, and backward into the gradient
+// buffer (accumulating).
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "diffusion/objective.h"
+#include "diffusion/schedule.h"
+#include "model/unet.h"
+
+namespace diffuse {
+
+struct DiffusionSetup {
+  NoiseSchedule schedule;
+  Prediction prediction;
+  LossWeighting weighting;
+  double class_dropout;
+  int num_classes;  // 0 = unconditional
+};
+
+struct MicroBatch {
+  Tensor images;  // [n,H,W,C] in [-1, 1]
+  Tensor labels;  // [n] i32, undefined for unlabelled data
+  uint32_t step = 0;
+  uint32_t first_sample = 0;  // global index of images[0] in the step's batch order
+};
+
+// Runs forward and backward; gradients of (loss_scale * sum of per-sample
+// losses) accumulate into the model's gradient buffer. Returns the sum of the
+// per-sample losses (unscaled) of this micro-batch.
+double train_micro_batch(model::UNet& unet, const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch,
+                         float loss_scale);
+
+}  // namespace diffuse
