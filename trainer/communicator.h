@@ -20,6 +20,8 @@ class Communicator {
   virtual double all_reduce_sum(double value) = 0;
   // Rank `root`'s buffer onto every rank.
   virtual void broadcast(const Tensor& buffer, int root) = 0;
+  // Every rank's `local` [n,...] concatenated in rank order into `gathered` [size*n,...].
+  virtual void all_gather(const Tensor& local, const Tensor& gathered) = 0;
   virtual void barrier() = 0;
 };
 
@@ -31,6 +33,7 @@ class SingleProcessCommunicator final : public Communicator {
   void all_reduce_sum(const Tensor&) override {}
   double all_reduce_sum(double value) override { return value; }
   void broadcast(const Tensor&, int) override {}
+  void all_gather(const Tensor& local, const Tensor& gathered) override { copy(local, gathered); }
   void barrier() override {}
 };
 

@@ -51,6 +51,20 @@ grep -q "resumed from .*ckpt-00000002.h5 at step 2" "$work/resume.log" && [[ -f 
   --sampler ddpm --steps 3 --n 4 --seed 1 --batch 3 --ema none --out "$work/samples-raw.h5" 2>/dev/null &&
   pass "sample writes an HDF5 sample set" || fail "sample h5"
 
+# A process killed at any moment, even mid-checkpoint, leaves a loadable newest checkpoint.
+"$diffuse" train "${common[@]}" --run-dir "$work/killed" --set train.steps=1000 --set train.checkpoint_every=1 \
+  >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+  [[ $(ls "$work/killed/checkpoints" 2>/dev/null | grep -c 'h5$') -ge 3 ]] && break
+  sleep 0.1
+done
+kill -9 $pid
+wait $pid 2>/dev/null || true
+"$diffuse" train "${common[@]}" --run-dir "$work/killed" --resume auto --set train.steps=1 >"$work/killed.log" 2>&1 &&
+  grep -q "resumed from" "$work/killed.log" && pass "killed run resumes from its newest complete checkpoint" ||
+  fail "killed run: $(cat "$work/killed.log")"
+
 # Bad input: one readable message, non-zero exit, nothing overwritten.
 printf 'train:\n  stepz: 3\n' >"$work/bad.yaml"
 expect_error "unknown config key" "unknown config key 'train.stepz' in $work/bad.yaml" \

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "trainer/config.h"
+#include "trainer/model_setup.h"
 
 namespace diffuse {
 namespace {
@@ -24,6 +25,14 @@ TEST(Config, ShippedConfigsParse) {
     SCOPED_TRACE(entry.path().string());
     EXPECT_NO_THROW(load_config(entry.path().string()));
   }
+}
+
+// The DDPM CIFAR-10 model of Ho et al. 2020, as the shipped config builds it.
+TEST(Config, Cifar10DdpmConfigBuildsTheDdpmModel) {
+  const Config config = load_config(std::string(DIFFUSE_SOURCE_DIR) + "/configs/cifar10_ddpm.yaml");
+  model::ParameterStore store;
+  const model::UNet unet(unet_spec(config.model), store);
+  EXPECT_EQ(store.numel(), 35746307);
 }
 
 TEST(Config, ValuesAndDefaults) {
