@@ -18,7 +18,7 @@ build/diffuse train --config configs/fmnist_small.yaml --run-dir "$run_dir" --re
 checkpoint=$(ls "$run_dir"/checkpoints/ckpt-*.h5 | tail -n 1)
 grid=$run_dir/samples/classes-$(basename "$checkpoint" .h5).png
 if [[ ! -f $grid ]]; then
-  build/diffuse sample --ckpt "$checkpoint" --sampler ddim --steps 50 --guidance 1 --n 80 --seed 1 --out "$grid"
+  build/diffuse sample --ckpt "$checkpoint" --sampler ddim --steps 50 --guidance 2 --n 80 --seed 1 --out "$grid"
 fi
 
 echo

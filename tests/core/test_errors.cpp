@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "tests/support/op_testing.h"
 #include "core/log.h"
 
 namespace diffuse {
@@ -19,21 +20,12 @@ class RankGuard {
   ~RankGuard() { set_process_rank(-1); }
 };
 
-std::string message_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "no diffuse::Error was thrown";
-  return "";
-}
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 TEST(Check, MessageHasPartsFileAndLine) {
   int line = 0;
-  const std::string message = message_of([&] {
+  const std::string message = testing::error_message([&] {
     line = __LINE__ + 1;
     DIFFUSE_CHECK(1 + 1 == 3, "width ", 42, " is not a multiple of ", 8.5, " for layer '", "conv1", "'");
   });
@@ -62,7 +54,7 @@ TEST(Check, ErrorIsARuntimeError) {
 TEST(Check, MessageStartsWithTheRank) {
   const RankGuard guard(3);
   EXPECT_EQ(process_rank(), 3);
-  const std::string message = message_of([] { DIFFUSE_CHECK(false, "shard ", 7, " is missing"); });
+  const std::string message = testing::error_message([] { DIFFUSE_CHECK(false, "shard ", 7, " is missing"); });
   EXPECT_EQ(message.rfind("[rank 3] ", 0), 0u) << message;
   EXPECT_TRUE(contains(message, "shard 7 is missing")) << message;
 }
@@ -83,7 +75,7 @@ TEST(CheckCall, NamesLibraryStatementStatusFileAndLine) {
 
   const RankGuard guard(2);
   int line = 0;
-  const std::string message = message_of([&] {
+  const std::string message = testing::error_message([&] {
     line = __LINE__ + 1;
     DIFFUSE_CHECK_CALL("fakelib", fake_library_call(7), fake_ok, fake_describe);
   });

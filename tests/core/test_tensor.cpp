@@ -9,21 +9,13 @@
 #include "core/allocator.h"
 #include "core/half.h"
 #include "core/tensor.h"
+#include "tests/support/op_testing.h"
 
 namespace diffuse {
 namespace {
 
 int64_t cpu_bytes_in_use() { return allocator_for(Device::CPU).bytes_in_use(); }
 
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "no diffuse::Error was thrown";
-  return "";
-}
 
 TEST(Tensor, UndefinedByDefault) {
   const Tensor tensor;
@@ -106,7 +98,7 @@ TEST(Tensor, ReshapeSharesMemory) {
 
 TEST(Tensor, BadReshapeThrowsNamingBothShapes) {
   const Tensor a = Tensor::empty({2, 3});
-  const std::string message = error_of([&] { a.reshape({4, 2}); });
+  const std::string message = testing::error_message([&] { a.reshape({4, 2}); });
   EXPECT_NE(message.find("[2,3]"), std::string::npos) << message;
   EXPECT_NE(message.find("[4,2]"), std::string::npos) << message;
 }
@@ -131,7 +123,7 @@ TEST(Tensor, BadSliceThrows) {
   EXPECT_THROW(a.slice(-1, 2), Error);
   EXPECT_THROW(a.slice(3, 2), Error);
   EXPECT_THROW(Tensor::empty({}).slice(0, 1), Error) << "a scalar has no first axis";
-  const std::string message = error_of([&] { a.slice(2, 9); });
+  const std::string message = testing::error_message([&] { a.slice(2, 9); });
   EXPECT_NE(message.find("f32[4,3]@cpu"), std::string::npos) << message;
 }
 

@@ -37,6 +37,16 @@ void expect_close(const Tensor& actual, const Tensor& expected, double rtol, dou
                       << shape_string(actual.shape()) << ")";
 }
 
+std::string error_message(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "no diffuse::Error was thrown";
+  return "";
+}
+
 double project(const Tensor& output, const Tensor& projection) {
   const std::vector<float> y = to_vector(output), w = to_vector(projection);
   double total = 0.0;

@@ -20,6 +20,10 @@ void expect_close(const Tensor& actual, const Tensor& expected, double rtol, dou
 // Sum of projection * output in double: the scalar the gradient check differentiates.
 double project(const Tensor& output, const Tensor& projection);
 
+// The message of the diffuse::Error that `body` throws; fails the test (and
+// returns "") when it throws none.
+std::string error_message(const std::function<void()>& body);
+
 struct GradCheck {
   double step = 1e-2;   // central difference step, relative to inputs of magnitude ~1
   double rtol = 1e-2;   // fp32 forward + O(step^2) truncation

@@ -5,20 +5,13 @@
 #include <string>
 
 #include "core/error.h"
+#include "tests/support/op_testing.h"
 #include "trainer/config.h"
 #include "trainer/model_setup.h"
 
 namespace diffuse {
 namespace {
 
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const diffuse::Error& error) {
-    return error.what();
-  }
-  return "";
-}
 
 TEST(Config, ShippedConfigsParse) {
   for (const auto& entry : std::filesystem::directory_iterator(std::string(DIFFUSE_SOURCE_DIR) + "/configs")) {
@@ -44,26 +37,26 @@ TEST(Config, ValuesAndDefaults) {
 }
 
 TEST(Config, UnknownKeyNamesKeyAndFile) {
-  const std::string message = error_of([] { parse_config("train:\n  stepz: 10\n", "configs/x.yaml"); });
+  const std::string message = testing::error_message([] { parse_config("train:\n  stepz: 10\n", "configs/x.yaml"); });
   EXPECT_NE(message.find("unknown config key 'train.stepz' in configs/x.yaml"), std::string::npos) << message;
-  const std::string section = error_of([] { parse_config("trian: {steps: 1}\n", "configs/x.yaml"); });
+  const std::string section = testing::error_message([] { parse_config("trian: {steps: 1}\n", "configs/x.yaml"); });
   EXPECT_NE(section.find("'trian'"), std::string::npos) << section;
 }
 
 TEST(Config, WrongTypeNamesKeyExpectationAndValue) {
-  const std::string message = error_of([] { parse_config("train: {steps: many}\n", "a.yaml"); });
+  const std::string message = testing::error_message([] { parse_config("train: {steps: many}\n", "a.yaml"); });
   EXPECT_NE(message.find("config key 'train.steps' in a.yaml: expected an integer, got 'many'"), std::string::npos)
       << message;
-  const std::string list = error_of([] { parse_config("model: {channel_mults: 2}\n", "a.yaml"); });
+  const std::string list = testing::error_message([] { parse_config("model: {channel_mults: 2}\n", "a.yaml"); });
   EXPECT_NE(list.find("expected a list of integers"), std::string::npos) << list;
 }
 
 TEST(Config, InvalidValuesAreRejected) {
-  EXPECT_NE(error_of([] { parse_config("diffusion: {schedule: sqrt}\n", "a.yaml"); }).find("is not one of"),
+  EXPECT_NE(testing::error_message([] { parse_config("diffusion: {schedule: sqrt}\n", "a.yaml"); }).find("is not one of"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_config("model: {channels: 48}\n", "a.yaml"); }).find("model.groups"),
+  EXPECT_NE(testing::error_message([] { parse_config("model: {channels: 48}\n", "a.yaml"); }).find("model.groups"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_config("train: {batch_size: 10, accumulation: 3}\n", "a.yaml"); })
+  EXPECT_NE(testing::error_message([] { parse_config("train: {batch_size: 10, accumulation: 3}\n", "a.yaml"); })
                 .find("train.accumulation"),
             std::string::npos);
 }
@@ -74,10 +67,10 @@ TEST(Config, OverridesApplyInOrderAndAreChecked) {
   EXPECT_EQ(config.train.steps, 20);
   EXPECT_EQ(config.train.ema_rates, (std::vector<double>{0.9, 0.99}));
   EXPECT_EQ(config.seed, 7u);
-  EXPECT_NE(error_of([] { parse_config("", "a.yaml", {"train.stepz=3"}); }).find("'train.stepz' in --set"),
+  EXPECT_NE(testing::error_message([] { parse_config("", "a.yaml", {"train.stepz=3"}); }).find("'train.stepz' in --set"),
             std::string::npos);
-  EXPECT_NE(error_of([] { parse_config("", "a.yaml", {"train.steps"}); }).find("key.sub=value"), std::string::npos);
-  EXPECT_NE(error_of([] { parse_config("", "a.yaml", {"train.steps=x"}); }).find("expected an integer"),
+  EXPECT_NE(testing::error_message([] { parse_config("", "a.yaml", {"train.steps"}); }).find("key.sub=value"), std::string::npos);
+  EXPECT_NE(testing::error_message([] { parse_config("", "a.yaml", {"train.steps=x"}); }).find("expected an integer"),
             std::string::npos);
 }
 
@@ -93,7 +86,7 @@ TEST(Config, YamlRoundTripIsExact) {
 }
 
 TEST(Config, MissingFileIsAClearError) {
-  EXPECT_NE(error_of([] { load_config("/nonexistent/c.yaml"); }).find("cannot read config file /nonexistent/c.yaml"),
+  EXPECT_NE(testing::error_message([] { load_config("/nonexistent/c.yaml"); }).find("cannot read config file /nonexistent/c.yaml"),
             std::string::npos);
 }
 

@@ -4,13 +4,16 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "core/error.h"
+#include "tests/support/op_testing.h"
 #include "data/convert.h"
+#include "trainer/stop_signal.h"
 #include "trainer/trainer.h"
 
 namespace diffuse {
@@ -45,14 +48,6 @@ class TrainingTest : public ::testing::Test {
 
 fs::path TrainingTest::root_;
 
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const diffuse::Error& error) {
-    return error.what();
-  }
-  return "";
-}
 
 // 2N steps straight and N steps + checkpoint + a fresh process state resumed
 // from it + N steps give bitwise identical parameters, EMA and Adam moments.
@@ -123,17 +118,17 @@ TEST_F(TrainingTest, SampleGridIsWritten) {
 
 TEST_F(TrainingTest, DatasetThatDisagreesWithTheModelIsRejected) {
   Trainer trainer(tiny({"model.image_channels=3"}), run_dir("channels"), communicator_, false);
-  const std::string message = error_of([&] { trainer.run(); });
+  const std::string message = testing::error_message([&] { trainer.run(); });
   EXPECT_NE(message.find("has 1 channels but model.image_channels is 3"), std::string::npos) << message;
   Trainer classes(tiny({"model.num_classes=5"}), run_dir("classes"), communicator_, false);
-  EXPECT_NE(error_of([&] { classes.run(); }).find("has 10 classes but model.num_classes is 5"), std::string::npos);
+  EXPECT_NE(testing::error_message([&] { classes.run(); }).find("has 10 classes but model.num_classes is 5"), std::string::npos);
 }
 
 TEST_F(TrainingTest, ExistingRunIsNotOverwritten) {
   Trainer trainer(tiny({"train.steps=1"}), run_dir("existing"), communicator_, false);
   trainer.run();
   const std::string message =
-      error_of([&] { Trainer again(tiny({"train.steps=1"}), run_dir("existing"), communicator_, false); });
+      testing::error_message([&] { Trainer again(tiny({"train.steps=1"}), run_dir("existing"), communicator_, false); });
   EXPECT_NE(message.find("already holds checkpoints"), std::string::npos) << message;
 }
 
@@ -141,14 +136,31 @@ TEST_F(TrainingTest, ResumingAnotherArchitectureNamesTheParameter) {
   Trainer trainer(tiny({"train.steps=1"}), run_dir("arch"), communicator_, false);
   trainer.run();
   Trainer wider(tiny({"model.channels=64"}), run_dir("arch-wider"), communicator_, true);
-  const std::string message = error_of([&] { wider.resume_from(newest_checkpoint(run_dir("arch"))); });
+  const std::string message = testing::error_message([&] { wider.resume_from(newest_checkpoint(run_dir("arch"))); });
   EXPECT_NE(message.find("parameter 'time_embed.0.weight' has shape [256,64] in this model but [128,32]"),
             std::string::npos)
       << message;
 }
 
+// A stop signal ends the run at the next step boundary with a checkpoint, and the run resumes from it.
+TEST_F(TrainingTest, StopSignalStopsAtTheNextStepWithACheckpoint) {
+  const Config config = tiny({"train.steps=5", "train.checkpoint_every=100"});
+  {
+    const StopSignalScope stop_signals;
+    Trainer trainer(config, run_dir("preempted"), communicator_, false);
+    std::raise(SIGTERM);
+    EXPECT_EQ(trainer.run(), RunOutcome::kStopped);
+    EXPECT_EQ(trainer.step(), 1);
+  }
+  EXPECT_TRUE(fs::exists(checkpoint_path(run_dir("preempted"), 1)));
+  Trainer resumed(config, run_dir("preempted"), communicator_, true);
+  resumed.resume_from(newest_checkpoint(run_dir("preempted")));
+  EXPECT_EQ(resumed.run(), RunOutcome::kFinished);
+  EXPECT_EQ(resumed.step(), 5);
+}
+
 TEST_F(TrainingTest, UnwritableRunDirectoryFailsBeforeTraining) {
-  const std::string message = error_of([&] { Trainer trainer(tiny(), "/proc/diffuse-run", communicator_, false); });
+  const std::string message = testing::error_message([&] { Trainer trainer(tiny(), "/proc/diffuse-run", communicator_, false); });
   EXPECT_NE(message.find("/proc/diffuse-run"), std::string::npos) << message;
 }
 
