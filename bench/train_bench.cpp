@@ -6,12 +6,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <string>
 
 #include "bench/gemm_peak.h"
 #include "core/allocator.h"
+#include "core/log.h"
 #include "core/ops.h"
 #include "core/philox.h"
 #include "trainer/model_setup.h"
+
+#if DIFFUSE_HAS_CUDA
+#include "core/cuda/precision.h"
+#include "core/cuda/runtime.h"
+#endif
 
 namespace diffuse {
 
@@ -23,6 +30,51 @@ int64_t peak_resident_bytes() {
   return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
+// --device: cpu, cuda, or auto (cuda when this build and machine have a GPU).
+Device bench_device(const std::string& name) {
+  DIFFUSE_CHECK(name == "cpu" || name == "cuda" || name == "auto", "bench --device must be cpu, cuda or auto, not '",
+                name, "'");
+  if (name == "cpu") return Device::CPU;
+#if DIFFUSE_HAS_CUDA
+  if (cuda::device_count() > 0) return Device::CUDA;
+  DIFFUSE_CHECK(name == "auto", "bench --device cuda: no usable GPU (", cuda::unavailable_reason(), ")");
+#else
+  DIFFUSE_CHECK(name == "auto",
+                "bench --device cuda: this binary was built without CUDA (configure with "
+                "-DDIFFUSE_CUDA=ON on a machine with the CUDA toolkit)");
+#endif
+  return Device::CPU;
+}
+
+// train.precision on the chosen device: the GPU's matrix products follow it; the CPU computes in fp32.
+void apply_bench_precision(const std::string& precision, Device device) {
+  const DType dtype = parse_dtype(precision);
+  if (device == Device::CPU) {
+    if (dtype != DType::F32) log_warning("bench: the CPU backend computes in fp32, not ", precision);
+    return;
+  }
+#if DIFFUSE_HAS_CUDA
+  cuda::set_matmul_dtype(dtype);
+#endif
+}
+
+void wait_for(Device device) {
+#if DIFFUSE_HAS_CUDA
+  if (device == Device::CUDA) cuda::synchronize();
+#else
+  (void)device;
+#endif
+}
+
+#if DIFFUSE_HAS_CUDA
+// Dense bf16 tensor-core peak of the GPU, by name, in TFLOP/s; 0 when unknown.
+double gpu_peak_tflops(const std::string& name) {
+  if (name.find("H100") != std::string::npos || name.find("H200") != std::string::npos) return 989.0;
+  if (name.find("A100") != std::string::npos) return 312.0;
+  return 0.0;
+}
+#endif
+
 }  // namespace
 
 void run_train_bench(const TrainBenchOptions& options) {
@@ -30,29 +82,34 @@ void run_train_bench(const TrainBenchOptions& options) {
   if (config.runtime.threads > 0) omp_set_num_threads(config.runtime.threads);
   const int batch = options.batch > 0 ? options.batch : config.train.batch_size;
   DIFFUSE_CHECK(options.steps > 0 && options.warmup >= 0, "bench needs --steps > 0 and --warmup >= 0");
+  const Device device = bench_device(options.device);
+  apply_bench_precision(config.train.precision, device);
 
   const model::UNetSpec spec = unet_spec(config.model);
   const DiffusionSetup setup = diffusion_setup(config);
   model::ParameterStore store;
   model::UNet unet(spec, store);
-  store.finalize(Device::CPU);
+  store.finalize(device);
   store.initialize(config.seed);
   const int64_t parameters = store.numel();
-  Tensor adam_m = Tensor::zeros({parameters}), adam_v = Tensor::zeros({parameters});
+  Tensor adam_m = Tensor::zeros({parameters}, DType::F32, device);
+  Tensor adam_v = Tensor::zeros({parameters}, DType::F32, device);
   std::vector<Tensor> ema;
   for (size_t i = 0; i < config.train.ema_rates.size(); ++i) {
-    ema.push_back(Tensor::empty({parameters}));
+    ema.push_back(Tensor::empty({parameters}, DType::F32, device));
     copy(store.params(), ema.back());
   }
 
   // Synthetic images in [-1, 1] and labels: the step's cost does not depend on the data.
   MicroBatch micro;
-  micro.images = Tensor::empty({batch, spec.image_size, spec.image_size, spec.image_channels});
+  micro.images = Tensor::empty({batch, spec.image_size, spec.image_size, spec.image_channels}, DType::F32, device);
   ops::fill_normal(micro.images, config.seed, kPurposeDataOrder, 0, 0);
   ops::clamp(micro.images, -1.0f, 1.0f, micro.images);
   if (spec.num_classes > 0) {
-    micro.labels = Tensor::empty({batch}, DType::I32);
-    for (int i = 0; i < batch; ++i) micro.labels.i32()[i] = i % spec.num_classes;
+    Tensor labels = Tensor::empty({batch}, DType::I32);
+    for (int i = 0; i < batch; ++i) labels.i32()[i] = i % spec.num_classes;
+    micro.labels = Tensor::empty({batch}, DType::I32, device);
+    copy(labels, micro.labels);
   }
 
   auto train_step = [&](int64_t step) {
@@ -64,6 +121,7 @@ void run_train_bench(const TrainBenchOptions& options) {
     ops::adamw_update(store.params(), store.grads(), adam_m, adam_v, adam);
     for (size_t i = 0; i < ema.size(); ++i)
       ops::ema_update(ema[i], store.params(), static_cast<float>(config.train.ema_rates[i]));
+    wait_for(device);  // the GPU runs ahead of the host: a step ends when its work does
   };
 
   for (int step = 0; step < options.warmup; ++step) train_step(step);
@@ -75,34 +133,59 @@ void run_train_bench(const TrainBenchOptions& options) {
   }
   std::sort(seconds.begin(), seconds.end());
   const double median = seconds[seconds.size() / 2];
-  const double gemm_gflops = measure_gemm_gflops();
+
+  // The yardstick: the CPU's measured sgemm rate, or the GPU's dense bf16 peak.
+  std::string device_label = "cpu";
+  double yardstick_gflops = 0.0;
+  int64_t reserved_peak = 0;
+  if (device == Device::CPU) {
+    yardstick_gflops = measure_gemm_gflops();
+  } else {
+#if DIFFUSE_HAS_CUDA
+    device_label = cuda::device_name();
+    yardstick_gflops = gpu_peak_tflops(device_label) * 1000.0;
+    reserved_peak = cuda::reserved_peak_bytes();
+#endif
+  }
 
   const double step_flops = 3.0 * 2.0 * unet.forward_macs_per_image() * batch;
   const double gflops = step_flops / median / 1e9;
+  const double ratio = yardstick_gflops > 0 ? gflops / yardstick_gflops : 0.0;
   const double images_per_second = batch / median;
   const int64_t state_bytes = parameters * 4 * (4 + static_cast<int64_t>(ema.size()));  // params, grads, m, v, EMA
   const int64_t needed = unet.activation_bytes(batch) + state_bytes;
-  const int64_t tensor_peak = allocator_for(Device::CPU).peak_bytes();
+  const int64_t tensor_peak = allocator_for(device).peak_bytes();
   const int64_t resident_peak = peak_resident_bytes();
 
-  std::printf("bench train: %s, batch %d, %d threads, %lld parameters, %.3f GMACs/image forward\n",
-              options.config.c_str(), batch, omp_get_max_threads(), static_cast<long long>(parameters),
-              unet.forward_macs_per_image() / 1e9);
+  std::printf("bench train: %s, batch %d, %s, precision %s, %d threads, %lld parameters, %.3f GMACs/image forward\n",
+              options.config.c_str(), batch, device_label.c_str(), config.train.precision.c_str(),
+              omp_get_max_threads(), static_cast<long long>(parameters), unet.forward_macs_per_image() / 1e9);
   std::printf("  step         %.3f s (median of %d; min %.3f, max %.3f)\n", median, options.steps, seconds.front(),
               seconds.back());
   std::printf("  throughput   %.1f img/s, %.1f GFLOP/s\n", images_per_second, gflops);
-  std::printf("  GEMM peak    %.1f GFLOP/s (fp32 sgemm 1024^3, same threads)  ratio %.3f\n", gemm_gflops,
-              gflops / gemm_gflops);
-  std::printf("  memory       tensors peak %.1f MiB, process peak RSS %.1f MiB, needed %.1f MiB "
-              "(activations %.1f + state %.1f)\n",
-              tensor_peak / 1048576.0, resident_peak / 1048576.0, needed / 1048576.0,
-              unet.activation_bytes(batch) / 1048576.0, state_bytes / 1048576.0);
-  std::printf("{\"bench\": \"train\", \"config\": \"%s\", \"batch\": %d, \"threads\": %d, \"img_per_s\": %.3f, "
-              "\"gflops\": %.3f, \"gemm_gflops\": %.3f, \"ratio\": %.4f, \"step_s\": %.5f, \"peak_mem_bytes\": %lld, "
-              "\"peak_rss_bytes\": %lld, \"needed_mem_bytes\": %lld}\n",
-              options.config.c_str(), batch, omp_get_max_threads(), images_per_second, gflops, gemm_gflops,
-              gflops / gemm_gflops, median, static_cast<long long>(tensor_peak), static_cast<long long>(resident_peak),
-              static_cast<long long>(needed));
+  if (device == Device::CPU) {
+    std::printf("  GEMM peak    %.1f GFLOP/s (fp32 sgemm 1024^3, same threads)  ratio %.3f\n", yardstick_gflops, ratio);
+  } else if (yardstick_gflops > 0) {
+    std::printf("  MFU          %.3f of %.0f TFLOP/s (dense bf16 peak of the %s)\n", ratio, yardstick_gflops / 1000,
+                device_label.c_str());
+  } else {
+    std::printf("  MFU          n/a (no peak known for %s)\n", device_label.c_str());
+  }
+  std::printf(
+      "  memory       tensors peak %.1f MiB, %s %.1f MiB, needed %.1f MiB "
+      "(activations %.1f + state %.1f)\n",
+      tensor_peak / 1048576.0, device == Device::CPU ? "process peak RSS" : "GPU pool peak",
+      (device == Device::CPU ? resident_peak : reserved_peak) / 1048576.0, needed / 1048576.0,
+      unet.activation_bytes(batch) / 1048576.0, state_bytes / 1048576.0);
+  std::printf(
+      "{\"bench\": \"train\", \"config\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", \"batch\": %d, "
+      "\"threads\": %d, \"img_per_s\": %.3f, \"gflops\": %.3f, \"gemm_gflops\": %.3f, \"ratio\": %.4f, "
+      "\"mfu\": %.4f, \"step_s\": %.5f, \"peak_mem_bytes\": %lld, \"peak_rss_bytes\": %lld, "
+      "\"gpu_pool_peak_bytes\": %lld, \"needed_mem_bytes\": %lld}\n",
+      options.config.c_str(), device_label.c_str(), config.train.precision.c_str(), batch, omp_get_max_threads(),
+      images_per_second, gflops, yardstick_gflops, ratio, device == Device::CPU ? 0.0 : ratio, median,
+      static_cast<long long>(tensor_peak), static_cast<long long>(resident_peak), static_cast<long long>(reserved_peak),
+      static_cast<long long>(needed));
 }
 
 }  // namespace diffuse

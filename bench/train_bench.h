@@ -3,7 +3,11 @@
 // images/s, the step's GFLOP/s (3 x forward MACs x 2 per image), the ratio
 // to the GEMM GFLOP/s measured in the same run, and peak memory next to what
 // the step needs (activations kept for backward + weights, gradients, Adam
-// moments and EMA copies). The last line is one JSON object.
+// moments and EMA copies). On a GPU (--device cuda, or auto with a GPU
+// visible) the yardstick is the GPU's dense bf16 peak instead (989 TFLOP/s on
+// H100/H200): the ratio is the model FLOP utilisation (MFU), and train.precision
+// (--set train.precision=bf16) picks the matrix products' type. The last line is
+// one JSON object.
 #pragma once
 
 #include <string>
@@ -14,9 +18,10 @@ namespace diffuse {
 struct TrainBenchOptions {
   std::string config;
   std::vector<std::string> overrides;
-  int batch = 0;    // 0 = the config's train.batch_size
-  int steps = 5;    // timed steps
-  int warmup = 1;   // untimed steps first (allocation, caches)
+  int batch = 0;                // 0 = the config's train.batch_size
+  int steps = 5;                // timed steps
+  int warmup = 1;               // untimed steps first (allocation, caches)
+  std::string device = "auto";  // cpu | cuda | auto (cuda when a GPU is visible)
 };
 
 void run_train_bench(const TrainBenchOptions& options);

@@ -58,22 +58,42 @@ if(NOT DIFFUSE_CUDA STREQUAL "OFF")
     find_package(CUDAToolkit REQUIRED)
     set(DIFFUSE_CUDA_HINTS ${CUDAToolkit_LIBRARY_DIR} ${CUDAToolkit_LIBRARY_ROOT} $ENV{CUDNN_ROOT} $ENV{NCCL_ROOT}
         ${DIFFUSE_GPU_DEPS})
+    # Python wheels (nvidia-cudnn-*, nvidia-nccl-*) ship only versioned names such as libcudnn.so.9.
     find_path(DIFFUSE_CUDNN_INCLUDE cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ${DIFFUSE_CUDA_HINTS}
               PATH_SUFFIXES include)
-    find_library(DIFFUSE_CUDNN_LIBRARY cudnn HINTS ${DIFFUSE_CUDA_HINTS} PATH_SUFFIXES lib lib64)
+    find_library(DIFFUSE_CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 HINTS ${DIFFUSE_CUDA_HINTS} PATH_SUFFIXES lib lib64)
     find_path(DIFFUSE_NCCL_INCLUDE nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ${DIFFUSE_CUDA_HINTS}
               PATH_SUFFIXES include)
-    find_library(DIFFUSE_NCCL_LIBRARY nccl HINTS ${DIFFUSE_CUDA_HINTS} PATH_SUFFIXES lib lib64)
-    if(DIFFUSE_CUDNN_LIBRARY AND DIFFUSE_NCCL_LIBRARY AND DIFFUSE_CUDNN_INCLUDE AND DIFFUSE_NCCL_INCLUDE)
+    find_library(DIFFUSE_NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ${DIFFUSE_CUDA_HINTS} PATH_SUFFIXES lib lib64)
+    # cuBLAS comes with the toolkit; a toolkit without it can use the nvidia-cublas wheel's.
+    if(TARGET CUDA::cublas AND TARGET CUDA::cublasLt)
+      set(DIFFUSE_CUBLAS_LIBRARIES CUDA::cublas CUDA::cublasLt)
+    else()
+      find_path(DIFFUSE_CUBLAS_INCLUDE cublas_v2.h HINTS ${DIFFUSE_CUDA_HINTS} $ENV{CUBLAS_ROOT} PATH_SUFFIXES include)
+      find_library(DIFFUSE_CUBLAS_LIBRARY NAMES cublas libcublas.so.13 libcublas.so.12
+                   HINTS ${DIFFUSE_CUDA_HINTS} $ENV{CUBLAS_ROOT} PATH_SUFFIXES lib lib64)
+      find_library(DIFFUSE_CUBLASLT_LIBRARY NAMES cublasLt libcublasLt.so.13 libcublasLt.so.12
+                   HINTS ${DIFFUSE_CUDA_HINTS} $ENV{CUBLAS_ROOT} PATH_SUFFIXES lib lib64)
+      if(DIFFUSE_CUBLAS_LIBRARY AND DIFFUSE_CUBLASLT_LIBRARY AND DIFFUSE_CUBLAS_INCLUDE)
+        set(DIFFUSE_CUBLAS_LIBRARIES ${DIFFUSE_CUBLAS_LIBRARY} ${DIFFUSE_CUBLASLT_LIBRARY})
+      endif()
+    endif()
+    if(DIFFUSE_CUDNN_LIBRARY AND DIFFUSE_NCCL_LIBRARY AND DIFFUSE_CUDNN_INCLUDE AND DIFFUSE_NCCL_INCLUDE
+       AND DIFFUSE_CUBLAS_LIBRARIES)
       set(DIFFUSE_HAS_CUDA 1)
       add_library(diffuse_cuda_libs INTERFACE)
-      target_include_directories(diffuse_cuda_libs INTERFACE ${DIFFUSE_CUDNN_INCLUDE} ${DIFFUSE_NCCL_INCLUDE})
+      target_include_directories(diffuse_cuda_libs SYSTEM INTERFACE ${DIFFUSE_CUDNN_INCLUDE} ${DIFFUSE_NCCL_INCLUDE}
+                                 ${DIFFUSE_CUBLAS_INCLUDE})
       # The static runtime: a binary built with CUDA starts on machines with no driver.
-      target_link_libraries(diffuse_cuda_libs INTERFACE CUDA::cudart_static CUDA::cublas CUDA::cublasLt
+      target_link_libraries(diffuse_cuda_libs INTERFACE CUDA::cudart_static ${DIFFUSE_CUBLAS_LIBRARIES}
                             ${DIFFUSE_CUDNN_LIBRARY} ${DIFFUSE_NCCL_LIBRARY})
+      message(STATUS "diffuse: cuDNN ${DIFFUSE_CUDNN_LIBRARY}, NCCL ${DIFFUSE_NCCL_LIBRARY}, "
+                     "cuBLAS ${DIFFUSE_CUBLAS_LIBRARIES}, CUDA architectures ${CMAKE_CUDA_ARCHITECTURES}")
     elseif(DIFFUSE_CUDA STREQUAL "ON")
-      message(FATAL_ERROR "DIFFUSE_CUDA=ON but cuDNN or NCCL was not found "
-                          "(cudnn: ${DIFFUSE_CUDNN_LIBRARY}, nccl: ${DIFFUSE_NCCL_LIBRARY})")
+      message(FATAL_ERROR "DIFFUSE_CUDA=ON but cuDNN, NCCL or cuBLAS was not found (cudnn: ${DIFFUSE_CUDNN_LIBRARY} "
+                          "in ${DIFFUSE_CUDNN_INCLUDE}, nccl: ${DIFFUSE_NCCL_LIBRARY} in ${DIFFUSE_NCCL_INCLUDE}, "
+                          "cublas: ${DIFFUSE_CUBLAS_LIBRARIES}); set CUDNN_ROOT / NCCL_ROOT / CUBLAS_ROOT, or "
+                          "DIFFUSE_GPU_DEPS to a folder holding include/ and lib/")
     endif()
   elseif(DIFFUSE_CUDA STREQUAL "ON")
     message(FATAL_ERROR "DIFFUSE_CUDA=ON but no CUDA compiler was found")

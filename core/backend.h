@@ -9,17 +9,32 @@
 namespace diffuse {
 
 using ops::AdamWStep;
+using ops::Conv2dWindow;
 using ops::DropoutKey;
+using ops::Pool2dWindow;
 
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
 
+  // Square convolutions (the U-Net's): `padding` on both axes.
   virtual void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, int stride,
                               int padding) = 0;
   virtual void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
                                const Tensor& dweight, const Tensor& dbias, int stride, int padding) = 0;
+  // Any window (Inception's 1x7, 7x1, 5x5): ops.cpp calls these. A backend that only has the
+  // square form gets it for equal paddings and a clear error otherwise.
+  virtual void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                              const Conv2dWindow& window) {
+    if (window.pad_h != window.pad_w) missing("conv2d_forward with unequal paddings");
+    conv2d_forward(x, weight, bias, y, window.stride, window.pad_h);
+  }
+  virtual void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
+                               const Tensor& dweight, const Tensor& dbias, const Conv2dWindow& window) {
+    if (window.pad_h != window.pad_w) missing("conv2d_backward with unequal paddings");
+    conv2d_backward(x, weight, dy, dx, dweight, dbias, window.stride, window.pad_h);
+  }
   virtual void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) = 0;
   virtual void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
                                const Tensor& dweight, const Tensor& dbias) = 0;
@@ -62,6 +77,32 @@ class Backend {
   virtual void ema_update(const Tensor& ema, const Tensor& params, float decay) = 0;
   virtual double sum_of_squares(const Tensor& x) = 0;
   virtual void cast(const Tensor& source, const Tensor& destination) = 0;
+
+  // Evaluation ops (feature networks). Not every backend has them yet: the
+  // defaults say which op is missing where.
+  virtual void relu_forward(const Tensor&, const Tensor&) { missing("relu_forward"); }
+  virtual void relu_backward(const Tensor&, const Tensor&, const Tensor&) { missing("relu_backward"); }
+  virtual void max_pool2d_forward(const Tensor&, const Tensor&, const Pool2dWindow&) { missing("max_pool2d_forward"); }
+  virtual void max_pool2d_backward(const Tensor&, const Tensor&, const Tensor&, const Pool2dWindow&) {
+    missing("max_pool2d_backward");
+  }
+  virtual void avg_pool2d_forward(const Tensor&, const Tensor&, const Pool2dWindow&) { missing("avg_pool2d_forward"); }
+  virtual void avg_pool2d_backward(const Tensor&, const Tensor&, const Pool2dWindow&) {
+    missing("avg_pool2d_backward");
+  }
+  virtual void global_avg_pool_forward(const Tensor&, const Tensor&) { missing("global_avg_pool_forward"); }
+  virtual void global_avg_pool_backward(const Tensor&, const Tensor&) { missing("global_avg_pool_backward"); }
+  virtual void resize_bilinear_forward(const Tensor&, const Tensor&) { missing("resize_bilinear_forward"); }
+  virtual void resize_bilinear_backward(const Tensor&, const Tensor&) { missing("resize_bilinear_backward"); }
+  virtual void cross_entropy_forward(const Tensor&, const Tensor&, const Tensor&) { missing("cross_entropy_forward"); }
+  virtual void cross_entropy_backward(const Tensor&, const Tensor&, float, const Tensor&) {
+    missing("cross_entropy_backward");
+  }
+
+ protected:
+  [[noreturn]] void missing(const char* op) const {
+    throw Error(concat(op, " is not implemented by the ", name(), " backend yet"));
+  }
 };
 
 // The backend for a device; throws if this build or machine has none.

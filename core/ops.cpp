@@ -88,39 +88,61 @@ class OpArgs {
 
 }  // namespace
 
-void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, int stride,
-                    int padding) {
-  const OpArgs args("conv2d_forward", {ARG(x), ARG(weight), ARG(bias), ARG(y)});
+namespace {
+
+// Output extent of a window sweep along one axis (may be <= 0 when the input is too small).
+int64_t swept_extent(int64_t input, int64_t kernel, int64_t stride, int64_t padding) {
+  if (input + 2 * padding < kernel) return 0;  // C++ division truncates towards zero: -1 / 2 + 1 would be 1
+  return (input + 2 * padding - kernel) / stride + 1;
+}
+
+// The output shape of a convolution after checking its geometry.
+Shape conv_output_shape(const OpArgs& args, const Tensor& x, const Tensor& weight, const Conv2dWindow& window) {
   args.rank("x", 4);
   args.rank("weight", 4);
-  const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), cin = x.dim(3);
-  const int64_t cout = weight.dim(0), k = weight.dim(1);
-  args.require((k == 3 && padding == 1 && (stride == 1 || stride == 2)) || (k == 1 && padding == 0 && stride == 1),
-               concat("unsupported geometry kernel ", k, " stride ", stride, " padding ", padding));
-  args.shape("weight", {cout, k, k, cin});
-  args.optional_shape("bias", {cout});
-  const int64_t ho = (h + 2 * padding - k) / stride + 1, wo = (w + 2 * padding - k) / stride + 1;
+  const int64_t kh = weight.dim(1), kw = weight.dim(2);
+  args.require(window.stride >= 1 && window.pad_h >= 0 && window.pad_w >= 0 && window.pad_h < kh && window.pad_w < kw,
+               concat("unsupported geometry kernel ", kh, "x", kw, " stride ", window.stride, " padding ", window.pad_h,
+                      ",", window.pad_w, " (needs stride >= 1 and 0 <= padding < kernel)"));
+  args.shape("weight", {weight.dim(0), kh, kw, x.dim(3)});
+  const int64_t ho = swept_extent(x.dim(1), kh, window.stride, window.pad_h);
+  const int64_t wo = swept_extent(x.dim(2), kw, window.stride, window.pad_w);
   args.require(ho > 0 && wo > 0, "input smaller than the kernel");
-  args.shape("y", {n, ho, wo, cout});
-  args.backend().conv2d_forward(x, weight, bias, y, stride, padding);
+  return {x.dim(0), ho, wo, weight.dim(0)};
+}
+
+// The output shape of a pooling window over x [N,H,W,C] after checking it.
+Shape pool_output_shape(const OpArgs& args, const Shape& x, const Pool2dWindow& window) {
+  args.require(x.size() == 4, concat("input must have rank 4, got ", x.size()));
+  args.require(window.kernel >= 1 && window.stride >= 1 && window.padding >= 0 && window.padding < window.kernel,
+               concat("unsupported window kernel ", window.kernel, " stride ", window.stride, " padding ",
+                      window.padding, " (needs stride >= 1 and 0 <= padding < kernel)"));
+  const int64_t ho = swept_extent(x[1], window.kernel, window.stride, window.padding);
+  const int64_t wo = swept_extent(x[2], window.kernel, window.stride, window.padding);
+  args.require(ho > 0 && wo > 0, "input smaller than the window");
+  return {x[0], ho, wo, x[3]};
+}
+
+}  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                    const Conv2dWindow& window) {
+  const OpArgs args("conv2d_forward", {ARG(x), ARG(weight), ARG(bias), ARG(y)});
+  const Shape out = conv_output_shape(args, x, weight, window);
+  args.optional_shape("bias", {weight.dim(0)});
+  args.shape("y", out);
+  args.backend().conv2d_forward(x, weight, bias, y, window);
 }
 
 void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
-                     const Tensor& dbias, int stride, int padding) {
+                     const Tensor& dbias, const Conv2dWindow& window) {
   const OpArgs args("conv2d_backward", {ARG(x), ARG(weight), ARG(dy), ARG(dx), ARG(dweight), ARG(dbias)});
-  args.rank("x", 4);
-  args.rank("weight", 4);
-  const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), cin = x.dim(3);
-  const int64_t cout = weight.dim(0), k = weight.dim(1);
-  args.require((k == 3 && padding == 1 && (stride == 1 || stride == 2)) || (k == 1 && padding == 0 && stride == 1),
-               concat("unsupported geometry kernel ", k, " stride ", stride, " padding ", padding));
-  args.shape("weight", {cout, k, k, cin});
-  const int64_t ho = (h + 2 * padding - k) / stride + 1, wo = (w + 2 * padding - k) / stride + 1;
-  args.shape("dy", {n, ho, wo, cout});
+  const Shape out = conv_output_shape(args, x, weight, window);
+  args.shape("dy", out);
   args.optional_shape("dx", x.shape());
   args.optional_shape("dweight", weight.shape());
-  args.optional_shape("dbias", {cout});
-  args.backend().conv2d_backward(x, weight, dy, dx, dweight, dbias, stride, padding);
+  args.optional_shape("dbias", {weight.dim(0)});
+  args.backend().conv2d_backward(x, weight, dy, dx, dweight, dbias, window);
 }
 
 void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) {
@@ -191,6 +213,84 @@ void silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
   args.shape("dy", x.shape());
   args.shape("dx", x.shape());
   args.backend().silu_backward(x, dy, dx);
+}
+
+void relu_forward(const Tensor& x, const Tensor& y) {
+  const OpArgs args("relu_forward", {ARG(x), ARG(y)});
+  args.defined("x");
+  args.shape("y", x.shape());
+  args.backend().relu_forward(x, y);
+}
+
+void relu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
+  const OpArgs args("relu_backward", {ARG(x), ARG(dy), ARG(dx)});
+  args.defined("x");
+  args.shape("dy", x.shape());
+  args.shape("dx", x.shape());
+  args.backend().relu_backward(x, dy, dx);
+}
+
+void max_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
+  const OpArgs args("max_pool2d_forward", {ARG(x), ARG(y)});
+  args.rank("x", 4);
+  args.shape("y", pool_output_shape(args, x.shape(), window));
+  args.backend().max_pool2d_forward(x, y, window);
+}
+
+void max_pool2d_backward(const Tensor& x, const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) {
+  const OpArgs args("max_pool2d_backward", {ARG(x), ARG(dy), ARG(dx)});
+  args.rank("x", 4);
+  args.shape("dy", pool_output_shape(args, x.shape(), window));
+  args.shape("dx", x.shape());
+  args.backend().max_pool2d_backward(x, dy, dx, window);
+}
+
+void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
+  const OpArgs args("avg_pool2d_forward", {ARG(x), ARG(y)});
+  args.rank("x", 4);
+  args.shape("y", pool_output_shape(args, x.shape(), window));
+  args.backend().avg_pool2d_forward(x, y, window);
+}
+
+void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) {
+  const OpArgs args("avg_pool2d_backward", {ARG(dy), ARG(dx)});
+  args.rank("dx", 4);
+  args.shape("dy", pool_output_shape(args, dx.shape(), window));
+  args.backend().avg_pool2d_backward(dy, dx, window);
+}
+
+void global_avg_pool_forward(const Tensor& x, const Tensor& y) {
+  const OpArgs args("global_avg_pool_forward", {ARG(x), ARG(y)});
+  args.rank("x", 4);
+  args.require(x.dim(1) * x.dim(2) > 0, "x has no pixels");
+  args.shape("y", {x.dim(0), x.dim(3)});
+  args.backend().global_avg_pool_forward(x, y);
+}
+
+void global_avg_pool_backward(const Tensor& dy, const Tensor& dx) {
+  const OpArgs args("global_avg_pool_backward", {ARG(dy), ARG(dx)});
+  args.rank("dx", 4);
+  args.require(dx.dim(1) * dx.dim(2) > 0, "dx has no pixels");
+  args.shape("dy", {dx.dim(0), dx.dim(3)});
+  args.backend().global_avg_pool_backward(dy, dx);
+}
+
+void resize_bilinear_forward(const Tensor& x, const Tensor& y) {
+  const OpArgs args("resize_bilinear_forward", {ARG(x), ARG(y)});
+  args.rank("x", 4);
+  args.rank("y", 4);
+  args.require(x.dim(1) > 0 && x.dim(2) > 0 && y.dim(1) > 0 && y.dim(2) > 0, "images must not be empty");
+  args.shape("y", {x.dim(0), y.dim(1), y.dim(2), x.dim(3)});
+  args.backend().resize_bilinear_forward(x, y);
+}
+
+void resize_bilinear_backward(const Tensor& dy, const Tensor& dx) {
+  const OpArgs args("resize_bilinear_backward", {ARG(dy), ARG(dx)});
+  args.rank("dy", 4);
+  args.rank("dx", 4);
+  args.require(dx.dim(1) > 0 && dx.dim(2) > 0 && dy.dim(1) > 0 && dy.dim(2) > 0, "images must not be empty");
+  args.shape("dy", {dx.dim(0), dy.dim(1), dy.dim(2), dx.dim(3)});
+  args.backend().resize_bilinear_backward(dy, dx);
 }
 
 void upsample_nearest2x_forward(const Tensor& x, const Tensor& y) {
@@ -387,6 +487,24 @@ void mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& w
   args.shape("weights", {pred.dim(0)});
   args.shape("dpred", pred.shape());
   args.backend().mse_loss_backward(pred, target, weights, loss_scale, dpred);
+}
+
+void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& per_sample) {
+  const OpArgs args("cross_entropy_forward", {ARG(logits), ARG(labels), ARG(per_sample)});
+  args.rank("logits", 2);
+  args.require(logits.dim(1) > 0, "logits need at least one class");
+  args.shape("labels", {logits.dim(0)});
+  args.shape("per_sample", {logits.dim(0)});
+  args.backend(DType::F32, {"labels"}).cross_entropy_forward(logits, labels, per_sample);
+}
+
+void cross_entropy_backward(const Tensor& logits, const Tensor& labels, float loss_scale, const Tensor& dlogits) {
+  const OpArgs args("cross_entropy_backward", {ARG(logits), ARG(labels), ARG(dlogits)});
+  args.rank("logits", 2);
+  args.require(logits.dim(1) > 0, "logits need at least one class");
+  args.shape("labels", {logits.dim(0)});
+  args.shape("dlogits", logits.shape());
+  args.backend(DType::F32, {"labels"}).cross_entropy_backward(logits, labels, loss_scale, dlogits);
 }
 
 void adamw_update(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamWStep& step) {

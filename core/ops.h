@@ -20,12 +20,31 @@ namespace diffuse::ops {
 
 // ---- convolution and linear -------------------------------------------------
 
-// x [N,H,W,Ci], weight [Co,K,K,Ci], bias [Co] or undefined -> y [N,Ho,Wo,Co],
-// Ho = (H + 2*padding - K) / stride + 1. Supported: K=3 padding 1 (stride 1 or 2), K=1 padding 0.
-void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, int stride,
-                    int padding);
+// How a convolution window moves: one stride for both axes and zero padding
+// per axis (pad_h rows above and below, pad_w columns left and right).
+struct Conv2dWindow {
+  int stride = 1;
+  int pad_h = 0;
+  int pad_w = 0;
+};
+
+// x [N,H,W,Ci], weight [Co,Kh,Kw,Ci], bias [Co] or undefined -> y [N,Ho,Wo,Co],
+// Ho = (H + 2*pad_h - Kh) / stride + 1, Wo = (W + 2*pad_w - Kw) / stride + 1.
+// Any kernel with stride >= 1 and 0 <= padding < kernel per axis (Inception's
+// 1x7, 7x1, 5x5 and unpadded 3x3 as well as the U-Net's 3x3 and 1x1).
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                    const Conv2dWindow& window);
 void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
-                     const Tensor& dbias, int stride, int padding);
+                     const Tensor& dbias, const Conv2dWindow& window);
+// The square form the U-Net uses: `padding` on both axes.
+inline void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, int stride,
+                           int padding) {
+  conv2d_forward(x, weight, bias, y, Conv2dWindow{stride, padding, padding});
+}
+inline void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
+                            const Tensor& dweight, const Tensor& dbias, int stride, int padding) {
+  conv2d_backward(x, weight, dy, dx, dweight, dbias, Conv2dWindow{stride, padding, padding});
+}
 
 // x [M,K], weight [N,K], bias [N] or undefined -> y [M,N] = x weight^T + bias.
 void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y);
@@ -43,6 +62,10 @@ void group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mea
 // y = x * sigmoid(x), any shape.
 void silu_forward(const Tensor& x, const Tensor& y);
 void silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx);
+
+// y = max(x, 0), any shape; y may alias x. Backward: dx = dy where x > 0, else 0.
+void relu_forward(const Tensor& x, const Tensor& y);
+void relu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx);
 
 // ---- resampling and plumbing --------------------------------------------------
 
@@ -72,6 +95,35 @@ void scale(const Tensor& x, float alpha, const Tensor& y);
 void combine_per_sample(const Tensor& p, const Tensor& a, const Tensor& q, const Tensor& b, const Tensor& y);
 // y = min(max(x, low), high); y may alias x.
 void clamp(const Tensor& x, float low, float high, const Tensor& y);
+
+// ---- pooling and resizing ----------------------------------------------------
+
+// A square pooling window: kernel x kernel taps, `stride` apart, `padding` on every side.
+struct Pool2dWindow {
+  int kernel = 3;
+  int stride = 1;
+  int padding = 0;
+};
+
+// x [N,H,W,C] -> y [N,Ho,Wo,C], Ho = (H + 2*padding - kernel) / stride + 1; padding < kernel.
+// Max pooling ignores the padding; backward routes each dy to the first maximal tap
+// (recomputed from x, so no indices are stored).
+void max_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window);
+void max_pool2d_backward(const Tensor& x, const Tensor& dy, const Tensor& dx, const Pool2dWindow& window);
+// Average pooling divides by the taps inside the image (PyTorch's count_include_pad=False,
+// TensorFlow's 'SAME' average pool), so border outputs are not pulled towards zero.
+void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window);
+void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Pool2dWindow& window);
+
+// x [N,H,W,C] -> y [N,C], the mean over H and W. Backward: dx = dy / (H*W) everywhere.
+void global_avg_pool_forward(const Tensor& x, const Tensor& y);
+void global_avg_pool_backward(const Tensor& dy, const Tensor& dx);
+
+// x [N,H,W,C] -> y [N,Ho,Wo,C], bilinear with half-pixel centres (PyTorch's
+// align_corners=False, no antialiasing): source coordinate (o + 0.5) * H / Ho - 0.5,
+// clamped at 0 below and at the last pixel above. Backward scatters dy with the same weights.
+void resize_bilinear_forward(const Tensor& x, const Tensor& y);
+void resize_bilinear_backward(const Tensor& dy, const Tensor& dx);
 
 // ---- attention ----------------------------------------------------------------
 
@@ -118,6 +170,11 @@ void mse_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& we
 // dpred = d(loss_scale * sum_n per_sample[n]) / dpred.
 void mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float loss_scale,
                        const Tensor& dpred);
+
+// logits [N,K], labels [N] i32 in [0,K) -> per_sample [N] = -log softmax(logits[n])[labels[n]].
+void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& per_sample);
+// dlogits = d(loss_scale * sum_n per_sample[n]) / dlogits = loss_scale * (softmax - one_hot).
+void cross_entropy_backward(const Tensor& logits, const Tensor& labels, float loss_scale, const Tensor& dlogits);
 
 // ---- optimiser and flat-buffer math -------------------------------------------
 

@@ -1,6 +1,6 @@
 #include <memory>
 
-#include "bench/train_bench.h"
+#include "bench/distributed_bench.h"
 #include "launch/commands.h"
 
 namespace diffuse::cli {
@@ -15,7 +15,7 @@ void add_bench_command(CLI::App& app) {
   train->add_option("--steps", options->steps, "Timed steps (the median is reported)");
   train->add_option("--warmup", options->warmup, "Untimed steps first");
   train->add_option("--set", options->overrides, "Override a config key (repeatable)");
-  train->callback([options] { run_train_bench(*options); });
+  train->callback([options] { run_train_bench_on_every_rank(*options); });
 }
 
 }  // namespace diffuse::cli

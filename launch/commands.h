@@ -17,6 +17,12 @@ void add_train_command(CLI::App& app);
 // `diffuse sample`: draw images from a checkpoint into a PNG grid or an HDF5 dataset.
 void add_sample_command(CLI::App& app);
 
+// `diffuse eval`: FID, KID and precision/recall of a checkpoint's samples (or of an image set) against a reference.
+void add_eval_command(CLI::App& app);
+
+// `diffuse train-classifier`: train the evaluation classifier and write it as a feature network file.
+void add_train_classifier_command(CLI::App& app);
+
 // `diffuse bench train`: throughput and memory against the machine's GEMM peak.
 void add_bench_command(CLI::App& app);
 

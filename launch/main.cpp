@@ -1,5 +1,6 @@
 // The `diffuse` command line: one binary, one subcommand per job. Every
-// failure ends with one readable "error: ..." line and exit status 1.
+// failure ends with one readable "error: ..." line and exit status 1 (under
+// an MPI launcher, on each failing rank, and the job ends: see MpiSession).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "launch/commands.h"
+#include "launch/mpi_session.h"
 
 namespace {
 
@@ -30,6 +32,7 @@ void adopt_launcher_rank() {
 
 int main(int argc, char** argv) {
   adopt_launcher_rank();
+  diffuse::cli::MpiSession mpi;
   CLI::App app{"diffuse: distributed training, distillation, sampling and evaluation of image diffusion models"};
   app.require_subcommand(1);
   diffuse::cli::add_info_command(app);
@@ -37,16 +40,19 @@ int main(int argc, char** argv) {
   diffuse::cli::add_train_command(app);
   diffuse::cli::add_sample_command(app);
   diffuse::cli::add_bench_command(app);
+  diffuse::cli::add_eval_command(app);
+  diffuse::cli::add_train_classifier_command(app);
   try {
+    mpi.start(argc, argv);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
   } catch (const diffuse::Error& error) {
     std::fprintf(stderr, "error: %s\n", error.what());
-    return 1;
+    return mpi.end_after_error();
   } catch (const std::exception& error) {
     std::fprintf(stderr, "error: %s\n", error.what());
-    return 1;
+    return mpi.end_after_error();
   }
   return 0;
 }

@@ -5,7 +5,7 @@
 
 namespace diffuse::model {
 
-Conv2d::Conv2d(ParameterStore& store, const std::string& name, const Conv2dSpec& spec) : spec_(spec) {
+Conv2d::Conv2d(ParameterStore& store, const std::string& name, const Conv2dSpec& spec) : store_(&store), spec_(spec) {
   DIFFUSE_CHECK(spec.in_channels > 0 && spec.out_channels > 0, "conv '", name, "' needs positive channel counts");
   DIFFUSE_CHECK((spec.kernel == 3 && (spec.stride == 1 || spec.stride == 2)) || (spec.kernel == 1 && spec.stride == 1),
                 "conv '", name, "': unsupported kernel ", spec.kernel, " stride ", spec.stride);
@@ -38,6 +38,8 @@ const Tensor& Conv2d::backward(const Tensor& dy, InputGradient input_gradient) {
   }
   ops::conv2d_backward(x, parameters_.weight->value, dy, activations_.dx, parameters_.weight->grad,
                        parameters_.bias->grad, spec_.stride, padding());
+  store_->gradient_ready(*parameters_.weight);
+  store_->gradient_ready(*parameters_.bias);
   return activations_.dx;
 }
 

@@ -3,7 +3,8 @@
 // [out,k,k,in] and "<name>.bias" [out].
 //
 // Backward ACCUMULATES dweight and dbias into the store's gradient views and
-// WRITES dx. The input passed to forward must stay unchanged until backward.
+// WRITES dx, then reports both gradients final (ParameterStore::gradient_ready).
+// The input passed to forward must stay unchanged until backward.
 #pragma once
 
 #include <string>
@@ -53,6 +54,7 @@ class Conv2d {
  private:
   int padding() const { return spec_.kernel == 3 ? 1 : 0; }
 
+  ParameterStore* store_;  // told when backward has finished the gradients
   Conv2dSpec spec_;
   Conv2dParameters parameters_;
   Conv2dActivations activations_;

@@ -38,7 +38,7 @@ int64_t TimeEmbedding::activation_bytes(int64_t batch) const {
 }
 
 ClassEmbedding::ClassEmbedding(ParameterStore& store, const std::string& name, int num_classes, int width)
-    : num_classes_(num_classes), width_(width) {
+    : store_(&store), num_classes_(num_classes), width_(width) {
   DIFFUSE_CHECK(num_classes > 0 && width > 0, "class embedding '", name, "' needs classes and a width");
   table_ = store.declare(name + ".weight", {num_classes + 1, width}, {InitRule::kNormal, 1.0f});
 }
@@ -55,6 +55,7 @@ const Tensor& ClassEmbedding::forward(const Tensor& labels) {
 void ClassEmbedding::backward(const Tensor& drows) {
   DIFFUSE_CHECK(activations_.labels.defined(), "class embedding backward before forward");
   ops::embedding_backward(activations_.labels, drows, table_->grad);
+  store_->gradient_ready(*table_);
 }
 
 }  // namespace diffuse::model

@@ -69,6 +69,7 @@ class ClassEmbedding {
   int no_class_label() const { return num_classes_; }
 
  private:
+  ParameterStore* store_;  // told when backward has finished the gradient
   int num_classes_;
   int width_;
   Parameter* table_;  // [num_classes + 1, width]

@@ -5,7 +5,8 @@
 
 namespace diffuse::model {
 
-GroupNorm::GroupNorm(ParameterStore& store, const std::string& name, const GroupNormSpec& spec) : spec_(spec) {
+GroupNorm::GroupNorm(ParameterStore& store, const std::string& name, const GroupNormSpec& spec)
+    : store_(&store), spec_(spec) {
   DIFFUSE_CHECK(spec.groups > 0 && spec.channels > 0 && spec.channels % spec.groups == 0, "group norm '", name,
                 "': ", spec.channels, " channels do not split into ", spec.groups, " groups");
   parameters_.gamma = store.declare(name + ".gamma", {spec.channels}, {InitRule::kOnes});
@@ -29,6 +30,8 @@ const Tensor& GroupNorm::backward(const Tensor& dy) {
   ensure_buffer(a.dx, a.x.shape(), a.x.device());
   ops::group_norm_backward(a.x, parameters_.gamma->value, a.mean, a.rstd, spec_.groups, dy, a.dx,
                            parameters_.gamma->grad, parameters_.beta->grad);
+  store_->gradient_ready(*parameters_.gamma);
+  store_->gradient_ready(*parameters_.beta);
   return a.dx;
 }
 

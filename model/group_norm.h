@@ -50,6 +50,7 @@ class GroupNorm {
   const GroupNormParameters& parameters() const { return parameters_; }
 
  private:
+  ParameterStore* store_;  // told when backward has finished the gradients
   GroupNormSpec spec_;
   GroupNormParameters parameters_;
   GroupNormActivations activations_;

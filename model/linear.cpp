@@ -5,7 +5,7 @@
 
 namespace diffuse::model {
 
-Linear::Linear(ParameterStore& store, const std::string& name, const LinearSpec& spec) : spec_(spec) {
+Linear::Linear(ParameterStore& store, const std::string& name, const LinearSpec& spec) : store_(&store), spec_(spec) {
   DIFFUSE_CHECK(spec.in_features > 0 && spec.out_features > 0, "linear '", name, "' needs positive feature counts");
   parameters_.weight = store.declare(name + ".weight", {spec.out_features, spec.in_features},
                                      {InitRule::kFanAvgUniform, spec.init_scale});
@@ -30,6 +30,8 @@ const Tensor& Linear::backward(const Tensor& dy, InputGradient input_gradient) {
   }
   ops::linear_backward(x, parameters_.weight->value, dy, activations_.dx, parameters_.weight->grad,
                        parameters_.bias->grad);
+  store_->gradient_ready(*parameters_.weight);
+  store_->gradient_ready(*parameters_.bias);
   return activations_.dx;
 }
 

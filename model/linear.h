@@ -2,7 +2,8 @@
 // "<name>.weight" [out,in] and "<name>.bias" [out].
 //
 // Backward ACCUMULATES dweight and dbias into the store's gradient views and
-// WRITES dx. The input passed to forward must stay unchanged until backward.
+// WRITES dx, then reports both gradients final (ParameterStore::gradient_ready).
+// The input passed to forward must stay unchanged until backward.
 #pragma once
 
 #include <string>
@@ -46,6 +47,7 @@ class Linear {
   const LinearParameters& parameters() const { return parameters_; }
 
  private:
+  ParameterStore* store_;  // told when backward has finished the gradients
   LinearSpec spec_;
   LinearParameters parameters_;
   LinearActivations activations_;

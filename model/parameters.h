@@ -10,12 +10,18 @@
 //
 // Optimizer, EMA, all-reduce and checkpoints work on params()/grads() as
 // flat vectors; names and offsets map them back to layers.
+//
+// Gradient-ready hook: every layer's backward calls gradient_ready(p) for each
+// of its parameters once it has finished accumulating p's gradient, so that a
+// gradient reduction can start while backward goes on (trainer/gradient_reducer.h).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
@@ -80,6 +86,14 @@ class ParameterStore {
   const Tensor& params() const { return params_; }
   const Tensor& grads() const { return grads_; }
 
+  // Called by a layer's backward when `parameter`'s gradient of this backward pass is final.
+  void gradient_ready(const Parameter& parameter) const {
+    if (gradient_ready_hook_) gradient_ready_hook_(parameter);
+  }
+  // What gradient_ready() calls; an empty function removes the hook.
+  using GradientReadyHook = std::function<void(const Parameter&)>;
+  void set_gradient_ready_hook(GradientReadyHook hook) { gradient_ready_hook_ = std::move(hook); }
+
   // Sets every gradient to exactly zero (also clearing inf/NaN left by an overflowed fp16 step).
   void zero_grads();
 
@@ -99,6 +113,7 @@ class ParameterStore {
   Tensor params_;  // f32 [numel_]
   Tensor grads_;   // f32 [numel_]
   Tensor zeros_;   // f32 [numel_] on a non-CPU device: the source zero_grads() copies from
+  GradientReadyHook gradient_ready_hook_;
 };
 
 }  // namespace diffuse::model

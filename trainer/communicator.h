@@ -1,40 +1,90 @@
 // Communicator: how ranks combine gradients and agree on state. Training
-// code talks only to this interface; the single-process implementation is
-// what a one-rank run uses (MPI and NCCL implementations plug in the same way).
+// code talks only to this interface. Three implementations:
+//   SingleProcessCommunicator  one process; every collective is (almost) the identity
+//   MPI (communicator_mpi.h)   host buffers, the CPU backend
+//   NCCL (communicator_nccl.h) device buffers, the CUDA backend
+// Every rank must call the same collectives in the same order. None of them
+// waits forever: after runtime.collective_timeout_s each rank ends with an
+// Error naming the operation and the ranks that did not arrive.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "core/tensor.h"
 
 namespace diffuse {
 
+enum class ReduceOp { kSum, kAverage };
+
+// A collective that was started and has not been waited for.
+using CollectiveHandle = int64_t;
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
+  virtual const char* name() const = 0;  // "single", "mpi", "nccl"
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  // In-place sum over ranks of a flat fp32 buffer.
-  virtual void all_reduce_sum(const Tensor& buffer) = 0;
-  // Sum over ranks of one number (losses for logging).
-  virtual double all_reduce_sum(double value) = 0;
-  // Rank `root`'s buffer onto every rank.
+  // Rank among the ranks on this node (shared memory), and how many there are.
+  virtual int local_rank() const = 0;
+  virtual int local_size() const = 0;
+
+  // ---- blocking collectives ----
+  // output = op over ranks of input (f32, same shape). output may be input (in place).
+  virtual void all_reduce(const Tensor& input, const Tensor& output, ReduceOp op) = 0;
+  // One number over ranks (losses for logging, flags, norms).
+  virtual double all_reduce(double value, ReduceOp op) = 0;
+  // Rank `root`'s buffer onto every rank (any dtype).
   virtual void broadcast(const Tensor& buffer, int root) = 0;
-  // Every rank's `local` [n,...] concatenated in rank order into `gathered` [size*n,...].
+  // Every rank's `local` [n,...] concatenated in rank order into `gathered` [size*n,...] (any dtype).
   virtual void all_gather(const Tensor& local, const Tensor& gathered) = 0;
+  // buffer (f32, flat) is split into consecutive parts of counts[r] elements; each rank
+  // contributes its own part in place, and afterwards every rank holds every part.
+  virtual void all_gather_in_place(const Tensor& buffer, const std::vector<int64_t>& counts) = 0;
   virtual void barrier() = 0;
+
+  // ---- non-blocking collectives (gradient buckets overlapping backward) ----
+  // The buffers must stay untouched until wait(handle) returns.
+  // In-place all-reduce of an f32 buffer.
+  virtual CollectiveHandle start_all_reduce(const Tensor& buffer, ReduceOp op) = 0;
+  // input (f32, flat, sum of counts elements) is summed over ranks; this rank receives
+  // its part, counts[rank] elements starting at the sum of the counts before it, in output.
+  virtual CollectiveHandle start_reduce_scatter(const Tensor& input, const Tensor& output,
+                                                const std::vector<int64_t>& counts) = 0;
+  // Lets started collectives advance (MPI moves data only inside its calls). Cheap.
+  virtual void progress() = 0;
+  virtual void wait(CollectiveHandle handle) = 0;
+
+  // Conveniences.
+  void all_reduce_sum(const Tensor& buffer) { all_reduce(buffer, buffer, ReduceOp::kSum); }
+  double all_reduce_sum(double value) { return all_reduce(value, ReduceOp::kSum); }
 };
 
-// One process: every collective is the identity.
+// One process: collectives copy where input and output differ, otherwise do nothing.
 class SingleProcessCommunicator final : public Communicator {
  public:
+  const char* name() const override { return "single"; }
   int rank() const override { return 0; }
   int size() const override { return 1; }
-  void all_reduce_sum(const Tensor&) override {}
-  double all_reduce_sum(double value) override { return value; }
+  int local_rank() const override { return 0; }
+  int local_size() const override { return 1; }
+  void all_reduce(const Tensor& input, const Tensor& output, ReduceOp op) override;
+  double all_reduce(double value, ReduceOp) override { return value; }
   void broadcast(const Tensor&, int) override {}
-  void all_gather(const Tensor& local, const Tensor& gathered) override { copy(local, gathered); }
+  void all_gather(const Tensor& local, const Tensor& gathered) override;
+  void all_gather_in_place(const Tensor&, const std::vector<int64_t>&) override {}
   void barrier() override {}
+  CollectiveHandle start_all_reduce(const Tensor&, ReduceOp) override { return 0; }
+  CollectiveHandle start_reduce_scatter(const Tensor& input, const Tensor& output,
+                                        const std::vector<int64_t>& counts) override;
+  void progress() override {}
+  void wait(CollectiveHandle) override {}
 };
+
+// The communicator of this process: MPI when MPI was initialised with more
+// than one rank (NCCL instead for `device` CUDA), the single-process one otherwise.
+std::unique_ptr<Communicator> make_world_communicator(Device device, double timeout_seconds);
 
 }  // namespace diffuse

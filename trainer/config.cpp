@@ -59,6 +59,8 @@ std::vector<Field> schema(Config& c) {
       {"train.sample_every", Kind::Int64, &c.train.sample_every},
       {"train.checkpoint_every", Kind::Int64, &c.train.checkpoint_every},
       {"train.keep_checkpoints", Kind::Int, &c.train.keep_checkpoints},
+      {"train.bucket_mb", Kind::Double, &c.train.bucket_mb},
+      {"train.shard_optimizer", Kind::Bool, &c.train.shard_optimizer},
       {"sample.sampler", Kind::String, &c.sample.sampler},
       {"sample.steps", Kind::Int, &c.sample.steps},
       {"sample.eta", Kind::Double, &c.sample.eta},
@@ -66,6 +68,7 @@ std::vector<Field> schema(Config& c) {
       {"sample.per_class", Kind::Int, &c.sample.per_class},
       {"sample.count", Kind::Int, &c.sample.count},
       {"runtime.threads", Kind::Int, &c.runtime.threads},
+      {"runtime.collective_timeout_s", Kind::Double, &c.runtime.collective_timeout_s},
   };
 }
 
@@ -206,12 +209,14 @@ void validate(const Config& c, const std::string& origin) {
   require(t.sample_every >= 0, "train.sample_every", "must be >= 0", origin);
   require(t.checkpoint_every > 0, "train.checkpoint_every", "must be positive", origin);
   require(t.keep_checkpoints > 0, "train.keep_checkpoints", "must be positive", origin);
+  require(t.bucket_mb > 0, "train.bucket_mb", "must be positive", origin);
   require_one_of("sample.sampler", c.sample.sampler, {"ddpm", "ddim"}, origin);
   require(c.sample.steps > 0, "sample.steps", "must be positive", origin);
   require(c.sample.eta >= 0, "sample.eta", "must be >= 0", origin);
   require(c.sample.per_class > 0, "sample.per_class", "must be positive", origin);
   require(c.sample.count > 0, "sample.count", "must be positive", origin);
   require(c.runtime.threads >= 0, "runtime.threads", "must be >= 0", origin);
+  require(c.runtime.collective_timeout_s > 0, "runtime.collective_timeout_s", "must be positive", origin);
 }
 
 }  // namespace

@@ -56,6 +56,8 @@ struct TrainConfig {
   int64_t sample_every = 0;        // 0 = never
   int64_t checkpoint_every = 500;
   int keep_checkpoints = 3;
+  double bucket_mb = 25.0;       // gradient all-reduce buckets (MiB), overlapped with backward
+  bool shard_optimizer = false;  // ZeRO-1: Adam moments sharded over ranks
 };
 
 struct SampleConfig {
@@ -68,7 +70,8 @@ struct SampleConfig {
 };
 
 struct RuntimeConfig {
-  int threads = 0;  // CPU threads per rank (0 = the cores given to this rank)
+  int threads = 0;                      // CPU threads per rank (0 = the cores given to this rank)
+  double collective_timeout_s = 300.0;  // a collective waiting longer ends the job naming the missing ranks
 };
 
 struct Config {

@@ -16,6 +16,9 @@
 #include "trainer/image_grid.h"
 #include "trainer/metrics.h"
 #include "trainer/model_setup.h"
+#include "trainer/rank_agreement.h"
+#include "trainer/stop_signal.h"
+#include "trainer/thread_count.h"
 
 namespace diffuse {
 
@@ -67,11 +70,13 @@ void check_dataset_matches(const DatasetInfo& info, const std::string& path, con
 
 Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator& communicator, bool resuming)
     : config_(config), run_dir_(run_dir), communicator_(communicator), setup_(diffusion_setup(config)) {
-  const int world = communicator_.size();
+  const int world = communicator_.size(), rank = communicator_.rank();
+  // First, so that ranks with different configs fail together before they disagree on anything else.
+  if (world > 1) require_same_on_every_rank(communicator_, config_to_yaml(config_), "configurations");
   DIFFUSE_CHECK(config_.train.batch_size % (world * config_.train.accumulation) == 0, "train.batch_size ",
                 config_.train.batch_size, " is not divisible by ", world, " ranks x train.accumulation ",
                 config_.train.accumulation);
-  if (communicator_.rank() == 0) {
+  if (rank == 0) {
     check_writable(run_dir_);
     if (!resuming) {
       DIFFUSE_CHECK(newest_checkpoint(run_dir_).empty(), "run directory ", run_dir_,
@@ -86,8 +91,18 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator&
   store_.finalize(Device::CPU);
   store_.initialize(config_.seed);
   communicator_.broadcast(store_.params(), 0);
-  adam_m_ = Tensor::zeros({store_.numel()});
-  adam_v_ = Tensor::zeros({store_.numel()});
+
+  sharded_ = config_.train.shard_optimizer && world > 1;
+  shards_ = ShardLayout{store_.numel(), sharded_ ? world : 1};
+  const int64_t shard = sharded_ ? shards_.count(rank) : store_.numel();
+  adam_m_ = Tensor::zeros({shard});
+  adam_v_ = Tensor::zeros({shard});
+  if (sharded_) {
+    shard_grads_ = Tensor::zeros({shard});
+    reducer_ = std::make_unique<GradientReducer>(store_, communicator_, config_.train.bucket_mb, shards_, shard_grads_);
+  } else if (world > 1) {
+    reducer_ = std::make_unique<GradientReducer>(store_, communicator_, config_.train.bucket_mb);
+  }
   for (double rate : config_.train.ema_rates) {
     Tensor buffer = Tensor::empty({store_.numel()});
     copy(store_.params(), buffer);
@@ -106,13 +121,25 @@ std::vector<ParameterEntry> Trainer::layout() const {
 
 void Trainer::resume_from(const std::string& checkpoint) {
   const CheckpointMeta meta = read_checkpoint_meta(checkpoint);
-  CheckpointBuffers buffers{store_.params(), ema_, adam_m_, adam_v_};
+  // The file holds the whole optimizer state; a sharded rank keeps its part.
+  const Tensor whole_m = sharded_ ? Tensor::empty({store_.numel()}) : adam_m_;
+  const Tensor whole_v = sharded_ ? Tensor::empty({store_.numel()}) : adam_v_;
+  CheckpointBuffers buffers{store_.params(), ema_, whole_m, whole_v};
   read_checkpoint(checkpoint, layout(), buffers);
+  if (sharded_) {
+    const int rank = communicator_.rank();
+    copy(whole_m.slice(shards_.begin(rank), shards_.end(rank)), adam_m_);
+    copy(whole_v.slice(shards_.begin(rank), shards_.end(rank)), adam_v_);
+  }
   step_ = meta.step;
   const Config saved = parse_config(meta.config_yaml, checkpoint);
+  if (communicator_.rank() != 0) return;
   if (saved.train.batch_size != config_.train.batch_size)
     log_warning("resuming with train.batch_size ", config_.train.batch_size, " (the checkpoint used ",
                 saved.train.batch_size, "): the run continues, but not the same trajectory");
+  if (meta.world_size != communicator_.size())
+    log_info("the checkpoint was written by ", meta.world_size, " rank(s); continuing on ", communicator_.size(),
+             " with the same global batch");
   log_info("resumed from ", checkpoint, " at step ", step_);
 }
 
@@ -122,7 +149,18 @@ double Trainer::learning_rate(int64_t step) const {
   return train.lr * std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(train.warmup_steps));
 }
 
+Tensor Trainer::gather_shards(const Tensor& shard) {
+  Tensor whole = Tensor::empty({store_.numel()});
+  const int rank = communicator_.rank();
+  copy(shard, whole.slice(shards_.begin(rank), shards_.end(rank)));
+  communicator_.all_gather_in_place(whole, shards_.counts());
+  return whole;
+}
+
 void Trainer::save_checkpoint() {
+  // Sharded moments are gathered for the file (for a moment every rank holds them whole).
+  const Tensor adam_m = sharded_ ? gather_shards(adam_m_) : adam_m_;
+  const Tensor adam_v = sharded_ ? gather_shards(adam_v_) : adam_v_;
   if (communicator_.rank() != 0) return;
   CheckpointMeta meta;
   meta.step = step_;
@@ -134,35 +172,98 @@ void Trainer::save_checkpoint() {
   meta.world_size = communicator_.size();
   meta.seed = config_.seed;
   meta.config_yaml = config_to_yaml(config_);
-  const CheckpointBuffers buffers{store_.params(), ema_, adam_m_, adam_v_};
+  const CheckpointBuffers buffers{store_.params(), ema_, adam_m, adam_v};
   write_checkpoint(checkpoint_path(run_dir_, step_), layout(), meta, buffers);
   prune_checkpoints(run_dir_, config_.train.keep_checkpoints);
 }
 
+// Every rank samples its share of the grid (sample i is keyed by its index in
+// the grid, so the grid does not depend on the rank count); rank 0 writes it.
 void Trainer::write_sample_grid() {
-  if (communicator_.rank() != 0) return;
   // Sample from the first EMA rate's weights, then restore the training weights.
   Tensor saved = Tensor::empty({store_.numel()});
   copy(store_.params(), saved);
   if (!ema_.empty()) copy(ema_.front().second, store_.params());
   const SampleConfig& sample = config_.sample;
-  SamplerOptions options;
-  options.steps = sample.steps;
-  options.eta = sample.sampler == "ddpm" ? 1.0 : sample.eta;
-  options.guidance = sample.guidance;
-  options.seed = config_.seed;
   const model::UNetSpec spec = unet_spec(config_.model);
   const Tensor labels = grid_labels(spec.num_classes, sample.per_class);
-  const Tensor images = sample_with_model(*unet_, spec, setup_, options, labels, sample.count, 64);
+  const int64_t count = labels.defined() ? labels.dim(0) : sample.count;
+  const int world = communicator_.size(), rank = communicator_.rank();
+  const int64_t share = (count + world - 1) / world;
+  const int64_t first = std::min(count, rank * share), end = std::min(count, first + share);
+  Tensor mine = Tensor::zeros({share, spec.image_size, spec.image_size, spec.image_channels});
+  if (end > first) {
+    SamplerOptions options;
+    options.steps = sample.steps;
+    options.eta = sample.sampler == "ddpm" ? 1.0 : sample.eta;
+    options.guidance = sample.guidance;
+    options.seed = config_.seed;
+    options.first_sample = static_cast<uint32_t>(first);
+    const Tensor my_labels = labels.defined() ? labels.slice(first, end) : Tensor();
+    copy(sample_with_model(*unet_, spec, setup_, options, my_labels, end - first, 64), mine.slice(0, end - first));
+  }
   copy(saved, store_.params());
+  Tensor images = Tensor::empty({share * world, spec.image_size, spec.image_size, spec.image_channels});
+  communicator_.all_gather(mine, images);
+  if (rank != 0) return;
   char name[48];
   std::snprintf(name, sizeof(name), "step-%08lld.png", static_cast<long long>(step_));
   const std::string path = (fs::path(run_dir_) / "samples" / name).string();
-  write_png_grid(path, images, spec.num_classes > 0 ? sample.per_class : static_cast<int>(std::sqrt(sample.count)));
+  write_png_grid(path, images.slice(0, count),
+                 spec.num_classes > 0 ? sample.per_class : static_cast<int>(std::sqrt(sample.count)));
   log_info("wrote sample grid ", path);
 }
 
-void Trainer::run(int64_t stop_after) {
+// Each rank says whether a stop signal reached it; all stop if any did. One
+// number per step: cheap next to the gradients.
+bool Trainer::agree_to_stop() {
+  const int signal = stop_signal();
+  if (signal != 0 && communicator_.size() > 1)
+    log_info("received ", stop_signal_name(signal), ": every rank stops after step ", step_);
+  return communicator_.all_reduce_sum(signal != 0 ? 1.0 : 0.0) > 0.0;
+}
+
+std::pair<double, double> Trainer::train_step(const Batch& batch) {
+  const TrainConfig& train = config_.train;
+  const int64_t micro = batch.images.dim(0) / train.accumulation;
+  const float loss_scale = 1.0f / static_cast<float>(train.batch_size);
+  store_.zero_grads();
+  double loss_sum = 0.0;
+  for (int part = 0; part < train.accumulation; ++part) {
+    MicroBatch micro_batch;
+    micro_batch.images = batch.images.slice(part * micro, (part + 1) * micro);
+    if (batch.labels.defined()) micro_batch.labels = batch.labels.slice(part * micro, (part + 1) * micro);
+    micro_batch.step = static_cast<uint32_t>(step_);
+    micro_batch.first_sample = static_cast<uint32_t>(batch.first_sample + part * micro);
+    // Only the last micro-step's backward finishes gradients, so only it starts reductions.
+    if (reducer_ && part == train.accumulation - 1) reducer_->arm();
+    loss_sum += train_micro_batch(*unet_, setup_, config_.seed, micro_batch, loss_scale);
+  }
+  last_reduction_wait_ = reducer_ ? reducer_->finish() : 0.0;
+
+  // The update runs on this rank's shard: the whole buffer unless sharded.
+  const int rank = communicator_.rank();
+  const Tensor gradients = sharded_ ? shard_grads_ : store_.grads();
+  const double squares = ops::sum_of_squares(gradients);
+  const double grad_norm = std::sqrt(sharded_ ? communicator_.all_reduce_sum(squares) : squares);
+  const double clip = train.grad_clip > 0 && grad_norm > train.grad_clip ? train.grad_clip / grad_norm : 1.0;
+  ops::AdamWStep adam;
+  adam.lr = static_cast<float>(learning_rate(step_));
+  adam.beta1 = static_cast<float>(train.beta1);
+  adam.beta2 = static_cast<float>(train.beta2);
+  adam.eps = static_cast<float>(train.adam_eps);
+  adam.weight_decay = static_cast<float>(train.weight_decay);
+  adam.step = step_ + 1;
+  adam.grad_scale = static_cast<float>(clip);
+  const Tensor params = sharded_ ? store_.params().slice(shards_.begin(rank), shards_.end(rank)) : store_.params();
+  ops::adamw_update(params, gradients, adam_m_, adam_v_, adam);
+  if (sharded_) communicator_.all_gather_in_place(store_.params(), shards_.counts());
+  for (auto& [rate, buffer] : ema_) ops::ema_update(buffer, store_.params(), static_cast<float>(rate));
+  ++step_;
+  return {grad_norm, loss_sum};
+}
+
+RunOutcome Trainer::run(int64_t stop_after) {
   const TrainConfig& train = config_.train;
   const int world = communicator_.size(), rank = communicator_.rank();
   DatasetReader reader(config_.data.train);
@@ -181,46 +282,23 @@ void Trainer::run(int64_t stop_after) {
 
   MetricsLog metrics(rank == 0 ? (fs::path(run_dir_) / "metrics.jsonl").string() : std::string());
   const int64_t last = stop_after >= 0 ? std::min(train.steps, step_ + stop_after) : train.steps;
-  const int64_t micro = train.batch_size / world / train.accumulation;
-  const float loss_scale = 1.0f / static_cast<float>(train.batch_size);
   if (rank == 0)
     log_info("training ", store_.numel(), " parameters from step ", step_, " to ", last, ", global batch ",
-             train.batch_size, " on ", world, " rank(s) x ", omp_get_max_threads(), " threads");
+             train.batch_size, " on ", world, " rank(s) x ", omp_get_max_threads(), " threads",
+             reducer_ ? concat(", ", reducer_->buckets().size(), " gradient buckets") : std::string(),
+             sharded_ ? ", optimizer state sharded (ZeRO-1)" : "");
 
   auto window_start = std::chrono::steady_clock::now();
   const auto run_start = window_start;
   int64_t window_steps = 0;
-  double window_loss = 0.0;
+  double window_loss = 0.0, window_wait = 0.0;
   while (step_ < last) {
     const Batch batch = loader.next();
     DIFFUSE_CHECK(batch.step == step_, "data loader is at step ", batch.step, " but training is at ", step_);
-    store_.zero_grads();
-    double loss_sum = 0.0;
-    for (int part = 0; part < train.accumulation; ++part) {
-      MicroBatch micro_batch;
-      micro_batch.images = batch.images.slice(part * micro, (part + 1) * micro);
-      if (batch.labels.defined()) micro_batch.labels = batch.labels.slice(part * micro, (part + 1) * micro);
-      micro_batch.step = static_cast<uint32_t>(step_);
-      micro_batch.first_sample = static_cast<uint32_t>(batch.first_sample + part * micro);
-      loss_sum += train_micro_batch(*unet_, setup_, config_.seed, micro_batch, loss_scale);
-    }
-    communicator_.all_reduce_sum(store_.grads());
-
-    const double grad_norm = std::sqrt(ops::sum_of_squares(store_.grads()));
-    const double clip = train.grad_clip > 0 && grad_norm > train.grad_clip ? train.grad_clip / grad_norm : 1.0;
-    ops::AdamWStep adam;
-    adam.lr = static_cast<float>(learning_rate(step_));
-    adam.beta1 = static_cast<float>(train.beta1);
-    adam.beta2 = static_cast<float>(train.beta2);
-    adam.eps = static_cast<float>(train.adam_eps);
-    adam.weight_decay = static_cast<float>(train.weight_decay);
-    adam.step = step_ + 1;
-    adam.grad_scale = static_cast<float>(clip);
-    ops::adamw_update(store_.params(), store_.grads(), adam_m_, adam_v_, adam);
-    for (auto& [rate, buffer] : ema_) ops::ema_update(buffer, store_.params(), static_cast<float>(rate));
-    ++step_;
+    const auto [grad_norm, loss_sum] = train_step(batch);
     ++window_steps;
     window_loss += loss_sum;
+    window_wait += last_reduction_wait_;
 
     if (step_ % train.log_every == 0 || step_ == last) {
       const double loss = communicator_.all_reduce_sum(window_loss) / (window_steps * train.batch_size);
@@ -228,43 +306,72 @@ void Trainer::run(int64_t stop_after) {
       const double seconds = std::chrono::duration<double>(now - window_start).count();
       const double images_per_second = window_steps * train.batch_size / std::max(seconds, 1e-9);
       const double eta = (last - step_) * seconds / window_steps;
+      const double lr = learning_rate(step_ - 1);
       if (rank == 0) {
         std::printf("step %lld/%lld  loss %.4f  grad %.3f  lr %.2e  %.1f img/s  ETA %s\n",
-                    static_cast<long long>(step_), static_cast<long long>(train.steps), loss, grad_norm, adam.lr,
+                    static_cast<long long>(step_), static_cast<long long>(train.steps), loss, grad_norm, lr,
                     images_per_second, format_duration(eta).c_str());
         std::fflush(stdout);
       }
-      metrics.write(step_, {{"loss", loss},
-                            {"grad_norm", grad_norm},
-                            {"lr", adam.lr},
-                            {"img_per_s", images_per_second},
-                            {"samples_seen", static_cast<double>(step_ * train.batch_size)},
-                            {"elapsed_s", std::chrono::duration<double>(now - run_start).count()}});
+      std::vector<std::pair<std::string, double>> values = {
+          {"loss", loss},
+          {"grad_norm", grad_norm},
+          {"lr", lr},
+          {"img_per_s", images_per_second},
+          {"samples_seen", static_cast<double>(step_ * train.batch_size)},
+          {"elapsed_s", std::chrono::duration<double>(now - run_start).count()}};
+      if (world > 1) values.push_back({"reduction_wait_s", window_wait / window_steps});
+      metrics.write(step_, values);
       window_start = now;
       window_steps = 0;
-      window_loss = 0.0;
+      window_loss = window_wait = 0.0;
     }
     if (train.sample_every > 0 && (step_ % train.sample_every == 0 || step_ == train.steps)) write_sample_grid();
+    if (agree_to_stop()) {
+      save_checkpoint();
+      communicator_.barrier();  // every rank exits only once the checkpoint is complete
+      return RunOutcome::kStopped;
+    }
     if (step_ % train.checkpoint_every == 0 || step_ == last) save_checkpoint();
   }
+  communicator_.barrier();
+  return RunOutcome::kFinished;
 }
 
 void run_training(const std::string& config_path, const std::vector<std::string>& overrides,
                   const std::string& run_dir, const std::string& resume) {
   const Config config = load_config(config_path, overrides);
-  if (config.runtime.threads > 0) omp_set_num_threads(config.runtime.threads);
-  SingleProcessCommunicator communicator;
+  const std::unique_ptr<Communicator> communicator =
+      make_world_communicator(Device::CPU, config.runtime.collective_timeout_s);
+  const int rank = communicator->rank();
+  const ThreadChoice threads = choose_thread_count(config.runtime.threads, communicator->local_size());
+  use_threads(threads);
+  if (rank == 0) log_info("computing with ", threads.threads, " thread(s) per rank (", threads.reason, ")");
+  const StopSignalScope stop_signals;
+
+  // Rank 0 decides which checkpoint to continue from; every rank reads it.
   std::string checkpoint;
-  if (resume == "auto") {
-    checkpoint = newest_checkpoint(run_dir);
-    if (checkpoint.empty()) log_info("no checkpoint in ", run_dir, ": starting a new run");
-  } else if (!resume.empty()) {
-    checkpoint = resume;
+  if (rank == 0) {
+    if (resume == "auto") {
+      checkpoint = newest_checkpoint(run_dir);
+      if (checkpoint.empty()) log_info("no checkpoint in ", run_dir, ": starting a new run");
+    } else if (!resume.empty()) {
+      checkpoint = resume;
+    }
   }
-  Trainer trainer(config, run_dir, communicator, !resume.empty());
+  if (communicator->size() > 1) checkpoint = broadcast_string(*communicator, checkpoint, 0);
+
+  Trainer trainer(config, run_dir, *communicator, !resume.empty());
   if (!checkpoint.empty()) trainer.resume_from(checkpoint);
-  trainer.run();
-  log_info("done: checkpoint ", newest_checkpoint(run_dir));
+  const RunOutcome outcome = trainer.run();
+  if (rank != 0) return;
+  if (outcome == RunOutcome::kStopped) {
+    log_info("stopped at step ", trainer.step(), " by ",
+             stop_signal() != 0 ? stop_signal_name(stop_signal()) : "a stop signal on another rank", ": wrote ",
+             checkpoint_path(run_dir, trainer.step()), "; to continue, run the same command with --resume auto");
+  } else {
+    log_info("done: checkpoint ", newest_checkpoint(run_dir));
+  }
 }
 
 }  // namespace diffuse

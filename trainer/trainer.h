@@ -2,6 +2,18 @@
 // all-reduce, clipping, AdamW with warmup, EMA, logging, sample grids and
 // checkpoints. Training is a pure function of (config, seed, step): resuming
 // from a checkpoint continues bit for bit the run that wrote it.
+//
+// Distributed (see README "Distributed training"): every rank holds the whole
+// model; parameters are broadcast from rank 0 at start; each rank trains on
+// its slice of the global batch and gradients are summed in buckets that
+// overlap backward (gradient_reducer.h), only on the last accumulation
+// micro-step. With train.shard_optimizer (ZeRO-1) each rank keeps the Adam
+// moments of its shard of the parameters only: gradients are reduce-scattered,
+// each rank updates its shard, and the parameters are all-gathered. Rank 0
+// writes config.yaml, metrics, sample grids and checkpoints (which always hold
+// the whole state); every rank reads the checkpoint on resume, on any number
+// of ranks. A stop signal (stop_signal.h) on any rank stops all of them at
+// the next step boundary, after a checkpoint.
 #pragma once
 
 #include <cstdint>
@@ -15,34 +27,53 @@
 #include "trainer/checkpoint.h"
 #include "trainer/communicator.h"
 #include "trainer/config.h"
+#include "trainer/gradient_reducer.h"
+#include "trainer/shard_layout.h"
 #include "trainer/training_step.h"
 
 namespace diffuse {
+
+struct Batch;  // data/loader.h
+
+enum class RunOutcome {
+  kFinished,  // reached train.steps (or the stop_after limit)
+  kStopped,   // a stop signal: checkpoint written at step()
+};
 
 class Trainer {
  public:
   // Prepares the run directory (RUN/config.yaml, checkpoints/, samples/) and
   // the model. Refuses a run directory that already holds checkpoints unless
   // a resume follows (no existing output is overwritten by a fresh run).
+  // Collective: every rank constructs its Trainer; they must have the same config.
   Trainer(const Config& config, const std::string& run_dir, Communicator& communicator, bool resuming);
 
-  // Loads parameters, EMA, optimizer state and the step from a checkpoint.
+  // Loads parameters, EMA, optimizer state and the step from a checkpoint (every rank reads it).
   void resume_from(const std::string& checkpoint);
-  // Trains until train.steps (or `stop_after` more steps when >= 0, for tests).
-  void run(int64_t stop_after = -1);
+  // Trains until train.steps (or `stop_after` more steps when >= 0, for tests),
+  // or until a stop signal reaches any rank.
+  RunOutcome run(int64_t stop_after = -1);
 
   int64_t step() const { return step_; }
   const model::ParameterStore& parameters() const { return store_; }
   const Tensor& ema(size_t index) const { return ema_.at(index).second; }
+  // Adam moments: this rank's shard [shards().begin(rank), shards().end(rank)) with train.shard_optimizer.
   const Tensor& adam_m() const { return adam_m_; }
   const Tensor& adam_v() const { return adam_v_; }
+  const ShardLayout& shards() const { return shards_; }
+  // Seconds the last step waited for gradient reduction after backward (0 on one rank).
+  double last_reduction_wait() const { return last_reduction_wait_; }
 
-  // Writes RUN/checkpoints/ckpt-<step>.h5 now (rank 0) and prunes old ones.
+  // Writes RUN/checkpoints/ckpt-<step>.h5 now and prunes old ones. Collective
+  // (sharded optimizer state is gathered first); rank 0 writes.
   void save_checkpoint();
 
  private:
-  void train_step();
+  // One optimizer step; returns the gradient norm before clipping and the summed loss.
+  std::pair<double, double> train_step(const Batch& batch);
   void write_sample_grid();
+  bool agree_to_stop();
+  Tensor gather_shards(const Tensor& shard);
   std::vector<ParameterEntry> layout() const;
   double learning_rate(int64_t step) const;
 
@@ -52,13 +83,20 @@ class Trainer {
   DiffusionSetup setup_;
   model::ParameterStore store_;
   std::unique_ptr<model::UNet> unet_;
-  Tensor adam_m_, adam_v_;
+  bool sharded_ = false;                      // ZeRO-1
+  ShardLayout shards_;                        // the whole buffer on rank 0 alone when not sharded
+  Tensor shard_grads_;                        // f32 [shard]: this rank's summed gradients (ZeRO-1 only)
+  std::unique_ptr<GradientReducer> reducer_;  // null on one rank
+  Tensor adam_m_, adam_v_;                    // f32 [shard] (the whole buffer when not sharded)
   std::vector<std::pair<double, Tensor>> ema_;
   int64_t step_ = 0;
+  double last_reduction_wait_ = 0.0;
 };
 
-// `diffuse train`: loads the config, resolves --resume (auto = newest
-// checkpoint in the run dir, if any) and trains.
+// `diffuse train`: loads the config, picks the communicator (MPI when started
+// by an MPI launcher) and the thread count, resolves --resume on rank 0 (auto
+// = newest checkpoint in the run dir, if any) and trains; a stop signal ends
+// it cleanly with a checkpoint and the way to resume.
 void run_training(const std::string& config_path, const std::vector<std::string>& overrides,
                   const std::string& run_dir, const std::string& resume);
 

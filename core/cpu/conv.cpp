@@ -1,5 +1,5 @@
-// CPU 2-D convolution, NHWC, weight [Co,K,K,Ci]: forward, data gradient and
-// filter gradient as GEMMs over an im2col patch matrix [rows, K*K*Ci] whose
+// CPU 2-D convolution, NHWC, weight [Co,Kh,Kw,Ci]: forward, data gradient and
+// filter gradient as GEMMs over an im2col patch matrix [rows, Kh*Kw*Ci] whose
 // columns follow the weight's (ky, kx, ci) order. A 1x1 stride-1 convolution
 // is a plain GEMM on x viewed as [N*H*W, Ci]. The patch matrix is built in
 // chunks of output lines (one output image row over the batch) so that it
@@ -18,27 +18,29 @@ constexpr int64_t kParallelElements = int64_t{1} << 15;  // below this, threads 
 
 struct ConvGeometry {
   int64_t batch, height, width, in_channels;  // x [batch, height, width, in_channels]
-  int64_t out_channels, kernel, stride, padding;
+  int64_t out_channels, kernel_h, kernel_w, stride, pad_h, pad_w;
   int64_t out_height, out_width;  // y [batch, out_height, out_width, out_channels]
 
-  int64_t patch_size() const { return kernel * kernel * in_channels; }
+  int64_t patch_size() const { return kernel_h * kernel_w * in_channels; }
   int64_t out_lines() const { return batch * out_height; }
   int64_t out_pixels() const { return out_lines() * out_width; }
-  bool is_pointwise() const { return kernel == 1 && stride == 1 && padding == 0; }
+  bool is_pointwise() const { return kernel_h == 1 && kernel_w == 1 && stride == 1 && pad_h == 0 && pad_w == 0; }
 };
 
-ConvGeometry geometry_of(const Tensor& x, const Tensor& weight, int stride, int padding) {
+ConvGeometry geometry_of(const Tensor& x, const Tensor& weight, const Conv2dWindow& window) {
   ConvGeometry g{};
   g.batch = x.dim(0);
   g.height = x.dim(1);
   g.width = x.dim(2);
   g.in_channels = x.dim(3);
   g.out_channels = weight.dim(0);
-  g.kernel = weight.dim(1);
-  g.stride = stride;
-  g.padding = padding;
-  g.out_height = (g.height + 2 * g.padding - g.kernel) / g.stride + 1;
-  g.out_width = (g.width + 2 * g.padding - g.kernel) / g.stride + 1;
+  g.kernel_h = weight.dim(1);
+  g.kernel_w = weight.dim(2);
+  g.stride = window.stride;
+  g.pad_h = window.pad_h;
+  g.pad_w = window.pad_w;
+  g.out_height = (g.height + 2 * g.pad_h - g.kernel_h) / g.stride + 1;
+  g.out_width = (g.width + 2 * g.pad_w - g.kernel_w) / g.stride + 1;
   return g;
 }
 
@@ -60,22 +62,23 @@ void im2col(const float* x, const ConvGeometry& g, int64_t line_begin, int64_t l
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t line = line_begin + row / g.out_width, ox = row % g.out_width;
     const int64_t n = line / g.out_height, oy = line % g.out_height;
-    const int64_t ix0 = ox * g.stride - g.padding;
+    const int64_t ix0 = ox * g.stride - g.pad_w;
     // Taps kx in [kx_begin, kx_end) fall inside the image; they are adjacent in both x and the patch.
-    const int64_t kx_begin = std::max<int64_t>(0, -ix0), kx_end = std::min(g.kernel, g.width - ix0);
+    const int64_t kx_begin = std::max<int64_t>(0, -ix0), kx_end = std::min(g.kernel_w, g.width - ix0);
     float* patch = patches + row * patch_size;
-    for (int64_t ky = 0; ky < g.kernel; ++ky) {
-      const int64_t iy = oy * g.stride - g.padding + ky;
-      float* tap_row = patch + ky * g.kernel * channels;
+    for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+      const int64_t iy = oy * g.stride - g.pad_h + ky;
+      float* tap_row = patch + ky * g.kernel_w * channels;
       if (iy < 0 || iy >= g.height || kx_begin >= kx_end) {
-        std::memset(tap_row, 0, static_cast<size_t>(g.kernel * channels) * sizeof(float));
+        std::memset(tap_row, 0, static_cast<size_t>(g.kernel_w * channels) * sizeof(float));
         continue;
       }
       std::memset(tap_row, 0, static_cast<size_t>(kx_begin * channels) * sizeof(float));
       const float* source = x + ((n * g.height + iy) * g.width + ix0 + kx_begin) * channels;
       std::memcpy(tap_row + kx_begin * channels, source,
                   static_cast<size_t>((kx_end - kx_begin) * channels) * sizeof(float));
-      std::memset(tap_row + kx_end * channels, 0, static_cast<size_t>((g.kernel - kx_end) * channels) * sizeof(float));
+      std::memset(tap_row + kx_end * channels, 0,
+                  static_cast<size_t>((g.kernel_w - kx_end) * channels) * sizeof(float));
     }
   }
 }
@@ -87,13 +90,13 @@ void col2im_add(const float* patch_grads, const ConvGeometry& g, int64_t line_be
   // Input lines (flat n * height + iy) the chunk reaches.
   const int64_t first_n = line_begin / g.out_height, first_oy = line_begin % g.out_height;
   const int64_t last_n = (line_end - 1) / g.out_height, last_oy = (line_end - 1) % g.out_height;
-  const int64_t in_begin = first_n * g.height + std::max<int64_t>(0, first_oy * g.stride - g.padding);
-  const int64_t in_end = last_n * g.height + std::min(g.height, last_oy * g.stride - g.padding + g.kernel);
+  const int64_t in_begin = first_n * g.height + std::max<int64_t>(0, first_oy * g.stride - g.pad_h);
+  const int64_t in_end = last_n * g.height + std::min(g.height, last_oy * g.stride - g.pad_h + g.kernel_h);
 #pragma omp parallel for schedule(static) if ((in_end - in_begin) * g.width * patch_size >= kParallelElements)
   for (int64_t in_line = in_begin; in_line < in_end; ++in_line) {
     const int64_t n = in_line / g.height, iy = in_line % g.height;
-    for (int64_t ky = 0; ky < g.kernel; ++ky) {
-      const int64_t oy_scaled = iy + g.padding - ky;
+    for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
+      const int64_t oy_scaled = iy + g.pad_h - ky;
       if (oy_scaled < 0 || oy_scaled % g.stride != 0) continue;
       const int64_t oy = oy_scaled / g.stride;
       const int64_t line = n * g.out_height + oy;
@@ -101,10 +104,10 @@ void col2im_add(const float* patch_grads, const ConvGeometry& g, int64_t line_be
       const float* line_grads = patch_grads + (line - line_begin) * g.out_width * patch_size;
       for (int64_t ix = 0; ix < g.width; ++ix) {
         float* target = dx + (in_line * g.width + ix) * channels;
-        for (int64_t kx = 0; kx < g.kernel; ++kx) {
-          const int64_t ox_scaled = ix + g.padding - kx;
+        for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+          const int64_t ox_scaled = ix + g.pad_w - kx;
           if (ox_scaled < 0 || ox_scaled % g.stride != 0 || ox_scaled / g.stride >= g.out_width) continue;
-          const float* source = line_grads + (ox_scaled / g.stride) * patch_size + (ky * g.kernel + kx) * channels;
+          const float* source = line_grads + (ox_scaled / g.stride) * patch_size + (ky * g.kernel_w + kx) * channels;
           for (int64_t c = 0; c < channels; ++c) target[c] += source[c];
         }
       }
@@ -121,9 +124,9 @@ void fill_zero(float* data, int64_t count) {
 
 }  // namespace
 
-void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, int stride,
-                                int padding) {
-  const ConvGeometry g = geometry_of(x, weight, stride, padding);
+void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                                const Conv2dWindow& window) {
+  const ConvGeometry g = geometry_of(x, weight, window);
   const float* weights = weight.f32();
   float* out = y.f32();
   // The bias is broadcast into y first and the GEMM adds onto it (beta = 1).
@@ -146,8 +149,8 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Ten
 }
 
 void CpuBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
-                                 const Tensor& dweight, const Tensor& dbias, int stride, int padding) {
-  const ConvGeometry g = geometry_of(x, weight, stride, padding);
+                                 const Tensor& dweight, const Tensor& dbias, const Conv2dWindow& window) {
+  const ConvGeometry g = geometry_of(x, weight, window);
   const float* grads_out = dy.f32();
   if (dbias.defined()) add_column_sums(grads_out, g.out_pixels(), g.out_channels, dbias.f32());
   if (!dx.defined() && !dweight.defined()) return;
@@ -172,13 +175,13 @@ void CpuBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const Te
     const int64_t rows = (line_end - line_begin) * g.out_width;
     const float* chunk_grads = grads_out + line_begin * g.out_width * g.out_channels;
     if (dweight.defined()) {
-      // dweight [Co, K*K*Ci] += dy^T patches.
+      // dweight [Co, Kh*Kw*Ci] += dy^T patches.
       im2col(x.f32(), g, line_begin, line_end, patches);
       gemm(Transpose::Yes, Transpose::No, g.out_channels, patch_size, rows, 1.0f, chunk_grads, g.out_channels, patches,
            patch_size, 1.0f, dweight.f32(), patch_size);
     }
     if (dx.defined()) {
-      // Patch gradients [rows, K*K*Ci] = dy weight, reusing the patch buffer, then folded back onto dx.
+      // Patch gradients [rows, Kh*Kw*Ci] = dy weight, reusing the patch buffer, then folded back onto dx.
       gemm(Transpose::No, Transpose::No, rows, patch_size, g.out_channels, 1.0f, chunk_grads, g.out_channels,
            weight.f32(), patch_size, 0.0f, patches, patch_size);
       col2im_add(patches, g, line_begin, line_end, dx.f32());

@@ -13,9 +13,17 @@ class CpuBackend final : public Backend {
   const char* name() const override { return "cpu"; }
 
   void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, int stride,
-                      int padding) override;
+                      int padding) override {
+    conv2d_forward(x, weight, bias, y, Conv2dWindow{stride, padding, padding});
+  }
   void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
-                       const Tensor& dbias, int stride, int padding) override;
+                       const Tensor& dbias, int stride, int padding) override {
+    conv2d_backward(x, weight, dy, dx, dweight, dbias, Conv2dWindow{stride, padding, padding});
+  }
+  void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                      const Conv2dWindow& window) override;
+  void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
+                       const Tensor& dbias, const Conv2dWindow& window) override;
   void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) override;
   void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
                        const Tensor& dbias) override;
@@ -25,6 +33,16 @@ class CpuBackend final : public Backend {
                            const Tensor& dy, const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) override;
   void silu_forward(const Tensor& x, const Tensor& y) override;
   void silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) override;
+  void relu_forward(const Tensor& x, const Tensor& y) override;
+  void relu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) override;
+  void max_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) override;
+  void max_pool2d_backward(const Tensor& x, const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) override;
+  void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) override;
+  void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) override;
+  void global_avg_pool_forward(const Tensor& x, const Tensor& y) override;
+  void global_avg_pool_backward(const Tensor& dy, const Tensor& dx) override;
+  void resize_bilinear_forward(const Tensor& x, const Tensor& y) override;
+  void resize_bilinear_backward(const Tensor& dy, const Tensor& dx) override;
   void upsample_nearest2x_forward(const Tensor& x, const Tensor& y) override;
   void upsample_nearest2x_backward(const Tensor& dy, const Tensor& dx) override;
   void concat_channels(const Tensor& a, const Tensor& b, const Tensor& y) override;
@@ -52,6 +70,9 @@ class CpuBackend final : public Backend {
                         const Tensor& per_sample) override;
   void mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float loss_scale,
                          const Tensor& dpred) override;
+  void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& per_sample) override;
+  void cross_entropy_backward(const Tensor& logits, const Tensor& labels, float loss_scale,
+                              const Tensor& dlogits) override;
   void adamw_update(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
                     const AdamWStep& step) override;
   void ema_update(const Tensor& ema, const Tensor& params, float decay) override;

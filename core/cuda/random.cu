@@ -1,34 +1,109 @@
-// Philox fill kernel: one thread per element, each addressing its element of
-// its row's stream directly, so the result matches the CPU fill bit for bit
-// (uniform) or to the rounding of double-precision libm (normal).
-#include "core/checks_cuda.h"
+// Randomness on the GPU: normal/uniform fills and dropout, all addressed Philox
+// draws (core/philox.h) on the CPU backend's streams: row n of the first axis
+// reads stream (seed, purpose, step, first_sample + n) and element i of the row
+// is element i of that stream. One thread per Philox block, which yields the
+// row's four consecutive elements, so uniforms and dropout masks match the CPU
+// bit for bit and normals to the last bit of double-precision libm.
+#include "core/cuda/cuda_backend.h"
+#include "core/cuda/kernel_support.cuh"
 #include "core/cuda/random.h"
+#include "core/math/dropout.h"
 
 namespace diffuse::cuda {
 
 namespace {
 
-__global__ void fill_random_kernel(float* data, int64_t rows, int64_t row_length, uint64_t seed, uint32_t purpose,
-                                   uint32_t step, uint32_t first_sample, bool normal) {
-  const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (index >= rows * row_length) return;
-  const int64_t row = index / row_length, column = index % row_length;
-  const RandomStream stream{seed, purpose, step, first_sample + static_cast<uint32_t>(row)};
-  data[index] = normal ? random_normal(stream, static_cast<uint64_t>(column))
-                       : random_uniform(stream, static_cast<uint64_t>(column));
+// What one thread does with its block's four lanes.
+enum class BlockUse { Uniform, Normal, Dropout };
+
+struct RowBlocks {
+  int64_t rows, row_length, blocks_per_row;
+};
+
+RowBlocks row_blocks(int64_t rows, int64_t row_length) { return RowBlocks{rows, row_length, (row_length + 3) / 4}; }
+
+template <BlockUse use>
+__global__ void philox_blocks_kernel(const float* in, float* out, RowBlocks shape, uint64_t seed, uint32_t purpose,
+                                     uint32_t step, uint32_t first_sample, float p, float scale) {
+  const int64_t count = shape.rows * shape.blocks_per_row;
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t row = i / shape.blocks_per_row, block = i % shape.blocks_per_row;
+    const RandomStream draws{seed, purpose, step, first_sample + static_cast<uint32_t>(row)};
+    const Philox4 bits = random_block(draws, static_cast<uint32_t>(block));
+    const int64_t first = 4 * block, last = first + 4 < shape.row_length ? first + 4 : shape.row_length;
+    const int64_t row_start = row * shape.row_length;
+    float values[4] = {};
+    if (use == BlockUse::Normal) {
+      // Lanes (0,1) and (2,3) are Box-Muller pairs, as in random_normal.
+      normal_pair_from_bits(bits.v[0], bits.v[1], values[0], values[1]);
+      if (last - first > 2) normal_pair_from_bits(bits.v[2], bits.v[3], values[2], values[3]);
+    }
+    for (int64_t e = first; e < last; ++e) {
+      const int lane = static_cast<int>(e & 3);
+      if (use == BlockUse::Uniform) {
+        out[row_start + e] = uniform_from_bits(bits.v[lane]);
+      } else if (use == BlockUse::Normal) {
+        out[row_start + e] = values[lane];
+      } else {
+        out[row_start + e] = dropout_apply(in[row_start + e], uniform_from_bits(bits.v[lane]), p, scale);
+      }
+    }
+  }
+}
+
+template <BlockUse use>
+void launch(const float* in, float* out, int64_t rows, int64_t row_length, uint64_t seed, uint32_t purpose,
+            uint32_t step, uint32_t first_sample, float p = 0.0f, float scale = 1.0f) {
+  const RowBlocks shape = row_blocks(rows, row_length);
+  const int64_t count = shape.rows * shape.blocks_per_row;
+  if (count == 0) return;
+  philox_blocks_kernel<use>
+      <<<grid_for(count), kThreads, 0, stream()>>>(in, out, shape, seed, purpose, step, first_sample, p, scale);
+  CUDA_CHECK_LAUNCH();
+}
+
+int64_t row_length_of(const Tensor& tensor) { return tensor.dim(0) == 0 ? 0 : tensor.numel() / tensor.dim(0); }
+
+// Forward (x) and backward (dy) alike: the mask is regenerated, never stored.
+void apply_dropout(const Tensor& x, float p, const DropoutKey& key, const Tensor& y) {
+  if (p == 0.0f) {  // every uniform is > 0, so nothing drops and the scale is exactly 1
+    if (y.raw() != x.raw() && x.nbytes() > 0)
+      CUDA_CHECK(cudaMemcpyAsync(y.raw(), x.raw(), x.nbytes(), cudaMemcpyDeviceToDevice, stream()));
+    return;
+  }
+  launch<BlockUse::Dropout>(device_data<float>(x), device_data<float>(y), x.dim(0), row_length_of(x), key.seed,
+                            kPurposeDropoutBase + key.layer, key.step, key.first_sample, p, dropout_scale(p));
 }
 
 }  // namespace
 
 void fill_random(float* data, int64_t rows, int64_t row_length, uint64_t seed, uint32_t purpose, uint32_t step,
                  uint32_t first_sample, Distribution distribution) {
-  const int64_t count = rows * row_length;
-  if (count == 0) return;
-  constexpr int kThreads = 256;
-  const int64_t blocks = (count + kThreads - 1) / kThreads;
-  fill_random_kernel<<<static_cast<unsigned>(blocks), kThreads>>>(data, rows, row_length, seed, purpose, step,
-                                                                   first_sample, distribution == Distribution::Normal);
-  CUDA_CHECK_LAUNCH();
+  if (distribution == Distribution::Normal) {
+    launch<BlockUse::Normal>(nullptr, data, rows, row_length, seed, purpose, step, first_sample);
+  } else {
+    launch<BlockUse::Uniform>(nullptr, data, rows, row_length, seed, purpose, step, first_sample);
+  }
+}
+
+void CudaBackend::dropout_forward(const Tensor& x, float p, const DropoutKey& key, const Tensor& y) {
+  apply_dropout(x, p, key, y);
+}
+
+void CudaBackend::dropout_backward(const Tensor& dy, float p, const DropoutKey& key, const Tensor& dx) {
+  apply_dropout(dy, p, key, dx);
+}
+
+void CudaBackend::fill_normal(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint32_t step,
+                              uint32_t first_sample) {
+  fill_random(device_data<float>(tensor), tensor.dim(0), row_length_of(tensor), seed, purpose, step, first_sample,
+              Distribution::Normal);
+}
+
+void CudaBackend::fill_uniform(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint32_t step,
+                               uint32_t first_sample) {
+  fill_random(device_data<float>(tensor), tensor.dim(0), row_length_of(tensor), seed, purpose, step, first_sample,
+              Distribution::Uniform);
 }
 
 }  // namespace diffuse::cuda

@@ -11,7 +11,7 @@ namespace diffuse::cuda {
 enum class Distribution { Uniform, Normal };
 
 // data [rows, row_length] on the current device: row r is stream
-// {seed, purpose, step, first_sample + r}.
+// {seed, purpose, step, first_sample + r}. Queued on the compute stream.
 void fill_random(float* data, int64_t rows, int64_t row_length, uint64_t seed, uint32_t purpose, uint32_t step,
                  uint32_t first_sample, Distribution distribution);
 

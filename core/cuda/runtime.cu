@@ -1,7 +1,9 @@
 // CUDA runtime glue: device discovery that tolerates a missing driver,
-// the device allocator, copies and the versions of the linked libraries.
+// the stream-ordered device allocator, copies, and the versions of the linked
+// libraries.
 
 #include "core/checks_cuda.h"
+#include "core/cuda/context.h"
 #include "core/cuda/runtime.h"
 
 namespace diffuse::cuda {
@@ -30,15 +32,36 @@ const Discovery& discovery() {
   return result;
 }
 
+// Allocations and frees are queued on the compute stream (cudaMallocAsync), so
+// freeing a tensor never waits for the GPU and the pool recycles memory across
+// steps. Devices without memory pools fall back to cudaMalloc / cudaFree.
 class CudaAllocator final : public Allocator {
  protected:
   void* raw_allocate(size_t bytes) override {
     void* pointer = nullptr;
-    CUDA_CHECK(cudaMalloc(&pointer, bytes == 0 ? 256 : bytes));
+    const size_t rounded = bytes == 0 ? 256 : bytes;
+    DeviceContext& device = context();
+    if (device.has_memory_pool()) {
+      CUDA_CHECK(cudaMallocAsync(&pointer, rounded, device.stream()));
+    } else {
+      CUDA_CHECK(cudaMalloc(&pointer, rounded));
+    }
     return pointer;
   }
-  void raw_deallocate(void* pointer) override { CUDA_CHECK(cudaFree(pointer)); }
+  // Called from Tensor destructors: must not throw while the process shuts down.
+  void raw_deallocate(void* pointer) override {
+    int current = 0;
+    if (cudaGetDevice(&current) == cudaErrorCudartUnloading) return;  // a static tensor outlived the runtime
+    DeviceContext& device = context();
+    const cudaError_t status = device.has_memory_pool() ? cudaFreeAsync(pointer, device.stream()) : cudaFree(pointer);
+    if (status == cudaErrorCudartUnloading) return;
+    CUDA_CHECK(status);
+  }
 };
+
+std::string version_text(long encoded) {
+  return concat(encoded / 10000, ".", (encoded % 10000) / 100, ".", encoded % 100);
+}
 
 std::string version_text(int encoded, int major_divisor, int minor_divisor) {
   return concat(encoded / major_divisor, ".", (encoded % major_divisor) / minor_divisor);
@@ -57,17 +80,39 @@ std::string library_versions() {
   ncclGetVersion(&nccl);
   cublasGetProperty(MAJOR_VERSION, &cublas_major);
   cublasGetProperty(MINOR_VERSION, &cublas_minor);
-  const size_t cudnn = cudnnGetVersion();
   return concat("CUDA runtime ", version_text(runtime, 1000, 10), ", driver ",
-                driver ? version_text(driver, 1000, 10) : std::string("none"), ", cuDNN ", cudnn / 10000, ".",
-                (cudnn % 10000) / 100, ".", cudnn % 100, ", cuBLAS ", cublas_major, ".", cublas_minor, ", NCCL ",
-                nccl / 10000, ".", (nccl % 10000) / 100, ".", nccl % 100);
+                driver ? version_text(driver, 1000, 10) : std::string("none"), ", cuDNN ",
+                version_text(static_cast<long>(cudnnGetVersion())), ", cuBLAS ", cublas_major, ".", cublas_minor,
+                ", NCCL ", version_text(static_cast<long>(nccl)));
+}
+
+std::string version_requirement(const std::string& library, long built, long loaded) {
+  if (loaded >= built && loaded / 10000 == built / 10000) return "";
+  return concat(library, " ", version_text(loaded), " is loaded but diffuse was built against ", library, " ",
+                version_text(built), ": put a ", library, " ", built / 10000, ".x of at least ", version_text(built),
+                " first on LD_LIBRARY_PATH, or rebuild against the one installed");
+}
+
+std::string library_version_problem() {
+  int nccl = 0;
+  NCCL_CHECK(ncclGetVersion(&nccl));
+  std::string problem = version_requirement("cuDNN", CUDNN_VERSION, static_cast<long>(cudnnGetVersion()));
+  const std::string nccl_problem = version_requirement("NCCL", NCCL_VERSION_CODE, nccl);
+  if (!problem.empty() && !nccl_problem.empty()) problem += "; ";
+  return problem + nccl_problem;
 }
 
 void set_device(int device) {
-  DIFFUSE_CHECK(device >= 0 && device < device_count(), "GPU ", device, " requested but ", device_count(),
-                " visible", device_count() ? "" : concat(" (", unavailable_reason(), ")"));
+  DIFFUSE_CHECK(device >= 0 && device < device_count(), "GPU ", device, " requested but ", device_count(), " visible",
+                device_count() ? "" : concat(" (", unavailable_reason(), ")"));
   CUDA_CHECK(cudaSetDevice(device));
+}
+
+std::string device_name() {
+  DIFFUSE_CHECK(device_count() > 0, "no GPU: ", unavailable_reason());
+  cudaDeviceProp properties{};
+  CUDA_CHECK(cudaGetDeviceProperties(&properties, context().device()));
+  return properties.name;
 }
 
 Allocator& device_allocator() {
@@ -76,14 +121,30 @@ Allocator& device_allocator() {
   return allocator;
 }
 
+int64_t reserved_peak_bytes() {
+  if (device_count() == 0) return 0;
+  if (!context().has_memory_pool()) return device_allocator().peak_bytes();
+  cudaMemPool_t pool = nullptr;
+  CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, context().device()));
+  uint64_t high = 0;
+  CUDA_CHECK(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemHigh, &high));
+  return static_cast<int64_t>(high);
+}
+
 void copy_bytes(void* destination, const void* source, size_t bytes, CopyKind kind) {
   if (bytes == 0) return;
   const cudaMemcpyKind direction = kind == CopyKind::HostToDevice   ? cudaMemcpyHostToDevice
                                    : kind == CopyKind::DeviceToHost ? cudaMemcpyDeviceToHost
                                                                     : cudaMemcpyDeviceToDevice;
-  CUDA_CHECK(cudaMemcpy(destination, source, bytes, direction));
+  DeviceContext& device = context();
+  // Pageable host memory: the call returns once the source has been taken, so it may be reused at once.
+  CUDA_CHECK(cudaMemcpyAsync(destination, source, bytes, direction, device.stream()));
+  if (kind == CopyKind::DeviceToHost) device.check_faults();  // waits for the stream
 }
 
-void synchronize() { CUDA_CHECK(cudaDeviceSynchronize()); }
+void synchronize() {
+  CUDA_CHECK(cudaDeviceSynchronize());
+  context().check_faults();
+}
 
 }  // namespace diffuse::cuda

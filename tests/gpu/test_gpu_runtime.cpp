@@ -1,14 +1,16 @@
 // GPU runtime tests. On a machine without a GPU (or driver) they check that
-// nothing crashes and that CUDA requests fail with a readable message; the
-// rest skip with the reason.
+// nothing crashes, that CUDA requests fail with a readable message and that
+// library version checks name both versions; the rest skip with the reason.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <string>
 
+#include "core/backend.h"
+#include "core/cuda/precision.h"
 #include "core/cuda/random.h"
-#include "core/cuda/runtime.h"
 #include "core/ops.h"
+#include "tests/gpu/gpu_testing.h"
 
 namespace diffuse {
 namespace {
@@ -32,6 +34,38 @@ TEST(GpuRuntime, CudaTensorWithoutGpuIsAClearError) {
   }
 }
 
+TEST(GpuRuntime, CudaBackendWithoutGpuIsAClearError) {
+  if (cuda::device_count() > 0) GTEST_SKIP() << "a GPU is visible";
+  try {
+    backend_for(Device::CUDA);
+    FAIL() << "asking for the CUDA backend without a GPU must throw";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("no usable GPU"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find(cuda::unavailable_reason()), std::string::npos) << error.what();
+  }
+}
+
+TEST(GpuRuntime, OlderLibraryThanBuiltAgainstNamesBothVersions) {
+  const std::string message = cuda::version_requirement("cuDNN", 91900, 90100);
+  EXPECT_NE(message.find("cuDNN 9.1.0 is loaded"), std::string::npos) << message;
+  EXPECT_NE(message.find("built against cuDNN 9.19.0"), std::string::npos) << message;
+  EXPECT_NE(cuda::version_requirement("NCCL", 22809, 32000).find("NCCL 3.20.0"), std::string::npos);
+  EXPECT_EQ(cuda::version_requirement("NCCL", 22809, 22809), "");
+  EXPECT_EQ(cuda::version_requirement("cuDNN", 91900, 92000), "");
+  // This binary with the libraries it loaded here.
+  EXPECT_EQ(cuda::library_version_problem(), "");
+}
+
+TEST(GpuRuntime, MatmulDtypeIsAFloatType) {
+  EXPECT_EQ(cuda::matmul_dtype(), DType::F32);
+  {
+    const cuda::ScopedMatmulDtype scoped(DType::BF16);
+    EXPECT_EQ(cuda::matmul_dtype(), DType::BF16);
+  }
+  EXPECT_EQ(cuda::matmul_dtype(), DType::F32);
+  EXPECT_THROW(cuda::set_matmul_dtype(DType::I32), Error);
+}
+
 uint32_t bits_of(float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof(bits));
@@ -41,7 +75,7 @@ uint32_t bits_of(float value) {
 // The same Philox streams on both devices: uniforms bit for bit; normals to
 // within one ulp (Box-Muller goes through each side's double libm).
 TEST(GpuRuntime, PhiloxStreamsMatchCpu) {
-  if (cuda::device_count() == 0) GTEST_SKIP() << cuda::unavailable_reason();
+  DIFFUSE_REQUIRE_GPU();
   const int64_t rows = 5, row_length = 1031;
   for (const auto distribution : {cuda::Distribution::Uniform, cuda::Distribution::Normal}) {
     Tensor host = Tensor::empty({rows, row_length});
@@ -59,6 +93,35 @@ TEST(GpuRuntime, PhiloxStreamsMatchCpu) {
       ASSERT_LE(std::llabs(ulps), allowed) << "element " << i << ": " << actual[i] << " vs " << expected[i];
     }
   }
+}
+
+// Freed tensors go back to the stream-ordered pool and are reused: the same
+// allocation pattern repeated does not hold more memory.
+TEST(GpuRuntime, MemoryIsRecycled) {
+  DIFFUSE_REQUIRE_GPU();
+  Allocator& allocator = allocator_for(Device::CUDA);
+  const int64_t before = allocator.bytes_in_use();
+  for (int round = 0; round < 3; ++round) {
+    Tensor a = Tensor::zeros({1 << 20}, DType::F32, Device::CUDA);
+    Tensor b = Tensor::empty({1 << 18}, DType::BF16, Device::CUDA);
+    ops::scale(a, 2.0f, a);
+  }
+  cuda::synchronize();
+  EXPECT_EQ(allocator.bytes_in_use(), before);
+  const int64_t reserved = cuda::reserved_peak_bytes();
+  for (int round = 0; round < 3; ++round) Tensor a = Tensor::zeros({1 << 20}, DType::F32, Device::CUDA);
+  cuda::synchronize();
+  EXPECT_EQ(cuda::reserved_peak_bytes(), reserved);
+}
+
+// Copies to the host see every op queued before them (one stream).
+TEST(GpuRuntime, CopiesAreOrderedWithOps) {
+  DIFFUSE_REQUIRE_GPU();
+  Tensor x = testing::copy_to(from_vector({1.0f, 2.0f, 3.0f}, {3}), Device::CUDA);
+  for (int i = 0; i < 100; ++i) ops::scale(x, 1.5f, x);
+  float expected = 3.0f;
+  for (int i = 0; i < 100; ++i) expected = 1.5f * expected;
+  EXPECT_EQ(to_vector(x)[2], expected);
 }
 
 }  // namespace

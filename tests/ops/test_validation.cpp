@@ -40,9 +40,9 @@ TEST(Validation, Conv2dInChannelsMismatch) {
 TEST(Validation, Conv2dBadGeometryAndRank) {
   expect_op_error(
       [&] {
-        ops::conv2d_forward(f32({1, 8, 8, 4}), f32({8, 5, 5, 4}), Tensor(), f32({1, 8, 8, 8}), 1, 2);
+        ops::conv2d_forward(f32({1, 8, 8, 4}), f32({8, 3, 3, 4}), Tensor(), f32({1, 12, 12, 8}), 1, 3);
       },
-      {"conv2d_forward", "kernel 5", "[8,5,5,4]"});
+      {"conv2d_forward", "kernel 3x3", "padding 3,3", "[8,3,3,4]"});
   expect_op_error(
       [&] {
         ops::conv2d_forward(f32({8, 8, 4}), f32({8, 3, 3, 4}), Tensor(), f32({1, 8, 8, 8}), 1, 1);

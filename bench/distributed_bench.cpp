@@ -1,0 +1,164 @@
+// The multi-rank training benchmark: overlapped steps, a one-rank baseline and
+// the all-reduce alone, each timed as the median over --steps.
+#include "bench/distributed_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <vector>
+
+#include "core/log.h"
+#include "core/ops.h"
+#include "core/philox.h"
+#include "trainer/communicator.h"
+#include "trainer/gradient_reducer.h"
+#include "trainer/model_setup.h"
+#include "trainer/thread_count.h"
+
+namespace diffuse {
+
+namespace {
+
+double seconds_of(const std::function<void()>& body) {
+  const auto start = std::chrono::steady_clock::now();
+  body();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// Per step, the largest (or smallest) of the ranks' times; then the median over steps.
+double median_over_ranks(Communicator& world, const std::vector<double>& seconds, bool largest) {
+  const auto steps = static_cast<int64_t>(seconds.size());
+  Tensor mine = Tensor::empty({steps});
+  for (int64_t i = 0; i < steps; ++i) mine.f32()[i] = static_cast<float>(seconds[static_cast<size_t>(i)]);
+  Tensor all = Tensor::empty({steps * world.size()});
+  world.all_gather(mine, all);
+  std::vector<double> per_step;
+  for (int64_t i = 0; i < steps; ++i) {
+    double chosen = all.f32()[i];
+    for (int rank = 1; rank < world.size(); ++rank) {
+      const double value = all.f32()[rank * steps + i];
+      chosen = largest ? std::max(chosen, value) : std::min(chosen, value);
+    }
+    per_step.push_back(chosen);
+  }
+  return median(per_step);
+}
+
+// One rank's model, optimizer state and synthetic share of the batch.
+struct BenchModel {
+  BenchModel(const Config& config, int local_batch, uint32_t first_sample)
+      : spec(unet_spec(config.model)), setup(diffusion_setup(config)), unet(spec, store) {
+    store.finalize(Device::CPU);
+    store.initialize(config.seed);
+    adam_m = Tensor::zeros({store.numel()});
+    adam_v = Tensor::zeros({store.numel()});
+    micro.images = Tensor::empty({local_batch, spec.image_size, spec.image_size, spec.image_channels});
+    ops::fill_normal(micro.images, config.seed, kPurposeDataOrder, 0, first_sample);
+    ops::clamp(micro.images, -1.0f, 1.0f, micro.images);
+    if (spec.num_classes > 0) {
+      micro.labels = Tensor::empty({local_batch}, DType::I32);
+      for (int i = 0; i < local_batch; ++i)
+        micro.labels.i32()[i] = static_cast<int32_t>((first_sample + i) % spec.num_classes);
+    }
+    micro.first_sample = first_sample;
+  }
+
+  model::UNetSpec spec;
+  DiffusionSetup setup;
+  model::ParameterStore store;
+  model::UNet unet;
+  Tensor adam_m, adam_v;
+  MicroBatch micro;
+};
+
+}  // namespace
+
+void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
+  const Config config = load_config(options.config, options.overrides);
+  const std::unique_ptr<Communicator> world = make_world_communicator(Device::CPU, config.runtime.collective_timeout_s);
+  const int ranks = world->size(), rank = world->rank();
+  const ThreadChoice threads = choose_thread_count(config.runtime.threads, world->local_size());
+  use_threads(threads);
+  if (ranks == 1) {
+    run_train_bench(options);
+    return;
+  }
+  DIFFUSE_CHECK(options.device != "cuda", "bench on several ranks runs on the CPU backend (MPI)");
+  DIFFUSE_CHECK(options.steps > 0 && options.warmup >= 0, "bench needs --steps > 0 and --warmup >= 0");
+  const int batch = options.batch > 0 ? options.batch : config.train.batch_size;
+  DIFFUSE_CHECK(batch % ranks == 0, "bench --batch ", batch, " is not divisible by ", ranks, " ranks");
+  const int local_batch = batch / ranks;
+  if (rank == 0) log_info("computing with ", threads.threads, " thread(s) per rank (", threads.reason, ")");
+
+  BenchModel bench(config, local_batch, static_cast<uint32_t>(rank * local_batch));
+  world->broadcast(bench.store.params(), 0);
+  GradientReducer reducer(bench.store, *world, config.train.bucket_mb);
+
+  // One step: forward, backward (reducing gradients when `reduce`), AdamW.
+  int64_t step = 0;
+  double exposed = 0.0;
+  const auto train_step = [&](bool reduce) {
+    bench.store.zero_grads();
+    bench.micro.step = static_cast<uint32_t>(step);
+    if (reduce) reducer.arm();
+    train_micro_batch(bench.unet, bench.setup, config.seed, bench.micro, 1.0f / static_cast<float>(batch));
+    exposed = reduce ? reducer.finish() : 0.0;
+    ops::AdamWStep adam;
+    adam.step = ++step;
+    ops::adamw_update(bench.store.params(), bench.store.grads(), bench.adam_m, bench.adam_v, adam);
+  };
+
+  for (int i = 0; i < options.warmup; ++i) train_step(true);
+  std::vector<double> step_seconds, exposed_seconds, reduce_seconds, alone_seconds;
+  for (int i = 0; i < options.steps; ++i) {
+    world->barrier();
+    step_seconds.push_back(seconds_of([&] { train_step(true); }));
+    exposed_seconds.push_back(exposed);
+  }
+  // The same reductions with nothing to hide behind: all buckets started at once, then waited for.
+  for (int i = 0; i < options.steps; ++i) {
+    world->barrier();
+    reducer.arm();
+    reduce_seconds.push_back(reducer.finish());
+  }
+  // One rank with the same per-rank batch and threads: rank 0 alone, the others waiting.
+  if (rank == 0)
+    for (int i = 0; i < options.steps; ++i) alone_seconds.push_back(seconds_of([&] { train_step(false); }));
+  world->barrier();
+
+  // A step lasts as long as its slowest rank. The rank that finished backward last waits only for
+  // communication that backward did not hide; the others' waits also hold their lead over it.
+  const double step_s = median_over_ranks(*world, step_seconds, true);
+  const double exposed_s = median_over_ranks(*world, exposed_seconds, false);
+  const double reduce_s = median_over_ranks(*world, reduce_seconds, true);
+  if (rank != 0) return;
+  const double alone_s = median(alone_seconds);
+  const double hidden = reduce_s > 0 ? std::clamp(1.0 - exposed_s / reduce_s, 0.0, 1.0) : 1.0;
+  const double scaling = alone_s / step_s;
+  const double images_per_second = batch / step_s;
+  std::printf(
+      "bench train: %s, %d ranks x batch %d (global %d), %d thread(s) per rank, %lld parameters, "
+      "%zu gradient buckets\n",
+      options.config.c_str(), ranks, local_batch, batch, threads.threads, static_cast<long long>(bench.store.numel()),
+      reducer.buckets().size());
+  std::printf("  step         %.3f s on %d ranks, %.3f s on one rank with the same per-rank batch (medians of %d)\n",
+              step_s, ranks, alone_s, options.steps);
+  std::printf("  scaling      %.3f (one-rank step / %d-rank step); %.1f img/s over all ranks\n", scaling, ranks,
+              images_per_second);
+  std::printf("  all-reduce   %.4f s per step on its own; %.4f s of it not hidden behind backward: %.0f%% hidden\n",
+              reduce_s, exposed_s, 100.0 * hidden);
+  std::printf(
+      "{\"bench\": \"train\", \"config\": \"%s\", \"ranks\": %d, \"batch\": %d, \"batch_per_rank\": %d, "
+      "\"threads\": %d, \"img_per_s\": %.3f, \"step_s\": %.5f, \"step_s_one_rank\": %.5f, \"scaling\": %.4f, "
+      "\"allreduce_s\": %.5f, \"allreduce_exposed_s\": %.5f, \"allreduce_hidden_share\": %.4f}\n",
+      options.config.c_str(), ranks, batch, local_batch, threads.threads, images_per_second, step_s, alone_s, scaling,
+      reduce_s, exposed_s, hidden);
+}
+
+}  // namespace diffuse

@@ -1,0 +1,154 @@
+// CPU pooling over NHWC activations: max and average pooling with a square
+// window (Inception's stem, reduction blocks and branch pools) and the global
+// average pool that ends a feature network. A pixel's channels are
+// contiguous, so every tap is a vectorisable loop over one channel row.
+// Backward passes scatter into dx; threads split the batch, so overlapping
+// windows never race.
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/cpu/cpu_backend.h"
+
+namespace diffuse::cpu {
+
+namespace {
+
+struct PoolGeometry {
+  int64_t batch, height, width, channels;  // x [batch, height, width, channels]
+  int64_t out_height, out_width;           // y [batch, out_height, out_width, channels]
+  int64_t kernel, stride, padding;
+
+  // Taps [begin, end) of output position `o` along an axis of `extent` input pixels.
+  int64_t tap_begin(int64_t o) const { return std::max<int64_t>(0, o * stride - padding); }
+  int64_t tap_end(int64_t o, int64_t extent) const { return std::min(extent, o * stride - padding + kernel); }
+};
+
+PoolGeometry geometry_of(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
+  return PoolGeometry{x.dim(0), x.dim(1),      x.dim(2),      x.dim(3),      y.dim(1),
+                      y.dim(2), window.kernel, window.stride, window.padding};
+}
+
+}  // namespace
+
+void CpuBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
+  const PoolGeometry g = geometry_of(x, y, window);
+  const float* in = x.f32();
+  float* out = y.f32();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t oy = 0; oy < g.out_height; ++oy)
+      for (int64_t ox = 0; ox < g.out_width; ++ox) {
+        float* target = out + ((n * g.out_height + oy) * g.out_width + ox) * g.channels;
+        std::fill(target, target + g.channels, -std::numeric_limits<float>::infinity());
+        for (int64_t iy = g.tap_begin(oy); iy < g.tap_end(oy, g.height); ++iy)
+          for (int64_t ix = g.tap_begin(ox); ix < g.tap_end(ox, g.width); ++ix) {
+            const float* source = in + ((n * g.height + iy) * g.width + ix) * g.channels;
+            for (int64_t c = 0; c < g.channels; ++c) target[c] = std::max(target[c], source[c]);
+          }
+      }
+}
+
+void CpuBackend::max_pool2d_backward(const Tensor& x, const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) {
+  const PoolGeometry g = geometry_of(x, dy, window);
+  const float* in = x.f32();
+  const float* grad_out = dy.f32();
+  float* grad_in = dx.f32();
+  std::memset(grad_in, 0, dx.nbytes());
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < g.batch; ++n) {
+    std::vector<int64_t> winner(static_cast<size_t>(g.channels));  // first maximal tap's pixel offset per channel
+    std::vector<float> best(static_cast<size_t>(g.channels));
+    for (int64_t oy = 0; oy < g.out_height; ++oy)
+      for (int64_t ox = 0; ox < g.out_width; ++ox) {
+        std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
+        std::fill(winner.begin(), winner.end(), -1);
+        for (int64_t iy = g.tap_begin(oy); iy < g.tap_end(oy, g.height); ++iy)
+          for (int64_t ix = g.tap_begin(ox); ix < g.tap_end(ox, g.width); ++ix) {
+            const int64_t pixel = ((n * g.height + iy) * g.width + ix) * g.channels;
+            for (int64_t c = 0; c < g.channels; ++c)
+              if (winner[c] < 0 || in[pixel + c] > best[c]) {
+                best[c] = in[pixel + c];
+                winner[c] = pixel;
+              }
+          }
+        const float* source = grad_out + ((n * g.out_height + oy) * g.out_width + ox) * g.channels;
+        for (int64_t c = 0; c < g.channels; ++c) grad_in[winner[c] + c] += source[c];
+      }
+  }
+}
+
+void CpuBackend::avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
+  const PoolGeometry g = geometry_of(x, y, window);
+  const float* in = x.f32();
+  float* out = y.f32();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t oy = 0; oy < g.out_height; ++oy)
+      for (int64_t ox = 0; ox < g.out_width; ++ox) {
+        float* target = out + ((n * g.out_height + oy) * g.out_width + ox) * g.channels;
+        std::fill(target, target + g.channels, 0.0f);
+        const int64_t y0 = g.tap_begin(oy), y1 = g.tap_end(oy, g.height);
+        const int64_t x0 = g.tap_begin(ox), x1 = g.tap_end(ox, g.width);
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) {
+            const float* source = in + ((n * g.height + iy) * g.width + ix) * g.channels;
+            for (int64_t c = 0; c < g.channels; ++c) target[c] += source[c];
+          }
+        const float inverse = 1.0f / static_cast<float>((y1 - y0) * (x1 - x0));
+        for (int64_t c = 0; c < g.channels; ++c) target[c] *= inverse;
+      }
+}
+
+void CpuBackend::avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) {
+  const PoolGeometry g = geometry_of(dx, dy, window);
+  const float* grad_out = dy.f32();
+  float* grad_in = dx.f32();
+  std::memset(grad_in, 0, dx.nbytes());
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t oy = 0; oy < g.out_height; ++oy)
+      for (int64_t ox = 0; ox < g.out_width; ++ox) {
+        const int64_t y0 = g.tap_begin(oy), y1 = g.tap_end(oy, g.height);
+        const int64_t x0 = g.tap_begin(ox), x1 = g.tap_end(ox, g.width);
+        const float inverse = 1.0f / static_cast<float>((y1 - y0) * (x1 - x0));
+        const float* source = grad_out + ((n * g.out_height + oy) * g.out_width + ox) * g.channels;
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) {
+            float* target = grad_in + ((n * g.height + iy) * g.width + ix) * g.channels;
+            for (int64_t c = 0; c < g.channels; ++c) target[c] += source[c] * inverse;
+          }
+      }
+}
+
+void CpuBackend::global_avg_pool_forward(const Tensor& x, const Tensor& y) {
+  const int64_t batch = x.dim(0), pixels = x.dim(1) * x.dim(2), channels = x.dim(3);
+  const float* in = x.f32();
+  float* out = y.f32();
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < batch; ++n) {
+    // Double sums: an 8x8 Inception map or a 299x299 one sum alike.
+    std::vector<double> sums(static_cast<size_t>(channels), 0.0);
+    for (int64_t p = 0; p < pixels; ++p) {
+      const float* source = in + (n * pixels + p) * channels;
+      for (int64_t c = 0; c < channels; ++c) sums[c] += source[c];
+    }
+    for (int64_t c = 0; c < channels; ++c) out[n * channels + c] = static_cast<float>(sums[c] / pixels);
+  }
+}
+
+void CpuBackend::global_avg_pool_backward(const Tensor& dy, const Tensor& dx) {
+  const int64_t batch = dx.dim(0), pixels = dx.dim(1) * dx.dim(2), channels = dx.dim(3);
+  const float* grad_out = dy.f32();
+  float* grad_in = dx.f32();
+  const float inverse = 1.0f / static_cast<float>(pixels);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t p = 0; p < pixels; ++p) {
+      float* target = grad_in + (n * pixels + p) * channels;
+      for (int64_t c = 0; c < channels; ++c) target[c] = grad_out[n * channels + c] * inverse;
+    }
+}
+
+}  // namespace diffuse::cpu

@@ -1,0 +1,97 @@
+// Bias kernels of the GEMM-shaped ops: the broadcast before a linear layer's
+// GEMM, the epilogue after a convolution (widening a bf16/fp16 result and
+// adding the bias in one pass), and the column sums that give bias gradients
+// (and the time-embedding gradient of add_channel_vector_backward).
+//
+// Column sums are deterministic and in double, as on the CPU: stage 1 sums a
+// chunk of rows per column (threads walk columns, so reads are coalesced),
+// stage 2 adds the chunks of each column in order.
+#include "core/cuda/kernel_support.cuh"
+#include "core/cuda/kernels.h"
+
+namespace diffuse::cuda {
+
+namespace {
+
+constexpr int64_t kRowsPerChunk = 64;
+
+template <typename In>
+__global__ void bias_epilogue_kernel(const In* source, const float* bias, int64_t rows, int64_t cols, float* y) {
+  const int64_t count = rows * cols;
+  for (int64_t i = grid_start(); i < count; i += grid_stride())
+    y[i] = to_float(source[i]) + (bias != nullptr ? bias[i % cols] : 0.0f);
+}
+
+__global__ void fill_rows_kernel(float* y, int64_t rows, int64_t cols, const float* vector) {
+  const int64_t count = rows * cols;
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = vector[i % cols];
+}
+
+// grid (chunks, batches); partial[(b * chunks + chunk) * cols + c].
+__global__ void chunk_column_sums_kernel(const float* x, int64_t rows, int64_t cols, int64_t chunks, double* partial) {
+  const int64_t batch = blockIdx.y, chunk = blockIdx.x;
+  const int64_t first = chunk * kRowsPerChunk;
+  const int64_t last = first + kRowsPerChunk < rows ? first + kRowsPerChunk : rows;
+  const float* matrix = x + batch * rows * cols;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    double sum = 0.0;
+    for (int64_t r = first; r < last; ++r) sum += matrix[r * cols + c];
+    partial[(batch * chunks + chunk) * cols + c] = sum;
+  }
+}
+
+__global__ void reduce_chunks_kernel(const double* partial, int64_t batches, int64_t cols, int64_t chunks, float* out,
+                                     bool accumulate) {
+  const int64_t count = batches * cols;
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t batch = i / cols, c = i % cols;
+    double total = 0.0;
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) total += partial[(batch * chunks + chunk) * cols + c];
+    out[i] = accumulate ? out[i] + static_cast<float>(total) : static_cast<float>(total);
+  }
+}
+
+}  // namespace
+
+void bias_epilogue(const void* source, DType source_type, const float* bias, int64_t rows, int64_t cols, float* y) {
+  const int64_t count = rows * cols;
+  if (count == 0 || (source == y && bias == nullptr)) return;
+  switch (source_type) {
+    case DType::BF16:
+      bias_epilogue_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const bf16*>(source), bias, rows,
+                                                                       cols, y);
+      break;
+    case DType::F16:
+      bias_epilogue_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const f16*>(source), bias, rows,
+                                                                       cols, y);
+      break;
+    default:
+      bias_epilogue_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const float*>(source), bias, rows,
+                                                                       cols, y);
+      break;
+  }
+  CUDA_CHECK_LAUNCH();
+}
+
+void fill_rows(float* y, int64_t rows, int64_t cols, const float* vector) {
+  const int64_t count = rows * cols;
+  if (count == 0) return;
+  fill_rows_kernel<<<grid_for(count), kThreads, 0, stream()>>>(y, rows, cols, vector);
+  CUDA_CHECK_LAUNCH();
+}
+
+void column_sums(const float* x, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode) {
+  if (batches == 0 || cols == 0) return;
+  const int64_t chunks = rows == 0 ? 1 : (rows + kRowsPerChunk - 1) / kRowsPerChunk;
+  DIFFUSE_CHECK(batches <= 65535, "column_sums: ", batches, " batches exceed the grid's y extent");
+  Tensor partial = scratch_doubles(batches * chunks * cols);
+  const int threads = cols >= 256 ? 256 : static_cast<int>((cols + 31) / 32 * 32);
+  chunk_column_sums_kernel<<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(batches)), threads, 0,
+                             stream()>>>(x, rows, cols, chunks, device_data<double>(partial));
+  CUDA_CHECK_LAUNCH();
+  reduce_chunks_kernel<<<grid_for(batches * cols), kThreads, 0, stream()>>>(device_data<double>(partial), batches, cols,
+                                                                            chunks, out, mode == Reduce::Accumulate);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace diffuse::cuda

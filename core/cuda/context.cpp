@@ -1,0 +1,123 @@
+// DeviceContext: stream, library handles, workspace and the kernel fault word
+// of one GPU (see context.h), and the process-wide matmul dtype.
+#include "core/cuda/context.h"
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "core/checks_cuda.h"
+#include "core/cuda/precision.h"
+#include "core/cuda/runtime.h"
+
+namespace diffuse::cuda {
+
+namespace {
+
+// cuBLAS's recommended workspace on Hopper; given explicitly so that it never
+// allocates behind our back and its results do not depend on what it got.
+constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
+constexpr int kMaxDevices = 64;
+
+std::atomic<DType> matmul_type{DType::F32};
+
+}  // namespace
+
+DeviceContext::DeviceContext(int device) : device_(device) {
+  const std::string problem = library_version_problem();
+  DIFFUSE_CHECK(problem.empty(), problem);
+  int pools = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device));
+  has_memory_pool_ = pools != 0;
+  if (has_memory_pool_) {
+    // Keep freed memory in the pool: steady-state training then never calls into the driver to allocate.
+    cudaMemPool_t pool = nullptr;
+    CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+    uint64_t keep_everything = UINT64_MAX;
+    CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_everything));
+  }
+  // A blocking stream: work on the legacy default stream (other libraries' plain cudaMemcpy) stays ordered with it.
+  CUDA_CHECK(cudaStreamCreate(&stream_));
+  CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&faults_), sizeof(KernelFault)));
+  CUDA_CHECK(cudaMemset(faults_, 0, sizeof(KernelFault)));
+}
+
+cudnnHandle_t DeviceContext::cudnn() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (cudnn_ == nullptr) {
+    CUDNN_CHECK(cudnnCreate(&cudnn_));
+    CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
+  }
+  return cudnn_;
+}
+
+cublasHandle_t DeviceContext::cublas() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (cublas_ == nullptr) {
+    CUBLAS_CHECK(cublasCreate(&cublas_));
+    CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+    CUDA_CHECK(cudaMalloc(&cublas_workspace_, kCublasWorkspaceBytes));
+    CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspaceBytes));
+    // Default math: fp32 GEMMs stay exact fp32 (no TF32); bf16/fp16 ones use tensor cores.
+    CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+  }
+  return cublas_;
+}
+
+void* DeviceContext::workspace(size_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (bytes > workspace_bytes_) {
+    Allocator& allocator = device_allocator();
+    // Stream-ordered: work already queued with the old buffer finishes before it is reused.
+    allocator.deallocate(workspace_, workspace_bytes_);
+    workspace_ = nullptr;
+    workspace_bytes_ = 0;
+    workspace_ = allocator.allocate(bytes);
+    workspace_bytes_ = bytes;
+  }
+  return workspace_;
+}
+
+void DeviceContext::check_faults() {
+  KernelFault fault{};
+  CUDA_CHECK(cudaMemcpyAsync(&fault, faults_, sizeof(fault), cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (fault.code == kFaultNone) return;
+  CUDA_CHECK(cudaMemsetAsync(faults_, 0, sizeof(KernelFault), stream_));
+  const char* op = fault.code == kFaultEmbeddingForwardLabel    ? "embedding_forward"
+                   : fault.code == kFaultEmbeddingBackwardLabel ? "embedding_backward"
+                                                                : "cross_entropy";
+  DIFFUSE_CHECK(false, op, ": label ", fault.value, " of sample ", fault.index, " is outside [0, K=", fault.limit,
+                ") (found on the GPU; the op's output is not valid)");
+}
+
+DeviceContext& context() {
+  // Never destroyed: tensors freed during static destruction still find their stream.
+  static std::array<std::atomic<DeviceContext*>, kMaxDevices> contexts{};
+  static std::mutex creation;
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  DIFFUSE_CHECK(device >= 0 && device < kMaxDevices, "GPU ", device, " is beyond the ", kMaxDevices, " supported");
+  DeviceContext* found = contexts[static_cast<size_t>(device)].load(std::memory_order_acquire);
+  if (found != nullptr) return *found;
+  std::lock_guard<std::mutex> lock(creation);
+  found = contexts[static_cast<size_t>(device)].load(std::memory_order_acquire);
+  if (found == nullptr) {
+    found = new DeviceContext(device);
+    contexts[static_cast<size_t>(device)].store(found, std::memory_order_release);
+  }
+  return *found;
+}
+
+cudaStream_t stream() { return context().stream(); }
+
+void set_matmul_dtype(DType dtype) {
+  DIFFUSE_CHECK(dtype == DType::F32 || dtype == DType::BF16 || dtype == DType::F16,
+                "matrix products compute in f32, bf16 or f16, not ", dtype_name(dtype));
+  matmul_type.store(dtype);
+}
+
+DType matmul_dtype() { return matmul_type.load(); }
+
+}  // namespace diffuse::cuda

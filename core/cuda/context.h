@@ -1,0 +1,73 @@
+// The per-GPU state the CUDA backend runs on: one stream that every op, copy
+// and stream-ordered allocation uses (so ops are ordered among themselves
+// without host synchronisation), the cuDNN and cuBLAS handles bound to it,
+// the cuDNN workspace, and a device word in which kernels report bad inputs
+// (out-of-range labels) for the next synchronisation to throw. One context per
+// device, created on first use and kept until the process exits. Includes the
+// CUDA headers: for CUDA-side code only.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cstddef>
+#include <mutex>
+
+namespace diffuse::cuda {
+
+// What a kernel found wrong with its inputs; code 0 = nothing.
+struct KernelFault {
+  int code;
+  int value;  // the offending value (a label)
+  int index;  // where it was (the sample)
+  int limit;  // the bound it broke (the number of classes)
+};
+
+enum KernelFaultCode : int {
+  kFaultNone = 0,
+  kFaultEmbeddingForwardLabel = 1,
+  kFaultEmbeddingBackwardLabel = 2,
+  kFaultCrossEntropyLabel = 3,
+};
+
+class DeviceContext {
+ public:
+  explicit DeviceContext(int device);
+  DeviceContext(const DeviceContext&) = delete;
+  DeviceContext& operator=(const DeviceContext&) = delete;
+
+  int device() const { return device_; }
+  cudaStream_t stream() const { return stream_; }
+  bool has_memory_pool() const { return has_memory_pool_; }
+
+  // Created on first use: cuDNN loads its sub-libraries then, which takes a while.
+  cudnnHandle_t cudnn();
+  cublasHandle_t cublas();
+
+  // cuDNN scratch of at least `bytes`, grown (stream-ordered) and never shrunk.
+  void* workspace(size_t bytes);
+
+  KernelFault* faults() const { return faults_; }
+  // Waits for the stream and throws the first fault kernels recorded since the last check.
+  void check_faults();
+
+ private:
+  int device_;
+  bool has_memory_pool_ = false;
+  cudaStream_t stream_ = nullptr;
+  cudnnHandle_t cudnn_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  void* cublas_workspace_ = nullptr;
+  void* workspace_ = nullptr;
+  size_t workspace_bytes_ = 0;
+  KernelFault* faults_ = nullptr;
+  std::mutex mutex_;
+};
+
+// The context of the calling thread's current device.
+DeviceContext& context();
+// Shorthand for context().stream(): where every kernel is launched.
+cudaStream_t stream();
+
+}  // namespace diffuse::cuda

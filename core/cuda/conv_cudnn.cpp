@@ -1,0 +1,310 @@
+// Convolutions on cuDNN, NHWC with weights [Co,Kh,Kw,Ci] (cuDNN's NHWC filter
+// layout, so no copies), any window: forward, data gradient and filter gradient.
+//
+// For each (pass, shape, dtype) a plan is made once and cached: descriptors
+// plus the fastest deterministic algorithm that cudnnFind measured (cuDNN's
+// heuristics if measuring fails, or always with DIFFUSE_CUDNN_SEARCH=heuristic:
+// measured choices can differ between processes, heuristic ones cannot, for
+// runs that must repeat bit for bit), with its workspace size; the workspace
+// itself is the context's, grown to the largest plan. fp32 convolutions use
+// FMA math only (cuDNN would otherwise allow TF32 on Ampere and later); bf16
+// and fp16 ones use tensor cores with fp32 accumulation, on operand copies
+// made by cast_copy, and their results are widened into the fp32 outputs
+// (the bias added in the same pass).
+//
+// This uses cuDNN's convolution API of cuDNN 7/8, deprecated but supported
+// throughout cuDNN 9: the one proven on every GPU generation and the least
+// code. Moving to the graph API changes this file only.
+#include <cudnn.h>
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/checks_cuda.h"
+#include "core/cuda/context.h"
+#include "core/cuda/cuda_backend.h"
+#include "core/cuda/kernels.h"
+#include "core/cuda/precision.h"
+#include "core/log.h"
+
+namespace diffuse::cuda {
+
+namespace {
+
+// Algorithms needing more scratch than this are skipped.
+constexpr size_t kWorkspaceLimit = size_t{1} << 30;
+
+enum class ConvPass { Forward, BackwardData, BackwardFilter };
+
+struct ConvShape {
+  int64_t batch, height, width, in_channels, out_channels, kernel_h, kernel_w;
+  int stride, pad_h, pad_w;
+
+  int64_t out_height() const { return (height + 2 * pad_h - kernel_h) / stride + 1; }
+  int64_t out_width() const { return (width + 2 * pad_w - kernel_w) / stride + 1; }
+};
+
+struct ConvKey {
+  int device;
+  ConvPass pass;
+  DType dtype;
+  ConvShape shape;
+
+  auto tied() const {
+    return std::make_tuple(device, pass, dtype, shape.batch, shape.height, shape.width, shape.in_channels,
+                           shape.out_channels, shape.kernel_h, shape.kernel_w, shape.stride, shape.pad_h, shape.pad_w);
+  }
+  bool operator<(const ConvKey& other) const { return tied() < other.tied(); }
+};
+
+struct ConvPlan {
+  cudnnTensorDescriptor_t x = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnTensorDescriptor_t y = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  int algorithm = 0;                          // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t of the pass
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;  // the math the algorithm was measured with
+  size_t workspace_bytes = 0;
+  bool usable = false;  // cuDNN offered an algorithm within the workspace limit
+};
+
+cudnnDataType_t cudnn_type(DType dtype) {
+  switch (dtype) {
+    case DType::BF16:
+      return CUDNN_DATA_BFLOAT16;
+    case DType::F16:
+      return CUDNN_DATA_HALF;
+    default:
+      return CUDNN_DATA_FLOAT;
+  }
+}
+
+int to_int(int64_t value) {
+  DIFFUSE_CHECK(value >= 0 && value <= INT32_MAX, "conv2d: extent ", value, " is too large for cuDNN");
+  return static_cast<int>(value);
+}
+
+// The first usable result: cuDNN sorts by speed (Find) or expected speed
+// (heuristics). Deterministic algorithms only, so runs repeat bit for bit,
+// unless none fits.
+template <typename Perf>
+bool pick(const Perf* results, int count, ConvPlan& plan) {
+  for (const bool need_deterministic : {true, false}) {
+    for (int i = 0; i < count; ++i) {
+      const Perf& r = results[i];
+      if (r.status != CUDNN_STATUS_SUCCESS || r.memory > kWorkspaceLimit) continue;
+      if (need_deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
+      plan.algorithm = static_cast<int>(r.algo);
+      plan.math = r.mathType;
+      plan.workspace_bytes = r.memory;
+      if (!need_deterministic) log_warning("conv2d: no deterministic cuDNN algorithm fits; results may vary by run");
+      return true;
+    }
+  }
+  return false;
+}
+
+bool measure_algorithms() {
+  static const bool measure = [] {
+    const char* search = std::getenv("DIFFUSE_CUDNN_SEARCH");
+    const std::string mode = search != nullptr ? search : "find";
+    DIFFUSE_CHECK(mode == "find" || mode == "heuristic", "DIFFUSE_CUDNN_SEARCH must be find or heuristic, not '", mode,
+                  "'");
+    return mode == "find";
+  }();
+  return measure;
+}
+
+// cudnnFind runs every algorithm once (on scratch memory it allocates itself);
+// if it fails (out of memory, say), ask the heuristics instead. False when
+// neither offers an algorithm.
+bool choose_algorithm(cudnnHandle_t handle, ConvPass pass, ConvPlan& plan) {
+  bool found = false;
+  int returned = 0;
+  const bool measure = measure_algorithms();
+  if (pass == ConvPass::Forward) {
+    cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    if (measure && cudnnFindConvolutionForwardAlgorithm(handle, plan.x, plan.w, plan.conv, plan.y,
+                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned,
+                                                        results) == CUDNN_STATUS_SUCCESS)
+      found = pick(results, returned, plan);
+    if (!found) {
+      CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, plan.x, plan.w, plan.conv, plan.y,
+                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, results));
+      found = pick(results, returned, plan);
+    }
+  } else if (pass == ConvPass::BackwardData) {
+    cudnnConvolutionBwdDataAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    if (measure && cudnnFindConvolutionBackwardDataAlgorithm(handle, plan.w, plan.y, plan.conv, plan.x,
+                                                             CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned,
+                                                             results) == CUDNN_STATUS_SUCCESS)
+      found = pick(results, returned, plan);
+    if (!found) {
+      CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+          handle, plan.w, plan.y, plan.conv, plan.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned, results));
+      found = pick(results, returned, plan);
+    }
+  } else {
+    cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    if (measure && cudnnFindConvolutionBackwardFilterAlgorithm(handle, plan.x, plan.y, plan.conv, plan.w,
+                                                               CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
+                                                               results) == CUDNN_STATUS_SUCCESS)
+      found = pick(results, returned, plan);
+    if (!found) {
+      CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+          handle, plan.x, plan.y, plan.conv, plan.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned, results));
+      found = pick(results, returned, plan);
+    }
+  }
+  return found;
+}
+
+ConvPlan make_plan(cudnnHandle_t handle, const ConvKey& key) {
+  const ConvShape& s = key.shape;
+  const cudnnDataType_t type = cudnn_type(key.dtype);
+  ConvPlan plan;
+  CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan.x));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan.x, CUDNN_TENSOR_NHWC, type, to_int(s.batch), to_int(s.in_channels),
+                                         to_int(s.height), to_int(s.width)));
+  CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan.y));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan.y, CUDNN_TENSOR_NHWC, type, to_int(s.batch), to_int(s.out_channels),
+                                         to_int(s.out_height()), to_int(s.out_width())));
+  CUDNN_CHECK(cudnnCreateFilterDescriptor(&plan.w));
+  CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan.w, type, CUDNN_TENSOR_NHWC, to_int(s.out_channels), to_int(s.in_channels),
+                                         to_int(s.kernel_h), to_int(s.kernel_w)));
+  CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&plan.conv));
+  // Cross-correlation, as the CPU backend computes; fp32 accumulation for every dtype.
+  CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan.conv, s.pad_h, s.pad_w, s.stride, s.stride, 1, 1,
+                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv, key.dtype == DType::F32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
+  plan.usable = choose_algorithm(handle, key.pass, plan);
+  DIFFUSE_CHECK(plan.usable || key.dtype != DType::F32, "conv2d: cuDNN has no algorithm for this convolution (",
+                s.batch, "x", s.height, "x", s.width, "x", s.in_channels, " -> ", s.out_channels, " channels, kernel ",
+                s.kernel_h, "x", s.kernel_w, ") within ", kWorkspaceLimit >> 20, " MiB of workspace");
+  if (!plan.usable)
+    log_warning("conv2d: cuDNN has no ", dtype_name(key.dtype), " algorithm for ", s.batch, "x", s.height, "x", s.width,
+                "x", s.in_channels, " -> ", s.out_channels, " channels, kernel ", s.kernel_h, "x", s.kernel_w,
+                "; that convolution runs in fp32");
+  // Run with the math the algorithm was measured with; fp32 keeps FMA math so it never runs as TF32.
+  if (plan.usable && key.dtype != DType::F32) CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv, plan.math));
+  return plan;
+}
+
+// The cached plan for a pass; made (and timed) on first use.
+const ConvPlan& plan_for(DeviceContext& device, ConvPass pass, DType dtype, const ConvShape& shape) {
+  static std::mutex mutex;
+  static std::map<ConvKey, ConvPlan> plans;  // never freed: descriptors live as long as the process
+  const ConvKey key{device.device(), pass, dtype, shape};
+  std::lock_guard<std::mutex> lock(mutex);
+  auto found = plans.find(key);
+  if (found == plans.end()) found = plans.emplace(key, make_plan(device.cudnn(), key)).first;
+  return found->second;
+}
+
+ConvShape shape_of(const Tensor& x, const Tensor& weight, const Conv2dWindow& window) {
+  return ConvShape{x.dim(0),      x.dim(1),      x.dim(2),      x.dim(3),     weight.dim(0),
+                   weight.dim(1), weight.dim(2), window.stride, window.pad_h, window.pad_w};
+}
+
+// What a pass multiplies in: the operands' own type when the op is given
+// bf16/fp16 tensors, else the process's matmul dtype; fp32 where cuDNN has no
+// algorithm for that type and shape.
+DType pass_type(DeviceContext& device, ConvPass pass, const Tensor& x, const ConvShape& shape) {
+  const DType wanted = x.dtype() != DType::F32 ? x.dtype() : matmul_dtype();
+  if (wanted == DType::F32 || plan_for(device, pass, wanted, shape).usable) return wanted;
+  return DType::F32;
+}
+
+void forward(DeviceContext& device, DType dtype, const ConvShape& shape, const void* x, const void* w, void* y) {
+  const ConvPlan& plan = plan_for(device, ConvPass::Forward, dtype, shape);
+  void* workspace = device.workspace(plan.workspace_bytes);
+  const float alpha = 1.0f, beta = 0.0f;
+  CUDNN_CHECK(cudnnConvolutionForward(device.cudnn(), &alpha, plan.x, x, plan.w, w, plan.conv,
+                                      static_cast<cudnnConvolutionFwdAlgo_t>(plan.algorithm), workspace,
+                                      plan.workspace_bytes, &beta, plan.y, y));
+}
+
+void backward_data(DeviceContext& device, DType dtype, const ConvShape& shape, const void* w, const void* dy,
+                   void* dx) {
+  const ConvPlan& plan = plan_for(device, ConvPass::BackwardData, dtype, shape);
+  void* workspace = device.workspace(plan.workspace_bytes);
+  const float alpha = 1.0f, beta = 0.0f;
+  CUDNN_CHECK(cudnnConvolutionBackwardData(device.cudnn(), &alpha, plan.w, w, plan.y, dy, plan.conv,
+                                           static_cast<cudnnConvolutionBwdDataAlgo_t>(plan.algorithm), workspace,
+                                           plan.workspace_bytes, &beta, plan.x, dx));
+}
+
+// dw = beta * dw + (filter gradient).
+void backward_filter(DeviceContext& device, DType dtype, const ConvShape& shape, const void* x, const void* dy,
+                     float beta, void* dw) {
+  const ConvPlan& plan = plan_for(device, ConvPass::BackwardFilter, dtype, shape);
+  void* workspace = device.workspace(plan.workspace_bytes);
+  const float alpha = 1.0f;
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(device.cudnn(), &alpha, plan.x, x, plan.y, dy, plan.conv,
+                                             static_cast<cudnnConvolutionBwdFilterAlgo_t>(plan.algorithm), workspace,
+                                             plan.workspace_bytes, &beta, plan.w, dw));
+}
+
+}  // namespace
+
+void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
+                                 const Conv2dWindow& window) {
+  DeviceContext& device = context();
+  const ConvShape shape = shape_of(x, weight, window);
+  const DType dtype = pass_type(device, ConvPass::Forward, x, shape);
+  const int64_t pixels = shape.batch * shape.out_height() * shape.out_width();
+  const float* bias_data = bias.defined() ? static_cast<const float*>(bias.raw()) : nullptr;
+  float* out = static_cast<float*>(y.raw());
+  if (dtype == DType::F32) {
+    forward(device, dtype, shape, cast_copy(x, dtype).raw(), weight.raw(), out);
+    bias_epilogue(out, DType::F32, bias_data, pixels, shape.out_channels, out);
+    return;
+  }
+  const Tensor x_low = cast_copy(x, dtype), w_low = cast_copy(weight, dtype);
+  const Tensor y_low = Tensor::empty(y.shape(), dtype, Device::CUDA);
+  forward(device, dtype, shape, x_low.raw(), w_low.raw(), y_low.raw());
+  bias_epilogue(y_low.raw(), dtype, bias_data, pixels, shape.out_channels, out);
+}
+
+void CudaBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
+                                  const Tensor& dweight, const Tensor& dbias, const Conv2dWindow& window) {
+  DeviceContext& device = context();
+  const ConvShape shape = shape_of(x, weight, window);
+  const int64_t pixels = shape.batch * shape.out_height() * shape.out_width();
+  if (dbias.defined())
+    column_sums(static_cast<const float*>(dy.raw()), 1, pixels, shape.out_channels, static_cast<float*>(dbias.raw()),
+                Reduce::Accumulate);
+  Tensor dy_low;  // dy in the operand type, made once for both passes
+  if (dx.defined()) {
+    const DType dtype = pass_type(device, ConvPass::BackwardData, x, shape);
+    if (dtype == DType::F32) {
+      backward_data(device, dtype, shape, weight.raw(), dy.raw(), dx.raw());
+    } else {
+      dy_low = cast_copy(dy, dtype);
+      const Tensor w_low = cast_copy(weight, dtype);
+      const Tensor dx_low = Tensor::empty(dx.shape(), dtype, Device::CUDA);
+      backward_data(device, dtype, shape, w_low.raw(), dy_low.raw(), dx_low.raw());
+      bias_epilogue(dx_low.raw(), dtype, nullptr, shape.batch * shape.height * shape.width, shape.in_channels,
+                    static_cast<float*>(dx.raw()));
+    }
+  }
+  if (dweight.defined()) {
+    const DType dtype = pass_type(device, ConvPass::BackwardFilter, x, shape);
+    if (dtype == DType::F32) {
+      backward_filter(device, dtype, shape, cast_copy(x, dtype).raw(), dy.raw(), 1.0f, dweight.raw());
+    } else {
+      // The filter gradient comes out in the operand type and is folded into the fp32 gradient.
+      if (!dy_low.defined() || dy_low.dtype() != dtype) dy_low = cast_copy(dy, dtype);
+      const Tensor x_low = cast_copy(x, dtype);
+      const Tensor dw_low = Tensor::empty(weight.shape(), dtype, Device::CUDA);
+      backward_filter(device, dtype, shape, x_low.raw(), dy_low.raw(), 0.0f, dw_low.raw());
+      add_widened(dw_low.raw(), dtype, static_cast<float*>(dweight.raw()), weight.numel());
+    }
+  }
+}
+
+}  // namespace diffuse::cuda

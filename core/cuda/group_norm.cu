@@ -1,0 +1,228 @@
+// Group normalisation on the GPU: NHWC fp32, statistics per (sample, group)
+// over H*W*(C/groups) elements, with the element formulas of
+// core/math/group_norm.h (shared with the CPU backend).
+//
+// Sums are cut into chunks of pixels: a block per (chunk, sample) with a
+// thread per channel (coalesced reads of whole pixels) sums its chunk in
+// double; chunks and channels are then combined in a fixed order, so results
+// repeat bit for bit. Forward statistics are taken about a per-channel shift
+// (the channel's first value in the sample) and combined with Chan's formula,
+// which keeps the variance exact when the mean is large against the spread,
+// as the CPU's two-pass variance does, in one read of x.
+#include "core/cuda/cuda_backend.h"
+#include "core/cuda/kernel_support.cuh"
+#include "core/math/group_norm.h"
+
+namespace diffuse::cuda {
+
+namespace {
+
+constexpr int64_t kChunkPixels = 32;
+
+struct GroupNormShape {
+  int64_t n, hw, c, groups, cg, chunks;
+};
+
+GroupNormShape shape_of(const Tensor& x, int groups) {
+  const int64_t hw = x.dim(1) * x.dim(2);
+  return GroupNormShape{x.dim(0), hw, x.dim(3), groups, x.dim(3) / groups, (hw + kChunkPixels - 1) / kChunkPixels};
+}
+
+int threads_for_channels(int64_t channels) {
+  return channels >= 256 ? 256 : static_cast<int>((channels + 31) / 32 * 32);
+}
+
+dim3 chunk_grid(const GroupNormShape& s) { return dim3(static_cast<unsigned>(s.chunks), static_cast<unsigned>(s.n)); }
+
+// partial[(n * chunks + chunk) * C + c] = (sum of x - shift, sum of (x - shift)^2) over the chunk's pixels,
+// shift = x[n, pixel 0, c].
+__global__ void shifted_sums_kernel(const float* x, GroupNormShape s, double2* partial) {
+  const int64_t n = blockIdx.y, chunk = blockIdx.x;
+  const int64_t first = chunk * kChunkPixels, last = first + kChunkPixels < s.hw ? first + kChunkPixels : s.hw;
+  const float* sample = x + n * s.hw * s.c;
+  for (int64_t c = threadIdx.x; c < s.c; c += blockDim.x) {
+    const double shift = sample[c];
+    double sum = 0.0, squares = 0.0;
+    for (int64_t p = first; p < last; ++p) {
+      const double d = static_cast<double>(sample[p * s.c + c]) - shift;
+      sum += d;
+      squares += d * d;
+    }
+    partial[(n * s.chunks + chunk) * s.c + c] = make_double2(sum, squares);
+  }
+}
+
+// One thread per (sample, group): combine its channels' chunk sums into the mean and rstd.
+__global__ void group_statistics_kernel(const float* x, const double2* partial, GroupNormShape s, float eps,
+                                        float* mean, float* rstd) {
+  const int64_t count = s.n * s.groups;
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t n = i / s.groups, g = i % s.groups;
+    // Running (elements, mean, sum of squared deviations) of the channels merged so far.
+    double merged_count = 0.0, merged_mean = 0.0, merged_m2 = 0.0;
+    const double pixels = static_cast<double>(s.hw);
+    for (int64_t c = g * s.cg; c < (g + 1) * s.cg; ++c) {
+      double sum = 0.0, squares = 0.0;
+      for (int64_t chunk = 0; chunk < s.chunks; ++chunk) {
+        const double2 part = partial[(n * s.chunks + chunk) * s.c + c];
+        sum += part.x;
+        squares += part.y;
+      }
+      if (s.hw == 0) continue;
+      const double channel_mean = static_cast<double>(x[n * s.hw * s.c + c]) + sum / pixels;
+      const double channel_m2 = squares - sum * sum / pixels;
+      const double total = merged_count + pixels, delta = channel_mean - merged_mean;
+      merged_mean += delta * pixels / total;
+      merged_m2 += channel_m2 + delta * delta * merged_count * pixels / total;
+      merged_count = total;
+    }
+    mean[i] = static_cast<float>(merged_mean);  // empty groups (C or H*W is 0): mean 0, variance 0
+    rstd[i] = group_norm_rstd(merged_count > 0.0 ? merged_m2 / merged_count : 0.0, eps);
+  }
+}
+
+// Element-wise: each element is read before it is written, so y may alias x.
+__global__ void normalize_kernel(const float* x, const float* gamma, const float* beta, const float* mean,
+                                 const float* rstd, GroupNormShape s, float* y) {
+  const int64_t count = s.n * s.hw * s.c;
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t c = i % s.c, n = i / (s.hw * s.c);
+    const int64_t group = n * s.groups + c / s.cg;
+    y[i] = group_norm_output(x[i], mean[group], rstd[group] * gamma[c], beta[c]);
+  }
+}
+
+// partial[(n * chunks + chunk) * C + c] = (sum of dy, sum of dy * (x - mean)) over the chunk's pixels.
+__global__ void gradient_sums_kernel(const float* x, const float* dy, const float* mean, GroupNormShape s,
+                                     double2* partial) {
+  const int64_t n = blockIdx.y, chunk = blockIdx.x;
+  const int64_t first = chunk * kChunkPixels, last = first + kChunkPixels < s.hw ? first + kChunkPixels : s.hw;
+  const float* sample_x = x + n * s.hw * s.c;
+  const float* sample_dy = dy + n * s.hw * s.c;
+  for (int64_t c = threadIdx.x; c < s.c; c += blockDim.x) {
+    const double centre = mean[n * s.groups + c / s.cg];
+    double sum_dy = 0.0, sum_dy_centred = 0.0;
+    for (int64_t p = first; p < last; ++p) {
+      const double grad = sample_dy[p * s.c + c];
+      sum_dy += grad;
+      sum_dy_centred += grad * (static_cast<double>(sample_x[p * s.c + c]) - centre);
+    }
+    partial[(n * s.chunks + chunk) * s.c + c] = make_double2(sum_dy, sum_dy_centred);
+  }
+}
+
+// totals[n * C + c]: the chunk sums of one (sample, channel) added in order.
+__global__ void channel_totals_kernel(const double2* partial, GroupNormShape s, double2* totals) {
+  const int64_t count = s.n * s.c;
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t n = i / s.c, c = i % s.c;
+    double sum_dy = 0.0, sum_dy_centred = 0.0;
+    for (int64_t chunk = 0; chunk < s.chunks; ++chunk) {
+      const double2 part = partial[(n * s.chunks + chunk) * s.c + c];
+      sum_dy += part.x;
+      sum_dy_centred += part.y;
+    }
+    totals[i] = make_double2(sum_dy, sum_dy_centred);
+  }
+}
+
+// dgamma[c] += sum_n rstd * sum(dy (x - mean)), dbeta[c] += sum_n sum(dy), over the batch in order.
+__global__ void parameter_gradients_kernel(const double2* totals, const float* rstd, GroupNormShape s, float* dgamma,
+                                           float* dbeta) {
+  for (int64_t c = grid_start(); c < s.c; c += grid_stride()) {
+    double gamma_sum = 0.0, beta_sum = 0.0;
+    for (int64_t n = 0; n < s.n; ++n) {
+      const double2 t = totals[n * s.c + c];
+      gamma_sum += rstd[n * s.groups + c / s.cg] * t.y;
+      beta_sum += t.x;
+    }
+    if (dgamma != nullptr) dgamma[c] += static_cast<float>(gamma_sum);
+    if (dbeta != nullptr) dbeta[c] += static_cast<float>(beta_sum);
+  }
+}
+
+// One thread per (sample, group): the dx coefficients of core/math/group_norm.h.
+__global__ void input_gradient_coefficients_kernel(const double2* totals, const float* gamma, const float* rstd,
+                                                   GroupNormShape s, GroupNormGradCoefficients* coefficients) {
+  const int64_t count = s.n * s.groups;
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t n = i / s.groups, g = i % s.groups;
+    double sum_g = 0.0, sum_g_centred = 0.0;
+    for (int64_t c = g * s.cg; c < (g + 1) * s.cg; ++c) {
+      const double2 t = totals[n * s.c + c];
+      sum_g += gamma[c] * t.x;
+      sum_g_centred += gamma[c] * t.y;
+    }
+    coefficients[i] = group_norm_grad_coefficients(sum_g, sum_g_centred, rstd[i], s.hw * s.cg);
+  }
+}
+
+__global__ void input_gradient_kernel(const float* x, const float* dy, const float* gamma, const float* mean,
+                                      const float* rstd, const GroupNormGradCoefficients* coefficients,
+                                      GroupNormShape s, float* dx) {
+  const int64_t count = s.n * s.hw * s.c;
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t c = i % s.c, n = i / (s.hw * s.c);
+    const int64_t group = n * s.groups + c / s.cg;
+    dx[i] = group_norm_input_grad(dy[i], x[i], gamma[c], mean[group], rstd[group], coefficients[group]);
+  }
+}
+
+}  // namespace
+
+void CudaBackend::group_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
+                                     const Tensor& y, const Tensor& mean, const Tensor& rstd) {
+  const GroupNormShape s = shape_of(x, groups);
+  if (s.n == 0) return;
+  const Tensor partial = scratch_doubles(2 * s.n * s.chunks * s.c);
+  auto* partial_data = reinterpret_cast<double2*>(partial.raw());
+  if (s.hw > 0 && s.c > 0) {
+    shifted_sums_kernel<<<chunk_grid(s), threads_for_channels(s.c), 0, stream()>>>(device_data<float>(x), s,
+                                                                                   partial_data);
+    CUDA_CHECK_LAUNCH();
+  }
+  group_statistics_kernel<<<grid_for(s.n * s.groups), kThreads, 0, stream()>>>(
+      device_data<float>(x), partial_data, s, eps, device_data<float>(mean), device_data<float>(rstd));
+  CUDA_CHECK_LAUNCH();
+  if (x.numel() == 0) return;
+  normalize_kernel<<<grid_for(x.numel()), kThreads, 0, stream()>>>(device_data<float>(x), device_data<float>(gamma),
+                                                                   device_data<float>(beta), device_data<float>(mean),
+                                                                   device_data<float>(rstd), s, device_data<float>(y));
+  CUDA_CHECK_LAUNCH();
+}
+
+void CudaBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
+                                      int groups, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
+                                      const Tensor& dbeta) {
+  if (!dx.defined() && !dgamma.defined() && !dbeta.defined()) return;
+  const GroupNormShape s = shape_of(x, groups);
+  if (s.n == 0 || s.c == 0) return;
+  const Tensor partial = scratch_doubles(2 * s.n * s.chunks * s.c), totals = scratch_doubles(2 * s.n * s.c);
+  auto* partial_data = reinterpret_cast<double2*>(partial.raw());
+  auto* totals_data = reinterpret_cast<double2*>(totals.raw());
+  if (s.hw > 0) {
+    gradient_sums_kernel<<<chunk_grid(s), threads_for_channels(s.c), 0, stream()>>>(
+        device_data<float>(x), device_data<float>(dy), device_data<float>(mean), s, partial_data);
+    CUDA_CHECK_LAUNCH();
+  }
+  channel_totals_kernel<<<grid_for(s.n * s.c), kThreads, 0, stream()>>>(partial_data, s, totals_data);
+  CUDA_CHECK_LAUNCH();
+  if (dgamma.defined() || dbeta.defined()) {
+    parameter_gradients_kernel<<<grid_for(s.c), kThreads, 0, stream()>>>(
+        totals_data, device_data<float>(rstd), s, dgamma.defined() ? device_data<float>(dgamma) : nullptr,
+        dbeta.defined() ? device_data<float>(dbeta) : nullptr);
+    CUDA_CHECK_LAUNCH();
+  }
+  if (!dx.defined() || x.numel() == 0) return;
+  const Tensor coefficients = Tensor::empty({2 * s.n * s.groups}, DType::F32, Device::CUDA);
+  auto* coefficient_data = reinterpret_cast<GroupNormGradCoefficients*>(coefficients.raw());
+  input_gradient_coefficients_kernel<<<grid_for(s.n * s.groups), kThreads, 0, stream()>>>(
+      totals_data, device_data<float>(gamma), device_data<float>(rstd), s, coefficient_data);
+  CUDA_CHECK_LAUNCH();
+  input_gradient_kernel<<<grid_for(x.numel()), kThreads, 0, stream()>>>(
+      device_data<float>(x), device_data<float>(dy), device_data<float>(gamma), device_data<float>(mean),
+      device_data<float>(rstd), coefficient_data, s, device_data<float>(dx));
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace diffuse::cuda

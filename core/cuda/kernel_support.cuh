@@ -1,0 +1,96 @@
+// What every CUDA kernel file shares: launch geometry for grid-stride loops,
+// typed device pointers of Tensors, loads and stores of the storage types
+// (fp32, bf16, fp16 through core/half.h, so conversions round exactly as on
+// the CPU), warp and block sums in double, and kernel fault reporting.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "core/checks_cuda.h"
+#include "core/cuda/context.h"
+#include "core/half.h"
+#include "core/tensor.h"
+
+namespace diffuse::cuda {
+
+constexpr int kThreads = 256;
+// Enough blocks to fill any current GPU several times; grid-stride loops do the rest.
+constexpr int64_t kMaxBlocks = int64_t{1} << 16;
+
+inline unsigned grid_for(int64_t count, int threads = kThreads) {
+  const int64_t blocks = (count + threads - 1) / threads;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > kMaxBlocks ? kMaxBlocks : blocks));
+}
+
+template <typename T>
+T* device_data(const Tensor& tensor) {
+  return static_cast<T*>(tensor.raw());
+}
+
+// Stream-ordered scratch memory for `count` doubles (no double dtype: two f32 slots each).
+inline Tensor scratch_doubles(int64_t count) { return Tensor::empty({2 * count}, DType::F32, Device::CUDA); }
+
+__device__ inline int64_t grid_start() { return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
+__device__ inline int64_t grid_stride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
+
+__device__ inline float to_float(float value) { return value; }
+__device__ inline float to_float(bf16 value) { return bf16_to_float(value); }
+__device__ inline float to_float(f16 value) { return f16_to_float(value); }
+
+template <typename T>
+__device__ T from_float(float value);
+template <>
+__device__ inline float from_float<float>(float value) {
+  return value;
+}
+template <>
+__device__ inline bf16 from_float<bf16>(float value) {
+  return float_to_bf16(value);
+}
+template <>
+__device__ inline f16 from_float<f16>(float value) {
+  return float_to_f16(value);
+}
+
+__device__ inline double warp_sum(double value) {
+  for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  return value;
+}
+
+__device__ inline float warp_max(float value) {
+  for (int offset = 16; offset > 0; offset >>= 1) value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
+  return value;
+}
+
+__device__ inline float warp_sum(float value) {
+  for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
+  return value;
+}
+
+// Sum over the block in a fixed order (deterministic); the result is valid in thread 0.
+// blockDim.x must be a multiple of 32, at most 1024.
+__device__ inline double block_sum(double value) {
+  __shared__ double warp_totals[32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  value = warp_sum(value);
+  __syncthreads();  // a previous call's readers are done with warp_totals
+  if (lane == 0) warp_totals[warp] = value;
+  __syncthreads();
+  double total = 0.0;
+  if (threadIdx.x == 0)
+    for (int w = 0; w < warps; ++w) total += warp_totals[w];
+  return total;
+}
+
+// Records the first fault of a launch; later ones are dropped (the first names the problem).
+__device__ inline void record_fault(KernelFault* fault, int code, int value, int index, int limit) {
+  if (atomicCAS(&fault->code, static_cast<int>(kFaultNone), code) == kFaultNone) {
+    fault->value = value;
+    fault->index = index;
+    fault->limit = limit;
+  }
+}
+
+}  // namespace diffuse::cuda

@@ -1,0 +1,32 @@
+// Launchers one op family provides to the others (conv, linear and attention
+// reuse the casts, the bias kernels and the column sums). All run on the
+// compute stream; pointers are device pointers. Plain C++: no CUDA headers.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace diffuse::cuda {
+
+// ---- cast.cu ----------------------------------------------------------------
+// `source` itself when it already has `dtype`, else a new CUDA tensor holding it
+// converted (round to nearest even): the operand copy a bf16/fp16 product reads.
+Tensor cast_copy(const Tensor& source, DType dtype);
+// y[i] += float(x[i]), x of x_type: folds a bf16/fp16 weight gradient into the fp32 one.
+void add_widened(const void* x, DType x_type, float* y, int64_t count);
+
+// ---- bias.cu ----------------------------------------------------------------
+// y[r, c] = float(source[r, c]) + bias[c] for rows x cols; bias may be null;
+// source may be y itself (fp32). The epilogue of a convolution.
+void bias_epilogue(const void* source, DType source_type, const float* bias, int64_t rows, int64_t cols, float* y);
+// y[r, :] = vector for every row (a bias broadcast before a beta = 1 GEMM).
+void fill_rows(float* y, int64_t rows, int64_t cols, const float* vector);
+
+enum class Reduce { Write, Accumulate };
+// out[b, c] = (or +=) sum over r of x[b, r, c], x [batches, rows, cols]. Partial
+// sums per chunk of rows in fp32, chunks added in a fixed order in double:
+// the same bits on every run.
+void column_sums(const float* x, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode);
+
+}  // namespace diffuse::cuda

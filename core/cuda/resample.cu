@@ -1,0 +1,93 @@
+// Resampling and channel plumbing on the GPU: nearest-neighbour 2x upsampling
+// (the U-Net decoder) and channel concat/split (its skip connections), NHWC,
+// one thread per output element. The upsampling gradient gathers each input
+// pixel's four children in the CPU's order, so it matches bit for bit.
+#include "core/cuda/cuda_backend.h"
+#include "core/cuda/kernel_support.cuh"
+
+namespace diffuse::cuda {
+
+namespace {
+
+// y [N, 2H, 2W, C] from x [N, H, W, C].
+__global__ void upsample_kernel(const float* x, float* y, int64_t height, int64_t width, int64_t channels,
+                                int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t c = i % channels, pixel = i / channels;
+    const int64_t ox = pixel % (2 * width), row = pixel / (2 * width);  // row = n * 2H + oy
+    const int64_t oy = row % (2 * height), n = row / (2 * height);
+    y[i] = x[((n * height + oy / 2) * width + ox / 2) * channels + c];
+  }
+}
+
+// dx [N, H, W, C] from dy [N, 2H, 2W, C].
+__global__ void upsample_backward_kernel(const float* dy, float* dx, int64_t height, int64_t width, int64_t channels,
+                                         int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t c = i % channels, pixel = i / channels;
+    const int64_t x = pixel % width, row = pixel / width;  // row = n * H + y
+    const int64_t top = ((2 * row) * 2 * width + 2 * x) * channels + c;
+    const int64_t bottom = top + 2 * width * channels;
+    dx[i] = (dy[top] + dy[top + channels]) + (dy[bottom] + dy[bottom + channels]);
+  }
+}
+
+// y [P, Ca + Cb] = [a [P, Ca], b [P, Cb]].
+__global__ void concat_kernel(const float* a, const float* b, float* y, int64_t ca, int64_t cb, int64_t count) {
+  const int64_t cy = ca + cb;
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t pixel = i / cy, c = i % cy;
+    y[i] = c < ca ? a[pixel * ca + c] : b[pixel * cb + (c - ca)];
+  }
+}
+
+// a [P, Ca], b [P, Cb] (either may be null) from y [P, Ca + Cb].
+__global__ void split_kernel(const float* y, float* a, float* b, int64_t ca, int64_t cb, int64_t count) {
+  const int64_t cy = ca + cb;
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t pixel = i / cy, c = i % cy;
+    if (c < ca) {
+      if (a != nullptr) a[pixel * ca + c] = y[i];
+    } else if (b != nullptr) {
+      b[pixel * cb + (c - ca)] = y[i];
+    }
+  }
+}
+
+}  // namespace
+
+void CudaBackend::upsample_nearest2x_forward(const Tensor& x, const Tensor& y) {
+  const int64_t count = y.numel();
+  if (count == 0) return;
+  upsample_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(x), device_data<float>(y), x.dim(1),
+                                                              x.dim(2), x.dim(3), count);
+  CUDA_CHECK_LAUNCH();
+}
+
+void CudaBackend::upsample_nearest2x_backward(const Tensor& dy, const Tensor& dx) {
+  const int64_t count = dx.numel();
+  if (count == 0) return;
+  upsample_backward_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(dy), device_data<float>(dx),
+                                                                       dx.dim(1), dx.dim(2), dx.dim(3), count);
+  CUDA_CHECK_LAUNCH();
+}
+
+void CudaBackend::concat_channels(const Tensor& a, const Tensor& b, const Tensor& y) {
+  const int64_t count = y.numel();
+  if (count == 0) return;
+  concat_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(a), device_data<float>(b),
+                                                            device_data<float>(y), a.dim(3), b.dim(3), count);
+  CUDA_CHECK_LAUNCH();
+}
+
+void CudaBackend::split_channels(const Tensor& y, const Tensor& a, const Tensor& b) {
+  const int64_t count = y.numel(), cy = y.dim(3);
+  if (count == 0) return;
+  const int64_t ca = a.defined() ? a.dim(3) : cy - b.dim(3);
+  split_kernel<<<grid_for(count), kThreads, 0, stream()>>>(
+      device_data<float>(y), a.defined() ? device_data<float>(a) : nullptr,
+      b.defined() ? device_data<float>(b) : nullptr, ca, cy - ca, count);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace diffuse::cuda

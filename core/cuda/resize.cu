@@ -1,0 +1,89 @@
+// Bilinear resizing on the GPU with half-pixel centres (core/math/resize.h,
+// the taps the CPU backend uses), NHWC, forward and backward. The backward
+// gathers: a thread per input element adds, in the CPU's order, the weighted
+// gradients of the outputs that read it: no atomics, the same result every run.
+#include <cmath>
+
+#include "core/cuda/cuda_backend.h"
+#include "core/cuda/kernel_support.cuh"
+#include "core/math/resize.h"
+
+namespace diffuse::cuda {
+
+namespace {
+
+struct ResizeShape {
+  int64_t batch, height, width, channels, out_height, out_width;
+};
+
+__global__ void resize_kernel(const float* x, float* y, ResizeShape s, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t c = i % s.channels, ox = (i / s.channels) % s.out_width;
+    const int64_t oy = (i / (s.channels * s.out_width)) % s.out_height,
+                  n = i / (s.channels * s.out_width * s.out_height);
+    const ResizeTap row = resize_tap(oy, s.height, s.out_height), col = resize_tap(ox, s.width, s.out_width);
+    const float* top = x + (n * s.height + row.low) * s.width * s.channels;
+    const float* bottom = x + (n * s.height + row.high) * s.width * s.channels;
+    const int64_t left = col.low * s.channels + c, right = col.high * s.channels + c;
+    const float upper = top[left] + col.fraction * (top[right] - top[left]);
+    const float lower = bottom[left] + col.fraction * (bottom[right] - bottom[left]);
+    y[i] = upper + row.fraction * (lower - upper);
+  }
+}
+
+// The outputs along an axis that may read input pixel i: a superset, checked tap by tap.
+__device__ void outputs_reading(int64_t i, int64_t in, int64_t out, int64_t& first, int64_t& last) {
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  first = static_cast<int64_t>(floor((static_cast<double>(i) - 1.0 + 0.5) / scale - 0.5)) - 1;
+  last = static_cast<int64_t>(ceil((static_cast<double>(i) + 1.0 + 0.5) / scale - 0.5)) + 1;
+  first = first < 0 ? 0 : first;
+  last = last > out - 1 ? out - 1 : last;
+}
+
+__global__ void resize_backward_kernel(const float* dy, float* dx, ResizeShape s, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t c = i % s.channels, ix = (i / s.channels) % s.width;
+    const int64_t iy = (i / (s.channels * s.width)) % s.height, n = i / (s.channels * s.width * s.height);
+    int64_t oy_first, oy_last, ox_first, ox_last;
+    outputs_reading(iy, s.height, s.out_height, oy_first, oy_last);
+    outputs_reading(ix, s.width, s.out_width, ox_first, ox_last);
+    float sum = 0.0f;
+    for (int64_t oy = oy_first; oy <= oy_last; ++oy) {
+      const ResizeTap row = resize_tap(oy, s.height, s.out_height);
+      if (row.low != iy && row.high != iy) continue;
+      for (int64_t ox = ox_first; ox <= ox_last; ++ox) {
+        const ResizeTap col = resize_tap(ox, s.width, s.out_width);
+        if (col.low != ix && col.high != ix) continue;
+        const float g = dy[((n * s.out_height + oy) * s.out_width + ox) * s.channels + c];
+        const float fy = row.fraction, fx = col.fraction;
+        // The CPU's four adds in its order: top-left, top-right, bottom-left, bottom-right.
+        if (row.low == iy && col.low == ix) sum += (1.0f - fy) * (1.0f - fx) * g;
+        if (row.low == iy && col.high == ix) sum += (1.0f - fy) * fx * g;
+        if (row.high == iy && col.low == ix) sum += fy * (1.0f - fx) * g;
+        if (row.high == iy && col.high == ix) sum += fy * fx * g;
+      }
+    }
+    dx[i] = sum;
+  }
+}
+
+}  // namespace
+
+void CudaBackend::resize_bilinear_forward(const Tensor& x, const Tensor& y) {
+  const int64_t count = y.numel();
+  if (count == 0) return;
+  const ResizeShape s{x.dim(0), x.dim(1), x.dim(2), x.dim(3), y.dim(1), y.dim(2)};
+  resize_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(x), device_data<float>(y), s, count);
+  CUDA_CHECK_LAUNCH();
+}
+
+void CudaBackend::resize_bilinear_backward(const Tensor& dy, const Tensor& dx) {
+  const int64_t count = dx.numel();
+  if (count == 0) return;
+  const ResizeShape s{dx.dim(0), dx.dim(1), dx.dim(2), dx.dim(3), dy.dim(1), dy.dim(2)};
+  resize_backward_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(dy), device_data<float>(dx), s,
+                                                                     count);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace diffuse::cuda

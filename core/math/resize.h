@@ -1,0 +1,31 @@
+// Bilinear resizing with half-pixel centres (PyTorch's align_corners=False, no
+// antialiasing), shared by the CPU and CUDA backends: where output position o
+// of `out` reads an axis of `in` pixels. The source coordinate is computed in
+// double so both backends pick the same taps and weights.
+#pragma once
+
+#include <cstdint>
+
+#include "core/hd.h"
+
+namespace diffuse {
+
+// Output position o blends input pixels low and high with weights 1 - fraction and fraction.
+struct ResizeTap {
+  int64_t low;
+  int64_t high;
+  float fraction;
+};
+
+// Source coordinate (o + 0.5) * in / out - 0.5, clamped at 0 below and at the last pixel above.
+DIFFUSE_HD ResizeTap resize_tap(int64_t o, int64_t in, int64_t out) {
+  const double scale = static_cast<double>(in) / static_cast<double>(out);
+  double source = (static_cast<double>(o) + 0.5) * scale - 0.5;
+  if (source < 0.0) source = 0.0;
+  int64_t low = static_cast<int64_t>(source);
+  if (low > in - 1) low = in - 1;
+  const int64_t high = low + 1 < in - 1 ? low + 1 : in - 1;
+  return ResizeTap{low, high, static_cast<float>(source - static_cast<double>(low))};
+}
+
+}  // namespace diffuse

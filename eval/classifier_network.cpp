@@ -1,0 +1,39 @@
+// ClassifierNetwork: rebuilding the classifier from its file and running it.
+#include "eval/classifier_network.h"
+
+namespace diffuse::eval {
+
+ClassifierSpec classifier_spec(const FeatureNetworkInfo& info) {
+  DIFFUSE_CHECK(info.kind == kClassifierKind, "not a classifier file (kind '", info.kind, "')");
+  ClassifierSpec spec;
+  spec.image_size = static_cast<int>(info.image_size);
+  spec.image_channels = static_cast<int>(info.image_channels);
+  spec.num_classes = static_cast<int>(info.num_classes);
+  spec.channels.assign(info.channels.begin(), info.channels.end());
+  spec.feature_dim = static_cast<int>(info.feature_dim);
+  spec.groups = static_cast<int>(info.groups);
+  return spec;
+}
+
+ClassifierNetwork::ClassifierNetwork(const FeatureFile& file) : info_(file.info) {
+  classifier_ = std::make_unique<Classifier>(classifier_spec(info_), store_);
+  store_.finalize(Device::CPU);
+  DIFFUSE_CHECK(static_cast<int64_t>(file.weights.size()) == store_.count(), "the file holds ", file.weights.size(),
+                " weight tensors but this classifier has ", store_.count());
+  for (int64_t i = 0; i < store_.count(); ++i) {
+    const model::Parameter& parameter = store_.at(i);
+    const auto found = file.weights.find(parameter.name);
+    DIFFUSE_CHECK(found != file.weights.end(), "weight '", parameter.name, "' is missing");
+    DIFFUSE_CHECK(found->second.shape() == parameter.shape, "weight '", parameter.name, "' has shape ",
+                  shape_string(found->second.shape()), " but the classifier needs ", shape_string(parameter.shape));
+    copy(found->second, parameter.value);
+  }
+}
+
+void ClassifierNetwork::compute(const Tensor& images, const Tensor& features, const Tensor& logits) {
+  const Tensor& out = classifier_->forward(images);
+  copy(classifier_->features(), features);
+  if (logits.defined()) copy(out, logits);
+}
+
+}  // namespace diffuse::eval

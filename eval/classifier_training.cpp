@@ -1,0 +1,185 @@
+// The classifier's training loop, its test accuracy and the feature file it writes.
+#include "eval/classifier_training.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "core/log.h"
+#include "core/ops.h"
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "eval/feature_file.h"
+
+namespace diffuse::eval {
+
+namespace {
+
+constexpr int64_t kScoringBatch = 256;
+
+double learning_rate(const ClassifierTrainingOptions& options, int64_t step, int64_t total) {
+  if (step < options.warmup_steps) return options.lr * static_cast<double>(step + 1) / options.warmup_steps;
+  const double progress = static_cast<double>(step - options.warmup_steps) /
+                          static_cast<double>(std::max<int64_t>(1, total - options.warmup_steps));
+  return options.lr * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, progress)));
+}
+
+std::string architecture_text(const ClassifierSpec& spec) {
+  std::string widths;
+  for (int width : spec.channels) widths += (widths.empty() ? "" : ",") + std::to_string(width);
+  return concat("CNN: 3x3 conv + GroupNorm(", spec.groups, ") + ReLU units, widths [", widths,
+                "] (stride 2 between stages, two units per stage after the stem), flatten, "
+                "Linear+ReLU features [",
+                spec.feature_dim, "], Linear head [", spec.num_classes, "]");
+}
+
+void write_classifier(const std::string& path, const ClassifierSpec& spec, const model::ParameterStore& store,
+                      double accuracy) {
+  WeightMap weights;
+  for (int64_t i = 0; i < store.count(); ++i) {
+    const model::Parameter& parameter = store.at(i);
+    Tensor copy_of = Tensor::empty(parameter.shape);
+    copy(parameter.value, copy_of);
+    weights[parameter.name] = copy_of;
+  }
+  FeatureNetworkInfo info;
+  info.kind = kClassifierKind;
+  info.architecture = architecture_text(spec);
+  info.image_size = spec.image_size;
+  info.image_channels = spec.image_channels;
+  info.feature_dim = spec.feature_dim;
+  info.num_classes = spec.num_classes;
+  info.channels.assign(spec.channels.begin(), spec.channels.end());
+  info.groups = spec.groups;
+  info.test_accuracy = accuracy;
+  write_feature_file(path, info, weights);
+}
+
+// Fills `images` [n,H,W,C] with pixel / 127.5 - 1 and `labels` [n] from dataset images [first, first + n).
+void read_scaled(const DatasetReader& reader, int64_t first, const Tensor& images, const Tensor& labels) {
+  const int64_t n = images.dim(0);
+  std::vector<uint8_t> bytes(static_cast<size_t>(n * reader.info().image_bytes()));
+  reader.read_range(first, n, bytes.data());
+  float* pixels = images.f32();
+  for (size_t i = 0; i < bytes.size(); ++i) pixels[i] = static_cast<float>(bytes[i]) / 127.5f - 1.0f;
+  for (int64_t i = 0; i < n; ++i) labels.i32()[i] = reader.labels()[static_cast<size_t>(first + i)];
+}
+
+}  // namespace
+
+double classifier_accuracy(Classifier& classifier, const std::string& dataset_path, int64_t limit,
+                           Communicator& communicator) {
+  const DatasetReader reader(dataset_path);
+  DIFFUSE_CHECK(reader.info().has_labels, "dataset ", dataset_path, " has no labels to score a classifier on");
+  const int64_t count = limit > 0 ? std::min(limit, reader.info().count) : reader.info().count;
+  const int64_t share = (count + communicator.size() - 1) / communicator.size();
+  const int64_t begin = std::min(count, communicator.rank() * share), end = std::min(count, begin + share);
+  const DatasetInfo& info = reader.info();
+  double correct = 0.0;
+  for (int64_t first = begin; first < end; first += kScoringBatch) {
+    const int64_t n = std::min(kScoringBatch, end - first);
+    const Tensor images = Tensor::empty({n, info.height, info.width, info.channels});
+    const Tensor labels = Tensor::empty({n}, DType::I32);
+    read_scaled(reader, first, images, labels);
+    const Tensor& logits = classifier.forward(images);
+    const int64_t classes = logits.dim(1);
+    for (int64_t i = 0; i < n; ++i) {
+      const float* row = logits.f32() + i * classes;
+      correct += (std::max_element(row, row + classes) - row) == labels.i32()[i] ? 1.0 : 0.0;
+    }
+  }
+  return communicator.all_reduce_sum(correct) / static_cast<double>(count);
+}
+
+ClassifierTrainingResult train_classifier(const ClassifierTrainingOptions& options, Communicator& communicator) {
+  const auto start = std::chrono::steady_clock::now();
+  const int rank = communicator.rank(), world = communicator.size();
+  DIFFUSE_CHECK(options.epochs > 0 && options.batch_size > 0, "epochs and batch size must be positive");
+  DIFFUSE_CHECK(options.batch_size % world == 0, "batch size ", options.batch_size, " is not divisible by ", world,
+                " ranks");
+  ClassifierSpec spec = options.spec;
+  {
+    const DatasetReader train(options.train_path), test(options.test_path);
+    const DatasetInfo& info = train.info();
+    DIFFUSE_CHECK(info.has_labels && info.num_classes >= 2, "dataset ", options.train_path,
+                  " has no labels: the classifier needs a labelled dataset");
+    DIFFUSE_CHECK(info.height == info.width, "dataset ", options.train_path, " has non-square ", info.height, "x",
+                  info.width, " images");
+    const DatasetInfo& test_info = test.info();
+    DIFFUSE_CHECK(test_info.height == info.height && test_info.width == info.width &&
+                      test_info.channels == info.channels && test_info.num_classes == info.num_classes,
+                  "test set ", options.test_path, " (", describe_dataset(test_info), ") does not match training set ",
+                  options.train_path, " (", describe_dataset(info), ")");
+    spec.image_size = static_cast<int>(info.height);
+    spec.image_channels = static_cast<int>(info.channels);
+    spec.num_classes = static_cast<int>(info.num_classes);
+  }
+  model::ParameterStore store;
+  Classifier classifier(spec, store);
+  store.finalize(Device::CPU);
+  store.initialize(options.seed);
+  communicator.broadcast(store.params(), 0);
+  const Tensor adam_m = Tensor::zeros({store.numel()}), adam_v = Tensor::zeros({store.numel()});
+
+  LoaderOptions loader_options;
+  loader_options.path = options.train_path;
+  loader_options.global_batch = options.batch_size;
+  loader_options.rank = rank;
+  loader_options.world_size = world;
+  loader_options.seed = options.seed;
+  loader_options.horizontal_flip = options.flip;
+  DataLoader loader(loader_options);
+  const int64_t steps_per_epoch = loader.steps_per_epoch();
+  const int64_t total = options.max_steps > 0 ? std::min(options.max_steps, options.epochs * steps_per_epoch)
+                                              : options.epochs * steps_per_epoch;
+  if (rank == 0)
+    log_info("training the classifier (", store.numel(), " parameters) for ", total, " steps of ", options.batch_size,
+             " images on ", world, " rank(s) x ", omp_get_max_threads(), " threads");
+
+  Tensor per_sample;
+  double window_loss = 0.0;
+  int64_t window_steps = 0;
+  for (int64_t step = 0; step < total; ++step) {
+    const Batch batch = loader.next();
+    store.zero_grads();
+    const Tensor& logits = classifier.forward(batch.images);
+    model::ensure_buffer(per_sample, {logits.dim(0)}, Device::CPU);
+    ops::cross_entropy_forward(logits, batch.labels, per_sample);
+    for (float loss : to_vector(per_sample)) window_loss += loss;
+    Tensor dlogits = Tensor::empty(logits.shape());
+    ops::cross_entropy_backward(logits, batch.labels, 1.0f / static_cast<float>(options.batch_size), dlogits);
+    classifier.backward(dlogits);
+    communicator.all_reduce_sum(store.grads());
+    ops::AdamWStep adam;
+    adam.lr = static_cast<float>(learning_rate(options, step, total));
+    adam.weight_decay = static_cast<float>(options.weight_decay);
+    adam.step = step + 1;
+    ops::adamw_update(store.params(), store.grads(), adam_m, adam_v, adam);
+    ++window_steps;
+    if ((step + 1) % steps_per_epoch == 0 || step + 1 == total || (step + 1) % 100 == 0) {
+      const double loss = communicator.all_reduce_sum(window_loss) / (window_steps * options.batch_size);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (rank == 0) {
+        std::printf("classifier step %lld/%lld (epoch %.2f)  loss %.4f  lr %.2e  %.0fs\n",
+                    static_cast<long long>(step + 1), static_cast<long long>(total),
+                    static_cast<double>(step + 1) / steps_per_epoch, loss, adam.lr, seconds);
+        std::fflush(stdout);
+      }
+      window_loss = 0.0;
+      window_steps = 0;
+    }
+  }
+  ClassifierTrainingResult result;
+  result.steps = total;
+  result.test_accuracy = classifier_accuracy(classifier, options.test_path, options.max_test, communicator);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (rank == 0) write_classifier(options.out_path, spec, store, result.test_accuracy);
+  communicator.barrier();
+  return result;
+}
+
+}  // namespace diffuse::eval

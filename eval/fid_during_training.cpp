@@ -1,0 +1,43 @@
+// FID during training: setup checks, sampling this rank's share, gathering features.
+#include "eval/fid_during_training.h"
+
+#include "eval/evaluation.h"
+#include "eval/frechet_distance.h"
+#include "eval/rank_share.h"
+#include "eval/sample_generation.h"
+
+namespace diffuse::eval {
+
+TrainingFid::TrainingFid(const TrainingFidOptions& options, const model::UNetSpec& spec, Communicator& communicator)
+    : options_(options), communicator_(communicator) {
+  DIFFUSE_CHECK(!options.features.empty(), "eval.features: set a feature network file to compute FID in training");
+  DIFFUSE_CHECK(!options.reference.empty(), "data.test: FID in training needs a reference dataset");
+  network_ = load_feature_network(options.features);
+  const FeatureNetworkInfo& info = network_->info();
+  check_image_shape(info, options.features, spec.image_size, spec.image_size, spec.image_channels,
+                    "the model's samples");
+  check_sample_count(options.samples, info.feature_dim, "eval.samples");
+  reference_ = reference_features(*network_, options.features, options.reference, communicator, options.batch);
+  check_sample_count(reference_.features.dim(0), info.feature_dim, "reference set " + options.reference);
+}
+
+double TrainingFid::operator()(model::UNet& unet, const DiffusionSetup& setup, const Config& config) {
+  SamplerOptions sampler;
+  sampler.steps = config.sample.steps;
+  sampler.eta = config.sample.sampler == "ddpm" ? 1.0 : config.sample.eta;
+  sampler.guidance = unet.spec().num_classes > 0 ? config.sample.guidance : 0.0;
+  sampler.seed = config.seed;
+  const RankShare share = rank_share(options_.samples, communicator_.rank(), communicator_.size());
+  const Tensor images = generate_samples(unet, setup, sampler, share.begin, share.end, options_.batch);
+  const Tensor local = extract_features(*network_, images, options_.batch);
+  const Tensor features = gather_rows(communicator_, share, local, options_.samples);
+  return frechet_distance(gaussian_statistics(features), reference_.statistics);
+}
+
+double fid_during_training(model::UNet& unet, const DiffusionSetup& setup, const Config& config,
+                           const TrainingFidOptions& options, Communicator& communicator) {
+  TrainingFid fid(options, unet.spec(), communicator);
+  return fid(unet, setup, config);
+}
+
+}  // namespace diffuse::eval

@@ -1,0 +1,117 @@
+// Reference features: the cache file's validity keys, reading and writing it,
+// and featurizing the dataset when it is missing or stale.
+#include "eval/reference_features.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+#include "core/log.h"
+#include "data/dataset.h"
+#include "eval/hdf5_file.h"
+#include "eval/rank_share.h"
+
+namespace diffuse::eval {
+
+namespace {
+
+// What the cache must agree on besides the network: the dataset file as it is now.
+struct DatasetStamp {
+  int64_t count = 0;
+  int64_t bytes = 0;
+  int64_t modified_ns = 0;
+};
+
+DatasetStamp stamp_of(const std::string& path, int64_t count) {
+  struct stat status {};
+  DIFFUSE_CHECK(::stat(path.c_str(), &status) == 0, "cannot stat ", path);
+  return DatasetStamp{count, static_cast<int64_t>(status.st_size),
+                      static_cast<int64_t>(status.st_mtim.tv_sec) * 1000000000 + status.st_mtim.tv_nsec};
+}
+
+bool cache_matches(const Hdf5File& file, const FeatureNetworkInfo& info, const DatasetStamp& stamp) {
+  for (const char* key : {"weights_sha256", "dataset_count", "dataset_bytes", "dataset_modified_ns"})
+    if (!file.has_attribute(key)) return false;
+  return file.string_attribute("weights_sha256") == info.weights_sha256 &&
+         file.int_attribute("dataset_count") == stamp.count && file.int_attribute("dataset_bytes") == stamp.bytes &&
+         file.int_attribute("dataset_modified_ns") == stamp.modified_ns &&
+         file.dataset_shape("/features") == Shape{stamp.count, info.feature_dim};
+}
+
+void write_cache(const ReferenceFeatures& reference, const FeatureNetworkInfo& info, const std::string& dataset_path,
+                 const DatasetStamp& stamp) {
+  Hdf5File file = Hdf5File::create(reference.cache_path);
+  file.write_floats("/features", reference.features.shape(), reference.features.f32());
+  const int64_t d = reference.statistics.dim;
+  file.write_doubles("/mu", {d}, reference.statistics.mean.data());
+  file.write_doubles("/sigma", {d, d}, reference.statistics.covariance.data());
+  file.set_attribute("weights_sha256", info.weights_sha256);
+  file.set_attribute("network_kind", info.kind);
+  file.set_attribute("dataset", dataset_path);
+  file.set_attribute("dataset_count", stamp.count);
+  file.set_attribute("dataset_bytes", stamp.bytes);
+  file.set_attribute("dataset_modified_ns", stamp.modified_ns);
+  file.commit();
+}
+
+// This rank's share of the dataset's features, in dataset order.
+Tensor featurize_share(FeatureNetwork& network, const DatasetReader& reader, const RankShare& share, int64_t batch) {
+  const DatasetInfo& info = reader.info();
+  Tensor features = Tensor::empty({share.end - share.begin, network.info().feature_dim});
+  std::vector<uint8_t> bytes;
+  for (int64_t first = share.begin; first < share.end; first += batch) {
+    const int64_t n = std::min(batch, share.end - first);
+    bytes.resize(static_cast<size_t>(n * info.image_bytes()));
+    reader.read_range(first, n, bytes.data());
+    Tensor images = Tensor::empty({n, info.height, info.width, info.channels});
+    for (size_t i = 0; i < bytes.size(); ++i) images.f32()[i] = static_cast<float>(bytes[i]) / 127.5f - 1.0f;
+    copy(extract_features(network, images, batch), features.slice(first - share.begin, first - share.begin + n));
+  }
+  return features;
+}
+
+}  // namespace
+
+std::string reference_cache_path(const std::string& dataset_path, const FeatureNetworkInfo& info) {
+  return dataset_path + "." + short_hash(info.weights_sha256) + ".stats.h5";
+}
+
+ReferenceFeatures reference_features(FeatureNetwork& network, const std::string& network_path,
+                                     const std::string& dataset_path, Communicator& communicator, int64_t batch) {
+  const FeatureNetworkInfo& info = network.info();
+  const DatasetReader reader(dataset_path);
+  const DatasetInfo& data = reader.info();
+  check_image_shape(info, network_path, data.height, data.width, data.channels,
+                    "the images of reference set " + dataset_path);
+  const DatasetStamp stamp = stamp_of(dataset_path, data.count);
+  ReferenceFeatures reference;
+  reference.cache_path = reference_cache_path(dataset_path, info);
+  if (std::filesystem::exists(reference.cache_path)) {
+    const Hdf5File cache = Hdf5File::open(reference.cache_path);
+    if (cache_matches(cache, info, stamp)) {
+      reference.features = from_vector(cache.read_floats("/features"), {stamp.count, info.feature_dim});
+      reference.statistics = gaussian_statistics(reference.features);
+      reference.from_cache = true;
+      return reference;
+    }
+    if (communicator.rank() == 0)
+      log_info("reference statistics ", reference.cache_path, " are stale (other weights or dataset): recomputing");
+  }
+  const RankShare share = rank_share(data.count, communicator.rank(), communicator.size());
+  reference.features = gather_rows(communicator, share, featurize_share(network, reader, share, batch), data.count);
+  reference.statistics = gaussian_statistics(reference.features);
+  if (communicator.rank() == 0) {
+    try {
+      write_cache(reference, info, dataset_path, stamp);
+      log_info("cached reference statistics of ", data.count, " images in ", reference.cache_path);
+    } catch (const Error& error) {
+      // A read-only dataset folder costs the next run the recomputation, nothing else.
+      log_warning("could not cache reference statistics: ", error.what());
+    }
+  }
+  return reference;
+}
+
+}  // namespace diffuse::eval

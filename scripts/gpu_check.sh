@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# The GPU check, for a machine with an NVIDIA GPU and no network: builds diffuse
+# with the CUDA backend, runs the GPU tests (every op against the CPU backend, a
+# whole training step on both devices), then benchmarks training the DDPM
+# CIFAR-10 model at batch 128 in bf16 and fp32, ending with a table of img/s,
+# MFU (against the GPU's dense bf16 peak: 989 TFLOP/s on H100/H200) and peak
+# memory. About 5 minutes on an H100/H200; every phase has a time limit.
+#
+#   scripts/gpu_check.sh [BUILD_DIR]        (default build-gpu)
+#
+# cuDNN, NCCL and cuBLAS are taken from the CUDA toolkit (CUDA_HOME, default
+# /usr/local/cuda), CUDNN_ROOT / NCCL_ROOT, gpu-deps/prefix, or Python wheels
+# (site-packages/nvidia/...), in that order. The other libraries come from the
+# system, or, where the system lacks them, from gpu-deps/prefix: made here by
+# scripts/prepare_gpu_deps.sh and carried as gpu-deps/gpu-deps.tar.xz, which
+# this script unpacks (DIFFUSE_USE_GPU_DEPS=1: use it even where the system has
+# the headers). Without MPI on the machine the build has no MPI. Extra CMake
+# arguments: DIFFUSE_CMAKE_ARGS="-DDIFFUSE_WERROR=ON" scripts/gpu_check.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+build=${1:-build-gpu}
+logs=$build/gpu-check-logs
+started=$SECONDS
+say() { echo "gpu_check [$((SECONDS - started))s] $*"; }
+fail() {
+  echo "gpu_check: $*" >&2
+  exit 1
+}
+
+# ---- the GPU ---------------------------------------------------------------------------------------------------
+command -v nvidia-smi >/dev/null || fail "no NVIDIA driver on this machine (nvidia-smi not found): run this on a GPU machine"
+gpus=$(nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv,noheader) ||
+  fail "nvidia-smi cannot talk to the driver: $(nvidia-smi 2>&1 | head -1)"
+[[ -n "$gpus" ]] || fail "nvidia-smi lists no GPU"
+say "GPUs: $(echo "$gpus" | tr '\n' ';')"
+# Build for the first GPU's architecture only (compute_cap 9.0 -> 90): half the compile time of CI's 80;90.
+arch=$(echo "$gpus" | head -1 | awk -F', ' '{gsub(/\./, "", $2); print $2}')
+
+# ---- the CUDA toolkit and its libraries ------------------------------------------------------------------------
+cuda_home=${CUDA_HOME:-/usr/local/cuda}
+nvcc=$cuda_home/bin/nvcc
+[[ -x "$nvcc" ]] || nvcc=$(command -v nvcc) || fail "no CUDA compiler: set CUDA_HOME to the toolkit (nvcc not in $cuda_home/bin or PATH)"
+cuda_home=$(cd "$(dirname "$nvcc")/.." && pwd)
+say "nvcc: $("$nvcc" --version | tail -1)"
+
+if [[ ! -d gpu-deps/prefix && -f gpu-deps/gpu-deps.tar.xz ]]; then
+  say "unpacking gpu-deps/gpu-deps.tar.xz"
+  tar -C gpu-deps -xJf gpu-deps/gpu-deps.tar.xz
+fi
+deps=$root/gpu-deps/prefix
+site_packages=$(python3 -c 'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' \
+  2>/dev/null || true)
+wheel_roots=()
+for dir in $site_packages; do [[ -d "$dir/nvidia" ]] && wheel_roots+=("$dir/nvidia"); done
+
+# find_file_in NAME_PATTERN ROOT...: the first file matching the pattern under the roots.
+find_file_in() {
+  local pattern=$1
+  shift
+  for dir in "$@"; do
+    [[ -d "$dir" ]] || continue
+    local found
+    found=$(find -L "$dir" -maxdepth 5 -name "$pattern" \( -type f -o -type l \) 2>/dev/null | sort | head -1)
+    if [[ -n "$found" ]]; then
+      echo "$found"
+      return 0
+    fi
+  done
+  return 1
+}
+
+runtime_dirs=()
+cmake_libs=()
+# locate LIBRARY HEADER VARIABLE_PREFIX EXTRA_ROOT: passes the library file and header folder to CMake.
+locate() {
+  local library=$1 header=$2 variable=$3 extra=$4 roots file include
+  roots=()
+  [[ -n "$extra" ]] && roots+=("$extra")
+  roots+=("$cuda_home" "$deps" "${wheel_roots[@]}" /usr /usr/local)
+  file=$(find_file_in "$library.so" "${roots[@]}" || find_file_in "$library.so.[0-9]*" "${roots[@]}") ||
+    fail "$library not found in: ${roots[*]} (install the toolkit's, a wheel's, or set ${variable}_ROOT)"
+  include=$(find_file_in "$header" "$(dirname "$(dirname "$file")")" "${roots[@]}") ||
+    fail "$header not found next to $file"
+  say "$library: $file (headers $(dirname "$include"))"
+  cmake_libs+=("-DDIFFUSE_${variable}_LIBRARY=$file" "-DDIFFUSE_${variable}_INCLUDE=$(dirname "$include")")
+  runtime_dirs+=("$(dirname "$file")")
+}
+locate libcudnn cudnn.h CUDNN "${CUDNN_ROOT:-}"
+locate libnccl nccl.h NCCL "${NCCL_ROOT:-}"
+if ! find_file_in "libcublas.so*" "$cuda_home/lib64" "$cuda_home/lib" "$cuda_home/targets" >/dev/null; then
+  cublas=$(find_file_in "libcublas.so.[0-9]*" "${wheel_roots[@]}") || fail "cuBLAS is in neither the toolkit nor a wheel"
+  export CUBLAS_ROOT
+  CUBLAS_ROOT=$(dirname "$(dirname "$cublas")")
+  runtime_dirs+=("$(dirname "$cublas")")
+  say "cuBLAS: $cublas (wheel)"
+fi
+
+# ---- everything else: the system's, or gpu-deps' where the system lacks any ----------------------------------
+cmake_deps=()
+missing=()
+for header in hdf5.h yaml-cpp/yaml.h CLI/CLI.hpp png.h jpeglib.h zlib.h gtest/gtest.h cblas.h eigen3/Eigen/Core; do
+  found=no
+  for dir in /usr/include /usr/local/include /usr/include/hdf5/serial /usr/include/x86_64-linux-gnu/openblas-openmp \
+    /usr/include/openblas; do
+    [[ -e "$dir/$header" ]] && found=yes
+  done
+  [[ $found == yes ]] || missing+=("$header")
+done
+# DIFFUSE_USE_GPU_DEPS=1 takes gpu-deps even where the system has the headers (another version, say).
+[[ "${DIFFUSE_USE_GPU_DEPS:-0}" == 1 ]] && missing+=("(DIFFUSE_USE_GPU_DEPS=1)")
+if ((${#missing[@]})); then
+  [[ -d "$deps" ]] || fail "the system lacks ${missing[*]} and there is no gpu-deps/: run scripts/prepare_gpu_deps.sh \
+on a Debian machine with the packages and bring gpu-deps/gpu-deps.tar.xz"
+  say "using gpu-deps/prefix (the system lacks ${missing[*]})"
+  # DT_RPATH (not RUNPATH) so that the libraries' own dependencies are found in the prefix too.
+  cmake_deps+=("-DCMAKE_PREFIX_PATH=$deps" "-DHDF5_ROOT=$deps" "-DHDF5_PREFER_PARALLEL=OFF"
+    "-DCMAKE_EXE_LINKER_FLAGS=-Wl,-rpath-link,$deps/lib -Wl,--disable-new-dtags -Wl,-rpath,$deps/lib")
+  runtime_dirs+=("$deps/lib")
+fi
+mpi=OFF
+command -v mpicc >/dev/null && mpi=AUTO
+
+# ---- build -----------------------------------------------------------------------------------------------------
+mkdir -p "$build"
+mkdir -p "$logs"
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+[[ -f "$build/CMakeCache.txt" ]] && generator=()  # keep the generator the folder was made with
+read -r -a extra_args <<<"${DIFFUSE_CMAKE_ARGS:-}"
+say "configuring $build (sm_$arch, MPI $mpi)"
+timeout 120 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DDIFFUSE_CUDA=ON \
+  -DDIFFUSE_MPI=$mpi -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="$arch" "${cmake_libs[@]}" \
+  "${cmake_deps[@]}" "${extra_args[@]}" >"$logs/configure.log" 2>&1 || {
+  tail -30 "$logs/configure.log"
+  fail "configure failed (log: $logs/configure.log)"
+}
+grep -E "^-- diffuse:" "$logs/configure.log" || true
+say "building diffuse and the GPU tests"
+timeout 300 cmake --build "$build" --parallel "$(nproc)" --target diffuse test_gpu >"$logs/build.log" 2>&1 || {
+  grep -E "error|Error" "$logs/build.log" | head -30
+  fail "build failed (log: $logs/build.log)"
+}
+
+runtime_path=$(IFS=:; echo "${runtime_dirs[*]}")
+run() { LD_LIBRARY_PATH="$runtime_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
+run "$build/diffuse" info | sed 's/^/  /'
+
+# ---- tests -----------------------------------------------------------------------------------------------------
+say "GPU tests"
+tests_ok=yes
+if run timeout 240 "$build/tests/gpu/test_gpu" --gtest_brief=1 >"$logs/test_gpu.log" 2>&1; then
+  grep -E "^\[  (PASSED|SKIPPED) " "$logs/test_gpu.log" | sed 's/^/  /'
+else
+  tests_ok=no
+  grep -E "Failure|FAILED|error|Expected|Which is|actual|expected" "$logs/test_gpu.log" | head -60 | sed 's/^/  /'
+  say "GPU tests FAILED (log: $logs/test_gpu.log); benchmarking anyway"
+fi
+
+# ---- benchmark -------------------------------------------------------------------------------------------------
+device_flag=()
+run "$build/diffuse" bench train --help 2>/dev/null | grep -q -- "--device" && device_flag=(--device cuda)
+declare -A results
+for precision in bf16 fp32; do
+  say "bench train: configs/cifar10_ddpm.yaml, batch 128, $precision"
+  if run timeout 150 "$build/diffuse" bench train --config configs/cifar10_ddpm.yaml --batch 128 --steps 5 --warmup 2 \
+    "${device_flag[@]}" --set "train.precision=$precision" >"$logs/bench-$precision.log" 2>&1; then
+    sed 's/^/  /' "$logs/bench-$precision.log" | grep -v '^  {'
+    results[$precision]=$(tail -1 "$logs/bench-$precision.log")
+  else
+    tail -5 "$logs/bench-$precision.log" | sed 's/^/  /'
+    results[$precision]=""
+  fi
+done
+
+# field JSON KEY: a number from the bench's JSON line.
+field() { echo "$1" | grep -o "\"$2\": [0-9.e+-]*" | awk '{print $2}'; }
+echo
+echo "gpu_check: $(echo "$gpus" | head -1 | cut -d, -f1), DDPM CIFAR-10 (35.7M parameters), batch 128, $((SECONDS - started)) s"
+printf '%-10s %10s %8s %18s %18s\n' precision "img/s" MFU "tensors peak GiB" "GPU pool peak GiB"
+for precision in bf16 fp32; do
+  json=${results[$precision]}
+  if [[ -z "$json" ]]; then
+    printf '%-10s %10s\n' "$precision" "failed (log: $logs/bench-$precision.log)"
+    continue
+  fi
+  printf '%-10s %10.1f %8.3f %18.2f %18.2f\n' "$precision" "$(field "$json" img_per_s)" "$(field "$json" mfu)" \
+    "$(awk -v b="$(field "$json" peak_mem_bytes)" 'BEGIN {print b / 2^30}')" \
+    "$(awk -v b="$(field "$json" gpu_pool_peak_bytes)" 'BEGIN {print b / 2^30}')"
+done
+[[ $tests_ok == yes && -n "${results[bf16]}" && -n "${results[fp32]}" ]] || exit 1

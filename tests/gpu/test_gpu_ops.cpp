@@ -1,0 +1,660 @@
+// Every CUDA op against the CPU reference on the same random inputs. One table
+// entry per op call says what the arguments are and how to call the op; the
+// harness makes the arguments on the CPU, copies them to the GPU, runs the
+// entry on both devices and compares every argument afterwards (outputs,
+// accumulated gradients, and inputs, which must come back unchanged) and the
+// scalar an op returns. Adding an op costs one entry.
+//
+// fp32 results must match within the entry's rtol/atol. Entries that are
+// matrix products (conv, linear, attention) run again with bf16 and fp16
+// products (cuda::ScopedMatmulDtype) against the same fp32 CPU result, held to
+// a relative error of 1e-2 (outputs, and the change of accumulated gradients).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/cuda/precision.h"
+#include "core/ops.h"
+#include "core/philox.h"
+#include "tests/gpu/gpu_testing.h"
+#include "tests/support/op_testing.h"
+
+namespace diffuse {
+namespace {
+
+using testing::copy_to;
+using testing::relative_error;
+
+enum class Fill {
+  Uniform,   // U(-1, 1)
+  Positive,  // U(0.25, 2): loss weights, Adam's second moments
+  Offset,    // 50 + U(-1, 1): a mean large against the spread (group norm's hard case)
+  Times,     // U(0, 1000): diffusion timesteps
+  Labels,    // i32 in [0, classes)
+};
+
+enum class Role {
+  Input,        // read only: must come back unchanged
+  Output,       // written
+  Accumulated,  // added to (parameter gradients)
+};
+
+struct Arg {
+  Shape shape;
+  Role role = Role::Input;
+  Fill fill = Fill::Uniform;
+  DType dtype = DType::F32;
+  int classes = 0;
+};
+
+Arg input(Shape shape, Fill fill = Fill::Uniform) { return Arg{std::move(shape), Role::Input, fill}; }
+Arg output(Shape shape) { return Arg{std::move(shape), Role::Output}; }
+Arg accumulated(Shape shape) { return Arg{std::move(shape), Role::Accumulated}; }
+Arg labels(Shape shape, int classes) { return Arg{std::move(shape), Role::Input, Fill::Labels, DType::I32, classes}; }
+Arg typed(Arg arg, DType dtype) {
+  arg.dtype = dtype;
+  return arg;
+}
+
+// Calls the op on the arguments (all on one device); returns its scalar result, or 0.
+using OpCall = std::function<double(const std::vector<Tensor>&)>;
+
+struct OpCase {
+  std::string name;
+  std::vector<Arg> args;
+  OpCall call;
+  double rtol = 1e-5;
+  double atol = 1e-5;
+  bool matrix_product = false;  // also run with bf16 and fp16 products
+  double low_precision_tolerance = 1e-2;
+};
+
+std::ostream& operator<<(std::ostream& out, const OpCase& op) { return out << op.name; }
+
+Tensor make_argument(const Arg& arg, uint64_t seed) {
+  if (arg.fill == Fill::Labels) {
+    Tensor tensor = Tensor::empty(arg.shape, DType::I32);
+    for (int64_t i = 0; i < tensor.numel(); ++i) tensor.i32()[i] = static_cast<int32_t>((i * 7 + 3) % arg.classes);
+    return tensor;
+  }
+  Tensor values;
+  switch (arg.fill) {
+    case Fill::Positive:
+      values = testing::random_tensor(arg.shape, seed, 0.25f, 2.0f);
+      break;
+    case Fill::Offset:
+      values = testing::random_tensor(arg.shape, seed, 49.0f, 51.0f);
+      break;
+    case Fill::Times:
+      values = testing::random_tensor(arg.shape, seed, 0.0f, 1000.0f);
+      break;
+    default:
+      values = testing::random_tensor(arg.shape, seed);
+      break;
+  }
+  if (arg.dtype == DType::F32) return values;
+  Tensor converted = Tensor::empty(arg.shape, arg.dtype);
+  ops::cast(values, converted);
+  return converted;
+}
+
+std::vector<Tensor> make_arguments(const OpCase& op) {
+  std::vector<Tensor> tensors;
+  for (size_t i = 0; i < op.args.size(); ++i) tensors.push_back(make_argument(op.args[i], 1000 + i));
+  return tensors;
+}
+
+std::vector<Tensor> copies_on(const std::vector<Tensor>& tensors, Device device) {
+  std::vector<Tensor> copies;
+  for (const Tensor& tensor : tensors) copies.push_back(copy_to(tensor, device));
+  return copies;
+}
+
+// Shorthands for the entries below.
+const Tensor kNone;
+ops::Conv2dWindow window(int stride, int pad_h, int pad_w) { return ops::Conv2dWindow{stride, pad_h, pad_w}; }
+int64_t swept(int64_t extent, int64_t kernel, int stride, int padding) {
+  return (extent + 2 * padding - kernel) / stride + 1;
+}
+
+void add_conv_cases(std::vector<OpCase>& cases, const std::string& name, int64_t cin, int64_t cout, int64_t kh,
+                    int64_t kw, const ops::Conv2dWindow& w) {
+  const int64_t n = 2, h = 9, wd = 8;
+  const Shape x{n, h, wd, cin}, weight{cout, kh, kw, cin};
+  const Shape y{n, swept(h, kh, w.stride, w.pad_h), swept(wd, kw, w.stride, w.pad_w), cout};
+  const double atol = 1e-4;  // sums of up to K*K*Ci products of U(-1,1) values
+  cases.push_back({"conv_forward_" + name,
+                   {input(x), input(weight), input({cout}), output(y)},
+                   [w](const std::vector<Tensor>& a) {
+                     ops::conv2d_forward(a[0], a[1], a[2], a[3], w);
+                     return 0.0;
+                   },
+                   1e-5,
+                   atol,
+                   true});
+  cases.push_back({"conv_forward_no_bias_" + name,
+                   {input(x), input(weight), output(y)},
+                   [w](const std::vector<Tensor>& a) {
+                     ops::conv2d_forward(a[0], a[1], kNone, a[2], w);
+                     return 0.0;
+                   },
+                   1e-5,
+                   atol,
+                   true});
+  cases.push_back({"conv_backward_" + name,
+                   {input(x), input(weight), input(y), output(x), accumulated(weight), accumulated({cout})},
+                   [w](const std::vector<Tensor>& a) {
+                     ops::conv2d_backward(a[0], a[1], a[2], a[3], a[4], a[5], w);
+                     return 0.0;
+                   },
+                   1e-5,
+                   atol,
+                   true});
+  cases.push_back({"conv_backward_filter_only_" + name,
+                   {input(x), input(weight), input(y), accumulated(weight)},
+                   [w](const std::vector<Tensor>& a) {
+                     ops::conv2d_backward(a[0], a[1], a[2], kNone, a[3], kNone, w);
+                     return 0.0;
+                   },
+                   1e-5,
+                   atol,
+                   true});
+}
+
+std::vector<OpCase> all_cases() {
+  std::vector<OpCase> cases;
+  // ---- convolution and linear
+  add_conv_cases(cases, "3x3", 16, 24, 3, 3, window(1, 1, 1));
+  add_conv_cases(cases, "3x3_stride2", 16, 24, 3, 3, window(2, 1, 1));
+  add_conv_cases(cases, "1x1", 16, 24, 1, 1, window(1, 0, 0));
+  add_conv_cases(cases, "3x3_image_in", 3, 32, 3, 3, window(1, 1, 1));
+  add_conv_cases(cases, "3x3_image_out", 32, 3, 3, 3, window(1, 1, 1));
+  add_conv_cases(cases, "1x7", 8, 16, 1, 7, window(1, 0, 3));
+  add_conv_cases(cases, "5x5_stride2_unpadded", 8, 16, 5, 5, window(2, 0, 0));
+  cases.push_back({"linear_forward",
+                   {input({5, 48}), input({40, 48}), input({40}), output({5, 40})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::linear_forward(a[0], a[1], a[2], a[3]);
+                     return 0.0;
+                   },
+                   1e-5,
+                   2e-5,
+                   true});
+  cases.push_back({"linear_forward_no_bias",
+                   {input({5, 48}), input({40, 48}), output({5, 40})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::linear_forward(a[0], a[1], kNone, a[2]);
+                     return 0.0;
+                   },
+                   1e-5,
+                   2e-5,
+                   true});
+  cases.push_back(
+      {"linear_backward",
+       {input({5, 48}), input({40, 48}), input({5, 40}), output({5, 48}), accumulated({40, 48}), accumulated({40})},
+       [](const std::vector<Tensor>& a) {
+         ops::linear_backward(a[0], a[1], a[2], a[3], a[4], a[5]);
+         return 0.0;
+       },
+       1e-5,
+       2e-5,
+       true});
+  // ---- attention (the backward entries run the forward first for probs)
+  for (const int64_t tokens : {64, 37}) {
+    const std::string suffix = "_" + std::to_string(tokens) + "_tokens";
+    const int64_t n = 2, c = 32;
+    cases.push_back({"attention_forward" + suffix,
+                     {input({n, tokens, 3 * c}), output({n, tokens, c}), output({n, tokens, tokens})},
+                     [](const std::vector<Tensor>& a) {
+                       ops::attention_forward(a[0], a[1], a[2]);
+                       return 0.0;
+                     },
+                     1e-5,
+                     1e-5,
+                     true});
+    cases.push_back({"attention_backward" + suffix,
+                     {input({n, tokens, 3 * c}), output({n, tokens, c}), output({n, tokens, tokens}),
+                      input({n, tokens, c}), output({n, tokens, 3 * c})},
+                     [](const std::vector<Tensor>& a) {
+                       ops::attention_forward(a[0], a[1], a[2]);
+                       ops::attention_backward(a[0], a[2], a[3], a[4]);
+                       return 0.0;
+                     },
+                     1e-5,
+                     1e-5,
+                     true,
+                     2e-2});  // four products in a row, and the softmax's row dot
+  }
+  // ---- normalisation and activation
+  for (const Fill fill : {Fill::Uniform, Fill::Offset}) {
+    const std::string suffix = fill == Fill::Offset ? "_offset_mean" : "";
+    const Shape x{2, 6, 5, 32};
+    cases.push_back({"group_norm_forward" + suffix,
+                     {input(x, fill), input({32}), input({32}), output(x), output({2, 8}), output({2, 8})},
+                     [](const std::vector<Tensor>& a) {
+                       ops::group_norm_forward(a[0], a[1], a[2], 8, 1e-5f, a[3], a[4], a[5]);
+                       return 0.0;
+                     },
+                     1e-5,
+                     1e-5});
+    cases.push_back({"group_norm_backward" + suffix,
+                     {input(x, fill), input({32}), input({32}), output(x), output({2, 8}), output({2, 8}), input(x),
+                      output(x), accumulated({32}), accumulated({32})},
+                     [](const std::vector<Tensor>& a) {
+                       ops::group_norm_forward(a[0], a[1], a[2], 8, 1e-5f, a[3], a[4], a[5]);
+                       ops::group_norm_backward(a[0], a[1], a[4], a[5], 8, a[6], a[7], a[8], a[9]);
+                       return 0.0;
+                     },
+                     1e-5,
+                     1e-4});
+  }
+  cases.push_back({"group_norm_in_place_one_channel_groups",
+                   {output({3, 4, 4, 16}), input({16}), input({16}), output({3, 16}), output({3, 16})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::group_norm_forward(a[0], a[1], a[2], 16, 1e-5f, a[0], a[3], a[4]);
+                     return 0.0;
+                   }});
+  cases.push_back({"silu_forward", {input({3, 7, 11}), output({3, 7, 11})}, [](const std::vector<Tensor>& a) {
+                     ops::silu_forward(a[0], a[1]);
+                     return 0.0;
+                   }});
+  cases.push_back({"silu_backward_in_place", {input({3, 7, 11}), output({3, 7, 11})}, [](const std::vector<Tensor>& a) {
+                     ops::silu_backward(a[0], a[1], a[1]);
+                     return 0.0;
+                   }});
+  // ---- resampling and plumbing
+  cases.push_back({"upsample_forward", {input({2, 5, 3, 8}), output({2, 10, 6, 8})}, [](const std::vector<Tensor>& a) {
+                     ops::upsample_nearest2x_forward(a[0], a[1]);
+                     return 0.0;
+                   }});
+  cases.push_back({"upsample_backward", {input({2, 10, 6, 8}), output({2, 5, 3, 8})}, [](const std::vector<Tensor>& a) {
+                     ops::upsample_nearest2x_backward(a[0], a[1]);
+                     return 0.0;
+                   }});
+  cases.push_back({"concat_channels",
+                   {input({2, 4, 3, 8}), input({2, 4, 3, 6}), output({2, 4, 3, 14})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::concat_channels(a[0], a[1], a[2]);
+                     return 0.0;
+                   }});
+  cases.push_back({"split_channels",
+                   {input({2, 4, 3, 14}), output({2, 4, 3, 8}), output({2, 4, 3, 6})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::split_channels(a[0], a[1], a[2]);
+                     return 0.0;
+                   }});
+  cases.push_back(
+      {"split_channels_second_only", {input({2, 4, 3, 14}), output({2, 4, 3, 6})}, [](const std::vector<Tensor>& a) {
+         ops::split_channels(a[0], kNone, a[1]);
+         return 0.0;
+       }});
+  cases.push_back({"add_channel_vector_forward_in_place",
+                   {output({2, 4, 5, 24}), input({2, 24})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::add_channel_vector_forward(a[0], a[1], a[0]);
+                     return 0.0;
+                   }});
+  cases.push_back({"add_channel_vector_backward",
+                   {input({2, 4, 5, 24}), output({2, 4, 5, 24}), output({2, 24})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::add_channel_vector_backward(a[0], a[1], a[2]);
+                     return 0.0;
+                   }});
+  cases.push_back({"add_channel_vector_backward_pass_through",
+                   {input({2, 40, 33, 24}), output({2, 24})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::add_channel_vector_backward(a[0], a[0], a[1]);
+                     return 0.0;
+                   }});
+  cases.push_back({"add", {input({5, 77}), input({5, 77}), output({5, 77})}, [](const std::vector<Tensor>& a) {
+                     ops::add(a[0], a[1], a[2]);
+                     return 0.0;
+                   }});
+  cases.push_back({"add_in_place", {output({5, 77}), input({5, 77})}, [](const std::vector<Tensor>& a) {
+                     ops::add(a[0], a[1], a[0]);
+                     return 0.0;
+                   }});
+  cases.push_back({"accumulate", {output({5, 77}), input({5, 77})}, [](const std::vector<Tensor>& a) {
+                     ops::accumulate(a[0], a[1]);
+                     return 0.0;
+                   }});
+  cases.push_back({"scale", {input({5, 77}), output({5, 77})}, [](const std::vector<Tensor>& a) {
+                     ops::scale(a[0], -0.37f, a[1]);
+                     return 0.0;
+                   }});
+  cases.push_back({"combine_per_sample",
+                   {input({3, 4, 4, 2}), input({3}), input({3, 4, 4, 2}), input({3}), output({3, 4, 4, 2})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::combine_per_sample(a[0], a[1], a[2], a[3], a[4]);
+                     return 0.0;
+                   }});
+  cases.push_back({"clamp_in_place", {output({3, 100})}, [](const std::vector<Tensor>& a) {
+                     ops::clamp(a[0], -0.5f, 0.25f, a[0]);
+                     return 0.0;
+                   }});
+  // ---- the evaluation networks' ops
+  cases.push_back({"relu_forward",
+                   {input({3, 7, 11}), output({3, 7, 11})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::relu_forward(a[0], a[1]);
+                     return 0.0;
+                   },
+                   0.0,
+                   0.0});
+  cases.push_back({"relu_backward",
+                   {input({3, 7, 11}), input({3, 7, 11}), output({3, 7, 11})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::relu_backward(a[0], a[1], a[2]);
+                     return 0.0;
+                   },
+                   0.0,
+                   0.0});
+  for (const ops::Pool2dWindow pool : {ops::Pool2dWindow{3, 2, 0}, ops::Pool2dWindow{3, 1, 1}}) {
+    const std::string suffix = "_" + std::to_string(pool.kernel) + "_stride" + std::to_string(pool.stride) + "_pad" +
+                               std::to_string(pool.padding);
+    const Shape x{2, 9, 8, 5},
+        y{2, swept(9, pool.kernel, pool.stride, pool.padding), swept(8, pool.kernel, pool.stride, pool.padding), 5};
+    cases.push_back({"max_pool_forward" + suffix,
+                     {input(x), output(y)},
+                     [pool](const std::vector<Tensor>& a) {
+                       ops::max_pool2d_forward(a[0], a[1], pool);
+                       return 0.0;
+                     },
+                     0.0,
+                     0.0});
+    cases.push_back({"max_pool_backward" + suffix,
+                     {input(x), input(y), output(x)},
+                     [pool](const std::vector<Tensor>& a) {
+                       ops::max_pool2d_backward(a[0], a[1], a[2], pool);
+                       return 0.0;
+                     },
+                     1e-6,
+                     1e-7});
+    cases.push_back({"avg_pool_forward" + suffix,
+                     {input(x), output(y)},
+                     [pool](const std::vector<Tensor>& a) {
+                       ops::avg_pool2d_forward(a[0], a[1], pool);
+                       return 0.0;
+                     },
+                     1e-6,
+                     1e-7});
+    cases.push_back({"avg_pool_backward" + suffix,
+                     {input(y), output(x)},
+                     [pool](const std::vector<Tensor>& a) {
+                       ops::avg_pool2d_backward(a[0], a[1], pool);
+                       return 0.0;
+                     },
+                     1e-6,
+                     1e-7});
+  }
+  cases.push_back({"global_avg_pool_forward",
+                   {input({2, 5, 7, 12}), output({2, 12})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::global_avg_pool_forward(a[0], a[1]);
+                     return 0.0;
+                   },
+                   0.0,
+                   0.0});
+  cases.push_back({"global_avg_pool_backward",
+                   {input({2, 12}), output({2, 5, 7, 12})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::global_avg_pool_backward(a[0], a[1]);
+                     return 0.0;
+                   },
+                   0.0,
+                   0.0});
+  for (const auto& [from, to] :
+       std::vector<std::pair<Shape, Shape>>{{{2, 5, 7, 3}, {2, 11, 13, 3}}, {{2, 9, 8, 3}, {2, 4, 3, 3}}}) {
+    const std::string suffix = "_" + std::to_string(from[1]) + "x" + std::to_string(from[2]) + "_to_" +
+                               std::to_string(to[1]) + "x" + std::to_string(to[2]);
+    cases.push_back({"resize_bilinear_forward" + suffix,
+                     {input(from), output(to)},
+                     [](const std::vector<Tensor>& a) {
+                       ops::resize_bilinear_forward(a[0], a[1]);
+                       return 0.0;
+                     },
+                     1e-6,
+                     1e-6});
+    cases.push_back({"resize_bilinear_backward" + suffix,
+                     {input(to), output(from)},
+                     [](const std::vector<Tensor>& a) {
+                       ops::resize_bilinear_backward(a[0], a[1]);
+                       return 0.0;
+                     },
+                     1e-6,
+                     1e-6});
+  }
+  cases.push_back({"cross_entropy_forward",
+                   {input({6, 10}), labels({6}, 10), output({6})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::cross_entropy_forward(a[0], a[1], a[2]);
+                     return 0.0;
+                   },
+                   1e-6,
+                   1e-7});
+  cases.push_back({"cross_entropy_backward",
+                   {input({6, 10}), labels({6}, 10), output({6, 10})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::cross_entropy_backward(a[0], a[1], 0.5f, a[2]);
+                     return 0.0;
+                   },
+                   1e-6,
+                   1e-7});
+  // ---- randomness: the same Philox streams
+  cases.push_back({"dropout_forward", {input({3, 5, 7}), output({3, 5, 7})}, [](const std::vector<Tensor>& a) {
+                     ops::dropout_forward(a[0], 0.3f, ops::DropoutKey{42, 7, 100, 3}, a[1]);
+                     return 0.0;
+                   }});
+  cases.push_back({"dropout_backward_in_place", {output({3, 5, 7})}, [](const std::vector<Tensor>& a) {
+                     ops::dropout_backward(a[0], 0.3f, ops::DropoutKey{42, 7, 100, 3}, a[0]);
+                     return 0.0;
+                   }});
+  cases.push_back({"dropout_zero_probability", {input({3, 5, 7}), output({3, 5, 7})}, [](const std::vector<Tensor>& a) {
+                     ops::dropout_forward(a[0], 0.0f, ops::DropoutKey{42, 7, 100, 3}, a[1]);
+                     return 0.0;
+                   }});
+  cases.push_back({"fill_uniform",
+                   {output({3, 1031})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::fill_uniform(a[0], 1234, kPurposeNoise, 7, 100);
+                     return 0.0;
+                   },
+                   0.0,
+                   0.0});
+  cases.push_back({"fill_normal",
+                   {output({3, 1031})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::fill_normal(a[0], 1234, kPurposeNoise, 7, 100);
+                     return 0.0;
+                   },
+                   1e-6,
+                   1e-7});
+  // ---- embeddings
+  cases.push_back({"timestep_embedding_forward",
+                   {input({5}, Fill::Times), output({5, 64})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::timestep_embedding_forward(a[0], a[1]);
+                     return 0.0;
+                   },
+                   1e-6,
+                   1e-6});
+  cases.push_back({"timestep_embedding_backward",
+                   {input({5}, Fill::Times), input({5, 64}), output({5})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::timestep_embedding_backward(a[0], a[1], a[2]);
+                     return 0.0;
+                   },
+                   1e-5,
+                   1e-4});
+  cases.push_back({"embedding_forward",
+                   {input({6, 32}), labels({9}, 6), output({9, 32})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::embedding_forward(a[0], a[1], a[2]);
+                     return 0.0;
+                   },
+                   0.0,
+                   0.0});
+  cases.push_back({"embedding_backward",
+                   {labels({9}, 6), input({9, 32}), accumulated({6, 32})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::embedding_backward(a[0], a[1], a[2]);
+                     return 0.0;
+                   },
+                   0.0,
+                   0.0});
+  // ---- loss
+  cases.push_back({"mse_loss_forward",
+                   {input({4, 3, 4, 4}), input({4, 3, 4, 4}), input({4}, Fill::Positive), output({4})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::mse_loss_forward(a[0], a[1], a[2], a[3]);
+                     return 0.0;
+                   },
+                   1e-6,
+                   1e-7});
+  cases.push_back({"mse_loss_backward",
+                   {input({4, 3, 4, 4}), input({4, 3, 4, 4}), input({4}, Fill::Positive), output({4, 3, 4, 4})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::mse_loss_backward(a[0], a[1], a[2], 0.25f, a[3]);
+                     return 0.0;
+                   },
+                   1e-6,
+                   1e-7});
+  // ---- optimiser and flat buffers
+  cases.push_back({"adamw_update",
+                   {output({1000}), input({1000}), output({1000}), Arg{{1000}, Role::Output, Fill::Positive}},
+                   [](const std::vector<Tensor>& a) {
+                     ops::AdamWStep step;
+                     step.lr = 1e-3f;
+                     step.weight_decay = 0.01f;
+                     step.step = 3;
+                     step.grad_scale = 0.5f;
+                     ops::adamw_update(a[0], a[1], a[2], a[3], step);
+                     return 0.0;
+                   },
+                   1e-6,
+                   1e-7});
+  cases.push_back({"ema_update",
+                   {output({1000}), input({1000})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::ema_update(a[0], a[1], 0.99f);
+                     return 0.0;
+                   },
+                   1e-6,
+                   1e-7});
+  cases.push_back({"sum_of_squares",
+                   {input({300001})},
+                   [](const std::vector<Tensor>& a) { return ops::sum_of_squares(a[0]); },
+                   1e-12,
+                   0.0});
+  // ---- casts: exact, with core/half.h's rounding on both sides
+  const std::vector<std::pair<DType, DType>> casts = {{DType::F32, DType::BF16}, {DType::F32, DType::F16},
+                                                      {DType::BF16, DType::F32}, {DType::F16, DType::F32},
+                                                      {DType::BF16, DType::F16}, {DType::F16, DType::BF16}};
+  for (const auto& [from, to] : casts) {
+    cases.push_back({std::string("cast_") + dtype_name(from) + "_to_" + dtype_name(to),
+                     {typed(input({7, 131}), from), typed(output({7, 131}), to)},
+                     [](const std::vector<Tensor>& a) {
+                       ops::cast(a[0], a[1]);
+                       return 0.0;
+                     },
+                     0.0,
+                     0.0});
+  }
+  return cases;
+}
+
+class GpuOps : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(GpuOps, MatchesCpu) {
+  DIFFUSE_REQUIRE_GPU();
+  const OpCase& op = GetParam();
+  const std::vector<Tensor> initial = make_arguments(op);
+  const std::vector<Tensor> host = copies_on(initial, Device::CPU), device = copies_on(initial, Device::CUDA);
+  const double expected = op.call(host);
+  const double actual = op.call(device);
+  EXPECT_NEAR(actual, expected, op.rtol * std::fabs(expected) + op.atol) << op.name << ": returned value";
+  for (size_t i = 0; i < host.size(); ++i)
+    testing::expect_close(device[i], host[i], op.rtol, op.atol, op.name + " argument " + std::to_string(i));
+}
+
+// A bf16/fp16 result against the fp32 CPU one: outputs and the change of
+// accumulated arguments within a relative error; inputs unchanged.
+void expect_low_precision_close(const OpCase& op, DType dtype) {
+  const cuda::ScopedMatmulDtype products(dtype);
+  const std::vector<Tensor> initial = make_arguments(op);
+  const std::vector<Tensor> host = copies_on(initial, Device::CPU), device = copies_on(initial, Device::CUDA);
+  op.call(host);
+  op.call(device);
+  for (size_t i = 0; i < host.size(); ++i) {
+    const std::string what = op.name + " argument " + std::to_string(i) + " in " + dtype_name(dtype);
+    switch (op.args[i].role) {
+      case Role::Input:
+        testing::expect_close(device[i], initial[i], 0.0, 0.0, what + " (an input)");
+        break;
+      case Role::Output:
+        EXPECT_LE(relative_error(device[i], host[i]), op.low_precision_tolerance) << what;
+        break;
+      case Role::Accumulated: {
+        Tensor negated = Tensor::empty(initial[i].shape());
+        ops::scale(initial[i], -1.0f, negated);
+        Tensor device_change = copy_to(device[i], Device::CPU), host_change = copy_to(host[i], Device::CPU);
+        ops::accumulate(device_change, negated);
+        ops::accumulate(host_change, negated);
+        EXPECT_LE(relative_error(device_change, host_change), op.low_precision_tolerance) << what << " (its change)";
+        break;
+      }
+    }
+  }
+}
+
+std::vector<OpCase> matrix_product_cases() {
+  std::vector<OpCase> selected;
+  for (const OpCase& op : all_cases())
+    if (op.matrix_product) selected.push_back(op);
+  return selected;
+}
+
+class GpuLowPrecisionProducts : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(GpuLowPrecisionProducts, Bf16CloseToFp32Cpu) {
+  DIFFUSE_REQUIRE_GPU();
+  expect_low_precision_close(GetParam(), DType::BF16);
+}
+
+TEST_P(GpuLowPrecisionProducts, Fp16CloseToFp32Cpu) {
+  DIFFUSE_REQUIRE_GPU();
+  expect_low_precision_close(GetParam(), DType::F16);
+}
+
+std::string case_name(const ::testing::TestParamInfo<OpCase>& info) { return info.param.name; }
+
+INSTANTIATE_TEST_SUITE_P(AllOps, GpuOps, ::testing::ValuesIn(all_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(MatrixProducts, GpuLowPrecisionProducts, ::testing::ValuesIn(matrix_product_cases()),
+                         case_name);
+
+// Bad labels found by a kernel surface as an Error at the next synchronisation.
+TEST(GpuOpErrors, OutOfRangeLabelIsReported) {
+  DIFFUSE_REQUIRE_GPU();
+  Tensor table = copy_to(testing::random_tensor({6, 8}, 1), Device::CUDA);
+  Tensor host_labels = Tensor::empty({3}, DType::I32);
+  host_labels.i32()[0] = 1;
+  host_labels.i32()[1] = 7;
+  host_labels.i32()[2] = 2;
+  Tensor labels_on_device = copy_to(host_labels, Device::CUDA);
+  Tensor out = Tensor::empty({3, 8}, DType::F32, Device::CUDA);
+  ops::embedding_forward(table, labels_on_device, out);
+  try {
+    to_vector(out);
+    FAIL() << "reading the output back must report the bad label";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("label 7 of sample 1"), std::string::npos) << error.what();
+  }
+  // Reported once: the next synchronisation is clean.
+  EXPECT_NO_THROW(cuda::synchronize());
+}
+
+}  // namespace
+}  // namespace diffuse

@@ -1,0 +1,106 @@
+// The NCCL communicator as real ranks (CUDA builds): exact collectives on
+// device buffers when every rank on the node has its own GPU, and otherwise
+// the one-rank-per-GPU error (which is what a machine without a GPU checks).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/cuda/runtime.h"
+#include "tests/mpi/mpi_testing.h"
+#include "trainer/communicator_nccl.h"
+
+namespace diffuse {
+namespace {
+
+int rank() { return test_world().rank(); }
+int world() { return test_world().size(); }
+int rank_sum() { return world() * (world() + 1) / 2; }
+
+float contribution(int r, int64_t i) { return static_cast<float>((r + 1) * (i % 1000)) * 0.25f; }
+
+Tensor on_device(const std::vector<float>& values) {
+  Tensor device = Tensor::empty({static_cast<int64_t>(values.size())}, DType::F32, Device::CUDA);
+  copy(from_vector(values, {static_cast<int64_t>(values.size())}), device);
+  return device;
+}
+
+std::vector<float> contributions(int64_t count, int r, int64_t first = 0) {
+  std::vector<float> values;
+  for (int64_t i = 0; i < count; ++i) values.push_back(contribution(r, first + i));
+  return values;
+}
+
+bool every_rank_has_a_gpu() { return test_world().local_size() <= cuda::device_count(); }
+
+TEST(NcclCommunicator, MoreRanksThanGpusIsAnError) {
+  if (every_rank_has_a_gpu()) GTEST_SKIP() << "every rank has a GPU here";
+  std::string message;
+  try {
+    make_nccl_communicator(MPI_COMM_WORLD, 60.0);
+  } catch (const Error& error) {
+    message = error.what();
+  }
+  EXPECT_NE(message.find(concat(test_world().local_size(), " ranks run on this node but it has ", cuda::device_count(),
+                                " usable GPU(s)")),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("start one rank per GPU"), std::string::npos) << message;
+}
+
+TEST(NcclCommunicator, DeviceCollectivesAreExact) {
+  if (!every_rank_has_a_gpu()) GTEST_SKIP() << "fewer GPUs than ranks on this node";
+  const std::unique_ptr<Communicator> nccl = make_nccl_communicator(MPI_COMM_WORLD, 60.0);
+  for (int64_t count : {1, 7, 100003}) {
+    const Tensor buffer = on_device(contributions(count, rank()));
+    nccl->all_reduce_sum(buffer);
+    const std::vector<float> sums = to_vector(buffer);
+    for (int64_t i = 0; i < count; ++i)
+      ASSERT_EQ(sums[static_cast<size_t>(i)], contribution(rank_sum() - 1, i)) << "element " << i;
+  }
+  // Started reductions, waited for out of order.
+  const Tensor first = on_device(contributions(4096, rank())), second = on_device(contributions(333, rank()));
+  const CollectiveHandle a = nccl->start_all_reduce(first, ReduceOp::kSum);
+  const CollectiveHandle b = nccl->start_all_reduce(second, ReduceOp::kAverage);
+  nccl->wait(b);
+  nccl->wait(a);
+  EXPECT_EQ(to_vector(first)[4095], contribution(rank_sum() - 1, 4095));
+  EXPECT_FLOAT_EQ(to_vector(second)[332], contribution(rank_sum() - 1, 332) / static_cast<float>(world()));
+
+  // Broadcast, all-gather, uneven in-place all-gather and reduce-scatter.
+  const Tensor broadcast = on_device(contributions(10, rank()));
+  nccl->broadcast(broadcast, world() - 1);
+  EXPECT_EQ(to_vector(broadcast), contributions(10, world() - 1));
+  const Tensor gathered = Tensor::empty({3 * static_cast<int64_t>(world())}, DType::F32, Device::CUDA);
+  nccl->all_gather(on_device(contributions(3, rank())), gathered);
+  for (int r = 0; r < world(); ++r) EXPECT_EQ(to_vector(gathered)[static_cast<size_t>(3 * r + 2)], contribution(r, 2));
+  std::vector<int64_t> counts;
+  int64_t total = 0, mine = 0;
+  for (int r = 0; r < world(); ++r) {
+    counts.push_back(r == 1 ? 0 : 100 + r);
+    if (r < rank()) mine += counts.back();
+    total += counts.back();
+  }
+  std::vector<float> parts(static_cast<size_t>(total), -1.0f);
+  for (int64_t i = 0; i < counts[static_cast<size_t>(rank())]; ++i)
+    parts[static_cast<size_t>(mine + i)] = contribution(rank(), i);
+  const Tensor in_place = on_device(parts);
+  nccl->all_gather_in_place(in_place, counts);
+  const std::vector<float> all = to_vector(in_place);
+  int64_t offset = 0;
+  for (int r = 0; r < world(); ++r) {
+    for (int64_t i = 0; i < counts[static_cast<size_t>(r)]; ++i)
+      ASSERT_EQ(all[static_cast<size_t>(offset + i)], contribution(r, i));
+    offset += counts[static_cast<size_t>(r)];
+  }
+  const Tensor scattered = Tensor::empty({counts[static_cast<size_t>(rank())]}, DType::F32, Device::CUDA);
+  nccl->wait(nccl->start_reduce_scatter(on_device(contributions(total, rank())), scattered, counts));
+  const std::vector<float> share = to_vector(scattered);
+  for (size_t i = 0; i < share.size(); ++i)
+    ASSERT_EQ(share[i], contribution(rank_sum() - 1, mine + static_cast<int64_t>(i)));
+  // Host tensors and numbers go through MPI.
+  EXPECT_EQ(nccl->all_reduce_sum(1.0), world());
+}
+
+}  // namespace
+}  // namespace diffuse

@@ -1,0 +1,81 @@
+// GradientReducer: sums the gradient buffer over ranks in buckets, overlapped
+// with backward.
+//
+// Buckets are contiguous ranges of the flat gradient buffer holding whole
+// parameters, about train.bucket_mb MiB each, cut from the END of the buffer:
+// the buffer is in forward order, so its end is what backward finishes first.
+// While armed, the store's gradient-ready hook counts each bucket's parameters
+// down; when a bucket's last gradient is final its reduction starts at once
+// (in bucket order, so every rank issues the same collectives in the same
+// order), and every hook call lets the started reductions progress. finish()
+// starts whatever is left (a layer that never reports costs overlap, not
+// correctness) and waits for everything.
+//
+// Two modes: all-reduce (every rank receives the whole summed gradient) and
+// reduce-scatter for ZeRO-1 (each rank receives only the sums of its shard of
+// the buffer, in a separate shard-sized tensor).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/parameters.h"
+#include "trainer/communicator.h"
+#include "trainer/shard_layout.h"
+
+namespace diffuse {
+
+struct GradientBucket {
+  int64_t begin = 0;            // first element in the gradient buffer
+  int64_t end = 0;              // one past the last
+  int64_t first_parameter = 0;  // parameter indices [first_parameter, last_parameter]
+  int64_t last_parameter = 0;
+};
+
+// Cuts the store's buffer into buckets of at least one parameter and, unless a
+// single parameter is larger, at most `bucket_bytes` bytes; bucket 0 ends the buffer.
+std::vector<GradientBucket> make_gradient_buckets(const model::ParameterStore& store, int64_t bucket_bytes);
+
+class GradientReducer {
+ public:
+  // All-reduce mode: sums store.grads() in place.
+  GradientReducer(model::ParameterStore& store, Communicator& communicator, double bucket_mb);
+  // Reduce-scatter mode: `shard_gradients` [shards.count(rank)] receives this rank's shard of the sum.
+  GradientReducer(model::ParameterStore& store, Communicator& communicator, double bucket_mb, const ShardLayout& shards,
+                  const Tensor& shard_gradients);
+  ~GradientReducer();  // removes the hook
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  // The next backward completes this step's gradients: reduce them as they become final.
+  void arm();
+  // After that backward: starts the remaining buckets and waits for all of
+  // them. Returns the seconds it waited (the communication backward did not hide).
+  double finish();
+
+  const std::vector<GradientBucket>& buckets() const { return buckets_; }
+  int64_t reductions_started() const { return reductions_started_; }  // over the reducer's life
+
+ private:
+  void on_gradient_ready(const model::Parameter& parameter);
+  void start_ready_buckets();
+  void start(size_t bucket);
+
+  model::ParameterStore& store_;
+  Communicator& communicator_;
+  std::vector<GradientBucket> buckets_;
+  std::vector<size_t> bucket_of_parameter_;
+  bool scatter_ = false;
+  ShardLayout shards_;
+  Tensor shard_gradients_;
+
+  // State of the current armed backward.
+  bool armed_ = false;
+  std::vector<int64_t> waiting_parameters_;  // per bucket: parameters not yet reported
+  std::vector<bool> reported_;               // per parameter
+  size_t next_bucket_ = 0;                   // buckets [0, next_bucket_) are started
+  std::vector<CollectiveHandle> handles_;
+  int64_t reductions_started_ = 0;
+};
+
+}  // namespace diffuse

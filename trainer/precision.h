@@ -1,0 +1,42 @@
+// Mixed precision: what train.precision means, decided in one place.
+//
+//   fp32  every op computes in fp32 (the CPU backend's only mode).
+//   bf16  the GPU's matrix products (convolutions, linear layers, attention)
+//         multiply bf16 copies of their fp32 inputs on tensor cores with fp32
+//         accumulation (core/cuda/precision.h); everything else stays fp32.
+//   fp16  the same in fp16, whose narrow range needs a dynamic loss scaler
+//         (trainer/loss_scaler.h) so small gradients do not flush to zero.
+//
+// In every mode the master weights, gradients, AdamW moments, EMA copies and
+// reductions are fp32 in the flat buffers, and activations between ops are
+// fp32; only the products' operands are rounded.
+#pragma once
+
+#include <string>
+
+#include "core/dtype.h"
+
+namespace diffuse {
+
+enum class Precision { kFp32, kBf16, kFp16 };
+
+// "fp32", "bf16" or "fp16"; anything else is an Error naming the value.
+Precision parse_precision(const std::string& name);
+const char* precision_name(Precision precision);
+
+struct PrecisionPolicy {
+  Precision requested = Precision::kFp32;  // train.precision
+  DType compute = DType::F32;              // what matrix products multiply in on this device
+  bool loss_scaling = false;               // fp16 compute: a DynamicLossScaler guards each step
+};
+
+// The policy for train.precision on `device`. The CPU backend computes in fp32
+// only, so bf16/fp16 on the CPU become fp32 (with a warning): a GPU config
+// still trains on a laptop.
+PrecisionPolicy precision_policy(const std::string& precision, Device device);
+
+// Makes the backends compute as the policy says. Process-wide: call once before
+// the first step (every device the process uses follows it).
+void apply_precision(const PrecisionPolicy& policy);
+
+}  // namespace diffuse

@@ -1,0 +1,23 @@
+// Preemption: while a StopSignalScope lives, SIGTERM and SIGUSR1 only record
+// that the job should stop; the training loop asks stop_signal() at each step
+// boundary, the ranks agree, rank 0 writes a checkpoint and every rank exits 0.
+// A second signal ends the process at once (the default action), for when a
+// clean stop is not wanted.
+#pragma once
+
+namespace diffuse {
+
+class StopSignalScope {
+ public:
+  StopSignalScope();   // installs the handlers and clears any earlier signal
+  ~StopSignalScope();  // restores the previous handlers and forgets the signal
+  StopSignalScope(const StopSignalScope&) = delete;
+  StopSignalScope& operator=(const StopSignalScope&) = delete;
+};
+
+// The stop signal this process received while a scope lives (SIGTERM or SIGUSR1), or 0.
+int stop_signal();
+// "SIGTERM", "SIGUSR1", or "a stop signal".
+const char* stop_signal_name(int signal);
+
+}  // namespace diffuse
