@@ -9,13 +9,9 @@
 //   logits = Linear(features)                              [N, num_classes]
 //
 // The last map is flattened rather than averaged: after GroupNorm a global
-// average keeps little more than each group's distribution, and a classifier
-// built that way learned several times slower and stopped below 89% on
-// Fashion-MNIST, where the flattened head passes 92%.
-//
-// Parameter names: stem.{conv,norm}.*, stage.<s>.down.{conv,norm}.*,
-// stage.<s>.block.{conv,norm}.*, embed.{weight,bias}, head.{weight,bias}. Backward ACCUMULATES parameter
-// gradients into the store; the input gradient is not computed.
+// average keeps little more than each group's distribution; on Fashion-MNIST
+// that head learned several times slower and reached 88.7% after 4 epochs,
+// the flattened one 91.4% after 3.
 #pragma once
 
 #include <memory>
