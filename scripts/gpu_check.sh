@@ -4,13 +4,14 @@
 # whole training step on both devices), then benchmarks training the DDPM
 # CIFAR-10 model at batch 128 in bf16 and fp32, ending with a table of img/s,
 # MFU (against the GPU's dense bf16 peak: 989 TFLOP/s on H100/H200) and peak
-# memory. About 5 minutes on an H100/H200; every phase has a time limit.
+# memory. Meant to finish within 8 minutes on an H100/H200; every phase has a
+# time limit.
 #
 #   scripts/gpu_check.sh [BUILD_DIR]        (default build-gpu)
 #
-# cuDNN, NCCL and cuBLAS are taken from the CUDA toolkit (CUDA_HOME, default
-# /usr/local/cuda), CUDNN_ROOT / NCCL_ROOT, gpu-deps/prefix, or Python wheels
-# (site-packages/nvidia/...), in that order. The other libraries come from the
+# cuDNN, NCCL and cuBLAS are taken from CUDNN_ROOT / NCCL_ROOT, the CUDA
+# toolkit (CUDA_HOME, default /usr/local/cuda), gpu-deps/prefix or Python
+# wheels (site-packages/nvidia/...), the first that has them. The other libraries come from the
 # system, or, where the system lacks them, from gpu-deps/prefix: made here by
 # scripts/prepare_gpu_deps.sh and carried as gpu-deps/gpu-deps.tar.xz, which
 # this script unpacks (DIFFUSE_USE_GPU_DEPS=1: use it even where the system has
