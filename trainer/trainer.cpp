@@ -11,11 +11,11 @@
 
 #include "core/log.h"
 #include "core/ops.h"
-#include "data/dataset.h"
 #include "data/loader.h"
 #include "trainer/image_grid.h"
 #include "trainer/metrics.h"
 #include "trainer/model_setup.h"
+#include "trainer/precision.h"
 #include "trainer/rank_agreement.h"
 #include "trainer/stop_signal.h"
 #include "trainer/thread_count.h"
@@ -52,9 +52,8 @@ void check_writable(const fs::path& directory) {
 
 void check_dataset_matches(const DatasetInfo& info, const std::string& path, const Config& config) {
   const ModelConfig& model = config.model;
-  DIFFUSE_CHECK(info.height == model.image_size && info.width == model.image_size,
-                "dataset ", path, " has ", info.height, "x", info.width, " images but model.image_size is ",
-                model.image_size);
+  DIFFUSE_CHECK(info.height == model.image_size && info.width == model.image_size, "dataset ", path, " has ",
+                info.height, "x", info.width, " images but model.image_size is ", model.image_size);
   DIFFUSE_CHECK(info.channels == model.image_channels, "dataset ", path, " has ", info.channels,
                 " channels but model.image_channels is ", model.image_channels);
   if (model.num_classes > 0) {
@@ -69,8 +68,16 @@ void check_dataset_matches(const DatasetInfo& info, const std::string& path, con
 }  // namespace
 
 Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator& communicator, bool resuming)
-    : config_(config), run_dir_(run_dir), communicator_(communicator), setup_(diffusion_setup(config)) {
+    : config_(config),
+      run_dir_(run_dir),
+      communicator_(communicator),
+      setup_(diffusion_setup(config)),
+      scaler_(DynamicLossScaler::fixed()) {
   const int world = communicator_.size(), rank = communicator_.rank();
+  // The model lives on the CPU backend, which computes in fp32 whatever train.precision asks (it says so).
+  const PrecisionPolicy precision = precision_policy(config_.train.precision, Device::CPU);
+  apply_precision(precision);
+  if (precision.loss_scaling) scaler_ = DynamicLossScaler();
   // First, so that ranks with different configs fail together before they disagree on anything else.
   if (world > 1) require_same_on_every_rank(communicator_, config_to_yaml(config_), "configurations");
   DIFFUSE_CHECK(config_.train.batch_size % (world * config_.train.accumulation) == 0, "train.batch_size ",
@@ -132,6 +139,7 @@ void Trainer::resume_from(const std::string& checkpoint) {
     copy(whole_v.slice(shards_.begin(rank), shards_.end(rank)), adam_v_);
   }
   step_ = meta.step;
+  scaler_.restore({meta.loss_scale, meta.loss_scale_good_steps, 0});
   const Config saved = parse_config(meta.config_yaml, checkpoint);
   if (communicator_.rank() != 0) return;
   if (saved.train.batch_size != config_.train.batch_size)
@@ -166,10 +174,11 @@ void Trainer::save_checkpoint() {
   meta.step = step_;
   const int64_t batch = config_.train.batch_size;
   meta.samples_seen = step_ * batch;
-  DatasetReader reader(config_.data.train);
-  const int64_t steps_per_epoch = std::max<int64_t>(1, reader.info().count / batch);
-  meta.epoch = step_ / steps_per_epoch;
+  meta.epoch = steps_per_epoch_ > 0 ? step_ / steps_per_epoch_ : 0;
   meta.world_size = communicator_.size();
+  const DynamicLossScaler::State scaler = scaler_.state();
+  meta.loss_scale = scaler.scale;
+  meta.loss_scale_good_steps = scaler.good_steps;
   meta.seed = config_.seed;
   meta.config_yaml = config_to_yaml(config_);
   const CheckpointBuffers buffers{store_.params(), ema_, adam_m, adam_v};
@@ -226,7 +235,7 @@ bool Trainer::agree_to_stop() {
 std::pair<double, double> Trainer::train_step(const Batch& batch) {
   const TrainConfig& train = config_.train;
   const int64_t micro = batch.images.dim(0) / train.accumulation;
-  const float loss_scale = 1.0f / static_cast<float>(train.batch_size);
+  const float loss_scale = scaler_.scale() / static_cast<float>(train.batch_size);
   store_.zero_grads();
   double loss_sum = 0.0;
   for (int part = 0; part < train.accumulation; ++part) {
@@ -245,30 +254,33 @@ std::pair<double, double> Trainer::train_step(const Batch& batch) {
   const int rank = communicator_.rank();
   const Tensor gradients = sharded_ ? shard_grads_ : store_.grads();
   const double squares = ops::sum_of_squares(gradients);
-  const double grad_norm = std::sqrt(sharded_ ? communicator_.all_reduce_sum(squares) : squares);
-  const double clip = train.grad_clip > 0 && grad_norm > train.grad_clip ? train.grad_clip / grad_norm : 1.0;
+  // Unscales, clips and skips the step when a gradient overflowed (the same decision on every rank).
+  const StepDecision decision =
+      decide_step(scaler_, sharded_ ? communicator_.all_reduce_sum(squares) : squares, train.grad_clip);
+  ++step_;
+  if (!decision.apply) {
+    log_warning("step ", step_, ": gradients are not finite; skipped (", scaler_.skipped_steps(),
+                " skipped so far, loss scale now ", scaler_.scale(), ")");
+    return {decision.grad_norm, loss_sum};
+  }
   ops::AdamWStep adam;
   adam.lr = static_cast<float>(learning_rate(step_));
   adam.beta1 = static_cast<float>(train.beta1);
   adam.beta2 = static_cast<float>(train.beta2);
   adam.eps = static_cast<float>(train.adam_eps);
   adam.weight_decay = static_cast<float>(train.weight_decay);
-  adam.step = step_ + 1;
-  adam.grad_scale = static_cast<float>(clip);
+  adam.step = step_;
+  adam.grad_scale = decision.grad_scale;
   const Tensor params = sharded_ ? store_.params().slice(shards_.begin(rank), shards_.end(rank)) : store_.params();
   ops::adamw_update(params, gradients, adam_m_, adam_v_, adam);
   if (sharded_) communicator_.all_gather_in_place(store_.params(), shards_.counts());
   for (auto& [rate, buffer] : ema_) ops::ema_update(buffer, store_.params(), static_cast<float>(rate));
-  ++step_;
-  return {grad_norm, loss_sum};
+  return {decision.grad_norm, loss_sum};
 }
 
 RunOutcome Trainer::run(int64_t stop_after) {
   const TrainConfig& train = config_.train;
   const int world = communicator_.size(), rank = communicator_.rank();
-  DatasetReader reader(config_.data.train);
-  check_dataset_matches(reader.info(), config_.data.train, config_);
-
   LoaderOptions loader_options;
   loader_options.path = config_.data.train;
   loader_options.global_batch = train.batch_size;
@@ -279,6 +291,8 @@ RunOutcome Trainer::run(int64_t stop_after) {
   loader_options.prefetch = config_.data.prefetch;
   loader_options.start_step = step_;
   DataLoader loader(loader_options);
+  check_dataset_matches(loader.info(), config_.data.train, config_);
+  steps_per_epoch_ = loader.steps_per_epoch();
 
   MetricsLog metrics(rank == 0 ? (fs::path(run_dir_) / "metrics.jsonl").string() : std::string());
   const int64_t last = stop_after >= 0 ? std::min(train.steps, step_ + stop_after) : train.steps;
@@ -338,8 +352,8 @@ RunOutcome Trainer::run(int64_t stop_after) {
   return RunOutcome::kFinished;
 }
 
-void run_training(const std::string& config_path, const std::vector<std::string>& overrides,
-                  const std::string& run_dir, const std::string& resume) {
+void run_training(const std::string& config_path, const std::vector<std::string>& overrides, const std::string& run_dir,
+                  const std::string& resume) {
   const Config config = load_config(config_path, overrides);
   const std::unique_ptr<Communicator> communicator =
       make_world_communicator(Device::CPU, config.runtime.collective_timeout_s);

@@ -28,6 +28,7 @@
 #include "trainer/communicator.h"
 #include "trainer/config.h"
 #include "trainer/gradient_reducer.h"
+#include "trainer/loss_scaler.h"
 #include "trainer/shard_layout.h"
 #include "trainer/training_step.h"
 
@@ -89,6 +90,8 @@ class Trainer {
   std::unique_ptr<GradientReducer> reducer_;  // null on one rank
   Tensor adam_m_, adam_v_;                    // f32 [shard] (the whole buffer when not sharded)
   std::vector<std::pair<double, Tensor>> ema_;
+  DynamicLossScaler scaler_;     // fp16: dynamic; otherwise scale 1, still skipping non-finite steps
+  int64_t steps_per_epoch_ = 0;  // set by run() from the dataset; 0 before
   int64_t step_ = 0;
   double last_reduction_wait_ = 0.0;
 };
@@ -97,7 +100,7 @@ class Trainer {
 // by an MPI launcher) and the thread count, resolves --resume on rank 0 (auto
 // = newest checkpoint in the run dir, if any) and trains; a stop signal ends
 // it cleanly with a checkpoint and the way to resume.
-void run_training(const std::string& config_path, const std::vector<std::string>& overrides,
-                  const std::string& run_dir, const std::string& resume);
+void run_training(const std::string& config_path, const std::vector<std::string>& overrides, const std::string& run_dir,
+                  const std::string& resume);
 
 }  // namespace diffuse
