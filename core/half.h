@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "core/hd.h"
 
@@ -81,6 +82,24 @@ DIFFUSE_HD float f16_to_float(f16 value) {
   // Subnormal fp16 is a normal fp32: value = mantissa * 2^-24.
   const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;
   return sign ? -magnitude : magnitude;
+}
+
+// The conversions as one overload set over the storage types, for code
+// templated on them (casts, the GPU's operand copies and epilogues).
+DIFFUSE_HD float to_float(float value) { return value; }
+DIFFUSE_HD float to_float(bf16 value) { return bf16_to_float(value); }
+DIFFUSE_HD float to_float(f16 value) { return f16_to_float(value); }
+
+template <typename T>
+DIFFUSE_HD T from_float(float value) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    return float_to_bf16(value);
+  } else if constexpr (std::is_same_v<T, f16>) {
+    return float_to_f16(value);
+  } else {
+    static_assert(std::is_same_v<T, float>, "from_float: T must be float, bf16 or f16");
+    return value;
+  }
 }
 
 }  // namespace diffuse

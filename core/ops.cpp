@@ -61,10 +61,12 @@ class OpArgs {
       bool is_int = false;
       for (const char* int_name : int_args) is_int = is_int || std::string(int_name) == name;
       const DType expected = is_int ? DType::I32 : dtype;
+      const bool castable = expected != DType::I32 && tensor->dtype() != DType::I32;
       require(tensor->dtype() == expected,
-              concat(name, " has dtype ", dtype_name(tensor->dtype()), ", expected ", dtype_name(expected)));
+              concat(name, " has dtype ", dtype_name(tensor->dtype()), ", expected ", dtype_name(expected),
+                     castable ? " (convert it with ops::cast)" : ""));
       if (first == nullptr) first = tensor;
-      require(tensor->device() == first->device(), "arguments are on different devices");
+      require(tensor->device() == first->device(), "arguments are on different devices (copy them to one device)");
     }
     require(first != nullptr, "no tensor arguments");
     return first->device();
@@ -107,19 +109,20 @@ Shape conv_output_shape(const OpArgs& args, const Tensor& x, const Tensor& weigh
   args.shape("weight", {weight.dim(0), kh, kw, x.dim(3)});
   const int64_t ho = swept_extent(x.dim(1), kh, window.stride, window.pad_h);
   const int64_t wo = swept_extent(x.dim(2), kw, window.stride, window.pad_w);
-  args.require(ho > 0 && wo > 0, "input smaller than the kernel");
+  args.require(ho > 0 && wo > 0, concat("input smaller than the kernel: ", x.dim(1), "x", x.dim(2), " padded by ",
+                                        window.pad_h, ",", window.pad_w, " is smaller than ", kh, "x", kw));
   return {x.dim(0), ho, wo, weight.dim(0)};
 }
 
-// The output shape of a pooling window over x [N,H,W,C] after checking it.
+// The output shape of a pooling window over x [N,H,W,C] (rank checked by the caller) after checking it.
 Shape pool_output_shape(const OpArgs& args, const Shape& x, const Pool2dWindow& window) {
-  args.require(x.size() == 4, concat("input must have rank 4, got ", x.size()));
   args.require(window.kernel >= 1 && window.stride >= 1 && window.padding >= 0 && window.padding < window.kernel,
                concat("unsupported window kernel ", window.kernel, " stride ", window.stride, " padding ",
                       window.padding, " (needs stride >= 1 and 0 <= padding < kernel)"));
   const int64_t ho = swept_extent(x[1], window.kernel, window.stride, window.padding);
   const int64_t wo = swept_extent(x[2], window.kernel, window.stride, window.padding);
-  args.require(ho > 0 && wo > 0, "input smaller than the window");
+  args.require(ho > 0 && wo > 0, concat("input smaller than the window: ", x[1], "x", x[2], " padded by ",
+                                        window.padding, " is smaller than ", window.kernel, "x", window.kernel));
   return {x[0], ho, wo, x[3]};
 }
 
@@ -535,7 +538,7 @@ void cast(const Tensor& source, const Tensor& destination) {
   args.defined("source");
   args.shape("destination", source.shape());
   args.require(source.dtype() != DType::I32 && destination.dtype() != DType::I32, "cast supports f32, bf16 and f16");
-  args.require(source.device() == destination.device(), "arguments are on different devices");
+  args.require(source.device() == destination.device(), "arguments are on different devices (copy them to one device)");
   backend_for(source.device()).cast(source, destination);
 }
 

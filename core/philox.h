@@ -91,14 +91,25 @@ DIFFUSE_HD float random_uniform(const RandomStream& stream, uint64_t index) {
   return uniform_from_bits(block.v[index & 3]);
 }
 
-// Element `index` of a stream as a standard normal: lanes (0,1) and (2,3) of a
-// block each give one Box-Muller pair.
+// Standard normals from lanes `pair` and `pair + 1` of a block (pair 0 or 2):
+// each half of a block is one Box-Muller pair.
+DIFFUSE_HD void normal_pair_of_block(const Philox4& block, int pair, float& first, float& second) {
+  normal_pair_from_bits(block.v[pair], block.v[pair + 1], first, second);
+}
+
+// Element `index` of a stream as a standard normal.
 DIFFUSE_HD float random_normal(const RandomStream& stream, uint64_t index) {
   const Philox4 block = random_block(stream, static_cast<uint32_t>(index >> 2));
-  const int pair = static_cast<int>(index & 2);
   float first, second;
-  normal_pair_from_bits(block.v[pair], block.v[pair + 1], first, second);
+  normal_pair_of_block(block, static_cast<int>(index & 2), first, second);
   return (index & 1) ? second : first;
+}
+
+// Elements [4b, 4b + lanes) of a stream from its block b, as random_normal
+// gives them one at a time (lanes <= 4; a row's last block may be partial).
+DIFFUSE_HD void normals_of_block(const Philox4& block, int64_t lanes, float (&values)[4]) {
+  normal_pair_of_block(block, 0, values[0], values[1]);
+  if (lanes > 2) normal_pair_of_block(block, 2, values[2], values[3]);
 }
 
 }  // namespace diffuse

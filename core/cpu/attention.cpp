@@ -7,12 +7,11 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/gemm.h"
+#include "core/cpu/parallel.h"
 
 namespace diffuse::cpu {
 
 namespace {
-
-constexpr int64_t kParallelElements = int64_t{1} << 15;  // below this, threads cost more than they save
 
 thread_local ScratchBuffer score_grad_buffer;
 
@@ -20,7 +19,7 @@ float score_scale(int64_t channels) { return channels > 0 ? 1.0f / std::sqrt(sta
 
 // Each of `count` rows of `width` scores becomes its softmax; the row max is subtracted so exp cannot overflow.
 void softmax_rows(float* scores, int64_t count, int64_t width) {
-#pragma omp parallel for schedule(static) if (count * width >= kParallelElements)
+#pragma omp parallel for schedule(static) if (worth_threads(count * width))
   for (int64_t row = 0; row < count; ++row) {
     float* values = scores + row * width;
     const float max_value = *std::max_element(values, values + width);
@@ -37,7 +36,7 @@ void softmax_rows(float* scores, int64_t count, int64_t width) {
 // Softmax backward per row, in place: grads (d probs on entry) becomes
 // d scores = probs * (d probs - sum_j probs_j d probs_j).
 void softmax_rows_backward(const float* probs, float* grads, int64_t count, int64_t width) {
-#pragma omp parallel for schedule(static) if (count * width >= kParallelElements)
+#pragma omp parallel for schedule(static) if (worth_threads(count * width))
   for (int64_t row = 0; row < count; ++row) {
     const float* p = probs + row * width;
     float* g = grads + row * width;

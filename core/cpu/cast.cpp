@@ -9,25 +9,6 @@ namespace diffuse::cpu {
 
 namespace {
 
-inline float widen(float value) { return value; }
-inline float widen(bf16 value) { return bf16_to_float(value); }
-inline float widen(f16 value) { return f16_to_float(value); }
-
-template <typename T>
-T narrow(float value);
-template <>
-inline float narrow<float>(float value) {
-  return value;
-}
-template <>
-inline bf16 narrow<bf16>(float value) {
-  return float_to_bf16(value);
-}
-template <>
-inline f16 narrow<f16>(float value) {
-  return float_to_f16(value);
-}
-
 // Every bf16 and f16 value is exact in f32, so bf16 <-> f16 through f32 rounds once.
 template <typename In, typename Out>
 void convert(const Tensor& source, const Tensor& destination) {
@@ -35,7 +16,7 @@ void convert(const Tensor& source, const Tensor& destination) {
   const In* in = static_cast<const In*>(source.raw());
   Out* out = static_cast<Out*>(destination.raw());
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < count; ++i) out[i] = narrow<Out>(widen(in[i]));
+  for (int64_t i = 0; i < count; ++i) out[i] = from_float<Out>(to_float(in[i]));
 }
 
 template <typename In>

@@ -9,12 +9,11 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/gemm.h"
+#include "core/cpu/parallel.h"
 
 namespace diffuse::cpu {
 
 namespace {
-
-constexpr int64_t kParallelElements = int64_t{1} << 15;  // below this, threads cost more than they save
 
 struct ConvGeometry {
   int64_t batch, height, width, in_channels;  // x [batch, height, width, in_channels]
@@ -58,7 +57,7 @@ int64_t lines_per_chunk(const ConvGeometry& g) {
 void im2col(const float* x, const ConvGeometry& g, int64_t line_begin, int64_t line_end, float* patches) {
   const int64_t rows = (line_end - line_begin) * g.out_width;
   const int64_t patch_size = g.patch_size(), channels = g.in_channels;
-#pragma omp parallel for schedule(static) if (rows * patch_size >= kParallelElements)
+#pragma omp parallel for schedule(static) if (worth_threads(rows * patch_size))
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t line = line_begin + row / g.out_width, ox = row % g.out_width;
     const int64_t n = line / g.out_height, oy = line % g.out_height;
@@ -92,7 +91,7 @@ void col2im_add(const float* patch_grads, const ConvGeometry& g, int64_t line_be
   const int64_t last_n = (line_end - 1) / g.out_height, last_oy = (line_end - 1) % g.out_height;
   const int64_t in_begin = first_n * g.height + std::max<int64_t>(0, first_oy * g.stride - g.pad_h);
   const int64_t in_end = last_n * g.height + std::min(g.height, last_oy * g.stride - g.pad_h + g.kernel_h);
-#pragma omp parallel for schedule(static) if ((in_end - in_begin) * g.width * patch_size >= kParallelElements)
+#pragma omp parallel for schedule(static) if (worth_threads((in_end - in_begin) * g.width * patch_size))
   for (int64_t in_line = in_begin; in_line < in_end; ++in_line) {
     const int64_t n = in_line / g.height, iy = in_line % g.height;
     for (int64_t ky = 0; ky < g.kernel_h; ++ky) {

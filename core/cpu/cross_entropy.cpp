@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/parallel.h"
 
 namespace diffuse::cpu {
 
@@ -30,7 +31,7 @@ void CpuBackend::cross_entropy_forward(const Tensor& logits, const Tensor& label
   const int32_t* label = labels.i32();
   float* loss = per_sample.f32();
   for (int64_t s = 0; s < n; ++s) check_label(label[s], classes);
-#pragma omp parallel for schedule(static) if (n * classes >= (1 << 15))
+#pragma omp parallel for schedule(static) if (worth_threads(n * classes))
   for (int64_t s = 0; s < n; ++s) {
     const float* row = z + s * classes;
     loss[s] = static_cast<float>(log_sum_exp(row, classes) - row[label[s]]);
@@ -44,7 +45,7 @@ void CpuBackend::cross_entropy_backward(const Tensor& logits, const Tensor& labe
   const int32_t* label = labels.i32();
   float* grad = dlogits.f32();
   for (int64_t s = 0; s < n; ++s) check_label(label[s], classes);
-#pragma omp parallel for schedule(static) if (n * classes >= (1 << 15))
+#pragma omp parallel for schedule(static) if (worth_threads(n * classes))
   for (int64_t s = 0; s < n; ++s) {
     const float* row = z + s * classes;
     const double normaliser = log_sum_exp(row, classes);

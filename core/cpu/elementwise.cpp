@@ -6,14 +6,14 @@
 #include <algorithm>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/parallel.h"
 #include "core/math/activation.h"
 
 namespace diffuse::cpu {
 
 namespace {
 
-constexpr int64_t kParallelElements = int64_t{1} << 15;  // below this, threads cost more than they save
-constexpr int64_t kChannelBlock = 64;                    // channels per task in the dv reduction
+constexpr int64_t kChannelBlock = 64;  // channels per task in the dv reduction
 
 }  // namespace
 
@@ -21,7 +21,7 @@ void CpuBackend::silu_forward(const Tensor& x, const Tensor& y) {
   const int64_t count = x.numel();
   const float* in = x.f32();
   float* out = y.f32();
-#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+#pragma omp parallel for schedule(static) if (worth_threads(count))
   for (int64_t i = 0; i < count; ++i) out[i] = silu(in[i]);
 }
 
@@ -30,7 +30,7 @@ void CpuBackend::silu_backward(const Tensor& x, const Tensor& dy, const Tensor& 
   const float* in = x.f32();
   const float* grad = dy.f32();
   float* out = dx.f32();
-#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+#pragma omp parallel for schedule(static) if (worth_threads(count))
   for (int64_t i = 0; i < count; ++i) out[i] = grad[i] * silu_derivative(in[i]);
 }
 
@@ -39,7 +39,7 @@ void CpuBackend::add_channel_vector_forward(const Tensor& x, const Tensor& v, co
   const float* in = x.f32();
   const float* vector = v.f32();
   float* out = y.f32();
-#pragma omp parallel for collapse(2) schedule(static) if (n * hw * c >= kParallelElements)
+#pragma omp parallel for collapse(2) schedule(static) if (worth_threads(n * hw * c))
   for (int64_t i = 0; i < n; ++i)
     for (int64_t p = 0; p < hw; ++p) {
       const int64_t base = (i * hw + p) * c;
@@ -58,7 +58,7 @@ void CpuBackend::add_channel_vector_backward(const Tensor& dy, const Tensor& dx,
   // so the order of the sum never depends on the thread count.
   float* out = dv.f32();
   const int64_t blocks = (c + kChannelBlock - 1) / kChannelBlock;
-#pragma omp parallel for collapse(2) schedule(static) if (n * hw * c >= kParallelElements)
+#pragma omp parallel for collapse(2) schedule(static) if (worth_threads(n * hw * c))
   for (int64_t i = 0; i < n; ++i)
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t begin = b * kChannelBlock, width = std::min(c, begin + kChannelBlock) - begin;
@@ -76,7 +76,7 @@ void CpuBackend::add(const Tensor& a, const Tensor& b, const Tensor& y) {
   const float* left = a.f32();
   const float* right = b.f32();
   float* out = y.f32();
-#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+#pragma omp parallel for schedule(static) if (worth_threads(count))
   for (int64_t i = 0; i < count; ++i) out[i] = left[i] + right[i];
 }
 
@@ -84,7 +84,7 @@ void CpuBackend::accumulate(const Tensor& y, const Tensor& x) {
   const int64_t count = y.numel();
   const float* in = x.f32();
   float* out = y.f32();
-#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+#pragma omp parallel for schedule(static) if (worth_threads(count))
   for (int64_t i = 0; i < count; ++i) out[i] += in[i];
 }
 
@@ -92,7 +92,7 @@ void CpuBackend::scale(const Tensor& x, float alpha, const Tensor& y) {
   const int64_t count = x.numel();
   const float* in = x.f32();
   float* out = y.f32();
-#pragma omp parallel for schedule(static) if (count >= kParallelElements)
+#pragma omp parallel for schedule(static) if (worth_threads(count))
   for (int64_t i = 0; i < count; ++i) out[i] = alpha * in[i];
 }
 

@@ -18,7 +18,7 @@ void CpuBackend::timestep_embedding_forward(const Tensor& t, const Tensor& out) 
   for (int64_t s = 0; s < n; ++s) {
     float* row = y + s * 2 * half;
     for (int64_t i = 0; i < half; ++i) {
-      const double angle = static_cast<double>(time[s]) * timestep_frequency(i, half);
+      const double angle = timestep_angle(time[s], i, half);
       row[i] = static_cast<float>(std::sin(angle));
       row[half + i] = static_cast<float>(std::cos(angle));
     }
@@ -34,12 +34,7 @@ void CpuBackend::timestep_embedding_backward(const Tensor& t, const Tensor& dout
   for (int64_t s = 0; s < n; ++s) {
     const float* row = dy + s * 2 * half;
     double total = 0.0;
-    for (int64_t i = 0; i < half; ++i) {
-      const double frequency = timestep_frequency(i, half);
-      const double angle = static_cast<double>(time[s]) * frequency;
-      // d sin(t f)/dt = f cos(t f), d cos(t f)/dt = -f sin(t f).
-      total += frequency * (row[i] * std::cos(angle) - row[half + i] * std::sin(angle));
-    }
+    for (int64_t i = 0; i < half; ++i) total += timestep_grad_term(time[s], i, half, row[i], row[half + i]);
     dtime[s] = static_cast<float>(total);
   }
 }
@@ -48,18 +43,19 @@ namespace {
 
 // Labels come from data files and user configs, so an out-of-range one is an
 // input error to report, not a crash. Checked before any write.
-void check_labels(const int32_t* labels, int64_t n, int64_t classes, const char* op) {
-  for (int64_t s = 0; s < n; ++s)
-    DIFFUSE_CHECK(labels[s] >= 0 && labels[s] < classes, op, ": label ", labels[s], " of sample ", s,
+const int32_t* checked_labels(const Tensor& labels, int64_t classes, const char* op) {
+  const int32_t* label = labels.i32();
+  for (int64_t s = 0; s < labels.dim(0); ++s)
+    DIFFUSE_CHECK(label[s] >= 0 && label[s] < classes, op, ": label ", label[s], " of sample ", s,
                   " is outside [0, K=", classes, ")");
+  return label;
 }
 
 }  // namespace
 
 void CpuBackend::embedding_forward(const Tensor& table, const Tensor& labels, const Tensor& out) {
   const int64_t n = labels.dim(0), classes = table.dim(0), width = table.dim(1);
-  const int32_t* label = labels.i32();
-  check_labels(label, n, classes, "embedding_forward");
+  const int32_t* label = checked_labels(labels, classes, "embedding_forward");
   const float* rows = table.f32();
   float* y = out.f32();
   for (int64_t s = 0; s < n; ++s)
@@ -68,8 +64,7 @@ void CpuBackend::embedding_forward(const Tensor& table, const Tensor& labels, co
 
 void CpuBackend::embedding_backward(const Tensor& labels, const Tensor& dout, const Tensor& dtable) {
   const int64_t n = labels.dim(0), classes = dtable.dim(0), width = dtable.dim(1);
-  const int32_t* label = labels.i32();
-  check_labels(label, n, classes, "embedding_backward");
+  const int32_t* label = checked_labels(labels, classes, "embedding_backward");
   const float* dy = dout.f32();
   float* dw = dtable.f32();
   // Serial: samples with the same label add into the same row.

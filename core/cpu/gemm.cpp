@@ -9,13 +9,12 @@
 #include <climits>
 #include <cstring>
 
+#include "core/cpu/parallel.h"
 #include "core/error.h"
 
 namespace diffuse::cpu {
 
 namespace {
-
-constexpr int64_t kParallelElements = int64_t{1} << 15;  // below this, threads cost more than they save
 
 std::atomic<size_t> scratch_budget{size_t{64} << 20};
 
@@ -50,7 +49,7 @@ void gemm(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, in
 
 void fill_rows(float* matrix, int64_t rows, int64_t cols, const float* vector) {
   const size_t row_bytes = static_cast<size_t>(cols) * sizeof(float);
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelElements)
+#pragma omp parallel for schedule(static) if (worth_threads(rows * cols))
   for (int64_t row = 0; row < rows; ++row) std::memcpy(matrix + row * cols, vector, row_bytes);
 }
 
@@ -59,7 +58,7 @@ void add_column_sums(const float* matrix, int64_t rows, int64_t cols, float* sum
   // across threads is needed and the result is the same for any thread count.
   constexpr int64_t kBlock = 16;
   const int64_t blocks = (cols + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelElements)
+#pragma omp parallel for schedule(static) if (worth_threads(rows * cols))
   for (int64_t block = 0; block < blocks; ++block) {
     const int64_t first = block * kBlock, width = std::min(kBlock, cols - first);
     double partial[kBlock] = {};

@@ -12,13 +12,13 @@
 #include <vector>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/parallel.h"
 
 namespace diffuse::cpu {
 
 namespace {
 
 constexpr int64_t kChunkPixels = 256;
-constexpr int64_t kParallelElements = int64_t{1} << 15;  // below this, threads cost more than they save
 
 int64_t chunk_count(int64_t pixels) { return (pixels + kChunkPixels - 1) / kChunkPixels; }
 
@@ -40,7 +40,7 @@ void CpuBackend::group_norm_forward(const Tensor& x, const Tensor& gamma, const 
                                     const Tensor& y, const Tensor& mean, const Tensor& rstd) {
   const int64_t n = x.dim(0), hw = x.dim(1) * x.dim(2), c = x.dim(3), cg = c / groups;
   const int64_t chunks = chunk_count(hw), count = hw * cg;
-  const bool parallel = n * hw * c >= kParallelElements;
+  const bool parallel = worth_threads(n * hw * c);
   const float* xp = x.f32();
   const float* gp = gamma.f32();
   const float* bp = beta.f32();
@@ -123,7 +123,7 @@ void CpuBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, const
   if (!dx.defined() && !dgamma.defined() && !dbeta.defined()) return;
   const int64_t n = x.dim(0), hw = x.dim(1) * x.dim(2), c = x.dim(3), cg = c / groups;
   const int64_t chunks = chunk_count(hw), count = hw * cg;
-  const bool parallel = n * hw * c >= kParallelElements;
+  const bool parallel = worth_threads(n * hw * c);
   const float* xp = x.f32();
   const float* gp = gamma.f32();
   const float* mp = mean.f32();

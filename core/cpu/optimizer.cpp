@@ -1,8 +1,9 @@
-// CPU optimiser and flat-buffer math: AdamW (element formula shared with the
-// CUDA backend in core/math/adamw.h), EMA and the sum of squares that feeds
+// CPU optimiser and flat-buffer math: AdamW and EMA (element formulas shared
+// with the CUDA backend in core/math/), and the sum of squares that feeds
 // gradient clipping and the loss scaler's overflow check.
 #include "core/cpu/cpu_backend.h"
 #include "core/math/adamw.h"
+#include "core/math/elementwise.h"
 
 namespace diffuse::cpu {
 
@@ -23,9 +24,8 @@ void CpuBackend::ema_update(const Tensor& ema, const Tensor& params, float decay
   const int64_t count = params.numel();
   float* average = ema.f32();
   const float* p = params.f32();
-  const float keep = decay, take = 1.0f - decay;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < count; ++i) average[i] = keep * average[i] + take * p[i];
+  for (int64_t i = 0; i < count; ++i) average[i] = ema_average(average[i], p[i], decay);
 }
 
 double CpuBackend::sum_of_squares(const Tensor& x) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/math/elementwise.h"
 
 namespace diffuse::cpu {
 
@@ -23,7 +24,7 @@ void CpuBackend::clamp(const Tensor& x, float low, float high, const Tensor& y) 
   float* yd = y.f32();
   const int64_t count = x.numel();
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < count; ++i) yd[i] = std::min(std::max(xd[i], low), high);
+  for (int64_t i = 0; i < count; ++i) yd[i] = clamp_value(xd[i], low, high);
 }
 
 }  // namespace diffuse::cpu

@@ -1,9 +1,12 @@
 // CPU pooling over NHWC activations: max and average pooling with a square
 // window (Inception's stem, reduction blocks and branch pools) and the global
 // average pool that ends a feature network. A pixel's channels are
-// contiguous, so every tap is a vectorisable loop over one channel row.
+// contiguous, so every tap is a vectorisable loop over one channel row; the
+// window geometry is core/math/pool.h's, shared with the CUDA backend.
 // Backward passes scatter into dx; threads split the batch, so overlapping
 // windows never race.
+#include "core/math/pool.h"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -15,19 +18,22 @@ namespace diffuse::cpu {
 
 namespace {
 
-struct PoolGeometry {
-  int64_t batch, height, width, channels;  // x [batch, height, width, channels]
-  int64_t out_height, out_width;           // y [batch, out_height, out_width, channels]
-  int64_t kernel, stride, padding;
-
-  // Taps [begin, end) of output position `o` along an axis of `extent` input pixels.
-  int64_t tap_begin(int64_t o) const { return std::max<int64_t>(0, o * stride - padding); }
-  int64_t tap_end(int64_t o, int64_t extent) const { return std::min(extent, o * stride - padding + kernel); }
-};
-
 PoolGeometry geometry_of(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
   return PoolGeometry{x.dim(0), x.dim(1),      x.dim(2),      x.dim(3),      y.dim(1),
                       y.dim(2), window.kernel, window.stride, window.padding};
+}
+
+// Calls tap(pixel) with the offset of the channel row of every input pixel in
+// output (n, oy, ox)'s window, row by row.
+template <typename Tap>
+void for_each_tap(const PoolGeometry& g, int64_t n, int64_t oy, int64_t ox, const Tap& tap) {
+  for (int64_t iy = g.tap_begin(oy); iy < g.tap_end(oy, g.height); ++iy)
+    for (int64_t ix = g.tap_begin(ox); ix < g.tap_end(ox, g.width); ++ix)
+      tap(((n * g.height + iy) * g.width + ix) * g.channels);
+}
+
+int64_t output_offset(const PoolGeometry& g, int64_t n, int64_t oy, int64_t ox) {
+  return ((n * g.out_height + oy) * g.out_width + ox) * g.channels;
 }
 
 }  // namespace
@@ -40,13 +46,11 @@ void CpuBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Pool
   for (int64_t n = 0; n < g.batch; ++n)
     for (int64_t oy = 0; oy < g.out_height; ++oy)
       for (int64_t ox = 0; ox < g.out_width; ++ox) {
-        float* target = out + ((n * g.out_height + oy) * g.out_width + ox) * g.channels;
+        float* target = out + output_offset(g, n, oy, ox);
         std::fill(target, target + g.channels, -std::numeric_limits<float>::infinity());
-        for (int64_t iy = g.tap_begin(oy); iy < g.tap_end(oy, g.height); ++iy)
-          for (int64_t ix = g.tap_begin(ox); ix < g.tap_end(ox, g.width); ++ix) {
-            const float* source = in + ((n * g.height + iy) * g.width + ix) * g.channels;
-            for (int64_t c = 0; c < g.channels; ++c) target[c] = std::max(target[c], source[c]);
-          }
+        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
+          for (int64_t c = 0; c < g.channels; ++c) target[c] = std::max(target[c], in[pixel + c]);
+        });
       }
 }
 
@@ -64,16 +68,14 @@ void CpuBackend::max_pool2d_backward(const Tensor& x, const Tensor& dy, const Te
       for (int64_t ox = 0; ox < g.out_width; ++ox) {
         std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
         std::fill(winner.begin(), winner.end(), -1);
-        for (int64_t iy = g.tap_begin(oy); iy < g.tap_end(oy, g.height); ++iy)
-          for (int64_t ix = g.tap_begin(ox); ix < g.tap_end(ox, g.width); ++ix) {
-            const int64_t pixel = ((n * g.height + iy) * g.width + ix) * g.channels;
-            for (int64_t c = 0; c < g.channels; ++c)
-              if (winner[c] < 0 || in[pixel + c] > best[c]) {
-                best[c] = in[pixel + c];
-                winner[c] = pixel;
-              }
-          }
-        const float* source = grad_out + ((n * g.out_height + oy) * g.out_width + ox) * g.channels;
+        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
+          for (int64_t c = 0; c < g.channels; ++c)
+            if (winner[c] < 0 || in[pixel + c] > best[c]) {
+              best[c] = in[pixel + c];
+              winner[c] = pixel;
+            }
+        });
+        const float* source = grad_out + output_offset(g, n, oy, ox);
         for (int64_t c = 0; c < g.channels; ++c) grad_in[winner[c] + c] += source[c];
       }
   }
@@ -87,17 +89,13 @@ void CpuBackend::avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool
   for (int64_t n = 0; n < g.batch; ++n)
     for (int64_t oy = 0; oy < g.out_height; ++oy)
       for (int64_t ox = 0; ox < g.out_width; ++ox) {
-        float* target = out + ((n * g.out_height + oy) * g.out_width + ox) * g.channels;
+        float* target = out + output_offset(g, n, oy, ox);
         std::fill(target, target + g.channels, 0.0f);
-        const int64_t y0 = g.tap_begin(oy), y1 = g.tap_end(oy, g.height);
-        const int64_t x0 = g.tap_begin(ox), x1 = g.tap_end(ox, g.width);
-        for (int64_t iy = y0; iy < y1; ++iy)
-          for (int64_t ix = x0; ix < x1; ++ix) {
-            const float* source = in + ((n * g.height + iy) * g.width + ix) * g.channels;
-            for (int64_t c = 0; c < g.channels; ++c) target[c] += source[c];
-          }
-        const float inverse = 1.0f / static_cast<float>((y1 - y0) * (x1 - x0));
-        for (int64_t c = 0; c < g.channels; ++c) target[c] *= inverse;
+        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
+          for (int64_t c = 0; c < g.channels; ++c) target[c] += in[pixel + c];
+        });
+        const float weight = g.average_weight(oy, ox);
+        for (int64_t c = 0; c < g.channels; ++c) target[c] *= weight;
       }
 }
 
@@ -110,15 +108,11 @@ void CpuBackend::avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const P
   for (int64_t n = 0; n < g.batch; ++n)
     for (int64_t oy = 0; oy < g.out_height; ++oy)
       for (int64_t ox = 0; ox < g.out_width; ++ox) {
-        const int64_t y0 = g.tap_begin(oy), y1 = g.tap_end(oy, g.height);
-        const int64_t x0 = g.tap_begin(ox), x1 = g.tap_end(ox, g.width);
-        const float inverse = 1.0f / static_cast<float>((y1 - y0) * (x1 - x0));
-        const float* source = grad_out + ((n * g.out_height + oy) * g.out_width + ox) * g.channels;
-        for (int64_t iy = y0; iy < y1; ++iy)
-          for (int64_t ix = x0; ix < x1; ++ix) {
-            float* target = grad_in + ((n * g.height + iy) * g.width + ix) * g.channels;
-            for (int64_t c = 0; c < g.channels; ++c) target[c] += source[c] * inverse;
-          }
+        const float weight = g.average_weight(oy, ox);
+        const float* source = grad_out + output_offset(g, n, oy, ox);
+        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
+          for (int64_t c = 0; c < g.channels; ++c) grad_in[pixel + c] += source[c] * weight;
+        });
       }
 }
 

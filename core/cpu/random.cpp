@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/parallel.h"
 #include "core/math/dropout.h"
 #include "core/philox.h"
 
@@ -15,8 +16,8 @@ namespace diffuse::cpu {
 
 namespace {
 
-constexpr int64_t kBlocksPerTask = 256;                  // 1024 elements: enough work to amortise a task
-constexpr int64_t kParallelElements = int64_t{1} << 13;  // Philox costs ~10 ns an element; below this, run serially
+constexpr int64_t kBlocksPerTask = 256;  // 1024 elements: enough work to amortise a task
+constexpr int64_t kDrawCost = 4;         // a Philox draw (~10 ns) costs about four simple element ops
 
 // Calls body(row_start, bits, first, last) for every Philox block of every
 // row: the block's four lanes cover elements [first, last) of the row that
@@ -28,7 +29,7 @@ void for_each_block(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint3
   if (rows == 0) return;
   const int64_t row_length = tensor.numel() / rows;
   const int64_t blocks = (row_length + 3) / 4, tasks = (blocks + kBlocksPerTask - 1) / kBlocksPerTask;
-#pragma omp parallel for collapse(2) schedule(static) if (tensor.numel() >= kParallelElements)
+#pragma omp parallel for collapse(2) schedule(static) if (worth_threads(kDrawCost * tensor.numel()))
   for (int64_t row = 0; row < rows; ++row)
     for (int64_t task = 0; task < tasks; ++task) {
       const RandomStream stream{seed, purpose, step, first_sample + static_cast<uint32_t>(row)};
@@ -73,10 +74,8 @@ void CpuBackend::fill_normal(const Tensor& tensor, uint64_t seed, uint32_t purpo
   float* out = tensor.f32();
   for_each_block(tensor, seed, purpose, step, first_sample,
                  [&](int64_t row_start, const Philox4& bits, int64_t first, int64_t last) {
-                   // Lanes (0,1) and (2,3) are Box-Muller pairs, as in random_normal.
                    float values[4] = {};
-                   normal_pair_from_bits(bits.v[0], bits.v[1], values[0], values[1]);
-                   if (last - first > 2) normal_pair_from_bits(bits.v[2], bits.v[3], values[2], values[3]);
+                   normals_of_block(bits, last - first, values);
                    for (int64_t i = first; i < last; ++i) out[row_start + i] = values[i & 3];
                  });
 }

@@ -4,21 +4,16 @@
 #include <algorithm>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/parallel.h"
 
 namespace diffuse::cpu {
-
-namespace {
-
-constexpr int64_t kParallelElements = int64_t{1} << 15;  // below this, threads cost more than they save
-
-}  // namespace
 
 void CpuBackend::upsample_nearest2x_forward(const Tensor& x, const Tensor& y) {
   const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), c = x.dim(3);
   const float* in = x.f32();
   float* out = y.f32();
   // One task per input row: it writes output rows 2h and 2h+1.
-#pragma omp parallel for collapse(2) schedule(static) if (x.numel() >= kParallelElements)
+#pragma omp parallel for collapse(2) schedule(static) if (worth_threads(x.numel()))
   for (int64_t i = 0; i < n; ++i)
     for (int64_t r = 0; r < h; ++r) {
       const float* source = in + (i * h + r) * w * c;
@@ -36,7 +31,7 @@ void CpuBackend::upsample_nearest2x_backward(const Tensor& dy, const Tensor& dx)
   const float* in = dy.f32();
   float* out = dx.f32();
   // Each input pixel gathers its four children (no write conflicts, no atomics).
-#pragma omp parallel for collapse(2) schedule(static) if (dy.numel() >= kParallelElements)
+#pragma omp parallel for collapse(2) schedule(static) if (worth_threads(dy.numel()))
   for (int64_t i = 0; i < n; ++i)
     for (int64_t r = 0; r < h; ++r) {
       const float* top = in + ((i * 2 * h + 2 * r) * 2 * w) * c;
@@ -56,7 +51,7 @@ void CpuBackend::concat_channels(const Tensor& a, const Tensor& b, const Tensor&
   const float* left = a.f32();
   const float* right = b.f32();
   float* out = y.f32();
-#pragma omp parallel for schedule(static) if (y.numel() >= kParallelElements)
+#pragma omp parallel for schedule(static) if (worth_threads(y.numel()))
   for (int64_t p = 0; p < pixels; ++p) {
     std::copy(left + p * ca, left + (p + 1) * ca, out + p * cy);
     std::copy(right + p * cb, right + (p + 1) * cb, out + p * cy + ca);
@@ -69,7 +64,7 @@ void CpuBackend::split_channels(const Tensor& y, const Tensor& a, const Tensor& 
   const float* in = y.f32();
   float* left = a.defined() ? a.f32() : nullptr;
   float* right = b.defined() ? b.f32() : nullptr;
-#pragma omp parallel for schedule(static) if (y.numel() >= kParallelElements)
+#pragma omp parallel for schedule(static) if (worth_threads(y.numel()))
   for (int64_t p = 0; p < pixels; ++p) {
     if (left) std::copy(in + p * cy, in + p * cy + ca, left + p * ca);
     if (right) std::copy(in + p * cy + ca, in + (p + 1) * cy, right + p * cb);

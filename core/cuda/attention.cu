@@ -19,15 +19,13 @@ namespace diffuse::cuda {
 
 namespace {
 
-constexpr int kWarpsPerBlock = 8;
-
 // One warp per row of `width` scores, in place; `low` (optional) receives the
 // probabilities rounded to the operand type for the next product.
 template <typename Low>
 __global__ void softmax_rows_kernel(float* scores, Low* low, int64_t rows, int64_t width) {
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
+  const int64_t row = warp_row();
   if (row >= rows) return;
-  const int lane = threadIdx.x % 32;
+  const int lane = warp_lane();
   float* values = scores + row * width;
   float max_value = -INFINITY;
   for (int64_t j = lane; j < width; j += 32) max_value = fmaxf(max_value, values[j]);
@@ -50,9 +48,9 @@ __global__ void softmax_rows_kernel(float* scores, Low* low, int64_t rows, int64
 // dot in double as on the CPU. Written in place (fp32) or to `low`.
 template <typename Low>
 __global__ void softmax_rows_backward_kernel(const float* probs, float* grads, Low* low, int64_t rows, int64_t width) {
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
+  const int64_t row = warp_row();
   if (row >= rows) return;
-  const int lane = threadIdx.x % 32;
+  const int lane = warp_lane();
   const float* p = probs + row * width;
   float* g = grads + row * width;
   double dot = 0.0;
@@ -70,16 +68,15 @@ __global__ void softmax_rows_backward_kernel(const float* probs, float* grads, L
 
 template <typename Low>
 void launch_softmax(float* scores, void* low, int64_t rows, int64_t width) {
-  const unsigned blocks = static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  softmax_rows_kernel<<<blocks, kWarpsPerBlock * 32, 0, stream()>>>(scores, static_cast<Low*>(low), rows, width);
+  softmax_rows_kernel<<<blocks_for_rows(rows), kWarpsPerBlock * 32, 0, stream()>>>(scores, static_cast<Low*>(low), rows,
+                                                                                   width);
   CUDA_CHECK_LAUNCH();
 }
 
 template <typename Low>
 void launch_softmax_backward(const float* probs, float* grads, void* low, int64_t rows, int64_t width) {
-  const unsigned blocks = static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  softmax_rows_backward_kernel<<<blocks, kWarpsPerBlock * 32, 0, stream()>>>(probs, grads, static_cast<Low*>(low), rows,
-                                                                             width);
+  softmax_rows_backward_kernel<<<blocks_for_rows(rows), kWarpsPerBlock * 32, 0, stream()>>>(
+      probs, grads, static_cast<Low*>(low), rows, width);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -104,14 +101,12 @@ const void* offset(const Tensor& tensor, int64_t elements) {
   return static_cast<const char*>(tensor.raw()) + elements * static_cast<int64_t>(dtype_size(tensor.dtype()));
 }
 
-DType operand_type(const Tensor& qkv) { return qkv.dtype() != DType::F32 ? qkv.dtype() : matmul_dtype(); }
-
 }  // namespace
 
 void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs) {
   const int64_t batch = qkv.dim(0), tokens = qkv.dim(1), channels = qkv.dim(2) / 3, stride = 3 * channels;
   const int64_t sample = tokens * stride, scores = tokens * tokens;
-  const DType dtype = operand_type(qkv);
+  const DType dtype = matmul_dtype();
   const Tensor packed = cast_copy(qkv, dtype);
   float* p = static_cast<float*>(probs.raw());
   // scores = q k^T / sqrt(C)
@@ -130,7 +125,7 @@ void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& probs, con
   const int64_t batch = qkv.dim(0), tokens = qkv.dim(1), channels = qkv.dim(2) / 3, stride = 3 * channels;
   const int64_t sample = tokens * stride, scores = tokens * tokens;
   const float scale = score_scale(channels);
-  const DType dtype = operand_type(qkv);
+  const DType dtype = matmul_dtype();
   const Tensor packed = cast_copy(qkv, dtype), grad_out = cast_copy(dout, dtype), p = cast_copy(probs, dtype);
   float* grad_packed = static_cast<float*>(dqkv.raw());
   const Matrix q{offset(packed, 0), stride, sample}, k{offset(packed, channels), stride, sample};

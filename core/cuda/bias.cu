@@ -85,9 +85,9 @@ void column_sums(const float* x, int64_t batches, int64_t rows, int64_t cols, fl
   const int64_t chunks = rows == 0 ? 1 : (rows + kRowsPerChunk - 1) / kRowsPerChunk;
   DIFFUSE_CHECK(batches <= 65535, "column_sums: ", batches, " batches exceed the grid's y extent");
   Tensor partial = scratch_doubles(batches * chunks * cols);
-  const int threads = cols >= 256 ? 256 : static_cast<int>((cols + 31) / 32 * 32);
-  chunk_column_sums_kernel<<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(batches)), threads, 0,
-                             stream()>>>(x, rows, cols, chunks, device_data<double>(partial));
+  chunk_column_sums_kernel<<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(batches)),
+                             threads_for_columns(cols), 0, stream()>>>(x, rows, cols, chunks,
+                                                                       device_data<double>(partial));
   CUDA_CHECK_LAUNCH();
   reduce_chunks_kernel<<<grid_for(batches * cols), kThreads, 0, stream()>>>(device_data<double>(partial), batches, cols,
                                                                             chunks, out, mode == Reduce::Accumulate);

@@ -120,47 +120,56 @@ bool measure_algorithms() {
 }
 
 // cudnnFind runs every algorithm once (on scratch memory it allocates itself);
-// if it fails (out of memory, say), ask the heuristics instead. False when
-// neither offers an algorithm.
-bool choose_algorithm(cudnnHandle_t handle, ConvPass pass, ConvPlan& plan) {
-  bool found = false;
+// if it fails (out of memory, say) or offers nothing usable, ask the
+// heuristics instead. Both fill up to kCount results; `find` returns its cuDNN
+// status, `heuristic` throws on failure. False when neither offers an algorithm.
+template <typename Perf, int kCount, typename Find, typename Heuristic>
+bool choose(ConvPlan& plan, const Find& find, const Heuristic& heuristic) {
+  Perf results[kCount];
   int returned = 0;
-  const bool measure = measure_algorithms();
-  if (pass == ConvPass::Forward) {
-    cudnnConvolutionFwdAlgoPerf_t results[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    if (measure && cudnnFindConvolutionForwardAlgorithm(handle, plan.x, plan.w, plan.conv, plan.y,
-                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned,
-                                                        results) == CUDNN_STATUS_SUCCESS)
-      found = pick(results, returned, plan);
-    if (!found) {
-      CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, plan.x, plan.w, plan.conv, plan.y,
-                                                         CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, results));
-      found = pick(results, returned, plan);
-    }
-  } else if (pass == ConvPass::BackwardData) {
-    cudnnConvolutionBwdDataAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-    if (measure && cudnnFindConvolutionBackwardDataAlgorithm(handle, plan.w, plan.y, plan.conv, plan.x,
-                                                             CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned,
-                                                             results) == CUDNN_STATUS_SUCCESS)
-      found = pick(results, returned, plan);
-    if (!found) {
-      CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-          handle, plan.w, plan.y, plan.conv, plan.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned, results));
-      found = pick(results, returned, plan);
-    }
-  } else {
-    cudnnConvolutionBwdFilterAlgoPerf_t results[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-    if (measure && cudnnFindConvolutionBackwardFilterAlgorithm(handle, plan.x, plan.y, plan.conv, plan.w,
-                                                               CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
-                                                               results) == CUDNN_STATUS_SUCCESS)
-      found = pick(results, returned, plan);
-    if (!found) {
-      CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-          handle, plan.x, plan.y, plan.conv, plan.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned, results));
-      found = pick(results, returned, plan);
-    }
+  if (measure_algorithms() && find(kCount, &returned, results) == CUDNN_STATUS_SUCCESS && pick(results, returned, plan))
+    return true;
+  heuristic(kCount, &returned, results);
+  return pick(results, returned, plan);
+}
+
+bool choose_algorithm(cudnnHandle_t handle, ConvPass pass, ConvPlan& plan) {
+  switch (pass) {
+    case ConvPass::Forward:
+      return choose<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
+          plan,
+          [&](int count, int* returned, auto* results) {
+            return cudnnFindConvolutionForwardAlgorithm(handle, plan.x, plan.w, plan.conv, plan.y, count, returned,
+                                                        results);
+          },
+          [&](int count, int* returned, auto* results) {
+            CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, plan.x, plan.w, plan.conv, plan.y, count,
+                                                               returned, results));
+          });
+    case ConvPass::BackwardData:
+      return choose<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
+          plan,
+          [&](int count, int* returned, auto* results) {
+            return cudnnFindConvolutionBackwardDataAlgorithm(handle, plan.w, plan.y, plan.conv, plan.x, count, returned,
+                                                             results);
+          },
+          [&](int count, int* returned, auto* results) {
+            CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, plan.w, plan.y, plan.conv, plan.x, count,
+                                                                    returned, results));
+          });
+    case ConvPass::BackwardFilter:
+      return choose<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
+          plan,
+          [&](int count, int* returned, auto* results) {
+            return cudnnFindConvolutionBackwardFilterAlgorithm(handle, plan.x, plan.y, plan.conv, plan.w, count,
+                                                               returned, results);
+          },
+          [&](int count, int* returned, auto* results) {
+            CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, plan.x, plan.y, plan.conv, plan.w, count,
+                                                                      returned, results));
+          });
   }
-  return found;
+  return false;  // every pass is handled above
 }
 
 ConvPlan make_plan(cudnnHandle_t handle, const ConvKey& key) {
@@ -184,7 +193,8 @@ ConvPlan make_plan(cudnnHandle_t handle, const ConvKey& key) {
   plan.usable = choose_algorithm(handle, key.pass, plan);
   DIFFUSE_CHECK(plan.usable || key.dtype != DType::F32, "conv2d: cuDNN has no algorithm for this convolution (",
                 s.batch, "x", s.height, "x", s.width, "x", s.in_channels, " -> ", s.out_channels, " channels, kernel ",
-                s.kernel_h, "x", s.kernel_w, ") within ", kWorkspaceLimit >> 20, " MiB of workspace");
+                s.kernel_h, "x", s.kernel_w, ") within ", kWorkspaceLimit >> 20,
+                " MiB of workspace; try a smaller batch");
   if (!plan.usable)
     log_warning("conv2d: cuDNN has no ", dtype_name(key.dtype), " algorithm for ", s.batch, "x", s.height, "x", s.width,
                 "x", s.in_channels, " -> ", s.out_channels, " channels, kernel ", s.kernel_h, "x", s.kernel_w,
@@ -210,11 +220,10 @@ ConvShape shape_of(const Tensor& x, const Tensor& weight, const Conv2dWindow& wi
                    weight.dim(1), weight.dim(2), window.stride, window.pad_h, window.pad_w};
 }
 
-// What a pass multiplies in: the operands' own type when the op is given
-// bf16/fp16 tensors, else the process's matmul dtype; fp32 where cuDNN has no
-// algorithm for that type and shape.
-DType pass_type(DeviceContext& device, ConvPass pass, const Tensor& x, const ConvShape& shape) {
-  const DType wanted = x.dtype() != DType::F32 ? x.dtype() : matmul_dtype();
+// What a pass multiplies in: the process's matmul dtype, or fp32 where cuDNN
+// has no algorithm for that type and shape. (ops.cpp admits fp32 tensors only.)
+DType pass_type(DeviceContext& device, ConvPass pass, const ConvShape& shape) {
+  const DType wanted = matmul_dtype();
   if (wanted == DType::F32 || plan_for(device, pass, wanted, shape).usable) return wanted;
   return DType::F32;
 }
@@ -255,12 +264,12 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Te
                                  const Conv2dWindow& window) {
   DeviceContext& device = context();
   const ConvShape shape = shape_of(x, weight, window);
-  const DType dtype = pass_type(device, ConvPass::Forward, x, shape);
+  const DType dtype = pass_type(device, ConvPass::Forward, shape);
   const int64_t pixels = shape.batch * shape.out_height() * shape.out_width();
   const float* bias_data = bias.defined() ? static_cast<const float*>(bias.raw()) : nullptr;
   float* out = static_cast<float*>(y.raw());
   if (dtype == DType::F32) {
-    forward(device, dtype, shape, cast_copy(x, dtype).raw(), weight.raw(), out);
+    forward(device, dtype, shape, x.raw(), weight.raw(), out);
     bias_epilogue(out, DType::F32, bias_data, pixels, shape.out_channels, out);
     return;
   }
@@ -280,7 +289,7 @@ void CudaBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const T
                 Reduce::Accumulate);
   Tensor dy_low;  // dy in the operand type, made once for both passes
   if (dx.defined()) {
-    const DType dtype = pass_type(device, ConvPass::BackwardData, x, shape);
+    const DType dtype = pass_type(device, ConvPass::BackwardData, shape);
     if (dtype == DType::F32) {
       backward_data(device, dtype, shape, weight.raw(), dy.raw(), dx.raw());
     } else {
@@ -293,9 +302,9 @@ void CudaBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const T
     }
   }
   if (dweight.defined()) {
-    const DType dtype = pass_type(device, ConvPass::BackwardFilter, x, shape);
+    const DType dtype = pass_type(device, ConvPass::BackwardFilter, shape);
     if (dtype == DType::F32) {
-      backward_filter(device, dtype, shape, cast_copy(x, dtype).raw(), dy.raw(), 1.0f, dweight.raw());
+      backward_filter(device, dtype, shape, x.raw(), dy.raw(), 1.0f, dweight.raw());
     } else {
       // The filter gradient comes out in the operand type and is folded into the fp32 gradient.
       if (!dy_low.defined() || dy_low.dtype() != dtype) dy_low = cast_copy(dy, dtype);

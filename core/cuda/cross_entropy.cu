@@ -12,8 +12,6 @@ namespace diffuse::cuda {
 
 namespace {
 
-constexpr int kWarps = 8;
-
 // log(sum_k exp(row[k])) around the row's maximum; every lane gets it.
 __device__ double log_sum_exp(const float* row, int64_t classes, int lane) {
   float largest = -INFINITY;
@@ -26,9 +24,9 @@ __device__ double log_sum_exp(const float* row, int64_t classes, int lane) {
 
 __global__ void cross_entropy_kernel(const float* logits, const int32_t* labels, float* loss, float* grad,
                                      float loss_scale, int64_t n, int64_t classes, KernelFault* fault) {
-  const int64_t s = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+  const int64_t s = warp_row();
   if (s >= n) return;
-  const int lane = threadIdx.x % 32;
+  const int lane = warp_lane();
   const int32_t label = labels[s];
   if (label < 0 || label >= classes) {
     if (lane == 0) record_fault(fault, kFaultCrossEntropyLabel, label, static_cast<int>(s), static_cast<int>(classes));
@@ -48,7 +46,7 @@ void launch(const Tensor& logits, const Tensor& labels, float* loss, float* grad
   const int64_t n = logits.dim(0), classes = logits.dim(1);
   if (n == 0) return;
   DeviceContext& device = context();
-  cross_entropy_kernel<<<static_cast<unsigned>((n + kWarps - 1) / kWarps), kWarps * 32, 0, device.stream()>>>(
+  cross_entropy_kernel<<<blocks_for_rows(n), kWarpsPerBlock * 32, 0, device.stream()>>>(
       device_data<float>(logits), device_data<int32_t>(labels), loss, grad, loss_scale, n, classes, device.faults());
   CUDA_CHECK_LAUNCH();
 }

@@ -18,14 +18,6 @@ class CudaBackend final : public Backend {
  public:
   const char* name() const override { return "cuda"; }
 
-  void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, int stride,
-                      int padding) override {
-    conv2d_forward(x, weight, bias, y, Conv2dWindow{stride, padding, padding});
-  }
-  void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
-                       const Tensor& dbias, int stride, int padding) override {
-    conv2d_backward(x, weight, dy, dx, dweight, dbias, Conv2dWindow{stride, padding, padding});
-  }
   void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
                       const Conv2dWindow& window) override;
   void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,

@@ -1,5 +1,5 @@
-// Element-wise ops on the GPU: SiLU (core/math/activation.h, shared with the
-// CPU) and ReLU, the per-channel vector add of a ResBlock's time embedding, the flat
+// Element-wise ops on the GPU: SiLU and ReLU (core/math/activation.h, shared
+// with the CPU), the per-channel vector add of a ResBlock's time embedding, the flat
 // add / accumulate / scale of residuals and gradient plumbing, and the
 // per-sample combination and clamp of the diffusion arithmetic. One thread per
 // element in grid-stride loops; each element is read before it is written, so
@@ -8,6 +8,7 @@
 #include "core/cuda/kernel_support.cuh"
 #include "core/cuda/kernels.h"
 #include "core/math/activation.h"
+#include "core/math/elementwise.h"
 
 namespace diffuse::cuda {
 
@@ -22,11 +23,11 @@ __global__ void silu_backward_kernel(const float* x, const float* dy, float* dx,
 }
 
 __global__ void relu_kernel(const float* x, float* y, int64_t count) {
-  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = relu(x[i]);
 }
 
 __global__ void relu_backward_kernel(const float* x, const float* dy, float* dx, int64_t count) {
-  for (int64_t i = grid_start(); i < count; i += grid_stride()) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) dx[i] = relu_input_grad(x[i], dy[i]);
 }
 
 // x [N, HW, C] + v [N, C].
@@ -58,52 +59,33 @@ __global__ void combine_per_sample_kernel(const float* p, const float* a, const 
   }
 }
 
-// As std::min(std::max(x, low), high) on the CPU: NaN stays NaN (fminf/fmaxf would drop it).
 __global__ void clamp_kernel(const float* x, float low, float high, float* y, int64_t count) {
-  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
-    const float raised = x[i] < low ? low : x[i];
-    y[i] = high < raised ? high : raised;
-  }
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = clamp_value(x[i], low, high);
 }
 
 }  // namespace
 
 void CudaBackend::silu_forward(const Tensor& x, const Tensor& y) {
-  const int64_t count = x.numel();
-  if (count == 0) return;
-  silu_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(x), device_data<float>(y), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(silu_kernel, x.numel(), device_data<float>(x), device_data<float>(y));
 }
 
 void CudaBackend::silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
-  const int64_t count = x.numel();
-  if (count == 0) return;
-  silu_backward_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(x), device_data<float>(dy),
-                                                                   device_data<float>(dx), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(silu_backward_kernel, x.numel(), device_data<float>(x), device_data<float>(dy),
+                  device_data<float>(dx));
 }
 
 void CudaBackend::relu_forward(const Tensor& x, const Tensor& y) {
-  const int64_t count = x.numel();
-  if (count == 0) return;
-  relu_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(x), device_data<float>(y), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(relu_kernel, x.numel(), device_data<float>(x), device_data<float>(y));
 }
 
 void CudaBackend::relu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
-  const int64_t count = x.numel();
-  if (count == 0) return;
-  relu_backward_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(x), device_data<float>(dy),
-                                                                   device_data<float>(dx), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(relu_backward_kernel, x.numel(), device_data<float>(x), device_data<float>(dy),
+                  device_data<float>(dx));
 }
 
 void CudaBackend::add_channel_vector_forward(const Tensor& x, const Tensor& v, const Tensor& y) {
-  const int64_t count = x.numel();
-  if (count == 0) return;
-  add_channel_vector_kernel<<<grid_for(count), kThreads, 0, stream()>>>(
-      device_data<float>(x), device_data<float>(v), device_data<float>(y), x.dim(1) * x.dim(2), x.dim(3), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(add_channel_vector_kernel, x.numel(), device_data<float>(x), device_data<float>(v),
+                  device_data<float>(y), x.dim(1) * x.dim(2), x.dim(3));
 }
 
 void CudaBackend::add_channel_vector_backward(const Tensor& dy, const Tensor& dx, const Tensor& dv) {
@@ -115,43 +97,27 @@ void CudaBackend::add_channel_vector_backward(const Tensor& dy, const Tensor& dx
 }
 
 void CudaBackend::add(const Tensor& a, const Tensor& b, const Tensor& y) {
-  const int64_t count = a.numel();
-  if (count == 0) return;
-  add_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(a), device_data<float>(b),
-                                                         device_data<float>(y), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(add_kernel, a.numel(), device_data<float>(a), device_data<float>(b), device_data<float>(y));
 }
 
 void CudaBackend::accumulate(const Tensor& y, const Tensor& x) {
-  const int64_t count = y.numel();
-  if (count == 0) return;
-  accumulate_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(y), device_data<float>(x), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(accumulate_kernel, y.numel(), device_data<float>(y), device_data<float>(x));
 }
 
 void CudaBackend::scale(const Tensor& x, float alpha, const Tensor& y) {
-  const int64_t count = x.numel();
-  if (count == 0) return;
-  scale_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(x), alpha, device_data<float>(y), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(scale_kernel, x.numel(), device_data<float>(x), alpha, device_data<float>(y));
 }
 
 void CudaBackend::combine_per_sample(const Tensor& p, const Tensor& a, const Tensor& q, const Tensor& b,
                                      const Tensor& y) {
   const int64_t count = p.numel();
   if (count == 0) return;
-  combine_per_sample_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(p), device_data<float>(a),
-                                                                        device_data<float>(q), device_data<float>(b),
-                                                                        device_data<float>(y), count / p.dim(0), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(combine_per_sample_kernel, count, device_data<float>(p), device_data<float>(a), device_data<float>(q),
+                  device_data<float>(b), device_data<float>(y), count / p.dim(0));
 }
 
 void CudaBackend::clamp(const Tensor& x, float low, float high, const Tensor& y) {
-  const int64_t count = x.numel();
-  if (count == 0) return;
-  clamp_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(x), low, high, device_data<float>(y),
-                                                           count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(clamp_kernel, x.numel(), device_data<float>(x), low, high, device_data<float>(y));
 }
 
 }  // namespace diffuse::cuda

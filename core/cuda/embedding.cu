@@ -1,6 +1,6 @@
 // Sinusoidal timestep embedding and class-label embedding on the GPU, forward
-// and backward, with the CPU's formulas (frequencies from core/math/embedding.h,
-// angles and sums in double).
+// and backward, with the CPU's formulas (core/math/embedding.h: angles and
+// gradient terms in double; sums in double).
 //
 // Labels come from data files and configs, so an out-of-range one is an input
 // error, not a crash: the kernels skip it (its output row is zero) and record
@@ -16,11 +16,10 @@ namespace diffuse::cuda {
 namespace {
 
 // out [N, 2H]: thread per (sample, i < H) writes sin and cos of t * f_i.
-__global__ void timestep_embedding_kernel(const float* t, float* out, int64_t n, int64_t half) {
-  const int64_t count = n * half;
+__global__ void timestep_embedding_kernel(const float* t, float* out, int64_t half, int64_t count) {
   for (int64_t k = grid_start(); k < count; k += grid_stride()) {
     const int64_t s = k / half, i = k % half;
-    const double angle = static_cast<double>(t[s]) * timestep_frequency(i, half);
+    const double angle = timestep_angle(t[s], i, half);
     out[s * 2 * half + i] = static_cast<float>(sin(angle));
     out[s * 2 * half + half + i] = static_cast<float>(cos(angle));
   }
@@ -29,23 +28,19 @@ __global__ void timestep_embedding_kernel(const float* t, float* out, int64_t n,
 // dt [N]: one warp per sample sums f (dsin cos - dcos sin) over the frequencies in double.
 __global__ void timestep_embedding_backward_kernel(const float* t, const float* dout, float* dt, int64_t n,
                                                    int64_t half) {
-  const int64_t s = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+  const int64_t s = warp_row();
   if (s >= n) return;
-  const int lane = threadIdx.x % 32;
+  const int lane = warp_lane();
   const float* row = dout + s * 2 * half;
   double total = 0.0;
-  for (int64_t i = lane; i < half; i += 32) {
-    const double frequency = timestep_frequency(i, half);
-    const double angle = static_cast<double>(t[s]) * frequency;
-    total += frequency * (row[i] * cos(angle) - row[half + i] * sin(angle));
-  }
+  for (int64_t i = lane; i < half; i += 32) total += timestep_grad_term(t[s], i, half, row[i], row[half + i]);
   total = warp_sum(total);
   if (lane == 0) dt[s] = static_cast<float>(total);
 }
 
-__global__ void embedding_forward_kernel(const float* table, const int32_t* labels, float* out, int64_t n,
-                                         int64_t classes, int64_t width, KernelFault* fault) {
-  const int64_t count = n * width;
+// out [N, D]: thread per (sample, d) copies its label's row.
+__global__ void embedding_forward_kernel(const float* table, const int32_t* labels, float* out, int64_t classes,
+                                         int64_t width, KernelFault* fault, int64_t count) {
   for (int64_t k = grid_start(); k < count; k += grid_stride()) {
     const int64_t s = k / width, d = k % width;
     const int32_t label = labels[s];
@@ -62,8 +57,7 @@ __global__ void embedding_forward_kernel(const float* table, const int32_t* labe
 // dtable [K, D] += scatter: thread per (row, d) adds the samples with that label in sample order, the CPU's
 // order, so the sum is bit-identical and needs no atomics.
 __global__ void embedding_backward_kernel(const int32_t* labels, const float* dout, float* dtable, int64_t n,
-                                          int64_t classes, int64_t width, KernelFault* fault) {
-  const int64_t count = classes * width;
+                                          int64_t classes, int64_t width, KernelFault* fault, int64_t count) {
   for (int64_t k = grid_start(); k < count; k += grid_stride()) {
     const int64_t row = k / width, d = k % width;
     float sum = dtable[k];
@@ -80,41 +74,26 @@ __global__ void embedding_backward_kernel(const int32_t* labels, const float* do
 }  // namespace
 
 void CudaBackend::timestep_embedding_forward(const Tensor& t, const Tensor& out) {
-  const int64_t n = t.dim(0), half = out.dim(1) / 2;
-  if (n * half == 0) return;
-  timestep_embedding_kernel<<<grid_for(n * half), kThreads, 0, stream()>>>(device_data<float>(t),
-                                                                           device_data<float>(out), n, half);
-  CUDA_CHECK_LAUNCH();
+  const int64_t half = out.dim(1) / 2;
+  launch_elements(timestep_embedding_kernel, t.dim(0) * half, device_data<float>(t), device_data<float>(out), half);
 }
 
 void CudaBackend::timestep_embedding_backward(const Tensor& t, const Tensor& dout, const Tensor& dt) {
   const int64_t n = t.dim(0), half = dout.dim(1) / 2;
   if (n == 0) return;
-  constexpr int kWarps = 8;
-  const unsigned blocks = static_cast<unsigned>((n + kWarps - 1) / kWarps);
-  timestep_embedding_backward_kernel<<<blocks, kWarps * 32, 0, stream()>>>(
+  timestep_embedding_backward_kernel<<<blocks_for_rows(n), kWarpsPerBlock * 32, 0, stream()>>>(
       device_data<float>(t), device_data<float>(dout), device_data<float>(dt), n, half);
   CUDA_CHECK_LAUNCH();
 }
 
 void CudaBackend::embedding_forward(const Tensor& table, const Tensor& labels, const Tensor& out) {
-  const int64_t n = labels.dim(0), classes = table.dim(0), width = table.dim(1);
-  if (n * width == 0) return;
-  DeviceContext& device = context();
-  embedding_forward_kernel<<<grid_for(n * width), kThreads, 0, device.stream()>>>(
-      device_data<float>(table), device_data<int32_t>(labels), device_data<float>(out), n, classes, width,
-      device.faults());
-  CUDA_CHECK_LAUNCH();
+  launch_elements(embedding_forward_kernel, out.numel(), device_data<float>(table), device_data<int32_t>(labels),
+                  device_data<float>(out), table.dim(0), table.dim(1), context().faults());
 }
 
 void CudaBackend::embedding_backward(const Tensor& labels, const Tensor& dout, const Tensor& dtable) {
-  const int64_t n = labels.dim(0), classes = dtable.dim(0), width = dtable.dim(1);
-  if (classes * width == 0) return;
-  DeviceContext& device = context();
-  embedding_backward_kernel<<<grid_for(classes * width), kThreads, 0, device.stream()>>>(
-      device_data<int32_t>(labels), device_data<float>(dout), device_data<float>(dtable), n, classes, width,
-      device.faults());
-  CUDA_CHECK_LAUNCH();
+  launch_elements(embedding_backward_kernel, dtable.numel(), device_data<int32_t>(labels), device_data<float>(dout),
+                  device_data<float>(dtable), labels.dim(0), dtable.dim(0), dtable.dim(1), context().faults());
 }
 
 }  // namespace diffuse::cuda

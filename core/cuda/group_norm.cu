@@ -28,10 +28,6 @@ GroupNormShape shape_of(const Tensor& x, int groups) {
   return GroupNormShape{x.dim(0), hw, x.dim(3), groups, x.dim(3) / groups, (hw + kChunkPixels - 1) / kChunkPixels};
 }
 
-int threads_for_channels(int64_t channels) {
-  return channels >= 256 ? 256 : static_cast<int>((channels + 31) / 32 * 32);
-}
-
 dim3 chunk_grid(const GroupNormShape& s) { return dim3(static_cast<unsigned>(s.chunks), static_cast<unsigned>(s.n)); }
 
 // partial[(n * chunks + chunk) * C + c] = (sum of x - shift, sum of (x - shift)^2) over the chunk's pixels,
@@ -177,8 +173,8 @@ void CudaBackend::group_norm_forward(const Tensor& x, const Tensor& gamma, const
   const Tensor partial = scratch_doubles(2 * s.n * s.chunks * s.c);
   auto* partial_data = reinterpret_cast<double2*>(partial.raw());
   if (s.hw > 0 && s.c > 0) {
-    shifted_sums_kernel<<<chunk_grid(s), threads_for_channels(s.c), 0, stream()>>>(device_data<float>(x), s,
-                                                                                   partial_data);
+    shifted_sums_kernel<<<chunk_grid(s), threads_for_columns(s.c), 0, stream()>>>(device_data<float>(x), s,
+                                                                                  partial_data);
     CUDA_CHECK_LAUNCH();
   }
   group_statistics_kernel<<<grid_for(s.n * s.groups), kThreads, 0, stream()>>>(
@@ -201,7 +197,7 @@ void CudaBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, cons
   auto* partial_data = reinterpret_cast<double2*>(partial.raw());
   auto* totals_data = reinterpret_cast<double2*>(totals.raw());
   if (s.hw > 0) {
-    gradient_sums_kernel<<<chunk_grid(s), threads_for_channels(s.c), 0, stream()>>>(
+    gradient_sums_kernel<<<chunk_grid(s), threads_for_columns(s.c), 0, stream()>>>(
         device_data<float>(x), device_data<float>(dy), device_data<float>(mean), s, partial_data);
     CUDA_CHECK_LAUNCH();
   }

@@ -1,7 +1,7 @@
 // What every CUDA kernel file shares: launch geometry for grid-stride loops,
-// typed device pointers of Tensors, loads and stores of the storage types
-// (fp32, bf16, fp16 through core/half.h, so conversions round exactly as on
-// the CPU), warp and block sums in double, and kernel fault reporting.
+// typed device pointers of Tensors, warp and block sums in double, and kernel
+// fault reporting. Loads and stores of bf16/fp16 use core/half.h's to_float /
+// from_float, so conversions round exactly as on the CPU.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -32,27 +32,25 @@ T* device_data(const Tensor& tensor) {
 // Stream-ordered scratch memory for `count` doubles (no double dtype: two f32 slots each).
 inline Tensor scratch_doubles(int64_t count) { return Tensor::empty({2 * count}, DType::F32, Device::CUDA); }
 
+// Threads for a block whose threads walk `columns` (channels) side by side:
+// whole warps, at most 256.
+inline int threads_for_columns(int64_t columns) {
+  return columns >= 256 ? 256 : static_cast<int>((columns + 31) / 32 * 32);
+}
+
+// Kernels that give each row a warp run kWarpsPerBlock rows per block.
+constexpr int kWarpsPerBlock = 8;
+
+inline unsigned blocks_for_rows(int64_t rows) {
+  return static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
+}
+
+// The row of the calling warp in such a kernel, and the thread's lane in it.
+__device__ inline int64_t warp_row() { return static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32; }
+__device__ inline int warp_lane() { return static_cast<int>(threadIdx.x % 32); }
+
 __device__ inline int64_t grid_start() { return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
 __device__ inline int64_t grid_stride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
-
-__device__ inline float to_float(float value) { return value; }
-__device__ inline float to_float(bf16 value) { return bf16_to_float(value); }
-__device__ inline float to_float(f16 value) { return f16_to_float(value); }
-
-template <typename T>
-__device__ T from_float(float value);
-template <>
-__device__ inline float from_float<float>(float value) {
-  return value;
-}
-template <>
-__device__ inline bf16 from_float<bf16>(float value) {
-  return float_to_bf16(value);
-}
-template <>
-__device__ inline f16 from_float<f16>(float value) {
-  return float_to_f16(value);
-}
 
 __device__ inline double warp_sum(double value) {
   for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
@@ -82,6 +80,15 @@ __device__ inline double block_sum(double value) {
   if (threadIdx.x == 0)
     for (int w = 0; w < warps; ++w) total += warp_totals[w];
   return total;
+}
+
+// Launches kernel(args..., count) on the compute stream with the grid of a
+// grid-stride loop over `count` elements; a count of 0 launches nothing.
+template <typename... Params, typename... Args>
+void launch_elements(void (*kernel)(Params...), int64_t count, Args... args) {
+  if (count <= 0) return;
+  kernel<<<grid_for(count), kThreads, 0, stream()>>>(args..., count);
+  CUDA_CHECK_LAUNCH();
 }
 
 // Records the first fault of a launch; later ones are dropped (the first names the problem).

@@ -9,15 +9,9 @@
 
 namespace diffuse::cuda {
 
-namespace {
-
-DType operand_type(const Tensor& x) { return x.dtype() != DType::F32 ? x.dtype() : matmul_dtype(); }
-
-}  // namespace
-
 void CudaBackend::linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) {
   const int64_t rows = x.dim(0), in_features = x.dim(1), out_features = weight.dim(0);
-  const DType dtype = operand_type(x);
+  const DType dtype = matmul_dtype();
   const Tensor x_op = cast_copy(x, dtype), w_op = cast_copy(weight, dtype);
   float* out = static_cast<float*>(y.raw());
   // The bias is broadcast into y first and the GEMM adds onto it (beta = 1).
@@ -33,7 +27,7 @@ void CudaBackend::linear_backward(const Tensor& x, const Tensor& weight, const T
     column_sums(static_cast<const float*>(dy.raw()), 1, rows, out_features, static_cast<float*>(dbias.raw()),
                 Reduce::Accumulate);
   if (!dx.defined() && !dweight.defined()) return;
-  const DType dtype = operand_type(x);
+  const DType dtype = matmul_dtype();
   const Tensor dy_op = cast_copy(dy, dtype);
   if (dx.defined()) {  // dx [M,K] = dy [M,N] weight [N,K]
     const Tensor w_op = cast_copy(weight, dtype);

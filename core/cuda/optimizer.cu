@@ -1,5 +1,6 @@
 // Optimiser and flat-buffer math on the GPU: AdamW (core/math/adamw.h, the
-// CPU's formula; step constants computed once on the host), EMA, and the sum
+// CPU's formula; step constants computed once on the host), EMA
+// (core/math/elementwise.h), and the sum
 // of squares behind gradient clipping and the loss scaler's overflow check.
 //
 // The sum of squares is a two-stage reduction in double with a fixed grid, so
@@ -9,6 +10,7 @@
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/kernel_support.cuh"
 #include "core/math/adamw.h"
+#include "core/math/elementwise.h"
 
 namespace diffuse::cuda {
 
@@ -21,8 +23,8 @@ __global__ void adamw_kernel(AdamWCoefficients c, float* params, const float* gr
   for (int64_t i = grid_start(); i < count; i += grid_stride()) adamw_element(c, grads[i], params[i], m[i], v[i]);
 }
 
-__global__ void ema_kernel(float* average, const float* params, float keep, float take, int64_t count) {
-  for (int64_t i = grid_start(); i < count; i += grid_stride()) average[i] = keep * average[i] + take * params[i];
+__global__ void ema_kernel(float* average, const float* params, float decay, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) average[i] = ema_average(average[i], params[i], decay);
 }
 
 // Stage 1: block b sums the squares of its grid-stride share into partial[b].
@@ -48,21 +50,14 @@ __global__ void sum_partials_kernel(const double* partial, int count, double* re
 
 void CudaBackend::adamw_update(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
                                const AdamWStep& step) {
-  const int64_t count = params.numel();
-  if (count == 0) return;
   const AdamWCoefficients c =
       adamw_coefficients(step.lr, step.beta1, step.beta2, step.eps, step.weight_decay, step.step, step.grad_scale);
-  adamw_kernel<<<grid_for(count), kThreads, 0, stream()>>>(c, device_data<float>(params), device_data<float>(grads),
-                                                           device_data<float>(m), device_data<float>(v), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(adamw_kernel, params.numel(), c, device_data<float>(params), device_data<float>(grads),
+                  device_data<float>(m), device_data<float>(v));
 }
 
 void CudaBackend::ema_update(const Tensor& ema, const Tensor& params, float decay) {
-  const int64_t count = params.numel();
-  if (count == 0) return;
-  ema_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(ema), device_data<float>(params), decay,
-                                                         1.0f - decay, count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(ema_kernel, params.numel(), device_data<float>(ema), device_data<float>(params), decay);
 }
 
 double CudaBackend::sum_of_squares(const Tensor& x) {

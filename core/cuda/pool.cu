@@ -1,41 +1,20 @@
 // Pooling on the GPU over NHWC activations (the evaluation networks): max and
-// average pooling with a square window, and the global average pool. Forward:
-// a thread per output element. Backward gathers, a thread per input element
-// adding its windows' gradients in the CPU's order (output row-major): no
-// atomics, and the same result on every run.
+// average pooling with a square window (core/math/pool.h's geometry, shared
+// with the CPU), and the global average pool. Forward: a thread per output
+// element. Backward gathers, a thread per input element adding its windows'
+// gradients in the CPU's order (output row-major): no atomics, and the same
+// result on every run.
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/kernel_support.cuh"
+#include "core/math/pool.h"
 
 namespace diffuse::cuda {
 
 namespace {
 
-struct PoolShape {
-  int64_t batch, height, width, channels, out_height, out_width;
-  int kernel, stride, padding;
-
-  __device__ int64_t tap_begin(int64_t o) const {
-    const int64_t first = o * stride - padding;
-    return first > 0 ? first : 0;
-  }
-  __device__ int64_t tap_end(int64_t o, int64_t extent) const {
-    const int64_t last = o * stride - padding + kernel;
-    return last < extent ? last : extent;
-  }
-  // Outputs along an axis whose window may contain input pixel i: [first, last].
-  __device__ int64_t first_output(int64_t i) const {
-    const int64_t numerator = i + padding - kernel + 1;
-    return numerator <= 0 ? 0 : (numerator + stride - 1) / stride;
-  }
-  __device__ int64_t last_output(int64_t i, int64_t out_extent) const {
-    const int64_t o = (i + padding) / stride;
-    return o < out_extent - 1 ? o : out_extent - 1;
-  }
-};
-
-PoolShape shape_of(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
-  return PoolShape{x.dim(0), x.dim(1),      x.dim(2),      x.dim(3),      y.dim(1),
-                   y.dim(2), window.kernel, window.stride, window.padding};
+PoolGeometry shape_of(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
+  return PoolGeometry{x.dim(0), x.dim(1),      x.dim(2),      x.dim(3),      y.dim(1),
+                      y.dim(2), window.kernel, window.stride, window.padding};
 }
 
 // Index of output (n, oy, ox, c) and of input (n, iy, ix, c).
@@ -44,7 +23,7 @@ __device__ inline int64_t at(int64_t n, int64_t y, int64_t x, int64_t c, int64_t
   return ((n * height + y) * width + x) * channels + c;
 }
 
-__global__ void max_pool_kernel(const float* x, float* y, PoolShape s, int64_t count) {
+__global__ void max_pool_kernel(const float* x, float* y, PoolGeometry s, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t c = i % s.channels, ox = (i / s.channels) % s.out_width;
     const int64_t oy = (i / (s.channels * s.out_width)) % s.out_height,
@@ -60,8 +39,8 @@ __global__ void max_pool_kernel(const float* x, float* y, PoolShape s, int64_t c
 }
 
 // Whether input pixel (iy, ix) is the first maximal tap of output (oy, ox) in channel c.
-__device__ bool is_winner(const float* x, const PoolShape& s, int64_t n, int64_t oy, int64_t ox, int64_t c, int64_t iy,
-                          int64_t ix) {
+__device__ bool is_winner(const float* x, const PoolGeometry& s, int64_t n, int64_t oy, int64_t ox, int64_t c,
+                          int64_t iy, int64_t ix) {
   float best = -INFINITY;
   int64_t winner_y = -1, winner_x = -1;
   for (int64_t ty = s.tap_begin(oy); ty < s.tap_end(oy, s.height); ++ty)
@@ -76,7 +55,7 @@ __device__ bool is_winner(const float* x, const PoolShape& s, int64_t n, int64_t
   return winner_y == iy && winner_x == ix;
 }
 
-__global__ void max_pool_backward_kernel(const float* x, const float* dy, float* dx, PoolShape s, int64_t count) {
+__global__ void max_pool_backward_kernel(const float* x, const float* dy, float* dx, PoolGeometry s, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t c = i % s.channels, ix = (i / s.channels) % s.width;
     const int64_t iy = (i / (s.channels * s.width)) % s.height, n = i / (s.channels * s.width * s.height);
@@ -88,38 +67,33 @@ __global__ void max_pool_backward_kernel(const float* x, const float* dy, float*
   }
 }
 
-__global__ void avg_pool_kernel(const float* x, float* y, PoolShape s, int64_t count) {
+__global__ void avg_pool_kernel(const float* x, float* y, PoolGeometry s, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t c = i % s.channels, ox = (i / s.channels) % s.out_width;
     const int64_t oy = (i / (s.channels * s.out_width)) % s.out_height,
                   n = i / (s.channels * s.out_width * s.out_height);
-    const int64_t y0 = s.tap_begin(oy), y1 = s.tap_end(oy, s.height), x0 = s.tap_begin(ox), x1 = s.tap_end(ox, s.width);
     float sum = 0.0f;
-    for (int64_t iy = y0; iy < y1; ++iy)
-      for (int64_t ix = x0; ix < x1; ++ix) sum += x[at(n, iy, ix, c, s.height, s.width, s.channels)];
-    y[i] = sum * (1.0f / static_cast<float>((y1 - y0) * (x1 - x0)));
+    for (int64_t iy = s.tap_begin(oy); iy < s.tap_end(oy, s.height); ++iy)
+      for (int64_t ix = s.tap_begin(ox); ix < s.tap_end(ox, s.width); ++ix)
+        sum += x[at(n, iy, ix, c, s.height, s.width, s.channels)];
+    y[i] = sum * s.average_weight(oy, ox);
   }
 }
 
-__global__ void avg_pool_backward_kernel(const float* dy, float* dx, PoolShape s, int64_t count) {
+__global__ void avg_pool_backward_kernel(const float* dy, float* dx, PoolGeometry s, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t c = i % s.channels, ix = (i / s.channels) % s.width;
     const int64_t iy = (i / (s.channels * s.width)) % s.height, n = i / (s.channels * s.width * s.height);
     float sum = 0.0f;
     for (int64_t oy = s.first_output(iy); oy <= s.last_output(iy, s.out_height); ++oy)
-      for (int64_t ox = s.first_output(ix); ox <= s.last_output(ix, s.out_width); ++ox) {
-        const int64_t y0 = s.tap_begin(oy), y1 = s.tap_end(oy, s.height);
-        const int64_t x0 = s.tap_begin(ox), x1 = s.tap_end(ox, s.width);
-        const float inverse = 1.0f / static_cast<float>((y1 - y0) * (x1 - x0));
-        sum += dy[at(n, oy, ox, c, s.out_height, s.out_width, s.channels)] * inverse;
-      }
+      for (int64_t ox = s.first_output(ix); ox <= s.last_output(ix, s.out_width); ++ox)
+        sum += dy[at(n, oy, ox, c, s.out_height, s.out_width, s.channels)] * s.average_weight(oy, ox);
     dx[i] = sum;
   }
 }
 
 // y [N, C]: thread per (sample, channel) sums the pixels in order, in double (as the CPU).
-__global__ void global_avg_pool_kernel(const float* x, float* y, int64_t batch, int64_t pixels, int64_t channels) {
-  const int64_t count = batch * channels;
+__global__ void global_avg_pool_kernel(const float* x, float* y, int64_t pixels, int64_t channels, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t n = i / channels, c = i % channels;
     double sum = 0.0;
@@ -139,51 +113,32 @@ __global__ void global_avg_pool_backward_kernel(const float* dy, float* dx, int6
 }  // namespace
 
 void CudaBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
-  const int64_t count = y.numel();
-  if (count == 0) return;
-  max_pool_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(x), device_data<float>(y),
-                                                              shape_of(x, y, window), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(max_pool_kernel, y.numel(), device_data<float>(x), device_data<float>(y), shape_of(x, y, window));
 }
 
 void CudaBackend::max_pool2d_backward(const Tensor& x, const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) {
-  const int64_t count = dx.numel();
-  if (count == 0) return;
-  max_pool_backward_kernel<<<grid_for(count), kThreads, 0, stream()>>>(
-      device_data<float>(x), device_data<float>(dy), device_data<float>(dx), shape_of(x, dy, window), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(max_pool_backward_kernel, dx.numel(), device_data<float>(x), device_data<float>(dy),
+                  device_data<float>(dx), shape_of(x, dy, window));
 }
 
 void CudaBackend::avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
-  const int64_t count = y.numel();
-  if (count == 0) return;
-  avg_pool_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(x), device_data<float>(y),
-                                                              shape_of(x, y, window), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(avg_pool_kernel, y.numel(), device_data<float>(x), device_data<float>(y), shape_of(x, y, window));
 }
 
 void CudaBackend::avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) {
-  const int64_t count = dx.numel();
-  if (count == 0) return;
-  avg_pool_backward_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(dy), device_data<float>(dx),
-                                                                       shape_of(dx, dy, window), count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(avg_pool_backward_kernel, dx.numel(), device_data<float>(dy), device_data<float>(dx),
+                  shape_of(dx, dy, window));
 }
 
 void CudaBackend::global_avg_pool_forward(const Tensor& x, const Tensor& y) {
-  const int64_t batch = x.dim(0), pixels = x.dim(1) * x.dim(2), channels = x.dim(3);
-  if (batch * channels == 0) return;
-  global_avg_pool_kernel<<<grid_for(batch * channels), kThreads, 0, stream()>>>(
-      device_data<float>(x), device_data<float>(y), batch, pixels, channels);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(global_avg_pool_kernel, y.numel(), device_data<float>(x), device_data<float>(y), x.dim(1) * x.dim(2),
+                  x.dim(3));
 }
 
 void CudaBackend::global_avg_pool_backward(const Tensor& dy, const Tensor& dx) {
-  const int64_t pixels = dx.dim(1) * dx.dim(2), channels = dx.dim(3), count = dx.numel();
-  if (count == 0) return;
-  global_avg_pool_backward_kernel<<<grid_for(count), kThreads, 0, stream()>>>(
-      device_data<float>(dy), device_data<float>(dx), pixels, channels, 1.0f / static_cast<float>(pixels), count);
-  CUDA_CHECK_LAUNCH();
+  const int64_t pixels = dx.dim(1) * dx.dim(2);
+  launch_elements(global_avg_pool_backward_kernel, dx.numel(), device_data<float>(dy), device_data<float>(dx), pixels,
+                  dx.dim(3), 1.0f / static_cast<float>(pixels));
 }
 
 }  // namespace diffuse::cuda

@@ -33,11 +33,7 @@ __global__ void philox_blocks_kernel(const float* in, float* out, RowBlocks shap
     const int64_t first = 4 * block, last = first + 4 < shape.row_length ? first + 4 : shape.row_length;
     const int64_t row_start = row * shape.row_length;
     float values[4] = {};
-    if (use == BlockUse::Normal) {
-      // Lanes (0,1) and (2,3) are Box-Muller pairs, as in random_normal.
-      normal_pair_from_bits(bits.v[0], bits.v[1], values[0], values[1]);
-      if (last - first > 2) normal_pair_from_bits(bits.v[2], bits.v[3], values[2], values[3]);
-    }
+    if (use == BlockUse::Normal) normals_of_block(bits, last - first, values);
     for (int64_t e = first; e < last; ++e) {
       const int lane = static_cast<int>(e & 3);
       if (use == BlockUse::Uniform) {

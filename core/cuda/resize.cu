@@ -25,9 +25,7 @@ __global__ void resize_kernel(const float* x, float* y, ResizeShape s, int64_t c
     const float* top = x + (n * s.height + row.low) * s.width * s.channels;
     const float* bottom = x + (n * s.height + row.high) * s.width * s.channels;
     const int64_t left = col.low * s.channels + c, right = col.high * s.channels + c;
-    const float upper = top[left] + col.fraction * (top[right] - top[left]);
-    const float lower = bottom[left] + col.fraction * (bottom[right] - bottom[left]);
-    y[i] = upper + row.fraction * (lower - upper);
+    y[i] = bilinear_blend(top[left], top[right], bottom[left], bottom[right], row, col);
   }
 }
 
@@ -55,12 +53,12 @@ __global__ void resize_backward_kernel(const float* dy, float* dx, ResizeShape s
         const ResizeTap col = resize_tap(ox, s.width, s.out_width);
         if (col.low != ix && col.high != ix) continue;
         const float g = dy[((n * s.out_height + oy) * s.out_width + ox) * s.channels + c];
-        const float fy = row.fraction, fx = col.fraction;
+        const BilinearWeights k = bilinear_weights(row, col);
         // The CPU's four adds in its order: top-left, top-right, bottom-left, bottom-right.
-        if (row.low == iy && col.low == ix) sum += (1.0f - fy) * (1.0f - fx) * g;
-        if (row.low == iy && col.high == ix) sum += (1.0f - fy) * fx * g;
-        if (row.high == iy && col.low == ix) sum += fy * (1.0f - fx) * g;
-        if (row.high == iy && col.high == ix) sum += fy * fx * g;
+        if (row.low == iy && col.low == ix) sum += k.top_left * g;
+        if (row.low == iy && col.high == ix) sum += k.top_right * g;
+        if (row.high == iy && col.low == ix) sum += k.bottom_left * g;
+        if (row.high == iy && col.high == ix) sum += k.bottom_right * g;
       }
     }
     dx[i] = sum;
@@ -70,20 +68,13 @@ __global__ void resize_backward_kernel(const float* dy, float* dx, ResizeShape s
 }  // namespace
 
 void CudaBackend::resize_bilinear_forward(const Tensor& x, const Tensor& y) {
-  const int64_t count = y.numel();
-  if (count == 0) return;
   const ResizeShape s{x.dim(0), x.dim(1), x.dim(2), x.dim(3), y.dim(1), y.dim(2)};
-  resize_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(x), device_data<float>(y), s, count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(resize_kernel, y.numel(), device_data<float>(x), device_data<float>(y), s);
 }
 
 void CudaBackend::resize_bilinear_backward(const Tensor& dy, const Tensor& dx) {
-  const int64_t count = dx.numel();
-  if (count == 0) return;
   const ResizeShape s{dx.dim(0), dx.dim(1), dx.dim(2), dx.dim(3), dy.dim(1), dy.dim(2)};
-  resize_backward_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(dy), device_data<float>(dx), s,
-                                                                     count);
-  CUDA_CHECK_LAUNCH();
+  launch_elements(resize_backward_kernel, dx.numel(), device_data<float>(dy), device_data<float>(dx), s);
 }
 
 }  // namespace diffuse::cuda

@@ -22,10 +22,11 @@ const Discovery& discovery() {
     const cudaError_t status = cudaGetDeviceCount(&found.count);
     if (status != cudaSuccess) {
       found.count = 0;
-      found.reason = concat("CUDA unavailable: ", cudaGetErrorString(status));
+      found.reason = concat("CUDA unavailable: ", cudaGetErrorString(status),
+                            "; check that the NVIDIA driver is installed and nvidia-smi lists a GPU");
       cudaGetLastError();  // clear the sticky error so later calls start clean
     } else if (found.count == 0) {
-      found.reason = "no GPU visible";
+      found.reason = "no GPU visible; check nvidia-smi and CUDA_VISIBLE_DEVICES";
     }
     return found;
   }();

@@ -1,5 +1,6 @@
-// SiLU (x * sigmoid(x)) and its derivative: the element math of silu_forward
-// and silu_backward, shared by the CPU and CUDA backends.
+// SiLU (x * sigmoid(x)) and ReLU with their gradients: the element math of
+// silu_forward/backward and relu_forward/backward, shared by the CPU and CUDA
+// backends.
 #pragma once
 
 #include <cmath>
@@ -17,5 +18,11 @@ DIFFUSE_HD float silu_derivative(float x) {
   const float s = 1.0f / (1.0f + expf(-x));
   return s * (1.0f + x * (1.0f - s));
 }
+
+// max(x, 0), with NaN mapped to 0 (x > 0 is false for it).
+DIFFUSE_HD float relu(float x) { return x > 0.0f ? x : 0.0f; }
+
+// dx for one element: dy where x > 0, else exactly 0 (even for an infinite dy).
+DIFFUSE_HD float relu_input_grad(float x, float dy) { return x > 0.0f ? dy : 0.0f; }
 
 }  // namespace diffuse

@@ -18,4 +18,17 @@ DIFFUSE_HD double timestep_frequency(int64_t i, int64_t half) {
   return exp(-kLog10000 * static_cast<double>(i) / static_cast<double>(half - 1));
 }
 
+// The angle t * f_i whose sine and cosine are elements i and H + i of t's embedding.
+DIFFUSE_HD double timestep_angle(float t, int64_t i, int64_t half) {
+  return static_cast<double>(t) * timestep_frequency(i, half);
+}
+
+// Frequency i's term of dt, given the gradients of its sine (dsin) and cosine
+// (dcos): d sin(t f)/dt = f cos(t f), d cos(t f)/dt = -f sin(t f).
+DIFFUSE_HD double timestep_grad_term(float t, int64_t i, int64_t half, float dsin, float dcos) {
+  const double frequency = timestep_frequency(i, half);
+  const double angle = static_cast<double>(t) * frequency;
+  return frequency * (dsin * cos(angle) - dcos * sin(angle));
+}
+
 }  // namespace diffuse

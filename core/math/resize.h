@@ -28,4 +28,22 @@ DIFFUSE_HD ResizeTap resize_tap(int64_t o, int64_t in, int64_t out) {
   return ResizeTap{low, high, static_cast<float>(source - static_cast<double>(low))};
 }
 
+// The output value from its four input taps: along the rows first, then between them.
+DIFFUSE_HD float bilinear_blend(float top_left, float top_right, float bottom_left, float bottom_right,
+                                const ResizeTap& row, const ResizeTap& col) {
+  const float upper = top_left + col.fraction * (top_right - top_left);
+  const float lower = bottom_left + col.fraction * (bottom_right - bottom_left);
+  return upper + row.fraction * (lower - upper);
+}
+
+// How much of an output's gradient each of its four taps receives (the backward).
+struct BilinearWeights {
+  float top_left, top_right, bottom_left, bottom_right;
+};
+
+DIFFUSE_HD BilinearWeights bilinear_weights(const ResizeTap& row, const ResizeTap& col) {
+  const float fy = row.fraction, fx = col.fraction;
+  return BilinearWeights{(1.0f - fy) * (1.0f - fx), (1.0f - fy) * fx, fy * (1.0f - fx), fy * fx};
+}
+
 }  // namespace diffuse

@@ -2,13 +2,12 @@
 // statement, the rank, the file and the line; log lines carry the rank.
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <stdexcept>
 #include <string>
 
 #include "core/error.h"
-#include "tests/support/op_testing.h"
 #include "core/log.h"
+#include "tests/support/op_testing.h"
 
 namespace diffuse {
 namespace {
@@ -19,7 +18,6 @@ class RankGuard {
   explicit RankGuard(int rank) { set_process_rank(rank); }
   ~RankGuard() { set_process_rank(-1); }
 };
-
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

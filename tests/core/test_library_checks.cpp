@@ -4,21 +4,18 @@
 #include <string>
 
 #include "core/checks_hdf5.h"
+#include "tests/support/op_testing.h"
 
 namespace diffuse {
 namespace {
 
 TEST(LibraryChecks, Hdf5FailureNamesStatementAndCause) {
   silence_hdf5_errors();
-  try {
-    H5_CHECK(H5Fopen("/nonexistent/diffuse-test.h5", H5F_ACC_RDONLY, H5P_DEFAULT));
-    FAIL() << "opening a missing file must throw";
-  } catch (const Error& error) {
-    const std::string message = error.what();
-    EXPECT_NE(message.find("HDF5 error"), std::string::npos) << message;
-    EXPECT_NE(message.find("H5Fopen(\"/nonexistent/diffuse-test.h5\""), std::string::npos) << message;
-    EXPECT_NE(message.find("test_library_checks.cpp:"), std::string::npos) << message;
-  }
+  const std::string message =
+      testing::error_message([] { H5_CHECK(H5Fopen("/nonexistent/diffuse-test.h5", H5F_ACC_RDONLY, H5P_DEFAULT)); });
+  EXPECT_NE(message.find("HDF5 error"), std::string::npos) << message;
+  EXPECT_NE(message.find("H5Fopen(\"/nonexistent/diffuse-test.h5\""), std::string::npos) << message;
+  EXPECT_NE(message.find("test_library_checks.cpp:"), std::string::npos) << message;
 }
 
 TEST(LibraryChecks, Hdf5SuccessPassesThrough) {

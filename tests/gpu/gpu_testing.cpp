@@ -5,13 +5,6 @@
 
 namespace diffuse::testing {
 
-Tensor copy_to(const Tensor& tensor, Device device) {
-  if (!tensor.defined()) return Tensor();
-  Tensor result = Tensor::empty(tensor.shape(), tensor.dtype(), device);
-  copy(tensor, result);
-  return result;
-}
-
 double relative_error(const Tensor& actual, const Tensor& expected) {
   const std::vector<float> a = to_vector(actual), e = to_vector(expected);
   double difference = 0.0, reference = 0.0;

@@ -1,5 +1,6 @@
-// Helpers shared by the GPU tests: skipping without a GPU, moving tensors
-// between devices, and the relative error that bf16/fp16 results are held to.
+// Helpers shared by the GPU tests: skipping without a GPU and the relative
+// error that bf16/fp16 results are held to (copy_to, for moving tensors
+// between devices, is in tests/support/op_testing.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -16,9 +17,6 @@
   } while (0)
 
 namespace diffuse::testing {
-
-// A copy of `tensor` on `device` (same shape and dtype).
-Tensor copy_to(const Tensor& tensor, Device device);
 
 // ||actual - expected|| / ||expected|| over all elements (||actual - expected|| when expected is 0).
 double relative_error(const Tensor& actual, const Tensor& expected);

@@ -11,6 +11,7 @@
 #include "core/cuda/random.h"
 #include "core/ops.h"
 #include "tests/gpu/gpu_testing.h"
+#include "tests/support/op_testing.h"
 
 namespace diffuse {
 namespace {

@@ -12,17 +12,12 @@
 namespace diffuse {
 namespace {
 
+using testing::copy_to;
 using testing::expect_close;
 using testing::expect_gradient;
 using testing::GradCheck;
 using testing::project;
 using testing::random_tensor;
-
-Tensor clone(const Tensor& source) {
-  Tensor result = Tensor::empty(source.shape());
-  copy(source, result);
-  return result;
-}
 
 // Shapes with odd sizes, batch 1, a flat one (SiLU and the flat ops take any shape) and one large enough for the
 // threaded path.
@@ -132,7 +127,8 @@ void check_add_channel_vector_backward(const Shape& shape) {
   expect_close(dx, dy, 0.0, 0.0, "dx = dy");
 
   // dx undefined, or the very memory of dy (the ResBlock's pass-through): dv is unchanged, dy untouched.
-  const Tensor dy_before = clone(dy), dv_alone = Tensor::empty({n, c}), dv_aliased = Tensor::empty({n, c});
+  const Tensor dy_before = copy_to(dy, Device::CPU), dv_alone = Tensor::empty({n, c}),
+               dv_aliased = Tensor::empty({n, c});
   ops::add_channel_vector_backward(dy, Tensor(), dv_alone);
   ops::add_channel_vector_backward(dy, dy, dv_aliased);
   expect_close(dv_alone, dv, 0.0, 0.0, "dv with dx undefined");
@@ -175,7 +171,7 @@ TEST(AddForward, MatchesNaiveLoopAndAllowsAliasing) {
     ops::add(a, b, y);
     expect_close(y, reference, 1e-7, 1e-7, "add " + shape_string(shape));
     // In place, into either operand: same arithmetic, so bit-identical to the out-of-place result.
-    const Tensor into_a = clone(a), into_b = clone(b);
+    const Tensor into_a = copy_to(a, Device::CPU), into_b = copy_to(b, Device::CPU);
     ops::add(into_a, b, into_a);
     ops::add(a, into_b, into_b);
     expect_close(into_a, y, 0.0, 0.0, "add into a");
@@ -203,7 +199,7 @@ TEST(ScaleForward, MatchesNaiveLoopAndAllowsAliasing) {
     std::vector<float> expected(static_cast<size_t>(x.numel()));
     for (size_t i = 0; i < expected.size(); ++i)
       expected[i] = static_cast<float>(alpha * static_cast<double>(x.f32()[i]));
-    const Tensor y = Tensor::empty(shape), in_place = clone(x);
+    const Tensor y = Tensor::empty(shape), in_place = copy_to(x, Device::CPU);
     ops::scale(x, alpha, y);
     ops::scale(in_place, alpha, in_place);
     // One correctly rounded fp32 multiplication.
@@ -232,8 +228,7 @@ TEST(AccumulateGrad, FiniteDifferences) {
   const Tensor y0 = random_tensor(shape, 93), x = random_tensor(shape, 94), w = random_tensor(shape, 95);
   const Tensor y = Tensor::empty(shape);
   const auto loss = [&] {
-    Tensor target = y;
-    copy(y0, target);
+    copy(y0, y);
     ops::accumulate(y, x);
     return project(y, w);
   };

@@ -6,11 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <string>
 #include <vector>
 
-#include "core/cpu/gemm.h"
 #include "core/ops.h"
 #include "tests/support/op_testing.h"
 
@@ -60,9 +58,8 @@ AttentionReference reference_attention(const AttentionCase& c, const Tensor& qkv
 
 void check_forward(const AttentionCase& c, uint64_t seed, float magnitude, double rtol, double atol) {
   const Tensor qkv = testing::random_tensor(c.qkv_shape(), seed, -magnitude, magnitude);
-  Tensor out = Tensor::empty(c.part_shape()), probs = Tensor::empty(c.probs_shape());
-  fill(out, std::numeric_limits<float>::quiet_NaN());  // both must be written, not accumulated into
-  fill(probs, std::numeric_limits<float>::quiet_NaN());
+  // Both must be written, not accumulated into.
+  const Tensor out = testing::nan_tensor(c.part_shape()), probs = testing::nan_tensor(c.probs_shape());
   ops::attention_forward(qkv, out, probs);
   const AttentionReference expected = reference_attention(c, qkv);
   testing::expect_close(probs, expected.probs, rtol, atol, "attention probs " + c.name());
@@ -133,16 +130,6 @@ TEST(AttentionGrad, SingleToken) { check_gradients({2, 1, 3}, 13); }
 // Enough scores for the softmax loops to run on several threads; probes spread over each input.
 TEST(AttentionGrad, ManyTokensThreaded) { check_gradients({2, 136, 4}, 14, 12); }
 
-// Restores the scratch budget when a test that lowered it ends.
-class ScratchBudget {
- public:
-  explicit ScratchBudget(size_t bytes) : saved_(cpu::scratch_budget_bytes()) { cpu::set_scratch_budget_bytes(bytes); }
-  ~ScratchBudget() { cpu::set_scratch_budget_bytes(saved_); }
-
- private:
-  size_t saved_;
-};
-
 // One sample at a time, the softmax backward of the larger case is too small to thread, so this also
 // compares the threaded loop element by element with the serial one.
 TEST(AttentionBackward, OverwritesDqkvAndMatchesOneSampleAtATime) {
@@ -154,11 +141,10 @@ TEST(AttentionBackward, OverwritesDqkvAndMatchesOneSampleAtATime) {
     Tensor dqkv = Tensor::empty(c.qkv_shape());
     ops::attention_backward(qkv, probs, dout, dqkv);
 
-    Tensor dqkv_again = Tensor::empty(c.qkv_shape());
-    fill(dqkv_again, std::numeric_limits<float>::quiet_NaN());
+    const Tensor dqkv_again = testing::nan_tensor(c.qkv_shape());
     {
       // A budget below one sample's score gradients makes backward take the samples one at a time.
-      const ScratchBudget small(1);
+      const testing::ScratchBudget small(1);
       ops::attention_backward(qkv, probs, dout, dqkv_again);
     }
     // The same per-sample GEMMs either way; only BLAS blocking could differ.

@@ -3,10 +3,8 @@
 // write/accumulate contract of backward, and the chunked im2col path.
 #include <gtest/gtest.h>
 
-#include <limits>
 #include <string>
 
-#include "core/cpu/gemm.h"
 #include "core/ops.h"
 #include "tests/support/op_testing.h"
 
@@ -66,8 +64,7 @@ Tensor reference_conv(const ConvCase& c, const ConvInputs& in) {
 
 void check_forward(const ConvCase& c, uint64_t seed) {
   const ConvInputs in(c, seed);
-  Tensor y = Tensor::empty(c.y_shape());
-  fill(y, std::numeric_limits<float>::quiet_NaN());  // y must be written, not accumulated into
+  const Tensor y = testing::nan_tensor(c.y_shape());  // y must be written, not accumulated into
   ops::conv2d_forward(in.x, in.weight, in.bias, y, c.stride, c.padding());
   // fp32 GEMM vs double loop over K*K*Ci products of magnitude <= 1.
   testing::expect_close(y, reference_conv(c, in), 1e-4, 1e-5, "conv2d_forward " + c.name());
@@ -98,16 +95,6 @@ void check_gradients(const ConvCase& c, uint64_t seed, int max_elements = 1 << 2
   testing::expect_gradient("conv2d dweight " + c.name(), in.weight, dweight, loss, options);
   if (c.bias == Bias::With) testing::expect_gradient("conv2d dbias " + c.name(), in.bias, dbias, loss, options);
 }
-
-// Restores the scratch budget when a test that lowered it ends.
-class ScratchBudget {
- public:
-  explicit ScratchBudget(size_t bytes) : saved_(cpu::scratch_budget_bytes()) { cpu::set_scratch_budget_bytes(bytes); }
-  ~ScratchBudget() { cpu::set_scratch_budget_bytes(saved_); }
-
- private:
-  size_t saved_;
-};
 
 TEST(Conv2dForward, Kernel3Stride1) {
   check_forward({2, 5, 5, 3, 5, 3, 1, Bias::With}, 11);
@@ -165,25 +152,20 @@ void check_write_and_accumulate(const ConvCase& c, uint64_t seed) {
   Tensor dbias_fresh = Tensor::zeros({c.out_channels});
   ops::conv2d_backward(in.x, in.weight, dy, dx_fresh, dweight_fresh, dbias_fresh, c.stride, c.padding());
 
-  Tensor dx = Tensor::empty(c.x_shape());
-  fill(dx, std::numeric_limits<float>::quiet_NaN());
+  const Tensor dx = testing::nan_tensor(c.x_shape());
   const Tensor dweight_before = testing::random_tensor(c.weight_shape(), seed + 4);
   const Tensor dbias_before = testing::random_tensor({c.out_channels}, seed + 5);
-  Tensor dweight = Tensor::empty(c.weight_shape()), dbias = Tensor::empty({c.out_channels});
-  copy(dweight_before, dweight);
-  copy(dbias_before, dbias);
+  const Tensor dweight = testing::copy_to(dweight_before, Device::CPU);
+  const Tensor dbias = testing::copy_to(dbias_before, Device::CPU);
   for (int call = 0; call < 2; ++call)
     ops::conv2d_backward(in.x, in.weight, dy, dx, dweight, dbias, c.stride, c.padding());
 
   testing::expect_close(dx, dx_fresh, 0.0, 0.0, "conv2d dx overwritten " + c.name());
-  Tensor dweight_expected = Tensor::empty(c.weight_shape()), dbias_expected = Tensor::empty({c.out_channels});
-  for (int64_t i = 0; i < dweight_expected.numel(); ++i)
-    dweight_expected.f32()[i] = dweight_before.f32()[i] + 2.0f * dweight_fresh.f32()[i];
-  for (int64_t i = 0; i < dbias_expected.numel(); ++i)
-    dbias_expected.f32()[i] = dbias_before.f32()[i] + 2.0f * dbias_fresh.f32()[i];
   // Two fp32 additions onto the previous contents.
-  testing::expect_close(dweight, dweight_expected, 1e-5, 1e-5, "conv2d dweight accumulated " + c.name());
-  testing::expect_close(dbias, dbias_expected, 1e-5, 1e-5, "conv2d dbias accumulated " + c.name());
+  testing::expect_close(dweight, testing::add_scaled(dweight_before, 2.0f, dweight_fresh), 1e-5, 1e-5,
+                        "conv2d dweight accumulated " + c.name());
+  testing::expect_close(dbias, testing::add_scaled(dbias_before, 2.0f, dbias_fresh), 1e-5, 1e-5,
+                        "conv2d dbias accumulated " + c.name());
 }
 
 TEST(Conv2dBackward, AccumulatesParameterGradsAndOverwritesDx) {
@@ -220,9 +202,8 @@ TEST(Conv2dBackward, EmptyBatchKeepsParameterGrads) {
     ops::conv2d_forward(in.x, in.weight, in.bias, y, c.stride, c.padding());
     const Tensor dweight_before = testing::random_tensor(c.weight_shape(), 104);
     const Tensor dbias_before = testing::random_tensor({c.out_channels}, 105);
-    Tensor dweight = Tensor::empty(c.weight_shape()), dbias = Tensor::empty({c.out_channels});
-    copy(dweight_before, dweight);
-    copy(dbias_before, dbias);
+    const Tensor dweight = testing::copy_to(dweight_before, Device::CPU);
+    const Tensor dbias = testing::copy_to(dbias_before, Device::CPU);
     ops::conv2d_backward(in.x, in.weight, y, dx, dweight, dbias, c.stride, c.padding());
     testing::expect_close(dweight, dweight_before, 0.0, 0.0, "conv2d dweight, empty batch " + c.name());
     testing::expect_close(dbias, dbias_before, 0.0, 0.0, "conv2d dbias, empty batch " + c.name());
@@ -244,7 +225,7 @@ TEST(Conv2dBackward, ChunkedMatchesUnchunked) {
 
     const size_t line_bytes = static_cast<size_t>(c.out_width() * c.kernel * c.kernel * c.in_channels) * sizeof(float);
     for (const size_t budget : {size_t{1}, 3 * line_bytes}) {
-      const ScratchBudget small(budget);
+      const testing::ScratchBudget small(budget);
       check_forward(c, 91);
       Tensor dx_chunked = Tensor::empty(c.x_shape()), dweight_chunked = Tensor::zeros(c.weight_shape());
       Tensor dbias_chunked = Tensor::zeros({c.out_channels});

@@ -73,8 +73,7 @@ TEST(DropoutForward, MatchesPhiloxMask) {
 TEST(DropoutForward, ZeroProbabilityIsExactCopy) {
   const Tensor x = random_tensor({3, 5, 5, 7}, 10);
   expect_close(dropout(x, 0.0f, make_key(1, 2, 3, 4)), x, 0.0, 0.0, "p = 0");
-  Tensor in_place = Tensor::empty(x.shape());
-  copy(x, in_place);
+  const Tensor in_place = testing::copy_to(x, Device::CPU);
   ops::dropout_forward(in_place, 0.0f, make_key(1, 2, 3, 4), in_place);
   expect_close(in_place, x, 0.0, 0.0, "p = 0 in place");
 }

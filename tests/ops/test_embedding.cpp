@@ -14,6 +14,7 @@ namespace {
 
 using testing::expect_close;
 using testing::expect_gradient;
+using testing::from_doubles;
 using testing::random_tensor;
 
 // The DDPM formula written out independently of core/math/embedding.h.
@@ -30,10 +31,6 @@ std::vector<double> naive_timestep_embedding(const std::vector<float>& t, int64_
   return out;
 }
 
-Tensor to_tensor(const std::vector<double>& values, const Shape& shape) {
-  return from_vector(std::vector<float>(values.begin(), values.end()), shape);
-}
-
 Tensor labels_tensor(const std::vector<int32_t>& values) {
   Tensor labels = Tensor::empty({static_cast<int64_t>(values.size())}, DType::I32);
   for (size_t i = 0; i < values.size(); ++i) labels.i32()[i] = values[i];
@@ -47,7 +44,7 @@ TEST(TimestepEmbedding, ForwardMatchesNaiveLoop) {
     const Tensor t = random_tensor({n}, seed++, 0.0f, 1000.0f);  // DDPM timesteps reach 999
     const Tensor out = Tensor::empty({n, width});
     ops::timestep_embedding_forward(t, out);
-    const Tensor expected = to_tensor(naive_timestep_embedding(to_vector(t), width), {n, width});
+    const Tensor expected = from_doubles(naive_timestep_embedding(to_vector(t), width), {n, width});
     // Angles are computed in double in both; only the final rounding to f32 differs (<= 6e-8 for |x| <= 1).
     expect_close(out, expected, 0.0, 2e-7, "timestep embedding " + shape_string(out.shape()));
   }
@@ -98,7 +95,7 @@ TEST(TimestepEmbeddingGrad, BackwardMatchesNaiveLoop) {
     }
   }
   // Double accumulation of 9 terms of size <= 1, one f32 rounding at the end.
-  expect_close(dt, to_tensor(expected, {n}), 1e-6, 1e-6, "timestep embedding dt");
+  expect_close(dt, from_doubles(expected, {n}), 1e-6, 1e-6, "timestep embedding dt");
 }
 
 TEST(Embedding, ForwardMatchesNaiveLoop) {
@@ -176,7 +173,7 @@ TEST(EmbeddingGrad, Accumulates) {
   for (size_t s = 0; s < labels.size(); ++s)
     for (int64_t d = 0; d < width; ++d) expected[labels[s] * width + d] += dy[s * width + d];
   // At most three f32 additions of values below 1.
-  expect_close(dtable, to_tensor(expected, {classes, width}), 0.0, 1e-6, "dtable += scatter");
+  expect_close(dtable, from_doubles(expected, {classes, width}), 0.0, 1e-6, "dtable += scatter");
 }
 
 }  // namespace

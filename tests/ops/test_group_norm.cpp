@@ -16,6 +16,7 @@ namespace {
 
 using testing::expect_close;
 using testing::expect_gradient;
+using testing::from_doubles;
 using testing::GradCheck;
 using testing::project;
 using testing::random_tensor;
@@ -147,10 +148,7 @@ NaiveGroupNormGrad naive_group_norm_backward(const Tensor& x, const Tensor& gamm
             rstd * (static_cast<double>(dyp[at]) * gp[ch] - sum_g / count - xhat * sum_g_xhat / count);
       });
     }
-  const auto to_tensor = [](const std::vector<double>& values, const Shape& shape) {
-    return from_vector(std::vector<float>(values.begin(), values.end()), shape);
-  };
-  return {to_tensor(dx, x.shape()), to_tensor(dgamma, {c}), to_tensor(dbeta, {c})};
+  return {from_doubles(dx, x.shape()), from_doubles(dgamma, {c}), from_doubles(dbeta, {c})};
 }
 
 TEST(GroupNormBackward, MatchesNaiveLoop) {

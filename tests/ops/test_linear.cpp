@@ -3,7 +3,6 @@
 // the write/accumulate contract of backward.
 #include <gtest/gtest.h>
 
-#include <limits>
 #include <string>
 
 #include "core/ops.h"
@@ -46,8 +45,7 @@ Tensor reference_linear(const LinearCase& c, const LinearInputs& in) {
 
 void check_forward(const LinearCase& c, uint64_t seed) {
   const LinearInputs in(c, seed);
-  Tensor y = Tensor::empty({c.rows, c.out_features});
-  fill(y, std::numeric_limits<float>::quiet_NaN());  // y must be written, not accumulated into
+  const Tensor y = testing::nan_tensor({c.rows, c.out_features});  // y must be written, not accumulated into
   ops::linear_forward(in.x, in.weight, in.bias, y);
   // fp32 GEMM vs double loop over K products of magnitude <= 1.
   testing::expect_close(y, reference_linear(c, in), 1e-4, 1e-5, "linear_forward " + c.name());
@@ -103,24 +101,19 @@ TEST(LinearBackward, AccumulatesParameterGradsAndOverwritesDx) {
   Tensor dweight_fresh = Tensor::zeros({c.out_features, c.in_features}), dbias_fresh = Tensor::zeros({c.out_features});
   ops::linear_backward(in.x, in.weight, dy, dx_fresh, dweight_fresh, dbias_fresh);
 
-  Tensor dx = Tensor::empty({c.rows, c.in_features});
-  fill(dx, std::numeric_limits<float>::quiet_NaN());
+  const Tensor dx = testing::nan_tensor({c.rows, c.in_features});
   const Tensor dweight_before = testing::random_tensor({c.out_features, c.in_features}, 25);
   const Tensor dbias_before = testing::random_tensor({c.out_features}, 26);
-  Tensor dweight = Tensor::empty(dweight_before.shape()), dbias = Tensor::empty(dbias_before.shape());
-  copy(dweight_before, dweight);
-  copy(dbias_before, dbias);
+  const Tensor dweight = testing::copy_to(dweight_before, Device::CPU);
+  const Tensor dbias = testing::copy_to(dbias_before, Device::CPU);
   for (int call = 0; call < 2; ++call) ops::linear_backward(in.x, in.weight, dy, dx, dweight, dbias);
 
   testing::expect_close(dx, dx_fresh, 0.0, 0.0, "linear dx overwritten");
-  Tensor dweight_expected = Tensor::empty(dweight.shape()), dbias_expected = Tensor::empty(dbias.shape());
-  for (int64_t i = 0; i < dweight.numel(); ++i)
-    dweight_expected.f32()[i] = dweight_before.f32()[i] + 2.0f * dweight_fresh.f32()[i];
-  for (int64_t i = 0; i < dbias.numel(); ++i)
-    dbias_expected.f32()[i] = dbias_before.f32()[i] + 2.0f * dbias_fresh.f32()[i];
   // Two fp32 additions onto the previous contents.
-  testing::expect_close(dweight, dweight_expected, 1e-5, 1e-5, "linear dweight accumulated");
-  testing::expect_close(dbias, dbias_expected, 1e-5, 1e-5, "linear dbias accumulated");
+  testing::expect_close(dweight, testing::add_scaled(dweight_before, 2.0f, dweight_fresh), 1e-5, 1e-5,
+                        "linear dweight accumulated");
+  testing::expect_close(dbias, testing::add_scaled(dbias_before, 2.0f, dbias_fresh), 1e-5, 1e-5,
+                        "linear dbias accumulated");
 
   // An undefined gradient is skipped and leaves the others as they would be.
   Tensor dweight_only = Tensor::zeros(dweight.shape());
@@ -136,9 +129,8 @@ TEST(LinearBackward, EmptyBatchKeepsParameterGrads) {
   ops::linear_forward(in.x, in.weight, in.bias, y);
   const Tensor dweight_before = testing::random_tensor({c.out_features, c.in_features}, 34);
   const Tensor dbias_before = testing::random_tensor({c.out_features}, 35);
-  Tensor dweight = Tensor::empty(dweight_before.shape()), dbias = Tensor::empty(dbias_before.shape());
-  copy(dweight_before, dweight);
-  copy(dbias_before, dbias);
+  const Tensor dweight = testing::copy_to(dweight_before, Device::CPU);
+  const Tensor dbias = testing::copy_to(dbias_before, Device::CPU);
   ops::linear_backward(in.x, in.weight, y, dx, dweight, dbias);
   testing::expect_close(dweight, dweight_before, 0.0, 0.0, "linear dweight, empty batch");
   testing::expect_close(dbias, dbias_before, 0.0, 0.0, "linear dbias, empty batch");

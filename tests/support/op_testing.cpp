@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
+#include "core/cpu/gemm.h"
 #include "core/philox.h"
 
 namespace diffuse::testing {
@@ -18,9 +20,32 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, float low, float high) {
   return tensor;
 }
 
+Tensor nan_tensor(const Shape& shape) {
+  Tensor tensor = Tensor::empty(shape);
+  fill(tensor, std::numeric_limits<float>::quiet_NaN());
+  return tensor;
+}
+
+Tensor copy_to(const Tensor& tensor, Device device) {
+  if (!tensor.defined()) return Tensor();
+  Tensor result = Tensor::empty(tensor.shape(), tensor.dtype(), device);
+  copy(tensor, result);
+  return result;
+}
+
+Tensor from_doubles(const std::vector<double>& values, const Shape& shape) {
+  return from_vector(std::vector<float>(values.begin(), values.end()), shape);
+}
+
+Tensor add_scaled(const Tensor& a, float alpha, const Tensor& b) {
+  Tensor result = Tensor::empty(a.shape());
+  for (int64_t i = 0; i < a.numel(); ++i) result.f32()[i] = a.f32()[i] + alpha * b.f32()[i];
+  return result;
+}
+
 void expect_close(const Tensor& actual, const Tensor& expected, double rtol, double atol, const std::string& what) {
-  ASSERT_EQ(actual.shape(), expected.shape()) << what << ": shapes differ, " << actual.describe() << " vs "
-                                              << expected.describe();
+  ASSERT_EQ(actual.shape(), expected.shape())
+      << what << ": shapes differ, " << actual.describe() << " vs " << expected.describe();
   const std::vector<float> a = to_vector(actual), e = to_vector(expected);
   int64_t worst = -1;
   double worst_excess = 0.0;
@@ -78,5 +103,11 @@ void expect_gradient(const std::string& what, const Tensor& input, const Tensor&
     }
   }
 }
+
+ScratchBudget::ScratchBudget(size_t bytes) : saved_(cpu::scratch_budget_bytes()) {
+  cpu::set_scratch_budget_bytes(bytes);
+}
+
+ScratchBudget::~ScratchBudget() { cpu::set_scratch_budget_bytes(saved_); }
 
 }  // namespace diffuse::testing

@@ -1,10 +1,13 @@
-// Helpers shared by the op tests: random inputs, closeness checks and a
-// central finite-difference gradient check.
+// Helpers shared by the op tests: inputs (random, NaN-filled, copies),
+// closeness checks, a central finite-difference gradient check, and a scoped
+// CPU scratch budget.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -12,6 +15,19 @@ namespace diffuse::testing {
 
 // Uniform in [low, high) from Philox, reproducible per seed.
 Tensor random_tensor(const Shape& shape, uint64_t seed, float low = -1.0f, float high = 1.0f);
+
+// All NaN: an output slot that an op must write rather than accumulate into.
+Tensor nan_tensor(const Shape& shape);
+
+// A copy of `tensor` on `device` (same shape and dtype); undefined stays undefined.
+Tensor copy_to(const Tensor& tensor, Device device);
+
+// An f32 CPU tensor of double reference values, each rounded once.
+Tensor from_doubles(const std::vector<double>& values, const Shape& shape);
+
+// a + alpha * b elementwise (f32 CPU tensors of one shape): the expected
+// contents of a gradient slot after accumulating into it.
+Tensor add_scaled(const Tensor& a, float alpha, const Tensor& b);
 
 // Fails the current test (with the worst element) unless
 // |actual - expected| <= atol + rtol * |expected| everywhere.
@@ -25,8 +41,8 @@ double project(const Tensor& output, const Tensor& projection);
 std::string error_message(const std::function<void()>& body);
 
 struct GradCheck {
-  double step = 1e-2;   // central difference step, relative to inputs of magnitude ~1
-  double rtol = 1e-2;   // fp32 forward + O(step^2) truncation
+  double step = 1e-2;  // central difference step, relative to inputs of magnitude ~1
+  double rtol = 1e-2;  // fp32 forward + O(step^2) truncation
   double atol = 1e-3;
   int max_elements = 64;  // elements probed per input (spread evenly over it)
 };
@@ -36,5 +52,18 @@ struct GradCheck {
 // difference with `analytic` (d loss / d input, same shape). Restores input.
 void expect_gradient(const std::string& what, const Tensor& input, const Tensor& analytic,
                      const std::function<double()>& loss, const GradCheck& options = GradCheck());
+
+// Sets the CPU backend's scratch budget (core/cpu/gemm.h) for a scope and
+// restores the previous one: tests lower it to exercise chunked paths.
+class ScratchBudget {
+ public:
+  explicit ScratchBudget(size_t bytes);
+  ~ScratchBudget();
+  ScratchBudget(const ScratchBudget&) = delete;
+  ScratchBudget& operator=(const ScratchBudget&) = delete;
+
+ private:
+  size_t saved_;
+};
 
 }  // namespace diffuse::testing
