@@ -74,9 +74,7 @@ std::vector<ConvertedFile> convert_cifar10(const std::string& source_directory, 
   std::vector<ConvertedFile> written;
   for (size_t s = 0; s < files.size(); ++s) {
     const std::string path = output_directory + "/" + files[s].output_name;
-    DatasetWriter writer(path, splits[s].info, overwrite);
-    writer.append(splits[s].images.data(), splits[s].labels.data(), splits[s].info.count);
-    writer.commit();
+    write_dataset_file(path, splits[s].info, splits[s].images.data(), splits[s].labels.data(), overwrite);
     written.push_back(ConvertedFile{path, splits[s].info});
   }
   return written;

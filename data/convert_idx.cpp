@@ -64,9 +64,8 @@ IdxDataset load_idx(const IdxConversion& conversion) {
 }
 
 ConvertedFile write_idx_dataset(const IdxDataset& dataset, const std::string& path, Overwrite overwrite) {
-  DatasetWriter writer(path, dataset.info, overwrite);
-  writer.append(dataset.images.data(), dataset.info.has_labels ? dataset.labels.data() : nullptr, dataset.info.count);
-  writer.commit();
+  write_dataset_file(path, dataset.info, dataset.images.data(),
+                     dataset.info.has_labels ? dataset.labels.data() : nullptr, overwrite);
   return ConvertedFile{path, dataset.info};
 }
 

@@ -1,30 +1,13 @@
 // Opening, validating and reading dataset files.
 #include "data/dataset.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
-#include "core/checks_hdf5.h"
-#include "data/file_error.h"
+#include "data/pixels.h"
 
 namespace diffuse {
 
 namespace {
-
-// Extents of a dataset's dataspace.
-std::vector<hsize_t> dataset_extents(hid_t dataset) {
-  hid_t space_id;
-  H5_CHECK(space_id = H5Dget_space(dataset));
-  Hdf5Handle space(space_id, H5Sclose);
-  int rank;
-  H5_CHECK(rank = H5Sget_simple_extent_ndims(space.get()));
-  std::vector<hsize_t> extents(rank);
-  H5_CHECK(H5Sget_simple_extent_dims(space.get(), extents.data(), nullptr));
-  return extents;
-}
 
 // The datatype class and size of a dataset's elements.
 struct ElementType {
@@ -42,45 +25,6 @@ ElementType element_type(hid_t dataset) {
   element.size = H5Tget_size(type.get());
   element.sign = element.type_class == H5T_INTEGER ? H5Tget_sign(type.get()) : H5T_SGN_NONE;
   return element;
-}
-
-bool link_exists(hid_t file, const char* path) {
-  htri_t exists;
-  H5_CHECK(exists = H5Lexists(file, path + 1, H5P_DEFAULT));  // relative to the root: "images"
-  return exists > 0;
-}
-
-int64_t read_integer_attribute(hid_t object, const char* name) {
-  hid_t attribute_id;
-  H5_CHECK(attribute_id = H5Aopen(object, name, H5P_DEFAULT));
-  Hdf5Handle attribute(attribute_id, H5Aclose);
-  int64_t value = 0;
-  H5_CHECK(H5Aread(attribute.get(), H5T_NATIVE_INT64, &value));
-  return value;
-}
-
-// Fixed-length (what we write) or variable-length (what h5py writes) strings.
-std::string read_string_attribute(hid_t object, const char* name) {
-  hid_t attribute_id, type_id;
-  H5_CHECK(attribute_id = H5Aopen(object, name, H5P_DEFAULT));
-  Hdf5Handle attribute(attribute_id, H5Aclose);
-  H5_CHECK(type_id = H5Aget_type(attribute.get()));
-  Hdf5Handle type(type_id, H5Tclose);
-  H5T_class_t type_class;
-  H5_CHECK(type_class = H5Tget_class(type.get()));
-  DIFFUSE_CHECK(type_class == H5T_STRING, "attribute '", name, "' is not a string");
-  htri_t variable;
-  H5_CHECK(variable = H5Tis_variable_str(type.get()));
-  if (variable > 0) {
-    char* text = nullptr;
-    H5_CHECK(H5Aread(attribute.get(), type.get(), &text));
-    std::string value = text != nullptr ? text : "";
-    H5free_memory(text);
-    return value;
-  }
-  std::string value(H5Tget_size(type.get()), '\0');
-  H5_CHECK(H5Aread(attribute.get(), type.get(), value.data()));
-  return value.substr(0, value.find('\0'));
 }
 
 // Reads images [first, first + count) of an open /images dataset; the caller holds the HDF5 mutex.
@@ -104,20 +48,9 @@ std::string describe_dataset(const DatasetInfo& info) {
 
 DatasetReader::DatasetReader(const std::string& path) : path_(path) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
-  silence_hdf5_errors();
   with_file_context("dataset", path_, [&] {
     try {
-      struct stat status;
-      DIFFUSE_CHECK(::stat(path_.c_str(), &status) == 0, "cannot open: ", std::strerror(errno));
-#if H5_VERSION_GE(1, 12, 0)
-      const htri_t is_hdf5 = H5Fis_accessible(path_.c_str(), H5P_DEFAULT);
-#else
-      const htri_t is_hdf5 = H5Fis_hdf5(path_.c_str());
-#endif
-      DIFFUSE_CHECK(is_hdf5 > 0, "not an HDF5 file (or truncated or corrupt)");
-      hid_t file_id;
-      H5_CHECK(file_id = H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
-      file_ = Hdf5Handle(file_id, H5Fclose);
+      file_ = open_hdf5_file(path_);
       validate_and_load();
     } catch (...) {
       images_.reset();  // close while holding the mutex
@@ -137,45 +70,40 @@ void DatasetReader::validate_and_load() {
   DIFFUSE_CHECK(link_exists(file_.get(), kImagesPath), "no ", kImagesPath, " dataset");
   // No chunk cache: it would read a whole chunk (up to 64 images) to return one of them, and the
   // loader's reads are random. Without it HDF5 reads just the requested images of uncompressed chunks.
-  hid_t access_id, images_id;
+  hid_t access_id;
   H5_CHECK(access_id = H5Pcreate(H5P_DATASET_ACCESS));
   Hdf5Handle access(access_id, H5Pclose);
   H5_CHECK(H5Pset_chunk_cache(access.get(), 0, 0, H5D_CHUNK_CACHE_W0_DEFAULT));
-  H5_CHECK(images_id = H5Dopen2(file_.get(), kImagesPath, access.get()));
-  images_ = Hdf5Handle(images_id, H5Dclose);
+  images_ = open_dataset(file_.get(), kImagesPath, access.get());
   const ElementType image_type = element_type(images_.get());
   DIFFUSE_CHECK(image_type.type_class == H5T_INTEGER && image_type.size == 1 && image_type.sign == H5T_SGN_NONE,
                 kImagesPath, " must hold uint8 pixels");
-  const std::vector<hsize_t> extents = dataset_extents(images_.get());
+  const Shape extents = dataset_shape(images_.get());
   DIFFUSE_CHECK(extents.size() == 4, kImagesPath, " has rank ", extents.size(), ", expected 4 [N, H, W, C]");
-  info_.count = static_cast<int64_t>(extents[0]);
-  info_.height = static_cast<int64_t>(extents[1]);
-  info_.width = static_cast<int64_t>(extents[2]);
-  info_.channels = static_cast<int64_t>(extents[3]);
+  info_.count = extents[0];
+  info_.height = extents[1];
+  info_.width = extents[2];
+  info_.channels = extents[3];
   DIFFUSE_CHECK(info_.count > 0, kImagesPath, " holds no images");
   DIFFUSE_CHECK(info_.height > 0 && info_.width > 0 && info_.channels > 0, kImagesPath, " has an empty image shape");
 
-  htri_t has_source;
-  H5_CHECK(has_source = H5Aexists(file_.get(), kSourceAttribute));
-  if (has_source > 0) info_.source = read_string_attribute(file_.get(), kSourceAttribute);
-  htri_t has_num_classes;
-  H5_CHECK(has_num_classes = H5Aexists(file_.get(), kNumClassesAttribute));
-  if (has_num_classes > 0) info_.num_classes = read_integer_attribute(file_.get(), kNumClassesAttribute);
+  if (has_attribute(file_.get(), kSourceAttribute))
+    info_.source = read_string_attribute(file_.get(), kSourceAttribute);
+  if (has_attribute(file_.get(), kNumClassesAttribute))
+    info_.num_classes = read_int_attribute(file_.get(), kNumClassesAttribute);
   DIFFUSE_CHECK(info_.num_classes >= 0, "attribute ", kNumClassesAttribute, " is negative");
 
   info_.has_labels = link_exists(file_.get(), kLabelsPath);
   if (!info_.has_labels) return;
   DIFFUSE_CHECK(info_.num_classes > 0, "has ", kLabelsPath, " but no positive root attribute ", kNumClassesAttribute);
-  hid_t labels_id;
-  H5_CHECK(labels_id = H5Dopen2(file_.get(), kLabelsPath, H5P_DEFAULT));
-  Hdf5Handle labels(labels_id, H5Dclose);
+  const Hdf5Handle labels = open_dataset(file_.get(), kLabelsPath);
   DIFFUSE_CHECK(element_type(labels.get()).type_class == H5T_INTEGER, kLabelsPath, " must hold integers");
-  const std::vector<hsize_t> label_extents = dataset_extents(labels.get());
+  const Shape label_extents = dataset_shape(labels.get());
   DIFFUSE_CHECK(label_extents.size() == 1, kLabelsPath, " has rank ", label_extents.size(), ", expected 1 [N]");
-  DIFFUSE_CHECK(static_cast<int64_t>(label_extents[0]) == info_.count, kLabelsPath, " has ", label_extents[0],
-                " entries but ", kImagesPath, " has ", info_.count);
+  DIFFUSE_CHECK(label_extents[0] == info_.count, kLabelsPath, " has ", label_extents[0], " entries but ", kImagesPath,
+                " has ", info_.count);
   labels_.resize(info_.count);
-  H5_CHECK(H5Dread(labels.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels_.data()));
+  read_dataset(labels.get(), H5T_NATIVE_INT32, labels_.data());
   for (int64_t i = 0; i < info_.count; ++i) {
     DIFFUSE_CHECK(labels_[i] >= 0 && labels_[i] < info_.num_classes, "label ", labels_[i], " of image ", i,
                   " is outside [0, ", info_.num_classes, ")");
@@ -193,6 +121,14 @@ void DatasetReader::read_range(int64_t first, int64_t count, uint8_t* out) const
     Hdf5Handle file_space(space_id, H5Sclose);
     read_run(images_.get(), file_space.get(), info_, first, count, out);
   });
+}
+
+Tensor DatasetReader::read_scaled(int64_t first, int64_t count) const {
+  std::vector<uint8_t> pixels(static_cast<size_t>(count * info_.image_bytes()));
+  read_range(first, count, pixels.data());
+  Tensor images = Tensor::empty({count, info_.height, info_.width, info_.channels});
+  std::transform(pixels.begin(), pixels.end(), images.f32(), from_pixel);
+  return images;
 }
 
 void DatasetReader::read_images(const std::vector<int64_t>& indices, uint8_t* out) const {

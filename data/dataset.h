@@ -7,7 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "data/hdf5_lock.h"
+#include "core/hdf5.h"
+#include "core/tensor.h"
 
 namespace diffuse {
 
@@ -55,6 +56,8 @@ class DatasetReader {
   void read_images(const std::vector<int64_t>& indices, uint8_t* out) const;
   // Images [first, first + count) into `out`.
   void read_range(int64_t first, int64_t count, uint8_t* out) const;
+  // Images [first, first + count) as fp32 [count, H, W, C] in [-1, 1] (data/pixels.h).
+  Tensor read_scaled(int64_t first, int64_t count) const;
 
  private:
   void validate_and_load();

@@ -1,17 +1,11 @@
 // Writing dataset files through a temporary name, fsync and rename.
 #include "data/dataset_writer.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
+#include <filesystem>
 
-#include "core/checks_hdf5.h"
-#include "data/file_error.h"
+#include "data/pixels.h"
 
 namespace diffuse {
 
@@ -22,49 +16,6 @@ namespace {
 // image at random does not drag in megabytes.
 constexpr int64_t kMaxChunkImages = 64;
 constexpr int64_t kChunkTargetBytes = 1 << 20;
-
-bool file_exists(const std::string& path) {
-  struct stat status;
-  return ::stat(path.c_str(), &status) == 0;
-}
-
-void fsync_path(const std::string& path, int flags) {
-  const int descriptor = ::open(path.c_str(), flags);
-  DIFFUSE_CHECK(descriptor >= 0, "cannot open ", path, " to fsync it: ", std::strerror(errno));
-  const int status = ::fsync(descriptor);
-  const int fsync_errno = errno;
-  ::close(descriptor);
-  DIFFUSE_CHECK(status == 0, "fsync of ", path, " failed: ", std::strerror(fsync_errno));
-}
-
-std::string parent_directory(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-void write_int_attribute(hid_t object, const char* name, int64_t value) {
-  hid_t space_id, attribute_id;
-  H5_CHECK(space_id = H5Screate(H5S_SCALAR));
-  Hdf5Handle space(space_id, H5Sclose);
-  H5_CHECK(attribute_id = H5Acreate2(object, name, H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
-  Hdf5Handle attribute(attribute_id, H5Aclose);
-  const int32_t narrow = static_cast<int32_t>(value);
-  H5_CHECK(H5Awrite(attribute.get(), H5T_NATIVE_INT32, &narrow));
-}
-
-void write_string_attribute(hid_t object, const char* name, const std::string& value) {
-  hid_t type_id, space_id, attribute_id;
-  H5_CHECK(type_id = H5Tcopy(H5T_C_S1));
-  Hdf5Handle type(type_id, H5Tclose);
-  H5_CHECK(H5Tset_size(type.get(), value.size() + 1));
-  H5_CHECK(H5Tset_strpad(type.get(), H5T_STR_NULLTERM));
-  H5_CHECK(space_id = H5Screate(H5S_SCALAR));
-  Hdf5Handle space(space_id, H5Sclose);
-  H5_CHECK(attribute_id = H5Acreate2(object, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
-  Hdf5Handle attribute(attribute_id, H5Aclose);
-  H5_CHECK(H5Awrite(attribute.get(), type.get(), value.c_str()));
-}
 
 // Writes rows [first, first + count) of a dataset whose trailing extents are `row_shape`.
 void write_rows(hid_t dataset, hid_t memory_type, const std::vector<hsize_t>& row_shape, int64_t first, int64_t count,
@@ -85,7 +36,7 @@ void write_rows(hid_t dataset, hid_t memory_type, const std::vector<hsize_t>& ro
 }  // namespace
 
 void check_can_write(const std::string& path, Overwrite overwrite) {
-  DIFFUSE_CHECK(overwrite == Overwrite::Replace || !file_exists(path), "output file ", path,
+  DIFFUSE_CHECK(overwrite == Overwrite::Replace || !std::filesystem::exists(path), "output file ", path,
                 " already exists; refusing to overwrite it (remove it, or pass --overwrite to replace it)");
 }
 
@@ -101,12 +52,9 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetInfo& info, O
   });
   check_can_write(path_, overwrite_);
   std::lock_guard<std::mutex> lock(hdf5_mutex());
-  silence_hdf5_errors();
   with_file_context("dataset", temporary_path_, [&] {
     try {
-      hid_t file_id;
-      H5_CHECK(file_id = H5Fcreate(temporary_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
-      file_ = Hdf5Handle(file_id, H5Fclose);
+      file_ = create_hdf5_file(temporary_path_);
 
       const hsize_t image_extents[4] = {static_cast<hsize_t>(info_.count), static_cast<hsize_t>(info_.height),
                                         static_cast<hsize_t>(info_.width), static_cast<hsize_t>(info_.channels)};
@@ -134,8 +82,8 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetInfo& info, O
                                         H5P_DEFAULT, H5P_DEFAULT));
         labels_ = Hdf5Handle(labels_id, H5Dclose);
       }
-      write_int_attribute(file_.get(), kNumClassesAttribute, info_.num_classes);
-      write_string_attribute(file_.get(), kSourceAttribute, info_.source);
+      write_attribute(file_.get(), kNumClassesAttribute, static_cast<int32_t>(info_.num_classes));
+      write_attribute(file_.get(), kSourceAttribute, info_.source);
     } catch (...) {
       discard();
       throw;
@@ -181,13 +129,10 @@ void DatasetWriter::commit() {
     labels_.reset();
     H5_CHECK(file_.close());
   });
-  fsync_path(temporary_path_, O_RDONLY);
   // Checked again just before the rename, in case the file appeared while we were writing.
   check_can_write(path_, overwrite_);
-  DIFFUSE_CHECK(std::rename(temporary_path_.c_str(), path_.c_str()) == 0, "cannot rename ", temporary_path_, " to ",
-                path_, ": ", std::strerror(errno));
+  publish_file(temporary_path_, path_);
   committed_ = true;
-  fsync_path(parent_directory(path_), O_RDONLY | O_DIRECTORY);
 }
 
 // Closes everything and deletes the temporary file; the caller holds the HDF5 mutex.
@@ -196,6 +141,29 @@ void DatasetWriter::discard() {
   labels_.reset();
   file_.reset();
   std::remove(temporary_path_.c_str());
+}
+
+void write_dataset_file(const std::string& path, const DatasetInfo& info, const uint8_t* images, const int32_t* labels,
+                        Overwrite overwrite) {
+  DatasetWriter writer(path, info, overwrite);
+  writer.append(images, labels, info.count);
+  writer.commit();
+}
+
+void write_image_dataset(const std::string& path, const Tensor& images, const Tensor& labels, int64_t num_classes,
+                         const std::string& source, Overwrite overwrite) {
+  DatasetInfo info;
+  info.count = images.dim(0);
+  info.height = images.dim(1);
+  info.width = images.dim(2);
+  info.channels = images.dim(3);
+  info.has_labels = labels.defined();
+  info.num_classes = labels.defined() ? num_classes : 0;
+  info.source = source;
+  const std::vector<float> values = to_vector(images);
+  std::vector<uint8_t> pixels(values.size());
+  std::transform(values.begin(), values.end(), pixels.begin(), to_pixel);
+  write_dataset_file(path, info, pixels.data(), labels.defined() ? labels.i32() : nullptr, overwrite);
 }
 
 }  // namespace diffuse

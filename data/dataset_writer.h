@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/tensor.h"
 #include "data/dataset.h"
-#include "data/hdf5_lock.h"
 
 namespace diffuse {
 
@@ -48,5 +48,14 @@ class DatasetWriter {
   Hdf5Handle images_;
   Hdf5Handle labels_;
 };
+
+// Writes a whole dataset at once: images [N, H, W, C] and labels [N] (nullptr when unlabelled).
+void write_dataset_file(const std::string& path, const DatasetInfo& info, const uint8_t* images, const int32_t* labels,
+                        Overwrite overwrite);
+
+// Writes fp32 images [N, H, W, C] in [-1, 1] as 8-bit pixels (to_pixel), with labels [N] i32 (undefined: an
+// unlabelled dataset) of `num_classes` classes.
+void write_image_dataset(const std::string& path, const Tensor& images, const Tensor& labels, int64_t num_classes,
+                         const std::string& source, Overwrite overwrite);
 
 }  // namespace diffuse

@@ -2,6 +2,7 @@
 #include "data/loader.h"
 
 #include "core/error.h"
+#include "data/pixels.h"
 
 namespace diffuse {
 
@@ -67,8 +68,8 @@ Batch DataLoader::load(int64_t step) {
   const std::vector<int64_t> indices = order_.batch_indices(step, slice_);
   const int64_t count = static_cast<int64_t>(indices.size());
   const int64_t image_bytes = info.image_bytes();
-  std::vector<uint8_t> pixels(static_cast<size_t>(count * image_bytes));
-  reader_.read_images(indices, pixels.data());
+  pixels_.resize(static_cast<size_t>(count * image_bytes));
+  reader_.read_images(indices, pixels_.data());
 
   Batch batch;
   batch.step = step;
@@ -79,12 +80,12 @@ Batch DataLoader::load(int64_t step) {
   for (int64_t n = 0; n < count; ++n) {
     const bool flip = options_.horizontal_flip && flip_sample(options_.seed, step, batch.first_sample + n);
     for (int64_t y = 0; y < info.height; ++y) {
-      const uint8_t* source = pixels.data() + n * image_bytes + y * row;
+      const uint8_t* source = pixels_.data() + n * image_bytes + y * row;
       float* target = images + n * image_bytes + y * row;
       for (int64_t x = 0; x < info.width; ++x) {
         const int64_t source_x = flip ? info.width - 1 - x : x;
         for (int64_t c = 0; c < info.channels; ++c) {
-          target[x * info.channels + c] = static_cast<float>(source[source_x * info.channels + c]) / 127.5f - 1.0f;
+          target[x * info.channels + c] = from_pixel(source[source_x * info.channels + c]);
         }
       }
     }

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/tensor.h"
 #include "data/dataset.h"
@@ -57,7 +58,8 @@ class DataLoader {
   LoaderOptions options_;
   DatasetReader reader_;
   RankSlice slice_;
-  SampleOrder order_;  // used by whichever thread loads
+  SampleOrder order_;            // used by whichever thread loads
+  std::vector<uint8_t> pixels_;  // load()'s read buffer, kept between steps
   int64_t next_step_;
 
   // Prefetching: the thread fills `ready_` with consecutive steps.

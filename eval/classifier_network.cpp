@@ -15,6 +15,35 @@ ClassifierSpec classifier_spec(const FeatureNetworkInfo& info) {
   return spec;
 }
 
+FeatureNetworkInfo classifier_info(const ClassifierSpec& spec) {
+  std::string widths;
+  for (int width : spec.channels) widths += (widths.empty() ? "" : ",") + std::to_string(width);
+  FeatureNetworkInfo info;
+  info.kind = kClassifierKind;
+  info.architecture = concat("CNN: 3x3 conv + GroupNorm(", spec.groups, ") + ReLU units, widths [", widths,
+                             "] (stride 2 between stages, two units per stage after the stem), flatten, "
+                             "Linear+ReLU features [",
+                             spec.feature_dim, "], Linear head [", spec.num_classes, "]");
+  info.image_size = spec.image_size;
+  info.image_channels = spec.image_channels;
+  info.feature_dim = spec.feature_dim;
+  info.num_classes = spec.num_classes;
+  info.channels.assign(spec.channels.begin(), spec.channels.end());
+  info.groups = spec.groups;
+  return info;
+}
+
+WeightMap parameter_weights(const model::ParameterStore& store) {
+  WeightMap weights;
+  for (int64_t i = 0; i < store.count(); ++i) {
+    const model::Parameter& parameter = store.at(i);
+    Tensor value = Tensor::empty(parameter.shape);
+    copy(parameter.value, value);
+    weights[parameter.name] = value;
+  }
+  return weights;
+}
+
 ClassifierNetwork::ClassifierNetwork(const FeatureFile& file) : info_(file.info) {
   classifier_ = std::make_unique<Classifier>(classifier_spec(info_), store_);
   store_.finalize(Device::CPU);

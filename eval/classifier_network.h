@@ -9,8 +9,13 @@
 
 namespace diffuse::eval {
 
-// The classifier spec recorded in a feature file of kind "classifier".
+// The classifier spec recorded in a feature file of kind "classifier", and back
+// (test_accuracy left unknown).
 ClassifierSpec classifier_spec(const FeatureNetworkInfo& info);
+FeatureNetworkInfo classifier_info(const ClassifierSpec& spec);
+
+// Copies of the store's parameters by name: the weights a feature file holds.
+WeightMap parameter_weights(const model::ParameterStore& store);
 
 class ClassifierNetwork final : public FeatureNetwork {
  public:

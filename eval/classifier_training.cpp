@@ -13,7 +13,9 @@
 #include "core/ops.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "eval/classifier_network.h"
 #include "eval/feature_file.h"
+#include "eval/rank_share.h"
 
 namespace diffuse::eval {
 
@@ -28,45 +30,11 @@ double learning_rate(const ClassifierTrainingOptions& options, int64_t step, int
   return options.lr * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, progress)));
 }
 
-std::string architecture_text(const ClassifierSpec& spec) {
-  std::string widths;
-  for (int width : spec.channels) widths += (widths.empty() ? "" : ",") + std::to_string(width);
-  return concat("CNN: 3x3 conv + GroupNorm(", spec.groups, ") + ReLU units, widths [", widths,
-                "] (stride 2 between stages, two units per stage after the stem), flatten, "
-                "Linear+ReLU features [",
-                spec.feature_dim, "], Linear head [", spec.num_classes, "]");
-}
-
 void write_classifier(const std::string& path, const ClassifierSpec& spec, const model::ParameterStore& store,
                       double accuracy) {
-  WeightMap weights;
-  for (int64_t i = 0; i < store.count(); ++i) {
-    const model::Parameter& parameter = store.at(i);
-    Tensor copy_of = Tensor::empty(parameter.shape);
-    copy(parameter.value, copy_of);
-    weights[parameter.name] = copy_of;
-  }
-  FeatureNetworkInfo info;
-  info.kind = kClassifierKind;
-  info.architecture = architecture_text(spec);
-  info.image_size = spec.image_size;
-  info.image_channels = spec.image_channels;
-  info.feature_dim = spec.feature_dim;
-  info.num_classes = spec.num_classes;
-  info.channels.assign(spec.channels.begin(), spec.channels.end());
-  info.groups = spec.groups;
+  FeatureNetworkInfo info = classifier_info(spec);
   info.test_accuracy = accuracy;
-  write_feature_file(path, info, weights);
-}
-
-// Fills `images` [n,H,W,C] with pixel / 127.5 - 1 and `labels` [n] from dataset images [first, first + n).
-void read_scaled(const DatasetReader& reader, int64_t first, const Tensor& images, const Tensor& labels) {
-  const int64_t n = images.dim(0);
-  std::vector<uint8_t> bytes(static_cast<size_t>(n * reader.info().image_bytes()));
-  reader.read_range(first, n, bytes.data());
-  float* pixels = images.f32();
-  for (size_t i = 0; i < bytes.size(); ++i) pixels[i] = static_cast<float>(bytes[i]) / 127.5f - 1.0f;
-  for (int64_t i = 0; i < n; ++i) labels.i32()[i] = reader.labels()[static_cast<size_t>(first + i)];
+  write_feature_file(path, info, parameter_weights(store));
 }
 
 }  // namespace
@@ -74,22 +42,18 @@ void read_scaled(const DatasetReader& reader, int64_t first, const Tensor& image
 double classifier_accuracy(Classifier& classifier, const std::string& dataset_path, int64_t limit,
                            Communicator& communicator) {
   const DatasetReader reader(dataset_path);
-  DIFFUSE_CHECK(reader.info().has_labels, "dataset ", dataset_path, " has no labels to score a classifier on");
+  DIFFUSE_CHECK(reader.info().has_labels, "dataset ", dataset_path,
+                " has no labels to score a classifier on: pass a labelled test set");
   const int64_t count = limit > 0 ? std::min(limit, reader.info().count) : reader.info().count;
-  const int64_t share = (count + communicator.size() - 1) / communicator.size();
-  const int64_t begin = std::min(count, communicator.rank() * share), end = std::min(count, begin + share);
-  const DatasetInfo& info = reader.info();
+  const RankShare share = rank_share(count, communicator.rank(), communicator.size());
   double correct = 0.0;
-  for (int64_t first = begin; first < end; first += kScoringBatch) {
-    const int64_t n = std::min(kScoringBatch, end - first);
-    const Tensor images = Tensor::empty({n, info.height, info.width, info.channels});
-    const Tensor labels = Tensor::empty({n}, DType::I32);
-    read_scaled(reader, first, images, labels);
-    const Tensor& logits = classifier.forward(images);
+  for (int64_t first = share.begin; first < share.end; first += kScoringBatch) {
+    const int64_t n = std::min(kScoringBatch, share.end - first);
+    const Tensor& logits = classifier.forward(reader.read_scaled(first, n));
     const int64_t classes = logits.dim(1);
     for (int64_t i = 0; i < n; ++i) {
       const float* row = logits.f32() + i * classes;
-      correct += (std::max_element(row, row + classes) - row) == labels.i32()[i] ? 1.0 : 0.0;
+      correct += (std::max_element(row, row + classes) - row) == reader.labels()[first + i] ? 1.0 : 0.0;
     }
   }
   return communicator.all_reduce_sum(correct) / static_cast<double>(count);
@@ -100,20 +64,21 @@ ClassifierTrainingResult train_classifier(const ClassifierTrainingOptions& optio
   const int rank = communicator.rank(), world = communicator.size();
   DIFFUSE_CHECK(options.epochs > 0 && options.batch_size > 0, "epochs and batch size must be positive");
   DIFFUSE_CHECK(options.batch_size % world == 0, "batch size ", options.batch_size, " is not divisible by ", world,
-                " ranks");
+                " ranks: pass a --batch that is");
   ClassifierSpec spec = options.spec;
   {
     const DatasetReader train(options.train_path), test(options.test_path);
     const DatasetInfo& info = train.info();
     DIFFUSE_CHECK(info.has_labels && info.num_classes >= 2, "dataset ", options.train_path,
-                  " has no labels: the classifier needs a labelled dataset");
+                  " has no labels: the classifier learns from them; convert the dataset with its labels "
+                  "(`diffuse prepare idx --labels`, or `prepare folder` with one subfolder per class)");
     DIFFUSE_CHECK(info.height == info.width, "dataset ", options.train_path, " has non-square ", info.height, "x",
-                  info.width, " images");
+                  info.width, " images: convert it with `diffuse prepare folder --size`, which crops them square");
     const DatasetInfo& test_info = test.info();
     DIFFUSE_CHECK(test_info.height == info.height && test_info.width == info.width &&
                       test_info.channels == info.channels && test_info.num_classes == info.num_classes,
                   "test set ", options.test_path, " (", describe_dataset(test_info), ") does not match training set ",
-                  options.train_path, " (", describe_dataset(info), ")");
+                  options.train_path, " (", describe_dataset(info), "): pass the test split of the same dataset");
     spec.image_size = static_cast<int>(info.height);
     spec.image_channels = static_cast<int>(info.channels);
     spec.num_classes = static_cast<int>(info.num_classes);
@@ -140,7 +105,7 @@ ClassifierTrainingResult train_classifier(const ClassifierTrainingOptions& optio
     log_info("training the classifier (", store.numel(), " parameters) for ", total, " steps of ", options.batch_size,
              " images on ", world, " rank(s) x ", omp_get_max_threads(), " threads");
 
-  Tensor per_sample;
+  Tensor per_sample, dlogits;
   double window_loss = 0.0;
   int64_t window_steps = 0;
   for (int64_t step = 0; step < total; ++step) {
@@ -149,8 +114,8 @@ ClassifierTrainingResult train_classifier(const ClassifierTrainingOptions& optio
     const Tensor& logits = classifier.forward(batch.images);
     model::ensure_buffer(per_sample, {logits.dim(0)}, Device::CPU);
     ops::cross_entropy_forward(logits, batch.labels, per_sample);
-    for (float loss : to_vector(per_sample)) window_loss += loss;
-    Tensor dlogits = Tensor::empty(logits.shape());
+    for (int64_t i = 0; i < per_sample.numel(); ++i) window_loss += per_sample.f32()[i];
+    model::ensure_buffer(dlogits, logits.shape(), Device::CPU);
     ops::cross_entropy_backward(logits, batch.labels, 1.0f / static_cast<float>(options.batch_size), dlogits);
     classifier.backward(dlogits);
     communicator.all_reduce_sum(store.grads());

@@ -5,8 +5,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
+
+#include "core/hdf5.h"
 
 #include "eval/frechet_distance.h"
 #include "eval/precision_recall.h"
@@ -42,7 +43,8 @@ void check_reference_shape(const std::string& reference_path, int64_t height, in
                            int64_t size, int64_t expected_channels, const std::string& what) {
   DIFFUSE_CHECK(height == size && width == size && channels == expected_channels, "reference set ", reference_path,
                 " has ", height, "x", width, "x", channels, " images but ", what, " are ", size, "x", size, "x",
-                expected_channels);
+                expected_channels, ": pass a --ref dataset of the same image shape (e.g. the test split of the "
+                "training data)");
 }
 
 EvaluationReport compare_features(const Tensor& generated, const ReferenceFeatures& reference,
@@ -122,9 +124,7 @@ void write_text_file(const std::string& path, const std::string& text) {
     file.flush();
     DIFFUSE_CHECK(file.good(), "writing ", temporary, " failed");
   }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  DIFFUSE_CHECK(!error, "cannot rename ", temporary, " to ", path, ": ", error.message());
+  publish_file(temporary, path);
 }
 
 }  // namespace diffuse::eval

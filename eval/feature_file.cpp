@@ -1,7 +1,7 @@
 // Feature network files: writing, reading and the weight fingerprint.
 #include "eval/feature_file.h"
 
-#include "data/file_error.h"
+#include "core/hdf5.h"
 #include "eval/hdf5_file.h"
 #include "eval/sha256.h"
 
@@ -52,9 +52,9 @@ FeatureFile read_feature_file(const std::string& path) {
                   "`diffuse train-classifier` or tools/convert_inception_weights.py");
     const int64_t version = file.int_attribute("format_version");
     DIFFUSE_CHECK(version == kFeatureFileFormatVersion, "format_version ", version,
-                  " is not supported (this build "
-                  "reads version ",
-                  kFeatureFileFormatVersion, ")");
+                  " is not supported (this build reads version ", kFeatureFileFormatVersion,
+                  "): make the file again with this build's `diffuse train-classifier` or "
+                  "tools/convert_inception_weights.py");
     FeatureFile result;
     FeatureNetworkInfo& info = result.info;
     info.kind = file.string_attribute("kind");
@@ -76,7 +76,9 @@ FeatureFile read_feature_file(const std::string& path) {
     }
     const std::string actual = weights_sha256(result.weights);
     DIFFUSE_CHECK(actual == info.weights_sha256, "the weights hash to ", actual, " but the file records ",
-                  info.weights_sha256, ": the file is corrupt or was modified");
+                  info.weights_sha256,
+                  ": the file is corrupt or was modified; make it again with `diffuse train-classifier` or "
+                  "tools/convert_inception_weights.py");
     return result;
   });
 }

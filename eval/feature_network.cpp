@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "data/file_error.h"
+#include "core/hdf5.h"
 #include "eval/classifier_network.h"
 #include "eval/inception.h"
 
@@ -23,7 +23,8 @@ void check_image_shape(const FeatureNetworkInfo& info, const std::string& networ
     DIFFUSE_CHECK(height == info.image_size && width == info.image_size && channels == info.image_channels,
                   "feature network ", network_path, " takes ", info.image_size, "x", info.image_size, "x",
                   info.image_channels, " images but ", what, " are ", height, "x", width, "x", channels,
-                  ": train a classifier on data of this shape, or use the Inception network");
+                  ": train a classifier on images of this shape with `diffuse train-classifier`, or use the "
+                  "Inception network (tools/convert_inception_weights.py)");
   } else {
     DIFFUSE_CHECK(channels == 1 || channels == 3, "feature network ", network_path,
                   " takes grayscale or RGB images but ", what, " have ", channels, " channels");
@@ -36,16 +37,17 @@ Tensor extract_features(FeatureNetwork& network, const Tensor& images, int64_t b
   const int64_t count = images.dim(0);
   const bool classify = predictions != nullptr && info.num_classes > 0;
   Tensor features = Tensor::empty({count, info.feature_dim});
-  if (classify) *predictions = Tensor::empty({count}, DType::I32);
+  const Tensor logits = classify ? Tensor::empty({count, info.num_classes}) : Tensor();
   for (int64_t first = 0; first < count; first += batch) {
     const int64_t end = std::min(count, first + batch);
-    Tensor logits = classify ? Tensor::empty({end - first, info.num_classes}) : Tensor();
-    network.compute(images.slice(first, end), features.slice(first, end), logits);
-    if (!classify) continue;
-    for (int64_t i = 0; i < end - first; ++i) {
-      const float* row = logits.f32() + i * info.num_classes;
-      predictions->i32()[first + i] = static_cast<int32_t>(std::max_element(row, row + info.num_classes) - row);
-    }
+    network.compute(images.slice(first, end), features.slice(first, end),
+                    classify ? logits.slice(first, end) : Tensor());
+  }
+  if (!classify) return features;
+  *predictions = Tensor::empty({count}, DType::I32);
+  for (int64_t i = 0; i < count; ++i) {
+    const float* row = logits.f32() + i * info.num_classes;
+    predictions->i32()[i] = static_cast<int32_t>(std::max_element(row, row + info.num_classes) - row);
   }
   return features;
 }

@@ -1,9 +1,9 @@
-// Hdf5File: the small slice of HDF5 that evaluation files need (feature
-// network weights, cached reference statistics): named fp32/fp64 datasets
-// under groups, and scalar, string and integer-list attributes on the root.
-// Files are written to "<path>.tmp" and renamed by commit(), so a crash never
-// leaves a half-written file under the final name. Every call holds
-// hdf5_mutex(); errors name the file.
+// Hdf5File: one evaluation file (feature network weights, cached reference
+// statistics) over core/hdf5.h: named fp32/fp64 datasets under groups, and
+// scalar, string and integer-list attributes on the root. Files are written
+// to "<path>.tmp" and renamed by commit(), so a crash never leaves a
+// half-written file under the final name. Every call holds hdf5_mutex();
+// errors name the file.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "data/hdf5_lock.h"
+#include "core/hdf5.h"
 
 namespace diffuse::eval {
 
@@ -54,6 +54,10 @@ class Hdf5File {
   void commit();
 
  private:
+  // Runs `body` holding hdf5_mutex(), with errors naming the file.
+  template <typename Body>
+  auto locked(Body&& body) const -> decltype(body());
+
   Hdf5File(const std::string& path, const std::string& open_path, Hdf5Handle file, bool writing);
 
   std::string path_;       // the final name

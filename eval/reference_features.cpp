@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <vector>
 
 #include "core/log.h"
 #include "data/dataset.h"
@@ -34,10 +33,25 @@ DatasetStamp stamp_of(const std::string& path, int64_t count) {
 bool cache_matches(const Hdf5File& file, const FeatureNetworkInfo& info, const DatasetStamp& stamp) {
   for (const char* key : {"weights_sha256", "dataset_count", "dataset_bytes", "dataset_modified_ns"})
     if (!file.has_attribute(key)) return false;
+  for (const char* name : {"/features", "/mu", "/sigma"})
+    if (!file.has_dataset(name)) return false;
+  const int64_t d = info.feature_dim;
   return file.string_attribute("weights_sha256") == info.weights_sha256 &&
          file.int_attribute("dataset_count") == stamp.count && file.int_attribute("dataset_bytes") == stamp.bytes &&
          file.int_attribute("dataset_modified_ns") == stamp.modified_ns &&
-         file.dataset_shape("/features") == Shape{stamp.count, info.feature_dim};
+         file.dataset_shape("/features") == Shape{stamp.count, d} && file.dataset_shape("/mu") == Shape{d} &&
+         file.dataset_shape("/sigma") == Shape{d, d};
+}
+
+// The cached features and their statistics, as write_cache stored them.
+void read_cache(const Hdf5File& file, const FeatureNetworkInfo& info, const DatasetStamp& stamp,
+                ReferenceFeatures& reference) {
+  reference.features = from_vector(file.read_floats("/features"), {stamp.count, info.feature_dim});
+  reference.statistics.count = stamp.count;
+  reference.statistics.dim = info.feature_dim;
+  reference.statistics.mean = file.read_doubles("/mu");
+  reference.statistics.covariance = file.read_doubles("/sigma");
+  reference.from_cache = true;
 }
 
 void write_cache(const ReferenceFeatures& reference, const FeatureNetworkInfo& info, const std::string& dataset_path,
@@ -58,16 +72,11 @@ void write_cache(const ReferenceFeatures& reference, const FeatureNetworkInfo& i
 
 // This rank's share of the dataset's features, in dataset order.
 Tensor featurize_share(FeatureNetwork& network, const DatasetReader& reader, const RankShare& share, int64_t batch) {
-  const DatasetInfo& info = reader.info();
   Tensor features = Tensor::empty({share.end - share.begin, network.info().feature_dim});
-  std::vector<uint8_t> bytes;
   for (int64_t first = share.begin; first < share.end; first += batch) {
     const int64_t n = std::min(batch, share.end - first);
-    bytes.resize(static_cast<size_t>(n * info.image_bytes()));
-    reader.read_range(first, n, bytes.data());
-    Tensor images = Tensor::empty({n, info.height, info.width, info.channels});
-    for (size_t i = 0; i < bytes.size(); ++i) images.f32()[i] = static_cast<float>(bytes[i]) / 127.5f - 1.0f;
-    copy(extract_features(network, images, batch), features.slice(first - share.begin, first - share.begin + n));
+    copy(extract_features(network, reader.read_scaled(first, n), batch),
+         features.slice(first - share.begin, first - share.begin + n));
   }
   return features;
 }
@@ -91,9 +100,7 @@ ReferenceFeatures reference_features(FeatureNetwork& network, const std::string&
   if (std::filesystem::exists(reference.cache_path)) {
     const Hdf5File cache = Hdf5File::open(reference.cache_path);
     if (cache_matches(cache, info, stamp)) {
-      reference.features = from_vector(cache.read_floats("/features"), {stamp.count, info.feature_dim});
-      reference.statistics = gaussian_statistics(reference.features);
-      reference.from_cache = true;
+      read_cache(cache, info, stamp, reference);
       return reference;
     }
     if (communicator.rank() == 0)

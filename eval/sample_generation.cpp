@@ -2,10 +2,8 @@
 #include "eval/sample_generation.h"
 
 #include <algorithm>
-#include <cmath>
-#include <vector>
 
-#include "data/dataset_writer.h"
+#include "data/pixels.h"
 
 namespace diffuse::eval {
 
@@ -37,34 +35,9 @@ Tensor generate_samples(model::UNet& unet, const DiffusionSetup& setup, const Sa
   return images;
 }
 
-namespace {
-
-uint8_t to_pixel(float value) {
-  return static_cast<uint8_t>(std::lround((std::clamp(value, -1.0f, 1.0f) + 1.0f) * 127.5f));
-}
-
-}  // namespace
-
 void quantize_to_8bit(const Tensor& images) {
   float* values = images.f32();
-  for (int64_t i = 0; i < images.numel(); ++i) values[i] = static_cast<float>(to_pixel(values[i])) / 127.5f - 1.0f;
-}
-
-void write_image_dataset(const std::string& path, const Tensor& images, const Tensor& labels, int64_t num_classes,
-                         const std::string& source) {
-  DatasetInfo info;
-  info.count = images.dim(0);
-  info.height = images.dim(1);
-  info.width = images.dim(2);
-  info.channels = images.dim(3);
-  info.has_labels = labels.defined();
-  info.num_classes = labels.defined() ? num_classes : 0;
-  info.source = source;
-  std::vector<uint8_t> pixels(static_cast<size_t>(images.numel()));
-  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = to_pixel(images.f32()[i]);
-  DatasetWriter writer(path, info, Overwrite::Replace);
-  writer.append(pixels.data(), labels.defined() ? labels.i32() : nullptr, info.count);
-  writer.commit();
+  for (int64_t i = 0; i < images.numel(); ++i) values[i] = from_pixel(to_pixel(values[i]));
 }
 
 }  // namespace diffuse::eval

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 
 #include "core/tensor.h"
 #include "diffusion/sampler.h"
@@ -26,9 +25,5 @@ Tensor generate_samples(model::UNet& unet, const DiffusionSetup& setup, const Sa
 // and reference images then go through the feature network alike, and `eval --images` on saved samples
 // reproduces `eval --ckpt` exactly.
 void quantize_to_8bit(const Tensor& images);
-
-// Writes images [N,H,W,C] in [-1, 1] (and labels [N] i32, or undefined) as a dataset file (data/dataset.h).
-void write_image_dataset(const std::string& path, const Tensor& images, const Tensor& labels, int64_t num_classes,
-                         const std::string& source);
 
 }  // namespace diffuse::eval

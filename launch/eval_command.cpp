@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "data/dataset.h"
+#include "data/dataset_writer.h"
 #include "eval/evaluation.h"
 #include "eval/feature_network.h"
 #include "eval/rank_share.h"
@@ -82,13 +83,9 @@ std::unique_ptr<LoadedModel> load_model(const EvalArguments& arguments) {
 
 // This rank's share of an image file: pixels in [-1, 1] and labels (undefined when the file has none).
 void read_image_share(const DatasetReader& reader, const eval::RankShare& share, Tensor& images, Tensor& labels) {
-  const DatasetInfo& info = reader.info();
   const int64_t n = share.end - share.begin;
-  std::vector<uint8_t> bytes(static_cast<size_t>(n * info.image_bytes()));
-  if (n > 0) reader.read_range(share.begin, n, bytes.data());
-  images = Tensor::empty({n, info.height, info.width, info.channels});
-  for (size_t i = 0; i < bytes.size(); ++i) images.f32()[i] = static_cast<float>(bytes[i]) / 127.5f - 1.0f;
-  if (!info.has_labels) return;
+  images = reader.read_scaled(share.begin, n);
+  if (!reader.info().has_labels) return;
   labels = Tensor::empty({n}, DType::I32);
   for (int64_t i = 0; i < n; ++i) labels.i32()[i] = reader.labels()[static_cast<size_t>(share.begin + i)];
 }
@@ -99,8 +96,8 @@ void save_samples(const EvalArguments& arguments, Communicator& communicator, co
   const Tensor images = eval::gather_rows(communicator, share, local_images, arguments.count);
   const Tensor labels = eval::evaluation_labels(spec.num_classes, 0, arguments.count);
   if (communicator.rank() != 0) return;
-  eval::write_image_dataset(arguments.save_samples, images, labels, spec.num_classes,
-                            "diffuse eval --ckpt " + arguments.checkpoint);
+  write_image_dataset(arguments.save_samples, images, labels, spec.num_classes,
+                      "diffuse eval --ckpt " + arguments.checkpoint, Overwrite::Replace);
   log_info("saved the ", arguments.count, " samples to ", arguments.save_samples);
 }
 

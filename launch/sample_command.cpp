@@ -32,24 +32,6 @@ bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-void write_samples_h5(const std::string& path, const Tensor& images, const Tensor& labels, int num_classes) {
-  DatasetInfo info;
-  info.count = images.dim(0);
-  info.height = images.dim(1);
-  info.width = images.dim(2);
-  info.channels = images.dim(3);
-  info.has_labels = labels.defined();
-  info.num_classes = labels.defined() ? num_classes : 0;
-  info.source = "diffuse sample";
-  std::vector<uint8_t> bytes(static_cast<size_t>(images.numel()));
-  const std::vector<float> values = to_vector(images);
-  for (size_t i = 0; i < bytes.size(); ++i)
-    bytes[i] = static_cast<uint8_t>(std::lround((std::clamp(values[i], -1.0f, 1.0f) + 1.0f) * 127.5f));
-  DatasetWriter writer(path, info, Overwrite::Refuse);
-  writer.append(bytes.data(), labels.defined() ? labels.i32() : nullptr, info.count);
-  writer.commit();
-}
-
 void run_sample(const SampleArguments& arguments) {
   const bool to_png = ends_with(arguments.out, ".png"), to_h5 = ends_with(arguments.out, ".h5");
   DIFFUSE_CHECK(to_png || to_h5, "--out must end in .png (a grid) or .h5 (a dataset of samples), got '",
@@ -99,7 +81,7 @@ void run_sample(const SampleArguments& arguments) {
                                                            : static_cast<int>(std::ceil(std::sqrt(arguments.count)));
     write_png_grid(arguments.out, images, columns);
   } else {
-    write_samples_h5(arguments.out, images, labels, classes);
+    write_image_dataset(arguments.out, images, labels, classes, "diffuse sample", Overwrite::Refuse);
   }
   log_info("wrote ", arguments.count, " samples (", arguments.sampler, ", ", options.steps, " steps) to ",
            arguments.out);

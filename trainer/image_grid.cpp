@@ -8,16 +8,12 @@
 #include <vector>
 
 #include "core/error.h"
+#include "data/pixels.h"
 
 namespace diffuse {
 
 namespace {
 constexpr int kBorder = 2;
-
-uint8_t to_byte(float value) {
-  const float scaled = std::round((std::clamp(value, -1.0f, 1.0f) + 1.0f) * 127.5f);
-  return static_cast<uint8_t>(scaled);
-}
 }  // namespace
 
 void write_png_grid(const std::string& path, const Tensor& images, int columns) {
@@ -35,7 +31,7 @@ void write_png_grid(const std::string& path, const Tensor& images, int columns) 
       for (int64_t x = 0; x < width; ++x)
         for (int64_t c = 0; c < channels; ++c)
           pixels[static_cast<size_t>(((top + y) * grid_width + left + x) * channels + c)] =
-              to_byte(values[static_cast<size_t>(((n * height + y) * width + x) * channels + c)]);
+              to_pixel(values[static_cast<size_t>(((n * height + y) * width + x) * channels + c)]);
   }
 
   const std::string temporary = path + ".tmp";

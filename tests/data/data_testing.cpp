@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "data/convert.h"
 #include "data/dataset_writer.h"
+#include "tests/support/op_testing.h"
 
 namespace diffuse::testing {
 
@@ -31,13 +32,8 @@ TempDir::~TempDir() {
 }
 
 void expect_error_mentions(const std::function<void()>& action, const std::vector<std::string>& parts) {
-  try {
-    action();
-    ADD_FAILURE() << "expected an error mentioning " << parts.front();
-  } catch (const Error& error) {
-    const std::string message = error.what();
-    for (const std::string& part : parts) EXPECT_NE(message.find(part), std::string::npos) << message;
-  }
+  const std::string message = error_message(action);
+  for (const std::string& part : parts) EXPECT_NE(message.find(part), std::string::npos) << message;
 }
 
 bool file_exists(const std::string& path) { return std::filesystem::exists(path); }
@@ -81,9 +77,7 @@ void write_indexed_dataset(const std::string& path, int64_t count, int64_t heigh
     image[width * channels] = 255;  // row 1, column 0: the flip marker
     labels[i] = num_classes > 0 ? static_cast<int32_t>(i % num_classes) : 0;
   }
-  DatasetWriter writer(path, info, Overwrite::Refuse);
-  writer.append(images.data(), info.has_labels ? labels.data() : nullptr, count);
-  writer.commit();
+  write_dataset_file(path, info, images.data(), info.has_labels ? labels.data() : nullptr, Overwrite::Refuse);
 }
 
 namespace {

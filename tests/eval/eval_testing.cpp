@@ -49,9 +49,7 @@ const std::string& fashion_mnist_subset() {
     std::vector<uint8_t> pixels(static_cast<size_t>(kCount * info.image_bytes()));
     reader.read_range(0, kCount, pixels.data());
     const std::string output = scratch_directory() + "/fmnist-subset.h5";
-    DatasetWriter writer(output, info, Overwrite::Replace);
-    writer.append(pixels.data(), reader.labels().data(), kCount);
-    writer.commit();
+    write_dataset_file(output, info, pixels.data(), reader.labels().data(), Overwrite::Replace);
     return output;
   }();
   return path;
@@ -72,19 +70,13 @@ std::string write_random_dataset(const std::string& name, int64_t count, int64_t
   std::vector<int32_t> labels(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) labels[i] = num_classes > 0 ? static_cast<int32_t>(i % num_classes) : 0;
   const std::string path = scratch_directory() + "/" + name;
-  DatasetWriter writer(path, info, Overwrite::Replace);
-  writer.append(pixels.data(), num_classes > 0 ? labels.data() : nullptr, count);
-  writer.commit();
+  write_dataset_file(path, info, pixels.data(), num_classes > 0 ? labels.data() : nullptr, Overwrite::Replace);
   return path;
 }
 
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "";
+TestClassifier::TestClassifier(const ClassifierSpec& spec, uint64_t seed) : classifier(spec, store) {
+  store.finalize(Device::CPU);
+  store.initialize(seed);
 }
 
 }  // namespace diffuse::eval::testing

@@ -1,11 +1,12 @@
 // Shared pieces of the evaluation tests: a scratch directory per process, the
-// Fashion-MNIST test split converted once, small random datasets, and the
-// message of an expected Error.
+// Fashion-MNIST test split converted once, small random datasets, and
+// initialised classifiers.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
+
+#include "eval/classifier.h"
 
 namespace diffuse::eval::testing {
 
@@ -22,7 +23,11 @@ const std::string& fashion_mnist_subset();
 std::string write_random_dataset(const std::string& name, int64_t count, int64_t size, int64_t channels,
                                  int64_t num_classes, uint64_t seed);
 
-// The message of the diffuse::Error `body` throws ("" if it throws none).
-std::string error_of(const std::function<void()>& body);
+// A classifier of `spec` whose parameters are finalized on the CPU and initialised from `seed`.
+struct TestClassifier {
+  TestClassifier(const ClassifierSpec& spec, uint64_t seed);
+  model::ParameterStore store;
+  Classifier classifier;
+};
 
 }  // namespace diffuse::eval::testing

@@ -15,17 +15,10 @@ namespace diffuse::eval {
 namespace {
 
 TEST(Classifier, ParameterGradientsMatchFiniteDifferences) {
-  ClassifierSpec spec;
-  spec.image_size = 8;
-  spec.image_channels = 1;
-  spec.num_classes = 3;
-  spec.channels = {4, 8};
-  spec.feature_dim = 6;
-  spec.groups = 2;
-  model::ParameterStore store;
-  Classifier classifier(spec, store);
-  store.finalize(Device::CPU);
-  store.initialize(3);
+  // 8x8x1 images, 3 classes, widths 4 and 8, 6 features, 2 groups.
+  testing::TestClassifier tiny(ClassifierSpec{8, 1, 3, {4, 8}, 6, 2}, 3);
+  Classifier& classifier = tiny.classifier;
+  model::ParameterStore& store = tiny.store;
   const Tensor images = diffuse::testing::random_tensor({2, 8, 8, 1}, 4);
   Tensor labels = Tensor::empty({2}, DType::I32);
   labels.i32()[0] = 0;
@@ -80,7 +73,7 @@ TEST(ClassifierTraining, UnlabelledDataIsRejected) {
   options.test_path = options.train_path;
   options.out_path = testing::scratch_directory() + "/never.h5";
   SingleProcessCommunicator communicator;
-  const std::string message = testing::error_of([&] { train_classifier(options, communicator); });
+  const std::string message = diffuse::testing::error_message([&] { train_classifier(options, communicator); });
   EXPECT_NE(message.find("has no labels"), std::string::npos) << message;
 }
 

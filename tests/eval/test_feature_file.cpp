@@ -39,41 +39,16 @@ TEST(Sha256, KnownAnswers) {
   EXPECT_EQ(pieces.hex_digest(), sha256_of(text));
 }
 
-ClassifierSpec small_spec() {
-  ClassifierSpec spec;
-  spec.image_size = 16;
-  spec.image_channels = 1;
-  spec.num_classes = 4;
-  spec.channels = {8, 16};
-  spec.feature_dim = 12;
-  spec.groups = 4;
-  return spec;
-}
+// 16x16x1 images, 4 classes, widths 8 and 16, 12 features, 4 groups.
+const ClassifierSpec kSmallSpec{16, 1, 4, {8, 16}, 12, 4};
 
 // A randomly initialised classifier written as a feature file; returns the file's path.
 std::string write_small_classifier(const std::string& name, uint64_t seed) {
-  model::ParameterStore store;
-  Classifier classifier(small_spec(), store);
-  store.finalize(Device::CPU);
-  store.initialize(seed);
-  WeightMap weights;
-  for (int64_t i = 0; i < store.count(); ++i) {
-    Tensor value = Tensor::empty(store.at(i).shape);
-    copy(store.at(i).value, value);
-    weights[store.at(i).name] = value;
-  }
-  FeatureNetworkInfo info;
-  info.kind = kClassifierKind;
-  info.architecture = "test";
-  info.image_size = 16;
-  info.image_channels = 1;
-  info.feature_dim = 12;
-  info.num_classes = 4;
-  info.channels = {8, 16};
-  info.groups = 4;
+  const testing::TestClassifier small(kSmallSpec, seed);
+  FeatureNetworkInfo info = classifier_info(kSmallSpec);
   info.test_accuracy = 0.25;
   const std::string path = testing::scratch_directory() + "/" + name;
-  write_feature_file(path, info, weights);
+  write_feature_file(path, info, parameter_weights(small.store));
   return path;
 }
 
@@ -91,16 +66,13 @@ TEST(FeatureFile, RoundTripKeepsWeightsAndHash) {
   EXPECT_NE(read_feature_file(write_small_classifier("other.h5", 6)).info.weights_sha256, file.info.weights_sha256);
 
   // The network built from the file computes what the original classifier computes.
-  model::ParameterStore store;
-  Classifier original(small_spec(), store);
-  store.finalize(Device::CPU);
-  store.initialize(5);
+  testing::TestClassifier original(kSmallSpec, 5);
   const Tensor images = diffuse::testing::random_tensor({3, 16, 16, 1}, 8);
-  original.forward(images);
+  original.classifier.forward(images);
   ClassifierNetwork loaded(file);
   Tensor features = Tensor::empty({3, 12}), logits = Tensor::empty({3, 4});
   loaded.compute(images, features, logits);
-  EXPECT_EQ(to_vector(features), to_vector(original.features()));
+  EXPECT_EQ(to_vector(features), to_vector(original.classifier.features()));
 }
 
 TEST(FeatureFile, ModifiedWeightsAreDetected) {
@@ -121,26 +93,26 @@ TEST(FeatureFile, ModifiedWeightsAreDetected) {
       file.set_attribute(key, int64_t{4});
     file.commit();
   }
-  const std::string message = testing::error_of([&] { read_feature_file(path); });
+  const std::string message = diffuse::testing::error_message([&] { read_feature_file(path); });
   EXPECT_NE(message.find("the file is corrupt or was modified"), std::string::npos) << message;
   EXPECT_NE(message.find(path), std::string::npos) << message;
 }
 
 TEST(FeatureFile, NotAFeatureFileIsRejected) {
   const std::string dataset = testing::write_random_dataset("not-features.h5", 4, 8, 1, 0, 1);
-  const std::string message = testing::error_of([&] { read_feature_file(dataset); });
+  const std::string message = diffuse::testing::error_message([&] { read_feature_file(dataset); });
   EXPECT_NE(message.find("not a feature network file"), std::string::npos) << message;
 }
 
 TEST(FeatureFile, ImagesOfAnotherShapeAreRejected) {
   const FeatureNetworkInfo info = read_feature_file(write_small_classifier("shape.h5", 5)).info;
-  std::string message = testing::error_of([&] { check_image_shape(info, "F.h5", 32, 32, 1, "the samples of C"); });
+  std::string message = diffuse::testing::error_message([&] { check_image_shape(info, "F.h5", 32, 32, 1, "the samples of C"); });
   EXPECT_NE(message.find("feature network F.h5 takes 16x16x1 images but the samples of C are 32x32x1"),
             std::string::npos)
       << message;
-  message = testing::error_of([&] { check_image_shape(info, "F.h5", 16, 16, 3, "the samples of C"); });
+  message = diffuse::testing::error_message([&] { check_image_shape(info, "F.h5", 16, 16, 3, "the samples of C"); });
   EXPECT_NE(message.find("are 16x16x3"), std::string::npos) << message;
-  message = testing::error_of([&] { check_reference_shape("ref.h5", 28, 28, 1, 32, 1, "the samples of C"); });
+  message = diffuse::testing::error_message([&] { check_reference_shape("ref.h5", 28, 28, 1, 32, 1, "the samples of C"); });
   EXPECT_NE(message.find("reference set ref.h5 has 28x28x1 images but the samples of C are 32x32x1"), std::string::npos)
       << message;
 }
@@ -168,7 +140,7 @@ TEST(ReferenceFeatures, CachedByNetworkAndRecomputedWhenTheDatasetChanges) {
   // A reference set of another image shape is an error naming it.
   const std::string wrong = testing::write_random_dataset("reference-rgb.h5", 40, 16, 3, 4, 2);
   const std::string message =
-      testing::error_of([&] { reference_features(*network, network_path, wrong, communicator, 16); });
+      diffuse::testing::error_message([&] { reference_features(*network, network_path, wrong, communicator, 16); });
   EXPECT_NE(message.find("the images of reference set " + wrong + " are 16x16x3"), std::string::npos) << message;
 }
 

@@ -70,46 +70,43 @@ testing::GradCheck pool_check() {
   return options;
 }
 
-TEST(MaxPool2d, ForwardAndGradient) {
+// Max or average pooling of `x` over every window: forward against reference_pool (within `tolerance`,
+// relative and absolute), backward by central differences of a random projection seeded by `seed`.
+void check_pooling(bool max, const Tensor& x, double tolerance, uint64_t seed) {
+  const auto forward = [max](const Tensor& input, const Tensor& output, const ops::Pool2dWindow& w) {
+    if (max) {
+      ops::max_pool2d_forward(input, output, w);
+    } else {
+      ops::avg_pool2d_forward(input, output, w);
+    }
+  };
   for (const ops::Pool2dWindow& w : kWindows) {
-    const std::string name = concat("max pool k", w.kernel, " s", w.stride, " p", w.padding);
-    const Tensor x = distinct_values({2, 7, 6, 3}, 11);
+    const std::string name = concat(max ? "max" : "avg", " pool k", w.kernel, " s", w.stride, " p", w.padding);
     Tensor y = Tensor::empty(pooled_shape(x.shape(), w));
-    ops::max_pool2d_forward(x, y, w);
-    testing::expect_close(y, reference_pool(x, w, true), 0.0, 0.0, name);
-    const Tensor projection = testing::random_tensor(y.shape(), 12);
+    forward(x, y, w);
+    testing::expect_close(y, reference_pool(x, w, max), tolerance, tolerance, name);
+    const Tensor projection = testing::random_tensor(y.shape(), seed);
     Tensor dx = Tensor::empty(x.shape());
     fill(dx, std::numeric_limits<float>::quiet_NaN());
-    ops::max_pool2d_backward(x, projection, dx, w);
+    if (max) {
+      ops::max_pool2d_backward(x, projection, dx, w);
+    } else {
+      ops::avg_pool2d_backward(projection, dx, w);
+    }
     testing::expect_gradient(
         name, x, dx,
         [&] {
-          ops::max_pool2d_forward(x, y, w);
+          forward(x, y, w);
           return testing::project(y, projection);
         },
         pool_check());
   }
 }
 
+TEST(MaxPool2d, ForwardAndGradient) { check_pooling(true, distinct_values({2, 7, 6, 3}, 11), 0.0, 12); }
+
 TEST(AvgPool2d, ExcludesPaddingAndMatchesGradient) {
-  for (const ops::Pool2dWindow& w : kWindows) {
-    const std::string name = concat("avg pool k", w.kernel, " s", w.stride, " p", w.padding);
-    const Tensor x = testing::random_tensor({2, 7, 6, 3}, 21);
-    Tensor y = Tensor::empty(pooled_shape(x.shape(), w));
-    ops::avg_pool2d_forward(x, y, w);
-    testing::expect_close(y, reference_pool(x, w, false), 1e-6, 1e-6, name);
-    const Tensor projection = testing::random_tensor(y.shape(), 22);
-    Tensor dx = Tensor::empty(x.shape());
-    fill(dx, std::numeric_limits<float>::quiet_NaN());
-    ops::avg_pool2d_backward(projection, dx, w);
-    testing::expect_gradient(
-        name, x, dx,
-        [&] {
-          ops::avg_pool2d_forward(x, y, w);
-          return testing::project(y, projection);
-        },
-        pool_check());
-  }
+  check_pooling(false, testing::random_tensor({2, 7, 6, 3}, 21), 1e-6, 22);
   // A constant image stays constant at the borders: padding is not averaged in.
   Tensor ones = Tensor::empty({1, 4, 4, 2}), y = Tensor::empty({1, 4, 4, 2});
   fill(ones, 1.0f);
@@ -142,12 +139,9 @@ TEST(GlobalAvgPool, ForwardAndGradient) {
 }
 
 TEST(Pool2d, RejectsWindowLargerThanInput) {
-  try {
-    ops::max_pool2d_forward(Tensor::zeros({1, 2, 2, 1}), Tensor::zeros({1, 1, 1, 1}), {3, 2, 0});
-    FAIL() << "no error";
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("input smaller than the window"), std::string::npos) << error.what();
-  }
+  const std::string message = testing::error_message(
+      [] { ops::max_pool2d_forward(Tensor::zeros({1, 2, 2, 1}), Tensor::zeros({1, 1, 1, 1}), {3, 2, 0}); });
+  EXPECT_NE(message.find("input smaller than the window"), std::string::npos) << message;
 }
 
 }  // namespace
