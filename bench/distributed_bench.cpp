@@ -8,12 +8,10 @@
 #include <functional>
 #include <vector>
 
+#include "bench/bench_model.h"
 #include "core/log.h"
-#include "core/ops.h"
-#include "core/philox.h"
 #include "trainer/communicator.h"
 #include "trainer/gradient_reducer.h"
-#include "trainer/model_setup.h"
 #include "trainer/thread_count.h"
 
 namespace diffuse {
@@ -50,33 +48,6 @@ double median_over_ranks(Communicator& world, const std::vector<double>& seconds
   return median(per_step);
 }
 
-// One rank's model, optimizer state and synthetic share of the batch.
-struct BenchModel {
-  BenchModel(const Config& config, int local_batch, uint32_t first_sample)
-      : spec(unet_spec(config.model)), setup(diffusion_setup(config)), unet(spec, store) {
-    store.finalize(Device::CPU);
-    store.initialize(config.seed);
-    adam_m = Tensor::zeros({store.numel()});
-    adam_v = Tensor::zeros({store.numel()});
-    micro.images = Tensor::empty({local_batch, spec.image_size, spec.image_size, spec.image_channels});
-    ops::fill_normal(micro.images, config.seed, kPurposeDataOrder, 0, first_sample);
-    ops::clamp(micro.images, -1.0f, 1.0f, micro.images);
-    if (spec.num_classes > 0) {
-      micro.labels = Tensor::empty({local_batch}, DType::I32);
-      for (int i = 0; i < local_batch; ++i)
-        micro.labels.i32()[i] = static_cast<int32_t>((first_sample + i) % spec.num_classes);
-    }
-    micro.first_sample = first_sample;
-  }
-
-  model::UNetSpec spec;
-  DiffusionSetup setup;
-  model::ParameterStore store;
-  model::UNet unet;
-  Tensor adam_m, adam_v;
-  MicroBatch micro;
-};
-
 }  // namespace
 
 void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
@@ -96,7 +67,7 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
   const int local_batch = batch / ranks;
   if (rank == 0) log_info("computing with ", threads.threads, " thread(s) per rank (", threads.reason, ")");
 
-  BenchModel bench(config, local_batch, static_cast<uint32_t>(rank * local_batch));
+  BenchModel bench(config, Device::CPU, local_batch, static_cast<uint32_t>(rank * local_batch));
   world->broadcast(bench.store.params(), 0);
   GradientReducer reducer(bench.store, *world, config.train.bucket_mb);
 
@@ -109,9 +80,7 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
     if (reduce) reducer.arm();
     train_micro_batch(bench.unet, bench.setup, config.seed, bench.micro, 1.0f / static_cast<float>(batch));
     exposed = reduce ? reducer.finish() : 0.0;
-    ops::AdamWStep adam;
-    adam.step = ++step;
-    ops::adamw_update(bench.store.params(), bench.store.grads(), bench.adam_m, bench.adam_v, adam);
+    bench.update(++step);
   };
 
   for (int i = 0; i < options.warmup; ++i) train_step(true);

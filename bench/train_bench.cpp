@@ -8,15 +8,13 @@
 #include <cstdio>
 #include <string>
 
+#include "bench/bench_model.h"
 #include "bench/gemm_peak.h"
 #include "core/allocator.h"
 #include "core/log.h"
-#include "core/ops.h"
-#include "core/philox.h"
-#include "trainer/model_setup.h"
+#include "trainer/precision.h"
 
 #if DIFFUSE_HAS_CUDA
-#include "core/cuda/precision.h"
 #include "core/cuda/runtime.h"
 #endif
 
@@ -46,18 +44,6 @@ Device bench_device(const std::string& name) {
   return Device::CPU;
 }
 
-// train.precision on the chosen device: the GPU's matrix products follow it; the CPU computes in fp32.
-void apply_bench_precision(const std::string& precision, Device device) {
-  const DType dtype = parse_dtype(precision);
-  if (device == Device::CPU) {
-    if (dtype != DType::F32) log_warning("bench: the CPU backend computes in fp32, not ", precision);
-    return;
-  }
-#if DIFFUSE_HAS_CUDA
-  cuda::set_matmul_dtype(dtype);
-#endif
-}
-
 void wait_for(Device device) {
 #if DIFFUSE_HAS_CUDA
   if (device == Device::CUDA) cuda::synchronize();
@@ -79,48 +65,19 @@ double gpu_peak_tflops(const std::string& name) {
 
 void run_train_bench(const TrainBenchOptions& options) {
   const Config config = load_config(options.config, options.overrides);
-  if (config.runtime.threads > 0) omp_set_num_threads(config.runtime.threads);
   const int batch = options.batch > 0 ? options.batch : config.train.batch_size;
   DIFFUSE_CHECK(options.steps > 0 && options.warmup >= 0, "bench needs --steps > 0 and --warmup >= 0");
   const Device device = bench_device(options.device);
-  apply_bench_precision(config.train.precision, device);
-
-  const model::UNetSpec spec = unet_spec(config.model);
-  const DiffusionSetup setup = diffusion_setup(config);
-  model::ParameterStore store;
-  model::UNet unet(spec, store);
-  store.finalize(device);
-  store.initialize(config.seed);
-  const int64_t parameters = store.numel();
-  Tensor adam_m = Tensor::zeros({parameters}, DType::F32, device);
-  Tensor adam_v = Tensor::zeros({parameters}, DType::F32, device);
-  std::vector<Tensor> ema;
-  for (size_t i = 0; i < config.train.ema_rates.size(); ++i) {
-    ema.push_back(Tensor::empty({parameters}, DType::F32, device));
-    copy(store.params(), ema.back());
-  }
-
-  // Synthetic images in [-1, 1] and labels: the step's cost does not depend on the data.
-  MicroBatch micro;
-  micro.images = Tensor::empty({batch, spec.image_size, spec.image_size, spec.image_channels}, DType::F32, device);
-  ops::fill_normal(micro.images, config.seed, kPurposeDataOrder, 0, 0);
-  ops::clamp(micro.images, -1.0f, 1.0f, micro.images);
-  if (spec.num_classes > 0) {
-    Tensor labels = Tensor::empty({batch}, DType::I32);
-    for (int i = 0; i < batch; ++i) labels.i32()[i] = i % spec.num_classes;
-    micro.labels = Tensor::empty({batch}, DType::I32, device);
-    copy(labels, micro.labels);
-  }
+  apply_precision(precision_policy(config.train.precision, device));
+  BenchModel bench(config, device, batch, 0);
+  const model::UNet& unet = bench.unet;
+  const int64_t parameters = bench.store.numel();
 
   auto train_step = [&](int64_t step) {
-    store.zero_grads();
-    micro.step = static_cast<uint32_t>(step);
-    train_micro_batch(unet, setup, config.seed, micro, 1.0f / batch);
-    ops::AdamWStep adam;
-    adam.step = step + 1;
-    ops::adamw_update(store.params(), store.grads(), adam_m, adam_v, adam);
-    for (size_t i = 0; i < ema.size(); ++i)
-      ops::ema_update(ema[i], store.params(), static_cast<float>(config.train.ema_rates[i]));
+    bench.store.zero_grads();
+    bench.micro.step = static_cast<uint32_t>(step);
+    train_micro_batch(bench.unet, bench.setup, config.seed, bench.micro, 1.0f / batch);
+    bench.update(step + 1);
     wait_for(device);  // the GPU runs ahead of the host: a step ends when its work does
   };
 
@@ -152,7 +109,8 @@ void run_train_bench(const TrainBenchOptions& options) {
   const double gflops = step_flops / median / 1e9;
   const double ratio = yardstick_gflops > 0 ? gflops / yardstick_gflops : 0.0;
   const double images_per_second = batch / median;
-  const int64_t state_bytes = parameters * 4 * (4 + static_cast<int64_t>(ema.size()));  // params, grads, m, v, EMA
+  const int64_t state_bytes =
+      parameters * 4 * (4 + static_cast<int64_t>(bench.ema.size()));  // params, grads, m, v, EMA
   const int64_t needed = unet.activation_bytes(batch) + state_bytes;
   const int64_t tensor_peak = allocator_for(device).peak_bytes();
   const int64_t resident_peak = peak_resident_bytes();

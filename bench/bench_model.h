@@ -1,0 +1,33 @@
+// The benchmarks' subject: one rank's U-Net, optimizer state and synthetic
+// share of a batch (images in [-1, 1] and cycling labels: a step's cost does
+// not depend on the data), built from a config on a device.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/parameters.h"
+#include "model/unet.h"
+#include "trainer/config.h"
+#include "trainer/training_step.h"
+
+namespace diffuse {
+
+struct BenchModel {
+  // `batch` images whose global indices start at `first_sample`.
+  BenchModel(const Config& config, Device device, int batch, uint32_t first_sample);
+
+  // AdamW (step is 1-based) and every EMA rate of the config, as the trainer's update does.
+  void update(int64_t step);
+
+  const Config& config;
+  model::UNetSpec spec;
+  DiffusionSetup setup;
+  model::ParameterStore store;
+  model::UNet unet;
+  Tensor adam_m, adam_v;    // f32 [parameters]
+  std::vector<Tensor> ema;  // f32 [parameters], one per train.ema_rates
+  MicroBatch micro;
+};
+
+}  // namespace diffuse
