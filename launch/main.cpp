@@ -4,34 +4,13 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "core/error.h"
-#include "core/log.h"
 #include "launch/commands.h"
 #include "launch/mpi_session.h"
 
-namespace {
-
-// The rank as the launcher (mpirun or srun) tells it, before MPI starts, so
-// that even early errors name their rank in multi-rank jobs.
-void adopt_launcher_rank() {
-  for (const char* variable : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"}) {
-    const char* value = std::getenv(variable);
-    const char* size = std::getenv("OMPI_COMM_WORLD_SIZE") ? std::getenv("OMPI_COMM_WORLD_SIZE")
-                                                            : std::getenv("SLURM_NTASKS");
-    if (value != nullptr && size != nullptr && std::atoi(size) > 1) {
-      diffuse::set_process_rank(std::atoi(value));
-      return;
-    }
-  }
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  adopt_launcher_rank();
   diffuse::cli::MpiSession mpi;
   CLI::App app{"diffuse: distributed training, distillation, sampling and evaluation of image diffusion models"};
   app.require_subcommand(1);

@@ -8,6 +8,8 @@
 # ranks with -x. SIGTERM or SIGINT to this script becomes SIGUSR1 to every rank
 # (a clean stop with a checkpoint).
 set -euo pipefail
+# shellcheck source=launch/mpirun_common.sh
+source "$(dirname "$0")/mpirun_common.sh"
 if [[ $# -lt 2 || ! -f $1 ]]; then
   echo "usage: $0 HOSTFILE diffuse COMMAND [ARGS...]" >&2
   exit 2
@@ -19,9 +21,7 @@ if ((ranks == 0)); then
   echo "error: $hostfile lists no slots (write 'node slots=GPUS' per line)" >&2
   exit 2
 fi
-if [[ $(id -u) -eq 0 ]]; then
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
+allow_mpirun_as_root
 
 # Threads: unset, each rank uses (hardware threads / ranks on its node). NCCL_*
 # (e.g. NCCL_SOCKET_IFNAME, NCCL_IB_HCA) and the library path reach every rank.
@@ -30,10 +30,4 @@ for variable in $(compgen -e | grep -E '^(NCCL_|OMP_NUM_THREADS$|CUDA_VISIBLE_DE
   forward+=(-x "$variable")
 done
 
-mpirun -np "$ranks" --hostfile "$hostfile" --map-by slot --bind-to none "${forward[@]}" "$@" &
-launcher=$!
-trap 'kill -USR1 $launcher 2>/dev/null || true' TERM INT
-while kill -0 $launcher 2>/dev/null; do
-  wait $launcher || true  # returns early when a trapped signal arrives
-done
-wait $launcher  # mpirun's exit status
+run_with_clean_stop mpirun -np "$ranks" --hostfile "$hostfile" --map-by slot --bind-to none "${forward[@]}" "$@"

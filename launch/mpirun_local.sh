@@ -7,6 +7,8 @@
 # script becomes SIGUSR1 to every rank: they stop at the next step with a
 # checkpoint, and `--resume auto` continues.
 set -euo pipefail
+# shellcheck source=launch/mpirun_common.sh
+source "$(dirname "$0")/mpirun_common.sh"
 if [[ $# -lt 2 || ! $1 =~ ^[0-9]+$ ]]; then
   echo "usage: $0 RANKS diffuse COMMAND [ARGS...]" >&2
   exit 2
@@ -14,10 +16,7 @@ fi
 ranks=$1
 shift
 
-# Open MPI refuses to start as root unless told twice.
-if [[ $(id -u) -eq 0 ]]; then
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
+allow_mpirun_as_root
 gpus=0
 if command -v nvidia-smi >/dev/null 2>&1; then gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true); fi
 if ((gpus > 0 && ranks > gpus)); then
@@ -27,11 +26,4 @@ fi
 oversubscribe=()
 ((ranks > $(nproc))) && oversubscribe=(--oversubscribe)
 
-mpirun -np "$ranks" --bind-to none "${oversubscribe[@]}" "$@" &
-launcher=$!
-# mpirun forwards SIGUSR1 to the ranks; a SIGTERM to mpirun itself would kill them.
-trap 'kill -USR1 $launcher 2>/dev/null || true' TERM INT
-while kill -0 $launcher 2>/dev/null; do
-  wait $launcher || true  # returns early when a trapped signal arrives
-done
-wait $launcher  # mpirun's exit status
+run_with_clean_stop mpirun -np "$ranks" --bind-to none "${oversubscribe[@]}" "$@"

@@ -7,12 +7,8 @@
 set -euo pipefail
 diffuse=$1
 source_dir=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
+# shellcheck source=tests/support/cli_testing.sh
+source "$(dirname "$0")/../support/cli_testing.sh"
 
 # expect_error NAME PATTERN COMMAND...: the command fails, prints PATTERN on stderr in an "error:" line.
 expect_error() {
@@ -27,9 +23,7 @@ expect_error() {
   fi
 }
 
-fmnist=/usr/share/datasets/fashion-mnist
-"$diffuse" prepare idx --images $fmnist/t10k-images-idx3-ubyte.gz --labels $fmnist/t10k-labels-idx1-ubyte.gz \
-  --out "$work/test.h5" >/dev/null && pass "prepare idx"
+prepare_fmnist_test_split "$diffuse" "$work/test.h5" && pass "prepare idx"
 
 config="$source_dir/configs/tiny.yaml"
 common=(--config "$config" --set "data.train=$work/test.h5" --set train.checkpoint_every=2)
@@ -89,8 +83,4 @@ head -c 4096 "$work/test.h5" >"$work/broken.h5"
 expect_error "truncated HDF5 dataset" "broken.h5" \
   "$diffuse" train "${common[@]}" --run-dir "$work/broken-run" --set "data.train=$work/broken.h5"
 
-if ((failures)); then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all CLI checks passed"
+finish CLI

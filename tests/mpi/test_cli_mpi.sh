@@ -8,15 +8,8 @@ set -uo pipefail
 mpirun=$1
 diffuse=$2
 source_dir=$3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-
-pass() { echo "PASS: $1"; }
-fail() {
-  echo "FAIL: $1"
-  failures=$((failures + 1))
-}
+# shellcheck source=tests/support/cli_testing.sh
+source "$(dirname "$0")/../support/cli_testing.sh"
 
 # wait_for_line FILE PATTERN: until FILE has a line matching PATTERN (at most 120 s).
 wait_for_line() {
@@ -27,9 +20,7 @@ wait_for_line() {
   return 1
 }
 
-fmnist=/usr/share/datasets/fashion-mnist
-"$diffuse" prepare idx --images $fmnist/t10k-images-idx3-ubyte.gz --labels $fmnist/t10k-labels-idx1-ubyte.gz \
-  --out "$work/test.h5" >/dev/null || fail "prepare idx"
+prepare_fmnist_test_split "$diffuse" "$work/test.h5" || fail "prepare idx"
 
 # Half the width of tiny.yaml: two ranks may share two cores with other tests.
 train=("$diffuse" train --config "$source_dir/configs/tiny.yaml" --set "data.train=$work/test.h5"
@@ -109,8 +100,4 @@ expect_errors_on_both_ranks "ranks with different configs fail on every rank" \
   "$mpirun" --oversubscribe -np 1 "${train[@]}" --run-dir "$work/mixed" --set train.lr=0.001 : \
   -np 1 "${train[@]}" --run-dir "$work/mixed" --set train.lr=0.002
 
-if ((failures)); then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all mpirun CLI checks passed"
+finish "mpirun CLI"
