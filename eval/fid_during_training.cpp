@@ -1,10 +1,15 @@
 // FID during training: setup checks, sampling this rank's share, gathering features.
 #include "eval/fid_during_training.h"
 
+#include <memory>
+#include <utility>
+#include <vector>
+
 #include "eval/evaluation.h"
 #include "eval/frechet_distance.h"
 #include "eval/rank_share.h"
 #include "eval/sample_generation.h"
+#include "trainer/model_setup.h"
 
 namespace diffuse::eval {
 
@@ -34,10 +39,15 @@ double TrainingFid::operator()(model::UNet& unet, const DiffusionSetup& setup, c
   return frechet_distance(gaussian_statistics(features), reference_.statistics);
 }
 
-double fid_during_training(model::UNet& unet, const DiffusionSetup& setup, const Config& config,
-                           const TrainingFidOptions& options, Communicator& communicator) {
-  TrainingFid fid(options, unet.spec(), communicator);
-  return fid(unet, setup, config);
+Evaluator training_fid_evaluator(const Config& config, Communicator& communicator) {
+  TrainingFidOptions options;
+  options.features = config.eval.features;
+  options.reference = config.data.test;
+  options.samples = config.eval.samples;
+  auto fid = std::make_shared<TrainingFid>(options, unet_spec(config.model), communicator);
+  return [fid, config](model::UNet& unet, const DiffusionSetup& setup) {
+    return std::vector<std::pair<std::string, double>>{{"fid", (*fid)(unet, setup, config)}};
+  };
 }
 
 }  // namespace diffuse::eval

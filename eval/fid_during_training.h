@@ -16,6 +16,7 @@
 #include "model/unet.h"
 #include "trainer/communicator.h"
 #include "trainer/config.h"
+#include "trainer/trainer.h"
 #include "trainer/training_step.h"
 
 namespace diffuse::eval {
@@ -44,8 +45,8 @@ class TrainingFid {
   ReferenceFeatures reference_;
 };
 
-// One call, loading everything each time (for a single evaluation; TrainingFid for repeated ones).
-double fid_during_training(model::UNet& unet, const DiffusionSetup& setup, const Config& config,
-                           const TrainingFidOptions& options, Communicator& communicator);
+// The trainer's evaluator for train.eval_every: {"fid", FID of eval.samples samples against data.test in the
+// features of eval.features}. Builds the TrainingFid once (collective, with its checks).
+Evaluator training_fid_evaluator(const Config& config, Communicator& communicator);
 
 }  // namespace diffuse::eval

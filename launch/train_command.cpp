@@ -1,6 +1,7 @@
 #include <string>
 #include <vector>
 
+#include "eval/fid_during_training.h"
 #include "launch/commands.h"
 #include "trainer/trainer.h"
 
@@ -25,7 +26,8 @@ void add_train_command(CLI::App& app) {
                       "'auto' (the newest checkpoint in the run directory, if any) or a checkpoint path");
   command->add_option("--set", arguments->overrides, "Override a config key: --set train.steps=100 (repeatable)");
   command->callback([arguments] {
-    run_training(arguments->config, arguments->overrides, arguments->run_dir, arguments->resume);
+    run_training(arguments->config, arguments->overrides, arguments->run_dir, arguments->resume,
+                 eval::training_fid_evaluator);
   });
 }
 

@@ -57,6 +57,7 @@ std::vector<Field> schema(Config& c) {
       {"train.precision", Kind::String, &c.train.precision},
       {"train.log_every", Kind::Int64, &c.train.log_every},
       {"train.sample_every", Kind::Int64, &c.train.sample_every},
+      {"train.eval_every", Kind::Int64, &c.train.eval_every},
       {"train.checkpoint_every", Kind::Int64, &c.train.checkpoint_every},
       {"train.keep_checkpoints", Kind::Int, &c.train.keep_checkpoints},
       {"train.bucket_mb", Kind::Double, &c.train.bucket_mb},
@@ -67,6 +68,8 @@ std::vector<Field> schema(Config& c) {
       {"sample.guidance", Kind::Double, &c.sample.guidance},
       {"sample.per_class", Kind::Int, &c.sample.per_class},
       {"sample.count", Kind::Int, &c.sample.count},
+      {"eval.features", Kind::String, &c.eval.features},
+      {"eval.samples", Kind::Int64, &c.eval.samples},
       {"runtime.threads", Kind::Int, &c.runtime.threads},
       {"runtime.collective_timeout_s", Kind::Double, &c.runtime.collective_timeout_s},
   };
@@ -207,6 +210,11 @@ void validate(const Config& c, const std::string& origin) {
   require_one_of("train.precision", t.precision, {"fp32", "bf16", "fp16"}, origin);
   require(t.log_every > 0, "train.log_every", "must be positive", origin);
   require(t.sample_every >= 0, "train.sample_every", "must be >= 0", origin);
+  require(t.eval_every >= 0, "train.eval_every", "must be >= 0", origin);
+  require(t.eval_every == 0 || !c.eval.features.empty(), "eval.features",
+          "must name a feature network file when train.eval_every is set", origin);
+  require(t.eval_every == 0 || !c.data.test.empty(), "data.test",
+          "must name the reference dataset when train.eval_every is set", origin);
   require(t.checkpoint_every > 0, "train.checkpoint_every", "must be positive", origin);
   require(t.keep_checkpoints > 0, "train.keep_checkpoints", "must be positive", origin);
   require(t.bucket_mb > 0, "train.bucket_mb", "must be positive", origin);
@@ -215,6 +223,7 @@ void validate(const Config& c, const std::string& origin) {
   require(c.sample.eta >= 0, "sample.eta", "must be >= 0", origin);
   require(c.sample.per_class > 0, "sample.per_class", "must be positive", origin);
   require(c.sample.count > 0, "sample.count", "must be positive", origin);
+  require(c.eval.samples > 1, "eval.samples", "must be at least 2", origin);
   require(c.runtime.threads >= 0, "runtime.threads", "must be >= 0", origin);
   require(c.runtime.collective_timeout_s > 0, "runtime.collective_timeout_s", "must be positive", origin);
 }

@@ -54,6 +54,7 @@ struct TrainConfig {
   std::string precision = "fp32";  // fp32 | bf16 | fp16
   int64_t log_every = 10;
   int64_t sample_every = 0;        // 0 = never
+  int64_t eval_every = 0;          // FID of the EMA weights every N steps (0 = never); needs eval.features
   int64_t checkpoint_every = 500;
   int keep_checkpoints = 3;
   double bucket_mb = 25.0;       // gradient all-reduce buckets (MiB), overlapped with backward
@@ -69,6 +70,12 @@ struct SampleConfig {
   int count = 64;                // grid size for unconditional models
 };
 
+// Sample quality measured while training (train.eval_every).
+struct EvalConfig {
+  std::string features;  // feature network file (`diffuse train-classifier` output or converted Inception)
+  int64_t samples = 1000;  // samples per evaluation, drawn with the sample section; more than the feature dimension
+};
+
 struct RuntimeConfig {
   int threads = 0;                      // CPU threads per rank (0 = the cores given to this rank)
   double collective_timeout_s = 300.0;  // a collective waiting longer ends the job naming the missing ranks
@@ -81,6 +88,7 @@ struct Config {
   DiffusionConfig diffusion;
   TrainConfig train;
   SampleConfig sample;
+  EvalConfig eval;
   RuntimeConfig runtime;
 };
 

@@ -188,11 +188,21 @@ void Trainer::save_checkpoint() {
 
 // Every rank samples its share of the grid (sample i is keyed by its index in
 // the grid, so the grid does not depend on the rank count); rank 0 writes it.
-void Trainer::write_sample_grid() {
-  // Sample from the first EMA rate's weights, then restore the training weights.
+template <typename Body>
+void Trainer::with_ema_weights(Body&& body) {
   Tensor saved = Tensor::empty({store_.numel()});
   copy(store_.params(), saved);
   if (!ema_.empty()) copy(ema_.front().second, store_.params());
+  try {
+    body();
+  } catch (...) {
+    copy(saved, store_.params());
+    throw;
+  }
+  copy(saved, store_.params());
+}
+
+void Trainer::write_sample_grid() {
   const SampleConfig& sample = config_.sample;
   const model::UNetSpec spec = unet_spec(config_.model);
   const Tensor labels = grid_labels(spec.num_classes, sample.per_class);
@@ -201,7 +211,7 @@ void Trainer::write_sample_grid() {
   const int64_t share = (count + world - 1) / world;
   const int64_t first = std::min(count, rank * share), end = std::min(count, first + share);
   Tensor mine = Tensor::zeros({share, spec.image_size, spec.image_size, spec.image_channels});
-  if (end > first) {
+  if (end > first) with_ema_weights([&] {
     SamplerOptions options;
     options.steps = sample.steps;
     options.eta = sample.sampler == "ddpm" ? 1.0 : sample.eta;
@@ -210,8 +220,7 @@ void Trainer::write_sample_grid() {
     options.first_sample = static_cast<uint32_t>(first);
     const Tensor my_labels = labels.defined() ? labels.slice(first, end) : Tensor();
     copy(sample_with_model(*unet_, spec, setup_, options, my_labels, end - first, 64), mine.slice(0, end - first));
-  }
-  copy(saved, store_.params());
+  });
   Tensor images = Tensor::empty({share * world, spec.image_size, spec.image_size, spec.image_channels});
   communicator_.all_gather(mine, images);
   if (rank != 0) return;
@@ -221,6 +230,19 @@ void Trainer::write_sample_grid() {
   write_png_grid(path, images.slice(0, count),
                  spec.num_classes > 0 ? sample.per_class : static_cast<int>(std::sqrt(sample.count)));
   log_info("wrote sample grid ", path);
+}
+
+void Trainer::evaluate(MetricsLog& metrics) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::string, double>> values;
+  with_ema_weights([&] { values = evaluator_(*unet_, setup_); });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (communicator_.rank() != 0) return;
+  std::string line;
+  for (const auto& [name, value] : values) line += concat("  ", name, " ", value);
+  log_info("evaluation at step ", step_, ":", line, "  (", format_duration(seconds), ")");
+  values.push_back({"eval_s", seconds});
+  metrics.write(step_, values);
 }
 
 // Each rank says whether a stop signal reached it; all stop if any did. One
@@ -340,20 +362,25 @@ RunOutcome Trainer::run(int64_t stop_after) {
       window_steps = 0;
       window_loss = window_wait = 0.0;
     }
+    // Sampling, evaluation and checkpoints are not training: the throughput window skips them.
+    const auto pause_start = std::chrono::steady_clock::now();
     if (train.sample_every > 0 && (step_ % train.sample_every == 0 || step_ == train.steps)) write_sample_grid();
+    if (evaluator_ && train.eval_every > 0 && (step_ % train.eval_every == 0 || step_ == train.steps))
+      evaluate(metrics);
     if (agree_to_stop()) {
       save_checkpoint();
       communicator_.barrier();  // every rank exits only once the checkpoint is complete
       return RunOutcome::kStopped;
     }
     if (step_ % train.checkpoint_every == 0 || step_ == last) save_checkpoint();
+    window_start += std::chrono::steady_clock::now() - pause_start;
   }
   communicator_.barrier();
   return RunOutcome::kFinished;
 }
 
 void run_training(const std::string& config_path, const std::vector<std::string>& overrides, const std::string& run_dir,
-                  const std::string& resume) {
+                  const std::string& resume, const EvaluatorFactory& make_evaluator) {
   const Config config = load_config(config_path, overrides);
   const std::unique_ptr<Communicator> communicator =
       make_world_communicator(Device::CPU, config.runtime.collective_timeout_s);
@@ -377,6 +404,10 @@ void run_training(const std::string& config_path, const std::vector<std::string>
 
   Trainer trainer(config, run_dir, *communicator, !resume.empty());
   if (!checkpoint.empty()) trainer.resume_from(checkpoint);
+  if (config.train.eval_every > 0) {
+    DIFFUSE_CHECK(make_evaluator, "train.eval_every is set but this program cannot evaluate during training");
+    trainer.set_evaluator(make_evaluator(config, *communicator));
+  }
   const RunOutcome outcome = trainer.run();
   if (rank != 0) return;
   if (outcome == RunOutcome::kStopped) {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -35,11 +36,20 @@
 namespace diffuse {
 
 struct Batch;  // data/loader.h
+class MetricsLog;  // trainer/metrics.h
 
 enum class RunOutcome {
   kFinished,  // reached train.steps (or the stop_after limit)
   kStopped,   // a stop signal: checkpoint written at step()
 };
+
+// Sample-quality metrics of the model's current parameters, e.g. {{"fid", 31.2}}.
+// Collective: every rank calls it and gets the same values back.
+using Evaluator =
+    std::function<std::vector<std::pair<std::string, double>>(model::UNet& unet, const DiffusionSetup& setup)>;
+// Builds the run's evaluator once, before training starts (loading networks and
+// reference statistics, checking them against the model). Collective.
+using EvaluatorFactory = std::function<Evaluator(const Config& config, Communicator& communicator)>;
 
 class Trainer {
  public:
@@ -49,6 +59,8 @@ class Trainer {
   // Collective: every rank constructs its Trainer; they must have the same config.
   Trainer(const Config& config, const std::string& run_dir, Communicator& communicator, bool resuming);
 
+  // What runs every train.eval_every steps on the first EMA rate's weights; its values go to metrics.jsonl.
+  void set_evaluator(Evaluator evaluator) { evaluator_ = std::move(evaluator); }
   // Loads parameters, EMA, optimizer state and the step from a checkpoint (every rank reads it).
   void resume_from(const std::string& checkpoint);
   // Trains until train.steps (or `stop_after` more steps when >= 0, for tests),
@@ -73,6 +85,10 @@ class Trainer {
   // One optimizer step; returns the gradient norm before clipping and the summed loss.
   std::pair<double, double> train_step(const Batch& batch);
   void write_sample_grid();
+  void evaluate(MetricsLog& metrics);
+  // Runs `body` with the first EMA rate's weights in the model, then restores the training weights.
+  template <typename Body>
+  void with_ema_weights(Body&& body);
   bool agree_to_stop();
   Tensor gather_shards(const Tensor& shard);
   std::vector<ParameterEntry> layout() const;
@@ -90,6 +106,7 @@ class Trainer {
   std::unique_ptr<GradientReducer> reducer_;  // null on one rank
   Tensor adam_m_, adam_v_;                    // f32 [shard] (the whole buffer when not sharded)
   std::vector<std::pair<double, Tensor>> ema_;
+  Evaluator evaluator_;          // empty unless train.eval_every is set
   DynamicLossScaler scaler_;     // fp16: dynamic; otherwise scale 1, still skipping non-finite steps
   int64_t steps_per_epoch_ = 0;  // set by run() from the dataset; 0 before
   int64_t step_ = 0;
@@ -99,8 +116,9 @@ class Trainer {
 // `diffuse train`: loads the config, picks the communicator (MPI when started
 // by an MPI launcher) and the thread count, resolves --resume on rank 0 (auto
 // = newest checkpoint in the run dir, if any) and trains; a stop signal ends
-// it cleanly with a checkpoint and the way to resume.
+// it cleanly with a checkpoint and the way to resume. With train.eval_every,
+// `make_evaluator` builds what measures sample quality during the run.
 void run_training(const std::string& config_path, const std::vector<std::string>& overrides, const std::string& run_dir,
-                  const std::string& resume);
+                  const std::string& resume, const EvaluatorFactory& make_evaluator = {});
 
 }  // namespace diffuse

@@ -11,11 +11,13 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "eval/classifier_training.h"
 #include "eval/fid_during_training.h"
 #include "eval/sample_generation.h"
 #include "tests/eval/eval_testing.h"
+#include "tests/support/op_testing.h"
 #include "trainer/checkpoint.h"
 #include "trainer/config.h"
 #include "trainer/model_setup.h"
@@ -158,8 +160,33 @@ TEST_F(EvalEndToEnd, FidDuringTraining) {
   EXPECT_GT(first, 0.0);
   EXPECT_EQ(fid(unet, diffusion_setup(config), config), first);
   options.samples = 16;
-  const std::string message = testing::error_of([&] { TrainingFid(options, unet.spec(), communicator); });
+  const std::string message = diffuse::testing::error_message([&] { TrainingFid(options, unet.spec(), communicator); });
   EXPECT_NE(message.find("eval.samples: 16 images are too few for 16-d features"), std::string::npos) << message;
+}
+
+// `diffuse train` with train.eval_every logs the FID of the EMA weights to metrics.jsonl at those steps.
+TEST_F(EvalEndToEnd, TrainLogsFidEveryEvalSteps) {
+  const std::string run = testing::scratch_directory() + "/eval-every-run";
+  const std::string sets = " --set data.train=" + testing::fashion_mnist_test() +
+                           " --set data.test=" + testing::fashion_mnist_subset() + " --set eval.features=" + features_ +
+                           " --set eval.samples=20 --set sample.steps=2 --set train.steps=4 --set train.eval_every=2";
+  const CommandResult result =
+      run_diffuse("train --config " + std::string(DIFFUSE_SOURCE_DIR) + "/configs/tiny.yaml --run-dir " + run + sets);
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_NE(result.output.find("evaluation at step 2:  fid "), std::string::npos) << result.output;
+  std::istringstream metrics(read_text(run + "/metrics.jsonl"));
+  std::vector<std::string> fid_lines;
+  for (std::string line; std::getline(metrics, line);)
+    if (line.find("\"fid\": ") != std::string::npos) fid_lines.push_back(line);
+  ASSERT_EQ(fid_lines.size(), 2u) << read_text(run + "/metrics.jsonl");
+  EXPECT_EQ(fid_lines[0].rfind("{\"step\": 2,", 0), 0u) << fid_lines[0];
+  EXPECT_EQ(fid_lines[1].rfind("{\"step\": 4,", 0), 0u) << fid_lines[1];
+}
+
+// A run asking for FID without a feature network stops before training, naming the key.
+TEST(EvalConfig, EvalEveryNeedsFeatures) {
+  const std::string message = diffuse::testing::error_message([] { tiny_config({"train.eval_every=2"}); });
+  EXPECT_NE(message.find("eval.features"), std::string::npos) << message;
 }
 
 // Sample i depends on i only: one rank drawing [0, 6) in batches of 4 equals two ranks drawing [0, 3) and
