@@ -17,6 +17,9 @@ void add_train_command(CLI::App& app);
 // `diffuse sample`: draw images from a checkpoint into a PNG grid or an HDF5 dataset.
 void add_sample_command(CLI::App& app);
 
+// `diffuse distill`: progressive distillation of a teacher checkpoint (trainer/distiller.h).
+void add_distill_command(CLI::App& app);
+
 // `diffuse eval`: FID, KID and precision/recall of a checkpoint's samples (or of an image set) against a reference.
 void add_eval_command(CLI::App& app);
 

@@ -20,7 +20,7 @@
 #include "eval/reference_features.h"
 #include "eval/sample_generation.h"
 #include "launch/commands.h"
-#include "trainer/checkpoint.h"
+#include "trainer/checkpoint_model.h"
 #include "trainer/communicator.h"
 #include "trainer/config.h"
 #include "trainer/model_setup.h"
@@ -47,39 +47,6 @@ struct EvalArguments {
   int kid_subsets = 100;
   int64_t kid_subset_size = 1000;
 };
-
-// The model of a checkpoint with the requested weights loaded.
-struct LoadedModel {
-  Config config;
-  CheckpointMeta meta;
-  model::UNetSpec spec;
-  model::ParameterStore store;
-  std::unique_ptr<model::UNet> unet;
-};
-
-std::unique_ptr<LoadedModel> load_model(const EvalArguments& arguments) {
-  auto loaded = std::make_unique<LoadedModel>();
-  loaded->meta = read_checkpoint_meta(arguments.checkpoint);
-  loaded->config = parse_config(loaded->meta.config_yaml, arguments.checkpoint + " (stored config)");
-  loaded->spec = unet_spec(loaded->config.model);
-  loaded->unet = std::make_unique<model::UNet>(loaded->spec, loaded->store);
-  loaded->store.finalize(Device::CPU);
-  std::vector<ParameterEntry> layout;
-  for (int64_t i = 0; i < loaded->store.count(); ++i) {
-    const model::Parameter& parameter = loaded->store.at(i);
-    layout.push_back({parameter.name, parameter.shape, parameter.offset});
-  }
-  CheckpointBuffers buffers;
-  const std::vector<double> rates = checkpoint_ema_rates(arguments.checkpoint);
-  if (arguments.ema == "none" || (arguments.ema == "first" && rates.empty())) {
-    buffers.params = loaded->store.params();
-  } else {
-    const double rate = arguments.ema == "first" ? rates.front() : std::stod(arguments.ema);
-    buffers.ema.emplace_back(rate, loaded->store.params());
-  }
-  read_checkpoint(arguments.checkpoint, layout, buffers);
-  return loaded;
-}
 
 // This rank's share of an image file: pixels in [-1, 1] and labels (undefined when the file has none).
 void read_image_share(const DatasetReader& reader, const eval::RankShare& share, Tensor& images, Tensor& labels) {
@@ -143,7 +110,7 @@ void run_eval(const EvalArguments& arguments) {
     report.context.emplace_back("images", eval::json_string(arguments.images));
   } else {
     count = arguments.count;
-    const std::unique_ptr<LoadedModel> loaded = load_model(arguments);
+    const std::unique_ptr<CheckpointModel> loaded = load_checkpoint_model(arguments.checkpoint, arguments.ema);
     const model::UNetSpec& spec = loaded->spec;
     eval::check_image_shape(info, arguments.features, spec.image_size, spec.image_size, spec.image_channels,
                             "the samples of " + arguments.checkpoint);

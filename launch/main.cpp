@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   diffuse::cli::add_info_command(app);
   diffuse::cli::add_prepare_command(app);
   diffuse::cli::add_train_command(app);
+  diffuse::cli::add_distill_command(app);
   diffuse::cli::add_sample_command(app);
   diffuse::cli::add_bench_command(app);
   diffuse::cli::add_eval_command(app);

@@ -6,7 +6,7 @@
 #include "core/log.h"
 #include "data/dataset_writer.h"
 #include "launch/commands.h"
-#include "trainer/checkpoint.h"
+#include "trainer/checkpoint_model.h"
 #include "trainer/image_grid.h"
 #include "trainer/model_setup.h"
 
@@ -39,24 +39,11 @@ void run_sample(const SampleArguments& arguments) {
   DIFFUSE_CHECK(!std::filesystem::exists(arguments.out), "--out ", arguments.out,
                 " already exists; it is not overwritten");
   DIFFUSE_CHECK(arguments.count > 0 && arguments.batch > 0, "--n and --batch must be positive");
-  const CheckpointMeta meta = read_checkpoint_meta(arguments.checkpoint);
-  const Config config = parse_config(meta.config_yaml, arguments.checkpoint + " (stored config)");
-  const model::UNetSpec spec = unet_spec(config.model);
-  model::ParameterStore store;
-  model::UNet unet(spec, store);
-  store.finalize(Device::CPU);
-
-  std::vector<ParameterEntry> layout;
-  for (int64_t i = 0; i < store.count(); ++i) layout.push_back({store.at(i).name, store.at(i).shape, store.at(i).offset});
-  CheckpointBuffers buffers;
-  const std::vector<double> rates = checkpoint_ema_rates(arguments.checkpoint);
-  if (arguments.ema == "none" || (arguments.ema == "first" && rates.empty())) {
-    buffers.params = store.params();
-  } else {
-    const double rate = arguments.ema == "first" ? rates.front() : std::stod(arguments.ema);
-    buffers.ema.emplace_back(rate, store.params());
-  }
-  read_checkpoint(arguments.checkpoint, layout, buffers);
+  const std::unique_ptr<CheckpointModel> loaded = load_checkpoint_model(arguments.checkpoint, arguments.ema);
+  const Config& config = loaded->config;
+  const CheckpointMeta& meta = loaded->meta;
+  const model::UNetSpec& spec = loaded->spec;
+  model::UNet& unet = *loaded->unet;
 
   const int classes = spec.num_classes;
   DIFFUSE_CHECK(arguments.label < classes, "--class ", arguments.label, " but the model has ", classes, " classes");

@@ -48,6 +48,7 @@ std::vector<Field> schema(Config& c) {
       {"train.accumulation", Kind::Int, &c.train.accumulation},
       {"train.lr", Kind::Double, &c.train.lr},
       {"train.warmup_steps", Kind::Int64, &c.train.warmup_steps},
+      {"train.lr_decay", Kind::String, &c.train.lr_decay},
       {"train.weight_decay", Kind::Double, &c.train.weight_decay},
       {"train.beta1", Kind::Double, &c.train.beta1},
       {"train.beta2", Kind::Double, &c.train.beta2},
@@ -70,6 +71,11 @@ std::vector<Field> schema(Config& c) {
       {"sample.count", Kind::Int, &c.sample.count},
       {"eval.features", Kind::String, &c.eval.features},
       {"eval.samples", Kind::Int64, &c.eval.samples},
+      {"distill.from_steps", Kind::Int, &c.distill.from_steps},
+      {"distill.to_steps", Kind::Int, &c.distill.to_steps},
+      {"distill.steps_per_stage", Kind::Int64, &c.distill.steps_per_stage},
+      {"distill.lr", Kind::Double, &c.distill.lr},
+      {"distill.loss_weight", Kind::String, &c.distill.loss_weight},
       {"runtime.threads", Kind::Int, &c.runtime.threads},
       {"runtime.collective_timeout_s", Kind::Double, &c.runtime.collective_timeout_s},
   };
@@ -202,6 +208,7 @@ void validate(const Config& c, const std::string& origin) {
           "must be positive and divide train.batch_size", origin);
   require(t.lr > 0, "train.lr", "must be positive", origin);
   require(t.warmup_steps >= 0, "train.warmup_steps", "must be >= 0", origin);
+  require_one_of("train.lr_decay", t.lr_decay, {"constant", "linear"}, origin);
   require(t.beta1 >= 0 && t.beta1 < 1, "train.beta1", "must be in [0, 1)", origin);
   require(t.beta2 >= 0 && t.beta2 < 1, "train.beta2", "must be in [0, 1)", origin);
   require(t.adam_eps > 0, "train.adam_eps", "must be positive", origin);
@@ -223,6 +230,14 @@ void validate(const Config& c, const std::string& origin) {
   require(c.sample.eta >= 0, "sample.eta", "must be >= 0", origin);
   require(c.sample.per_class > 0, "sample.per_class", "must be positive", origin);
   require(c.sample.count > 0, "sample.count", "must be positive", origin);
+  const DistillConfig& d = c.distill;
+  require(d.to_steps >= 1, "distill.to_steps", "must be positive", origin);
+  require(d.from_steps > d.to_steps && d.from_steps % d.to_steps == 0 &&
+              ((d.from_steps / d.to_steps) & (d.from_steps / d.to_steps - 1)) == 0,
+          "distill.from_steps", "must be distill.to_steps times a power of two (2, 4, 8, ...)", origin);
+  require(d.steps_per_stage > 0, "distill.steps_per_stage", "must be positive", origin);
+  require(d.lr > 0, "distill.lr", "must be positive", origin);
+  require_one_of("distill.loss_weight", d.loss_weight, {"snr_trunc", "snr_plus_one"}, origin);
   require(c.eval.samples > 1, "eval.samples", "must be at least 2", origin);
   require(c.runtime.threads >= 0, "runtime.threads", "must be >= 0", origin);
   require(c.runtime.collective_timeout_s > 0, "runtime.collective_timeout_s", "must be positive", origin);

@@ -45,6 +45,7 @@ struct TrainConfig {
   int accumulation = 1;       // micro-steps per optimiser step
   double lr = 2e-4;
   int64_t warmup_steps = 100;
+  std::string lr_decay = "constant";  // constant | linear (to 0 at train.steps)
   double weight_decay = 0.0;
   double beta1 = 0.9;
   double beta2 = 0.999;
@@ -70,6 +71,15 @@ struct SampleConfig {
   int count = 64;                // grid size for unconditional models
 };
 
+// Progressive distillation (`diffuse distill`): stages from from_steps down to to_steps sampler steps.
+struct DistillConfig {
+  int from_steps = 1024;          // the teacher's sampler steps
+  int to_steps = 4;               // the last student's; from_steps / to_steps is a power of two
+  int64_t steps_per_stage = 1000; // optimizer steps per halving
+  double lr = 1e-4;               // decays linearly to 0 within each stage
+  std::string loss_weight = "snr_trunc";  // snr_trunc (max(SNR, 1)) | snr_plus_one (the v-MSE)
+};
+
 // Sample quality measured while training (train.eval_every).
 struct EvalConfig {
   std::string features;  // feature network file (`diffuse train-classifier` output or converted Inception)
@@ -89,6 +99,7 @@ struct Config {
   TrainConfig train;
   SampleConfig sample;
   EvalConfig eval;
+  DistillConfig distill;
   RuntimeConfig runtime;
 };
 

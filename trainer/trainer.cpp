@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/ops.h"
 #include "data/loader.h"
+#include "trainer/checkpoint_model.h"
 #include "trainer/image_grid.h"
 #include "trainer/metrics.h"
 #include "trainer/model_setup.h"
@@ -117,22 +118,13 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator&
   }
 }
 
-std::vector<ParameterEntry> Trainer::layout() const {
-  std::vector<ParameterEntry> entries;
-  for (int64_t i = 0; i < store_.count(); ++i) {
-    const model::Parameter& parameter = store_.at(i);
-    entries.push_back({parameter.name, parameter.shape, parameter.offset});
-  }
-  return entries;
-}
-
 void Trainer::resume_from(const std::string& checkpoint) {
   const CheckpointMeta meta = read_checkpoint_meta(checkpoint);
   // The file holds the whole optimizer state; a sharded rank keeps its part.
   const Tensor whole_m = sharded_ ? Tensor::empty({store_.numel()}) : adam_m_;
   const Tensor whole_v = sharded_ ? Tensor::empty({store_.numel()}) : adam_v_;
   CheckpointBuffers buffers{store_.params(), ema_, whole_m, whole_v};
-  read_checkpoint(checkpoint, layout(), buffers);
+  read_checkpoint(checkpoint, checkpoint_layout(store_), buffers);
   if (sharded_) {
     const int rank = communicator_.rank();
     copy(whole_m.slice(shards_.begin(rank), shards_.end(rank)), adam_m_);
@@ -151,10 +143,28 @@ void Trainer::resume_from(const std::string& checkpoint) {
   log_info("resumed from ", checkpoint, " at step ", step_);
 }
 
+void Trainer::start_from_weights(const Tensor& weights) {
+  DIFFUSE_CHECK(weights.numel() == store_.numel(), "starting weights have ", weights.numel(),
+                " values but the model has ", store_.numel(), " parameters");
+  copy(weights, store_.params());
+  for (auto& [rate, buffer] : ema_) copy(weights, buffer);
+}
+
+void Trainer::set_progress_label(std::string prefix, std::vector<std::pair<std::string, double>> metrics) {
+  progress_prefix_ = std::move(prefix);
+  label_metrics_ = std::move(metrics);
+}
+
+// The learning rate of update `step` (1-based): linear warmup, then constant or a linear decay that reaches
+// 0 after train.steps updates.
 double Trainer::learning_rate(int64_t step) const {
   const TrainConfig& train = config_.train;
-  if (train.warmup_steps == 0) return train.lr;
-  return train.lr * std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(train.warmup_steps));
+  double lr = train.lr;
+  if (train.warmup_steps > 0)
+    lr *= std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(train.warmup_steps));
+  if (train.lr_decay == "linear" && train.steps > 0)
+    lr *= std::max(0.0, static_cast<double>(train.steps - step + 1) / static_cast<double>(train.steps));
+  return lr;
 }
 
 Tensor Trainer::gather_shards(const Tensor& shard) {
@@ -181,8 +191,9 @@ void Trainer::save_checkpoint() {
   meta.loss_scale_good_steps = scaler.good_steps;
   meta.seed = config_.seed;
   meta.config_yaml = config_to_yaml(config_);
+  meta.sampling_steps = sampling_steps_;
   const CheckpointBuffers buffers{store_.params(), ema_, adam_m, adam_v};
-  write_checkpoint(checkpoint_path(run_dir_, step_), layout(), meta, buffers);
+  write_checkpoint(checkpoint_path(run_dir_, step_), checkpoint_layout(store_), meta, buffers);
   prune_checkpoints(run_dir_, config_.train.keep_checkpoints);
 }
 
@@ -268,7 +279,8 @@ std::pair<double, double> Trainer::train_step(const Batch& batch) {
     micro_batch.first_sample = static_cast<uint32_t>(batch.first_sample + part * micro);
     // Only the last micro-step's backward finishes gradients, so only it starts reductions.
     if (reducer_ && part == train.accumulation - 1) reducer_->arm();
-    loss_sum += train_micro_batch(*unet_, setup_, config_.seed, micro_batch, loss_scale);
+    loss_sum += micro_step_ ? micro_step_(*unet_, micro_batch, loss_scale)
+                            : train_micro_batch(*unet_, setup_, config_.seed, micro_batch, loss_scale);
   }
   last_reduction_wait_ = reducer_ ? reducer_->finish() : 0.0;
 
@@ -342,10 +354,11 @@ RunOutcome Trainer::run(int64_t stop_after) {
       const double seconds = std::chrono::duration<double>(now - window_start).count();
       const double images_per_second = window_steps * train.batch_size / std::max(seconds, 1e-9);
       const double eta = (last - step_) * seconds / window_steps;
-      const double lr = learning_rate(step_ - 1);
+      const double lr = learning_rate(step_);
       if (rank == 0) {
-        std::printf("step %lld/%lld  loss %.4f  grad %.3f  lr %.2e  %.1f img/s  ETA %s\n",
-                    static_cast<long long>(step_), static_cast<long long>(train.steps), loss, grad_norm, lr,
+        std::printf("%s%sstep %lld/%lld  loss %.4f  grad %.3f  lr %.2e  %.1f img/s  ETA %s\n",
+                    progress_prefix_.c_str(), progress_prefix_.empty() ? "" : "  ", static_cast<long long>(step_),
+                    static_cast<long long>(train.steps), loss, grad_norm, lr,
                     images_per_second, format_duration(eta).c_str());
         std::fflush(stdout);
       }
@@ -357,6 +370,7 @@ RunOutcome Trainer::run(int64_t stop_after) {
           {"samples_seen", static_cast<double>(step_ * train.batch_size)},
           {"elapsed_s", std::chrono::duration<double>(now - run_start).count()}};
       if (world > 1) values.push_back({"reduction_wait_s", window_wait / window_steps});
+      values.insert(values.end(), label_metrics_.begin(), label_metrics_.end());
       metrics.write(step_, values);
       window_start = now;
       window_steps = 0;

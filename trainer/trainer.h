@@ -59,6 +59,16 @@ class Trainer {
   // Collective: every rank constructs its Trainer; they must have the same config.
   Trainer(const Config& config, const std::string& run_dir, Communicator& communicator, bool resuming);
 
+  // Replaces the diffusion loss (train_micro_batch) by another objective with the same contract, e.g. distillation.
+  using MicroStep = std::function<double(model::UNet& unet, const MicroBatch& batch, float loss_scale)>;
+  void set_micro_step(MicroStep micro_step) { micro_step_ = std::move(micro_step); }
+  // Starts from these weights (parameters and every EMA buffer) instead of the seeded initialization.
+  void start_from_weights(const Tensor& weights);
+  // Distilled students: how many sampler steps the model is trained for (the checkpoints' sampling_steps).
+  void set_sampling_steps(int steps) { sampling_steps_ = steps; }
+  // Prefixes the progress line (e.g. "stage 2/8") and adds these values to every metrics.jsonl line.
+  void set_progress_label(std::string prefix, std::vector<std::pair<std::string, double>> metrics);
+
   // What runs every train.eval_every steps on the first EMA rate's weights; its values go to metrics.jsonl.
   void set_evaluator(Evaluator evaluator) { evaluator_ = std::move(evaluator); }
   // Loads parameters, EMA, optimizer state and the step from a checkpoint (every rank reads it).
@@ -91,7 +101,6 @@ class Trainer {
   void with_ema_weights(Body&& body);
   bool agree_to_stop();
   Tensor gather_shards(const Tensor& shard);
-  std::vector<ParameterEntry> layout() const;
   double learning_rate(int64_t step) const;
 
   Config config_;
@@ -107,6 +116,10 @@ class Trainer {
   Tensor adam_m_, adam_v_;                    // f32 [shard] (the whole buffer when not sharded)
   std::vector<std::pair<double, Tensor>> ema_;
   Evaluator evaluator_;          // empty unless train.eval_every is set
+  MicroStep micro_step_;         // empty: the diffusion loss
+  int sampling_steps_ = 0;       // 0: not a distilled student
+  std::string progress_prefix_;
+  std::vector<std::pair<std::string, double>> label_metrics_;
   DynamicLossScaler scaler_;     // fp16: dynamic; otherwise scale 1, still skipping non-finite steps
   int64_t steps_per_epoch_ = 0;  // set by run() from the dataset; 0 before
   int64_t step_ = 0;

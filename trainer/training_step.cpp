@@ -7,9 +7,6 @@
 
 namespace diffuse {
 
-namespace {
-
-// Per-sample scalars live in host vectors and go to the device as [n] tensors.
 Tensor per_sample(const std::vector<float>& values, Device device) {
   const Tensor host = from_vector(values, {static_cast<int64_t>(values.size())});
   if (device == Device::CPU) return host;
@@ -18,7 +15,24 @@ Tensor per_sample(const std::vector<float>& values, Device device) {
   return on_device;
 }
 
-}  // namespace
+Tensor conditioning_labels(const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch) {
+  if (setup.num_classes == 0) return Tensor();
+  DIFFUSE_CHECK(batch.labels.defined(), "a class-conditional model needs a dataset with labels");
+  const int64_t n = batch.images.dim(0);
+  Tensor host_labels = Tensor::empty({n}, DType::I32);
+  const std::vector<float> given = to_vector(batch.labels);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t sample = batch.first_sample + static_cast<uint32_t>(i);
+    const bool dropped =
+        random_uniform(RandomStream{seed, kPurposeClassDrop, batch.step, sample}, 0) < setup.class_dropout;
+    host_labels.i32()[i] = dropped ? setup.num_classes : static_cast<int32_t>(given[static_cast<size_t>(i)]);
+  }
+  const Device device = batch.images.device();
+  if (device == Device::CPU) return host_labels;
+  Tensor labels = Tensor::empty({n}, DType::I32, device);
+  copy(host_labels, labels);
+  return labels;
+}
 
 double train_micro_batch(model::UNet& unet, const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch,
                          float loss_scale) {
@@ -40,23 +54,7 @@ double train_micro_batch(model::UNet& unet, const DiffusionSetup& setup, uint64_
     target_eps[i] = static_cast<float>(target.second);
   }
 
-  Tensor class_labels;
-  if (setup.num_classes > 0) {
-    DIFFUSE_CHECK(batch.labels.defined(), "a class-conditional model needs a dataset with labels");
-    Tensor host_labels = Tensor::empty({n}, DType::I32);
-    const std::vector<float> given = to_vector(batch.labels);
-    for (int64_t i = 0; i < n; ++i) {
-      const uint32_t sample = batch.first_sample + static_cast<uint32_t>(i);
-      const bool dropped =
-          random_uniform(RandomStream{seed, kPurposeClassDrop, batch.step, sample}, 0) < setup.class_dropout;
-      host_labels.i32()[i] = dropped ? setup.num_classes : static_cast<int32_t>(given[static_cast<size_t>(i)]);
-    }
-    class_labels = host_labels;
-    if (device != Device::CPU) {
-      class_labels = Tensor::empty({n}, DType::I32, device);
-      copy(host_labels, class_labels);
-    }
-  }
+  const Tensor class_labels = conditioning_labels(setup, seed, batch);
 
   Tensor eps = Tensor::empty(x.shape(), DType::F32, device);
   Tensor z = Tensor::empty(x.shape(), DType::F32, device);

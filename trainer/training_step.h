@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/tensor.h"
 #include "diffusion/objective.h"
@@ -28,6 +29,14 @@ struct MicroBatch {
   uint32_t step = 0;
   uint32_t first_sample = 0;  // global index of images[0] in the step's batch order
 };
+
+// Per-sample scalars as an [n] tensor on `device`.
+Tensor per_sample(const std::vector<float>& values, Device device);
+
+// The class labels the model sees for a micro-batch: the dataset's, each
+// replaced by the null label (num_classes) with probability class_dropout,
+// keyed by global sample index; undefined for unconditional models.
+Tensor conditioning_labels(const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch);
 
 // Runs forward and backward; gradients of (loss_scale * sum of per-sample
 // losses) accumulate into the model's gradient buffer. Returns the sum of the

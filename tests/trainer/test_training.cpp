@@ -14,6 +14,7 @@
 #include "tests/support/op_testing.h"
 #include "data/convert.h"
 #include "trainer/stop_signal.h"
+#include "tests/trainer/training_fixture.h"
 #include "trainer/trainer.h"
 
 namespace diffuse {
@@ -21,32 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TrainingTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    root_ = fs::temp_directory_path() / ("diffuse-training-" + std::to_string(::getpid()));
-    fs::create_directories(root_);
-    IdxConversion conversion;
-    conversion.images_path = std::string(kFashionMnistDirectory) + "/t10k-images-idx3-ubyte.gz";
-    conversion.labels_path = std::string(kFashionMnistDirectory) + "/t10k-labels-idx1-ubyte.gz";
-    conversion.output_path = (root_ / "fmnist-test.h5").string();
-    conversion.num_classes = 10;
-    convert_idx(conversion);
-  }
-  static void TearDownTestSuite() { fs::remove_all(root_); }
-
-  // configs/tiny.yaml on the converted data, with overrides.
-  static Config tiny(std::vector<std::string> overrides = {}) {
-    overrides.insert(overrides.begin(), "data.train=" + (root_ / "fmnist-test.h5").string());
-    return load_config(std::string(DIFFUSE_SOURCE_DIR) + "/configs/tiny.yaml", overrides);
-  }
-  static std::string run_dir(const std::string& name) { return (root_ / name).string(); }
-
-  static fs::path root_;
-  SingleProcessCommunicator communicator_;
-};
-
-fs::path TrainingTest::root_;
 
 
 // 2N steps straight and N steps + checkpoint + a fresh process state resumed

@@ -1,0 +1,86 @@
+#include "diffusion/distillation.h"
+
+#include "core/error.h"
+#include "core/ops.h"
+
+namespace diffuse {
+
+namespace {
+
+// One value per sample, as an [n] tensor on `device`.
+template <typename PerLevel>
+Tensor per_sample(const std::vector<DistillationLevels>& levels, Device device, PerLevel&& value) {
+  std::vector<float> values;
+  values.reserve(levels.size());
+  for (const DistillationLevels& level : levels) values.push_back(static_cast<float>(value(level)));
+  const Tensor host = from_vector(values, {static_cast<int64_t>(values.size())});
+  if (device == Device::CPU) return host;
+  Tensor moved = Tensor::empty(host.shape(), DType::F32, device);
+  copy(host, moved);
+  return moved;
+}
+
+// One teacher DDIM step now -> next: the teacher's output at `now` turned into x_hat, then z_next.
+template <typename Now, typename Next>
+void teacher_step(const Denoiser& teacher, Prediction prediction, const std::vector<DistillationLevels>& levels,
+                  Now&& now, Next&& next, const Tensor& z, const Tensor& labels, const Tensor& scratch,
+                  const Tensor& z_next) {
+  const Device device = z.device();
+  teacher(z, per_sample(levels, device, [&](const DistillationLevels& l) { return now(l).network_time; }), labels,
+          scratch);
+  const auto x_mix = [&](const DistillationLevels& l) { return x0_from_output(prediction, now(l)); };
+  // scratch becomes x_hat = a z + b output (no clipping).
+  ops::combine_per_sample(z, per_sample(levels, device, [&](const DistillationLevels& l) { return x_mix(l).first; }),
+                          scratch,
+                          per_sample(levels, device, [&](const DistillationLevels& l) { return x_mix(l).second; }),
+                          scratch);
+  const auto step = [&](const DistillationLevels& l) { return ddim_step(now(l), next(l)); };
+  ops::combine_per_sample(z, per_sample(levels, device, [&](const DistillationLevels& l) { return step(l).first; }),
+                          scratch,
+                          per_sample(levels, device, [&](const DistillationLevels& l) { return step(l).second; }),
+                          z_next);
+}
+
+}  // namespace
+
+DistillationLevels distillation_levels(const NoiseSchedule& schedule, int index, int student_steps) {
+  DIFFUSE_CHECK(schedule.is_continuous(), "distillation needs the continuous-time schedule (cosine_continuous)");
+  DIFFUSE_CHECK(student_steps >= 1 && index >= 1 && index <= student_steps, "distillation index ", index,
+                " is outside [1, ", student_steps, "]");
+  const double t = static_cast<double>(index) / student_steps;
+  return {schedule.at_time(t), schedule.at_time(t - 0.5 / student_steps), schedule.at_time(t - 1.0 / student_steps)};
+}
+
+Mix ddim_step(const NoiseLevel& now, const NoiseLevel& next) {
+  // z_next = alpha_next x_hat + sigma_next eps_hat with eps_hat = (z_now - alpha_now x_hat) / sigma_now.
+  const double ratio = next.sigma / now.sigma;
+  return {ratio, next.alpha - ratio * now.alpha};
+}
+
+Mix distillation_target(const DistillationLevels& levels) {
+  const double ratio = levels.end.sigma / levels.start.sigma;
+  const double denominator = levels.end.alpha - ratio * levels.start.alpha;
+  return {-ratio / denominator, 1.0 / denominator};
+}
+
+Tensor distillation_targets(const Denoiser& teacher, Prediction prediction, const std::vector<DistillationLevels>& levels,
+                            const Tensor& z, const Tensor& labels) {
+  DIFFUSE_CHECK(static_cast<int64_t>(levels.size()) == z.dim(0), "distillation targets: ", levels.size(),
+                " noise levels for ", z.dim(0), " images");
+  const Device device = z.device();
+  const Tensor scratch = Tensor::empty(z.shape(), DType::F32, device);
+  const Tensor z_mid = Tensor::empty(z.shape(), DType::F32, device);
+  const Tensor z_end = Tensor::empty(z.shape(), DType::F32, device);
+  const auto start = [](const DistillationLevels& l) -> const NoiseLevel& { return l.start; };
+  const auto mid = [](const DistillationLevels& l) -> const NoiseLevel& { return l.mid; };
+  const auto end = [](const DistillationLevels& l) -> const NoiseLevel& { return l.end; };
+  teacher_step(teacher, prediction, levels, start, mid, z, labels, scratch, z_mid);
+  teacher_step(teacher, prediction, levels, mid, end, z_mid, labels, scratch, z_end);
+  Tensor target = Tensor::empty(z.shape(), DType::F32, device);
+  ops::combine_per_sample(
+      z, per_sample(levels, device, [](const DistillationLevels& l) { return distillation_target(l).first; }), z_end,
+      per_sample(levels, device, [](const DistillationLevels& l) { return distillation_target(l).second; }), target);
+  return target;
+}
+
+}  // namespace diffuse

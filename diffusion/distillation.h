@@ -1,0 +1,42 @@
+// Progressive distillation (Salimans & Ho 2022, Algorithm 2): a student that
+// samples in N DDIM steps learns, at t = i/N, the x-prediction that takes it
+// in one step to where two teacher DDIM steps t -> t' = t - 0.5/N ->
+// t'' = t - 1/N land. With r = sigma_t'' / sigma_t the target is
+//   x~ = (z_t'' - r z_t) / (alpha_t'' - r alpha_t),
+// exactly the x_hat for which the student's DDIM step t -> t'' reaches z_t''.
+// Teacher steps are not clipped: clipping would make the target disagree with
+// the teacher.
+#pragma once
+
+#include <vector>
+
+#include "core/tensor.h"
+#include "diffusion/objective.h"
+#include "diffusion/sampler.h"
+#include "diffusion/schedule.h"
+
+namespace diffuse {
+
+// The three noise levels of one distillation target for a student of `student_steps` steps.
+struct DistillationLevels {
+  NoiseLevel start;  // t = index / N, where the student is trained
+  NoiseLevel mid;    // t' = t - 0.5 / N, the teacher's second evaluation
+  NoiseLevel end;    // t'' = t - 1 / N, where both land
+};
+
+// index in [1, student_steps].
+DistillationLevels distillation_levels(const NoiseSchedule& schedule, int index, int student_steps);
+
+// The deterministic DDIM step now -> next from x_hat: z_next = first * z_now + second * x_hat.
+Mix ddim_step(const NoiseLevel& now, const NoiseLevel& next);
+
+// The target x~ = first * z_t + second * z_t''.
+Mix distillation_target(const DistillationLevels& levels);
+
+// The targets x~ [N,H,W,C] for noisy images z at per-sample levels: two
+// teacher DDIM steps each, the teacher predicting `prediction` (labels as the
+// student sees them; undefined for unconditional models).
+Tensor distillation_targets(const Denoiser& teacher, Prediction prediction, const std::vector<DistillationLevels>& levels,
+                            const Tensor& z, const Tensor& labels);
+
+}  // namespace diffuse

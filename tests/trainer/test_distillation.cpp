@@ -1,0 +1,134 @@
+// `diffuse distill` end to end (trainer/distiller.h) on configs/tiny.yaml and
+// real Fashion-MNIST: stages, the loss within each, the students'
+// sampling_steps, resuming mid-stage and between stages, and bad teachers.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tests/trainer/training_fixture.h"
+#include "trainer/checkpoint.h"
+#include "trainer/checkpoint_model.h"
+#include "trainer/distiller.h"
+#include "trainer/trainer.h"
+
+namespace diffuse {
+namespace {
+
+namespace fs = std::filesystem;
+
+class DistillationTest : public TrainingTest {
+ protected:
+  // A tiny teacher trained for a few steps with these overrides; its newest checkpoint.
+  std::string teacher(const std::string& name, std::vector<std::string> overrides = {}) {
+    overrides.push_back("train.steps=4");
+    Trainer trainer(tiny(overrides), run_dir(name), communicator_, false);
+    trainer.run();
+    return newest_checkpoint(run_dir(name));
+  }
+
+  DistillOptions options(const std::string& teacher_checkpoint, const std::string& name, int from, int to,
+                         std::vector<std::string> overrides) const {
+    DistillOptions distill;
+    distill.config_path = std::string(DIFFUSE_SOURCE_DIR) + "/configs/tiny.yaml";
+    distill.overrides = {"data.train=" + (root_ / "fmnist-test.h5").string()};
+    distill.overrides.insert(distill.overrides.end(), overrides.begin(), overrides.end());
+    distill.teacher = teacher_checkpoint;
+    distill.run_dir = run_dir(name);
+    distill.from_steps = from;
+    distill.to_steps = to;
+    return distill;
+  }
+
+  static std::vector<float> raw_weights(const std::string& checkpoint) {
+    return to_vector(load_checkpoint_model(checkpoint, "none")->store.params());
+  }
+};
+
+std::vector<double> logged_losses(const std::string& metrics_path) {
+  std::ifstream file(metrics_path);
+  std::vector<double> losses;
+  for (std::string line; std::getline(file, line);) {
+    const size_t at = line.find("\"loss\": ");
+    if (at != std::string::npos) losses.push_back(std::stod(line.substr(at + 8)));
+  }
+  return losses;
+}
+
+// 8 -> 4 -> 2 steps: each stage's loss falls from its first logged window to its last ones, and each
+// stage's checkpoints say how many steps the student samples in.
+TEST_F(DistillationTest, TwoStagesLowerTheirLossAndLabelTheirStudents) {
+  const std::string from = teacher("teacher");
+  run_distillation(options(from, "two-stages", 8, 2,
+                           {"distill.steps_per_stage=40", "distill.lr=1e-3", "train.log_every=5",
+                            "train.checkpoint_every=40"}));
+  const std::vector<std::pair<std::string, int>> stages = {{"stage-1-4steps", 4}, {"stage-2-2steps", 2}};
+  for (const auto& [name, steps] : stages) {
+    const std::string directory = run_dir("two-stages") + "/" + name;
+    const std::string checkpoint = newest_checkpoint(directory);
+    ASSERT_FALSE(checkpoint.empty()) << directory;
+    const CheckpointMeta meta = read_checkpoint_meta(checkpoint);
+    EXPECT_EQ(meta.sampling_steps, steps);
+    EXPECT_EQ(meta.step, 40);
+    const std::vector<double> losses = logged_losses(directory + "/metrics.jsonl");
+    ASSERT_EQ(losses.size(), 8u) << name;
+    const double first = losses.front(), last = (losses[6] + losses[7]) / 2;
+    EXPECT_LT(last, 0.8 * first) << name << ": loss " << first << " -> " << last;
+  }
+}
+
+// Deleting a stage's last checkpoint, or the whole last stage, and resuming gives the same students bit
+// for bit: mid-stage resume restores the optimizer, and a stage restarts from its teacher's final weights.
+TEST_F(DistillationTest, ResumeRecreatesTheSameStudents) {
+  const std::string from = teacher("resume-teacher");
+  DistillOptions distill =
+      options(from, "resume", 8, 2, {"distill.steps_per_stage=4", "train.checkpoint_every=2", "train.log_every=2"});
+  run_distillation(distill);
+  const std::string stage2 = run_dir("resume") + "/stage-2-2steps";
+  const std::string final_checkpoint = checkpoint_path(stage2, 4);
+  const std::vector<float> expected = raw_weights(final_checkpoint);
+
+  fs::remove(final_checkpoint);
+  distill.resume = "auto";
+  run_distillation(distill);
+  EXPECT_EQ(raw_weights(final_checkpoint), expected) << "resumed mid-stage";
+
+  fs::remove_all(stage2);
+  run_distillation(distill);
+  EXPECT_EQ(raw_weights(final_checkpoint), expected) << "stage 2 restarted from stage 1's student";
+
+  distill.resume.clear();
+  const std::string message = testing::error_message([&] { run_distillation(distill); });
+  EXPECT_NE(message.find("--resume auto"), std::string::npos) << message;
+}
+
+TEST_F(DistillationTest, IncompatibleTeachersAreRefusedWithWhatIsNeeded) {
+  const std::string eps = teacher("eps-teacher", {"diffusion.prediction=eps", "diffusion.loss_weight=simple"});
+  std::string message = testing::error_message([&] { run_distillation(options(eps, "eps", 8, 4, {})); });
+  EXPECT_NE(message.find("predicts 'eps'; distillation needs diffusion.prediction x0 or v"), std::string::npos)
+      << message;
+
+  const std::string linear = teacher("linear-teacher", {"diffusion.schedule=linear"});
+  message = testing::error_message([&] { run_distillation(options(linear, "linear", 8, 4, {})); });
+  EXPECT_NE(message.find("schedule 'linear'; distillation needs diffusion.schedule cosine_continuous"),
+            std::string::npos)
+      << message;
+
+  const std::string good = teacher("good-teacher");
+  message = testing::error_message([&] { run_distillation(options(good, "bad-to", 8, 3, {})); });
+  EXPECT_NE(message.find("--to 3 must be --from 8 divided by a power of two"), std::string::npos) << message;
+  EXPECT_FALSE(fs::exists(run_dir("bad-to"))) << "nothing is written for bad arguments";
+}
+
+TEST(DistillationStages, HalveFromTheTeacherToTheLastStudent) {
+  EXPECT_EQ(distillation_stages(1024, 4), (std::vector<int>{512, 256, 128, 64, 32, 16, 8, 4}));
+  EXPECT_EQ(distillation_stages(8, 1), (std::vector<int>{4, 2, 1}));
+  EXPECT_THROW(distillation_stages(8, 8), Error);
+  EXPECT_THROW(distillation_stages(12, 4), Error);
+  EXPECT_THROW(distillation_stages(4, 8), Error);
+}
+
+}  // namespace
+}  // namespace diffuse

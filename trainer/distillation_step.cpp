@@ -1,0 +1,65 @@
+#include "trainer/distillation_step.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/ops.h"
+#include "core/philox.h"
+#include "diffusion/distillation.h"
+
+namespace diffuse {
+
+double distill_micro_batch(model::UNet& student, model::UNet& teacher, const DiffusionSetup& setup, int student_steps,
+                           uint64_t seed, const MicroBatch& batch, float loss_scale) {
+  const Tensor& x = batch.images;
+  const int64_t n = x.dim(0);
+  const Device device = x.device();
+
+  std::vector<DistillationLevels> levels;
+  std::vector<float> alpha(n), sigma(n), time(n), weight(n), output_from_z(n), output_from_target(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t sample = batch.first_sample + static_cast<uint32_t>(i);
+    const double u = random_uniform(RandomStream{seed, kPurposeTimestep, batch.step, sample}, 0);
+    const int index = std::min(student_steps, 1 + static_cast<int>(u * student_steps));
+    levels.push_back(distillation_levels(setup.schedule, index, student_steps));
+    const NoiseLevel& level = levels.back().start;
+    alpha[i] = static_cast<float>(level.alpha);
+    sigma[i] = static_cast<float>(level.sigma);
+    time[i] = level.network_time;
+    weight[i] = static_cast<float>(output_loss_weight(setup.prediction, setup.weighting, level));
+    // The student's x_hat = a z + b o, so the output that predicts x~ is o* = (x~ - a z) / b.
+    const Mix x_mix = x0_from_output(setup.prediction, level);
+    output_from_z[i] = static_cast<float>(-x_mix.first / x_mix.second);
+    output_from_target[i] = static_cast<float>(1.0 / x_mix.second);
+  }
+  const Tensor labels = conditioning_labels(setup, seed, batch);
+
+  Tensor eps = Tensor::empty(x.shape(), DType::F32, device);
+  Tensor z = Tensor::empty(x.shape(), DType::F32, device);
+  ops::fill_normal(eps, seed, kPurposeNoise, batch.step, batch.first_sample);
+  ops::combine_per_sample(x, per_sample(alpha, device), eps, per_sample(sigma, device), z);
+
+  const model::ForwardContext teacher_context{false, seed, batch.step, batch.first_sample};
+  const Denoiser run_teacher = [&](const Tensor& noisy, const Tensor& t, const Tensor& classes, const Tensor& out) {
+    copy(teacher.forward(noisy, t, classes, teacher_context), out);
+  };
+  const Tensor x_target = distillation_targets(run_teacher, setup.prediction, levels, z, labels);
+  Tensor target = Tensor::empty(x.shape(), DType::F32, device);
+  ops::combine_per_sample(z, per_sample(output_from_z, device), x_target, per_sample(output_from_target, device),
+                          target);
+
+  const model::ForwardContext context{true, seed, batch.step, batch.first_sample};
+  const Tensor& out = student.forward(z, per_sample(time, device), labels, context);
+  const Tensor weights = per_sample(weight, device);
+  Tensor losses = Tensor::empty({n}, DType::F32, device);
+  Tensor dout = Tensor::empty(x.shape(), DType::F32, device);
+  ops::mse_loss_forward(out, target, weights, losses);
+  ops::mse_loss_backward(out, target, weights, loss_scale, dout);
+  student.backward(dout);
+
+  double total = 0.0;
+  for (float value : to_vector(losses)) total += value;
+  return total;
+}
+
+}  // namespace diffuse

@@ -1,0 +1,162 @@
+#include "trainer/distiller.h"
+
+#include <filesystem>
+#include <memory>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "trainer/checkpoint_model.h"
+#include "trainer/distillation_step.h"
+#include "trainer/model_setup.h"
+#include "trainer/rank_agreement.h"
+#include "trainer/stop_signal.h"
+#include "trainer/thread_count.h"
+
+namespace diffuse {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string stage_directory(const std::string& run_dir, size_t stage, int student_steps) {
+  return (fs::path(run_dir) / concat("stage-", stage + 1, "-", student_steps, "steps")).string();
+}
+
+// The teacher must be a continuous-time model predicting x or v: its DDIM steps then land exactly on t - 1/(2N).
+void check_teacher(const CheckpointModel& teacher, const std::string& path) {
+  const DiffusionConfig& diffusion = teacher.config.diffusion;
+  DIFFUSE_CHECK(diffusion.schedule == "cosine_continuous", "teacher ", path, " was trained with schedule '",
+                diffusion.schedule, "'; distillation needs diffusion.schedule cosine_continuous (continuous time)");
+  DIFFUSE_CHECK(diffusion.prediction == "x0" || diffusion.prediction == "v", "teacher ", path,
+                " predicts '", diffusion.prediction,
+                "'; distillation needs diffusion.prediction x0 or v (eps is unstable at high noise in few steps)");
+}
+
+// The training run of one stage: the teacher's model, the distillation learning-rate schedule, sample grids
+// with the student's own step count, and a seed of its own so stages draw different noise.
+Config stage_config(const Config& config, const Config& teacher, size_t stage, int student_steps) {
+  Config stage_run = config;
+  stage_run.model = teacher.model;
+  stage_run.diffusion = teacher.diffusion;
+  stage_run.diffusion.loss_weight = config.distill.loss_weight;
+  stage_run.seed = config.seed + stage;
+  stage_run.train.steps = config.distill.steps_per_stage;
+  stage_run.train.lr = config.distill.lr;
+  stage_run.train.warmup_steps = 0;
+  stage_run.train.lr_decay = "linear";
+  stage_run.sample.sampler = "ddim";
+  stage_run.sample.eta = 0.0;
+  stage_run.sample.steps = student_steps;
+  return stage_run;
+}
+
+// Where a resumed distillation continues: the first stage without a finished checkpoint, and the checkpoint
+// to resume it from ("" = start the stage).
+struct ResumePoint {
+  size_t stage = 0;
+  std::string checkpoint;
+};
+
+ResumePoint find_resume_point(const std::string& run_dir, const std::vector<int>& stages, int64_t steps_per_stage) {
+  for (size_t stage = 0; stage < stages.size(); ++stage) {
+    const std::string newest = newest_checkpoint(stage_directory(run_dir, stage, stages[stage]));
+    if (newest.empty()) return {stage, ""};
+    if (read_checkpoint_meta(newest).step < steps_per_stage) return {stage, newest};
+  }
+  return {stages.size(), ""};
+}
+
+}  // namespace
+
+std::vector<int> distillation_stages(int from_steps, int to_steps) {
+  const bool halvings = to_steps >= 1 && from_steps > to_steps && from_steps % to_steps == 0 &&
+                        ((from_steps / to_steps) & (from_steps / to_steps - 1)) == 0;
+  DIFFUSE_CHECK(halvings, "--to ", to_steps, " must be --from ", from_steps,
+                " divided by a power of two (--from 1024 --to 4, 2 or 1, say)");
+  std::vector<int> stages;
+  for (int steps = from_steps / 2; steps >= to_steps; steps /= 2) stages.push_back(steps);
+  return stages;
+}
+
+void run_distillation(const DistillOptions& options, const EvaluatorFactory& make_evaluator) {
+  // The teacher first: a distilled teacher's own step count is where the next distillation starts.
+  std::unique_ptr<CheckpointModel> teacher = load_checkpoint_model(options.teacher, "first");
+  check_teacher(*teacher, options.teacher);
+  std::vector<std::string> overrides = options.overrides;
+  const int teacher_steps = options.from_steps > 0 ? options.from_steps : teacher->meta.sampling_steps;
+  if (options.from_steps > 0 || options.to_steps > 0) {
+    const Config defaults = load_config(options.config_path, overrides);
+    distillation_stages(teacher_steps > 0 ? teacher_steps : defaults.distill.from_steps,
+                        options.to_steps > 0 ? options.to_steps : defaults.distill.to_steps);
+  }
+  if (teacher_steps > 0) overrides.push_back(concat("distill.from_steps=", teacher_steps));
+  if (options.to_steps > 0) overrides.push_back(concat("distill.to_steps=", options.to_steps));
+  const Config config = load_config(options.config_path, overrides);
+  const std::vector<int> stages = distillation_stages(config.distill.from_steps, config.distill.to_steps);
+
+  const std::unique_ptr<Communicator> communicator =
+      make_world_communicator(Device::CPU, config.runtime.collective_timeout_s);
+  const int rank = communicator->rank();
+  const ThreadChoice threads = choose_thread_count(config.runtime.threads, communicator->local_size());
+  use_threads(threads);
+  const StopSignalScope stop_signals;
+
+  // Rank 0 decides where a resumed run continues; every rank follows.
+  ResumePoint resume;
+  if (rank == 0 && options.resume == "auto")
+    resume = find_resume_point(options.run_dir, stages, config.distill.steps_per_stage);
+  DIFFUSE_CHECK(options.resume.empty() || options.resume == "auto", "distill --resume takes 'auto', got '",
+                options.resume, "'");
+  if (communicator->size() > 1) {
+    resume.stage = std::stoul(broadcast_string(*communicator, std::to_string(resume.stage), 0));
+    resume.checkpoint = broadcast_string(*communicator, resume.checkpoint, 0);
+  }
+  if (rank == 0) {
+    log_info("distilling ", options.teacher, " from ", config.distill.from_steps, " to ", config.distill.to_steps,
+             " sampling steps in ", stages.size(), " stage(s) of ", config.distill.steps_per_stage, " steps, ",
+             threads.threads, " thread(s) per rank");
+    if (resume.stage == stages.size()) log_info("every stage in ", options.run_dir, " is already finished");
+  }
+
+  for (size_t stage = resume.stage; stage < stages.size(); ++stage) {
+    // The stage's teacher: the original one, or the previous stage's final student.
+    if (stage > 0) {
+      const std::string previous = newest_checkpoint(stage_directory(options.run_dir, stage - 1, stages[stage - 1]));
+      DIFFUSE_CHECK(!previous.empty(), "stage ", stage, " of ", options.run_dir, " has no checkpoint to teach stage ",
+                    stage + 1);
+      teacher = load_checkpoint_model(previous, "first");
+    }
+    const int student_steps = stages[stage];
+    const Config stage_run = stage_config(config, teacher->config, stage, student_steps);
+    const std::string directory = stage_directory(options.run_dir, stage, student_steps);
+    const bool resuming = stage == resume.stage && !resume.checkpoint.empty();
+    Trainer trainer(stage_run, directory, *communicator, resuming);
+    if (resuming) {
+      trainer.resume_from(resume.checkpoint);
+    } else {
+      trainer.start_from_weights(teacher->store.params());
+    }
+    const DiffusionSetup setup = diffusion_setup(stage_run);
+    model::UNet& teacher_unet = *teacher->unet;
+    trainer.set_micro_step([&](model::UNet& student, const MicroBatch& batch, float loss_scale) {
+      return distill_micro_batch(student, teacher_unet, setup, student_steps, stage_run.seed, batch, loss_scale);
+    });
+    trainer.set_sampling_steps(student_steps);
+    trainer.set_progress_label(concat("stage ", stage + 1, "/", stages.size(), " (", student_steps, " steps)"),
+                               {{"stage", static_cast<double>(stage + 1)}, {"sampling_steps", static_cast<double>(student_steps)}});
+    if (stage_run.train.eval_every > 0) {
+      DIFFUSE_CHECK(make_evaluator, "train.eval_every is set but this program cannot evaluate during distillation");
+      trainer.set_evaluator(make_evaluator(stage_run, *communicator));
+    }
+    if (trainer.run() == RunOutcome::kStopped) {
+      if (rank == 0)
+        log_info("stopped in stage ", stage + 1, " at step ", trainer.step(), ": wrote ",
+                 checkpoint_path(directory, trainer.step()), "; to continue, run the same command with --resume auto");
+      return;
+    }
+    if (rank == 0)
+      log_info("stage ", stage + 1, " done: ", student_steps, "-step student ", newest_checkpoint(directory));
+  }
+}
+
+}  // namespace diffuse

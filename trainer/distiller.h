@@ -1,0 +1,40 @@
+// `diffuse distill`: progressive distillation (Salimans & Ho 2022, Algorithm 2)
+// of a teacher checkpoint, stage by stage from distill.from_steps sampler
+// steps down to distill.to_steps, halving each stage.
+//
+// Each stage is a training run (trainer.h, so distributed, resumable and
+// logged like training) in RUN/stage-<k>-<N>steps/, whose objective is the
+// distillation loss (distillation_step.h) against the stage's teacher: the
+// original teacher's first EMA weights for stage 1, then the previous stage's
+// final student. The student starts from its teacher's weights with fresh
+// optimizer state; its learning rate decays linearly to 0 within the stage
+// (distill.lr, distill.steps_per_stage). Its checkpoints carry sampling_steps
+// = N. The model and diffusion sections come from the teacher, whose schedule
+// must be cosine_continuous and prediction x0 or v; the loss weight is
+// distill.loss_weight.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "trainer/trainer.h"
+
+namespace diffuse {
+
+struct DistillOptions {
+  std::string config_path;
+  std::vector<std::string> overrides;  // "key=value"
+  std::string teacher;                 // checkpoint
+  std::string run_dir;
+  int from_steps = 0;  // 0: a student teacher's sampling_steps, else distill.from_steps
+  int to_steps = 0;    // 0: distill.to_steps
+  std::string resume;  // "" or "auto": continue the newest stage from its newest checkpoint
+};
+
+// The student step counts of the stages: from/2, from/4, ..., to.
+std::vector<int> distillation_stages(int from_steps, int to_steps);
+
+// Collective, like run_training; `make_evaluator` serves train.eval_every in each stage.
+void run_distillation(const DistillOptions& options, const EvaluatorFactory& make_evaluator = {});
+
+}  // namespace diffuse
