@@ -49,17 +49,8 @@ double distill_micro_batch(model::UNet& student, model::UNet& teacher, const Dif
                           target);
 
   const model::ForwardContext context{true, seed, batch.step, batch.first_sample};
-  const Tensor& out = student.forward(z, per_sample(time, device), labels, context);
-  const Tensor weights = per_sample(weight, device);
-  Tensor losses = Tensor::empty({n}, DType::F32, device);
-  Tensor dout = Tensor::empty(x.shape(), DType::F32, device);
-  ops::mse_loss_forward(out, target, weights, losses);
-  ops::mse_loss_backward(out, target, weights, loss_scale, dout);
-  student.backward(dout);
-
-  double total = 0.0;
-  for (float value : to_vector(losses)) total += value;
-  return total;
+  return regress_output(student, z, per_sample(time, device), labels, context, target, per_sample(weight, device),
+                        loss_scale);
 }
 
 }  // namespace diffuse

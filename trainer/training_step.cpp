@@ -34,6 +34,21 @@ Tensor conditioning_labels(const DiffusionSetup& setup, uint64_t seed, const Mic
   return labels;
 }
 
+double regress_output(model::UNet& unet, const Tensor& z, const Tensor& time, const Tensor& labels,
+                      const model::ForwardContext& context, const Tensor& target, const Tensor& weights,
+                      float loss_scale) {
+  const int64_t n = z.dim(0);
+  const Tensor& out = unet.forward(z, time, labels, context);
+  Tensor losses = Tensor::empty({n}, DType::F32, z.device());
+  Tensor dout = Tensor::empty(z.shape(), DType::F32, z.device());
+  ops::mse_loss_forward(out, target, weights, losses);
+  ops::mse_loss_backward(out, target, weights, loss_scale, dout);
+  unet.backward(dout);
+  double total = 0.0;
+  for (float value : to_vector(losses)) total += value;
+  return total;
+}
+
 double train_micro_batch(model::UNet& unet, const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch,
                          float loss_scale) {
   const Tensor& x = batch.images;
@@ -64,18 +79,8 @@ double train_micro_batch(model::UNet& unet, const DiffusionSetup& setup, uint64_
   ops::combine_per_sample(x, per_sample(target_x, device), eps, per_sample(target_eps, device), target);
 
   const model::ForwardContext context{true, seed, batch.step, batch.first_sample};
-  const Tensor& out = unet.forward(z, per_sample(time, device), class_labels, context);
-
-  const Tensor weights = per_sample(weight, device);
-  Tensor losses = Tensor::empty({n}, DType::F32, device);
-  Tensor dout = Tensor::empty(x.shape(), DType::F32, device);
-  ops::mse_loss_forward(out, target, weights, losses);
-  ops::mse_loss_backward(out, target, weights, loss_scale, dout);
-  unet.backward(dout);
-
-  double total = 0.0;
-  for (float value : to_vector(losses)) total += value;
-  return total;
+  return regress_output(unet, z, per_sample(time, device), class_labels, context, target, per_sample(weight, device),
+                        loss_scale);
 }
 
 }  // namespace diffuse

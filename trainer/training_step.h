@@ -38,6 +38,13 @@ Tensor per_sample(const std::vector<float>& values, Device device);
 // keyed by global sample index; undefined for unconditional models.
 Tensor conditioning_labels(const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch);
 
+// The model's output for z regressed on `target` with per-sample `weights`:
+// forward, weighted MSE, and backward of loss_scale * the summed losses into
+// the gradient buffer. Returns the summed per-sample losses (unscaled).
+double regress_output(model::UNet& unet, const Tensor& z, const Tensor& time, const Tensor& labels,
+                      const model::ForwardContext& context, const Tensor& target, const Tensor& weights,
+                      float loss_scale);
+
 // Runs forward and backward; gradients of (loss_scale * sum of per-sample
 // losses) accumulate into the model's gradient buffer. Returns the sum of the
 // per-sample losses (unscaled) of this micro-batch.
