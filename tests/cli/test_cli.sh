@@ -45,6 +45,14 @@ grep -q "resumed from .*ckpt-00000002.h5 at step 2" "$work/resume.log" && [[ -f 
   --sampler ddpm --steps 3 --n 4 --seed 1 --batch 3 --ema none --out "$work/samples-raw.h5" 2>/dev/null &&
   pass "sample writes an HDF5 sample set" || fail "sample h5"
 
+# Distillation: one stage 4 -> 2 steps; the student samples in its own 2 steps.
+"$diffuse" distill --config "$config" --set "data.train=$work/test.h5" --teacher "$work/run/checkpoints/ckpt-00000004.h5" \
+  --run-dir "$work/distill" --from 4 --to 2 --set distill.steps_per_stage=2 >"$work/distill.log" 2>&1 &&
+  "$diffuse" sample --ckpt "$work/distill/stage-1-2steps/checkpoints/ckpt-00000002.h5" --n 4 \
+    --out "$work/student.png" >"$work/student.log" 2>&1 && grep -q "(ddim, 2 steps)" "$work/student.log" &&
+  pass "distill writes a 2-step student that samples in 2 steps" ||
+  fail "distill: $(cat "$work/distill.log" "$work/student.log" 2>/dev/null)"
+
 # A process killed at any moment, even mid-checkpoint, leaves a loadable newest checkpoint.
 "$diffuse" train "${common[@]}" --run-dir "$work/killed" --set train.steps=1000 --set train.checkpoint_every=1 \
   >/dev/null 2>&1 &
@@ -72,6 +80,9 @@ expect_error "dataset disagrees with the model" "has 1 channels but model.image_
 expect_error "resume another architecture" "parameter '.*' has shape .* in this model but" \
   "$diffuse" train "${common[@]}" --run-dir "$work/wide-run" --set model.channels=64 \
   --resume "$work/run/checkpoints/ckpt-00000004.h5"
+expect_error "distill to a step count that is not a halving" "--to 3 must be --from 8 divided by a power of two" \
+  "$diffuse" distill --config "$config" --teacher "$work/run/checkpoints/ckpt-00000004.h5" --run-dir "$work/distill-bad" \
+  --from 8 --to 3
 expect_error "existing sample output" "already exists" \
   "$diffuse" sample --ckpt "$work/run/checkpoints/ckpt-00000004.h5" --n 4 --out "$work/grid.png"
 head -c 1000 $fmnist/t10k-labels-idx1-ubyte.gz | gunzip -c >"$work/truncated-labels" 2>/dev/null || true
