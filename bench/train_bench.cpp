@@ -6,12 +6,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <numeric>
 #include <string>
 
 #include "bench/bench_model.h"
 #include "bench/gemm_peak.h"
+#include "bench/profile_report.h"
 #include "core/allocator.h"
 #include "core/log.h"
+#include "core/op_profile.h"
 #include "trainer/precision.h"
 
 #if DIFFUSE_HAS_CUDA
@@ -82,12 +85,18 @@ void run_train_bench(const TrainBenchOptions& options) {
   };
 
   for (int step = 0; step < options.warmup; ++step) train_step(step);
+  if (options.profile) {
+    reset_op_profile();
+    set_op_profiling(true);
+  }
   std::vector<double> seconds;
   for (int step = 0; step < options.steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
     train_step(options.warmup + step);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
+  set_op_profiling(false);
+  const double mean = std::accumulate(seconds.begin(), seconds.end(), 0.0) / seconds.size();
   std::sort(seconds.begin(), seconds.end());
   const double median = seconds[seconds.size() / 2];
 
@@ -135,6 +144,7 @@ void run_train_bench(const TrainBenchOptions& options) {
       tensor_peak / 1048576.0, device == Device::CPU ? "process peak RSS" : "GPU pool peak",
       (device == Device::CPU ? resident_peak : reserved_peak) / 1048576.0, needed / 1048576.0,
       unet.activation_bytes(batch) / 1048576.0, state_bytes / 1048576.0);
+  if (options.profile) print_op_profile(options.steps, mean, "step");
   std::printf(
       "{\"bench\": \"train\", \"config\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", \"batch\": %d, "
       "\"threads\": %d, \"img_per_s\": %.3f, \"gflops\": %.3f, \"gemm_gflops\": %.3f, \"ratio\": %.4f, "

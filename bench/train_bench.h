@@ -22,6 +22,7 @@ struct TrainBenchOptions {
   int steps = 5;                // timed steps
   int warmup = 1;               // untimed steps first (allocation, caches)
   std::string device = "auto";  // cpu | cuda | auto (cuda when a GPU is visible)
+  bool profile = false;         // time per op family (bench/profile_report.h)
 };
 
 void run_train_bench(const TrainBenchOptions& options);

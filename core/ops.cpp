@@ -2,20 +2,32 @@
 // Messages name the op, the offending argument and all arguments' shapes.
 #include "core/ops.h"
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/backend.h"
+#include "core/op_profile.h"
 
 namespace diffuse::ops {
 
 namespace {
 
 // The named tensor arguments of one op call, for validation and messages.
+// Lives for the whole op call, so it also times the call when op profiling is on.
 class OpArgs {
  public:
-  OpArgs(const char* op, std::initializer_list<std::pair<const char*, const Tensor*>> args) : op_(op), args_(args) {}
+  OpArgs(const char* op, std::initializer_list<std::pair<const char*, const Tensor*>> args)
+      : op_(op), args_(args), profiled_(op_profiling()) {
+    if (profiled_) start_ = std::chrono::steady_clock::now();
+  }
+  ~OpArgs() {
+    if (profiled_)
+      record_op_time(op_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  }
+  OpArgs(const OpArgs&) = delete;
+  OpArgs& operator=(const OpArgs&) = delete;
 
   [[noreturn]] void reject(const std::string& problem) const {
     std::string listing;
@@ -84,6 +96,8 @@ class OpArgs {
  private:
   const char* op_;
   std::vector<std::pair<const char*, const Tensor*>> args_;
+  bool profiled_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 #define ARG(t) std::pair<const char*, const Tensor*>(#t, &t)

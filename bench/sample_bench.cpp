@@ -1,0 +1,92 @@
+#include "bench/sample_bench.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+
+#include "bench/gemm_peak.h"
+#include "bench/profile_report.h"
+#include "core/allocator.h"
+#include "core/op_profile.h"
+#include "model/parameters.h"
+#include "model/unet.h"
+#include "trainer/model_setup.h"
+
+namespace diffuse {
+
+void run_sample_bench(const SampleBenchOptions& options) {
+  const Config config = load_config(options.config, options.overrides);
+  DIFFUSE_CHECK(options.batch > 0 && options.steps > 0 && options.repeats > 0,
+                "bench sample needs --batch, --steps and --repeats > 0");
+  const model::UNetSpec spec = unet_spec(config.model);
+  DIFFUSE_CHECK(options.guidance == 0.0 || spec.num_classes > 0, "--guidance needs a class-conditional model");
+  const DiffusionSetup setup = diffusion_setup(config);
+  model::ParameterStore store;
+  model::UNet unet(spec, store);
+  store.finalize(Device::CPU);
+  store.initialize(config.seed);
+  const Tensor labels = spec.num_classes > 0 ? grid_labels(spec.num_classes, 1) : Tensor();
+  Tensor batch_labels;
+  if (labels.defined()) {
+    batch_labels = Tensor::empty({options.batch}, DType::I32);
+    for (int i = 0; i < options.batch; ++i) batch_labels.i32()[i] = i % spec.num_classes;
+  }
+
+  SamplerOptions sampler;
+  sampler.steps = options.steps;
+  sampler.guidance = options.guidance;
+  sampler.seed = config.seed;
+  const auto draw = [&](int steps) {
+    SamplerOptions run = sampler;
+    run.steps = steps;
+    return sample_with_model(unet, spec, setup, run, batch_labels, options.batch, options.batch);
+  };
+  draw(1);  // untimed: first-touch allocations and caches
+
+  if (options.profile) {
+    reset_op_profile();
+    set_op_profiling(true);
+  }
+  std::vector<double> seconds;
+  for (int repeat = 0; repeat < options.repeats; ++repeat) {
+    const auto start = std::chrono::steady_clock::now();
+    draw(options.steps);
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  set_op_profiling(false);
+  const double mean = std::accumulate(seconds.begin(), seconds.end(), 0.0) / seconds.size();
+  std::sort(seconds.begin(), seconds.end());
+  const double median = seconds[seconds.size() / 2];
+
+  const double gemm_gflops = measure_gemm_gflops();
+  const int evaluations = options.steps * (options.guidance > 0 ? 2 : 1);
+  const double flops = 2.0 * unet.forward_macs_per_image() * options.batch * evaluations;
+  const double gflops = flops / median / 1e9;
+  const double ratio = gflops / gemm_gflops;
+  const double images_per_second = options.batch / median;
+  const int64_t tensor_peak = allocator_for(Device::CPU).peak_bytes();
+  const int64_t weights = store.numel() * 4;
+
+  std::printf("bench sample: %s, batch %d, DDIM %d steps%s, %d threads, %.3f GMACs/image forward\n",
+              options.config.c_str(), options.batch, options.steps, options.guidance > 0 ? " with guidance" : "",
+              omp_get_max_threads(), unet.forward_macs_per_image() / 1e9);
+  std::printf("  batch        %.2f s (median of %d; min %.2f, max %.2f)\n", median, options.repeats, seconds.front(),
+              seconds.back());
+  std::printf("  throughput   %.2f img/s, %.1f network evaluations/s, %.1f GFLOP/s\n", images_per_second,
+              images_per_second * evaluations, gflops);
+  std::printf("  GEMM peak    %.1f GFLOP/s (fp32 sgemm 1024^3, same threads)  ratio %.3f\n", gemm_gflops, ratio);
+  std::printf("  memory       tensors peak %.1f MiB (weights %.1f MiB)\n", tensor_peak / 1048576.0,
+              weights / 1048576.0);
+  if (options.profile) print_op_profile(options.repeats, mean, "batch");
+  std::printf(
+      "{\"bench\": \"sample\", \"config\": \"%s\", \"batch\": %d, \"steps\": %d, \"guidance\": %.3f, \"threads\": %d, "
+      "\"img_per_s\": %.4f, \"gflops\": %.3f, \"gemm_gflops\": %.3f, \"ratio\": %.4f, \"batch_s\": %.4f, "
+      "\"peak_mem_bytes\": %lld}\n",
+      options.config.c_str(), options.batch, options.steps, options.guidance, omp_get_max_threads(), images_per_second,
+      gflops, gemm_gflops, ratio, median, static_cast<long long>(tensor_peak));
+}
+
+}  // namespace diffuse
