@@ -63,6 +63,14 @@ Mix distillation_target(const DistillationLevels& levels) {
   return {-ratio / denominator, 1.0 / denominator};
 }
 
+Mix student_output_target(Prediction prediction, const NoiseLevel& level) {
+  // x_hat = a z + b o, so o* = (x~ - a z) / b.
+  const Mix x_mix = x0_from_output(prediction, level);
+  DIFFUSE_CHECK(x_mix.second != 0.0, "the ", prediction_name(prediction), " output does not determine x at t = ",
+                level.time);
+  return {-x_mix.first / x_mix.second, 1.0 / x_mix.second};
+}
+
 Tensor distillation_targets(const Denoiser& teacher, Prediction prediction, const std::vector<DistillationLevels>& levels,
                             const Tensor& z, const Tensor& labels) {
   DIFFUSE_CHECK(static_cast<int64_t>(levels.size()) == z.dim(0), "distillation targets: ", levels.size(),

@@ -33,6 +33,11 @@ Mix ddim_step(const NoiseLevel& now, const NoiseLevel& next);
 // The target x~ = first * z_t + second * z_t''.
 Mix distillation_target(const DistillationLevels& levels);
 
+// The student's regression target in its own output space: the output o* whose x estimate at `level`
+// (x0_from_output) is x~, as o* = first * z_t + second * x~. With it, output_loss_weight(prediction,
+// weighting, level) * |o - o*|^2 equals w(SNR) |x_hat - x~|^2.
+Mix student_output_target(Prediction prediction, const NoiseLevel& level);
+
 // The targets x~ [N,H,W,C] for noisy images z at per-sample levels: two
 // teacher DDIM steps each, the teacher predicting `prediction` (labels as the
 // student sees them; undefined for unconditional models).

@@ -31,7 +31,9 @@ std::unique_ptr<CheckpointModel> load_checkpoint_model(const std::string& path, 
   } else {
     double rate = 0.0;
     if (ema == "first") {
-      rate = rates.front();
+      // The config's first rate (the one the trainer samples from); the file lists its groups by name.
+      const std::vector<double>& configured = loaded->config.train.ema_rates;
+      rate = configured.empty() ? rates.front() : configured.front();
     } else {
       try {
         rate = std::stod(ema);

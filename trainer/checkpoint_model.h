@@ -22,7 +22,8 @@ struct CheckpointModel {
   std::unique_ptr<model::UNet> unet;
 };
 
-// `ema`: "first" (the first EMA rate; the raw weights when the checkpoint has no EMA), "none" (the raw
+// `ema`: "first" (the first rate of the stored config's train.ema_rates, the weights the trainer samples
+// from; the raw weights when the checkpoint has no EMA), "none" (the raw
 // weights) or a rate such as "0.9999". A missing rate or a file that does not fit its own config is an
 // error naming the checkpoint.
 std::unique_ptr<CheckpointModel> load_checkpoint_model(const std::string& path, const std::string& ema);

@@ -27,10 +27,9 @@ double distill_micro_batch(model::UNet& student, model::UNet& teacher, const Dif
     sigma[i] = static_cast<float>(level.sigma);
     time[i] = level.network_time;
     weight[i] = static_cast<float>(output_loss_weight(setup.prediction, setup.weighting, level));
-    // The student's x_hat = a z + b o, so the output that predicts x~ is o* = (x~ - a z) / b.
-    const Mix x_mix = x0_from_output(setup.prediction, level);
-    output_from_z[i] = static_cast<float>(-x_mix.first / x_mix.second);
-    output_from_target[i] = static_cast<float>(1.0 / x_mix.second);
+    const Mix output_target = student_output_target(setup.prediction, level);
+    output_from_z[i] = static_cast<float>(output_target.first);
+    output_from_target[i] = static_cast<float>(output_target.second);
   }
   const Tensor labels = conditioning_labels(setup, seed, batch);
 

@@ -1,6 +1,7 @@
 #include "trainer/distiller.h"
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "core/error.h"
@@ -50,8 +51,8 @@ Config stage_config(const Config& config, const Config& teacher, size_t stage, i
   return stage_run;
 }
 
-// Where a resumed distillation continues: the first stage without a finished checkpoint, and the checkpoint
-// to resume it from ("" = start the stage).
+// Where a distillation continues: the first stage without a finished checkpoint, and the checkpoint to
+// resume it from ("" = start the stage).
 struct ResumePoint {
   size_t stage = 0;
   std::string checkpoint;
@@ -64,6 +65,43 @@ ResumePoint find_resume_point(const std::string& run_dir, const std::vector<int>
     if (read_checkpoint_meta(newest).step < steps_per_stage) return {stage, newest};
   }
   return {stages.size(), ""};
+}
+
+// RUN/teacher records which teacher a distillation learns from, so that a resume with another is refused.
+void check_or_record_teacher(const std::string& run_dir, const std::string& teacher, int64_t teacher_step) {
+  const fs::path record = fs::path(run_dir) / "teacher";
+  const std::string identity = concat(fs::absolute(teacher).lexically_normal().string(), " step ", teacher_step);
+  std::ifstream existing(record);
+  std::string recorded;
+  if (existing && std::getline(existing, recorded)) {
+    DIFFUSE_CHECK(recorded == identity, "run directory ", run_dir, " distills ", recorded, ", not ", identity,
+                  ": use the same --teacher or another --run-dir");
+    return;
+  }
+  std::error_code error;
+  fs::create_directories(run_dir, error);
+  DIFFUSE_CHECK(!error, "cannot create run directory ", run_dir, ": ", error.message());
+  std::ofstream(record) << identity << "\n";
+}
+
+// Rank 0 runs `decide` and every rank gets its text, or every rank throws its error (rather than the other
+// ranks waiting in the broadcast for one that failed).
+template <typename Decide>
+std::string decided_on_rank_zero(Communicator& communicator, Decide&& decide) {
+  std::string text, failure;
+  if (communicator.rank() == 0) {
+    try {
+      text = decide();
+    } catch (const Error& error) {
+      failure = error.what();
+    }
+  }
+  if (communicator.size() > 1) {
+    failure = broadcast_string(communicator, failure, 0);
+    text = broadcast_string(communicator, text, 0);
+  }
+  if (!failure.empty()) throw Error(failure);
+  return text;
 }
 
 }  // namespace
@@ -82,17 +120,25 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
   // The teacher first: a distilled teacher's own step count is where the next distillation starts.
   std::unique_ptr<CheckpointModel> teacher = load_checkpoint_model(options.teacher, "first");
   check_teacher(*teacher, options.teacher);
+  DIFFUSE_CHECK(options.resume.empty() || options.resume == "auto", "distill --resume takes 'auto', got '",
+                options.resume, "'");
+  const Config defaults = load_config(options.config_path, options.overrides);
+  const int from_steps = options.from_steps > 0                   ? options.from_steps
+                         : teacher->meta.sampling_steps > 0 ? teacher->meta.sampling_steps
+                                                            : defaults.distill.from_steps;
+  const int to_steps = options.to_steps > 0 ? options.to_steps : defaults.distill.to_steps;
+  const std::vector<int> stages = [&] {
+    try {
+      return distillation_stages(from_steps, to_steps);
+    } catch (const Error& error) {
+      if (options.from_steps > 0 || teacher->meta.sampling_steps == 0) throw;
+      throw Error(concat("teacher ", options.teacher, " samples in ", from_steps, " steps: ", error.what()));
+    }
+  }();
   std::vector<std::string> overrides = options.overrides;
-  const int teacher_steps = options.from_steps > 0 ? options.from_steps : teacher->meta.sampling_steps;
-  if (options.from_steps > 0 || options.to_steps > 0) {
-    const Config defaults = load_config(options.config_path, overrides);
-    distillation_stages(teacher_steps > 0 ? teacher_steps : defaults.distill.from_steps,
-                        options.to_steps > 0 ? options.to_steps : defaults.distill.to_steps);
-  }
-  if (teacher_steps > 0) overrides.push_back(concat("distill.from_steps=", teacher_steps));
-  if (options.to_steps > 0) overrides.push_back(concat("distill.to_steps=", options.to_steps));
+  overrides.push_back(concat("distill.from_steps=", from_steps));
+  overrides.push_back(concat("distill.to_steps=", to_steps));
   const Config config = load_config(options.config_path, overrides);
-  const std::vector<int> stages = distillation_stages(config.distill.from_steps, config.distill.to_steps);
 
   const std::unique_ptr<Communicator> communicator =
       make_world_communicator(Device::CPU, config.runtime.collective_timeout_s);
@@ -101,33 +147,54 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
   use_threads(threads);
   const StopSignalScope stop_signals;
 
-  // Rank 0 decides where a resumed run continues; every rank follows.
+  // Rank 0 checks the run directory and decides where to continue; every rank follows.
+  const std::string decision = decided_on_rank_zero(*communicator, [&] {
+    ResumePoint resume;
+    if (options.resume == "auto") {
+      resume = find_resume_point(options.run_dir, stages, config.distill.steps_per_stage);
+    } else {
+      for (size_t stage = 0; stage < stages.size(); ++stage) {
+        const std::string directory = stage_directory(options.run_dir, stage, stages[stage]);
+        DIFFUSE_CHECK(newest_checkpoint(directory).empty(), "run directory ", directory,
+                      " already holds checkpoints: continue it with --resume auto, or choose another --run-dir");
+      }
+    }
+    check_or_record_teacher(options.run_dir, options.teacher, teacher->meta.step);
+    return concat(resume.stage, "\n", resume.checkpoint);
+  });
   ResumePoint resume;
-  if (rank == 0 && options.resume == "auto")
-    resume = find_resume_point(options.run_dir, stages, config.distill.steps_per_stage);
-  DIFFUSE_CHECK(options.resume.empty() || options.resume == "auto", "distill --resume takes 'auto', got '",
-                options.resume, "'");
-  if (communicator->size() > 1) {
-    resume.stage = std::stoul(broadcast_string(*communicator, std::to_string(resume.stage), 0));
-    resume.checkpoint = broadcast_string(*communicator, resume.checkpoint, 0);
-  }
+  const size_t newline = decision.find('\n');
+  resume.stage = std::stoul(decision.substr(0, newline));
+  resume.checkpoint = decision.substr(newline + 1);
+
+  // Built once the directory is known to be usable and before any stage trains, so bad evaluation inputs
+  // fail first; rebuilt per stage because the students sample in their own step counts.
+  const auto evaluator_for = [&](const Config& stage_run) {
+    DIFFUSE_CHECK(make_evaluator, "train.eval_every is set but this program cannot evaluate during distillation");
+    return make_evaluator(stage_run, *communicator);
+  };
   if (rank == 0) {
-    log_info("distilling ", options.teacher, " from ", config.distill.from_steps, " to ", config.distill.to_steps,
-             " sampling steps in ", stages.size(), " stage(s) of ", config.distill.steps_per_stage, " steps, ",
-             threads.threads, " thread(s) per rank");
+    log_info("distilling ", options.teacher, " from ", from_steps, " to ", to_steps, " sampling steps in ",
+             stages.size(), " stage(s) of ", config.distill.steps_per_stage, " steps, ", threads.threads,
+             " thread(s) per rank");
     if (resume.stage == stages.size()) log_info("every stage in ", options.run_dir, " is already finished");
   }
 
   for (size_t stage = resume.stage; stage < stages.size(); ++stage) {
-    // The stage's teacher: the original one, or the previous stage's final student.
+    // The stage's teacher: the original one, or the previous stage's final student (rank 0 names it).
     if (stage > 0) {
-      const std::string previous = newest_checkpoint(stage_directory(options.run_dir, stage - 1, stages[stage - 1]));
-      DIFFUSE_CHECK(!previous.empty(), "stage ", stage, " of ", options.run_dir, " has no checkpoint to teach stage ",
-                    stage + 1);
+      const std::string previous = decided_on_rank_zero(*communicator, [&] {
+        const std::string newest = newest_checkpoint(stage_directory(options.run_dir, stage - 1, stages[stage - 1]));
+        DIFFUSE_CHECK(!newest.empty(), "stage ", stage, " of ", options.run_dir, " has no checkpoint to teach stage ",
+                      stage + 1);
+        return newest;
+      });
       teacher = load_checkpoint_model(previous, "first");
     }
     const int student_steps = stages[stage];
     const Config stage_run = stage_config(config, teacher->config, stage, student_steps);
+    Evaluator evaluator;
+    if (stage_run.train.eval_every > 0) evaluator = evaluator_for(stage_run);
     const std::string directory = stage_directory(options.run_dir, stage, student_steps);
     const bool resuming = stage == resume.stage && !resume.checkpoint.empty();
     Trainer trainer(stage_run, directory, *communicator, resuming);
@@ -143,11 +210,9 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
     });
     trainer.set_sampling_steps(student_steps);
     trainer.set_progress_label(concat("stage ", stage + 1, "/", stages.size(), " (", student_steps, " steps)"),
-                               {{"stage", static_cast<double>(stage + 1)}, {"sampling_steps", static_cast<double>(student_steps)}});
-    if (stage_run.train.eval_every > 0) {
-      DIFFUSE_CHECK(make_evaluator, "train.eval_every is set but this program cannot evaluate during distillation");
-      trainer.set_evaluator(make_evaluator(stage_run, *communicator));
-    }
+                               {{"stage", static_cast<double>(stage + 1)},
+                                {"sampling_steps", static_cast<double>(student_steps)}});
+    trainer.set_evaluator(std::move(evaluator));
     if (trainer.run() == RunOutcome::kStopped) {
       if (rank == 0)
         log_info("stopped in stage ", stage + 1, " at step ", trainer.step(), ": wrote ",

@@ -155,14 +155,14 @@ void Trainer::set_progress_label(std::string prefix, std::vector<std::pair<std::
   label_metrics_ = std::move(metrics);
 }
 
-// The learning rate of update `step` (1-based): linear warmup, then constant or a linear decay that reaches
-// 0 after train.steps updates.
+// The learning rate of update `step` (1-based): a linear warmup reaching train.lr at update warmup_steps,
+// then constant, or decaying linearly so that update s of S gets (S - s + 1) / S of it.
 double Trainer::learning_rate(int64_t step) const {
   const TrainConfig& train = config_.train;
   double lr = train.lr;
   if (train.warmup_steps > 0)
-    lr *= std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(train.warmup_steps));
-  if (train.lr_decay == "linear" && train.steps > 0)
+    lr *= std::min(1.0, static_cast<double>(step) / static_cast<double>(train.warmup_steps));
+  if (train.lr_decay == "linear")
     lr *= std::max(0.0, static_cast<double>(train.steps - step + 1) / static_cast<double>(train.steps));
   return lr;
 }
@@ -253,6 +253,7 @@ void Trainer::evaluate(MetricsLog& metrics) {
   for (const auto& [name, value] : values) line += concat("  ", name, " ", value);
   log_info("evaluation at step ", step_, ":", line, "  (", format_duration(seconds), ")");
   values.push_back({"eval_s", seconds});
+  values.insert(values.end(), label_metrics_.begin(), label_metrics_.end());
   metrics.write(step_, values);
 }
 
@@ -416,12 +417,15 @@ void run_training(const std::string& config_path, const std::vector<std::string>
   }
   if (communicator->size() > 1) checkpoint = broadcast_string(*communicator, checkpoint, 0);
 
-  Trainer trainer(config, run_dir, *communicator, !resume.empty());
-  if (!checkpoint.empty()) trainer.resume_from(checkpoint);
+  // The evaluator first: a bad feature network or reference set fails before the run directory is touched.
+  Evaluator evaluator;
   if (config.train.eval_every > 0) {
     DIFFUSE_CHECK(make_evaluator, "train.eval_every is set but this program cannot evaluate during training");
-    trainer.set_evaluator(make_evaluator(config, *communicator));
+    evaluator = make_evaluator(config, *communicator);
   }
+  Trainer trainer(config, run_dir, *communicator, !resume.empty());
+  if (!checkpoint.empty()) trainer.resume_from(checkpoint);
+  trainer.set_evaluator(std::move(evaluator));
   const RunOutcome outcome = trainer.run();
   if (rank != 0) return;
   if (outcome == RunOutcome::kStopped) {

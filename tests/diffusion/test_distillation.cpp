@@ -3,6 +3,7 @@
 // E[x | z] = alpha s^2 z / (alpha^2 s^2 + sigma^2).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -99,6 +100,30 @@ TEST(DistillationTarget, LastStepTargetIsTheTeachersCleanEstimate) {
   const Mix target = distillation_target(last);
   EXPECT_EQ(target.first, 0.0);
   EXPECT_EQ(target.second, 1.0);
+}
+
+// The student's output target o* for x~: its x estimate is x~ again, and the output-space loss weight
+// turns |o - o*|^2 into w(SNR) |x_hat - x~|^2, for both predictions that distillation accepts.
+TEST(DistillationTarget, StudentOutputTargetMapsBackToTheXTarget) {
+  const NoiseSchedule schedule(ScheduleKind::CosineContinuous, 1000);
+  for (const Prediction prediction : {Prediction::V, Prediction::X0}) {
+    for (const double t : {0.05, 0.5, 0.97, 1.0}) {
+      const NoiseLevel level = schedule.at_time(t);
+      const double z = 0.8, x_target = -0.35, output = 0.3;  // any student output
+      const Mix target = student_output_target(prediction, level);
+      const double o_star = target.first * z + target.second * x_target;
+      const Mix x_mix = x0_from_output(prediction, level);
+      EXPECT_NEAR(x_mix.first * z + x_mix.second * o_star, x_target, 1e-9) << prediction_name(prediction) << " t " << t;
+      for (const LossWeighting weighting : {LossWeighting::SnrTruncated, LossWeighting::SnrPlusOne}) {
+        const double x_weight = weighting == LossWeighting::SnrTruncated ? std::max(level.snr(), 1.0) : level.snr() + 1;
+        const double x_hat = x_mix.first * z + x_mix.second * output;
+        const double output_loss =
+            output_loss_weight(prediction, weighting, level) * (output - o_star) * (output - o_star);
+        EXPECT_NEAR(output_loss, x_weight * (x_hat - x_target) * (x_hat - x_target),
+                    1e-9 * (1 + x_weight)) << prediction_name(prediction) << " t " << t;
+      }
+    }
+  }
 }
 
 TEST(DistillationTarget, ContinuousScheduleIsRequired) {

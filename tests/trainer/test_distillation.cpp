@@ -47,14 +47,16 @@ class DistillationTest : public TrainingTest {
   }
 };
 
-std::vector<double> logged_losses(const std::string& metrics_path) {
+// The values of `key` in the lines of a metrics.jsonl that have it, in order.
+std::vector<double> logged(const std::string& metrics_path, const std::string& key) {
   std::ifstream file(metrics_path);
-  std::vector<double> losses;
+  std::vector<double> values;
+  const std::string field = "\"" + key + "\": ";
   for (std::string line; std::getline(file, line);) {
-    const size_t at = line.find("\"loss\": ");
-    if (at != std::string::npos) losses.push_back(std::stod(line.substr(at + 8)));
+    const size_t at = line.find(field);
+    if (at != std::string::npos) values.push_back(std::stod(line.substr(at + field.size())));
   }
-  return losses;
+  return values;
 }
 
 // 8 -> 4 -> 2 steps: each stage's loss falls from its first logged window to its last ones, and each
@@ -62,8 +64,8 @@ std::vector<double> logged_losses(const std::string& metrics_path) {
 TEST_F(DistillationTest, TwoStagesLowerTheirLossAndLabelTheirStudents) {
   const std::string from = teacher("teacher");
   run_distillation(options(from, "two-stages", 8, 2,
-                           {"distill.steps_per_stage=40", "distill.lr=1e-3", "train.log_every=5",
-                            "train.checkpoint_every=40"}));
+                           {"distill.steps_per_stage=30", "distill.lr=1e-3", "train.log_every=5",
+                            "train.checkpoint_every=30"}));
   const std::vector<std::pair<std::string, int>> stages = {{"stage-1-4steps", 4}, {"stage-2-2steps", 2}};
   for (const auto& [name, steps] : stages) {
     const std::string directory = run_dir("two-stages") + "/" + name;
@@ -71,11 +73,17 @@ TEST_F(DistillationTest, TwoStagesLowerTheirLossAndLabelTheirStudents) {
     ASSERT_FALSE(checkpoint.empty()) << directory;
     const CheckpointMeta meta = read_checkpoint_meta(checkpoint);
     EXPECT_EQ(meta.sampling_steps, steps);
-    EXPECT_EQ(meta.step, 40);
-    const std::vector<double> losses = logged_losses(directory + "/metrics.jsonl");
-    ASSERT_EQ(losses.size(), 8u) << name;
-    const double first = losses.front(), last = (losses[6] + losses[7]) / 2;
+    EXPECT_EQ(meta.step, 30);
+    const std::vector<double> losses = logged(directory + "/metrics.jsonl", "loss");
+    ASSERT_EQ(losses.size(), 6u) << name;
+    const double first = losses.front(), last = (losses[4] + losses[5]) / 2;
     EXPECT_LT(last, 0.8 * first) << name << ": loss " << first << " -> " << last;
+    // The learning rate restarts at distill.lr each stage and decays linearly: update s of 30 gets (31 - s) / 30.
+    const std::vector<double> lr = logged(directory + "/metrics.jsonl", "lr");
+    ASSERT_EQ(lr.size(), 6u);
+    EXPECT_NEAR(lr.front(), 1e-3 * 26 / 30, 1e-9) << name << " at step 5";
+    EXPECT_NEAR(lr.back(), 1e-3 / 30, 1e-9) << name << " at step 30";
+    EXPECT_EQ(logged(directory + "/metrics.jsonl", "sampling_steps").front(), steps);
   }
 }
 
@@ -94,14 +102,22 @@ TEST_F(DistillationTest, ResumeRecreatesTheSameStudents) {
   distill.resume = "auto";
   run_distillation(distill);
   EXPECT_EQ(raw_weights(final_checkpoint), expected) << "resumed mid-stage";
+  // Resumed from step 2, not restarted: step 2 is logged once, step 4 twice (before and after).
+  const std::vector<double> steps = logged(stage2 + "/metrics.jsonl", "step");
+  EXPECT_EQ(steps, (std::vector<double>{2, 4, 4}));
 
   fs::remove_all(stage2);
   run_distillation(distill);
   EXPECT_EQ(raw_weights(final_checkpoint), expected) << "stage 2 restarted from stage 1's student";
 
   distill.resume.clear();
-  const std::string message = testing::error_message([&] { run_distillation(distill); });
-  EXPECT_NE(message.find("--resume auto"), std::string::npos) << message;
+  std::string message = testing::error_message([&] { run_distillation(distill); });
+  EXPECT_NE(message.find("already holds checkpoints: continue it with --resume auto"), std::string::npos) << message;
+
+  distill.resume = "auto";
+  distill.teacher = teacher("other-teacher", {"seed=5"});
+  message = testing::error_message([&] { run_distillation(distill); });
+  EXPECT_NE(message.find("use the same --teacher or another --run-dir"), std::string::npos) << message;
 }
 
 TEST_F(DistillationTest, IncompatibleTeachersAreRefusedWithWhatIsNeeded) {
