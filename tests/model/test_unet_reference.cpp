@@ -11,15 +11,15 @@
 // error of the size of their tensor's typical terms, hence atol relative to
 // the tensor's largest magnitude rather than to each element.
 #include <gtest/gtest.h>
-#include <hdf5.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <vector>
 
-#include "core/checks_hdf5.h"
+#include "core/hdf5.h"
 #include "model/unet.h"
 
 namespace diffuse::model {
@@ -40,70 +40,12 @@ double max_magnitude(const Tensor& tensor) {
   return result;
 }
 
-// Closes an HDF5 identifier when it goes out of scope.
-class Handle {
- public:
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  ~Handle() {
-    if (id_ >= 0) close_(id_);
-  }
-  hid_t get() const { return id_; }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
-
-Shape dataset_shape(hid_t dataset) {
-  hid_t id;
-  H5_CHECK(id = H5Dget_space(dataset));
-  const Handle space(id, H5Sclose);
-  int rank;
-  H5_CHECK(rank = H5Sget_simple_extent_ndims(space.get()));
-  std::vector<hsize_t> dims(static_cast<size_t>(rank));
-  H5_CHECK(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr));
-  return Shape(dims.begin(), dims.end());
-}
-
-// Reads a dataset as f32 or i32 (converting from the stored type).
-Tensor read_dataset(hid_t file, const std::string& path, DType dtype = DType::F32) {
-  hid_t id;
-  H5_CHECK(id = H5Dopen2(file, path.c_str(), H5P_DEFAULT));
-  const Handle dataset(id, H5Dclose);
+// Reads a dataset of the fixture as f32 or i32 (converting from the stored type).
+Tensor read_tensor(hid_t file, const std::string& path, DType dtype = DType::F32) {
+  const Hdf5Handle dataset = open_dataset(file, path);
   Tensor tensor = Tensor::empty(dataset_shape(dataset.get()), dtype);
-  const hid_t memory_type = dtype == DType::I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT;
-  H5_CHECK(H5Dread(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, tensor.raw()));
+  read_dataset(dataset.get(), dtype == DType::I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT, tensor.raw());
   return tensor;
-}
-
-std::vector<std::string> group_members(hid_t file, const char* group_path) {
-  hid_t id;
-  H5_CHECK(id = H5Gopen2(file, group_path, H5P_DEFAULT));
-  const Handle group(id, H5Gclose);
-  H5G_info_t info;
-  H5_CHECK(H5Gget_info(group.get(), &info));
-  std::vector<std::string> names;
-  for (hsize_t i = 0; i < info.nlinks; ++i) {
-    ssize_t length;
-    H5_CHECK(length = H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT));
-    std::string name(static_cast<size_t>(length) + 1, '\0');
-    H5_CHECK(
-        H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT));
-    name.resize(static_cast<size_t>(length));
-    names.push_back(name);
-  }
-  return names;
-}
-
-int64_t read_int_attribute(hid_t file, const char* name) {
-  hid_t id;
-  H5_CHECK(id = H5Aopen(file, name, H5P_DEFAULT));
-  const Handle attribute(id, H5Aclose);
-  int64_t value = 0;
-  H5_CHECK(H5Aread(attribute.get(), H5T_NATIVE_INT64, &value));
-  return value;
 }
 
 // configs/tiny.yaml with dropout 0, as the fixture script builds it.
@@ -146,10 +88,8 @@ Comparison compare(const Tensor& actual, const Tensor& expected) {
 }
 
 TEST(UNetReference, MatchesPyTorchOutputAndEveryGradient) {
-  silence_hdf5_errors();
-  hid_t id;
-  H5_CHECK(id = H5Fopen(DIFFUSE_UNET_FIXTURE, H5F_ACC_RDONLY, H5P_DEFAULT));
-  const Handle file(id, H5Fclose);
+  const std::lock_guard<std::mutex> lock(hdf5_mutex());
+  const Hdf5Handle file = open_hdf5_file(DIFFUSE_UNET_FIXTURE);
 
   const UNetSpec spec = tiny_spec();
   ASSERT_EQ(read_int_attribute(file.get(), "image_size"), spec.image_size);
@@ -161,25 +101,25 @@ TEST(UNetReference, MatchesPyTorchOutputAndEveryGradient) {
   ASSERT_EQ(read_int_attribute(file.get(), "parameter_count"), store.numel());
 
   // Weights by name: every fixture parameter must exist here with the same shape, and vice versa.
-  const std::vector<std::string> names = group_members(file.get(), "/params");
+  const std::vector<std::string> names = link_names(file.get(), "/params");
   ASSERT_EQ(static_cast<int64_t>(names.size()), store.count()) << "the fixture and the model have different parameters";
   for (const std::string& name : names) {
     ASSERT_TRUE(store.contains(name)) << "fixture parameter '" << name << "' is not in the model";
-    const Tensor values = read_dataset(file.get(), "/params/" + name);
+    const Tensor values = read_tensor(file.get(), "/params/" + name);
     ASSERT_EQ(values.shape(), store.get(name).shape)
         << name << ": fixture " << shape_string(values.shape()) << ", model " << shape_string(store.get(name).shape);
     copy(values, store.value(name));
   }
 
-  const Tensor x = read_dataset(file.get(), "/x");
-  const Tensor t = read_dataset(file.get(), "/t");
-  const Tensor labels = read_dataset(file.get(), "/labels", DType::I32);
-  const Tensor projection = read_dataset(file.get(), "/projection");
+  const Tensor x = read_tensor(file.get(), "/x");
+  const Tensor t = read_tensor(file.get(), "/t");
+  const Tensor labels = read_tensor(file.get(), "/labels", DType::I32);
+  const Tensor projection = read_tensor(file.get(), "/projection");
   ASSERT_EQ(labels.i32()[1], spec.num_classes) << "the fixture should exercise the no-class row";
 
   store.zero_grads();
   const Tensor& output = unet.forward(x, t, labels, ForwardContext{false, 0, 0, 0});
-  const Comparison out = compare(output, read_dataset(file.get(), "/output"));
+  const Comparison out = compare(output, read_tensor(file.get(), "/output"));
   EXPECT_LE(out.worst_ratio, 1.0) << "output: element " << out.worst_element;
   std::printf("output: max |error| / max|reference| = %.3g, worst error / allowed = %.3g\n", out.max_relative,
               out.worst_ratio);
@@ -188,7 +128,7 @@ TEST(UNetReference, MatchesPyTorchOutputAndEveryGradient) {
   std::vector<Tensor> references;
   double global_max = 0.0;
   for (int64_t i = 0; i < store.count(); ++i) {
-    references.push_back(read_dataset(file.get(), "/grads/" + store.at(i).name));
+    references.push_back(read_tensor(file.get(), "/grads/" + store.at(i).name));
     global_max = std::max(global_max, max_magnitude(references.back()));
   }
   std::string worst_name;
