@@ -1,6 +1,7 @@
 #include "diffusion/distillation.h"
 
 #include "core/error.h"
+#include "core/on_device.h"
 #include "core/ops.h"
 
 namespace diffuse {
@@ -13,11 +14,7 @@ Tensor per_sample(const std::vector<DistillationLevels>& levels, Device device, 
   std::vector<float> values;
   values.reserve(levels.size());
   for (const DistillationLevels& level : levels) values.push_back(static_cast<float>(value(level)));
-  const Tensor host = from_vector(values, {static_cast<int64_t>(values.size())});
-  if (device == Device::CPU) return host;
-  Tensor moved = Tensor::empty(host.shape(), DType::F32, device);
-  copy(host, moved);
-  return moved;
+  return on_device(from_vector(values, {static_cast<int64_t>(values.size())}), device);
 }
 
 // One teacher DDIM step now -> next: the teacher's output at `now` turned into x_hat, then z_next.

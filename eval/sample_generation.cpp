@@ -1,9 +1,8 @@
 // Evaluation samples by global index.
 #include "eval/sample_generation.h"
 
-#include <algorithm>
-
 #include "data/pixels.h"
+#include "trainer/model_setup.h"
 
 namespace diffuse::eval {
 
@@ -16,23 +15,10 @@ Tensor evaluation_labels(int num_classes, int64_t begin, int64_t end) {
 
 Tensor generate_samples(model::UNet& unet, const DiffusionSetup& setup, const SamplerOptions& options, int64_t begin,
                         int64_t end, int64_t batch) {
-  const model::UNetSpec& spec = unet.spec();
-  const int64_t size = spec.image_size, channels = spec.image_channels;
-  Tensor images = Tensor::empty({end - begin, size, size, channels});
-  const model::ForwardContext context{false, options.seed, 0, 0};
-  const Denoiser denoiser = [&](const Tensor& z, const Tensor& time, const Tensor& classes, const Tensor& out) {
-    copy(unet.forward(z, time, classes, context), out);
-  };
-  for (int64_t first = begin; first < end; first += batch) {
-    const int64_t last = std::min(end, first + batch);
-    SamplerOptions chunk = options;
-    chunk.first_sample = static_cast<uint32_t>(first);
-    chunk.null_label = spec.num_classes > 0 ? spec.num_classes : -1;
-    const Tensor drawn = sample_images(setup.schedule, setup.prediction, denoiser, {last - first, size, size, channels},
-                                       evaluation_labels(spec.num_classes, first, last), chunk);
-    copy(drawn, images.slice(first - begin, last - begin));
-  }
-  return images;
+  SamplerOptions from_begin = options;
+  from_begin.first_sample = static_cast<uint32_t>(begin);
+  return sample_with_model(unet, unet.spec(), setup, from_begin, evaluation_labels(unet.spec().num_classes, begin, end),
+                           end - begin, batch);
 }
 
 void quantize_to_8bit(const Tensor& images) {

@@ -2,17 +2,14 @@
 
 #include <vector>
 
+#include "core/on_device.h"
 #include "core/ops.h"
 #include "core/philox.h"
 
 namespace diffuse {
 
 Tensor per_sample(const std::vector<float>& values, Device device) {
-  const Tensor host = from_vector(values, {static_cast<int64_t>(values.size())});
-  if (device == Device::CPU) return host;
-  Tensor on_device = Tensor::empty(host.shape(), DType::F32, device);
-  copy(host, on_device);
-  return on_device;
+  return on_device(from_vector(values, {static_cast<int64_t>(values.size())}), device);
 }
 
 Tensor conditioning_labels(const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch) {
@@ -27,11 +24,7 @@ Tensor conditioning_labels(const DiffusionSetup& setup, uint64_t seed, const Mic
         random_uniform(RandomStream{seed, kPurposeClassDrop, batch.step, sample}, 0) < setup.class_dropout;
     host_labels.i32()[i] = dropped ? setup.num_classes : static_cast<int32_t>(given[static_cast<size_t>(i)]);
   }
-  const Device device = batch.images.device();
-  if (device == Device::CPU) return host_labels;
-  Tensor labels = Tensor::empty({n}, DType::I32, device);
-  copy(host_labels, labels);
-  return labels;
+  return on_device(host_labels, batch.images.device());
 }
 
 double regress_output(model::UNet& unet, const Tensor& z, const Tensor& time, const Tensor& labels,
