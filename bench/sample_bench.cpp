@@ -28,9 +28,8 @@ void run_sample_bench(const SampleBenchOptions& options) {
   model::UNet unet(spec, store);
   store.finalize(Device::CPU);
   store.initialize(config.seed);
-  const Tensor labels = spec.num_classes > 0 ? grid_labels(spec.num_classes, 1) : Tensor();
-  Tensor batch_labels;
-  if (labels.defined()) {
+  Tensor batch_labels;  // classes cycling over the batch; none for unconditional models
+  if (spec.num_classes > 0) {
     batch_labels = Tensor::empty({options.batch}, DType::I32);
     for (int i = 0; i < options.batch; ++i) batch_labels.i32()[i] = i % spec.num_classes;
   }

@@ -40,6 +40,12 @@ void teacher_step(const Denoiser& teacher, Prediction prediction, const std::vec
 
 }  // namespace
 
+bool halves_to(int from_steps, int to_steps) {
+  if (to_steps < 1 || from_steps <= to_steps || from_steps % to_steps != 0) return false;
+  const int ratio = from_steps / to_steps;
+  return (ratio & (ratio - 1)) == 0;
+}
+
 DistillationLevels distillation_levels(const NoiseSchedule& schedule, int index, int student_steps) {
   DIFFUSE_CHECK(schedule.is_continuous(), "distillation needs the continuous-time schedule (cosine_continuous)");
   DIFFUSE_CHECK(student_steps >= 1 && index >= 1 && index <= student_steps, "distillation index ", index,

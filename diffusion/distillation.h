@@ -24,6 +24,9 @@ struct DistillationLevels {
   NoiseLevel end;    // t'' = t - 1 / N, where both land
 };
 
+// Whether a student of `to_steps` is reached from `from_steps` by halving: to >= 1 and from = to * 2^k, k >= 1.
+bool halves_to(int from_steps, int to_steps);
+
 // index in [1, student_steps].
 DistillationLevels distillation_levels(const NoiseSchedule& schedule, int index, int student_steps);
 

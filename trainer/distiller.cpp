@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "diffusion/distillation.h"
 #include "trainer/checkpoint_model.h"
 #include "trainer/distillation_step.h"
 #include "trainer/model_setup.h"
@@ -107,9 +108,7 @@ std::string decided_on_rank_zero(Communicator& communicator, Decide&& decide) {
 }  // namespace
 
 std::vector<int> distillation_stages(int from_steps, int to_steps) {
-  const bool halvings = to_steps >= 1 && from_steps > to_steps && from_steps % to_steps == 0 &&
-                        ((from_steps / to_steps) & (from_steps / to_steps - 1)) == 0;
-  DIFFUSE_CHECK(halvings, "--to ", to_steps, " must be --from ", from_steps,
+  DIFFUSE_CHECK(halves_to(from_steps, to_steps), "--to ", to_steps, " must be --from ", from_steps,
                 " divided by a power of two (--from 1024 --to 4, 2 or 1, say)");
   std::vector<int> stages;
   for (int steps = from_steps / 2; steps >= to_steps; steps /= 2) stages.push_back(steps);
