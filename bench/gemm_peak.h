@@ -2,10 +2,28 @@
 // divides by, because absolute seconds on shared machines say little.
 #pragma once
 
+#include <vector>
+
 namespace diffuse {
 
-// Best GFLOP/s of square fp32 GEMMs of size n on the CPU backend's BLAS with
+// Best GFLOP/s of square fp32 GEMMs of size n on the CPU backend's GEMM with
 // the current thread count, over `repeats` timed runs after one warm-up.
 double measure_gemm_gflops(int n = 1024, int repeats = 5);
+
+// The yardstick as the benches use it. Shared machines change speed by tens
+// of percent within seconds, so the GEMM rate is sampled right after each
+// timed run and the median of those samples is the peak a ratio divides by:
+// numerator and denominator then see the same machine.
+class GemmYardstick {
+ public:
+  void sample();
+  double median_gflops() const;
+
+ private:
+  std::vector<double> samples_;
+};
+
+// The middle element (the upper one of an even count); values must not be empty.
+double median_of(std::vector<double> values);
 
 }  // namespace diffuse

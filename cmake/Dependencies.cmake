@@ -4,19 +4,14 @@
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(Threads REQUIRED)
 
-# OpenBLAS: prefer Debian's OpenMP build so BLAS and our loops share one
-# thread pool (the pthread build would oversubscribe the cores).
-find_path(DIFFUSE_CBLAS_INCLUDE cblas.h
-  PATHS /usr/include/x86_64-linux-gnu/openblas-openmp /usr/include/openblas /usr/include
-  REQUIRED)
-find_library(DIFFUSE_BLAS_LIBRARY NAMES openblas
-  PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp NO_DEFAULT_PATH)
-if(NOT DIFFUSE_BLAS_LIBRARY)
-  find_library(DIFFUSE_BLAS_LIBRARY NAMES openblas REQUIRED)
-endif()
-add_library(diffuse_blas INTERFACE)
-target_include_directories(diffuse_blas INTERFACE ${DIFFUSE_CBLAS_INCLUDE})
-target_link_libraries(diffuse_blas INTERFACE ${DIFFUSE_BLAS_LIBRARY})
+# oneDNN: the CPU backend's GEMM (dnnl_sgemm) and convolutions. It picks its
+# kernels from the CPU's instruction sets (AVX2, AVX-512, bf16, AMX) and runs on
+# the same OpenMP thread pool as our loops.
+find_path(DIFFUSE_DNNL_INCLUDE oneapi/dnnl/dnnl.hpp REQUIRED)
+find_library(DIFFUSE_DNNL_LIBRARY NAMES dnnl REQUIRED)
+add_library(diffuse_dnnl INTERFACE)
+target_include_directories(diffuse_dnnl SYSTEM INTERFACE ${DIFFUSE_DNNL_INCLUDE})
+target_link_libraries(diffuse_dnnl INTERFACE ${DIFFUSE_DNNL_LIBRARY})
 
 find_package(HDF5 REQUIRED COMPONENTS C)
 

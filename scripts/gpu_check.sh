@@ -100,10 +100,9 @@ fi
 # ---- everything else: the system's, or gpu-deps' where the system lacks any ----------------------------------
 cmake_deps=()
 missing=()
-for header in hdf5.h yaml-cpp/yaml.h CLI/CLI.hpp png.h jpeglib.h zlib.h gtest/gtest.h cblas.h eigen3/Eigen/Core; do
+for header in hdf5.h yaml-cpp/yaml.h CLI/CLI.hpp png.h jpeglib.h zlib.h gtest/gtest.h oneapi/dnnl/dnnl.hpp eigen3/Eigen/Core; do
   found=no
-  for dir in /usr/include /usr/local/include /usr/include/hdf5/serial /usr/include/x86_64-linux-gnu/openblas-openmp \
-    /usr/include/openblas; do
+  for dir in /usr/include /usr/local/include /usr/include/hdf5/serial; do
     [[ -e "$dir/$header" ]] && found=yes
   done
   [[ $found == yes ]] || missing+=("$header")

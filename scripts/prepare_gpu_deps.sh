@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Collects what diffuse builds against besides CUDA (HDF5, yaml-cpp, OpenBLAS,
+# Collects what diffuse builds against besides CUDA (HDF5, yaml-cpp, oneDNN,
 # CLI11, libpng, libjpeg, zlib, Eigen, GoogleTest: headers, libraries and the
 # shared libraries they load) from this Debian machine into gpu-deps/prefix, and packs
 # it as gpu-deps/gpu-deps.tar.xz. scripts/gpu_check.sh unpacks and uses it on a
@@ -32,8 +32,7 @@ mkdir -p "$prefix/share/eigen3"
 cp -r /usr/share/eigen3/cmake "$prefix/share/eigen3/"  # relocatable: paths relative to its own folder
 for file in png.h pngconf.h pnglibconf.h jpeglib.h jmorecfg.h jerror.h zlib.h zconf.h; do copy_header "/usr/include/$file"; done
 copy_header /usr/include/x86_64-linux-gnu/jconfig.h
-copy_header /usr/include/x86_64-linux-gnu/openblas-openmp/cblas.h
-copy_header /usr/include/x86_64-linux-gnu/openblas-openmp/openblas_config.h
+copy_header /usr/include/oneapi
 
 # ---- libraries we link, under the names CMake's find modules look for
 link_library() {  # link_library REAL_FILE NAME...: the file as its soname, plus linker names
@@ -46,7 +45,7 @@ link_library() {  # link_library REAL_FILE NAME...: the file as its soname, plus
 }
 link_library "$multiarch/libhdf5_serial.so" libhdf5.so libhdf5_serial.so
 link_library "$multiarch/libyaml-cpp.so" libyaml-cpp.so
-link_library "$multiarch/openblas-openmp/libopenblas.so.0" libopenblas.so
+link_library "$multiarch/libdnnl.so" libdnnl.so
 link_library "$multiarch/libpng16.so" libpng16.so libpng.so
 link_library "$multiarch/libjpeg.so" libjpeg.so
 link_library "$multiarch/libz.so" libz.so

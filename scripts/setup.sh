@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake pkg-config
-  libopenblas-openmp-dev libhdf5-dev libyaml-cpp-dev libcli11-dev libpng-dev libjpeg-dev zlib1g-dev
+  libdnnl-dev libhdf5-dev libyaml-cpp-dev libcli11-dev libpng-dev libjpeg-dev zlib1g-dev
   libeigen3-dev
   libopenmpi-dev openmpi-bin
   googletest libgtest-dev libbenchmark-dev

@@ -1,5 +1,5 @@
-// How many CPU threads each rank computes with (OpenMP, and through it the
-// OpenMP build of OpenBLAS). In order of precedence: runtime.threads when
+// How many CPU threads each rank computes with (OpenMP, and through it
+// oneDNN's GEMMs and convolutions). In order of precedence: runtime.threads when
 // set; OMP_NUM_THREADS when the environment sets it; otherwise the cores given
 // to this rank, so that `mpirun -np 2` on two cores does not oversubscribe.
 #pragma once

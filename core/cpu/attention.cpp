@@ -1,7 +1,7 @@
 // CPU single-head self-attention over qkv [N,L,3C]: out = softmax(q k^T / sqrt(C)) v
 // with probs [N,L,L] saved, and its backward into dqkv. q, k and v are read in
-// place as column slices of qkv (leading dimension 3C); BLAS threads each
-// per-sample GEMM and OpenMP the row-wise softmax between them.
+// place as column slices of qkv (leading dimension 3C); the GEMM threads each
+// per-sample product and OpenMP the row-wise softmax between them.
 #include <algorithm>
 #include <cmath>
 

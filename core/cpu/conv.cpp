@@ -1,191 +1,42 @@
-// CPU 2-D convolution, NHWC, weight [Co,Kh,Kw,Ci]: forward, data gradient and
-// filter gradient as GEMMs over an im2col patch matrix [rows, Kh*Kw*Ci] whose
-// columns follow the weight's (ky, kx, ci) order. A 1x1 stride-1 convolution
-// is a plain GEMM on x viewed as [N*H*W, Ci]. The patch matrix is built in
-// chunks of output lines (one output image row over the batch) so that it
-// stays within scratch_budget_bytes() however large the batch.
-#include <algorithm>
-#include <cstring>
+// CPU 2-D convolution, NHWC activations and [Co,Kh,Kw,Ci] weights: oneDNN's
+// kernels where it has them for the shape (conv_dnnl.h), the im2col GEMMs
+// otherwise (conv_im2col.h). Products take the process-wide matmul dtype where
+// oneDNN runs them; the im2col path is fp32 only.
+#include <atomic>
 
+#include "core/cpu/conv_dnnl.h"
+#include "core/cpu/conv_im2col.h"
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/gemm.h"
-#include "core/cpu/parallel.h"
+#include "core/matmul_precision.h"
 
 namespace diffuse::cpu {
 
 namespace {
-
-struct ConvGeometry {
-  int64_t batch, height, width, in_channels;  // x [batch, height, width, in_channels]
-  int64_t out_channels, kernel_h, kernel_w, stride, pad_h, pad_w;
-  int64_t out_height, out_width;  // y [batch, out_height, out_width, out_channels]
-
-  int64_t patch_size() const { return kernel_h * kernel_w * in_channels; }
-  int64_t out_lines() const { return batch * out_height; }
-  int64_t out_pixels() const { return out_lines() * out_width; }
-  bool is_pointwise() const { return kernel_h == 1 && kernel_w == 1 && stride == 1 && pad_h == 0 && pad_w == 0; }
-};
-
-ConvGeometry geometry_of(const Tensor& x, const Tensor& weight, const Conv2dWindow& window) {
-  ConvGeometry g{};
-  g.batch = x.dim(0);
-  g.height = x.dim(1);
-  g.width = x.dim(2);
-  g.in_channels = x.dim(3);
-  g.out_channels = weight.dim(0);
-  g.kernel_h = weight.dim(1);
-  g.kernel_w = weight.dim(2);
-  g.stride = window.stride;
-  g.pad_h = window.pad_h;
-  g.pad_w = window.pad_w;
-  g.out_height = (g.height + 2 * g.pad_h - g.kernel_h) / g.stride + 1;
-  g.out_width = (g.width + 2 * g.pad_w - g.kernel_w) / g.stride + 1;
-  return g;
-}
-
-thread_local ScratchBuffer patch_buffer;
-
-// Output lines per chunk so that the chunk's patch matrix fits the scratch budget (at least one line).
-int64_t lines_per_chunk(const ConvGeometry& g) {
-  const size_t line_bytes = std::max<size_t>(1, static_cast<size_t>(g.out_width * g.patch_size()) * sizeof(float));
-  const int64_t fitting = static_cast<int64_t>(scratch_budget_bytes() / line_bytes);
-  return std::max<int64_t>(1, std::min(fitting, g.out_lines()));
-}
-
-// patches[r, (ky,kx,ci)] = x at kernel tap (ky,kx) of output pixel r, zero in the padding, for the output
-// lines [line_begin, line_end).
-void im2col(const float* x, const ConvGeometry& g, int64_t line_begin, int64_t line_end, float* patches) {
-  const int64_t rows = (line_end - line_begin) * g.out_width;
-  const int64_t patch_size = g.patch_size(), channels = g.in_channels;
-#pragma omp parallel for schedule(static) if (worth_threads(rows * patch_size))
-  for (int64_t row = 0; row < rows; ++row) {
-    const int64_t line = line_begin + row / g.out_width, ox = row % g.out_width;
-    const int64_t n = line / g.out_height, oy = line % g.out_height;
-    const int64_t ix0 = ox * g.stride - g.pad_w;
-    // Taps kx in [kx_begin, kx_end) fall inside the image; they are adjacent in both x and the patch.
-    const int64_t kx_begin = std::max<int64_t>(0, -ix0), kx_end = std::min(g.kernel_w, g.width - ix0);
-    float* patch = patches + row * patch_size;
-    for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
-      const int64_t iy = oy * g.stride - g.pad_h + ky;
-      float* tap_row = patch + ky * g.kernel_w * channels;
-      if (iy < 0 || iy >= g.height || kx_begin >= kx_end) {
-        std::memset(tap_row, 0, static_cast<size_t>(g.kernel_w * channels) * sizeof(float));
-        continue;
-      }
-      std::memset(tap_row, 0, static_cast<size_t>(kx_begin * channels) * sizeof(float));
-      const float* source = x + ((n * g.height + iy) * g.width + ix0 + kx_begin) * channels;
-      std::memcpy(tap_row + kx_begin * channels, source,
-                  static_cast<size_t>((kx_end - kx_begin) * channels) * sizeof(float));
-      std::memset(tap_row + kx_end * channels, 0,
-                  static_cast<size_t>((g.kernel_w - kx_end) * channels) * sizeof(float));
-    }
-  }
-}
-
-// dx += the patch gradients of output lines [line_begin, line_end), each added back to the input pixel it
-// was copied from. Gathered per input line, so every thread writes its own lines and needs no atomics.
-void col2im_add(const float* patch_grads, const ConvGeometry& g, int64_t line_begin, int64_t line_end, float* dx) {
-  const int64_t patch_size = g.patch_size(), channels = g.in_channels;
-  // Input lines (flat n * height + iy) the chunk reaches.
-  const int64_t first_n = line_begin / g.out_height, first_oy = line_begin % g.out_height;
-  const int64_t last_n = (line_end - 1) / g.out_height, last_oy = (line_end - 1) % g.out_height;
-  const int64_t in_begin = first_n * g.height + std::max<int64_t>(0, first_oy * g.stride - g.pad_h);
-  const int64_t in_end = last_n * g.height + std::min(g.height, last_oy * g.stride - g.pad_h + g.kernel_h);
-#pragma omp parallel for schedule(static) if (worth_threads((in_end - in_begin) * g.width * patch_size))
-  for (int64_t in_line = in_begin; in_line < in_end; ++in_line) {
-    const int64_t n = in_line / g.height, iy = in_line % g.height;
-    for (int64_t ky = 0; ky < g.kernel_h; ++ky) {
-      const int64_t oy_scaled = iy + g.pad_h - ky;
-      if (oy_scaled < 0 || oy_scaled % g.stride != 0) continue;
-      const int64_t oy = oy_scaled / g.stride;
-      const int64_t line = n * g.out_height + oy;
-      if (oy >= g.out_height || line < line_begin || line >= line_end) continue;
-      const float* line_grads = patch_grads + (line - line_begin) * g.out_width * patch_size;
-      for (int64_t ix = 0; ix < g.width; ++ix) {
-        float* target = dx + (in_line * g.width + ix) * channels;
-        for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
-          const int64_t ox_scaled = ix + g.pad_w - kx;
-          if (ox_scaled < 0 || ox_scaled % g.stride != 0 || ox_scaled / g.stride >= g.out_width) continue;
-          const float* source = line_grads + (ox_scaled / g.stride) * patch_size + (ky * g.kernel_w + kx) * channels;
-          for (int64_t c = 0; c < channels; ++c) target[c] += source[c];
-        }
-      }
-    }
-  }
-}
-
-void fill_zero(float* data, int64_t count) {
-  constexpr int64_t kBlock = 1 << 16;
-#pragma omp parallel for schedule(static) if (count > kBlock)
-  for (int64_t begin = 0; begin < count; begin += kBlock)
-    std::memset(data + begin, 0, static_cast<size_t>(std::min(kBlock, count - begin)) * sizeof(float));
-}
-
+std::atomic<bool> im2col_only{false};
 }  // namespace
+
+ScopedIm2colConvolution::ScopedIm2colConvolution() : previous_(im2col_only.exchange(true)) {}
+ScopedIm2colConvolution::~ScopedIm2colConvolution() { im2col_only.store(previous_); }
 
 void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
                                 const Conv2dWindow& window) {
-  const ConvGeometry g = geometry_of(x, weight, window);
-  const float* weights = weight.f32();
-  float* out = y.f32();
-  // The bias is broadcast into y first and the GEMM adds onto it (beta = 1).
-  const float beta = bias.defined() ? 1.0f : 0.0f;
-  if (bias.defined()) fill_rows(out, g.out_pixels(), g.out_channels, bias.f32());
-  if (g.is_pointwise()) {
-    gemm(Transpose::No, Transpose::Yes, g.out_pixels(), g.out_channels, g.in_channels, 1.0f, x.f32(), g.in_channels,
-         weights, g.in_channels, beta, out, g.out_channels);
-    return;
-  }
-  const int64_t chunk_lines = lines_per_chunk(g), patch_size = g.patch_size();
-  float* patches = patch_buffer.get(static_cast<size_t>(chunk_lines * g.out_width * patch_size));
-  for (int64_t line_begin = 0; line_begin < g.out_lines(); line_begin += chunk_lines) {
-    const int64_t line_end = std::min(g.out_lines(), line_begin + chunk_lines);
-    const int64_t rows = (line_end - line_begin) * g.out_width;
-    im2col(x.f32(), g, line_begin, line_end, patches);
-    gemm(Transpose::No, Transpose::Yes, rows, g.out_channels, patch_size, 1.0f, patches, patch_size, weights,
-         patch_size, beta, out + line_begin * g.out_width * g.out_channels, g.out_channels);
-  }
+  const ConvGeometry g = ConvGeometry::of(x, weight, window);
+  const float* bias_values = bias.defined() ? bias.f32() : nullptr;
+  if (!im2col_only && dnnl_conv_forward(g, matmul_dtype(), x.f32(), weight.f32(), bias_values, y.f32())) return;
+  im2col_conv_forward(g, x.f32(), weight.f32(), bias_values, y.f32());
 }
 
 void CpuBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
                                  const Tensor& dweight, const Tensor& dbias, const Conv2dWindow& window) {
-  const ConvGeometry g = geometry_of(x, weight, window);
-  const float* grads_out = dy.f32();
-  if (dbias.defined()) add_column_sums(grads_out, g.out_pixels(), g.out_channels, dbias.f32());
-  if (!dx.defined() && !dweight.defined()) return;
-
-  if (g.is_pointwise()) {
-    // dweight [Co,Ci] += dy^T x; dx [NHW,Ci] = dy weight.
-    if (dweight.defined())
-      gemm(Transpose::Yes, Transpose::No, g.out_channels, g.in_channels, g.out_pixels(), 1.0f, grads_out,
-           g.out_channels, x.f32(), g.in_channels, 1.0f, dweight.f32(), g.in_channels);
-    if (dx.defined())
-      gemm(Transpose::No, Transpose::No, g.out_pixels(), g.in_channels, g.out_channels, 1.0f, grads_out, g.out_channels,
-           weight.f32(), g.in_channels, 0.0f, dx.f32(), g.in_channels);
-    return;
-  }
-
-  // Chunks add their patch gradients into dx, so it starts from zero.
-  if (dx.defined()) fill_zero(dx.f32(), dx.numel());
-  const int64_t chunk_lines = lines_per_chunk(g), patch_size = g.patch_size();
-  float* patches = patch_buffer.get(static_cast<size_t>(chunk_lines * g.out_width * patch_size));
-  for (int64_t line_begin = 0; line_begin < g.out_lines(); line_begin += chunk_lines) {
-    const int64_t line_end = std::min(g.out_lines(), line_begin + chunk_lines);
-    const int64_t rows = (line_end - line_begin) * g.out_width;
-    const float* chunk_grads = grads_out + line_begin * g.out_width * g.out_channels;
-    if (dweight.defined()) {
-      // dweight [Co, Kh*Kw*Ci] += dy^T patches.
-      im2col(x.f32(), g, line_begin, line_end, patches);
-      gemm(Transpose::Yes, Transpose::No, g.out_channels, patch_size, rows, 1.0f, chunk_grads, g.out_channels, patches,
-           patch_size, 1.0f, dweight.f32(), patch_size);
-    }
-    if (dx.defined()) {
-      // Patch gradients [rows, Kh*Kw*Ci] = dy weight, reusing the patch buffer, then folded back onto dx.
-      gemm(Transpose::No, Transpose::No, rows, patch_size, g.out_channels, 1.0f, chunk_grads, g.out_channels,
-           weight.f32(), patch_size, 0.0f, patches, patch_size);
-      col2im_add(patches, g, line_begin, line_end, dx.f32());
-    }
-  }
+  const ConvGeometry g = ConvGeometry::of(x, weight, window);
+  const DType compute = matmul_dtype();
+  if (dbias.defined()) add_column_sums(dy.f32(), g.out_pixels(), g.out_channels, dbias.f32());
+  const bool try_dnnl = !im2col_only;
+  if (dweight.defined() && !(try_dnnl && dnnl_conv_backward_weights(g, compute, x.f32(), dy.f32(), dweight.f32())))
+    im2col_conv_backward_weights(g, x.f32(), dy.f32(), dweight.f32());
+  if (dx.defined() && !(try_dnnl && dnnl_conv_backward_data(g, compute, dy.f32(), weight.f32(), dx.f32())))
+    im2col_conv_backward_data(g, dy.f32(), weight.f32(), dx.f32());
 }
 
 }  // namespace diffuse::cpu

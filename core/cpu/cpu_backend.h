@@ -1,6 +1,6 @@
 // CpuBackend: the reference implementation of every op, and a fast one.
-// GEMM-shaped work (convolutions via im2col, linear layers, attention) goes
-// to OpenBLAS; the rest are OpenMP loops over NHWC memory. Methods are
+// Convolutions run on oneDNN's kernels, linear layers and attention on its
+// GEMM; the rest are OpenMP loops over NHWC memory. Methods are
 // defined one op family per file in this folder.
 #pragma once
 

@@ -1,12 +1,12 @@
-// Row-major sgemm wrapper over OpenBLAS's CBLAS interface, and the helpers
-// declared in gemm.h.
+// Row-major sgemm on oneDNN (dnnl_sgemm, whose kernels follow the CPU's
+// instruction sets), and the helpers declared in gemm.h.
 #include "core/cpu/gemm.h"
 
-#include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <atomic>
-#include <climits>
+#include <new>
 #include <cstring>
 
 #include "core/cpu/parallel.h"
@@ -18,12 +18,7 @@ namespace {
 
 std::atomic<size_t> scratch_budget{size_t{64} << 20};
 
-CBLAS_TRANSPOSE to_cblas(Transpose transpose) { return transpose == Transpose::Yes ? CblasTrans : CblasNoTrans; }
-
-blasint to_blasint(int64_t value, const char* what) {
-  DIFFUSE_CHECK(value >= 0 && value <= INT_MAX, "gemm: ", what, " = ", value, " does not fit a BLAS integer");
-  return static_cast<blasint>(value);
-}
+char to_dnnl(Transpose transpose) { return transpose == Transpose::Yes ? 'T' : 'N'; }
 
 }  // namespace
 
@@ -31,7 +26,7 @@ void gemm(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, in
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
-    // BLAS rejects the leading dimensions of empty operands; the product is zero, so only beta acts.
+    // The product is zero, so only beta acts (and empty operands need no valid leading dimensions).
     for (int64_t row = 0; row < m; ++row) {
       float* c_row = c + row * ldc;
       if (beta == 0.0f) {
@@ -42,9 +37,10 @@ void gemm(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, in
     }
     return;
   }
-  cblas_sgemm(CblasRowMajor, to_cblas(transpose_a), to_cblas(transpose_b), to_blasint(m, "m"), to_blasint(n, "n"),
-              to_blasint(k, "k"), alpha, a, to_blasint(lda, "lda"), b, to_blasint(ldb, "ldb"), beta, c,
-              to_blasint(ldc, "ldc"));
+  const dnnl_status_t status =
+      dnnl_sgemm(to_dnnl(transpose_a), to_dnnl(transpose_b), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  DIFFUSE_CHECK(status == dnnl_success, "gemm: dnnl_sgemm failed (status ", static_cast<int>(status), ") for m=", m,
+                " n=", n, " k=", k, " lda=", lda, " ldb=", ldb, " ldc=", ldc);
 }
 
 void fill_rows(float* matrix, int64_t rows, int64_t cols, const float* vector) {
@@ -77,10 +73,13 @@ void set_scratch_budget_bytes(size_t bytes) { scratch_budget.store(bytes, std::m
 float* ScratchBuffer::get(size_t count) {
   if (count > capacity_) {
     data_.reset();  // release first so the old and new buffers never coexist
-    data_.reset(new float[count]);
+    // Cache-line aligned: oneDNN's kernels read whole lines.
+    data_.reset(static_cast<float*>(::operator new[](count * sizeof(float), std::align_val_t{64})));
     capacity_ = count;
   }
   return data_.get();
 }
+
+void ScratchBuffer::AlignedDelete::operator()(float* data) const { ::operator delete[](data, std::align_val_t{64}); }
 
 }  // namespace diffuse::cpu

@@ -1,6 +1,5 @@
-// Row-major single-precision GEMM on OpenBLAS, plus the small helpers the
+// Row-major single-precision GEMM on oneDNN, plus the small helpers the
 // GEMM-shaped CPU ops share (scratch memory, bias broadcast and reduction).
-// Only gemm.cpp includes cblas.h.
 #pragma once
 
 #include <cstddef>
@@ -14,7 +13,7 @@ enum class Transpose { No, Yes };
 // C[m,n] = alpha * op(A) op(B) + beta * C, all row-major. op(A) is [m,k] and
 // op(B) is [k,n]; lda/ldb/ldc are the row strides of A, B, C as stored, so a
 // column slice of a wider matrix (q inside qkv) needs no copy. With beta = 0,
-// C is overwritten even if it holds NaN. Runs BLAS's own threads: do not call
+// C is overwritten even if it holds NaN. Runs on OpenMP threads: do not call
 // from inside an OpenMP parallel region.
 void gemm(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
@@ -33,13 +32,17 @@ size_t scratch_budget_bytes();
 void set_scratch_budget_bytes(size_t bytes);
 
 // A grow-only float buffer, meant to be thread_local, so hot paths allocate
-// only when a problem is larger than any seen before. Contents are undefined.
+// only when a problem is larger than any seen before. Contents are undefined;
+// the memory is 64-byte aligned.
 class ScratchBuffer {
  public:
   float* get(size_t count);
 
  private:
-  std::unique_ptr<float[]> data_;
+  struct AlignedDelete {
+    void operator()(float* data) const;
+  };
+  std::unique_ptr<float, AlignedDelete> data_;
   size_t capacity_ = 0;
 };
 

@@ -1,5 +1,5 @@
 // CPU linear layer: y [M,N] = x [M,K] weight[N,K]^T + bias [N], and its
-// backward (dx written, dweight and dbias accumulated), as OpenBLAS GEMMs.
+// backward (dx written, dweight and dbias accumulated), as GEMMs.
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/gemm.h"
 

@@ -13,7 +13,7 @@
 #include "core/cuda/gemm.h"
 #include "core/cuda/kernel_support.cuh"
 #include "core/cuda/kernels.h"
-#include "core/cuda/precision.h"
+#include "core/matmul_precision.h"
 
 namespace diffuse::cuda {
 

@@ -8,7 +8,6 @@
 #include <memory>
 
 #include "core/checks_cuda.h"
-#include "core/cuda/precision.h"
 #include "core/cuda/runtime.h"
 
 namespace diffuse::cuda {
@@ -19,8 +18,6 @@ namespace {
 // allocates behind our back and its results do not depend on what it got.
 constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 constexpr int kMaxDevices = 64;
-
-std::atomic<DType> matmul_type{DType::F32};
 
 }  // namespace
 
@@ -111,13 +108,5 @@ DeviceContext& context() {
 }
 
 cudaStream_t stream() { return context().stream(); }
-
-void set_matmul_dtype(DType dtype) {
-  DIFFUSE_CHECK(dtype == DType::F32 || dtype == DType::BF16 || dtype == DType::F16,
-                "matrix products compute in f32, bf16 or f16, not ", dtype_name(dtype));
-  matmul_type.store(dtype);
-}
-
-DType matmul_dtype() { return matmul_type.load(); }
 
 }  // namespace diffuse::cuda

@@ -28,7 +28,7 @@
 #include "core/cuda/context.h"
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/kernels.h"
-#include "core/cuda/precision.h"
+#include "core/matmul_precision.h"
 #include "core/log.h"
 
 namespace diffuse::cuda {

@@ -5,7 +5,7 @@
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/gemm.h"
 #include "core/cuda/kernels.h"
-#include "core/cuda/precision.h"
+#include "core/matmul_precision.h"
 
 namespace diffuse::cuda {
 

@@ -7,7 +7,7 @@
 //
 // fp32 results must match within the entry's rtol/atol. Entries that are
 // matrix products (conv, linear, attention) run again with bf16 and fp16
-// products (cuda::ScopedMatmulDtype) against the same fp32 CPU result, held to
+// products (ScopedMatmulDtype) against the same fp32 CPU result, held to
 // a relative error of 1e-2 (outputs, and the change of accumulated gradients).
 #include <gtest/gtest.h>
 
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "core/cuda/precision.h"
+#include "core/matmul_precision.h"
 #include "core/ops.h"
 #include "core/philox.h"
 #include "tests/gpu/gpu_testing.h"
@@ -583,7 +583,7 @@ TEST_P(GpuOps, MatchesCpu) {
 // A bf16/fp16 result against the fp32 CPU one: outputs and the change of
 // accumulated arguments within a relative error; inputs unchanged.
 void expect_low_precision_close(const OpCase& op, DType dtype) {
-  const cuda::ScopedMatmulDtype products(dtype);
+  const ScopedMatmulDtype products(dtype);
   const std::vector<Tensor> initial = make_arguments(op);
   const std::vector<Tensor> host = copies_on(initial, Device::CPU), device = copies_on(initial, Device::CUDA);
   op.call(host);

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "core/backend.h"
-#include "core/cuda/precision.h"
+#include "core/matmul_precision.h"
 #include "core/cuda/random.h"
 #include "core/ops.h"
 #include "tests/gpu/gpu_testing.h"
@@ -58,13 +58,13 @@ TEST(GpuRuntime, OlderLibraryThanBuiltAgainstNamesBothVersions) {
 }
 
 TEST(GpuRuntime, MatmulDtypeIsAFloatType) {
-  EXPECT_EQ(cuda::matmul_dtype(), DType::F32);
+  EXPECT_EQ(matmul_dtype(), DType::F32);
   {
-    const cuda::ScopedMatmulDtype scoped(DType::BF16);
-    EXPECT_EQ(cuda::matmul_dtype(), DType::BF16);
+    const ScopedMatmulDtype scoped(DType::BF16);
+    EXPECT_EQ(matmul_dtype(), DType::BF16);
   }
-  EXPECT_EQ(cuda::matmul_dtype(), DType::F32);
-  EXPECT_THROW(cuda::set_matmul_dtype(DType::I32), Error);
+  EXPECT_EQ(matmul_dtype(), DType::F32);
+  EXPECT_THROW(set_matmul_dtype(DType::I32), Error);
 }
 
 uint32_t bits_of(float value) {

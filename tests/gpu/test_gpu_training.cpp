@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/cuda/precision.h"
+#include "core/matmul_precision.h"
 #include "core/ops.h"
 #include "model/unet.h"
 #include "tests/gpu/gpu_testing.h"
@@ -85,7 +85,7 @@ TEST(GpuTraining, Bf16StepStaysCloseToFp32Cpu) {
   DIFFUSE_REQUIRE_GPU();
   const Config config = tiny_config();
   const StepResult cpu = train_step(Device::CPU, config);
-  const cuda::ScopedMatmulDtype products(DType::BF16);
+  const ScopedMatmulDtype products(DType::BF16);
   const StepResult gpu = train_step(Device::CUDA, config);
   EXPECT_NEAR(gpu.loss, cpu.loss, 1e-2 * std::fabs(cpu.loss));
   // Every layer's products round their inputs to bf16 (8 bits): errors compound through the network.

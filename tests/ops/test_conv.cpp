@@ -1,10 +1,17 @@
-// conv2d_forward / conv2d_backward on the CPU backend: forward against a
-// double-precision loop, every gradient by central finite differences, the
-// write/accumulate contract of backward, and the chunked im2col path.
+// conv2d_forward / conv2d_backward on the CPU backend, on both of its paths
+// (oneDNN's kernels and the im2col GEMMs): forward against a double-precision
+// loop, every gradient by central finite differences, the write/accumulate
+// contract of backward, the chunked im2col path, and bf16 products.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <memory>
 #include <string>
 
+#include "core/cpu/conv_dnnl.h"
+#include "core/cpu/conv_im2col.h"
+#include "core/matmul_precision.h"
 #include "core/ops.h"
 #include "tests/support/op_testing.h"
 
@@ -12,6 +19,16 @@ namespace diffuse {
 namespace {
 
 enum class Bias { With, Without };
+
+// The CPU backend's two convolution paths; checks run on each.
+enum class Path { kDefault, kIm2col };
+constexpr Path kPaths[] = {Path::kDefault, Path::kIm2col};
+
+std::unique_ptr<cpu::ScopedIm2colConvolution> take(Path path) {
+  return path == Path::kIm2col ? std::make_unique<cpu::ScopedIm2colConvolution>() : nullptr;
+}
+
+const char* path_name(Path path) { return path == Path::kIm2col ? " (im2col)" : " (default path)"; }
 
 struct ConvCase {
   int64_t batch, height, width, in_channels, out_channels, kernel;
@@ -64,14 +81,17 @@ Tensor reference_conv(const ConvCase& c, const ConvInputs& in) {
 
 void check_forward(const ConvCase& c, uint64_t seed) {
   const ConvInputs in(c, seed);
-  const Tensor y = testing::nan_tensor(c.y_shape());  // y must be written, not accumulated into
-  ops::conv2d_forward(in.x, in.weight, in.bias, y, c.stride, c.padding());
-  // fp32 GEMM vs double loop over K*K*Ci products of magnitude <= 1.
-  testing::expect_close(y, reference_conv(c, in), 1e-4, 1e-5, "conv2d_forward " + c.name());
+  for (const Path path : kPaths) {
+    const auto taken = take(path);
+    const Tensor y = testing::nan_tensor(c.y_shape());  // y must be written, not accumulated into
+    ops::conv2d_forward(in.x, in.weight, in.bias, y, c.stride, c.padding());
+    // fp32 products vs double loop over K*K*Ci products of magnitude <= 1.
+    testing::expect_close(y, reference_conv(c, in), 1e-4, 1e-5, "conv2d_forward " + c.name() + path_name(path));
+  }
 }
 
 // Loss = project(conv(x, weight, bias), projection); backward with dy = projection gives its gradients.
-void check_gradients(const ConvCase& c, uint64_t seed, int max_elements = 1 << 20) {
+void check_gradients_on_current_path(const ConvCase& c, uint64_t seed, int max_elements, const std::string& path) {
   const ConvInputs in(c, seed);
   const Tensor projection = testing::random_tensor(c.y_shape(), seed + 3);
   Tensor y = Tensor::empty(c.y_shape());
@@ -91,9 +111,17 @@ void check_gradients(const ConvCase& c, uint64_t seed, int max_elements = 1 << 2
   options.rtol = 1e-3;
   options.atol = 1e-4;
   options.max_elements = max_elements;
-  testing::expect_gradient("conv2d dx " + c.name(), in.x, dx, loss, options);
-  testing::expect_gradient("conv2d dweight " + c.name(), in.weight, dweight, loss, options);
-  if (c.bias == Bias::With) testing::expect_gradient("conv2d dbias " + c.name(), in.bias, dbias, loss, options);
+  testing::expect_gradient("conv2d dx " + c.name() + path, in.x, dx, loss, options);
+  testing::expect_gradient("conv2d dweight " + c.name() + path, in.weight, dweight, loss, options);
+  if (c.bias == Bias::With)
+    testing::expect_gradient("conv2d dbias " + c.name() + path, in.bias, dbias, loss, options);
+}
+
+void check_gradients(const ConvCase& c, uint64_t seed, int max_elements = 1 << 20) {
+  for (const Path path : kPaths) {
+    const auto taken = take(path);
+    check_gradients_on_current_path(c, seed, max_elements, path_name(path));
+  }
 }
 
 TEST(Conv2dForward, Kernel3Stride1) {
@@ -145,7 +173,7 @@ TEST(Conv2dGrad, Kernel1) { check_gradients({2, 3, 5, 3, 5, 1, 1, Bias::With}, 6
 TEST(Conv2dGrad, Kernel1NoBias) { check_gradients({1, 4, 4, 6, 2, 1, 1, Bias::Without}, 66); }
 
 // dx is written over whatever it held; dweight and dbias are added onto their previous contents.
-void check_write_and_accumulate(const ConvCase& c, uint64_t seed) {
+void check_write_and_accumulate_on_current_path(const ConvCase& c, uint64_t seed, const std::string& path) {
   const ConvInputs in(c, seed);
   const Tensor dy = testing::random_tensor(c.y_shape(), seed + 3);
   Tensor dx_fresh = Tensor::empty(c.x_shape()), dweight_fresh = Tensor::zeros(c.weight_shape());
@@ -160,12 +188,19 @@ void check_write_and_accumulate(const ConvCase& c, uint64_t seed) {
   for (int call = 0; call < 2; ++call)
     ops::conv2d_backward(in.x, in.weight, dy, dx, dweight, dbias, c.stride, c.padding());
 
-  testing::expect_close(dx, dx_fresh, 0.0, 0.0, "conv2d dx overwritten " + c.name());
+  testing::expect_close(dx, dx_fresh, 0.0, 0.0, "conv2d dx overwritten " + c.name() + path);
   // Two fp32 additions onto the previous contents.
   testing::expect_close(dweight, testing::add_scaled(dweight_before, 2.0f, dweight_fresh), 1e-5, 1e-5,
-                        "conv2d dweight accumulated " + c.name());
+                        "conv2d dweight accumulated " + c.name() + path);
   testing::expect_close(dbias, testing::add_scaled(dbias_before, 2.0f, dbias_fresh), 1e-5, 1e-5,
-                        "conv2d dbias accumulated " + c.name());
+                        "conv2d dbias accumulated " + c.name() + path);
+}
+
+void check_write_and_accumulate(const ConvCase& c, uint64_t seed) {
+  for (const Path path : kPaths) {
+    const auto taken = take(path);
+    check_write_and_accumulate_on_current_path(c, seed, path_name(path));
+  }
 }
 
 TEST(Conv2dBackward, AccumulatesParameterGradsAndOverwritesDx) {
@@ -214,6 +249,7 @@ TEST(Conv2dBackward, EmptyBatchKeepsParameterGrads) {
 // line per chunk the im2col and col2im loops are too small to thread, so the two larger cases also compare
 // the threaded loops element by element with the serial ones.
 TEST(Conv2dBackward, ChunkedMatchesUnchunked) {
+  const cpu::ScopedIm2colConvolution im2col;
   for (const ConvCase& c :
        {ConvCase{3, 7, 6, 3, 4, 3, 1, Bias::With}, ConvCase{3, 8, 5, 3, 4, 3, 2, Bias::With},
         ConvCase{2, 16, 16, 16, 8, 3, 1, Bias::With}, ConvCase{2, 32, 32, 8, 4, 3, 2, Bias::With}}) {
@@ -236,6 +272,71 @@ TEST(Conv2dBackward, ChunkedMatchesUnchunked) {
       testing::expect_close(dweight_chunked, dweight, 1e-5, 1e-5, "conv2d dweight chunked " + what);
       testing::expect_close(dbias_chunked, dbias, 0.0, 0.0, "conv2d dbias chunked " + what);
     }
+  }
+}
+
+// The U-Net's convolution shapes run on oneDNN's kernels, not on the fallback (or its reference loops).
+TEST(Conv2dPaths, ModelShapesUseOneDnnKernels) {
+  for (const ConvCase& c : {ConvCase{8, 16, 16, 32, 32, 3, 1, Bias::With}, ConvCase{8, 16, 16, 1, 32, 3, 1, Bias::With},
+                            ConvCase{8, 16, 16, 32, 3, 3, 1, Bias::With}, ConvCase{8, 16, 16, 32, 32, 3, 2, Bias::With},
+                            ConvCase{8, 16, 16, 96, 64, 1, 1, Bias::With}}) {
+    const ConvInputs in(c, 120);
+    const cpu::ConvGeometry g = cpu::ConvGeometry::of(in.x, in.weight, {c.stride, c.padding(), c.padding()});
+    const std::string implementations = cpu::conv_implementations(g, DType::F32);
+    EXPECT_EQ(implementations.find("im2col"), std::string::npos) << c.name() << ": " << implementations;
+    EXPECT_EQ(implementations.find("ref"), std::string::npos) << c.name() << ": " << implementations;
+  }
+}
+
+// Inputs rounded to bf16 (round to nearest even), products summed in fp32.
+ConvInputs rounded_to_bf16(const ConvInputs& in) {
+  ConvInputs rounded = in;
+  for (Tensor* t : {&rounded.x, &rounded.weight}) {
+    Tensor narrow = Tensor::empty(t->shape(), DType::BF16);
+    ops::cast(*t, narrow);
+    *t = Tensor::empty(t->shape());
+    ops::cast(narrow, *t);
+  }
+  return rounded;
+}
+
+// With bf16 products the convolution is the fp32 one of bf16-rounded inputs, in all three directions; the
+// rounding is real (the result differs from fp32 products) and small. Where oneDNN has no bf16 kernel the
+// CPU computes in fp32, which the first check would catch as a mismatch.
+TEST(Conv2dBf16, ProductsOfRoundedInputs) {
+  for (const ConvCase& c : {ConvCase{2, 8, 8, 32, 16, 3, 1, Bias::With}, ConvCase{2, 8, 8, 16, 32, 3, 2, Bias::With},
+                            ConvCase{2, 6, 6, 32, 48, 1, 1, Bias::With}}) {
+    const ConvInputs in(c, 130);
+    const Tensor dy = testing::random_tensor(c.y_shape(), 133);
+    const ConvInputs rounded = rounded_to_bf16(in);
+    Tensor dy_rounded_narrow = Tensor::empty(c.y_shape(), DType::BF16), dy_rounded = Tensor::empty(c.y_shape());
+    ops::cast(dy, dy_rounded_narrow);
+    ops::cast(dy_rounded_narrow, dy_rounded);
+
+    const auto run = [&](const ConvInputs& inputs, const Tensor& grad_out, Tensor& y, Tensor& dx, Tensor& dweight) {
+      y = Tensor::empty(c.y_shape());
+      dx = Tensor::empty(c.x_shape());
+      dweight = Tensor::zeros(c.weight_shape());
+      ops::conv2d_forward(inputs.x, inputs.weight, inputs.bias, y, c.stride, c.padding());
+      ops::conv2d_backward(inputs.x, inputs.weight, grad_out, dx, dweight, Tensor(), c.stride, c.padding());
+    };
+    Tensor y_bf16, dx_bf16, dweight_bf16, y_expected, dx_expected, dweight_expected, y_fp32, dx_fp32, dweight_fp32;
+    {
+      const ScopedMatmulDtype bf16(DType::BF16);
+      run(in, dy, y_bf16, dx_bf16, dweight_bf16);
+    }
+    run(rounded, dy_rounded, y_expected, dx_expected, dweight_expected);
+    run(in, dy, y_fp32, dx_fp32, dweight_fp32);
+    // Same products, summed in a different order (blocked bf16 dot products).
+    testing::expect_close(y_bf16, y_expected, 1e-4, 1e-4, "bf16 conv forward " + c.name());
+    testing::expect_close(dx_bf16, dx_expected, 1e-4, 1e-4, "bf16 conv dx " + c.name());
+    testing::expect_close(dweight_bf16, dweight_expected, 1e-4, 1e-4, "bf16 conv dweight " + c.name());
+    // bf16 keeps 8 significant bits: sums of hundreds of products of magnitude <= 1 move by ~1e-2.
+    testing::expect_close(y_bf16, y_fp32, 0.0, 0.1, "bf16 conv forward near fp32 " + c.name());
+    double largest_change = 0.0;
+    for (int64_t i = 0; i < y_bf16.numel(); ++i)
+      largest_change = std::max(largest_change, static_cast<double>(std::abs(y_bf16.f32()[i] - y_fp32.f32()[i])));
+    EXPECT_GT(largest_change, 1e-4) << "bf16 products left the fp32 result unchanged: " << c.name();
   }
 }
 

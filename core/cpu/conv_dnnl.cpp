@@ -1,0 +1,255 @@
+#include "core/cpu/conv_dnnl.h"
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+
+#include "core/cpu/dnnl_support.h"
+#include "core/cpu/gemm.h"
+
+namespace diffuse::cpu {
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+struct PlanKey {
+  std::array<int64_t, 10> sizes;  // batch, height, width, in, out, kernel_h, kernel_w, stride, pad_h, pad_w
+  DType compute;
+  bool operator==(const PlanKey& other) const { return sizes == other.sizes && compute == other.compute; }
+};
+
+struct PlanKeyHash {
+  size_t operator()(const PlanKey& key) const {
+    size_t hash = std::hash<int>()(static_cast<int>(key.compute));
+    for (int64_t size : key.sizes) hash = hash * 1000003u ^ std::hash<int64_t>()(size);
+    return hash;
+  }
+};
+
+// Everything oneDNN needs for one problem. Weights arrive as fp32 [Co,Kh,Kw,Ci]
+// (oneDNN's "ohwi") and are reordered into whatever blocked layout and type
+// each primitive prefers; activations stay NHWC, rounded to the compute type
+// first when that is not fp32.
+struct ConvPlan {
+  memory::desc x_f32, dy_f32, weight_f32;  // our layouts
+  memory::desc x_compute, dy_compute;      // NHWC in the compute type
+  bool rounds_inputs = false;              // compute type is not fp32
+  dnnl::reorder x_to_compute, dy_to_compute;
+
+  dnnl::convolution_forward::primitive_desc forward_pd;
+  bool forward_optimized = false;
+  dnnl::convolution_forward forward;
+  dnnl::reorder forward_weights;
+
+  bool backward_built = false;
+  bool backward_data_optimized = false, backward_weights_optimized = false;
+  dnnl::convolution_backward_data backward_data;
+  dnnl::convolution_backward_data::primitive_desc backward_data_pd;
+  dnnl::reorder backward_data_weights;
+  dnnl::convolution_backward_weights backward_weights;
+  dnnl::convolution_backward_weights::primitive_desc backward_weights_pd;
+  dnnl::reorder add_weight_gradient;  // the primitive's filter gradient summed onto ours
+};
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+memory::dims strides_of(const ConvGeometry& g) { return {g.stride, g.stride}; }
+memory::dims padding_left(const ConvGeometry& g) { return {g.pad_h, g.pad_w}; }
+// The right/bottom padding that makes oneDNN's output size ours (a stride-2
+// window may not reach the last padded column).
+memory::dims padding_right(const ConvGeometry& g) {
+  return {(g.out_height - 1) * g.stride + g.kernel_h - g.height - g.pad_h,
+          (g.out_width - 1) * g.stride + g.kernel_w - g.width - g.pad_w};
+}
+
+std::unique_ptr<ConvPlan> make_plan(const ConvGeometry& g, DType compute) {
+  auto plan = std::make_unique<ConvPlan>();
+  const memory::data_type f32 = memory::data_type::f32, type = dnnl_type(compute);
+  const memory::dims x_dims = {g.batch, g.in_channels, g.height, g.width};
+  const memory::dims y_dims = {g.batch, g.out_channels, g.out_height, g.out_width};
+  const memory::dims weight_dims = {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
+  plan->x_f32 = memory::desc(x_dims, f32, Tag::nhwc);
+  plan->dy_f32 = memory::desc(y_dims, f32, Tag::nhwc);
+  plan->weight_f32 = memory::desc(weight_dims, f32, Tag::ohwi);
+  plan->x_compute = memory::desc(x_dims, type, Tag::nhwc);
+  plan->dy_compute = memory::desc(y_dims, type, Tag::nhwc);
+  plan->rounds_inputs = compute != DType::F32;
+  dnnl::engine& engine = dnnl_engine();
+  if (plan->rounds_inputs) {
+    plan->x_to_compute = dnnl::reorder(dnnl::reorder::primitive_desc(engine, plan->x_f32, engine, plan->x_compute));
+    plan->dy_to_compute = dnnl::reorder(dnnl::reorder::primitive_desc(engine, plan->dy_f32, engine, plan->dy_compute));
+  }
+  const memory::desc any_weights(weight_dims, type, Tag::any);
+  const memory::desc bias(memory::dims{g.out_channels}, f32, Tag::a);
+  const dnnl::convolution_forward::desc forward(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                                plan->x_compute, any_weights, bias, plan->dy_f32, strides_of(g),
+                                                padding_left(g), padding_right(g));
+  plan->forward_pd = dnnl::convolution_forward::primitive_desc(forward, user_scratchpad(), engine);
+  plan->forward_optimized = is_optimized(plan->forward_pd.impl_info_str());
+  if (plan->forward_optimized) {
+    plan->forward = dnnl::convolution_forward(plan->forward_pd);
+    plan->forward_weights = dnnl::reorder(
+        dnnl::reorder::primitive_desc(engine, plan->weight_f32, engine, plan->forward_pd.weights_desc()));
+  }
+  return plan;
+}
+
+void build_backward(const ConvGeometry& g, DType compute, ConvPlan& plan) {
+  dnnl::engine& engine = dnnl_engine();
+  const memory::dims weight_dims = {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
+  const memory::desc any_weights(weight_dims, dnnl_type(compute), Tag::any);
+  const memory::desc any_weight_gradient(weight_dims, memory::data_type::f32, Tag::any);
+
+  const dnnl::convolution_backward_data::desc data(dnnl::algorithm::convolution_direct, plan.x_f32, any_weights,
+                                                   plan.dy_compute, strides_of(g), padding_left(g), padding_right(g));
+  plan.backward_data_pd =
+      dnnl::convolution_backward_data::primitive_desc(data, user_scratchpad(), engine, plan.forward_pd);
+  plan.backward_data_optimized = is_optimized(plan.backward_data_pd.impl_info_str());
+  if (plan.backward_data_optimized) {
+    plan.backward_data = dnnl::convolution_backward_data(plan.backward_data_pd);
+    plan.backward_data_weights = dnnl::reorder(
+        dnnl::reorder::primitive_desc(engine, plan.weight_f32, engine, plan.backward_data_pd.weights_desc()));
+  }
+
+  const dnnl::convolution_backward_weights::desc weights(dnnl::algorithm::convolution_direct, plan.x_compute,
+                                                         any_weight_gradient, plan.dy_compute, strides_of(g),
+                                                         padding_left(g), padding_right(g));
+  plan.backward_weights_pd =
+      dnnl::convolution_backward_weights::primitive_desc(weights, user_scratchpad(), engine, plan.forward_pd);
+  plan.backward_weights_optimized = is_optimized(plan.backward_weights_pd.impl_info_str());
+  if (plan.backward_weights_optimized) {
+    plan.backward_weights = dnnl::convolution_backward_weights(plan.backward_weights_pd);
+    dnnl::post_ops sum;
+    sum.append_sum(1.0f);
+    dnnl::primitive_attr accumulate;
+    accumulate.set_post_ops(sum);
+    plan.add_weight_gradient = dnnl::reorder(dnnl::reorder::primitive_desc(
+        engine, plan.backward_weights_pd.diff_weights_desc(), engine, plan.weight_f32, accumulate));
+  }
+  plan.backward_built = true;
+}
+
+ConvPlan& plan_for(const ConvGeometry& g, DType compute, bool backward) {
+  thread_local std::unordered_map<PlanKey, std::unique_ptr<ConvPlan>, PlanKeyHash> plans;
+  const PlanKey key{{g.batch, g.height, g.width, g.in_channels, g.out_channels, g.kernel_h, g.kernel_w, g.stride,
+                     g.pad_h, g.pad_w},
+                    compute};
+  std::unique_ptr<ConvPlan>& plan = plans[key];
+  if (!plan) plan = make_plan(g, compute);
+  if (backward && !plan->backward_built && plan->forward_optimized) build_backward(g, compute, *plan);
+  return *plan;
+}
+
+// Per-thread scratch for what one call holds at once, each grown on demand.
+struct Scratch {
+  ScratchBuffer weights, x, dy, workspace, weight_gradient, zero_bias;
+};
+thread_local Scratch scratch;
+
+memory scratch_memory(const memory::desc& desc, ScratchBuffer& buffer) {
+  return memory(desc, dnnl_engine(), buffer.get((desc.get_size() + sizeof(float) - 1) / sizeof(float)));
+}
+
+memory user_memory(const memory::desc& desc, const float* data) {
+  return memory(desc, dnnl_engine(), const_cast<float*>(data));  // oneDNN takes void*; inputs are only read
+}
+
+// `data` (fp32 NHWC) as the primitive's input: itself, or rounded into `buffer`.
+memory compute_input(const ConvPlan& plan, const memory::desc& f32_desc, const memory::desc& compute_desc,
+                     const dnnl::reorder& round, const float* data, ScratchBuffer& buffer) {
+  memory original = user_memory(f32_desc, data);
+  if (!plan.rounds_inputs) return original;
+  memory rounded = scratch_memory(compute_desc, buffer);
+  round.execute(dnnl_stream(), original, rounded);
+  return rounded;
+}
+
+memory reordered_weights(const ConvPlan& plan, const dnnl::reorder& reorder, const memory::desc& wanted,
+                         const float* weight) {
+  memory original = user_memory(plan.weight_f32, weight);
+  memory reordered = scratch_memory(wanted, scratch.weights);
+  reorder.execute(dnnl_stream(), original, reordered);
+  return reordered;
+}
+
+}  // namespace
+
+bool dnnl_conv_forward(const ConvGeometry& g, DType compute, const float* x, const float* weight, const float* bias,
+                       float* y) {
+  ConvPlan& plan = plan_for(g, compute, false);
+  if (!plan.forward_optimized) return false;
+  dnnl::stream& stream = dnnl_stream();
+  const memory x_memory = compute_input(plan, plan.x_f32, plan.x_compute, plan.x_to_compute, x, scratch.x);
+  const memory weights = reordered_weights(plan, plan.forward_weights, plan.forward_pd.weights_desc(), weight);
+  std::unordered_map<int, memory> arguments = {
+      {DNNL_ARG_SRC, x_memory},
+      {DNNL_ARG_WEIGHTS, weights},
+      {DNNL_ARG_DST, user_memory(plan.dy_f32, y)},
+      {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.forward_pd.scratchpad_desc(), scratch.workspace)}};
+  // The primitive was made with a bias; without one it adds zeros.
+  if (bias == nullptr) {
+    float* zeros = scratch.zero_bias.get(static_cast<size_t>(g.out_channels));
+    std::fill(zeros, zeros + g.out_channels, 0.0f);
+    bias = zeros;
+  }
+  arguments.emplace(DNNL_ARG_BIAS, user_memory(plan.forward_pd.bias_desc(), bias));
+  plan.forward.execute(stream, arguments);
+  stream.wait();
+  return true;
+}
+
+bool dnnl_conv_backward_data(const ConvGeometry& g, DType compute, const float* dy, const float* weight, float* dx) {
+  ConvPlan& plan = plan_for(g, compute, true);
+  if (!plan.backward_data_optimized) return false;
+  dnnl::stream& stream = dnnl_stream();
+  const memory dy_memory = compute_input(plan, plan.dy_f32, plan.dy_compute, plan.dy_to_compute, dy, scratch.dy);
+  const memory weights =
+      reordered_weights(plan, plan.backward_data_weights, plan.backward_data_pd.weights_desc(), weight);
+  plan.backward_data.execute(
+      stream, {{DNNL_ARG_DIFF_DST, dy_memory},
+               {DNNL_ARG_WEIGHTS, weights},
+               {DNNL_ARG_DIFF_SRC, user_memory(plan.x_f32, dx)},
+               {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.backward_data_pd.scratchpad_desc(), scratch.workspace)}});
+  stream.wait();
+  return true;
+}
+
+bool dnnl_conv_backward_weights(const ConvGeometry& g, DType compute, const float* x, const float* dy,
+                                float* dweight) {
+  ConvPlan& plan = plan_for(g, compute, true);
+  if (!plan.backward_weights_optimized) return false;
+  dnnl::stream& stream = dnnl_stream();
+  const memory x_memory = compute_input(plan, plan.x_f32, plan.x_compute, plan.x_to_compute, x, scratch.x);
+  const memory dy_memory = compute_input(plan, plan.dy_f32, plan.dy_compute, plan.dy_to_compute, dy, scratch.dy);
+  memory gradient = scratch_memory(plan.backward_weights_pd.diff_weights_desc(), scratch.weight_gradient);
+  plan.backward_weights.execute(
+      stream, {{DNNL_ARG_SRC, x_memory},
+               {DNNL_ARG_DIFF_DST, dy_memory},
+               {DNNL_ARG_DIFF_WEIGHTS, gradient},
+               {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.backward_weights_pd.scratchpad_desc(), scratch.workspace)}});
+  memory accumulated = user_memory(plan.weight_f32, dweight);
+  plan.add_weight_gradient.execute(stream, gradient, accumulated);
+  stream.wait();
+  return true;
+}
+
+std::string conv_implementations(const ConvGeometry& g, DType compute) {
+  const ConvPlan& plan = plan_for(g, compute, true);
+  const auto name = [](bool optimized, const char* implementation) {
+    return std::string(optimized ? implementation : "im2col");
+  };
+  if (!plan.forward_optimized) return "im2col / im2col / im2col";
+  return name(true, plan.forward_pd.impl_info_str()) + " / " +
+         name(plan.backward_data_optimized, plan.backward_data_pd.impl_info_str()) + " / " +
+         name(plan.backward_weights_optimized, plan.backward_weights_pd.impl_info_str());
+}
+
+}  // namespace diffuse::cpu

@@ -1,0 +1,37 @@
+// The element type matrix products (conv2d, linear, attention) multiply in:
+// fp32 (the default: exact fp32 arithmetic, no TF32), bf16 or fp16. In bf16 or
+// fp16 a backend rounds those ops' fp32 inputs to that type on the fly and
+// multiplies with fp32 accumulation (tensor cores on GPUs, oneDNN's bf16
+// kernels on CPUs, for convolutions, while the CPU's linear layers and
+// attention stay fp32); their outputs and gradients stay fp32, as do all other
+// ops.
+// This is how train.precision reaches the backends (trainer/precision.h sets
+// it, after checking that the device can).
+#pragma once
+
+#include "core/dtype.h"
+
+namespace diffuse {
+
+// Process-wide; F32, BF16 or F16 (anything else throws).
+void set_matmul_dtype(DType dtype);
+DType matmul_dtype();
+
+// Whether the CPU backend multiplies in `dtype` at full speed on this CPU:
+// fp32 always; bf16 where the CPU has AVX512-BF16 or AMX (oneDNN's bf16
+// kernels); fp16 never.
+bool cpu_multiplies_natively(DType dtype);
+
+// Sets the matmul dtype for a scope and restores the previous one (tests).
+class ScopedMatmulDtype {
+ public:
+  explicit ScopedMatmulDtype(DType dtype) : previous_(matmul_dtype()) { set_matmul_dtype(dtype); }
+  ~ScopedMatmulDtype() { set_matmul_dtype(previous_); }
+  ScopedMatmulDtype(const ScopedMatmulDtype&) = delete;
+  ScopedMatmulDtype& operator=(const ScopedMatmulDtype&) = delete;
+
+ private:
+  DType previous_;
+};
+
+}  // namespace diffuse
