@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bench/bench_model.h"
+#include "bench/gemm_peak.h"
 #include "core/log.h"
 #include "trainer/communicator.h"
 #include "trainer/gradient_reducer.h"
@@ -22,11 +23,6 @@ double seconds_of(const std::function<void()>& body) {
   const auto start = std::chrono::steady_clock::now();
   body();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
 }
 
 // Per step, the largest (or smallest) of the ranks' times; then the median over steps.
@@ -45,7 +41,7 @@ double median_over_ranks(Communicator& world, const std::vector<double>& seconds
     }
     per_step.push_back(chosen);
   }
-  return median(per_step);
+  return median_of(per_step);
 }
 
 }  // namespace
@@ -107,7 +103,7 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
   const double exposed_s = median_over_ranks(*world, exposed_seconds, false);
   const double reduce_s = median_over_ranks(*world, reduce_seconds, true);
   if (rank != 0) return;
-  const double alone_s = median(alone_seconds);
+  const double alone_s = median_of(alone_seconds);
   const double hidden = reduce_s > 0 ? std::clamp(1.0 - exposed_s / reduce_s, 0.0, 1.0) : 1.0;
   const double scaling = alone_s / step_s;
   const double images_per_second = batch / step_s;

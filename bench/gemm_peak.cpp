@@ -25,4 +25,13 @@ double measure_gemm_gflops(int n, int repeats) {
   return best;
 }
 
+void GemmYardstick::sample() { samples_.push_back(measure_gemm_gflops(1024, 2)); }
+
+double GemmYardstick::median_gflops() const { return samples_.empty() ? 0.0 : median_of(samples_); }
+
+double median_of(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
 }  // namespace diffuse

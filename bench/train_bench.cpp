@@ -90,10 +90,12 @@ void run_train_bench(const TrainBenchOptions& options) {
     set_op_profiling(true);
   }
   std::vector<double> seconds;
+  GemmYardstick yardstick;
   for (int step = 0; step < options.steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
     train_step(options.warmup + step);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (device == Device::CPU) yardstick.sample();
   }
   set_op_profiling(false);
   const double mean = std::accumulate(seconds.begin(), seconds.end(), 0.0) / seconds.size();
@@ -105,7 +107,7 @@ void run_train_bench(const TrainBenchOptions& options) {
   double yardstick_gflops = 0.0;
   int64_t reserved_peak = 0;
   if (device == Device::CPU) {
-    yardstick_gflops = measure_gemm_gflops();
+    yardstick_gflops = yardstick.median_gflops();
   } else {
 #if DIFFUSE_HAS_CUDA
     device_label = cuda::device_name();
@@ -131,7 +133,8 @@ void run_train_bench(const TrainBenchOptions& options) {
               seconds.back());
   std::printf("  throughput   %.1f img/s, %.1f GFLOP/s\n", images_per_second, gflops);
   if (device == Device::CPU) {
-    std::printf("  GEMM peak    %.1f GFLOP/s (fp32 sgemm 1024^3, same threads)  ratio %.3f\n", yardstick_gflops, ratio);
+    std::printf("  GEMM peak    %.1f GFLOP/s (fp32 sgemm 1024^3, same threads, median of one after each step)  ratio %.3f\n",
+                yardstick_gflops, ratio);
   } else if (yardstick_gflops > 0) {
     std::printf("  MFU          %.3f of %.0f TFLOP/s (dense bf16 peak of the %s)\n", ratio, yardstick_gflops / 1000,
                 device_label.c_str());
