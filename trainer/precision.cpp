@@ -2,10 +2,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
-
-#if DIFFUSE_HAS_CUDA
-#include "core/cuda/precision.h"
-#endif
+#include "core/matmul_precision.h"
 
 namespace diffuse {
 
@@ -32,22 +29,17 @@ PrecisionPolicy precision_policy(const std::string& precision, Device device) {
   PrecisionPolicy policy;
   policy.requested = parse_precision(precision);
   if (policy.requested == Precision::kFp32) return policy;
-  if (device == Device::CPU) {
-    log_warning("train.precision ", precision, ": the CPU backend computes in fp32, so this run does");
+  const DType wanted = policy.requested == Precision::kBf16 ? DType::BF16 : DType::F16;
+  if (device == Device::CPU && !cpu_multiplies_natively(wanted)) {
+    log_warning("train.precision ", precision, ": this CPU has no fast ", precision,
+                " products (bf16 needs AVX512-BF16 or AMX; fp16 is GPU only), so this run computes in fp32");
     return policy;
   }
-  policy.compute = policy.requested == Precision::kBf16 ? DType::BF16 : DType::F16;
+  policy.compute = wanted;
   policy.loss_scaling = policy.requested == Precision::kFp16;
   return policy;
 }
 
-void apply_precision(const PrecisionPolicy& policy) {
-#if DIFFUSE_HAS_CUDA
-  cuda::set_matmul_dtype(policy.compute);
-#else
-  DIFFUSE_CHECK(policy.compute == DType::F32, "precision ", precision_name(policy.requested),
-                " needs the CUDA backend, and this build has none");
-#endif
-}
+void apply_precision(const PrecisionPolicy& policy) { set_matmul_dtype(policy.compute); }
 
 }  // namespace diffuse

@@ -1,11 +1,13 @@
 // Mixed precision: what train.precision means, decided in one place.
 //
-//   fp32  every op computes in fp32 (the CPU backend's only mode).
+//   fp32  every op computes in fp32.
 //   bf16  the GPU's matrix products (convolutions, linear layers, attention)
 //         multiply bf16 copies of their fp32 inputs on tensor cores with fp32
-//         accumulation (core/cuda/precision.h); everything else stays fp32.
-//   fp16  the same in fp16, whose narrow range needs a dynamic loss scaler
-//         (trainer/loss_scaler.h) so small gradients do not flush to zero.
+//         accumulation (core/matmul_precision.h); everything else stays fp32.
+//         On a CPU with AVX512-BF16 or AMX the convolutions do the same on
+//         oneDNN's bf16 kernels.
+//   fp16  the same in fp16 (GPU only), whose narrow range needs a dynamic loss
+//         scaler (trainer/loss_scaler.h) so small gradients do not flush to zero.
 //
 // In every mode the master weights, gradients, AdamW moments, EMA copies and
 // reductions are fp32 in the flat buffers, and activations between ops are
@@ -30,9 +32,10 @@ struct PrecisionPolicy {
   bool loss_scaling = false;               // fp16 compute: a DynamicLossScaler guards each step
 };
 
-// The policy for train.precision on `device`. The CPU backend computes in fp32
-// only, so bf16/fp16 on the CPU become fp32 (with a warning): a GPU config
-// still trains on a laptop.
+// The policy for train.precision on `device`. Where the device cannot
+// multiply in the requested type (fp16 on a CPU, bf16 on a CPU without bf16
+// instructions) the run computes in fp32, with a warning: a GPU config still
+// trains on a laptop.
 PrecisionPolicy precision_policy(const std::string& precision, Device device);
 
 // Makes the backends compute as the policy says. Process-wide: call once before

@@ -75,7 +75,7 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator&
       setup_(diffusion_setup(config)),
       scaler_(DynamicLossScaler::fixed()) {
   const int world = communicator_.size(), rank = communicator_.rank();
-  // The model lives on the CPU backend, which computes in fp32 whatever train.precision asks (it says so).
+  // The model lives on the CPU backend, which computes in bf16 where the CPU can and fp32 otherwise (it says so).
   const PrecisionPolicy precision = precision_policy(config_.train.precision, Device::CPU);
   apply_precision(precision);
   if (precision.loss_scaling) scaler_ = DynamicLossScaler();

@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/matmul_precision.h"
 #include "core/ops.h"
 #include "tests/support/op_testing.h"
 #include "trainer/loss_scaler.h"
@@ -218,8 +219,12 @@ TEST(PrecisionPolicy, NamesAndDevices) {
   }
   const PrecisionPolicy cpu = precision_policy("bf16", Device::CPU);
   EXPECT_EQ(cpu.requested, Precision::kBf16);
-  EXPECT_EQ(cpu.compute, DType::F32) << "the CPU backend computes in fp32";
+  EXPECT_EQ(cpu.compute, cpu_multiplies_natively(DType::BF16) ? DType::BF16 : DType::F32)
+      << "the CPU computes in bf16 where it has bf16 instructions, else in fp32";
   EXPECT_FALSE(cpu.loss_scaling);
+  const PrecisionPolicy cpu_fp16 = precision_policy("fp16", Device::CPU);
+  EXPECT_EQ(cpu_fp16.compute, DType::F32) << "fp16 products are GPU only";
+  EXPECT_FALSE(cpu_fp16.loss_scaling);
   const PrecisionPolicy bf16 = precision_policy("bf16", Device::CUDA);
   EXPECT_EQ(bf16.compute, DType::BF16);
   EXPECT_FALSE(bf16.loss_scaling);
