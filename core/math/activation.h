@@ -3,19 +3,18 @@
 // backends.
 #pragma once
 
-#include <cmath>
-
 #include "core/hd.h"
+#include "core/math/exp.h"
 
 namespace diffuse {
 
 // x / (1 + e^-x) saturates cleanly: e^-x overflows to inf for x < -88, giving
 // -0, and vanishes for large x, giving x; no NaN for any finite input.
-DIFFUSE_HD float silu(float x) { return x / (1.0f + expf(-x)); }
+DIFFUSE_HD float silu(float x) { return x / (1.0f + exp_vectorizable(-x)); }
 
 // d/dx x*s(x) = s(x) * (1 + x * (1 - s(x))), s the logistic sigmoid.
 DIFFUSE_HD float silu_derivative(float x) {
-  const float s = 1.0f / (1.0f + expf(-x));
+  const float s = 1.0f / (1.0f + exp_vectorizable(-x));
   return s * (1.0f + x * (1.0f - s));
 }
 
