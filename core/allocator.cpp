@@ -1,7 +1,9 @@
 #include "core/allocator.h"
 
 #include <cstdlib>
+#include <mutex>
 #include <new>
+#include <unordered_map>
 
 #include "core/error.h"
 
@@ -15,16 +17,47 @@ namespace {
 
 // 64-byte alignment: a cache line and a full AVX-512 vector.
 constexpr size_t kCpuAlignment = 64;
+// Blocks at least this large are kept for reuse when freed (see CpuAllocator).
+constexpr size_t kCachedBytes = size_t{1} << 20;
 
+size_t rounded_size(size_t bytes) {
+  const size_t rounded = (bytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
+  return rounded == 0 ? kCpuAlignment : rounded;
+}
+
+// Large blocks go back to a cache keyed by their exact size instead of to the
+// C library. Layers allocate their gradients afresh in every backward pass and
+// release them as soon as the next layer has consumed them; every step asks
+// for the same sizes again, so they come back from the cache without the page
+// faults (and zeroing) a fresh mapping costs. The cache only grows to the
+// largest number of blocks of each size alive at once.
 class CpuAllocator final : public Allocator {
  protected:
   void* raw_allocate(size_t bytes) override {
-    const size_t rounded = (bytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
-    void* pointer = std::aligned_alloc(kCpuAlignment, rounded == 0 ? kCpuAlignment : rounded);
+    const size_t size = rounded_size(bytes);
+    if (size >= kCachedBytes) {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      const auto cached = cache_.find(size);
+      if (cached != cache_.end()) {
+        void* pointer = cached->second;
+        cache_.erase(cached);
+        return pointer;
+      }
+    }
+    void* pointer = std::aligned_alloc(kCpuAlignment, size);
     DIFFUSE_CHECK(pointer != nullptr, "out of host memory allocating ", bytes, " bytes");
     return pointer;
   }
-  void raw_deallocate(void* pointer) override { std::free(pointer); }
+  void raw_deallocate(void* pointer, size_t bytes) override {
+    const size_t size = rounded_size(bytes);
+    if (size < kCachedBytes) return std::free(pointer);
+    const std::lock_guard<std::mutex> lock(mutex_);
+    cache_.emplace(size, pointer);
+  }
+
+ private:
+  std::mutex mutex_;  // tensors are also allocated and freed on the data loader thread
+  std::unordered_multimap<size_t, void*> cache_;
 };
 
 }  // namespace
@@ -40,14 +73,15 @@ void* Allocator::allocate(size_t bytes) {
 
 void Allocator::deallocate(void* pointer, size_t bytes) {
   if (pointer == nullptr) return;
-  raw_deallocate(pointer);
+  raw_deallocate(pointer, bytes);
   in_use_.fetch_sub(static_cast<int64_t>(bytes));
 }
 
 Allocator& allocator_for(Device device) {
   if (device == Device::CPU) {
-    static CpuAllocator cpu;
-    return cpu;
+    // Never destroyed: tensors in static storage may be freed after any other static.
+    static CpuAllocator* cpu = new CpuAllocator();
+    return *cpu;
   }
 #if DIFFUSE_HAS_CUDA
   return cuda::device_allocator();

@@ -21,7 +21,7 @@ class Allocator {
 
  protected:
   virtual void* raw_allocate(size_t bytes) = 0;
-  virtual void raw_deallocate(void* pointer) = 0;
+  virtual void raw_deallocate(void* pointer, size_t bytes) = 0;
 
  private:
   std::atomic<int64_t> in_use_{0};  // allocations also come from the data loader thread

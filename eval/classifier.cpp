@@ -38,42 +38,41 @@ Classifier::Classifier(const ClassifierSpec& spec, model::ParameterStore& store)
   head_ = std::make_unique<model::Linear>(store, "head", model::LinearSpec{spec.feature_dim, spec.num_classes});
 }
 
-const Tensor& Classifier::unit_forward(ConvUnit& unit, const Tensor& x) {
-  const Tensor& normalized = unit.norm->forward(unit.conv->forward(x));
-  model::ensure_buffer(unit.activated, normalized.shape(), normalized.device());
-  ops::relu_forward(normalized, unit.activated);
-  return unit.activated;
+Tensor Classifier::unit_forward(ConvUnit& unit, const Tensor& x) {
+  const Tensor normalized = unit.norm->forward(unit.conv->forward(x));
+  const Tensor activated = model::new_f32(normalized.shape(), normalized.device());
+  ops::relu_forward(normalized, activated);
+  model::keep_for_backward(unit.activated, activated);  // backward's ReLU mask
+  return activated;
 }
 
-const Tensor& Classifier::unit_backward(ConvUnit& unit, const Tensor& dy, model::InputGradient input_gradient) {
-  model::ensure_buffer(unit.dactivated, dy.shape(), dy.device());
+Tensor Classifier::unit_backward(ConvUnit& unit, const Tensor& dy, model::InputGradient input_gradient) {
+  const Tensor dactivated = Tensor::empty(dy.shape(), DType::F32, dy.device());
   // ReLU(v) > 0 exactly where v > 0, so the activation serves as the mask.
-  ops::relu_backward(unit.activated, dy, unit.dactivated);
-  return unit.conv->backward(unit.norm->backward(unit.dactivated), input_gradient);
+  ops::relu_backward(unit.activated, dy, dactivated);
+  return unit.conv->backward(unit.norm->backward(dactivated), input_gradient);
 }
 
-const Tensor& Classifier::forward(const Tensor& images) {
+Tensor Classifier::forward(const Tensor& images) {
   DIFFUSE_CHECK(images.rank() == 4 && images.dim(1) == spec_.image_size && images.dim(2) == spec_.image_size &&
                     images.dim(3) == spec_.image_channels,
                 "classifier: expected images [N,", spec_.image_size, ",", spec_.image_size, ",", spec_.image_channels,
                 "], got ", images.describe());
-  const Tensor* h = &images;
-  for (ConvUnit& unit : units_) h = &unit_forward(unit, *h);
-  embedded_ = embed_->forward(h->reshape({images.dim(0), h->numel() / images.dim(0)}));
+  Tensor h = images;
+  for (ConvUnit& unit : units_) h = unit_forward(unit, h);
+  embedded_ = embed_->forward(h.reshape({images.dim(0), h.numel() / images.dim(0)}));
   model::ensure_buffer(features_, embedded_.shape(), images.device());
   ops::relu_forward(embedded_, features_);
   return head_->forward(features_);
 }
 
 void Classifier::backward(const Tensor& dlogits) {
-  const Tensor& dfeatures = head_->backward(dlogits);
-  model::ensure_buffer(dfeatures_, dfeatures.shape(), dlogits.device());
-  ops::relu_backward(features_, dfeatures, dfeatures_);
+  const Tensor dfeatures = head_->backward(dlogits);
+  ops::relu_backward(features_, dfeatures, dfeatures);  // in place
   const Tensor& last = units_.back().activated;
-  const Tensor dlast = embed_->backward(dfeatures_).reshape(last.shape());
-  const Tensor* dh = &dlast;
+  Tensor dh = embed_->backward(dfeatures).reshape(last.shape());
   for (size_t i = units_.size(); i-- > 0;)
-    dh = &unit_backward(units_[i], *dh, i == 0 ? model::InputGradient::kSkip : model::InputGradient::kCompute);
+    dh = unit_backward(units_[i], dh, i == 0 ? model::InputGradient::kSkip : model::InputGradient::kCompute);
 }
 
 }  // namespace diffuse::eval

@@ -38,16 +38,15 @@ struct ClassifierSpec {
 struct ConvUnit {
   std::unique_ptr<model::Conv2d> conv;
   std::unique_ptr<model::GroupNorm> norm;
-  Tensor activated;   // [N,H,W,C] ReLU output
-  Tensor dactivated;  // [N,H,W,C] gradient at the GroupNorm output
+  Tensor activated;  // [N,H,W,C] ReLU output
 };
 
 class Classifier {
  public:
   Classifier(const ClassifierSpec& spec, model::ParameterStore& store);
 
-  // images [N,S,S,C] in [-1, 1] -> logits [N,num_classes], owned until the next forward.
-  const Tensor& forward(const Tensor& images);
+  // images [N,S,S,C] in [-1, 1] -> logits [N,num_classes], a new tensor.
+  Tensor forward(const Tensor& images);
   // [N,feature_dim] of the last forward.
   const Tensor& features() const { return features_; }
   // dlogits [N,num_classes]: accumulates every parameter gradient.
@@ -57,8 +56,8 @@ class Classifier {
 
  private:
   ConvUnit make_unit(model::ParameterStore& store, const std::string& name, int in, int out, int stride);
-  const Tensor& unit_forward(ConvUnit& unit, const Tensor& x);
-  const Tensor& unit_backward(ConvUnit& unit, const Tensor& dy, model::InputGradient input_gradient);
+  Tensor unit_forward(ConvUnit& unit, const Tensor& x);
+  Tensor unit_backward(ConvUnit& unit, const Tensor& dy, model::InputGradient input_gradient);
 
   ClassifierSpec spec_;
   std::vector<ConvUnit> units_;  // stem, then (down, conv) per further stage
@@ -66,7 +65,6 @@ class Classifier {
   std::unique_ptr<model::Linear> head_;
   Tensor embedded_;   // [N,feature_dim] embed's output before ReLU (a handle)
   Tensor features_;   // [N,feature_dim]
-  Tensor dfeatures_;  // [N,feature_dim]
 };
 
 // Checks a spec before any layer is built; the message names the field.

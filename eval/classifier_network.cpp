@@ -1,6 +1,8 @@
 // ClassifierNetwork: rebuilding the classifier from its file and running it.
 #include "eval/classifier_network.h"
 
+#include "model/layer_support.h"
+
 namespace diffuse::eval {
 
 ClassifierSpec classifier_spec(const FeatureNetworkInfo& info) {
@@ -60,7 +62,8 @@ ClassifierNetwork::ClassifierNetwork(const FeatureFile& file) : info_(file.info)
 }
 
 void ClassifierNetwork::compute(const Tensor& images, const Tensor& features, const Tensor& logits) {
-  const Tensor& out = classifier_->forward(images);
+  const model::NoBackward inference;
+  const Tensor out = classifier_->forward(images);
   copy(classifier_->features(), features);
   if (logits.defined()) copy(out, logits);
 }

@@ -16,6 +16,7 @@
 #include "eval/classifier_network.h"
 #include "eval/feature_file.h"
 #include "eval/rank_share.h"
+#include "model/layer_support.h"
 
 namespace diffuse::eval {
 
@@ -49,7 +50,8 @@ double classifier_accuracy(Classifier& classifier, const std::string& dataset_pa
   double correct = 0.0;
   for (int64_t first = share.begin; first < share.end; first += kScoringBatch) {
     const int64_t n = std::min(kScoringBatch, share.end - first);
-    const Tensor& logits = classifier.forward(reader.read_scaled(first, n));
+    const model::NoBackward inference;
+    const Tensor logits = classifier.forward(reader.read_scaled(first, n));
     const int64_t classes = logits.dim(1);
     for (int64_t i = 0; i < n; ++i) {
       const float* row = logits.f32() + i * classes;

@@ -12,27 +12,30 @@ AttentionBlock::AttentionBlock(ParameterStore& store, const std::string& name, c
       qkv_(store, name + ".qkv", {spec.channels, 3 * spec.channels, 1, 1, 1.0f}),
       proj_(store, name + ".proj", {spec.channels, spec.channels, 1, 1, 1e-10f}) {}
 
-const Tensor& AttentionBlock::forward(const Tensor& x) {
+Tensor AttentionBlock::forward(const Tensor& x) {
   AttentionBlockActivations& a = activations_;
   const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), c = spec_.channels;
-  const Tensor& normalized = norm_.forward(x);
-  a.qkv = qkv_.forward(normalized).reshape({n, h * w, 3 * c});
-  ensure_buffer(a.attended, {n, h * w, c}, x.device());
-  ensure_buffer(a.probs, {n, h * w, h * w}, x.device());
-  ops::attention_forward(a.qkv, a.attended, a.probs);
-  const Tensor& y = proj_.forward(a.attended.reshape({n, h, w, c}));
+  const Tensor qkv = qkv_.forward(norm_.forward(x)).reshape({n, h * w, 3 * c});
+  const Tensor attended = new_f32({n, h * w, c}, x.device());
+  const Tensor probs = new_f32({n, h * w, h * w}, x.device());
+  ops::attention_forward(qkv, attended, probs);
+  keep_for_backward(a.qkv, qkv);
+  keep_for_backward(a.probs, probs);
+  const Tensor y = proj_.forward(attended.reshape({n, h, w, c}));
   ops::add(y, x, y);  // the residual, in place: proj's backward does not need its output
   return y;
 }
 
-const Tensor& AttentionBlock::backward(const Tensor& dy) {
+Tensor AttentionBlock::backward(const Tensor& dy) {
   AttentionBlockActivations& a = activations_;
-  DIFFUSE_CHECK(a.qkv.defined(), "attention block backward before forward");
-  const Tensor& dattended = proj_.backward(dy);
-  ensure_buffer(a.dqkv, a.qkv.shape(), a.qkv.device());
-  ops::attention_backward(a.qkv, a.probs, dattended.reshape(a.attended.shape()), a.dqkv);
-  const Tensor& dnormalized = qkv_.backward(a.dqkv.reshape({dy.dim(0), dy.dim(1), dy.dim(2), 3 * spec_.channels}));
-  const Tensor& dx = norm_.backward(dnormalized);
+  DIFFUSE_CHECK(a.qkv.defined(), "attention block backward without a forward that kept its activations");
+  // Each gradient is dropped as soon as the next one is computed from it.
+  Tensor dqkv = new_f32(a.qkv.shape(), a.qkv.device());
+  ops::attention_backward(a.qkv, a.probs, proj_.backward(dy).reshape({dy.dim(0), a.qkv.dim(1), spec_.channels}),
+                          dqkv);
+  const Tensor dnormalized = qkv_.backward(dqkv.reshape({dy.dim(0), dy.dim(1), dy.dim(2), 3 * spec_.channels}));
+  dqkv = Tensor();
+  const Tensor dx = norm_.backward(dnormalized);
   ops::accumulate(dx, dy);  // the residual path
   return dx;
 }

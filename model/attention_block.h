@@ -23,20 +23,18 @@ struct AttentionBlockSpec {
 };
 
 struct AttentionBlockActivations {
-  Tensor qkv;       // [N,L,3C] the qkv conv's output seen as tokens (L = H*W); a view, not a copy
-  Tensor attended;  // [N,L,C] softmax(q k^T / sqrt(C)) v
-  Tensor probs;     // [N,L,L] the softmax, saved for backward
-  Tensor dqkv;      // [N,L,3C] backward's gradient of qkv
+  Tensor qkv;    // [N,L,3C] the qkv conv's output seen as tokens (L = H*W); a view, not a copy
+  Tensor probs;  // [N,L,L] the softmax, saved for backward
 };
 
 class AttentionBlock {
  public:
   AttentionBlock(ParameterStore& store, const std::string& name, const AttentionBlockSpec& spec);
 
-  // x [N,H,W,C] -> y [N,H,W,C], owned by the block until the next forward.
-  const Tensor& forward(const Tensor& x);
-  // dy [N,H,W,C] -> dx [N,H,W,C], owned until the next backward.
-  const Tensor& backward(const Tensor& dy);
+  // x [N,H,W,C] -> y [N,H,W,C], a new tensor.
+  Tensor forward(const Tensor& x);
+  // dy [N,H,W,C] -> dx [N,H,W,C], a new tensor the block does not keep.
+  Tensor backward(const Tensor& dy);
 
   double macs_per_image(int64_t height, int64_t width) const;
   int64_t activation_bytes(int64_t batch, int64_t height, int64_t width) const;

@@ -21,26 +21,23 @@ Shape Conv2d::output_shape(const Shape& input) const {
           (input[2] + 2 * pad - spec_.kernel) / spec_.stride + 1, spec_.out_channels};
 }
 
-const Tensor& Conv2d::forward(const Tensor& x) {
-  activations_.x = x;
-  ensure_buffer(activations_.y, output_shape(x.shape()), x.device());
-  ops::conv2d_forward(x, parameters_.weight->value, parameters_.bias->value, activations_.y, spec_.stride, padding());
-  return activations_.y;
+Tensor Conv2d::forward(const Tensor& x) {
+  const Tensor y = new_f32(output_shape(x.shape()), x.device());
+  ops::conv2d_forward(x, parameters_.weight->value, parameters_.bias->value, y, spec_.stride, padding());
+  keep_for_backward(activations_.x, x);
+  return y;
 }
 
-const Tensor& Conv2d::backward(const Tensor& dy, InputGradient input_gradient) {
+Tensor Conv2d::backward(const Tensor& dy, InputGradient input_gradient) {
   const Tensor& x = activations_.x;
-  DIFFUSE_CHECK(x.defined(), "conv backward before forward");
-  if (input_gradient == InputGradient::kCompute) {
-    ensure_buffer(activations_.dx, x.shape(), x.device());
-  } else {
-    activations_.dx = Tensor();
-  }
-  ops::conv2d_backward(x, parameters_.weight->value, dy, activations_.dx, parameters_.weight->grad,
-                       parameters_.bias->grad, spec_.stride, padding());
+  DIFFUSE_CHECK(x.defined(), "conv backward without a forward that kept its input");
+  const Tensor dx =
+      input_gradient == InputGradient::kCompute ? new_f32(x.shape(), x.device()) : Tensor();
+  ops::conv2d_backward(x, parameters_.weight->value, dy, dx, parameters_.weight->grad, parameters_.bias->grad,
+                       spec_.stride, padding());
   store_->gradient_ready(*parameters_.weight);
   store_->gradient_ready(*parameters_.bias);
-  return activations_.dx;
+  return dx;
 }
 
 double Conv2d::macs_per_image(int64_t height, int64_t width) const {

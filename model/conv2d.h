@@ -29,19 +29,17 @@ struct Conv2dParameters {
 };
 
 struct Conv2dActivations {
-  Tensor x;   // [N,H,W,in] the input (the caller's tensor), needed for dweight
-  Tensor y;   // [N,Ho,Wo,out] the output
-  Tensor dx;  // [N,H,W,in] backward's result
+  Tensor x;  // [N,H,W,in] the input (the caller's tensor), needed for dweight
 };
 
 class Conv2d {
  public:
   Conv2d(ParameterStore& store, const std::string& name, const Conv2dSpec& spec);
 
-  // x [N,H,W,in] -> y [N,Ho,Wo,out], owned by the layer until the next forward.
-  const Tensor& forward(const Tensor& x);
-  // dy [N,Ho,Wo,out] -> dx [N,H,W,in] (undefined with kSkip), owned until the next backward.
-  const Tensor& backward(const Tensor& dy, InputGradient input_gradient = InputGradient::kCompute);
+  // x [N,H,W,in] -> y [N,Ho,Wo,out], a new tensor.
+  Tensor forward(const Tensor& x);
+  // dy [N,Ho,Wo,out] -> dx [N,H,W,in] (undefined with kSkip), a new tensor the layer does not keep.
+  Tensor backward(const Tensor& dy, InputGradient input_gradient = InputGradient::kCompute);
 
   Shape output_shape(const Shape& input) const;  // [N,H,W,in] -> [N,Ho,Wo,out]
   double macs_per_image(int64_t height, int64_t width) const;

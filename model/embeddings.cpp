@@ -13,20 +13,22 @@ TimeEmbedding::TimeEmbedding(ParameterStore& store, const std::string& name, int
                 " must be even and >= 4");
 }
 
-const Tensor& TimeEmbedding::forward(const Tensor& t) {
+Tensor TimeEmbedding::forward(const Tensor& t) {
   TimeEmbeddingActivations& a = activations_;
   DIFFUSE_CHECK(t.rank() == 1, "timesteps must be [N], got ", t.describe());
-  a.t = t;
-  ensure_buffer(a.sinusoidal, {t.dim(0), channels_}, t.device());
-  ops::timestep_embedding_forward(t, a.sinusoidal);
-  a.hidden = first_.forward(a.sinusoidal);
-  ops::silu_forward(a.hidden, ensure_buffer(a.activated, a.hidden.shape(), a.hidden.device()));
-  return second_.forward(a.activated);
+  const Tensor sinusoidal = new_f32({t.dim(0), channels_}, t.device());
+  ops::timestep_embedding_forward(t, sinusoidal);
+  const Tensor hidden = first_.forward(sinusoidal);
+  const Tensor activated = new_f32(hidden.shape(), hidden.device());
+  ops::silu_forward(hidden, activated);
+  keep_for_backward(a.t, t);
+  keep_for_backward(a.hidden, hidden);
+  return second_.forward(activated);
 }
 
 void TimeEmbedding::backward(const Tensor& dtemb) {
-  DIFFUSE_CHECK(activations_.t.defined(), "time embedding backward before forward");
-  const Tensor& dactivated = second_.backward(dtemb);
+  DIFFUSE_CHECK(activations_.t.defined(), "time embedding backward without a forward that kept its activations");
+  const Tensor dactivated = second_.backward(dtemb);
   // In place: SiLU backward is element-wise and dactivated is ours to overwrite.
   ops::silu_backward(activations_.hidden, dactivated, dactivated);
   first_.backward(dactivated, InputGradient::kSkip);
@@ -43,17 +45,17 @@ ClassEmbedding::ClassEmbedding(ParameterStore& store, const std::string& name, i
   table_ = store.declare(name + ".weight", {num_classes + 1, width}, {InitRule::kNormal, 1.0f});
 }
 
-const Tensor& ClassEmbedding::forward(const Tensor& labels) {
+Tensor ClassEmbedding::forward(const Tensor& labels) {
   DIFFUSE_CHECK(labels.defined() && labels.rank() == 1 && labels.dtype() == DType::I32,
                 "class labels must be i32 [N], got ", labels.describe());
-  activations_.labels = labels;
-  ensure_buffer(activations_.rows, {labels.dim(0), width_}, labels.device());
-  ops::embedding_forward(table_->value, labels, activations_.rows);
-  return activations_.rows;
+  const Tensor rows = new_f32({labels.dim(0), width_}, labels.device());
+  ops::embedding_forward(table_->value, labels, rows);
+  keep_for_backward(activations_.labels, labels);
+  return rows;
 }
 
 void ClassEmbedding::backward(const Tensor& drows) {
-  DIFFUSE_CHECK(activations_.labels.defined(), "class embedding backward before forward");
+  DIFFUSE_CHECK(activations_.labels.defined(), "class embedding backward without a forward that kept its labels");
   ops::embedding_backward(activations_.labels, drows, table_->grad);
   store_->gradient_ready(*table_);
 }

@@ -24,11 +24,10 @@
 
 namespace diffuse::model {
 
+// The linears keep their inputs (the sin/cos features, SiLU of the hidden layer).
 struct TimeEmbeddingActivations {
-  Tensor t;           // [N] the timesteps (the caller's tensor)
-  Tensor sinusoidal;  // [N,ch] sin/cos features, the first linear's input
-  Tensor hidden;      // [N,4ch] the first linear's output, SiLU's input (a handle)
-  Tensor activated;   // [N,4ch] SiLU(first linear), the second linear's input
+  Tensor t;       // [N] the timesteps (the caller's tensor)
+  Tensor hidden;  // [N,4ch] the first linear's output, SiLU's input
 };
 
 class TimeEmbedding {
@@ -36,8 +35,8 @@ class TimeEmbedding {
   // channels: the sinusoid width ch (even, >= 4); output width embedding_channels (4ch in DDPM).
   TimeEmbedding(ParameterStore& store, const std::string& name, int channels, int embedding_channels);
 
-  // t [N] f32 -> temb [N,embedding_channels], owned by the layer until the next forward.
-  const Tensor& forward(const Tensor& t);
+  // t [N] f32 -> temb [N,embedding_channels], a new tensor.
+  Tensor forward(const Tensor& t);
   // dtemb [N,embedding_channels]: parameter gradients only.
   void backward(const Tensor& dtemb);
 
@@ -53,19 +52,17 @@ class TimeEmbedding {
 
 struct ClassEmbeddingActivations {
   Tensor labels;  // [N] i32 in [0, num_classes] (the caller's tensor)
-  Tensor rows;    // [N,D] the looked-up rows
 };
 
 class ClassEmbedding {
  public:
   ClassEmbedding(ParameterStore& store, const std::string& name, int num_classes, int width);
 
-  // labels [N] i32 -> [N,width], owned by the layer until the next forward.
-  const Tensor& forward(const Tensor& labels);
+  // labels [N] i32 -> [N,width], a new tensor.
+  Tensor forward(const Tensor& labels);
   // drows [N,width]: accumulates into the table's gradient.
   void backward(const Tensor& drows);
 
-  int64_t activation_bytes(int64_t batch) const { return f32_bytes({batch, width_}); }
   int no_class_label() const { return num_classes_; }
 
  private:

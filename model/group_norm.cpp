@@ -13,26 +13,27 @@ GroupNorm::GroupNorm(ParameterStore& store, const std::string& name, const Group
   parameters_.beta = store.declare(name + ".beta", {spec.channels}, {InitRule::kZeros});
 }
 
-const Tensor& GroupNorm::forward(const Tensor& x) {
+Tensor GroupNorm::forward(const Tensor& x) {
   GroupNormActivations& a = activations_;
-  a.x = x;
-  ensure_buffer(a.y, x.shape(), x.device());
+  const Tensor y = new_f32(x.shape(), x.device());
+  // The statistics are a few floats per sample: their buffers stay.
   ensure_buffer(a.mean, {x.dim(0), spec_.groups}, x.device());
   ensure_buffer(a.rstd, {x.dim(0), spec_.groups}, x.device());
-  ops::group_norm_forward(x, parameters_.gamma->value, parameters_.beta->value, spec_.groups, spec_.eps, a.y, a.mean,
+  ops::group_norm_forward(x, parameters_.gamma->value, parameters_.beta->value, spec_.groups, spec_.eps, y, a.mean,
                           a.rstd);
-  return a.y;
+  keep_for_backward(a.x, x);
+  return y;
 }
 
-const Tensor& GroupNorm::backward(const Tensor& dy) {
+Tensor GroupNorm::backward(const Tensor& dy) {
   GroupNormActivations& a = activations_;
-  DIFFUSE_CHECK(a.x.defined(), "group norm backward before forward");
-  ensure_buffer(a.dx, a.x.shape(), a.x.device());
-  ops::group_norm_backward(a.x, parameters_.gamma->value, a.mean, a.rstd, spec_.groups, dy, a.dx,
+  DIFFUSE_CHECK(a.x.defined(), "group norm backward without a forward that kept its input");
+  const Tensor dx = new_f32(a.x.shape(), a.x.device());
+  ops::group_norm_backward(a.x, parameters_.gamma->value, a.mean, a.rstd, spec_.groups, dy, dx,
                            parameters_.gamma->grad, parameters_.beta->grad);
   store_->gradient_ready(*parameters_.gamma);
   store_->gradient_ready(*parameters_.beta);
-  return a.dx;
+  return dx;
 }
 
 }  // namespace diffuse::model

@@ -27,20 +27,18 @@ struct GroupNormParameters {
 
 struct GroupNormActivations {
   Tensor x;     // [N,H,W,C] the input (the caller's tensor)
-  Tensor y;     // [N,H,W,C] the output
   Tensor mean;  // [N,groups]
   Tensor rstd;  // [N,groups] 1 / sqrt(var + eps)
-  Tensor dx;    // [N,H,W,C] backward's result
 };
 
 class GroupNorm {
  public:
   GroupNorm(ParameterStore& store, const std::string& name, const GroupNormSpec& spec);
 
-  // x [N,H,W,C] -> y [N,H,W,C], owned by the layer until the next forward.
-  const Tensor& forward(const Tensor& x);
-  // dy [N,H,W,C] -> dx [N,H,W,C], owned until the next backward.
-  const Tensor& backward(const Tensor& dy);
+  // x [N,H,W,C] -> y [N,H,W,C], a new tensor.
+  Tensor forward(const Tensor& x);
+  // dy [N,H,W,C] -> dx [N,H,W,C], a new tensor the layer does not keep.
+  Tensor backward(const Tensor& dy);
 
   int64_t activation_bytes(int64_t batch, int64_t height, int64_t width) const {
     return f32_bytes({batch, height, width, spec_.channels}) + 2 * f32_bytes({batch, spec_.groups});

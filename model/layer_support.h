@@ -1,6 +1,12 @@
-// Small pieces every layer uses: owned activation buffers that are allocated
-// on first use and again only when the batch shape changes (so steady-state
-// training allocates nothing), and the switch for skipping an input gradient.
+// Small pieces every layer uses: buffers that are allocated on first use and
+// again only when the batch shape changes, what a forward pass keeps for
+// backward (and the scope in which it keeps nothing), and the switch for
+// skipping an input gradient.
+//
+// Layers return their outputs and input gradients as new tensors and hold on
+// only to what their own backward reads (their inputs, statistics), so a
+// tensor lives exactly as long as someone needs it; the CPU allocator caches
+// the blocks, so the fresh allocations of every step cost no page faults.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +26,33 @@ inline const Tensor& ensure_buffer(Tensor& buffer, const Shape& shape, Device de
     buffer = Tensor::empty(shape, DType::F32, device);
   return buffer;
 }
+
+namespace detail {
+inline thread_local bool keep_activations = true;
+}  // namespace detail
+
+// While alive, forward passes on this thread keep nothing for backward (like
+// PyTorch's no_grad): every intermediate tensor is freed as soon as the next
+// layer has read it. Sampling and other inference use it.
+class NoBackward {
+ public:
+  NoBackward() : previous_(detail::keep_activations) { detail::keep_activations = false; }
+  ~NoBackward() { detail::keep_activations = previous_; }
+  NoBackward(const NoBackward&) = delete;
+  NoBackward& operator=(const NoBackward&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// Stores `value` in a layer's activation slot for backward, or clears the
+// slot inside a NoBackward scope.
+inline void keep_for_backward(Tensor& slot, const Tensor& value) {
+  slot = detail::keep_activations ? value : Tensor();
+}
+
+// A new f32 tensor of `shape` on `device`, contents undefined.
+inline Tensor new_f32(const Shape& shape, Device device) { return Tensor::empty(shape, DType::F32, device); }
 
 // Bytes of an f32 tensor of `shape` (what the activation_bytes() estimates add up).
 inline int64_t f32_bytes(const Shape& shape) { return shape_numel(shape) * 4; }

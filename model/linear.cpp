@@ -12,27 +12,23 @@ Linear::Linear(ParameterStore& store, const std::string& name, const LinearSpec&
   parameters_.bias = store.declare(name + ".bias", {spec.out_features}, {InitRule::kZeros});
 }
 
-const Tensor& Linear::forward(const Tensor& x) {
+Tensor Linear::forward(const Tensor& x) {
   DIFFUSE_CHECK(x.rank() == 2, "linear input must be [M,in], got ", x.describe());
-  activations_.x = x;
-  ensure_buffer(activations_.y, {x.dim(0), spec_.out_features}, x.device());
-  ops::linear_forward(x, parameters_.weight->value, parameters_.bias->value, activations_.y);
-  return activations_.y;
+  const Tensor y = new_f32({x.dim(0), spec_.out_features}, x.device());
+  ops::linear_forward(x, parameters_.weight->value, parameters_.bias->value, y);
+  keep_for_backward(activations_.x, x);
+  return y;
 }
 
-const Tensor& Linear::backward(const Tensor& dy, InputGradient input_gradient) {
+Tensor Linear::backward(const Tensor& dy, InputGradient input_gradient) {
   const Tensor& x = activations_.x;
-  DIFFUSE_CHECK(x.defined(), "linear backward before forward");
-  if (input_gradient == InputGradient::kCompute) {
-    ensure_buffer(activations_.dx, x.shape(), x.device());
-  } else {
-    activations_.dx = Tensor();
-  }
-  ops::linear_backward(x, parameters_.weight->value, dy, activations_.dx, parameters_.weight->grad,
-                       parameters_.bias->grad);
+  DIFFUSE_CHECK(x.defined(), "linear backward without a forward that kept its input");
+  const Tensor dx =
+      input_gradient == InputGradient::kCompute ? new_f32(x.shape(), x.device()) : Tensor();
+  ops::linear_backward(x, parameters_.weight->value, dy, dx, parameters_.weight->grad, parameters_.bias->grad);
   store_->gradient_ready(*parameters_.weight);
   store_->gradient_ready(*parameters_.bias);
-  return activations_.dx;
+  return dx;
 }
 
 }  // namespace diffuse::model

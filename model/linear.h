@@ -26,19 +26,17 @@ struct LinearParameters {
 };
 
 struct LinearActivations {
-  Tensor x;   // [M,in] the input (the caller's tensor), needed for dweight
-  Tensor y;   // [M,out] the output
-  Tensor dx;  // [M,in] backward's result
+  Tensor x;  // [M,in] the input (the caller's tensor), needed for dweight
 };
 
 class Linear {
  public:
   Linear(ParameterStore& store, const std::string& name, const LinearSpec& spec);
 
-  // x [M,in] -> y [M,out], owned by the layer until the next forward.
-  const Tensor& forward(const Tensor& x);
-  // dy [M,out] -> dx [M,in] (undefined with kSkip), owned until the next backward.
-  const Tensor& backward(const Tensor& dy, InputGradient input_gradient = InputGradient::kCompute);
+  // x [M,in] -> y [M,out], a new tensor.
+  Tensor forward(const Tensor& x);
+  // dy [M,out] -> dx [M,in] (undefined with kSkip), a new tensor the layer does not keep.
+  Tensor backward(const Tensor& dy, InputGradient input_gradient = InputGradient::kCompute);
 
   double macs_per_row() const { return static_cast<double>(spec_.in_features) * spec_.out_features; }
   int64_t activation_bytes(int64_t rows) const { return f32_bytes({rows, spec_.out_features}); }

@@ -18,52 +18,54 @@ ResBlock::ResBlock(ParameterStore& store, const std::string& name, const ResBloc
     skip_ = std::make_unique<Conv2d>(store, name + ".skip", Conv2dSpec{spec.in_channels, spec.out_channels, 1, 1});
 }
 
-const Tensor& ResBlock::forward(const Tensor& x, const Tensor& temb, const ForwardContext& context) {
+Tensor ResBlock::forward(const Tensor& x, const Tensor& temb, const ForwardContext& context) {
   ResBlockActivations& a = activations_;
-  a.x = x;
-  a.normalized1 = norm1_.forward(x);
-  ops::silu_forward(a.normalized1, ensure_buffer(a.activated1, x.shape(), x.device()));
-  const Tensor& h = conv1_.forward(a.activated1);
+  const Tensor normalized1 = norm1_.forward(x);
+  Tensor activated = new_f32(x.shape(), x.device());
+  ops::silu_forward(normalized1, activated);
+  const Tensor h = conv1_.forward(activated);
   // In place: conv1's backward needs its input, not its output.
   ops::add_channel_vector_forward(h, temb_proj_.forward(temb), h);
 
-  a.normalized2 = norm2_.forward(h);
-  ops::silu_forward(a.normalized2, ensure_buffer(a.activated2, h.shape(), h.device()));
+  const Tensor normalized2 = norm2_.forward(h);
+  activated = new_f32(h.shape(), h.device());
+  ops::silu_forward(normalized2, activated);
   a.dropout_active = context.training && spec_.dropout > 0.0f;
-  const Tensor* conv2_input = &a.activated2;
   if (a.dropout_active) {
     a.dropout_key = ops::DropoutKey{context.seed, context.step, context.first_sample, spec_.dropout_layer};
-    ops::dropout_forward(a.activated2, spec_.dropout, a.dropout_key, ensure_buffer(a.dropped, h.shape(), h.device()));
-    conv2_input = &a.dropped;
-  } else {
-    a.dropped = Tensor();
+    const Tensor dropped = new_f32(h.shape(), h.device());
+    ops::dropout_forward(activated, spec_.dropout, a.dropout_key, dropped);
+    activated = dropped;
   }
-  const Tensor& y = conv2_.forward(*conv2_input);
+  const Tensor y = conv2_.forward(activated);
   // The residual, in place in conv2's output, which its backward does not need.
   ops::add(y, skip_ ? skip_->forward(x) : x, y);
+  keep_for_backward(a.x, x);
+  keep_for_backward(a.normalized1, normalized1);
+  keep_for_backward(a.normalized2, normalized2);
   return y;
 }
 
-const Tensor& ResBlock::backward(const Tensor& dy) {
+Tensor ResBlock::backward(const Tensor& dy) {
   ResBlockActivations& a = activations_;
-  DIFFUSE_CHECK(a.x.defined(), "res block backward before forward");
-  // The chain below overwrites each layer's input-gradient buffer in place:
-  // dropout and SiLU backward are element-wise.
-  const Tensor& dactivated2 = conv2_.backward(dy);
-  if (a.dropout_active) ops::dropout_backward(dactivated2, spec_.dropout, a.dropout_key, dactivated2);
-  ops::silu_backward(a.normalized2, dactivated2, dactivated2);
-  const Tensor& dh = norm2_.backward(dactivated2);
+  DIFFUSE_CHECK(a.x.defined(), "res block backward without a forward that kept its activations");
+  // One running gradient, replaced layer by layer so that each is freed once
+  // the next is computed; dropout and SiLU backward work on it in place.
+  Tensor g = conv2_.backward(dy);  // d dropped (or d activated2)
+  if (a.dropout_active) ops::dropout_backward(g, spec_.dropout, a.dropout_key, g);
+  ops::silu_backward(a.normalized2, g, g);
+  g = norm2_.backward(g);  // d h
 
   // h = conv1(...) + temb_proj(temb): dh flows to both unchanged.
-  ensure_buffer(a.dtemb_channels, {dh.dim(0), spec_.out_channels}, dh.device());
-  ops::add_channel_vector_backward(dh, dh, a.dtemb_channels);
+  ensure_buffer(a.dtemb_channels, {g.dim(0), spec_.out_channels}, g.device());
+  ops::add_channel_vector_backward(g, g, a.dtemb_channels);
   dtemb_ = temb_proj_.backward(a.dtemb_channels);
 
-  const Tensor& dactivated1 = conv1_.backward(dh);
-  ops::silu_backward(a.normalized1, dactivated1, dactivated1);
-  const Tensor& dx = norm1_.backward(dactivated1);
-  ops::accumulate(dx, skip_ ? skip_->backward(dy) : dy);
-  return dx;
+  g = conv1_.backward(g);  // d activated1
+  ops::silu_backward(a.normalized1, g, g);
+  g = norm1_.backward(g);  // d x
+  ops::accumulate(g, skip_ ? skip_->backward(dy) : dy);
+  return g;
 }
 
 double ResBlock::macs_per_image(int64_t height, int64_t width) const {
@@ -71,13 +73,14 @@ double ResBlock::macs_per_image(int64_t height, int64_t width) const {
          (skip_ ? skip_->macs_per_image(height, width) : 0.0);
 }
 
+// Kept: GroupNorm1's output and SiLU of it (conv1's input), h (conv1's output plus the embedding, GroupNorm2's
+// input), GroupNorm2's output, conv2's input (SiLU of it, after dropout) and the block's output. The embedding
+// projection, the 1x1 skip's output and the pre-dropout activation are freed as soon as they are used.
 int64_t ResBlock::activation_bytes(int64_t batch, int64_t height, int64_t width) const {
   const int64_t in_map = f32_bytes({batch, height, width, spec_.in_channels});
   const int64_t out_map = f32_bytes({batch, height, width, spec_.out_channels});
   return norm1_.activation_bytes(batch, height, width) + in_map + conv1_.activation_bytes(batch, height, width) +
-         temb_proj_.activation_bytes(batch) + norm2_.activation_bytes(batch, height, width) + out_map +
-         (spec_.dropout > 0.0f ? out_map : 0) + conv2_.activation_bytes(batch, height, width) +
-         (skip_ ? skip_->activation_bytes(batch, height, width) : 0);
+         norm2_.activation_bytes(batch, height, width) + out_map + conv2_.activation_bytes(batch, height, width);
 }
 
 }  // namespace diffuse::model

@@ -36,13 +36,12 @@ struct ResBlockSpec {
   uint32_t dropout_layer = 0;  // distinct per dropout site of a model: part of the mask's random key
 };
 
+// What backward reads besides what the layers keep (conv1 keeps SiLU(normalized1), conv2 its input: SiLU of
+// normalized2, after dropout while dropout is active).
 struct ResBlockActivations {
   Tensor x;               // [N,H,W,in] the input (the caller's tensor)
-  Tensor normalized1;     // [N,H,W,in] GroupNorm1(x): norm1's output, SiLU's input (a handle)
-  Tensor activated1;      // [N,H,W,in] SiLU(normalized1), conv1's input
-  Tensor normalized2;     // [N,H,W,out] GroupNorm2(h): norm2's output, SiLU's input (a handle)
-  Tensor activated2;      // [N,H,W,out] SiLU(normalized2)
-  Tensor dropped;         // [N,H,W,out] dropout(activated2), conv2's input; only while dropout is active
+  Tensor normalized1;     // [N,H,W,in] GroupNorm1(x), SiLU's input
+  Tensor normalized2;     // [N,H,W,out] GroupNorm2(h), SiLU's input
   Tensor dtemb_channels;  // [N,out] backward: d(temb_proj output)
   bool dropout_active = false;
   ops::DropoutKey dropout_key;  // the mask forward used, regenerated in backward
@@ -52,10 +51,10 @@ class ResBlock {
  public:
   ResBlock(ParameterStore& store, const std::string& name, const ResBlockSpec& spec);
 
-  // x [N,H,W,in], temb [N,T] -> y [N,H,W,out], owned by the block until the next forward.
-  const Tensor& forward(const Tensor& x, const Tensor& temb, const ForwardContext& context);
-  // dy [N,H,W,out] -> dx [N,H,W,in], owned until the next backward; dtemb() holds d temb.
-  const Tensor& backward(const Tensor& dy);
+  // x [N,H,W,in], temb [N,T] -> y [N,H,W,out], a new tensor.
+  Tensor forward(const Tensor& x, const Tensor& temb, const ForwardContext& context);
+  // dy [N,H,W,out] -> dx [N,H,W,in], a new tensor the block does not keep; dtemb() holds d temb.
+  Tensor backward(const Tensor& dy);
   // [N,T] gradient of the temb input from the last backward.
   const Tensor& dtemb() const { return dtemb_; }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "core/ops.h"
 
@@ -89,7 +90,6 @@ UNet::UNet(const UNetSpec& spec, ParameterStore& store)
   activation_bytes_per_image_ += time_embed_->activation_bytes(1);
   if (spec.num_classes > 0) {
     class_embed_ = std::make_unique<ClassEmbedding>(store, "class_embed", spec.num_classes, temb_channels_);
-    activation_bytes_per_image_ += class_embed_->activation_bytes(1);
   }
   activation_bytes_per_image_ += f32_bytes({1, temb_channels_});  // temb_activated
 
@@ -133,7 +133,9 @@ UNet::UNet(const UNetSpec& spec, ParameterStore& store)
     level.resolution = resolution;
     for (int i = 0; i <= spec.num_res_blocks; ++i) {
       const int in_channels = channels + skip_channels_[--unpopped];
-      activation_bytes_per_image_ += f32_bytes({1, resolution, resolution, in_channels});  // the concat
+      // The concat is kept (the block's input); h before it is not (only concat read it).
+      activation_bytes_per_image_ += f32_bytes({1, resolution, resolution, in_channels}) -
+                                     f32_bytes({1, resolution, resolution, channels});
       level.blocks.push_back(make_block(name_of("up", l, "block", i), in_channels, level.channels, resolution));
       channels = level.channels;
       if (has_attention(spec, resolution))
@@ -142,7 +144,9 @@ UNet::UNet(const UNetSpec& spec, ParameterStore& store)
     if (l != 0) {
       level.upsample = std::make_unique<Upsample>(store, name_of("up", l, "upsample"), channels);
       macs_per_image_ += level.upsample->macs_per_image(resolution, resolution);
-      activation_bytes_per_image_ += level.upsample->activation_bytes(1, resolution, resolution);
+      // Upsampling reads h without keeping it.
+      activation_bytes_per_image_ += level.upsample->activation_bytes(1, resolution, resolution) -
+                                     f32_bytes({1, resolution, resolution, channels});
       resolution *= 2;
     }
     up_.push_back(std::move(level));
@@ -175,53 +179,57 @@ void UNet::check_inputs(const Tensor& x, const Tensor& t, const Tensor& labels) 
   }
 }
 
-const Tensor& UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels, const ForwardContext& context) {
+Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels, const ForwardContext& context) {
   check_inputs(x, t, labels);
   UNetActivations& a = activations_;
   const Device device = x.device();
   const int64_t n = x.dim(0);
 
-  a.temb = time_embed_->forward(t);
+  const Tensor temb = time_embed_->forward(t);
   // In place: the time embedding's last linear does not need its output for backward.
-  if (class_embed_) ops::add(a.temb, class_embed_->forward(labels), a.temb);
-  ops::silu_forward(a.temb, ensure_buffer(a.temb_activated, a.temb.shape(), device));
+  if (class_embed_) ops::add(temb, class_embed_->forward(labels), temb);
+  const Tensor temb_activated = new_f32(temb.shape(), device);
+  ops::silu_forward(temb, temb_activated);
+  keep_for_backward(a.temb, temb);
 
-  a.skips.clear();
-  const Tensor* h = &conv_in_->forward(x);
-  a.skips.push_back(*h);
+  std::vector<Tensor> skips;
+  Tensor h = conv_in_->forward(x);
+  skips.push_back(h);
   for (UNetLevel& level : down_) {
     for (size_t i = 0; i < level.blocks.size(); ++i) {
-      h = &level.blocks[i]->forward(*h, a.temb_activated, context);
-      if (!level.attentions.empty()) h = &level.attentions[i]->forward(*h);
-      a.skips.push_back(*h);
+      h = level.blocks[i]->forward(h, temb_activated, context);
+      if (!level.attentions.empty()) h = level.attentions[i]->forward(h);
+      skips.push_back(h);
     }
     if (level.downsample) {
-      h = &level.downsample->forward(*h);
-      a.skips.push_back(*h);
+      h = level.downsample->forward(h);
+      skips.push_back(h);
     }
   }
+  a.skip_shapes.clear();
+  for (const Tensor& skip : skips) a.skip_shapes.push_back(skip.shape());
 
-  h = &mid_block1_->forward(*h, a.temb_activated, context);
-  h = &mid_attn_->forward(*h);
-  h = &mid_block2_->forward(*h, a.temb_activated, context);
+  h = mid_block1_->forward(h, temb_activated, context);
+  h = mid_attn_->forward(h);
+  h = mid_block2_->forward(h, temb_activated, context);
 
-  size_t unpopped = a.skips.size(), up_index = 0;
-  a.up_inputs.resize(unpopped);
   for (UNetLevel& level : up_) {
-    for (size_t i = 0; i < level.blocks.size(); ++i, ++up_index) {
-      const Tensor& skip = a.skips[--unpopped];
-      const Tensor& input =
-          ensure_buffer(a.up_inputs[up_index], {n, h->dim(1), h->dim(2), h->dim(3) + skip.dim(3)}, device);
-      ops::concat_channels(*h, skip, input);
-      h = &level.blocks[i]->forward(input, a.temb_activated, context);
-      if (!level.attentions.empty()) h = &level.attentions[i]->forward(*h);
+    for (size_t i = 0; i < level.blocks.size(); ++i) {
+      const Tensor skip = std::move(skips.back());  // released here unless a layer keeps it
+      skips.pop_back();
+      const Tensor input = new_f32({n, h.dim(1), h.dim(2), h.dim(3) + skip.dim(3)}, device);
+      ops::concat_channels(h, skip, input);
+      h = level.blocks[i]->forward(input, temb_activated, context);
+      if (!level.attentions.empty()) h = level.attentions[i]->forward(h);
     }
-    if (level.upsample) h = &level.upsample->forward(*h);
+    if (level.upsample) h = level.upsample->forward(h);
   }
 
-  a.out_normalized = out_norm_->forward(*h);
-  ops::silu_forward(a.out_normalized, ensure_buffer(a.out_activated, a.out_normalized.shape(), device));
-  return out_conv_->forward(a.out_activated);
+  const Tensor normalized = out_norm_->forward(h);
+  keep_for_backward(a.out_normalized, normalized);
+  const Tensor activated = new_f32(normalized.shape(), device);
+  ops::silu_forward(normalized, activated);
+  return out_conv_->forward(activated);
 }
 
 // Every ResBlock reads temb_activated, so its gradient is the sum of theirs.
@@ -235,57 +243,62 @@ void UNet::add_dtemb(const Tensor& dtemb, bool first) {
 
 void UNet::backward(const Tensor& dout) {
   UNetActivations& a = activations_;
-  DIFFUSE_CHECK(a.temb.defined(), "U-Net backward before forward");
-  const Tensor* g = &out_conv_->backward(dout);
-  ops::silu_backward(a.out_normalized, *g, *g);  // in place in out.conv's dx
-  g = &out_norm_->backward(*g);
+  DIFFUSE_CHECK(a.temb.defined(), "U-Net backward without a forward that kept its activations");
+  // g is the running gradient: each layer's result replaces it, so only it and the skips' gradients are alive.
+  Tensor g = out_conv_->backward(dout);
+  ops::silu_backward(a.out_normalized, g, g);  // in place
+  g = out_norm_->backward(g);
 
   // Up path in reverse. Up ResBlock u (forward order) read skip S-1-u; its
-  // input gradient splits into d h (dcurrents[u]) and that skip's gradient.
-  const size_t skip_count = a.skips.size();
-  a.dskips.resize(skip_count);
-  a.dcurrents.resize(skip_count);
+  // input gradient splits into d h and that skip's gradient, kept until the
+  // down path reaches the skip.
+  const size_t skip_count = a.skip_shapes.size();
+  a.dskips.assign(skip_count, Tensor());
   size_t up_index = skip_count;
   bool first_temb = true;
   for (auto level = up_.rbegin(); level != up_.rend(); ++level) {
-    if (level->upsample) g = &level->upsample->backward(*g);
+    if (level->upsample) g = level->upsample->backward(g);
     for (size_t i = level->blocks.size(); i-- > 0;) {
       --up_index;
-      if (!level->attentions.empty()) g = &level->attentions[i]->backward(*g);
-      const Tensor& dinput = level->blocks[i]->backward(*g);
+      if (!level->attentions.empty()) g = level->attentions[i]->backward(g);
+      const Tensor dinput = level->blocks[i]->backward(g);
       add_dtemb(level->blocks[i]->dtemb(), first_temb);
       first_temb = false;
       const size_t skip = skip_count - 1 - up_index;
-      const Tensor& skip_tensor = a.skips[skip];
-      const Shape current = {dinput.dim(0), dinput.dim(1), dinput.dim(2), dinput.dim(3) - skip_tensor.dim(3)};
-      ops::split_channels(dinput, ensure_buffer(a.dcurrents[up_index], current, dinput.device()),
-                          ensure_buffer(a.dskips[skip], skip_tensor.shape(), dinput.device()));
-      g = &a.dcurrents[up_index];
+      const Shape& skip_shape = a.skip_shapes[skip];
+      g = new_f32({dinput.dim(0), dinput.dim(1), dinput.dim(2), dinput.dim(3) - skip_shape[3]}, dinput.device());
+      a.dskips[skip] = new_f32(skip_shape, dinput.device());
+      ops::split_channels(dinput, g, a.dskips[skip]);
     }
   }
 
-  g = &mid_block2_->backward(*g);
+  g = mid_block2_->backward(g);
   add_dtemb(mid_block2_->dtemb(), false);
-  g = &mid_attn_->backward(*g);
-  g = &mid_block1_->backward(*g);
+  g = mid_attn_->backward(g);
+  g = mid_block1_->backward(g);
   add_dtemb(mid_block1_->dtemb(), false);
 
   // Down path in reverse: each pushed tensor also gets its skip's gradient.
   size_t skip = skip_count;
+  const auto add_skip_gradient = [&] {
+    ops::accumulate(g, a.dskips[--skip]);
+    a.dskips[skip] = Tensor();
+  };
   for (auto level = down_.rbegin(); level != down_.rend(); ++level) {
     if (level->downsample) {
-      ops::accumulate(*g, a.dskips[--skip]);
-      g = &level->downsample->backward(*g);
+      add_skip_gradient();
+      g = level->downsample->backward(g);
     }
     for (size_t i = level->blocks.size(); i-- > 0;) {
-      ops::accumulate(*g, a.dskips[--skip]);
-      if (!level->attentions.empty()) g = &level->attentions[i]->backward(*g);
-      g = &level->blocks[i]->backward(*g);
+      add_skip_gradient();
+      if (!level->attentions.empty()) g = level->attentions[i]->backward(g);
+      g = level->blocks[i]->backward(g);
       add_dtemb(level->blocks[i]->dtemb(), false);
     }
   }
-  ops::accumulate(*g, a.dskips[--skip]);
-  conv_in_->backward(*g, InputGradient::kSkip);
+  add_skip_gradient();
+  conv_in_->backward(g, InputGradient::kSkip);
+  g = Tensor();
 
   // temb_activated = SiLU(temb); temb = time_embed(t) [+ class_embed(labels)].
   ops::silu_backward(a.temb, a.dtemb_activated, a.dtemb_activated);

@@ -82,17 +82,14 @@ struct UNetLevel {
   std::unique_ptr<Upsample> upsample;                       // up path: nearest 2x + 3x3; null at level 0
 };
 
+// What backward reads besides what the layers keep.
 struct UNetActivations {
-  Tensor temb;                    // [N,4ch] time (+ class) embedding (the time embedding's output, a handle)
-  Tensor temb_activated;          // [N,4ch] SiLU(temb): every ResBlock's embedding input
-  std::vector<Tensor> skips;      // skip tensors in push order, [N,H_l,W_l,C] (handles to layer outputs)
-  std::vector<Tensor> up_inputs;  // per up ResBlock in forward order: [N,H,W,Ch+Cs] concat(h, skip)
-  Tensor out_normalized;          // [N,H,W,ch] out.norm's output (a handle), SiLU's input
-  Tensor out_activated;           // [N,H,W,ch] SiLU(out_normalized), the out conv's input
+  Tensor temb;                    // [N,4ch] time (+ class) embedding, SiLU's input
+  std::vector<Shape> skip_shapes;  // the skips' shapes in push order, [N,H_l,W_l,C]
+  Tensor out_normalized;          // [N,H,W,ch] out.norm's output, SiLU's input
   // Backward only.
   Tensor dtemb_activated;         // [N,4ch] sum over ResBlocks of d temb_activated; then d temb in place
   std::vector<Tensor> dskips;     // like skips: the gradient each skip gets from its up ResBlock
-  std::vector<Tensor> dcurrents;  // like up_inputs without the skip channels: d h before each concat
 };
 
 class UNet {
@@ -102,9 +99,10 @@ class UNet {
 
   // x [N,S,S,image_channels] f32, t [N] f32 (the value fed to the sinusoidal
   // embedding), labels [N] i32 in [0, num_classes] (num_classes = "no class")
-  // or undefined when unconditional -> [N,S,S,image_channels], owned by the
-  // model until the next forward.
-  const Tensor& forward(const Tensor& x, const Tensor& t, const Tensor& labels, const ForwardContext& context);
+  // or undefined when unconditional -> [N,S,S,image_channels], a new tensor.
+  // Inside a NoBackward scope (model/layer_support.h) it keeps nothing for
+  // backward and holds only the skips and a few maps at a time.
+  Tensor forward(const Tensor& x, const Tensor& t, const Tensor& labels, const ForwardContext& context);
   // dout [N,S,S,image_channels]: accumulates all parameter gradients.
   void backward(const Tensor& dout);
 

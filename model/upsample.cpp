@@ -8,21 +8,19 @@ namespace diffuse::model {
 Upsample::Upsample(ParameterStore& store, const std::string& name, int channels)
     : channels_(channels), conv_(store, name, {channels, channels, 3, 1, 1.0f}) {}
 
-const Tensor& Upsample::forward(const Tensor& x) {
+Tensor Upsample::forward(const Tensor& x) {
   DIFFUSE_CHECK(x.rank() == 4, "upsample input must be [N,H,W,C], got ", x.describe());
-  const Tensor& up =
-      ensure_buffer(activations_.upsampled, {x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3)}, x.device());
+  const Tensor up = new_f32({x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3)}, x.device());
   ops::upsample_nearest2x_forward(x, up);
   return conv_.forward(up);
 }
 
-const Tensor& Upsample::backward(const Tensor& dy) {
-  DIFFUSE_CHECK(activations_.upsampled.defined(), "upsample backward before forward");
-  const Tensor& dup = conv_.backward(dy);
+Tensor Upsample::backward(const Tensor& dy) {
+  const Tensor dup = conv_.backward(dy);
   const Shape& up = dup.shape();
-  ops::upsample_nearest2x_backward(dup,
-                                   ensure_buffer(activations_.dx, {up[0], up[1] / 2, up[2] / 2, up[3]}, dup.device()));
-  return activations_.dx;
+  const Tensor dx = new_f32({up[0], up[1] / 2, up[2] / 2, up[3]}, dup.device());
+  ops::upsample_nearest2x_backward(dup, dx);
+  return dx;
 }
 
 int64_t Upsample::activation_bytes(int64_t batch, int64_t height, int64_t width) const {

@@ -14,19 +14,14 @@
 
 namespace diffuse::model {
 
-struct UpsampleActivations {
-  Tensor upsampled;  // [N,2H,2W,C] the conv's input
-  Tensor dx;         // [N,H,W,C] backward's result
-};
-
 class Upsample {
  public:
   Upsample(ParameterStore& store, const std::string& name, int channels);
 
-  // x [N,H,W,C] -> y [N,2H,2W,C], owned by the layer until the next forward.
-  const Tensor& forward(const Tensor& x);
-  // dy [N,2H,2W,C] -> dx [N,H,W,C], owned until the next backward.
-  const Tensor& backward(const Tensor& dy);
+  // x [N,H,W,C] -> y [N,2H,2W,C], a new tensor.
+  Tensor forward(const Tensor& x);
+  // dy [N,2H,2W,C] -> dx [N,H,W,C], a new tensor the layer does not keep.
+  Tensor backward(const Tensor& dy);
 
   // For an input of height x width.
   double macs_per_image(int64_t height, int64_t width) const { return conv_.macs_per_image(2 * height, 2 * width); }
@@ -34,8 +29,7 @@ class Upsample {
 
  private:
   int channels_;
-  Conv2d conv_;  // <name>, 3x3, C -> C
-  UpsampleActivations activations_;
+  Conv2d conv_;  // <name>, 3x3, C -> C; keeps the upsampled map, its input
 };
 
 }  // namespace diffuse::model

@@ -6,6 +6,7 @@
 #include "core/ops.h"
 #include "core/philox.h"
 #include "diffusion/distillation.h"
+#include "model/layer_support.h"
 
 namespace diffuse {
 
@@ -40,6 +41,7 @@ double distill_micro_batch(model::UNet& student, model::UNet& teacher, const Dif
 
   const model::ForwardContext teacher_context{false, seed, batch.step, batch.first_sample};
   const Denoiser run_teacher = [&](const Tensor& noisy, const Tensor& t, const Tensor& classes, const Tensor& out) {
+    const model::NoBackward inference;  // the teacher is never differentiated
     copy(teacher.forward(noisy, t, classes, teacher_context), out);
   };
   const Tensor x_target = distillation_targets(run_teacher, setup.prediction, levels, z, labels);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "model/layer_support.h"
+
 namespace diffuse {
 
 model::UNetSpec unet_spec(const ModelConfig& config) {
@@ -39,6 +41,7 @@ Tensor sample_with_model(model::UNet& unet, const model::UNetSpec& spec, const D
   Tensor images = Tensor::empty({count, size, size, channels});
   const model::ForwardContext context{false, options.seed, 0, 0};
   const Denoiser denoiser = [&](const Tensor& z, const Tensor& time, const Tensor& classes, const Tensor& out) {
+    const model::NoBackward inference;  // sampling keeps no activations
     copy(unet.forward(z, time, classes, context), out);
   };
   for (int64_t first = 0; first < count; first += batch) {

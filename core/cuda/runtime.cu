@@ -50,7 +50,7 @@ class CudaAllocator final : public Allocator {
     return pointer;
   }
   // Called from Tensor destructors: must not throw while the process shuts down.
-  void raw_deallocate(void* pointer) override {
+  void raw_deallocate(void* pointer, size_t /*bytes*/) override {
     int current = 0;
     if (cudaGetDevice(&current) == cudaErrorCudartUnloading) return;  // a static tensor outlived the runtime
     DeviceContext& device = context();

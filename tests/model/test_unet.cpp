@@ -241,12 +241,20 @@ TEST(UNet, ActivationBytesMatchWhatForwardAllocates) {
   const Tensor labels = labels_of({0, 1, 10});
   const Allocator& allocator = allocator_for(Device::CPU);
   const int64_t before = allocator.bytes_in_use();
-  unet.forward(x, t, labels, {true, 1, 0, 0});
+  Tensor out = unet.forward(x, t, labels, {true, 1, 0, 0});
   EXPECT_EQ(allocator.bytes_in_use() - before, unet.activation_bytes(3));
-  // The second forward of the same shape allocates nothing.
+  // A second forward of the same shape replaces what the first kept.
   const int64_t after_first = allocator.bytes_in_use();
-  unet.forward(x, t, labels, {true, 1, 1, 0});
+  out = unet.forward(x, t, labels, {true, 1, 1, 0});
   EXPECT_EQ(allocator.bytes_in_use(), after_first);
+  // Without backward, forward keeps only its output and GroupNorm's per-sample statistics (a few floats per
+  // sample and layer, whose buffers stay).
+  const NoBackward inference;
+  out = unet.forward(x, t, labels, {false, 1, 1, 0});
+  const int64_t kept = allocator.bytes_in_use() - before;
+  EXPECT_GE(kept, out.numel() * 4);
+  EXPECT_LT(kept, out.numel() * 4 + unet.activation_bytes(3) / 20);
+  EXPECT_THROW(unet.backward(out), Error) << "backward needs a forward that kept its activations";
 }
 
 // Sample n's output depends only on its own inputs and its global index (dropout keys), so a batch and a
