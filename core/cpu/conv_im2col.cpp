@@ -89,6 +89,18 @@ void fill_zero(float* data, int64_t count) {
     std::memset(data + begin, 0, static_cast<size_t>(std::min(kBlock, count - begin)) * sizeof(float));
 }
 
+// Calls body(line_begin, line_end, rows, patches) for each chunk of output lines [line_begin, line_end), whose
+// rows = (line_end - line_begin) * out_width patch rows fit the thread's patch buffer.
+template <typename Body>
+void for_each_chunk(const ConvGeometry& g, const Body& body) {
+  const int64_t chunk_lines = lines_per_chunk(g);
+  float* patches = patch_buffer.get(static_cast<size_t>(chunk_lines * g.out_width * g.patch_size()));
+  for (int64_t line_begin = 0; line_begin < g.out_lines(); line_begin += chunk_lines) {
+    const int64_t line_end = std::min(g.out_lines(), line_begin + chunk_lines);
+    body(line_begin, line_end, (line_end - line_begin) * g.out_width, patches);
+  }
+}
+
 }  // namespace
 
 void im2col_conv_forward(const ConvGeometry& g, const float* x, const float* weight, const float* bias, float* y) {
@@ -100,15 +112,12 @@ void im2col_conv_forward(const ConvGeometry& g, const float* x, const float* wei
          g.in_channels, beta, y, g.out_channels);
     return;
   }
-  const int64_t chunk_lines = lines_per_chunk(g), patch_size = g.patch_size();
-  float* patches = patch_buffer.get(static_cast<size_t>(chunk_lines * g.out_width * patch_size));
-  for (int64_t line_begin = 0; line_begin < g.out_lines(); line_begin += chunk_lines) {
-    const int64_t line_end = std::min(g.out_lines(), line_begin + chunk_lines);
-    const int64_t rows = (line_end - line_begin) * g.out_width;
+  const int64_t patch_size = g.patch_size();
+  for_each_chunk(g, [&](int64_t line_begin, int64_t line_end, int64_t rows, float* patches) {
     im2col(x, g, line_begin, line_end, patches);
     gemm(Transpose::No, Transpose::Yes, rows, g.out_channels, patch_size, 1.0f, patches, patch_size, weight, patch_size,
          beta, y + line_begin * g.out_width * g.out_channels, g.out_channels);
-  }
+  });
 }
 
 void im2col_conv_backward_data(const ConvGeometry& g, const float* dy, const float* weight, float* dx) {
@@ -120,16 +129,13 @@ void im2col_conv_backward_data(const ConvGeometry& g, const float* dy, const flo
   }
   // Chunks add their patch gradients into dx, so it starts from zero.
   fill_zero(dx, g.batch * g.height * g.width * g.in_channels);
-  const int64_t chunk_lines = lines_per_chunk(g), patch_size = g.patch_size();
-  float* patches = patch_buffer.get(static_cast<size_t>(chunk_lines * g.out_width * patch_size));
-  for (int64_t line_begin = 0; line_begin < g.out_lines(); line_begin += chunk_lines) {
-    const int64_t line_end = std::min(g.out_lines(), line_begin + chunk_lines);
-    const int64_t rows = (line_end - line_begin) * g.out_width;
+  const int64_t patch_size = g.patch_size();
+  for_each_chunk(g, [&](int64_t line_begin, int64_t line_end, int64_t rows, float* patches) {
     // Patch gradients [rows, Kh*Kw*Ci] = dy weight, then folded back onto dx.
     gemm(Transpose::No, Transpose::No, rows, patch_size, g.out_channels, 1.0f,
          dy + line_begin * g.out_width * g.out_channels, g.out_channels, weight, patch_size, 0.0f, patches, patch_size);
     col2im_add(patches, g, line_begin, line_end, dx);
-  }
+  });
 }
 
 void im2col_conv_backward_weights(const ConvGeometry& g, const float* x, const float* dy, float* dweight) {
@@ -139,16 +145,13 @@ void im2col_conv_backward_weights(const ConvGeometry& g, const float* x, const f
          g.in_channels, 1.0f, dweight, g.in_channels);
     return;
   }
-  const int64_t chunk_lines = lines_per_chunk(g), patch_size = g.patch_size();
-  float* patches = patch_buffer.get(static_cast<size_t>(chunk_lines * g.out_width * patch_size));
-  for (int64_t line_begin = 0; line_begin < g.out_lines(); line_begin += chunk_lines) {
-    const int64_t line_end = std::min(g.out_lines(), line_begin + chunk_lines);
-    const int64_t rows = (line_end - line_begin) * g.out_width;
+  const int64_t patch_size = g.patch_size();
+  for_each_chunk(g, [&](int64_t line_begin, int64_t line_end, int64_t rows, float* patches) {
     // dweight [Co, Kh*Kw*Ci] += dy^T patches.
     im2col(x, g, line_begin, line_end, patches);
     gemm(Transpose::Yes, Transpose::No, g.out_channels, patch_size, rows, 1.0f,
          dy + line_begin * g.out_width * g.out_channels, g.out_channels, patches, patch_size, 1.0f, dweight, patch_size);
-  }
+  });
 }
 
 }  // namespace diffuse::cpu
