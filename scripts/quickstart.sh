@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The quickstart: set up, convert Fashion-MNIST, train the small
-# class-conditional model of configs/fmnist_small.yaml (about 15 minutes on two
+# class-conditional model of configs/fmnist_small.yaml (about 6 minutes on two
 # CPU cores), and draw a grid with one row per class from its EMA weights.
 # Re-running continues the run from its newest checkpoint.
 set -euo pipefail
