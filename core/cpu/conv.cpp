@@ -1,7 +1,8 @@
 // CPU 2-D convolution, NHWC activations and [Co,Kh,Kw,Ci] weights: oneDNN's
 // kernels where it has them for the shape (conv_dnnl.h), the im2col GEMMs
-// otherwise (conv_im2col.h). Products take the process-wide matmul dtype where
-// oneDNN runs them; the im2col path is fp32 only.
+// otherwise (conv_im2col.h). Products are bf16 when the matmul dtype says so
+// and the CPU multiplies bf16 natively, fp32 otherwise (fp16 included); the
+// im2col path is fp32 only.
 #include <atomic>
 
 #include "core/cpu/conv_dnnl.h"
@@ -13,7 +14,14 @@
 namespace diffuse::cpu {
 
 namespace {
+
 std::atomic<bool> im2col_only{false};
+
+DType compute_dtype() {
+  const DType wanted = matmul_dtype();
+  return cpu_multiplies_natively(wanted) ? wanted : DType::F32;
+}
+
 }  // namespace
 
 ScopedIm2colConvolution::ScopedIm2colConvolution() : previous_(im2col_only.exchange(true)) {}
@@ -23,14 +31,14 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Ten
                                 const Conv2dWindow& window) {
   const ConvGeometry g = ConvGeometry::of(x, weight, window);
   const float* bias_values = bias.defined() ? bias.f32() : nullptr;
-  if (!im2col_only && dnnl_conv_forward(g, matmul_dtype(), x.f32(), weight.f32(), bias_values, y.f32())) return;
+  if (!im2col_only && dnnl_conv_forward(g, compute_dtype(), x.f32(), weight.f32(), bias_values, y.f32())) return;
   im2col_conv_forward(g, x.f32(), weight.f32(), bias_values, y.f32());
 }
 
 void CpuBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
                                  const Tensor& dweight, const Tensor& dbias, const Conv2dWindow& window) {
   const ConvGeometry g = ConvGeometry::of(x, weight, window);
-  const DType compute = matmul_dtype();
+  const DType compute = compute_dtype();
   if (dbias.defined()) add_column_sums(dy.f32(), g.out_pixels(), g.out_channels, dbias.f32());
   const bool try_dnnl = !im2col_only;
   if (dweight.defined() && !(try_dnnl && dnnl_conv_backward_weights(g, compute, x.f32(), dy.f32(), dweight.f32())))

@@ -137,14 +137,29 @@ void build_backward(const ConvGeometry& g, DType compute, ConvPlan& plan) {
   plan.backward_built = true;
 }
 
+// oneDNN throws when it has no implementation at all for a problem (a data type this CPU cannot do); that is
+// the same answer as "only reference loops": the im2col path takes over.
 ConvPlan& plan_for(const ConvGeometry& g, DType compute, bool backward) {
   thread_local std::unordered_map<PlanKey, std::unique_ptr<ConvPlan>, PlanKeyHash> plans;
   const PlanKey key{{g.batch, g.height, g.width, g.in_channels, g.out_channels, g.kernel_h, g.kernel_w, g.stride,
                      g.pad_h, g.pad_w},
                     compute};
   std::unique_ptr<ConvPlan>& plan = plans[key];
-  if (!plan) plan = make_plan(g, compute);
-  if (backward && !plan->backward_built && plan->forward_optimized) build_backward(g, compute, *plan);
+  if (!plan) {
+    try {
+      plan = make_plan(g, compute);
+    } catch (const dnnl::error&) {
+      plan = std::make_unique<ConvPlan>();  // nothing optimized
+    }
+  }
+  if (backward && !plan->backward_built && plan->forward_optimized) {
+    try {
+      build_backward(g, compute, *plan);
+    } catch (const dnnl::error&) {
+      plan->backward_data_optimized = plan->backward_weights_optimized = false;
+      plan->backward_built = true;
+    }
+  }
   return *plan;
 }
 
@@ -243,13 +258,11 @@ bool dnnl_conv_backward_weights(const ConvGeometry& g, DType compute, const floa
 
 std::string conv_implementations(const ConvGeometry& g, DType compute) {
   const ConvPlan& plan = plan_for(g, compute, true);
-  const auto name = [](bool optimized, const char* implementation) {
-    return std::string(optimized ? implementation : "im2col");
-  };
   if (!plan.forward_optimized) return "im2col / im2col / im2col";
-  return name(true, plan.forward_pd.impl_info_str()) + " / " +
-         name(plan.backward_data_optimized, plan.backward_data_pd.impl_info_str()) + " / " +
-         name(plan.backward_weights_optimized, plan.backward_weights_pd.impl_info_str());
+  const auto name = [](bool optimized, const auto& pd) { return std::string(optimized ? pd.impl_info_str() : "im2col"); };
+  return std::string(plan.forward_pd.impl_info_str()) + " / " +
+         name(plan.backward_data_optimized, plan.backward_data_pd) + " / " +
+         name(plan.backward_weights_optimized, plan.backward_weights_pd);
 }
 
 }  // namespace diffuse::cpu
