@@ -26,11 +26,14 @@ size_t rounded_size(size_t bytes) {
 }
 
 // Large blocks go back to a cache keyed by their exact size instead of to the
-// C library. Layers allocate their gradients afresh in every backward pass and
-// release them as soon as the next layer has consumed them; every step asks
-// for the same sizes again, so they come back from the cache without the page
-// faults (and zeroing) a fresh mapping costs. The cache only grows to the
-// largest number of blocks of each size alive at once.
+// C library. Layers allocate their outputs and gradients afresh in every pass
+// and release them as soon as they are consumed; every step asks for the same
+// sizes again, so they come back from the cache without the page faults (and
+// zeroing) a fresh mapping costs. When the sizes change (sampling or
+// evaluation between training steps) a request misses while the cache holds
+// more than the tensors in use; the cache is then emptied, so memory follows
+// the largest phase rather than the sum of all phases. The benches' "tensors
+// peak" counts tensors in use; the process's resident size includes the cache.
 class CpuAllocator final : public Allocator {
  protected:
   void* raw_allocate(size_t bytes) override {
@@ -41,10 +44,17 @@ class CpuAllocator final : public Allocator {
       if (cached != cache_.end()) {
         void* pointer = cached->second;
         cache_.erase(cached);
+        cached_bytes_ -= static_cast<int64_t>(size);
         return pointer;
       }
+      if (cached_bytes_ > bytes_in_use()) empty_cache();
     }
     void* pointer = std::aligned_alloc(kCpuAlignment, size);
+    if (pointer == nullptr) {  // give the cache back and try once more
+      const std::lock_guard<std::mutex> lock(mutex_);
+      empty_cache();
+      pointer = std::aligned_alloc(kCpuAlignment, size);
+    }
     DIFFUSE_CHECK(pointer != nullptr, "out of host memory allocating ", bytes, " bytes");
     return pointer;
   }
@@ -53,11 +63,19 @@ class CpuAllocator final : public Allocator {
     if (size < kCachedBytes) return std::free(pointer);
     const std::lock_guard<std::mutex> lock(mutex_);
     cache_.emplace(size, pointer);
+    cached_bytes_ += static_cast<int64_t>(size);
   }
 
  private:
+  void empty_cache() {  // with mutex_ held
+    for (const auto& [size, pointer] : cache_) std::free(pointer);
+    cache_.clear();
+    cached_bytes_ = 0;
+  }
+
   std::mutex mutex_;  // tensors are also allocated and freed on the data loader thread
   std::unordered_multimap<size_t, void*> cache_;
+  int64_t cached_bytes_ = 0;
 };
 
 }  // namespace

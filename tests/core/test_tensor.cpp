@@ -158,6 +158,25 @@ TEST(Tensor, AllocatorCountsBytesInUseAndPeak) {
   EXPECT_EQ(allocator.peak_bytes(), base);
 }
 
+// Freed blocks of 1 MiB and more come back for the next request of the same size (no page faults); they are
+// not counted as in use while cached.
+TEST(Tensor, CpuAllocatorReusesLargeBlocks) {
+  const Allocator& allocator = allocator_for(Device::CPU);
+  const int64_t base = allocator.bytes_in_use();
+  constexpr int64_t kCount = (1 << 19) + 1234;  // just over 2 MiB, a size no other test uses
+  const void* first = nullptr;
+  {
+    const Tensor big = Tensor::empty({kCount});
+    first = big.raw();
+  }
+  EXPECT_EQ(allocator.bytes_in_use(), base);
+  const Tensor again = Tensor::empty({kCount});
+  EXPECT_EQ(again.raw(), first) << "the same size reuses the cached block";
+  const Tensor other = Tensor::empty({kCount + 16});  // another size: a new block
+  EXPECT_NE(other.raw(), first);
+  EXPECT_EQ(allocator.bytes_in_use(), base + 4 * (2 * kCount + 16));
+}
+
 TEST(Tensor, SliceKeepsStorageAlive) {
   const int64_t base = cpu_bytes_in_use();
   Tensor slice;
