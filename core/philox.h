@@ -27,16 +27,19 @@ DIFFUSE_HD void philox_mulhilo(uint32_t a, uint32_t b, uint32_t& hi, uint32_t& l
   lo = static_cast<uint32_t>(product);
 }
 
+// The round multipliers and key increments (Weyl sequence) of Philox4x32.
+constexpr uint32_t kPhiloxMultiplier0 = 0xD2511F53u, kPhiloxMultiplier1 = 0xCD9E8D57u;
+constexpr uint32_t kPhiloxWeyl0 = 0x9E3779B9u, kPhiloxWeyl1 = 0xBB67AE85u;
+constexpr int kPhiloxRounds = 10;
+
 DIFFUSE_HD Philox4 philox4x32_10(Philox4 counter, PhiloxKey key) {
-  constexpr uint32_t kMultiplier0 = 0xD2511F53u, kMultiplier1 = 0xCD9E8D57u;
-  constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
-  for (int round = 0; round < 10; ++round) {
+  for (int round = 0; round < kPhiloxRounds; ++round) {
     uint32_t hi0, lo0, hi1, lo1;
-    philox_mulhilo(kMultiplier0, counter.v[0], hi0, lo0);
-    philox_mulhilo(kMultiplier1, counter.v[2], hi1, lo1);
+    philox_mulhilo(kPhiloxMultiplier0, counter.v[0], hi0, lo0);
+    philox_mulhilo(kPhiloxMultiplier1, counter.v[2], hi1, lo1);
     counter = Philox4{{hi1 ^ counter.v[1] ^ key.k[0], lo1, hi0 ^ counter.v[3] ^ key.k[1], lo0}};
-    key.k[0] += kWeyl0;
-    key.k[1] += kWeyl1;
+    key.k[0] += kPhiloxWeyl0;
+    key.k[1] += kPhiloxWeyl1;
   }
   return counter;
 }

@@ -47,8 +47,6 @@ constexpr int kBatchBlocks = 16;
 using BatchLanes = uint32_t[4][kBatchBlocks];
 
 void random_blocks(const RandomStream& stream, uint32_t first, BatchLanes& lanes) {
-  constexpr uint32_t kMultiplier0 = 0xD2511F53u, kMultiplier1 = 0xCD9E8D57u;
-  constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
   uint32_t* c0 = lanes[0];
   uint32_t* c1 = lanes[1];
   uint32_t* c2 = lanes[2];
@@ -60,11 +58,11 @@ void random_blocks(const RandomStream& stream, uint32_t first, BatchLanes& lanes
     c3[j] = stream.purpose;
   }
   uint32_t key0 = static_cast<uint32_t>(stream.seed), key1 = static_cast<uint32_t>(stream.seed >> 32);
-  for (int round = 0; round < 10; ++round) {
+  for (int round = 0; round < kPhiloxRounds; ++round) {
 #pragma omp simd
     for (int j = 0; j < kBatchBlocks; ++j) {
-      const uint64_t product0 = static_cast<uint64_t>(kMultiplier0) * c0[j];
-      const uint64_t product1 = static_cast<uint64_t>(kMultiplier1) * c2[j];
+      const uint64_t product0 = static_cast<uint64_t>(kPhiloxMultiplier0) * c0[j];
+      const uint64_t product1 = static_cast<uint64_t>(kPhiloxMultiplier1) * c2[j];
       const uint32_t next0 = static_cast<uint32_t>(product1 >> 32) ^ c1[j] ^ key0;
       const uint32_t next2 = static_cast<uint32_t>(product0 >> 32) ^ c3[j] ^ key1;
       c1[j] = static_cast<uint32_t>(product1);
@@ -72,8 +70,8 @@ void random_blocks(const RandomStream& stream, uint32_t first, BatchLanes& lanes
       c0[j] = next0;
       c2[j] = next2;
     }
-    key0 += kWeyl0;
-    key1 += kWeyl1;
+    key0 += kPhiloxWeyl0;
+    key1 += kPhiloxWeyl1;
   }
 }
 

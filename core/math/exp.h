@@ -16,7 +16,8 @@ namespace diffuse {
 
 DIFFUSE_HD float exp_vectorizable(float x) {
   constexpr float kLowest = -87.3365448f, kHighest = 88.7228391f;  // ln of the smallest normal and largest float
-  const float clamped = x < kLowest ? kLowest : (x > kHighest ? kHighest : x);
+  // NaN computes as 0 (converting NaN to an integer is undefined) and is returned as itself below.
+  const float clamped = x < kLowest ? kLowest : (x > kHighest ? kHighest : (x == x ? x : 0.0f));
   // Round x / ln2 to the nearest integer n by adding 1.5 * 2^23: the sum's
   // last mantissa bit is then the units place.
   constexpr float kRound = 12582912.0f;
@@ -39,7 +40,7 @@ DIFFUSE_HD float exp_vectorizable(float x) {
   const float result = e_r * two_to_n * (halved ? 2.0f : 1.0f);
   if (x > kHighest) return HUGE_VALF;
   if (x < kLowest) return 0.0f;
-  return result;
+  return x == x ? result : x;
 }
 
 }  // namespace diffuse
