@@ -47,7 +47,7 @@ Tensor Classifier::unit_forward(ConvUnit& unit, const Tensor& x) {
 }
 
 Tensor Classifier::unit_backward(ConvUnit& unit, const Tensor& dy, model::InputGradient input_gradient) {
-  const Tensor dactivated = Tensor::empty(dy.shape(), DType::F32, dy.device());
+  const Tensor dactivated = model::new_f32(dy.shape(), dy.device());
   // ReLU(v) > 0 exactly where v > 0, so the activation serves as the mask.
   ops::relu_backward(unit.activated, dy, dactivated);
   return unit.conv->backward(unit.norm->backward(dactivated), input_gradient);
@@ -60,9 +60,9 @@ Tensor Classifier::forward(const Tensor& images) {
                 "], got ", images.describe());
   Tensor h = images;
   for (ConvUnit& unit : units_) h = unit_forward(unit, h);
-  embedded_ = embed_->forward(h.reshape({images.dim(0), h.numel() / images.dim(0)}));
-  model::ensure_buffer(features_, embedded_.shape(), images.device());
-  ops::relu_forward(embedded_, features_);
+  const Tensor embedded = embed_->forward(h.reshape({images.dim(0), h.numel() / images.dim(0)}));
+  model::ensure_buffer(features_, embedded.shape(), images.device());
+  ops::relu_forward(embedded, features_);
   return head_->forward(features_);
 }
 

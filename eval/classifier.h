@@ -63,8 +63,7 @@ class Classifier {
   std::vector<ConvUnit> units_;  // stem, then (down, conv) per further stage
   std::unique_ptr<model::Linear> embed_;
   std::unique_ptr<model::Linear> head_;
-  Tensor embedded_;   // [N,feature_dim] embed's output before ReLU (a handle)
-  Tensor features_;   // [N,feature_dim]
+  Tensor features_;  // [N,feature_dim] ReLU of the embedding: the features, and backward's ReLU mask
 };
 
 // Checks a spec before any layer is built; the message names the field.

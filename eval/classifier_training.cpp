@@ -113,7 +113,7 @@ ClassifierTrainingResult train_classifier(const ClassifierTrainingOptions& optio
   for (int64_t step = 0; step < total; ++step) {
     const Batch batch = loader.next();
     store.zero_grads();
-    const Tensor& logits = classifier.forward(batch.images);
+    const Tensor logits = classifier.forward(batch.images);
     model::ensure_buffer(per_sample, {logits.dim(0)}, Device::CPU);
     ops::cross_entropy_forward(logits, batch.labels, per_sample);
     for (int64_t i = 0; i < per_sample.numel(); ++i) window_loss += per_sample.f32()[i];

@@ -4,9 +4,10 @@
 // skipping an input gradient.
 //
 // Layers return their outputs and input gradients as new tensors and hold on
-// only to what their own backward reads (their inputs, statistics), so a
-// tensor lives exactly as long as someone needs it; the CPU allocator caches
-// the blocks, so the fresh allocations of every step cost no page faults.
+// only to what their own backward reads (their inputs, statistics): a
+// gradient is freed once the next layer has consumed it, and kept activations
+// once the next forward replaces them. The CPU allocator caches the blocks,
+// so the fresh allocations of every step cost no page faults.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
-// ResBlock forward and backward. Element-wise steps (SiLU, dropout, the
-// time-embedding add, the residual) run in place on buffers whose old values
-// nothing needs any more; see the comments at each.
+// ResBlock forward and backward. The time-embedding add and the residual run
+// in place on conv outputs that no backward reads; backward's SiLU and dropout
+// run in place on the running gradient.
 #include "model/res_block.h"
 
 namespace diffuse::model {

@@ -89,7 +89,7 @@ struct UNetActivations {
   Tensor out_normalized;          // [N,H,W,ch] out.norm's output, SiLU's input
   // Backward only.
   Tensor dtemb_activated;         // [N,4ch] sum over ResBlocks of d temb_activated; then d temb in place
-  std::vector<Tensor> dskips;     // like skips: the gradient each skip gets from its up ResBlock
+  std::vector<Tensor> dskips;     // per skip (push order): its gradient from its up ResBlock, until the down path adds it
 };
 
 class UNet {

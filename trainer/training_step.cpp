@@ -31,7 +31,7 @@ double regress_output(model::UNet& unet, const Tensor& z, const Tensor& time, co
                       const model::ForwardContext& context, const Tensor& target, const Tensor& weights,
                       float loss_scale) {
   const int64_t n = z.dim(0);
-  const Tensor& out = unet.forward(z, time, labels, context);
+  const Tensor out = unet.forward(z, time, labels, context);
   Tensor losses = Tensor::empty({n}, DType::F32, z.device());
   Tensor dout = Tensor::empty(z.shape(), DType::F32, z.device());
   ops::mse_loss_forward(out, target, weights, losses);

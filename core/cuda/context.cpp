@@ -1,5 +1,5 @@
 // DeviceContext: stream, library handles, workspace and the kernel fault word
-// of one GPU (see context.h), and the process-wide matmul dtype.
+// of one GPU (see context.h).
 #include "core/cuda/context.h"
 
 #include <array>

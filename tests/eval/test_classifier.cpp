@@ -29,7 +29,7 @@ TEST(Classifier, ParameterGradientsMatchFiniteDifferences) {
     return static_cast<double>(loss.f32()[0]) + loss.f32()[1];
   };
   store.zero_grads();
-  const Tensor& logits = classifier.forward(images);
+  const Tensor logits = classifier.forward(images);
   Tensor dlogits = Tensor::empty(logits.shape());
   ops::cross_entropy_backward(logits, labels, 1.0f, dlogits);
   classifier.backward(dlogits);

@@ -137,7 +137,7 @@ TEST(UNetReference, MatchesPyTorchOutputAndEveryGradient) {
   ParameterStore& store = fixture.store;
   UNet& unet = *fixture.unet;
   store.zero_grads();
-  const Tensor& output = unet.forward(fixture.x, fixture.t, fixture.labels, ForwardContext{false, 0, 0, 0});
+  const Tensor output = unet.forward(fixture.x, fixture.t, fixture.labels, ForwardContext{false, 0, 0, 0});
   const Comparison out = compare(output, fixture.output);
   EXPECT_LE(out.worst_ratio, 1.0) << "output: element " << out.worst_element;
   std::printf("output: max |error| / max|reference| = %.3g, worst error / allowed = %.3g\n", out.max_relative,
@@ -183,8 +183,7 @@ TEST(UNetReference, Bf16ProductsStayCloseToTheReference) {
   ASSERT_NO_FATAL_FAILURE(load_fixture(fixture));
   const ScopedMatmulDtype bf16(DType::BF16);
   fixture.store.zero_grads();
-  const Tensor& output =
-      fixture.unet->forward(fixture.x, fixture.t, fixture.labels, ForwardContext{false, 0, 0, 0});
+  const Tensor output = fixture.unet->forward(fixture.x, fixture.t, fixture.labels, ForwardContext{false, 0, 0, 0});
   const Comparison out = compare(output, fixture.output);
   EXPECT_LE(out.max_relative, 2e-2);
   EXPECT_GT(out.max_relative, 1e-5) << "bf16 products should differ from fp32 ones";
