@@ -8,6 +8,7 @@
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/gemm.h"
 #include "core/cpu/parallel.h"
+#include "core/math/exp.h"
 
 namespace diffuse::cpu {
 
@@ -18,17 +19,22 @@ thread_local ScratchBuffer score_grad_buffer;
 float score_scale(int64_t channels) { return channels > 0 ? 1.0f / std::sqrt(static_cast<float>(channels)) : 1.0f; }
 
 // Each of `count` rows of `width` scores becomes its softmax; the row max is subtracted so exp cannot overflow.
+// The loops vectorize: exp_vectorizable instead of libm's, and simd reductions (their order is fixed by the
+// binary, so results repeat exactly).
 void softmax_rows(float* scores, int64_t count, int64_t width) {
 #pragma omp parallel for schedule(static) if (worth_threads(count * width))
   for (int64_t row = 0; row < count; ++row) {
     float* values = scores + row * width;
-    const float max_value = *std::max_element(values, values + width);
+    float max_value = values[0];
+#pragma omp simd reduction(max : max_value)
+    for (int64_t j = 0; j < width; ++j) max_value = std::max(max_value, values[j]);
+#pragma omp simd
+    for (int64_t j = 0; j < width; ++j) values[j] = exp_vectorizable(values[j] - max_value);
     float total = 0.0f;
-    for (int64_t j = 0; j < width; ++j) {
-      values[j] = std::exp(values[j] - max_value);
-      total += values[j];
-    }
+#pragma omp simd reduction(+ : total)
+    for (int64_t j = 0; j < width; ++j) total += values[j];
     const float inverse = 1.0f / total;
+#pragma omp simd
     for (int64_t j = 0; j < width; ++j) values[j] *= inverse;
   }
 }
@@ -41,6 +47,7 @@ void softmax_rows_backward(const float* probs, float* grads, int64_t count, int6
     const float* p = probs + row * width;
     float* g = grads + row * width;
     double dot = 0.0;
+#pragma omp simd reduction(+ : dot)
     for (int64_t j = 0; j < width; ++j) dot += static_cast<double>(p[j]) * g[j];
     const float expected = static_cast<float>(dot);
     for (int64_t j = 0; j < width; ++j) g[j] = p[j] * (g[j] - expected);
