@@ -233,7 +233,8 @@ void validate(const Config& c, const std::string& origin) {
   require(c.sample.count > 0, "sample.count", "must be positive", origin);
   const DistillConfig& d = c.distill;
   require(d.to_steps >= 1, "distill.to_steps", "must be positive", origin);
-  require(halves_to(d.from_steps, d.to_steps), "distill.from_steps", "must be distill.to_steps times a power of two (2, 4, 8, ...)", origin);
+  require(halves_to(d.from_steps, d.to_steps), "distill.from_steps",
+          "must be distill.to_steps times a power of two (2, 4, 8, ...)", origin);
   require(d.steps_per_stage > 0, "distill.steps_per_stage", "must be positive", origin);
   require(d.lr > 0, "distill.lr", "must be positive", origin);
   require_one_of("distill.loss_weight", d.loss_weight, {"snr_trunc", "snr_plus_one"}, origin);

@@ -25,7 +25,7 @@ bool dnnl_conv_backward_data(const ConvGeometry& g, DType compute, const float* 
 bool dnnl_conv_backward_weights(const ConvGeometry& g, DType compute, const float* x, const float* dy, float* dweight);
 
 // The implementations a problem runs on, "forward / backward data / backward
-// weights", each oneDNN's name for its kernel or "im2col" (tests, benches).
+// weights", each oneDNN's name for its kernel or "im2col" (tests).
 std::string conv_implementations(const ConvGeometry& g, DType compute);
 
 }  // namespace diffuse::cpu

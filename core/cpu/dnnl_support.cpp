@@ -23,20 +23,13 @@ dnnl::memory::data_type dnnl_type(DType dtype) {
       return dnnl::memory::data_type::f32;
     case DType::BF16:
       return dnnl::memory::data_type::bf16;
-    case DType::F16:
-      return dnnl::memory::data_type::f16;
     default:
-      DIFFUSE_CHECK(false, "oneDNN has no use for ", dtype_name(dtype), " here");
+      DIFFUSE_CHECK(false, "CPU products are f32 or bf16, not ", dtype_name(dtype));
   }
   return dnnl::memory::data_type::undef;
 }
 
 bool is_optimized(const char* implementation) { return std::strncmp(implementation, "ref", 3) != 0; }
-
-bool cpu_has_native_bf16() {
-  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
-  return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
-}
 
 }  // namespace diffuse::cpu
 
@@ -44,7 +37,9 @@ namespace diffuse {
 
 bool cpu_multiplies_natively(DType dtype) {
   if (dtype == DType::F32) return true;
-  return dtype == DType::BF16 && cpu::cpu_has_native_bf16();
+  if (dtype != DType::BF16) return false;
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();  // oneDNN's bf16 kernels need one of these
+  return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
 }
 
 }  // namespace diffuse

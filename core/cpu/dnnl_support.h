@@ -19,8 +19,4 @@ dnnl::memory::data_type dnnl_type(DType dtype);
 // reference loops, which are orders of magnitude slower than our fallbacks.
 bool is_optimized(const char* implementation);
 
-// Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), where bf16
-// products pay off.
-bool cpu_has_native_bf16();
-
 }  // namespace diffuse::cpu

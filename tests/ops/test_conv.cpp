@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
 #include <string>
 
 #include "core/cpu/conv_dnnl.h"
@@ -20,15 +19,14 @@ namespace {
 
 enum class Bias { With, Without };
 
-// The CPU backend's two convolution paths; checks run on each.
-enum class Path { kDefault, kIm2col };
-constexpr Path kPaths[] = {Path::kDefault, Path::kIm2col};
-
-std::unique_ptr<cpu::ScopedIm2colConvolution> take(Path path) {
-  return path == Path::kIm2col ? std::make_unique<cpu::ScopedIm2colConvolution>() : nullptr;
+// Runs check(label) on both of the CPU backend's convolution paths: the default one (oneDNN's kernels where it
+// has them), then with the im2col fallback forced. The label names the path in failure messages.
+template <typename Check>
+void on_both_paths(const Check& check) {
+  check(std::string(" (default path)"));
+  const cpu::ScopedIm2colConvolution im2col;
+  check(std::string(" (im2col)"));
 }
-
-const char* path_name(Path path) { return path == Path::kIm2col ? " (im2col)" : " (default path)"; }
 
 struct ConvCase {
   int64_t batch, height, width, in_channels, out_channels, kernel;
@@ -81,13 +79,13 @@ Tensor reference_conv(const ConvCase& c, const ConvInputs& in) {
 
 void check_forward(const ConvCase& c, uint64_t seed) {
   const ConvInputs in(c, seed);
-  for (const Path path : kPaths) {
-    const auto taken = take(path);
+  const Tensor expected = reference_conv(c, in);
+  on_both_paths([&](const std::string& path) {
     const Tensor y = testing::nan_tensor(c.y_shape());  // y must be written, not accumulated into
     ops::conv2d_forward(in.x, in.weight, in.bias, y, c.stride, c.padding());
     // fp32 products vs double loop over K*K*Ci products of magnitude <= 1.
-    testing::expect_close(y, reference_conv(c, in), 1e-4, 1e-5, "conv2d_forward " + c.name() + path_name(path));
-  }
+    testing::expect_close(y, expected, 1e-4, 1e-5, "conv2d_forward " + c.name() + path);
+  });
 }
 
 // Loss = project(conv(x, weight, bias), projection); backward with dy = projection gives its gradients.
@@ -118,10 +116,7 @@ void check_gradients_on_current_path(const ConvCase& c, uint64_t seed, int max_e
 }
 
 void check_gradients(const ConvCase& c, uint64_t seed, int max_elements = 1 << 20) {
-  for (const Path path : kPaths) {
-    const auto taken = take(path);
-    check_gradients_on_current_path(c, seed, max_elements, path_name(path));
-  }
+  on_both_paths([&](const std::string& path) { check_gradients_on_current_path(c, seed, max_elements, path); });
 }
 
 TEST(Conv2dForward, Kernel3Stride1) {
@@ -197,10 +192,7 @@ void check_write_and_accumulate_on_current_path(const ConvCase& c, uint64_t seed
 }
 
 void check_write_and_accumulate(const ConvCase& c, uint64_t seed) {
-  for (const Path path : kPaths) {
-    const auto taken = take(path);
-    check_write_and_accumulate_on_current_path(c, seed, path_name(path));
-  }
+  on_both_paths([&](const std::string& path) { check_write_and_accumulate_on_current_path(c, seed, path); });
 }
 
 TEST(Conv2dBackward, AccumulatesParameterGradsAndOverwritesDx) {
@@ -288,15 +280,11 @@ TEST(Conv2dPaths, ModelShapesUseOneDnnKernels) {
   }
 }
 
-// Inputs rounded to bf16 (round to nearest even), products summed in fp32.
-ConvInputs rounded_to_bf16(const ConvInputs& in) {
-  ConvInputs rounded = in;
-  for (Tensor* t : {&rounded.x, &rounded.weight}) {
-    Tensor narrow = Tensor::empty(t->shape(), DType::BF16);
-    ops::cast(*t, narrow);
-    *t = Tensor::empty(t->shape());
-    ops::cast(narrow, *t);
-  }
+// `tensor` rounded to bf16 (to nearest even) and widened back to fp32.
+Tensor rounded_to_bf16(const Tensor& tensor) {
+  const Tensor narrow = Tensor::empty(tensor.shape(), DType::BF16), rounded = Tensor::empty(tensor.shape());
+  ops::cast(tensor, narrow);
+  ops::cast(narrow, rounded);
   return rounded;
 }
 
@@ -309,10 +297,10 @@ TEST(Conv2dBf16, ProductsOfRoundedInputs) {
                             ConvCase{2, 6, 6, 32, 48, 1, 1, Bias::With}}) {
     const ConvInputs in(c, 130);
     const Tensor dy = testing::random_tensor(c.y_shape(), 133);
-    const ConvInputs rounded = rounded_to_bf16(in);
-    Tensor dy_rounded_narrow = Tensor::empty(c.y_shape(), DType::BF16), dy_rounded = Tensor::empty(c.y_shape());
-    ops::cast(dy, dy_rounded_narrow);
-    ops::cast(dy_rounded_narrow, dy_rounded);
+    ConvInputs rounded = in;  // products of bf16-rounded inputs, summed in fp32
+    rounded.x = rounded_to_bf16(in.x);
+    rounded.weight = rounded_to_bf16(in.weight);
+    const Tensor dy_rounded = rounded_to_bf16(dy);
 
     const auto run = [&](const ConvInputs& inputs, const Tensor& grad_out, Tensor& y, Tensor& dx, Tensor& dweight) {
       y = Tensor::empty(c.y_shape());
