@@ -78,7 +78,9 @@ void run_sample_bench(const SampleBenchOptions& options) {
               seconds.back());
   std::printf("  throughput   %.2f img/s, %.1f network evaluations/s, %.1f GFLOP/s\n", images_per_second,
               images_per_second * evaluations, gflops);
-  std::printf("  GEMM peak    %.1f GFLOP/s (fp32 sgemm 1024^3, same threads, median of one after each batch)  ratio %.3f\n", gemm_gflops, ratio);
+  std::printf(
+      "  GEMM peak    %.1f GFLOP/s (fp32 sgemm 1024^3, same threads, median of one after each batch)  ratio %.3f\n",
+      gemm_gflops, ratio);
   std::printf("  memory       tensors peak %.1f MiB (weights %.1f MiB)\n", tensor_peak / 1048576.0,
               weights / 1048576.0);
   if (options.profile) print_op_profile(options.repeats, mean, "batch");

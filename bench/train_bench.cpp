@@ -133,8 +133,9 @@ void run_train_bench(const TrainBenchOptions& options) {
               seconds.back());
   std::printf("  throughput   %.1f img/s, %.1f GFLOP/s\n", images_per_second, gflops);
   if (device == Device::CPU) {
-    std::printf("  GEMM peak    %.1f GFLOP/s (fp32 sgemm 1024^3, same threads, median of one after each step)  ratio %.3f\n",
-                yardstick_gflops, ratio);
+    std::printf(
+        "  GEMM peak    %.1f GFLOP/s (fp32 sgemm 1024^3, same threads, median of one after each step)  ratio %.3f\n",
+        yardstick_gflops, ratio);
   } else if (yardstick_gflops > 0) {
     std::printf("  MFU          %.3f of %.0f TFLOP/s (dense bf16 peak of the %s)\n", ratio, yardstick_gflops / 1000,
                 device_label.c_str());

@@ -31,8 +31,7 @@ Tensor AttentionBlock::backward(const Tensor& dy) {
   DIFFUSE_CHECK(a.qkv.defined(), "attention block backward without a forward that kept its activations");
   // Each gradient is dropped as soon as the next one is computed from it.
   Tensor dqkv = new_f32(a.qkv.shape(), a.qkv.device());
-  ops::attention_backward(a.qkv, a.probs, proj_.backward(dy).reshape({dy.dim(0), a.qkv.dim(1), spec_.channels}),
-                          dqkv);
+  ops::attention_backward(a.qkv, a.probs, proj_.backward(dy).reshape({dy.dim(0), a.qkv.dim(1), spec_.channels}), dqkv);
   const Tensor dnormalized = qkv_.backward(dqkv.reshape({dy.dim(0), dy.dim(1), dy.dim(2), 3 * spec_.channels}));
   dqkv = Tensor();
   const Tensor dx = norm_.backward(dnormalized);

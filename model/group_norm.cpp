@@ -29,8 +29,8 @@ Tensor GroupNorm::backward(const Tensor& dy) {
   GroupNormActivations& a = activations_;
   DIFFUSE_CHECK(a.x.defined(), "group norm backward without a forward that kept its input");
   const Tensor dx = new_f32(a.x.shape(), a.x.device());
-  ops::group_norm_backward(a.x, parameters_.gamma->value, a.mean, a.rstd, spec_.groups, dy, dx,
-                           parameters_.gamma->grad, parameters_.beta->grad);
+  ops::group_norm_backward(a.x, parameters_.gamma->value, a.mean, a.rstd, spec_.groups, dy, dx, parameters_.gamma->grad,
+                           parameters_.beta->grad);
   store_->gradient_ready(*parameters_.gamma);
   store_->gradient_ready(*parameters_.beta);
   return dx;

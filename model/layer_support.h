@@ -48,9 +48,7 @@ class NoBackward {
 
 // Stores `value` in a layer's activation slot for backward, or clears the
 // slot inside a NoBackward scope.
-inline void keep_for_backward(Tensor& slot, const Tensor& value) {
-  slot = detail::keep_activations ? value : Tensor();
-}
+inline void keep_for_backward(Tensor& slot, const Tensor& value) { slot = detail::keep_activations ? value : Tensor(); }
 
 // A new f32 tensor of `shape` on `device`, contents undefined.
 inline Tensor new_f32(const Shape& shape, Device device) { return Tensor::empty(shape, DType::F32, device); }

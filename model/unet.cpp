@@ -134,8 +134,8 @@ UNet::UNet(const UNetSpec& spec, ParameterStore& store)
     for (int i = 0; i <= spec.num_res_blocks; ++i) {
       const int in_channels = channels + skip_channels_[--unpopped];
       // The concat is kept (the block's input); h before it is not (only concat read it).
-      activation_bytes_per_image_ += f32_bytes({1, resolution, resolution, in_channels}) -
-                                     f32_bytes({1, resolution, resolution, channels});
+      activation_bytes_per_image_ +=
+          f32_bytes({1, resolution, resolution, in_channels}) - f32_bytes({1, resolution, resolution, channels});
       level.blocks.push_back(make_block(name_of("up", l, "block", i), in_channels, level.channels, resolution));
       channels = level.channels;
       if (has_attention(spec, resolution))
@@ -206,8 +206,6 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels, con
       skips.push_back(h);
     }
   }
-  a.skip_shapes.clear();
-  for (const Tensor& skip : skips) a.skip_shapes.push_back(skip.shape());
 
   h = mid_block1_->forward(h, temb_activated, context);
   h = mid_attn_->forward(h);
@@ -252,7 +250,7 @@ void UNet::backward(const Tensor& dout) {
   // Up path in reverse. Up ResBlock u (forward order) read skip S-1-u; its
   // input gradient splits into d h and that skip's gradient, kept until the
   // down path reaches the skip.
-  const size_t skip_count = a.skip_shapes.size();
+  const size_t skip_count = skip_channels_.size();
   a.dskips.assign(skip_count, Tensor());
   size_t up_index = skip_count;
   bool first_temb = true;
@@ -265,9 +263,10 @@ void UNet::backward(const Tensor& dout) {
       add_dtemb(level->blocks[i]->dtemb(), first_temb);
       first_temb = false;
       const size_t skip = skip_count - 1 - up_index;
-      const Shape& skip_shape = a.skip_shapes[skip];
-      g = new_f32({dinput.dim(0), dinput.dim(1), dinput.dim(2), dinput.dim(3) - skip_shape[3]}, dinput.device());
-      a.dskips[skip] = new_f32(skip_shape, dinput.device());
+      // The skip has the block input's batch and resolution, and skip_channels_[skip] of its channels.
+      const int64_t skip_width = skip_channels_[skip];
+      g = new_f32({dinput.dim(0), dinput.dim(1), dinput.dim(2), dinput.dim(3) - skip_width}, dinput.device());
+      a.dskips[skip] = new_f32({dinput.dim(0), dinput.dim(1), dinput.dim(2), skip_width}, dinput.device());
       ops::split_channels(dinput, g, a.dskips[skip]);
     }
   }

@@ -84,12 +84,11 @@ struct UNetLevel {
 
 // What backward reads besides what the layers keep.
 struct UNetActivations {
-  Tensor temb;                    // [N,4ch] time (+ class) embedding, SiLU's input
-  std::vector<Shape> skip_shapes;  // the skips' shapes in push order, [N,H_l,W_l,C]
-  Tensor out_normalized;          // [N,H,W,ch] out.norm's output, SiLU's input
+  Tensor temb;            // [N,4ch] time (+ class) embedding, SiLU's input
+  Tensor out_normalized;  // [N,H,W,ch] out.norm's output, SiLU's input
   // Backward only.
-  Tensor dtemb_activated;         // [N,4ch] sum over ResBlocks of d temb_activated; then d temb in place
-  std::vector<Tensor> dskips;     // per skip (push order): its gradient from its up ResBlock, until the down path adds it
+  Tensor dtemb_activated;      // [N,4ch] sum over ResBlocks of d temb_activated; then d temb in place
+  std::vector<Tensor> dskips;  // per skip (push order): its up ResBlock's gradient until the down path adds it
 };
 
 class UNet {

@@ -96,8 +96,8 @@ std::unique_ptr<ConvPlan> make_plan(const ConvGeometry& g, DType compute) {
   plan->forward_optimized = is_optimized(plan->forward_pd.impl_info_str());
   if (plan->forward_optimized) {
     plan->forward = dnnl::convolution_forward(plan->forward_pd);
-    plan->forward_weights = dnnl::reorder(
-        dnnl::reorder::primitive_desc(engine, plan->weight_f32, engine, plan->forward_pd.weights_desc()));
+    plan->forward_weights =
+        dnnl::reorder(dnnl::reorder::primitive_desc(engine, plan->weight_f32, engine, plan->forward_pd.weights_desc()));
   }
   return plan;
 }
@@ -141,9 +141,9 @@ void build_backward(const ConvGeometry& g, DType compute, ConvPlan& plan) {
 // the same answer as "only reference loops": the im2col path takes over.
 ConvPlan& plan_for(const ConvGeometry& g, DType compute, bool backward) {
   thread_local std::unordered_map<PlanKey, std::unique_ptr<ConvPlan>, PlanKeyHash> plans;
-  const PlanKey key{{g.batch, g.height, g.width, g.in_channels, g.out_channels, g.kernel_h, g.kernel_w, g.stride,
-                     g.pad_h, g.pad_w},
-                    compute};
+  const PlanKey key{
+      {g.batch, g.height, g.width, g.in_channels, g.out_channels, g.kernel_h, g.kernel_w, g.stride, g.pad_h, g.pad_w},
+      compute};
   std::unique_ptr<ConvPlan>& plan = plans[key];
   if (!plan) {
     try {
@@ -237,8 +237,7 @@ bool dnnl_conv_backward_data(const ConvGeometry& g, DType compute, const float* 
   return true;
 }
 
-bool dnnl_conv_backward_weights(const ConvGeometry& g, DType compute, const float* x, const float* dy,
-                                float* dweight) {
+bool dnnl_conv_backward_weights(const ConvGeometry& g, DType compute, const float* x, const float* dy, float* dweight) {
   ConvPlan& plan = plan_for(g, compute, true);
   if (!plan.backward_weights_optimized) return false;
   dnnl::stream& stream = dnnl_stream();
@@ -259,7 +258,9 @@ bool dnnl_conv_backward_weights(const ConvGeometry& g, DType compute, const floa
 std::string conv_implementations(const ConvGeometry& g, DType compute) {
   const ConvPlan& plan = plan_for(g, compute, true);
   if (!plan.forward_optimized) return "im2col / im2col / im2col";
-  const auto name = [](bool optimized, const auto& pd) { return std::string(optimized ? pd.impl_info_str() : "im2col"); };
+  const auto name = [](bool optimized, const auto& pd) {
+    return std::string(optimized ? pd.impl_info_str() : "im2col");
+  };
   return std::string(plan.forward_pd.impl_info_str()) + " / " +
          name(plan.backward_data_optimized, plan.backward_data_pd) + " / " +
          name(plan.backward_weights_optimized, plan.backward_weights_pd);

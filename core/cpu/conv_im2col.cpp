@@ -150,7 +150,8 @@ void im2col_conv_backward_weights(const ConvGeometry& g, const float* x, const f
     // dweight [Co, Kh*Kw*Ci] += dy^T patches.
     im2col(x, g, line_begin, line_end, patches);
     gemm(Transpose::Yes, Transpose::No, g.out_channels, patch_size, rows, 1.0f,
-         dy + line_begin * g.out_width * g.out_channels, g.out_channels, patches, patch_size, 1.0f, dweight, patch_size);
+         dy + line_begin * g.out_width * g.out_channels, g.out_channels, patches, patch_size, 1.0f, dweight,
+         patch_size);
   });
 }
 

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <new>
 #include <cstring>
+#include <new>
 
 #include "core/cpu/parallel.h"
 #include "core/error.h"

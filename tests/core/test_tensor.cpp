@@ -16,7 +16,6 @@ namespace {
 
 int64_t cpu_bytes_in_use() { return allocator_for(Device::CPU).bytes_in_use(); }
 
-
 TEST(Tensor, UndefinedByDefault) {
   const Tensor tensor;
   EXPECT_FALSE(tensor.defined());

@@ -111,8 +111,7 @@ void check_gradients_on_current_path(const ConvCase& c, uint64_t seed, int max_e
   options.max_elements = max_elements;
   testing::expect_gradient("conv2d dx " + c.name() + path, in.x, dx, loss, options);
   testing::expect_gradient("conv2d dweight " + c.name() + path, in.weight, dweight, loss, options);
-  if (c.bias == Bias::With)
-    testing::expect_gradient("conv2d dbias " + c.name() + path, in.bias, dbias, loss, options);
+  if (c.bias == Bias::With) testing::expect_gradient("conv2d dbias " + c.name() + path, in.bias, dbias, loss, options);
 }
 
 void check_gradients(const ConvCase& c, uint64_t seed, int max_elements = 1 << 20) {
