@@ -28,7 +28,7 @@ Tensor AttentionBlock::forward(const Tensor& x) {
 
 Tensor AttentionBlock::backward(const Tensor& dy) {
   AttentionBlockActivations& a = activations_;
-  DIFFUSE_CHECK(a.qkv.defined(), "attention block backward without a forward that kept its activations");
+  require_kept(a.qkv, "attention block");
   // Each gradient is dropped as soon as the next one is computed from it.
   Tensor dqkv = new_f32(a.qkv.shape(), a.qkv.device());
   ops::attention_backward(a.qkv, a.probs, proj_.backward(dy).reshape({dy.dim(0), a.qkv.dim(1), spec_.channels}), dqkv);

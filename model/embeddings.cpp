@@ -27,7 +27,7 @@ Tensor TimeEmbedding::forward(const Tensor& t) {
 }
 
 void TimeEmbedding::backward(const Tensor& dtemb) {
-  DIFFUSE_CHECK(activations_.t.defined(), "time embedding backward without a forward that kept its activations");
+  require_kept(activations_.t, "time embedding");
   const Tensor dactivated = second_.backward(dtemb);
   // In place: SiLU backward is element-wise and dactivated is ours to overwrite.
   ops::silu_backward(activations_.hidden, dactivated, dactivated);
@@ -55,7 +55,7 @@ Tensor ClassEmbedding::forward(const Tensor& labels) {
 }
 
 void ClassEmbedding::backward(const Tensor& drows) {
-  DIFFUSE_CHECK(activations_.labels.defined(), "class embedding backward without a forward that kept its labels");
+  require_kept(activations_.labels, "class embedding");
   ops::embedding_backward(activations_.labels, drows, table_->grad);
   store_->gradient_ready(*table_);
 }

@@ -27,7 +27,7 @@ Tensor GroupNorm::forward(const Tensor& x) {
 
 Tensor GroupNorm::backward(const Tensor& dy) {
   GroupNormActivations& a = activations_;
-  DIFFUSE_CHECK(a.x.defined(), "group norm backward without a forward that kept its input");
+  require_kept(a.x, "group norm");
   const Tensor dx = new_f32(a.x.shape(), a.x.device());
   ops::group_norm_backward(a.x, parameters_.gamma->value, a.mean, a.rstd, spec_.groups, dy, dx, parameters_.gamma->grad,
                            parameters_.beta->grad);

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "core/error.h"
 #include "core/tensor.h"
 
 namespace diffuse::model {
@@ -49,6 +50,12 @@ class NoBackward {
 // Stores `value` in a layer's activation slot for backward, or clears the
 // slot inside a NoBackward scope.
 inline void keep_for_backward(Tensor& slot, const Tensor& value) { slot = detail::keep_activations ? value : Tensor(); }
+
+// Backward's check that forward kept what it reads (`slot`, one of them).
+inline void require_kept(const Tensor& slot, const char* layer) {
+  DIFFUSE_CHECK(slot.defined(), layer,
+                " backward needs a forward that kept its activations: run forward first, outside model::NoBackward");
+}
 
 // A new f32 tensor of `shape` on `device`, contents undefined.
 inline Tensor new_f32(const Shape& shape, Device device) { return Tensor::empty(shape, DType::F32, device); }

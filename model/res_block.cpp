@@ -48,7 +48,7 @@ Tensor ResBlock::forward(const Tensor& x, const Tensor& temb, const ForwardConte
 
 Tensor ResBlock::backward(const Tensor& dy) {
   ResBlockActivations& a = activations_;
-  DIFFUSE_CHECK(a.x.defined(), "res block backward without a forward that kept its activations");
+  require_kept(a.x, "res block");
   // One running gradient, replaced layer by layer so that each is freed once
   // the next is computed; dropout and SiLU backward work on it in place.
   Tensor g = conv2_.backward(dy);  // d dropped (or d activated2)

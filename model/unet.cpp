@@ -241,7 +241,7 @@ void UNet::add_dtemb(const Tensor& dtemb, bool first) {
 
 void UNet::backward(const Tensor& dout) {
   UNetActivations& a = activations_;
-  DIFFUSE_CHECK(a.temb.defined(), "U-Net backward without a forward that kept its activations");
+  require_kept(a.temb, "U-Net");
   // g is the running gradient: each layer's result replaces it, so only it and the skips' gradients are alive.
   Tensor g = out_conv_->backward(dout);
   ops::silu_backward(a.out_normalized, g, g);  // in place
