@@ -4,11 +4,13 @@
 // i of that stream, so a sample's numbers do not depend on which rank or batch
 // slice computes it. Each Philox block yields four consecutive elements; the
 // loops use all four lanes rather than calling random_uniform per element, and
-// give the same values.
+// dropout draws its uniforms in batches (uniform_batch.h); both give the same
+// values.
 #include <algorithm>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/parallel.h"
+#include "core/cpu/uniform_batch.h"
 #include "core/math/dropout.h"
 #include "core/philox.h"
 
@@ -41,42 +43,8 @@ void for_each_block(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint3
     }
 }
 
-// Blocks [first, first + kBatchBlocks) of a stream, as random_block gives them one at a time: lane l of block
-// first + j lands in lanes[l][j]. Sixteen counters go through the rounds side by side, so the rounds vectorize.
-constexpr int kBatchBlocks = 16;
-using BatchLanes = uint32_t[4][kBatchBlocks];
-
-void random_blocks(const RandomStream& stream, uint32_t first, BatchLanes& lanes) {
-  uint32_t* c0 = lanes[0];
-  uint32_t* c1 = lanes[1];
-  uint32_t* c2 = lanes[2];
-  uint32_t* c3 = lanes[3];
-  for (int j = 0; j < kBatchBlocks; ++j) {
-    c0[j] = first + static_cast<uint32_t>(j);
-    c1[j] = stream.sample;
-    c2[j] = stream.step;
-    c3[j] = stream.purpose;
-  }
-  uint32_t key0 = static_cast<uint32_t>(stream.seed), key1 = static_cast<uint32_t>(stream.seed >> 32);
-  for (int round = 0; round < kPhiloxRounds; ++round) {
-#pragma omp simd
-    for (int j = 0; j < kBatchBlocks; ++j) {
-      const uint64_t product0 = static_cast<uint64_t>(kPhiloxMultiplier0) * c0[j];
-      const uint64_t product1 = static_cast<uint64_t>(kPhiloxMultiplier1) * c2[j];
-      const uint32_t next0 = static_cast<uint32_t>(product1 >> 32) ^ c1[j] ^ key0;
-      const uint32_t next2 = static_cast<uint32_t>(product0 >> 32) ^ c3[j] ^ key1;
-      c1[j] = static_cast<uint32_t>(product1);
-      c3[j] = static_cast<uint32_t>(product0);
-      c0[j] = next0;
-      c2[j] = next2;
-    }
-    key0 += kPhiloxWeyl0;
-    key1 += kPhiloxWeyl1;
-  }
-}
-
 // y = dropout(x) for forward (x) and backward (dy) alike: the mask is regenerated, never stored. Parallel over
-// (row, run of blocks) like for_each_block, drawing kBatchBlocks blocks (64 elements) at a time.
+// (row, run of blocks) like for_each_block, drawing each run's uniforms in one batch.
 void apply_dropout(const Tensor& x, float p, const DropoutKey& key, const Tensor& y) {
   const float* in = x.f32();
   float* out = y.f32();
@@ -88,28 +56,20 @@ void apply_dropout(const Tensor& x, float p, const DropoutKey& key, const Tensor
   const int64_t rows = x.dim(0);
   if (rows == 0) return;
   const int64_t row_length = x.numel() / rows;
-  constexpr int64_t kBatchElements = 4 * kBatchBlocks;
-  const int64_t batches = (row_length + kBatchElements - 1) / kBatchElements;
-  constexpr int64_t kBatchesPerTask = kBlocksPerTask / kBatchBlocks;
-  const int64_t tasks = (batches + kBatchesPerTask - 1) / kBatchesPerTask;
+  constexpr int64_t kTaskElements = 4 * kBlocksPerTask;
+  const int64_t tasks = (row_length + kTaskElements - 1) / kTaskElements;
 #pragma omp parallel for collapse(2) schedule(static) if (worth_threads(kDrawCost * x.numel()))
   for (int64_t row = 0; row < rows; ++row)
     for (int64_t task = 0; task < tasks; ++task) {
       const RandomStream stream{key.seed, kPurposeDropoutBase + key.layer, key.step,
                                 key.first_sample + static_cast<uint32_t>(row)};
-      const int64_t last_batch = std::min(batches, (task + 1) * kBatchesPerTask);
-      for (int64_t batch = task * kBatchesPerTask; batch < last_batch; ++batch) {
-        BatchLanes lanes;
-        random_blocks(stream, static_cast<uint32_t>(batch * kBatchBlocks), lanes);
-        uint32_t bits[kBatchElements];  // element order: block-major, lane-minor
-        for (int j = 0; j < kBatchBlocks; ++j)
-          for (int lane = 0; lane < 4; ++lane) bits[4 * j + lane] = lanes[lane][j];
-        const int64_t first = batch * kBatchElements, count = std::min(kBatchElements, row_length - first);
-        const float* source = in + row * row_length + first;
-        float* target = out + row * row_length + first;
+      const int64_t first = task * kTaskElements, count = std::min(kTaskElements, row_length - first);
+      float uniforms[kTaskElements];
+      draw_uniforms(stream, first, count, uniforms);
+      const float* source = in + row * row_length + first;
+      float* target = out + row * row_length + first;
 #pragma omp simd
-        for (int64_t i = 0; i < count; ++i) target[i] = dropout_apply(source[i], uniform_from_bits(bits[i]), p, scale);
-      }
+      for (int64_t i = 0; i < count; ++i) target[i] = dropout_apply(source[i], uniforms[i], p, scale);
     }
 }
 
