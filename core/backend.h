@@ -10,6 +10,7 @@ namespace diffuse {
 
 using ops::AdamWStep;
 using ops::Conv2dWindow;
+using ops::Dropout;
 using ops::DropoutKey;
 using ops::Pool2dWindow;
 
@@ -30,6 +31,12 @@ class Backend {
   virtual void group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
                                    int groups, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
                                    const Tensor& dbeta) = 0;
+  virtual void group_norm_silu_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
+                                       const Dropout& dropout, const Tensor& y, const Tensor& mean,
+                                       const Tensor& rstd) = 0;
+  virtual void group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                                        const Tensor& rstd, int groups, const Dropout& dropout, const Tensor& dy,
+                                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) = 0;
   virtual void silu_forward(const Tensor& x, const Tensor& y) = 0;
   virtual void silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) = 0;
   virtual void relu_forward(const Tensor& x, const Tensor& y) = 0;

@@ -217,6 +217,50 @@ void group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mea
   args.backend().group_norm_backward(x, gamma, mean, rstd, groups, dy, dx, dgamma, dbeta);
 }
 
+namespace {
+
+// The checks group_norm_silu_forward and _backward share with group_norm_forward.
+int64_t check_group_norm_input(const OpArgs& args, const Tensor& x, int groups) {
+  args.rank("x", 4);
+  const int64_t c = x.dim(3);
+  args.require(groups > 0 && c % groups == 0, concat(c, " channels are not divisible into ", groups, " groups"));
+  args.shape("gamma", {c});
+  args.shape("beta", {c});
+  args.shape("mean", {x.dim(0), groups});
+  args.shape("rstd", {x.dim(0), groups});
+  return c;
+}
+
+void check_dropout(const OpArgs& args, const Dropout& dropout) {
+  args.require(dropout.p >= 0.0f && dropout.p < 1.0f, concat("dropout probability ", dropout.p, " is outside [0, 1)"));
+}
+
+}  // namespace
+
+void group_norm_silu_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
+                             const Dropout& dropout, const Tensor& y, const Tensor& mean, const Tensor& rstd) {
+  const OpArgs args("group_norm_silu_forward", {ARG(x), ARG(gamma), ARG(beta), ARG(y), ARG(mean), ARG(rstd)});
+  check_group_norm_input(args, x, groups);
+  args.require(eps > 0, "eps must be positive");
+  check_dropout(args, dropout);
+  args.shape("y", x.shape());
+  args.backend().group_norm_silu_forward(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
+}
+
+void group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                              const Tensor& rstd, int groups, const Dropout& dropout, const Tensor& dy,
+                              const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
+  const OpArgs args("group_norm_silu_backward",
+                    {ARG(x), ARG(gamma), ARG(beta), ARG(mean), ARG(rstd), ARG(dy), ARG(dx), ARG(dgamma), ARG(dbeta)});
+  const int64_t c = check_group_norm_input(args, x, groups);
+  check_dropout(args, dropout);
+  args.shape("dy", x.shape());
+  args.optional_shape("dx", x.shape());
+  args.optional_shape("dgamma", {c});
+  args.optional_shape("dbeta", {c});
+  args.backend().group_norm_silu_backward(x, gamma, beta, mean, rstd, groups, dropout, dy, dx, dgamma, dbeta);
+}
+
 void silu_forward(const Tensor& x, const Tensor& y) {
   const OpArgs args("silu_forward", {ARG(x), ARG(y)});
   args.defined("x");

@@ -59,6 +59,30 @@ void group_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
 void group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd, int groups,
                          const Tensor& dy, const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta);
 
+// Which dropout mask: element i of sample n keeps iff uniform(seed, dropout
+// base + layer, step, first_sample + n)[i] >= p. Regenerated in backward, never stored.
+struct DropoutKey {
+  uint64_t seed = 0;
+  uint32_t step = 0;
+  uint32_t first_sample = 0;  // global index of the batch's sample 0
+  uint32_t layer = 0;
+};
+// A dropout to apply: none when p == 0.
+struct Dropout {
+  float p = 0.0f;  // 0 <= p < 1
+  DropoutKey key;
+};
+
+// The normalisation in front of a ResBlock's convolutions as one op, one read of x for the statistics and one
+// more for the output: y = dropout(SiLU(GroupNorm(x))) (dropout_forward's mask and scale), mean/rstd as
+// group_norm_forward. Backward recomputes GroupNorm(x) and the mask from x, the statistics and the key, so forward
+// keeps nothing but x and the statistics; dx may alias dy.
+void group_norm_silu_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
+                             const Dropout& dropout, const Tensor& y, const Tensor& mean, const Tensor& rstd);
+void group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                              const Tensor& rstd, int groups, const Dropout& dropout, const Tensor& dy,
+                              const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta);
+
 // y = x * sigmoid(x), any shape.
 void silu_forward(const Tensor& x, const Tensor& y);
 void silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx);
@@ -135,14 +159,6 @@ void attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& do
 
 // ---- randomness ---------------------------------------------------------------
 
-// Which dropout mask: element i of sample n keeps iff uniform(seed, dropout
-// base + layer, step, first_sample + n)[i] >= p. Regenerated in backward, never stored.
-struct DropoutKey {
-  uint64_t seed = 0;
-  uint32_t step = 0;
-  uint32_t first_sample = 0;  // global index of the batch's sample 0
-  uint32_t layer = 0;
-};
 // x [N,...] -> y = mask * x / (1 - p); 0 <= p < 1.
 void dropout_forward(const Tensor& x, float p, const DropoutKey& key, const Tensor& y);
 void dropout_backward(const Tensor& dy, float p, const DropoutKey& key, const Tensor& dx);

@@ -1,4 +1,5 @@
-// GroupNorm forward and backward on top of ops::group_norm_*.
+// GroupNorm forward and backward on top of ops::group_norm_* and, with SiLU,
+// ops::group_norm_silu_*.
 #include "model/group_norm.h"
 
 #include "core/ops.h"
@@ -13,15 +14,21 @@ GroupNorm::GroupNorm(ParameterStore& store, const std::string& name, const Group
   parameters_.beta = store.declare(name + ".beta", {spec.channels}, {InitRule::kZeros});
 }
 
-Tensor GroupNorm::forward(const Tensor& x) {
+Tensor GroupNorm::forward(const Tensor& x, const ops::Dropout& dropout) {
+  DIFFUSE_CHECK(spec_.silu || dropout.p == 0.0f, "group norm: dropout needs the fused SiLU (spec.silu)");
   GroupNormActivations& a = activations_;
   const Tensor y = new_f32(x.shape(), x.device());
   // The statistics are a few floats per sample: their buffers stay.
   ensure_buffer(a.mean, {x.dim(0), spec_.groups}, x.device());
   ensure_buffer(a.rstd, {x.dim(0), spec_.groups}, x.device());
-  ops::group_norm_forward(x, parameters_.gamma->value, parameters_.beta->value, spec_.groups, spec_.eps, y, a.mean,
-                          a.rstd);
+  const Tensor& gamma = parameters_.gamma->value;
+  const Tensor& beta = parameters_.beta->value;
+  if (spec_.silu)
+    ops::group_norm_silu_forward(x, gamma, beta, spec_.groups, spec_.eps, dropout, y, a.mean, a.rstd);
+  else
+    ops::group_norm_forward(x, gamma, beta, spec_.groups, spec_.eps, y, a.mean, a.rstd);
   keep_for_backward(a.x, x);
+  a.dropout = dropout;
   return y;
 }
 
@@ -29,8 +36,12 @@ Tensor GroupNorm::backward(const Tensor& dy) {
   GroupNormActivations& a = activations_;
   require_kept(a.x, "group norm");
   const Tensor dx = new_f32(a.x.shape(), a.x.device());
-  ops::group_norm_backward(a.x, parameters_.gamma->value, a.mean, a.rstd, spec_.groups, dy, dx, parameters_.gamma->grad,
-                           parameters_.beta->grad);
+  const GroupNormParameters& p = parameters_;
+  if (spec_.silu)
+    ops::group_norm_silu_backward(a.x, p.gamma->value, p.beta->value, a.mean, a.rstd, spec_.groups, a.dropout, dy, dx,
+                                  p.gamma->grad, p.beta->grad);
+  else
+    ops::group_norm_backward(a.x, p.gamma->value, a.mean, a.rstd, spec_.groups, dy, dx, p.gamma->grad, p.beta->grad);
   store_->gradient_ready(*parameters_.gamma);
   store_->gradient_ready(*parameters_.beta);
   return dx;

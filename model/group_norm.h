@@ -1,6 +1,10 @@
-// GroupNorm over NHWC activations, forward and backward. Parameters
-// "<name>.gamma" [C] and "<name>.beta" [C]. eps defaults to 1e-6, DDPM's
-// (TensorFlow's group_norm default; PyTorch's nn.GroupNorm default is 1e-5).
+// GroupNorm over NHWC activations, forward and backward, optionally followed by
+// SiLU and dropout in the same op (spec.silu; ops::group_norm_silu_*): what a
+// ResBlock and the U-Net's output head put in front of a convolution. The
+// fused form keeps only its input and the statistics for backward, not the
+// normalized map. Parameters "<name>.gamma" [C] and "<name>.beta" [C]. eps
+// defaults to 1e-6, DDPM's (TensorFlow's group_norm default; PyTorch's
+// nn.GroupNorm default is 1e-5).
 //
 // Backward ACCUMULATES dgamma and dbeta into the store's gradient views and
 // WRITES dx. The input passed to forward must stay unchanged until backward.
@@ -8,16 +12,20 @@
 
 #include <string>
 
+#include "core/ops.h"
 #include "core/tensor.h"
 #include "model/layer_support.h"
 #include "model/parameters.h"
 
 namespace diffuse::model {
 
+constexpr float kGroupNormEps = 1e-6f;
+
 struct GroupNormSpec {
   int channels = 0;
   int groups = 32;
-  float eps = 1e-6f;
+  float eps = kGroupNormEps;
+  bool silu = false;  // y = SiLU(GroupNorm(x)), then the dropout forward is given
 };
 
 struct GroupNormParameters {
@@ -29,14 +37,15 @@ struct GroupNormActivations {
   Tensor x;     // [N,H,W,C] the input (the caller's tensor)
   Tensor mean;  // [N,groups]
   Tensor rstd;  // [N,groups] 1 / sqrt(var + eps)
+  ops::Dropout dropout;  // the dropout forward applied, regenerated in backward
 };
 
 class GroupNorm {
  public:
   GroupNorm(ParameterStore& store, const std::string& name, const GroupNormSpec& spec);
 
-  // x [N,H,W,C] -> y [N,H,W,C], a new tensor.
-  Tensor forward(const Tensor& x);
+  // x [N,H,W,C] -> y [N,H,W,C], a new tensor. `dropout` (only with spec.silu) follows the SiLU.
+  Tensor forward(const Tensor& x, const ops::Dropout& dropout = {});
   // dy [N,H,W,C] -> dx [N,H,W,C], a new tensor the layer does not keep.
   Tensor backward(const Tensor& dy);
 

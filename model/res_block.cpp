@@ -1,16 +1,16 @@
 // ResBlock forward and backward. The time-embedding add and the residual run
-// in place on conv outputs that no backward reads; backward's SiLU and dropout
-// run in place on the running gradient.
+// in place on conv outputs that no backward reads; SiLU and dropout run inside
+// the group norm ops.
 #include "model/res_block.h"
 
 namespace diffuse::model {
 
 ResBlock::ResBlock(ParameterStore& store, const std::string& name, const ResBlockSpec& spec)
     : spec_(spec),
-      norm1_(store, name + ".norm1", {spec.in_channels, spec.groups}),
+      norm1_(store, name + ".norm1", {spec.in_channels, spec.groups, kGroupNormEps, true}),
       conv1_(store, name + ".conv1", {spec.in_channels, spec.out_channels, 3, 1, 1.0f}),
       temb_proj_(store, name + ".temb_proj", {spec.temb_channels, spec.out_channels, 1.0f}),
-      norm2_(store, name + ".norm2", {spec.out_channels, spec.groups}),
+      norm2_(store, name + ".norm2", {spec.out_channels, spec.groups, kGroupNormEps, true}),
       conv2_(store, name + ".conv2", {spec.out_channels, spec.out_channels, 3, 1, 1e-10f}) {
   DIFFUSE_CHECK(spec.dropout >= 0.0f && spec.dropout < 1.0f, "res block '", name, "': dropout ", spec.dropout,
                 " is outside [0, 1)");
@@ -20,49 +20,34 @@ ResBlock::ResBlock(ParameterStore& store, const std::string& name, const ResBloc
 
 Tensor ResBlock::forward(const Tensor& x, const Tensor& temb, const ForwardContext& context) {
   ResBlockActivations& a = activations_;
-  const Tensor normalized1 = norm1_.forward(x);
-  Tensor activated = new_f32(x.shape(), x.device());
-  ops::silu_forward(normalized1, activated);
-  const Tensor h = conv1_.forward(activated);
+  const Tensor h = conv1_.forward(norm1_.forward(x));  // norm1 applies SiLU
   // In place: conv1's backward needs its input, not its output.
   ops::add_channel_vector_forward(h, temb_proj_.forward(temb), h);
 
-  const Tensor normalized2 = norm2_.forward(h);
-  activated = new_f32(h.shape(), h.device());
-  ops::silu_forward(normalized2, activated);
-  a.dropout_active = context.training && spec_.dropout > 0.0f;
-  if (a.dropout_active) {
-    a.dropout_key = ops::DropoutKey{context.seed, context.step, context.first_sample, spec_.dropout_layer};
-    const Tensor dropped = new_f32(h.shape(), h.device());
-    ops::dropout_forward(activated, spec_.dropout, a.dropout_key, dropped);
-    activated = dropped;
-  }
-  const Tensor y = conv2_.forward(activated);
+  ops::Dropout dropout;
+  if (context.training && spec_.dropout > 0.0f)
+    dropout = ops::Dropout{spec_.dropout,
+                           ops::DropoutKey{context.seed, context.step, context.first_sample, spec_.dropout_layer}};
+  const Tensor y = conv2_.forward(norm2_.forward(h, dropout));  // norm2 applies SiLU, then dropout
   // The residual, in place in conv2's output, which its backward does not need.
   ops::add(y, skip_ ? skip_->forward(x) : x, y);
   keep_for_backward(a.x, x);
-  keep_for_backward(a.normalized1, normalized1);
-  keep_for_backward(a.normalized2, normalized2);
   return y;
 }
 
 Tensor ResBlock::backward(const Tensor& dy) {
   ResBlockActivations& a = activations_;
   require_kept(a.x, "res block");
-  // One running gradient, replaced layer by layer so that each is freed once
-  // the next is computed; dropout and SiLU backward work on it in place.
-  Tensor g = conv2_.backward(dy);  // d dropped (or d activated2)
-  if (a.dropout_active) ops::dropout_backward(g, spec_.dropout, a.dropout_key, g);
-  ops::silu_backward(a.normalized2, g, g);
-  g = norm2_.backward(g);  // d h
+  // One running gradient, replaced layer by layer so that each is freed once the next is computed.
+  Tensor g = conv2_.backward(dy);  // d (dropout(SiLU(GroupNorm2(h))))
+  g = norm2_.backward(g);          // d h
 
   // h = conv1(...) + temb_proj(temb): dh flows to both unchanged.
   ensure_buffer(a.dtemb_channels, {g.dim(0), spec_.out_channels}, g.device());
   ops::add_channel_vector_backward(g, g, a.dtemb_channels);
   dtemb_ = temb_proj_.backward(a.dtemb_channels);
 
-  g = conv1_.backward(g);  // d activated1
-  ops::silu_backward(a.normalized1, g, g);
+  g = conv1_.backward(g);  // d SiLU(GroupNorm1(x))
   g = norm1_.backward(g);  // d x
   ops::accumulate(g, skip_ ? skip_->backward(dy) : dy);
   return g;
@@ -73,14 +58,13 @@ double ResBlock::macs_per_image(int64_t height, int64_t width) const {
          (skip_ ? skip_->macs_per_image(height, width) : 0.0);
 }
 
-// Kept: GroupNorm1's output and SiLU of it (conv1's input), h (conv1's output plus the embedding, GroupNorm2's
-// input), GroupNorm2's output, conv2's input (SiLU of it, after dropout) and the block's output. The embedding
-// projection, the 1x1 skip's output and the pre-dropout activation are freed as soon as they are used.
+// Each layer counts its output (its input is the previous layer's): SiLU(GroupNorm1(x)) (conv1's input), h
+// (conv1's output plus the embedding, GroupNorm2's input), conv2's input (SiLU of GroupNorm2(h), after dropout)
+// and the block's output. The normalized maps are recomputed in backward, and the embedding projection and the
+// 1x1 skip's output are freed as soon as they are used.
 int64_t ResBlock::activation_bytes(int64_t batch, int64_t height, int64_t width) const {
-  const int64_t in_map = f32_bytes({batch, height, width, spec_.in_channels});
-  const int64_t out_map = f32_bytes({batch, height, width, spec_.out_channels});
-  return norm1_.activation_bytes(batch, height, width) + in_map + conv1_.activation_bytes(batch, height, width) +
-         norm2_.activation_bytes(batch, height, width) + out_map + conv2_.activation_bytes(batch, height, width);
+  return norm1_.activation_bytes(batch, height, width) + conv1_.activation_bytes(batch, height, width) +
+         norm2_.activation_bytes(batch, height, width) + conv2_.activation_bytes(batch, height, width);
 }
 
 }  // namespace diffuse::model

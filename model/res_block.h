@@ -36,15 +36,10 @@ struct ResBlockSpec {
   uint32_t dropout_layer = 0;  // distinct per dropout site of a model: part of the mask's random key
 };
 
-// What backward reads besides what the layers keep (conv1 keeps SiLU(normalized1), conv2 its input: SiLU of
-// normalized2, after dropout while dropout is active).
+// What backward reads besides what the layers keep (the group norms keep their inputs, the convolutions theirs).
 struct ResBlockActivations {
   Tensor x;               // [N,H,W,in] the input (the caller's tensor)
-  Tensor normalized1;     // [N,H,W,in] GroupNorm1(x), SiLU's input
-  Tensor normalized2;     // [N,H,W,out] GroupNorm2(h), SiLU's input
   Tensor dtemb_channels;  // [N,out] backward: d(temb_proj output)
-  bool dropout_active = false;
-  ops::DropoutKey dropout_key;  // the mask forward used, regenerated in backward
 };
 
 class ResBlock {
@@ -66,10 +61,10 @@ class ResBlock {
 
  private:
   ResBlockSpec spec_;
-  GroupNorm norm1_;               // <name>.norm1
+  GroupNorm norm1_;               // <name>.norm1, with SiLU
   Conv2d conv1_;                  // <name>.conv1, 3x3, in -> out
   Linear temb_proj_;              // <name>.temb_proj, T -> out
-  GroupNorm norm2_;               // <name>.norm2
+  GroupNorm norm2_;               // <name>.norm2, with SiLU and dropout
   Conv2d conv2_;                  // <name>.conv2, 3x3, out -> out, starts near zero
   std::unique_ptr<Conv2d> skip_;  // <name>.skip, 1x1, in -> out; null when in == out
   ResBlockActivations activations_;

@@ -152,12 +152,11 @@ UNet::UNet(const UNetSpec& spec, ParameterStore& store)
     up_.push_back(std::move(level));
   }
 
-  out_norm_ = std::make_unique<GroupNorm>(store, "out.norm", GroupNormSpec{channels, spec.groups});
+  out_norm_ = std::make_unique<GroupNorm>(store, "out.norm", GroupNormSpec{channels, spec.groups, kGroupNormEps, true});
   out_conv_ = std::make_unique<Conv2d>(store, "out.conv", Conv2dSpec{channels, spec.image_channels, 3, 1, 1e-10f});
   macs_per_image_ += out_conv_->macs_per_image(resolution, resolution);
-  activation_bytes_per_image_ += out_norm_->activation_bytes(1, resolution, resolution) +
-                                 f32_bytes({1, resolution, resolution, channels}) +
-                                 out_conv_->activation_bytes(1, resolution, resolution);
+  activation_bytes_per_image_ +=
+      out_norm_->activation_bytes(1, resolution, resolution) + out_conv_->activation_bytes(1, resolution, resolution);
 }
 
 void UNet::check_inputs(const Tensor& x, const Tensor& t, const Tensor& labels) const {
@@ -223,11 +222,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels, con
     if (level.upsample) h = level.upsample->forward(h);
   }
 
-  const Tensor normalized = out_norm_->forward(h);
-  keep_for_backward(a.out_normalized, normalized);
-  const Tensor activated = new_f32(normalized.shape(), device);
-  ops::silu_forward(normalized, activated);
-  return out_conv_->forward(activated);
+  return out_conv_->forward(out_norm_->forward(h));  // out_norm applies SiLU
 }
 
 // Every ResBlock reads temb_activated, so its gradient is the sum of theirs.
@@ -243,9 +238,7 @@ void UNet::backward(const Tensor& dout) {
   UNetActivations& a = activations_;
   require_kept(a.temb, "U-Net");
   // g is the running gradient: each layer's result replaces it, so only it and the skips' gradients are alive.
-  Tensor g = out_conv_->backward(dout);
-  ops::silu_backward(a.out_normalized, g, g);  // in place
-  g = out_norm_->backward(g);
+  Tensor g = out_norm_->backward(out_conv_->backward(dout));
 
   // Up path in reverse. Up ResBlock u (forward order) read skip S-1-u; its
   // input gradient splits into d h and that skip's gradient, kept until the

@@ -84,8 +84,7 @@ struct UNetLevel {
 
 // What backward reads besides what the layers keep.
 struct UNetActivations {
-  Tensor temb;            // [N,4ch] time (+ class) embedding, SiLU's input
-  Tensor out_normalized;  // [N,H,W,ch] out.norm's output, SiLU's input
+  Tensor temb;  // [N,4ch] time (+ class) embedding, SiLU's input
   // Backward only.
   Tensor dtemb_activated;      // [N,4ch] sum over ResBlocks of d temb_activated; then d temb in place
   std::vector<Tensor> dskips;  // per skip (push order): its up ResBlock's gradient until the down path adds it
@@ -135,7 +134,7 @@ class UNet {
   std::unique_ptr<AttentionBlock> mid_attn_;     // mid.attn
   std::unique_ptr<ResBlock> mid_block2_;         // mid.block2
   std::vector<UNetLevel> up_;                    // up.<level>, in forward order: the last level first
-  std::unique_ptr<GroupNorm> out_norm_;          // out.norm
+  std::unique_ptr<GroupNorm> out_norm_;          // out.norm, with SiLU
   std::unique_ptr<Conv2d> out_conv_;             // out.conv, 3x3, ch -> image_channels, starts near zero
   UNetActivations activations_;
 };

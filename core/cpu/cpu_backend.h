@@ -23,6 +23,12 @@ class CpuBackend final : public Backend {
                           const Tensor& y, const Tensor& mean, const Tensor& rstd) override;
   void group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd, int groups,
                            const Tensor& dy, const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) override;
+  void group_norm_silu_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
+                               const Dropout& dropout, const Tensor& y, const Tensor& mean,
+                               const Tensor& rstd) override;
+  void group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                                const Tensor& rstd, int groups, const Dropout& dropout, const Tensor& dy,
+                                const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) override;
   void silu_forward(const Tensor& x, const Tensor& y) override;
   void silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) override;
   void relu_forward(const Tensor& x, const Tensor& y) override;

@@ -1,11 +1,18 @@
-// Group normalisation on the CPU: NHWC fp32, statistics per (sample, group)
-// over H*W*(C/groups) elements.
+// Group normalisation on the CPU, alone and fused with SiLU and dropout
+// (group_norm_silu_*): NHWC fp32, statistics per (sample, group) over
+// H*W*(C/groups) elements, with the element formulas of core/math.
 //
-// Each sample's pixels are cut into fixed chunks; a chunk accumulates one double
-// per channel (contiguous, so the inner loop vectorises), and chunks are reduced
-// in a fixed order, so results do not depend on the number of threads. The
-// variance is two-pass (mean first, then centred squares), which stays exact
-// when the mean is large compared with the spread.
+// Every pass walks fixed chunks of a sample's pixels. Sums accumulate one
+// double per channel (contiguous, so the inner loop vectorises) and chunks are
+// reduced in a fixed order, so results do not depend on the number of threads.
+// Forward statistics come from one read of x: sums about a per-channel shift,
+// merged with Chan's formula (GroupMoments), as the CUDA backend does.
+//
+// The fused forward writes only dropout(SiLU(normalized)). Its backward
+// recomputes normalized and the mask from x, the statistics and the key: the
+// first pass writes g = d(SiLU input) into dx while it sums, the second turns
+// dx into the input gradient in place. Plain group norm is the same code with
+// the activation and dropout compiled out.
 #include "core/math/group_norm.h"
 
 #include <algorithm>
@@ -13,204 +20,296 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/parallel.h"
+#include "core/cpu/uniform_batch.h"
+#include "core/math/activation.h"
+#include "core/math/dropout.h"
 
 namespace diffuse::cpu {
 
 namespace {
 
-constexpr int64_t kChunkPixels = 256;
+constexpr int64_t kChunkPixels = 256;    // pixels per reduction chunk
+constexpr int64_t kTileElements = 4096;  // elements per dropout draw inside a chunk
 
-int64_t chunk_count(int64_t pixels) { return (pixels + kChunkPixels - 1) / kChunkPixels; }
+struct Layout {
+  int64_t n, hw, c, groups, cg, chunks;
+  int64_t count() const { return hw * cg; }  // elements per group
+};
+
+Layout layout_of(const Tensor& x, int groups) {
+  const int64_t hw = x.dim(1) * x.dim(2);
+  return Layout{x.dim(0), hw, x.dim(3), groups, x.dim(3) / groups, (hw + kChunkPixels - 1) / kChunkPixels};
+}
+
+// Per-(sample, group) values broadcast to per-(sample, channel), times factor[channel] when given: the element
+// loops then read one value per channel.
+std::vector<float> per_channel(const float* per_group, const Layout& s, const float* factor = nullptr) {
+  std::vector<float> out(static_cast<size_t>(s.n * s.c));
+  for (int64_t i = 0; i < s.n; ++i)
+    for (int64_t ch = 0; ch < s.c; ++ch)
+      out[static_cast<size_t>(i * s.c + ch)] = per_group[i * s.groups + ch / s.cg] * (factor ? factor[ch] : 1.0f);
+  return out;
+}
+
+// Calls body(sample, chunk) for every chunk of every sample, in parallel.
+template <typename Body>
+void for_each_chunk(const Layout& s, const Body& body) {
+#pragma omp parallel for collapse(2) schedule(static) if (worth_threads(s.n * s.hw * s.c))
+  for (int64_t i = 0; i < s.n; ++i)
+    for (int64_t k = 0; k < s.chunks; ++k) body(i, k);
+}
+
+// The pixels of chunk k in order, cut into tiles whose dropout uniforms fit a small buffer: body(first, last).
+template <typename Body>
+void for_each_tile(const Layout& s, int64_t k, const Body& body) {
+  const int64_t tile = std::clamp<int64_t>(kTileElements / std::max<int64_t>(s.c, 1), 1, kChunkPixels);
+  const int64_t end = std::min(s.hw, (k + 1) * kChunkPixels);
+  for (int64_t first = k * kChunkPixels; first < end; first += tile) body(first, std::min(end, first + tile));
+}
+
+// The dropout uniforms of pixels [first, last) of sample i, in this thread's buffer.
+const float* tile_uniforms(const DropoutKey& key, const Layout& s, int64_t i, int64_t first, int64_t last) {
+  thread_local std::vector<float> buffer;
+  buffer.resize(static_cast<size_t>((last - first) * s.c));
+  const RandomStream stream{key.seed, kPurposeDropoutBase + key.layer, key.step,
+                            key.first_sample + static_cast<uint32_t>(i)};
+  draw_uniforms(stream, first * s.c, (last - first) * s.c, buffer.data());
+  return buffer.data();
+}
+
+// A row of `c` floats for this thread: where the fused backward puts g when dx is not wanted.
+float* row_scratch(int64_t c) {
+  thread_local std::vector<float> buffer;
+  buffer.resize(static_cast<size_t>(c));
+  return buffer.data();
+}
 
 // totals[i*width + j] = sum over chunks k of partial[(i*chunks + k)*width + j], in chunk order.
-std::vector<double> reduce_chunks(const std::vector<double>& partial, int64_t n, int64_t chunks, int64_t width) {
-  std::vector<double> totals(static_cast<size_t>(n * width), 0.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t k = 0; k < chunks; ++k) {
-      const double* source = partial.data() + (i * chunks + k) * width;
+std::vector<double> reduce_chunks(const std::vector<double>& partial, const Layout& s, int64_t width) {
+  std::vector<double> totals(static_cast<size_t>(s.n * width), 0.0);
+  for (int64_t i = 0; i < s.n; ++i)
+    for (int64_t k = 0; k < s.chunks; ++k) {
+      const double* source = partial.data() + (i * s.chunks + k) * width;
       double* target = totals.data() + i * width;
       for (int64_t j = 0; j < width; ++j) target[j] += source[j];
     }
   return totals;
 }
 
-}  // namespace
-
-void CpuBackend::group_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
-                                    const Tensor& y, const Tensor& mean, const Tensor& rstd) {
-  const int64_t n = x.dim(0), hw = x.dim(1) * x.dim(2), c = x.dim(3), cg = c / groups;
-  const int64_t chunks = chunk_count(hw), count = hw * cg;
-  const bool parallel = worth_threads(n * hw * c);
-  const float* xp = x.f32();
-  const float* gp = gamma.f32();
-  const float* bp = beta.f32();
-  float* yp = y.f32();
-  float* mp = mean.f32();
-  float* rp = rstd.f32();
-  std::vector<double> partial(static_cast<size_t>(n * chunks * c));
-
-  // Pass 1: per-channel sums -> group means.
-#pragma omp parallel for collapse(2) schedule(static) if (parallel)
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t k = 0; k < chunks; ++k) {
-      double* sum = partial.data() + (i * chunks + k) * c;
-      std::fill(sum, sum + c, 0.0);
-      for (int64_t p = k * kChunkPixels; p < std::min(hw, (k + 1) * kChunkPixels); ++p) {
-        const float* row = xp + (i * hw + p) * c;
-        for (int64_t ch = 0; ch < c; ++ch) sum[ch] += row[ch];
+// mean and rstd [n, groups] of x, from one read.
+void group_statistics(const float* x, const Layout& s, float eps, float* mean, float* rstd) {
+  // A chunk's slot holds its per-channel sums and squares about the shift, side by side.
+  std::vector<double> partial(static_cast<size_t>(s.n * s.chunks * 2 * s.c));
+  for_each_chunk(s, [&](int64_t i, int64_t k) {
+    double* sum = partial.data() + (i * s.chunks + k) * 2 * s.c;
+    double* squares = sum + s.c;
+    std::fill(sum, sum + 2 * s.c, 0.0);
+    const float* shift = x + i * s.hw * s.c;
+    for (int64_t p = k * kChunkPixels; p < std::min(s.hw, (k + 1) * kChunkPixels); ++p) {
+      const float* row = x + (i * s.hw + p) * s.c;
+      for (int64_t ch = 0; ch < s.c; ++ch) {
+        const double d = static_cast<double>(row[ch]) - shift[ch];
+        sum[ch] += d;
+        squares[ch] += d * d;
       }
     }
-  const std::vector<double> channel_sums = reduce_chunks(partial, n, chunks, c);
-  std::vector<double> group_mean(static_cast<size_t>(n * groups)), channel_mean(static_cast<size_t>(n * c));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t g = 0; g < groups; ++g) {
-      double total = 0.0;
-      for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) total += channel_sums[static_cast<size_t>(i * c + ch)];
-      const double m = count > 0 ? total / static_cast<double>(count) : 0.0;  // empty groups (C or H*W is 0): 0
-      group_mean[static_cast<size_t>(i * groups + g)] = m;
-      // Broadcast so pass 2 reads one value per channel.
-      for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) channel_mean[static_cast<size_t>(i * c + ch)] = m;
-    }
-
-    // Pass 2: per-channel centred squares -> group variances.
-#pragma omp parallel for collapse(2) schedule(static) if (parallel)
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t k = 0; k < chunks; ++k) {
-      double* sum = partial.data() + (i * chunks + k) * c;
-      const double* centre = channel_mean.data() + i * c;
-      std::fill(sum, sum + c, 0.0);
-      for (int64_t p = k * kChunkPixels; p < std::min(hw, (k + 1) * kChunkPixels); ++p) {
-        const float* row = xp + (i * hw + p) * c;
-        for (int64_t ch = 0; ch < c; ++ch) {
-          const double d = row[ch] - centre[ch];
-          sum[ch] += d * d;
-        }
-      }
-    }
-  const std::vector<double> channel_squares = reduce_chunks(partial, n, chunks, c);
-
-  // Per (sample, channel) mean and scale = rstd * gamma for pass 3.
-  std::vector<float> row_mean(static_cast<size_t>(n * c)), row_scale(static_cast<size_t>(n * c));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t g = 0; g < groups; ++g) {
-      double squares = 0.0;
-      for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) squares += channel_squares[static_cast<size_t>(i * c + ch)];
-      const float mean_f = static_cast<float>(group_mean[static_cast<size_t>(i * groups + g)]);
-      const float group_rstd = group_norm_rstd(count > 0 ? squares / static_cast<double>(count) : 0.0, eps);
-      mp[i * groups + g] = mean_f;
-      rp[i * groups + g] = group_rstd;
-      for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) {
-        row_mean[static_cast<size_t>(i * c + ch)] = mean_f;
-        row_scale[static_cast<size_t>(i * c + ch)] = group_rstd * gp[ch];
-      }
-    }
-
-    // Pass 3: normalise. Each element is read before it is written, so y may alias x.
-#pragma omp parallel for collapse(2) schedule(static) if (parallel)
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t p = 0; p < hw; ++p) {
-      const float* in = xp + (i * hw + p) * c;
-      float* out = yp + (i * hw + p) * c;
-      const float* m = row_mean.data() + i * c;
-      const float* s = row_scale.data() + i * c;
-      for (int64_t ch = 0; ch < c; ++ch) out[ch] = group_norm_output(in[ch], m[ch], s[ch], bp[ch]);
+  });
+  const std::vector<double> totals = reduce_chunks(partial, s, 2 * s.c);
+  for (int64_t i = 0; i < s.n; ++i)
+    for (int64_t g = 0; g < s.groups; ++g) {
+      GroupMoments moments;
+      const double* t = totals.data() + i * 2 * s.c;
+      for (int64_t ch = g * s.cg; ch < (g + 1) * s.cg; ++ch)
+        moments.add_channel(x[i * s.hw * s.c + ch], static_cast<double>(s.hw), t[ch], t[s.c + ch]);
+      mean[i * s.groups + g] = static_cast<float>(moments.mean);
+      rstd[i * s.groups + g] = group_norm_rstd(moments.variance(), eps);
     }
 }
 
-void CpuBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
-                                     int groups, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
-                                     const Tensor& dbeta) {
-  if (!dx.defined() && !dgamma.defined() && !dbeta.defined()) return;
-  const int64_t n = x.dim(0), hw = x.dim(1) * x.dim(2), c = x.dim(3), cg = c / groups;
-  const int64_t chunks = chunk_count(hw), count = hw * cg;
-  const bool parallel = worth_threads(n * hw * c);
-  const float* xp = x.f32();
-  const float* gp = gamma.f32();
-  const float* mp = mean.f32();
-  const float* rp = rstd.f32();
-  const float* dyp = dy.f32();
+// What the element loops of one call read: the statistics and parameters per (sample, channel) or channel.
+struct ChannelTerms {
+  std::vector<float> mean;   // [n*c] the group mean
+  std::vector<float> scale;  // [n*c] rstd * gamma: normalized = (x - mean) * scale + beta
+  const float* beta;         // [c]
+};
 
-  // Saved statistics broadcast per (sample, channel).
-  std::vector<float> row_mean(static_cast<size_t>(n * c)), row_rstd(static_cast<size_t>(n * c));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      row_mean[static_cast<size_t>(i * c + ch)] = mp[i * groups + ch / cg];
-      row_rstd[static_cast<size_t>(i * c + ch)] = rp[i * groups + ch / cg];
-    }
+ChannelTerms channel_terms(const Layout& s, const float* mean, const float* rstd, const float* gamma,
+                           const float* beta) {
+  return ChannelTerms{per_channel(mean, s), per_channel(rstd, s, gamma), beta};
+}
 
-  // Per-channel sums of dy and dy * (x - mean); a chunk's slot holds both, side by side.
-  std::vector<double> partial(static_cast<size_t>(n * chunks * 2 * c));
-#pragma omp parallel for collapse(2) schedule(static) if (parallel)
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t k = 0; k < chunks; ++k) {
-      double* sum_dy = partial.data() + (i * chunks + k) * 2 * c;
-      double* sum_dy_centred = sum_dy + c;
-      const float* m = row_mean.data() + i * c;
-      std::fill(sum_dy, sum_dy + 2 * c, 0.0);
-      for (int64_t p = k * kChunkPixels; p < std::min(hw, (k + 1) * kChunkPixels); ++p) {
-        const float* in = xp + (i * hw + p) * c;
-        const float* grad = dyp + (i * hw + p) * c;
-        for (int64_t ch = 0; ch < c; ++ch) {
-          sum_dy[ch] += grad[ch];
-          sum_dy_centred[ch] += static_cast<double>(grad[ch]) * (static_cast<double>(in[ch]) - m[ch]);
+// y = dropout(SiLU(normalized)), either step compiled in or out; y may alias x.
+template <bool kSilu, bool kDropout>
+void write_output(const float* x, const Layout& s, const ChannelTerms& terms, const Dropout& dropout, float* y) {
+  const float p = dropout.p, keep_scale = dropout_scale(p);
+  for_each_chunk(s, [&](int64_t i, int64_t k) {
+    for_each_tile(s, k, [&](int64_t first, int64_t last) {
+      const float* uniforms = kDropout ? tile_uniforms(dropout.key, s, i, first, last) : nullptr;
+      const float* m = terms.mean.data() + i * s.c;
+      const float* scale = terms.scale.data() + i * s.c;
+      for (int64_t pixel = first; pixel < last; ++pixel) {
+        const float* in = x + (i * s.hw + pixel) * s.c;
+        float* out = y + (i * s.hw + pixel) * s.c;
+        const float* u = kDropout ? uniforms + (pixel - first) * s.c : nullptr;
+#pragma omp simd
+        for (int64_t ch = 0; ch < s.c; ++ch) {
+          float value = group_norm_output(in[ch], m[ch], scale[ch], terms.beta[ch]);
+          if constexpr (kSilu) value = silu(value);
+          if constexpr (kDropout) value = dropout_apply(value, u[ch], p, keep_scale);
+          out[ch] = value;
         }
       }
-    }
-  const std::vector<double> totals = reduce_chunks(partial, n, chunks, 2 * c);
+    });
+  });
+}
+
+// Per-channel sums of g and g * (x - mean) for each (sample, chunk), side by side. g = dy for plain group norm;
+// for the fused op g = dropout(dy) * SiLU'(normalized), the gradient at the normalisation's output, also written
+// to `g_out` when it is not null (it may alias dy).
+template <bool kSilu, bool kDropout>
+std::vector<double> gradient_sums(const float* x, const float* dy, const Layout& s, const ChannelTerms& terms,
+                                  const Dropout& dropout, float* g_out) {
+  const float p = dropout.p, keep_scale = dropout_scale(p);
+  std::vector<double> partial(static_cast<size_t>(s.n * s.chunks * 2 * s.c));
+  for_each_chunk(s, [&](int64_t i, int64_t k) {
+    double* sum_g = partial.data() + (i * s.chunks + k) * 2 * s.c;
+    double* sum_g_centred = sum_g + s.c;
+    std::fill(sum_g, sum_g + 2 * s.c, 0.0);
+    const float* m = terms.mean.data() + i * s.c;
+    const float* scale = terms.scale.data() + i * s.c;
+    for_each_tile(s, k, [&](int64_t first, int64_t last) {
+      const float* uniforms = kDropout ? tile_uniforms(dropout.key, s, i, first, last) : nullptr;
+      for (int64_t pixel = first; pixel < last; ++pixel) {
+        const int64_t at = (i * s.hw + pixel) * s.c;
+        const float* in = x + at;
+        const float* g = dy + at;
+        if constexpr (kSilu) {
+          // g first, in a loop of its own so that it vectorizes; then the sums read it back.
+          float* out = g_out ? g_out + at : row_scratch(s.c);
+          const float* u = kDropout ? uniforms + (pixel - first) * s.c : nullptr;
+#pragma omp simd
+          for (int64_t ch = 0; ch < s.c; ++ch) {
+            float grad = g[ch];
+            if constexpr (kDropout) grad = dropout_apply(grad, u[ch], p, keep_scale);
+            out[ch] = grad * silu_derivative(group_norm_output(in[ch], m[ch], scale[ch], terms.beta[ch]));
+          }
+          g = out;
+        }
+        for (int64_t ch = 0; ch < s.c; ++ch) {
+          sum_g[ch] += g[ch];
+          sum_g_centred[ch] += static_cast<double>(g[ch]) * (static_cast<double>(in[ch]) - m[ch]);
+        }
+      }
+    });
+  });
+  return partial;
+}
+
+template <bool kSilu, bool kDropout>
+void forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps, const Dropout& dropout,
+             const Tensor& y, const Tensor& mean, const Tensor& rstd) {
+  const Layout s = layout_of(x, groups);
+  group_statistics(x.f32(), s, eps, mean.f32(), rstd.f32());
+  const ChannelTerms terms = channel_terms(s, mean.f32(), rstd.f32(), gamma.f32(), beta.f32());
+  write_output<kSilu, kDropout>(x.f32(), s, terms, dropout, y.f32());
+}
+
+template <bool kSilu, bool kDropout>
+void backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& rstd,
+              int groups, const Dropout& dropout, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
+              const Tensor& dbeta) {
+  if (!dx.defined() && !dgamma.defined() && !dbeta.defined()) return;
+  const Layout s = layout_of(x, groups);
+  const float* gp = gamma.f32();
+  const float* rp = rstd.f32();
+  // Plain group norm needs no beta (its backward reads no normalized values).
+  const ChannelTerms terms = channel_terms(s, mean.f32(), rp, gp, beta.defined() ? beta.f32() : nullptr);
+  // The fused op keeps g in dx for the last pass; plain group norm reads dy there.
+  float* g_buffer = kSilu && dx.defined() ? dx.f32() : nullptr;
+  const std::vector<double> totals =
+      reduce_chunks(gradient_sums<kSilu, kDropout>(x.f32(), dy.f32(), s, terms, dropout, g_buffer), s, 2 * s.c);
 
   // Parameter gradients accumulate, summed over the batch in double first.
   if (dgamma.defined() || dbeta.defined()) {
-    std::vector<double> gamma_sum(static_cast<size_t>(c), 0.0), beta_sum(static_cast<size_t>(c), 0.0);
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t ch = 0; ch < c; ++ch) {
-        const double* t = totals.data() + i * 2 * c;
-        gamma_sum[static_cast<size_t>(ch)] += row_rstd[static_cast<size_t>(i * c + ch)] * t[c + ch];
+    std::vector<double> gamma_sum(static_cast<size_t>(s.c), 0.0), beta_sum(static_cast<size_t>(s.c), 0.0);
+    for (int64_t i = 0; i < s.n; ++i)
+      for (int64_t ch = 0; ch < s.c; ++ch) {
+        const double* t = totals.data() + i * 2 * s.c;
+        gamma_sum[static_cast<size_t>(ch)] += rp[i * s.groups + ch / s.cg] * t[s.c + ch];
         beta_sum[static_cast<size_t>(ch)] += t[ch];
       }
-    if (dgamma.defined()) {
-      float* out = dgamma.f32();
-      for (int64_t ch = 0; ch < c; ++ch) out[ch] += static_cast<float>(gamma_sum[static_cast<size_t>(ch)]);
-    }
-    if (dbeta.defined()) {
-      float* out = dbeta.f32();
-      for (int64_t ch = 0; ch < c; ++ch) out[ch] += static_cast<float>(beta_sum[static_cast<size_t>(ch)]);
+    for (int64_t ch = 0; ch < s.c; ++ch) {
+      if (dgamma.defined()) dgamma.f32()[ch] += static_cast<float>(gamma_sum[static_cast<size_t>(ch)]);
+      if (dbeta.defined()) dbeta.f32()[ch] += static_cast<float>(beta_sum[static_cast<size_t>(ch)]);
     }
   }
   if (!dx.defined()) return;
 
   // dx coefficients per (sample, group), broadcast per channel. Kept as separate arrays rather than structs so
   // the final loop reads each contiguously.
-  std::vector<float> row_mean_g(static_cast<size_t>(n * c)), row_slope(static_cast<size_t>(n * c));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t g = 0; g < groups; ++g) {
-      const double* t = totals.data() + i * 2 * c;
+  std::vector<float> row_mean_g(static_cast<size_t>(s.n * s.c)), row_slope(static_cast<size_t>(s.n * s.c));
+  for (int64_t i = 0; i < s.n; ++i)
+    for (int64_t g = 0; g < s.groups; ++g) {
+      const double* t = totals.data() + i * 2 * s.c;
       double sum_g = 0.0, sum_g_centred = 0.0;
-      for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) {
+      for (int64_t ch = g * s.cg; ch < (g + 1) * s.cg; ++ch) {
         sum_g += gp[ch] * t[ch];
-        sum_g_centred += gp[ch] * t[c + ch];
+        sum_g_centred += gp[ch] * t[s.c + ch];
       }
-      const GroupNormGradCoefficients k = group_norm_grad_coefficients(sum_g, sum_g_centred, rp[i * groups + g], count);
-      for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) {
-        row_mean_g[static_cast<size_t>(i * c + ch)] = k.mean_g;
-        row_slope[static_cast<size_t>(i * c + ch)] = k.slope;
-      }
+      const GroupNormGradCoefficients k =
+          group_norm_grad_coefficients(sum_g, sum_g_centred, rp[i * s.groups + g], s.count());
+      std::fill(row_mean_g.begin() + i * s.c + g * s.cg, row_mean_g.begin() + i * s.c + (g + 1) * s.cg, k.mean_g);
+      std::fill(row_slope.begin() + i * s.c + g * s.cg, row_slope.begin() + i * s.c + (g + 1) * s.cg, k.slope);
     }
+  const std::vector<float> row_rstd = per_channel(rp, s);
 
+  // Each element is read before it is written, so dx may alias dy (or hold g).
+  const float* gradient = kSilu ? dx.f32() : dy.f32();
+  const float* xp = x.f32();
   float* dxp = dx.f32();
-#pragma omp parallel for collapse(2) schedule(static) if (parallel)
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t p = 0; p < hw; ++p) {
-      const float* in = xp + (i * hw + p) * c;
-      const float* grad = dyp + (i * hw + p) * c;
-      float* out = dxp + (i * hw + p) * c;
-      const float* m = row_mean.data() + i * c;
-      const float* r = row_rstd.data() + i * c;
-      const float* mean_g = row_mean_g.data() + i * c;
-      const float* slope = row_slope.data() + i * c;
-      for (int64_t ch = 0; ch < c; ++ch)
-        out[ch] = group_norm_input_grad(grad[ch], in[ch], gp[ch], m[ch], r[ch],
-                                        GroupNormGradCoefficients{mean_g[ch], slope[ch]});
+#pragma omp parallel for collapse(2) schedule(static) if (worth_threads(s.n * s.hw * s.c))
+  for (int64_t i = 0; i < s.n; ++i)
+    for (int64_t p = 0; p < s.hw; ++p) {
+      const int64_t at = (i * s.hw + p) * s.c;
+      const float* m = terms.mean.data() + i * s.c;
+      const float* r = row_rstd.data() + i * s.c;
+      const float* mean_g = row_mean_g.data() + i * s.c;
+      const float* slope = row_slope.data() + i * s.c;
+      for (int64_t ch = 0; ch < s.c; ++ch)
+        dxp[at + ch] = group_norm_input_grad(gradient[at + ch], xp[at + ch], gp[ch], m[ch], r[ch],
+                                             GroupNormGradCoefficients{mean_g[ch], slope[ch]});
     }
+}
+
+}  // namespace
+
+void CpuBackend::group_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
+                                    const Tensor& y, const Tensor& mean, const Tensor& rstd) {
+  forward<false, false>(x, gamma, beta, groups, eps, Dropout{}, y, mean, rstd);
+}
+
+void CpuBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
+                                     int groups, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
+                                     const Tensor& dbeta) {
+  backward<false, false>(x, gamma, Tensor(), mean, rstd, groups, Dropout{}, dy, dx, dgamma, dbeta);
+}
+
+void CpuBackend::group_norm_silu_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups,
+                                         float eps, const Dropout& dropout, const Tensor& y, const Tensor& mean,
+                                         const Tensor& rstd) {
+  if (dropout.p > 0.0f)
+    forward<true, true>(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
+  else
+    forward<true, false>(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
+}
+
+void CpuBackend::group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                                          const Tensor& rstd, int groups, const Dropout& dropout, const Tensor& dy,
+                                          const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
+  if (dropout.p > 0.0f)
+    backward<true, true>(x, gamma, beta, mean, rstd, groups, dropout, dy, dx, dgamma, dbeta);
+  else
+    backward<true, false>(x, gamma, beta, mean, rstd, groups, dropout, dy, dx, dgamma, dbeta);
 }
 
 }  // namespace diffuse::cpu

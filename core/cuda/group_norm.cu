@@ -1,17 +1,26 @@
-// Group normalisation on the GPU: NHWC fp32, statistics per (sample, group)
-// over H*W*(C/groups) elements, with the element formulas of
-// core/math/group_norm.h (shared with the CPU backend).
+// Group normalisation on the GPU, alone and fused with SiLU and dropout
+// (group_norm_silu_*): NHWC fp32, statistics per (sample, group) over
+// H*W*(C/groups) elements, with the element formulas of core/math (shared with
+// the CPU backend).
 //
 // Sums are cut into chunks of pixels: a block per (chunk, sample) with a
 // thread per channel (coalesced reads of whole pixels) sums its chunk in
 // double; chunks and channels are then combined in a fixed order, so results
 // repeat bit for bit. Forward statistics are taken about a per-channel shift
-// (the channel's first value in the sample) and combined with Chan's formula,
-// which keeps the variance exact when the mean is large against the spread,
-// as the CPU's two-pass variance does, in one read of x.
+// (the channel's first value in the sample) and combined with Chan's formula
+// (GroupMoments), which keeps the variance exact when the mean is large
+// against the spread, in one read of x.
+//
+// Element kernels give a thread one Philox block (four consecutive elements of
+// a sample), so the fused op's dropout draws each uniform once, as on the CPU.
+// The fused backward first writes g = dropout(dy) * SiLU'(normalized) and then
+// runs group norm's backward on g.
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/kernel_support.cuh"
+#include "core/math/activation.h"
+#include "core/math/dropout.h"
 #include "core/math/group_norm.h"
+#include "core/philox.h"
 
 namespace diffuse::cuda {
 
@@ -54,9 +63,7 @@ __global__ void group_statistics_kernel(const float* x, const double2* partial, 
   const int64_t count = s.n * s.groups;
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t n = i / s.groups, g = i % s.groups;
-    // Running (elements, mean, sum of squared deviations) of the channels merged so far.
-    double merged_count = 0.0, merged_mean = 0.0, merged_m2 = 0.0;
-    const double pixels = static_cast<double>(s.hw);
+    GroupMoments moments;
     for (int64_t c = g * s.cg; c < (g + 1) * s.cg; ++c) {
       double sum = 0.0, squares = 0.0;
       for (int64_t chunk = 0; chunk < s.chunks; ++chunk) {
@@ -64,28 +71,72 @@ __global__ void group_statistics_kernel(const float* x, const double2* partial, 
         sum += part.x;
         squares += part.y;
       }
-      if (s.hw == 0) continue;
-      const double channel_mean = static_cast<double>(x[n * s.hw * s.c + c]) + sum / pixels;
-      const double channel_m2 = squares - sum * sum / pixels;
-      const double total = merged_count + pixels, delta = channel_mean - merged_mean;
-      merged_mean += delta * pixels / total;
-      merged_m2 += channel_m2 + delta * delta * merged_count * pixels / total;
-      merged_count = total;
+      moments.add_channel(x[n * s.hw * s.c + c], static_cast<double>(s.hw), sum, squares);
     }
-    mean[i] = static_cast<float>(merged_mean);  // empty groups (C or H*W is 0): mean 0, variance 0
-    rstd[i] = group_norm_rstd(merged_count > 0.0 ? merged_m2 / merged_count : 0.0, eps);
+    mean[i] = static_cast<float>(moments.mean);
+    rstd[i] = group_norm_rstd(moments.variance(), eps);
   }
 }
 
-// Element-wise: each element is read before it is written, so y may alias x.
-__global__ void normalize_kernel(const float* x, const float* gamma, const float* beta, const float* mean,
-                                 const float* rstd, GroupNormShape s, float* y) {
-  const int64_t count = s.n * s.hw * s.c;
-  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
-    const int64_t c = i % s.c, n = i / (s.hw * s.c);
-    const int64_t group = n * s.groups + c / s.cg;
-    y[i] = group_norm_output(x[i], mean[group], rstd[group] * gamma[c], beta[c]);
+// The dropout of the fused op, with its survivors' scale; p == 0 draws nothing.
+struct DropoutDraw {
+  uint64_t seed;
+  uint32_t purpose, step, first_sample;
+  float p, scale;
+};
+
+DropoutDraw dropout_draw(const Dropout& dropout) {
+  const DropoutKey& key = dropout.key;
+  return DropoutDraw{key.seed,  kPurposeDropoutBase + key.layer, key.step, key.first_sample,
+                     dropout.p, dropout_scale(dropout.p)};
+}
+
+// Calls body(element index, channel, group, uniform) for the (up to) four elements of Philox block `i` of a
+// sample's row; uniform is the dropout draw of the element (drawn only when kDropout).
+template <bool kDropout, typename Body>
+__device__ void for_block_elements(int64_t i, const GroupNormShape& s, const DropoutDraw& draw, const Body& body) {
+  const int64_t row_length = s.hw * s.c, blocks_per_row = (row_length + 3) / 4;
+  const int64_t n = i / blocks_per_row, block = i % blocks_per_row;
+  Philox4 bits{};
+  if (kDropout) {
+    const RandomStream stream{draw.seed, draw.purpose, draw.step, draw.first_sample + static_cast<uint32_t>(n)};
+    bits = random_block(stream, static_cast<uint32_t>(block));
   }
+  const int64_t first = 4 * block, last = first + 4 < row_length ? first + 4 : row_length;
+  for (int64_t e = first; e < last; ++e) {
+    const int64_t c = e % s.c;
+    body(n * row_length + e, c, n * s.groups + c / s.cg, kDropout ? uniform_from_bits(bits.v[e & 3]) : 0.0f);
+  }
+}
+
+__host__ __device__ inline int64_t element_blocks(const GroupNormShape& s) { return s.n * ((s.hw * s.c + 3) / 4); }
+
+// y = dropout(SiLU(normalized)), either step compiled in or out. Each element is read before it is written, so y
+// may alias x.
+template <bool kSilu, bool kDropout>
+__global__ void normalize_kernel(const float* x, const float* gamma, const float* beta, const float* mean,
+                                 const float* rstd, GroupNormShape s, DropoutDraw draw, float* y) {
+  const int64_t count = element_blocks(s);
+  for (int64_t i = grid_start(); i < count; i += grid_stride())
+    for_block_elements<kDropout>(i, s, draw, [&](int64_t at, int64_t c, int64_t group, float uniform) {
+      float value = group_norm_output(x[at], mean[group], rstd[group] * gamma[c], beta[c]);
+      if (kSilu) value = silu(value);
+      if (kDropout) value = dropout_apply(value, uniform, draw.p, draw.scale);
+      y[at] = value;
+    });
+}
+
+// g = dropout(dy) * SiLU'(normalized): the gradient at the fused op's normalisation output. g may alias dy.
+template <bool kDropout>
+__global__ void activation_gradient_kernel(const float* x, const float* dy, const float* gamma, const float* beta,
+                                           const float* mean, const float* rstd, GroupNormShape s, DropoutDraw draw,
+                                           float* g) {
+  const int64_t count = element_blocks(s);
+  for (int64_t i = grid_start(); i < count; i += grid_stride())
+    for_block_elements<kDropout>(i, s, draw, [&](int64_t at, int64_t c, int64_t group, float uniform) {
+      const float grad = kDropout ? dropout_apply(dy[at], uniform, draw.p, draw.scale) : dy[at];
+      g[at] = grad * silu_derivative(group_norm_output(x[at], mean[group], rstd[group] * gamma[c], beta[c]));
+    });
 }
 
 // partial[(n * chunks + chunk) * C + c] = (sum of dy, sum of dy * (x - mean)) over the chunk's pixels.
@@ -166,10 +217,9 @@ __global__ void input_gradient_kernel(const float* x, const float* dy, const flo
 
 }  // namespace
 
-void CudaBackend::group_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
-                                     const Tensor& y, const Tensor& mean, const Tensor& rstd) {
-  const GroupNormShape s = shape_of(x, groups);
-  if (s.n == 0) return;
+namespace {
+
+void compute_statistics(const Tensor& x, const GroupNormShape& s, float eps, const Tensor& mean, const Tensor& rstd) {
   const Tensor partial = scratch_doubles(2 * s.n * s.chunks * s.c);
   auto* partial_data = reinterpret_cast<double2*>(partial.raw());
   if (s.hw > 0 && s.c > 0) {
@@ -180,11 +230,35 @@ void CudaBackend::group_norm_forward(const Tensor& x, const Tensor& gamma, const
   group_statistics_kernel<<<grid_for(s.n * s.groups), kThreads, 0, stream()>>>(
       device_data<float>(x), partial_data, s, eps, device_data<float>(mean), device_data<float>(rstd));
   CUDA_CHECK_LAUNCH();
+}
+
+template <bool kSilu, bool kDropout>
+void forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps, const Dropout& dropout,
+             const Tensor& y, const Tensor& mean, const Tensor& rstd) {
+  const GroupNormShape s = shape_of(x, groups);
+  if (s.n == 0) return;
+  compute_statistics(x, s, eps, mean, rstd);
   if (x.numel() == 0) return;
-  normalize_kernel<<<grid_for(x.numel()), kThreads, 0, stream()>>>(device_data<float>(x), device_data<float>(gamma),
-                                                                   device_data<float>(beta), device_data<float>(mean),
-                                                                   device_data<float>(rstd), s, device_data<float>(y));
+  normalize_kernel<kSilu, kDropout><<<grid_for(element_blocks(s)), kThreads, 0, stream()>>>(
+      device_data<float>(x), device_data<float>(gamma), device_data<float>(beta), device_data<float>(mean),
+      device_data<float>(rstd), s, dropout_draw(dropout), device_data<float>(y));
   CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void CudaBackend::group_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
+                                     const Tensor& y, const Tensor& mean, const Tensor& rstd) {
+  forward<false, false>(x, gamma, beta, groups, eps, Dropout{}, y, mean, rstd);
+}
+
+void CudaBackend::group_norm_silu_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups,
+                                          float eps, const Dropout& dropout, const Tensor& y, const Tensor& mean,
+                                          const Tensor& rstd) {
+  if (dropout.p > 0.0f)
+    forward<true, true>(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
+  else
+    forward<true, false>(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
 }
 
 void CudaBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
@@ -219,6 +293,23 @@ void CudaBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, cons
       device_data<float>(x), device_data<float>(dy), device_data<float>(gamma), device_data<float>(mean),
       device_data<float>(rstd), coefficient_data, s, device_data<float>(dx));
   CUDA_CHECK_LAUNCH();
+}
+
+void CudaBackend::group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                                           const Tensor& rstd, int groups, const Dropout& dropout, const Tensor& dy,
+                                           const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
+  if (!dx.defined() && !dgamma.defined() && !dbeta.defined()) return;
+  const GroupNormShape s = shape_of(x, groups);
+  // g goes into dx (group norm's backward reads each element before writing it), or scratch when dx is not wanted.
+  const Tensor g = dx.defined() ? dx : Tensor::empty(x.shape(), DType::F32, Device::CUDA);
+  if (x.numel() > 0) {
+    const auto kernel = dropout.p > 0.0f ? activation_gradient_kernel<true> : activation_gradient_kernel<false>;
+    kernel<<<grid_for(element_blocks(s)), kThreads, 0, stream()>>>(
+        device_data<float>(x), device_data<float>(dy), device_data<float>(gamma), device_data<float>(beta),
+        device_data<float>(mean), device_data<float>(rstd), s, dropout_draw(dropout), device_data<float>(g));
+    CUDA_CHECK_LAUNCH();
+  }
+  group_norm_backward(x, gamma, mean, rstd, groups, g, dx, dgamma, dbeta);
 }
 
 }  // namespace diffuse::cuda

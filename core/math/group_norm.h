@@ -23,6 +23,28 @@ DIFFUSE_HD float group_norm_rstd(double variance, float eps) {
   return static_cast<float>(1.0 / sqrt((variance > 0.0 ? variance : 0.0) + static_cast<double>(eps)));
 }
 
+// The moments of one (sample, group), merged channel by channel (Chan et al.)
+// from each channel's sums about a shift, its first value in the sample. The
+// shift keeps the sums small, so the variance stays exact when the mean is
+// large against the spread, in a single read of x.
+struct GroupMoments {
+  double count = 0.0;  // elements merged so far
+  double mean = 0.0;
+  double m2 = 0.0;  // sum of squared deviations from mean
+
+  // `pixels` values of one channel: sum = sum(x - shift), squares = sum((x - shift)^2).
+  DIFFUSE_HD void add_channel(double shift, double pixels, double sum, double squares) {
+    if (pixels <= 0.0) return;
+    const double channel_mean = shift + sum / pixels, channel_m2 = squares - sum * sum / pixels;
+    const double total = count + pixels, delta = channel_mean - mean;
+    mean += delta * pixels / total;
+    m2 += channel_m2 + delta * delta * count * pixels / total;
+    count = total;
+  }
+  // Empty groups (C or H*W is 0) have mean 0 and variance 0.
+  DIFFUSE_HD double variance() const { return count > 0.0 ? m2 / count : 0.0; }
+};
+
 // y for one element; scale = rstd * gamma[c].
 DIFFUSE_HD float group_norm_output(float x, float mean, float scale, float beta) { return (x - mean) * scale + beta; }
 

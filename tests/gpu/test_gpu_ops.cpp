@@ -251,6 +251,30 @@ std::vector<OpCase> all_cases() {
                      1e-5,
                      1e-4});
   }
+  // The fused op, without and with dropout; 6 channels put Philox blocks across pixels.
+  for (const float p : {0.0f, 0.3f}) {
+    const std::string suffix = p > 0.0f ? "_dropout" : "";
+    const ops::Dropout dropout{p, ops::DropoutKey{42, 7, 100, 3}};
+    const Shape x{2, 6, 5, 6};
+    cases.push_back({"group_norm_silu_forward" + suffix,
+                     {input(x), input({6}), input({6}), output(x), output({2, 3}), output({2, 3})},
+                     [dropout](const std::vector<Tensor>& a) {
+                       ops::group_norm_silu_forward(a[0], a[1], a[2], 3, 1e-5f, dropout, a[3], a[4], a[5]);
+                       return 0.0;
+                     },
+                     1e-5,
+                     1e-5});
+    cases.push_back({"group_norm_silu_backward" + suffix,
+                     {input(x), input({6}), input({6}), output(x), output({2, 3}), output({2, 3}), input(x), output(x),
+                      accumulated({6}), accumulated({6})},
+                     [dropout](const std::vector<Tensor>& a) {
+                       ops::group_norm_silu_forward(a[0], a[1], a[2], 3, 1e-5f, dropout, a[3], a[4], a[5]);
+                       ops::group_norm_silu_backward(a[0], a[1], a[2], a[4], a[5], 3, dropout, a[6], a[7], a[8], a[9]);
+                       return 0.0;
+                     },
+                     1e-5,
+                     1e-4});
+  }
   cases.push_back({"group_norm_in_place_one_channel_groups",
                    {output({3, 4, 4, 16}), input({16}), input({16}), output({3, 16}), output({3, 16})},
                    [](const std::vector<Tensor>& a) {

@@ -224,6 +224,28 @@ TEST(Validation, DropoutProbabilityAndShapes) {
       {"dropout_forward", "[3,2]", "[2,3]"});
 }
 
+TEST(Validation, GroupNormSiluChecksGroupsShapesAndDropout) {
+  const ops::Dropout no_dropout;
+  expect_op_error(
+      [&] {
+        ops::group_norm_silu_forward(f32({2, 3, 3, 6}), f32({6}), f32({6}), 4, 1e-5f, no_dropout, f32({2, 3, 3, 6}),
+                                     f32({2, 4}), f32({2, 4}));
+      },
+      {"group_norm_silu_forward", "6 channels", "4 groups"});
+  expect_op_error(
+      [&] {
+        ops::group_norm_silu_forward(f32({2, 3, 3, 6}), f32({6}), f32({6}), 3, 1e-5f, ops::Dropout{1.0f, {}},
+                                     f32({2, 3, 3, 6}), f32({2, 3}), f32({2, 3}));
+      },
+      {"group_norm_silu_forward", "dropout probability 1"});
+  expect_op_error(
+      [&] {
+        ops::group_norm_silu_backward(f32({2, 3, 3, 6}), f32({6}), f32({5}), f32({2, 3}), f32({2, 3}), 3, no_dropout,
+                                      f32({2, 3, 3, 6}), f32({2, 3, 3, 6}), Tensor(), Tensor());
+      },
+      {"group_norm_silu_backward", "beta", "[5]", "[6]"});
+}
+
 TEST(Validation, OtherFamilies) {
   expect_op_error(
       [&] {
