@@ -1,12 +1,14 @@
 // Philox4x32-10 against the Random123 known-answer vectors, and the stream
 // helpers built on it: uniforms strictly inside (0, 1), normals with the
-// right moments, and independent streams for different (seed, purpose, step, sample).
+// right moments, independent streams for different (seed, purpose, step, sample),
+// and the CPU's batched uniforms equal to the one-at-a-time ones.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <set>
 #include <vector>
 
+#include "core/cpu/uniform_batch.h"
 #include "core/philox.h"
 
 namespace diffuse {
@@ -37,6 +39,20 @@ TEST(Philox, StreamElementsAreLanesOfBlocks) {
     EXPECT_EQ(random_uniform(stream, index), uniform_from_bits(block.v[index % 4]));
   }
   EXPECT_EQ(random_normal(stream, 5), random_normal(stream, 5)) << "addressed, so repeatable";
+}
+
+TEST(Philox, BatchedUniformsEqualRandomUniform) {
+  // Runs that start inside a block, span several 64-element batches and end inside one; a counter near 2^32
+  // checks the per-lane block numbers wrap like random_block's.
+  const RandomStream stream{0xfedcba9876543210ull, kPurposeDropoutBase + 5, 9, 77};
+  for (const auto& [first, count] : std::vector<std::pair<int64_t, int64_t>>{
+           {0, 64}, {3, 1}, {5, 200}, {62, 7}, {1000, 333}, {(int64_t{1} << 34) - 70, 60}}) {
+    std::vector<float> batched(static_cast<size_t>(count));
+    cpu::draw_uniforms(stream, first, count, batched.data());
+    for (int64_t i = 0; i < count; ++i)
+      ASSERT_EQ(batched[static_cast<size_t>(i)], random_uniform(stream, static_cast<uint64_t>(first + i)))
+          << "element " << first + i;
+  }
 }
 
 TEST(Philox, UniformIsStrictlyInsideTheUnitInterval) {
