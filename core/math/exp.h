@@ -38,9 +38,9 @@ DIFFUSE_HD float exp_vectorizable(float x) {
   float two_to_n;
   std::memcpy(&two_to_n, &exponent_bits, sizeof(two_to_n));
   const float result = e_r * two_to_n * (halved ? 2.0f : 1.0f);
-  if (x > kHighest) return HUGE_VALF;
-  if (x < kLowest) return 0.0f;
-  return x == x ? result : x;
+  // Selects rather than early returns: one value leaves, so callers' arithmetic on it is not duplicated per case.
+  const float saturated = x > kHighest ? HUGE_VALF : (x < kLowest ? 0.0f : result);
+  return x == x ? saturated : x;
 }
 
 }  // namespace diffuse
