@@ -28,10 +28,10 @@ Tensor AttentionBlock::forward(const Tensor& x) {
 
 Tensor AttentionBlock::backward(const Tensor& dy) {
   AttentionBlockActivations& a = activations_;
-  require_kept(a.qkv, "attention block");
+  const Tensor qkv = take_kept(a.qkv, "attention block"), probs = std::move(a.probs);
   // Each gradient is dropped as soon as the next one is computed from it.
-  Tensor dqkv = new_f32(a.qkv.shape(), a.qkv.device());
-  ops::attention_backward(a.qkv, a.probs, proj_.backward(dy).reshape({dy.dim(0), a.qkv.dim(1), spec_.channels}), dqkv);
+  Tensor dqkv = new_f32(qkv.shape(), qkv.device());
+  ops::attention_backward(qkv, probs, proj_.backward(dy).reshape({dy.dim(0), qkv.dim(1), spec_.channels}), dqkv);
   const Tensor dnormalized = qkv_.backward(dqkv.reshape({dy.dim(0), dy.dim(1), dy.dim(2), 3 * spec_.channels}));
   dqkv = Tensor();
   const Tensor dx = norm_.backward(dnormalized);

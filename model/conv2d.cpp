@@ -29,8 +29,7 @@ Tensor Conv2d::forward(const Tensor& x) {
 }
 
 Tensor Conv2d::backward(const Tensor& dy, InputGradient input_gradient) {
-  const Tensor& x = activations_.x;
-  require_kept(x, "conv");
+  const Tensor x = take_kept(activations_.x, "conv");
   const Tensor dx = input_gradient == InputGradient::kCompute ? new_f32(x.shape(), x.device()) : Tensor();
   ops::conv2d_backward(x, parameters_.weight->value, dy, dx, parameters_.weight->grad, parameters_.bias->grad,
                        spec_.stride, padding());

@@ -27,10 +27,11 @@ Tensor TimeEmbedding::forward(const Tensor& t) {
 }
 
 void TimeEmbedding::backward(const Tensor& dtemb) {
-  require_kept(activations_.t, "time embedding");
+  take_kept(activations_.t, "time embedding");
+  const Tensor hidden = std::move(activations_.hidden);
   const Tensor dactivated = second_.backward(dtemb);
   // In place: SiLU backward is element-wise and dactivated is ours to overwrite.
-  ops::silu_backward(activations_.hidden, dactivated, dactivated);
+  ops::silu_backward(hidden, dactivated, dactivated);
   first_.backward(dactivated, InputGradient::kSkip);
 }
 
@@ -55,8 +56,8 @@ Tensor ClassEmbedding::forward(const Tensor& labels) {
 }
 
 void ClassEmbedding::backward(const Tensor& drows) {
-  require_kept(activations_.labels, "class embedding");
-  ops::embedding_backward(activations_.labels, drows, table_->grad);
+  const Tensor labels = take_kept(activations_.labels, "class embedding");
+  ops::embedding_backward(labels, drows, table_->grad);
   store_->gradient_ready(*table_);
 }
 

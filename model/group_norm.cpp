@@ -34,14 +34,14 @@ Tensor GroupNorm::forward(const Tensor& x, const ops::Dropout& dropout) {
 
 Tensor GroupNorm::backward(const Tensor& dy) {
   GroupNormActivations& a = activations_;
-  require_kept(a.x, "group norm");
-  const Tensor dx = new_f32(a.x.shape(), a.x.device());
+  const Tensor x = take_kept(a.x, "group norm");
+  const Tensor dx = new_f32(x.shape(), x.device());
   const GroupNormParameters& p = parameters_;
   if (spec_.silu)
-    ops::group_norm_silu_backward(a.x, p.gamma->value, p.beta->value, a.mean, a.rstd, spec_.groups, a.dropout, dy, dx,
+    ops::group_norm_silu_backward(x, p.gamma->value, p.beta->value, a.mean, a.rstd, spec_.groups, a.dropout, dy, dx,
                                   p.gamma->grad, p.beta->grad);
   else
-    ops::group_norm_backward(a.x, p.gamma->value, a.mean, a.rstd, spec_.groups, dy, dx, p.gamma->grad, p.beta->grad);
+    ops::group_norm_backward(x, p.gamma->value, a.mean, a.rstd, spec_.groups, dy, dx, p.gamma->grad, p.beta->grad);
   store_->gradient_ready(*parameters_.gamma);
   store_->gradient_ready(*parameters_.beta);
   return dx;

@@ -5,12 +5,13 @@
 //
 // Layers return their outputs and input gradients as new tensors and hold on
 // only to what their own backward reads (their inputs, statistics): a
-// gradient is freed once the next layer has consumed it, and kept activations
-// once the next forward replaces them. The CPU allocator caches the blocks,
-// so the fresh allocations of every step cost no page faults.
+// gradient is freed once the next layer has consumed it, and a kept
+// activation once the backward that reads it returns. The CPU allocator caches
+// the blocks, so the fresh allocations of every step cost no page faults.
 #pragma once
 
 #include <cstdint>
+#include <utility>
 
 #include "core/error.h"
 #include "core/tensor.h"
@@ -54,7 +55,16 @@ inline void keep_for_backward(Tensor& slot, const Tensor& value) { slot = detail
 // Backward's check that forward kept what it reads (`slot`, one of them).
 inline void require_kept(const Tensor& slot, const char* layer) {
   DIFFUSE_CHECK(slot.defined(), layer,
-                " backward needs a forward that kept its activations: run forward first, outside model::NoBackward");
+                " backward needs a forward that kept its activations: run forward first (once per backward), outside "
+                "model::NoBackward");
+}
+
+// Backward takes what forward kept out of its slot (checked like require_kept), so each activation is freed as
+// soon as the backward that reads it returns, not at the next forward: during backward, the gradients take the
+// place of the activations they consume. Like PyTorch's graph, one forward serves one backward.
+inline Tensor take_kept(Tensor& slot, const char* layer) {
+  require_kept(slot, layer);
+  return std::move(slot);
 }
 
 // A new f32 tensor of `shape` on `device`, contents undefined.

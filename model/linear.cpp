@@ -21,8 +21,7 @@ Tensor Linear::forward(const Tensor& x) {
 }
 
 Tensor Linear::backward(const Tensor& dy, InputGradient input_gradient) {
-  const Tensor& x = activations_.x;
-  require_kept(x, "linear");
+  const Tensor x = take_kept(activations_.x, "linear");
   const Tensor dx = input_gradient == InputGradient::kCompute ? new_f32(x.shape(), x.device()) : Tensor();
   ops::linear_backward(x, parameters_.weight->value, dy, dx, parameters_.weight->grad, parameters_.bias->grad);
   store_->gradient_ready(*parameters_.weight);

@@ -37,7 +37,7 @@ Tensor ResBlock::forward(const Tensor& x, const Tensor& temb, const ForwardConte
 
 Tensor ResBlock::backward(const Tensor& dy) {
   ResBlockActivations& a = activations_;
-  require_kept(a.x, "res block");
+  take_kept(a.x, "res block");
   // One running gradient, replaced layer by layer so that each is freed once the next is computed.
   Tensor g = conv2_.backward(dy);  // d (dropout(SiLU(GroupNorm2(h))))
   g = norm2_.backward(g);          // d h

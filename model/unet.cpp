@@ -236,7 +236,7 @@ void UNet::add_dtemb(const Tensor& dtemb, bool first) {
 
 void UNet::backward(const Tensor& dout) {
   UNetActivations& a = activations_;
-  require_kept(a.temb, "U-Net");
+  const Tensor temb = take_kept(a.temb, "U-Net");
   // g is the running gradient: each layer's result replaces it, so only it and the skips' gradients are alive.
   Tensor g = out_norm_->backward(out_conv_->backward(dout));
 
@@ -293,7 +293,7 @@ void UNet::backward(const Tensor& dout) {
   g = Tensor();
 
   // temb_activated = SiLU(temb); temb = time_embed(t) [+ class_embed(labels)].
-  ops::silu_backward(a.temb, a.dtemb_activated, a.dtemb_activated);
+  ops::silu_backward(temb, a.dtemb_activated, a.dtemb_activated);
   time_embed_->backward(a.dtemb_activated);
   if (class_embed_) class_embed_->backward(a.dtemb_activated);
 }

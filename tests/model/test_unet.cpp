@@ -257,6 +257,22 @@ TEST(UNet, ActivationBytesMatchWhatForwardAllocates) {
   EXPECT_THROW(unet.backward(out), Error) << "backward needs a forward that kept its activations";
 }
 
+TEST(UNet, BackwardFreesWhatForwardKept) {
+  ParameterStore store;
+  UNet unet(small_spec(0.1f), store);
+  store.finalize(Device::CPU);
+  store.initialize(1);
+  const Tensor x = random_tensor({3, 8, 8, 1}, 4), t = from_vector({1.0f, 2.0f, 3.0f}, {3});
+  const Tensor labels = labels_of({0, 1, 10}), w = random_tensor({3, 8, 8, 1}, 5);
+  const Allocator& allocator = allocator_for(Device::CPU);
+  const int64_t before = allocator.bytes_in_use();
+  unet.forward(x, t, labels, {true, 1, 0, 0});
+  unet.backward(w);
+  // Left: the per-sample buffers that stay between steps (GroupNorm statistics, embedding gradients).
+  EXPECT_LT(allocator.bytes_in_use() - before, unet.activation_bytes(3) / 20);
+  EXPECT_THROW(unet.backward(w), Error) << "one forward serves one backward";
+}
+
 // Sample n's output depends only on its own inputs and its global index (dropout keys), so a batch and a
 // slice of it starting at first_sample = 1 agree: what makes training independent of the rank count.
 TEST(UNet, BatchSliceMatchesTheFullBatch) {
