@@ -2,6 +2,7 @@
 #include "data/loader.h"
 
 #include "core/error.h"
+#include "core/stop_signal_mask.h"
 #include "data/pixels.h"
 
 namespace diffuse {
@@ -40,6 +41,7 @@ Batch DataLoader::next() {
 }
 
 void DataLoader::prefetch_loop() {
+  block_stop_signals_on_this_thread();
   try {
     for (int64_t step = options_.start_step;; ++step) {
       {

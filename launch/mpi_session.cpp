@@ -10,6 +10,7 @@
 
 #if DIFFUSE_HAS_MPI
 #include "core/checks_mpi.h"
+#include "core/stop_signal_mask.h"
 #endif
 
 namespace diffuse::cli {
@@ -45,8 +46,11 @@ constexpr auto kErrorGrace = std::chrono::seconds(3);
 void MpiSession::start(int& argc, char**& argv) {
   if (!launched_by_mpi()) return;
   int provided = 0;
-  // The main thread and a communicator's progress thread call MPI, never at the same time.
-  MPI_CHECK(MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided));
+  {
+    const StopSignalsBlocked blocked;  // MPI's own threads start here and keep the block
+    // The main thread and a communicator's progress thread call MPI, never at the same time.
+    MPI_CHECK(MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided));
+  }
   started_ = true;
   MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   int rank = 0, size = 1;

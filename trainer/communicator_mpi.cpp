@@ -6,6 +6,7 @@
 
 #include "core/checks_mpi.h"
 #include "core/ops.h"
+#include "core/stop_signal_mask.h"
 
 namespace diffuse {
 
@@ -100,6 +101,7 @@ void MpiCommunicator::test_pending() {
 }
 
 void MpiCommunicator::progress_loop() {
+  block_stop_signals_on_this_thread();
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
     if (pending_.empty()) {

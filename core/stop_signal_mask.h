@@ -1,0 +1,28 @@
+// The stop signals (SIGTERM, SIGUSR1: "stop at the next step boundary",
+// trainer/stop_signal.h) belong to the main thread. Helper threads block them,
+// so that a stop signal sent to the process (by a scheduler, or forwarded by
+// mpirun to every rank) is always taken by the main thread and never
+// interrupts a library call on a helper thread: the MPI progress thread, the
+// data loader, and the threads MPI starts inside MPI_Init.
+#pragma once
+
+#include <csignal>
+
+namespace diffuse {
+
+// Blocks the stop signals on the calling thread; call first thing in a helper thread.
+void block_stop_signals_on_this_thread();
+
+// Blocks them on this thread for a scope (threads started inside inherit the block) and then restores the mask.
+class StopSignalsBlocked {
+ public:
+  StopSignalsBlocked();
+  ~StopSignalsBlocked();
+  StopSignalsBlocked(const StopSignalsBlocked&) = delete;
+  StopSignalsBlocked& operator=(const StopSignalsBlocked&) = delete;
+
+ private:
+  sigset_t previous_;
+};
+
+}  // namespace diffuse
