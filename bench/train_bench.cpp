@@ -15,6 +15,7 @@
 #include "core/allocator.h"
 #include "core/log.h"
 #include "core/op_profile.h"
+#include "trainer/device_choice.h"
 #include "trainer/precision.h"
 
 #if DIFFUSE_HAS_CUDA
@@ -29,22 +30,6 @@ int64_t peak_resident_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
-}
-
-// --device: cpu, cuda, or auto (cuda when this build and machine have a GPU).
-Device bench_device(const std::string& name) {
-  DIFFUSE_CHECK(name == "cpu" || name == "cuda" || name == "auto", "bench --device must be cpu, cuda or auto, not '",
-                name, "'");
-  if (name == "cpu") return Device::CPU;
-#if DIFFUSE_HAS_CUDA
-  if (cuda::device_count() > 0) return Device::CUDA;
-  DIFFUSE_CHECK(name == "auto", "bench --device cuda: no usable GPU (", cuda::unavailable_reason(), ")");
-#else
-  DIFFUSE_CHECK(name == "auto",
-                "bench --device cuda: this binary was built without CUDA (configure with "
-                "-DDIFFUSE_CUDA=ON on a machine with the CUDA toolkit)");
-#endif
-  return Device::CPU;
 }
 
 void wait_for(Device device) {
@@ -70,7 +55,7 @@ void run_train_bench(const TrainBenchOptions& options) {
   const Config config = load_config(options.config, options.overrides);
   const int batch = options.batch > 0 ? options.batch : config.train.batch_size;
   DIFFUSE_CHECK(options.steps > 0 && options.warmup >= 0, "bench needs --steps > 0 and --warmup >= 0");
-  const Device device = bench_device(options.device);
+  const Device device = choose_device(options.device, "bench --device").device;
   apply_precision(precision_policy(config.train.precision, device));
   BenchModel bench(config, device, batch, 0);
   const model::UNet& unet = bench.unet;

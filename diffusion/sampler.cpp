@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/on_device.h"
 #include "core/ops.h"
 #include "core/philox.h"
 
@@ -9,10 +10,11 @@ namespace diffuse {
 
 namespace {
 
-Tensor constant(int64_t count, double value) {
+// A per-sample scalar [count] on `device`.
+Tensor constant(int64_t count, double value, Device device) {
   Tensor tensor = Tensor::empty({count});
   fill(tensor, static_cast<float>(value));
-  return tensor;
+  return on_device(tensor, device);
 }
 
 // out = network output at this level, with guidance when asked for.
@@ -23,10 +25,11 @@ void guided_output(const Denoiser& denoiser, const Tensor& z, const Tensor& time
   DIFFUSE_CHECK(options.null_label >= 0, "guidance needs a class-conditional model");
   Tensor null_labels = Tensor::empty(labels.shape(), DType::I32);
   for (int64_t n = 0; n < labels.numel(); ++n) null_labels.i32()[n] = options.null_label;
-  denoiser(z, time, null_labels, scratch);
+  denoiser(z, time, on_device(null_labels, options.device), scratch);
   const int64_t count = z.dim(0);
-  ops::combine_per_sample(out, constant(count, 1.0 + options.guidance), scratch, constant(count, -options.guidance),
-                          out);
+  const Device device = options.device;
+  ops::combine_per_sample(out, constant(count, 1.0 + options.guidance, device), scratch,
+                          constant(count, -options.guidance, device), out);
 }
 
 }  // namespace
@@ -38,35 +41,36 @@ Tensor sample_images(const NoiseSchedule& schedule, Prediction prediction, const
   const int64_t count = shape[0];
   const std::vector<NoiseLevel> path = schedule.sampling_path(options.steps);
 
-  Tensor z = Tensor::empty(shape), out = Tensor::empty(shape), scratch = Tensor::empty(shape);
-  Tensor x0 = Tensor::empty(shape), eps = Tensor::empty(shape), noise = Tensor::empty(shape);
-  Tensor time = Tensor::empty({count});
+  const Device device = options.device;
+  const auto map = [&] { return Tensor::empty(shape, DType::F32, device); };
+  Tensor z = map(), out = map(), scratch = map(), x0 = map(), eps = map(), noise = map();
+  const Tensor device_labels = labels.defined() ? on_device(labels, device) : Tensor();
   ops::fill_normal(z, options.seed, kPurposeSampler, 0, options.first_sample);
+  const auto per_sample = [&](double value) { return constant(count, value, device); };
 
   for (size_t k = 0; k + 1 < path.size(); ++k) {
     const NoiseLevel& now = path[k];
     const NoiseLevel& next = path[k + 1];
-    fill(time, now.network_time);
-    guided_output(denoiser, z, time, labels, options, out, scratch);
+    guided_output(denoiser, z, per_sample(now.network_time), device_labels, options, out, scratch);
 
     // x_hat clipped to the data range, then eps re-derived from it so the step stays consistent.
     const Mix x_mix = x0_from_output(prediction, now);
-    ops::combine_per_sample(z, constant(count, x_mix.first), out, constant(count, x_mix.second), x0);
+    ops::combine_per_sample(z, per_sample(x_mix.first), out, per_sample(x_mix.second), x0);
     ops::clamp(x0, -1.0f, 1.0f, x0);
     if (next.sigma == 0.0) {
       z = x0;
       break;
     }
-    ops::combine_per_sample(z, constant(count, 1.0 / now.sigma), x0, constant(count, -now.alpha / now.sigma), eps);
+    ops::combine_per_sample(z, per_sample(1.0 / now.sigma), x0, per_sample(-now.alpha / now.sigma), eps);
 
     // DDIM's sigma_t(eta): the fresh-noise scale of the step now -> next.
     const double ratio = (now.alpha * now.alpha) / (next.alpha * next.alpha);
     const double fresh = options.eta * (next.sigma / now.sigma) * std::sqrt(std::max(0.0, 1.0 - ratio));
     const double kept = std::sqrt(std::max(0.0, next.sigma * next.sigma - fresh * fresh));
-    ops::combine_per_sample(x0, constant(count, next.alpha), eps, constant(count, kept), z);
+    ops::combine_per_sample(x0, per_sample(next.alpha), eps, per_sample(kept), z);
     if (fresh > 0.0) {
       ops::fill_normal(noise, options.seed, kPurposeSampler, static_cast<uint32_t>(k + 1), options.first_sample);
-      ops::combine_per_sample(z, constant(count, 1.0), noise, constant(count, fresh), z);
+      ops::combine_per_sample(z, per_sample(1.0), noise, per_sample(fresh), z);
     }
   }
   return z;

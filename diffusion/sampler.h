@@ -26,9 +26,11 @@ struct SamplerOptions {
   uint64_t seed = 0;
   uint32_t first_sample = 0;  // global index of this batch's first sample
   int null_label = -1;        // the "no class" label (num_classes) for guidance
+  Device device = Device::CPU;  // where the images, and the denoiser's inputs, live
 };
 
-// Draws images [N,H,W,C] in [-1, 1] (shape gives N,H,W,C; labels [N] i32 or undefined).
+// Draws images [N,H,W,C] in [-1, 1] on options.device (shape gives N,H,W,C; labels [N] i32 or undefined, on
+// any device).
 Tensor sample_images(const NoiseSchedule& schedule, Prediction prediction, const Denoiser& denoiser, const Shape& shape,
                      const Tensor& labels, const SamplerOptions& options);
 

@@ -25,8 +25,9 @@ struct CheckpointModel {
 // `ema`: "first" (the first rate of the stored config's train.ema_rates, the weights the trainer samples
 // from; the raw weights when the checkpoint has no EMA), "none" (the raw
 // weights) or a rate such as "0.9999". A missing rate or a file that does not fit its own config is an
-// error naming the checkpoint.
-std::unique_ptr<CheckpointModel> load_checkpoint_model(const std::string& path, const std::string& ema);
+// error naming the checkpoint. The model's parameters live on `device`.
+std::unique_ptr<CheckpointModel> load_checkpoint_model(const std::string& path, const std::string& ema,
+                                                       Device device = Device::CPU);
 
 // Where each parameter of the store lives in the flat buffers, as checkpoints record it.
 std::vector<ParameterEntry> checkpoint_layout(const model::ParameterStore& store);

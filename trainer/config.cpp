@@ -77,6 +77,7 @@ std::vector<Field> schema(Config& c) {
       {"distill.steps_per_stage", Kind::Int64, &c.distill.steps_per_stage},
       {"distill.lr", Kind::Double, &c.distill.lr},
       {"distill.loss_weight", Kind::String, &c.distill.loss_weight},
+      {"runtime.device", Kind::String, &c.runtime.device},
       {"runtime.threads", Kind::Int, &c.runtime.threads},
       {"runtime.collective_timeout_s", Kind::Double, &c.runtime.collective_timeout_s},
   };
@@ -239,6 +240,7 @@ void validate(const Config& c, const std::string& origin) {
   require(d.lr > 0, "distill.lr", "must be positive", origin);
   require_one_of("distill.loss_weight", d.loss_weight, {"snr_trunc", "snr_plus_one"}, origin);
   require(c.eval.samples > 1, "eval.samples", "must be at least 2", origin);
+  require_one_of("runtime.device", c.runtime.device, {"cpu", "cuda", "auto"}, origin);
   require(c.runtime.threads >= 0, "runtime.threads", "must be >= 0", origin);
   require(c.runtime.collective_timeout_s > 0, "runtime.collective_timeout_s", "must be positive", origin);
 }

@@ -87,6 +87,7 @@ struct EvalConfig {
 };
 
 struct RuntimeConfig {
+  std::string device = "auto";          // cpu, cuda, or auto (the GPU when this build and machine have one)
   int threads = 0;                      // CPU threads per rank (0 = the cores given to this rank)
   double collective_timeout_s = 300.0;  // a collective waiting longer ends the job naming the missing ranks
 };

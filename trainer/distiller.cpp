@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "diffusion/distillation.h"
 #include "trainer/checkpoint_model.h"
+#include "trainer/device_choice.h"
 #include "trainer/distillation_step.h"
 #include "trainer/model_setup.h"
 #include "trainer/rank_agreement.h"
@@ -138,9 +139,12 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
   overrides.push_back(concat("distill.from_steps=", from_steps));
   overrides.push_back(concat("distill.to_steps=", to_steps));
   const Config config = load_config(options.config_path, overrides);
+  const DeviceChoice device = choose_device(config.runtime.device, "runtime.device");
+  // The teacher runs beside the student.
+  if (device.device != Device::CPU) teacher = load_checkpoint_model(options.teacher, "first", device.device);
 
   const std::unique_ptr<Communicator> communicator =
-      make_world_communicator(Device::CPU, config.runtime.collective_timeout_s);
+      make_world_communicator(device.device, config.runtime.collective_timeout_s);
   const int rank = communicator->rank();
   const ThreadChoice threads = choose_thread_count(config.runtime.threads, communicator->local_size());
   use_threads(threads);
@@ -174,8 +178,8 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
   };
   if (rank == 0) {
     log_info("distilling ", options.teacher, " from ", from_steps, " to ", to_steps, " sampling steps in ",
-             stages.size(), " stage(s) of ", config.distill.steps_per_stage, " steps, ", threads.threads,
-             " thread(s) per rank");
+             stages.size(), " stage(s) of ", config.distill.steps_per_stage, " steps on ", device.description, ", ",
+             threads.threads, " thread(s) per rank");
     if (resume.stage == stages.size()) log_info("every stage in ", options.run_dir, " is already finished");
   }
 
@@ -188,7 +192,7 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
                       stage + 1);
         return newest;
       });
-      teacher = load_checkpoint_model(previous, "first");
+      teacher = load_checkpoint_model(previous, "first", device.device);
     }
     const int student_steps = stages[stage];
     const Config stage_run = stage_config(config, teacher->config, stage, student_steps);

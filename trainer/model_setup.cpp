@@ -49,6 +49,7 @@ Tensor sample_with_model(model::UNet& unet, const model::UNetSpec& spec, const D
     SamplerOptions chunk_options = options;
     chunk_options.first_sample = options.first_sample + static_cast<uint32_t>(first);
     chunk_options.null_label = spec.num_classes > 0 ? spec.num_classes : -1;
+    chunk_options.device = unet.store().device();  // sampled where the model lives, returned on the host
     const Tensor chunk_labels = labels.defined() ? labels.slice(first, end) : Tensor();
     const Tensor chunk = sample_images(setup.schedule, setup.prediction, denoiser, {end - first, size, size, channels},
                                        chunk_labels, chunk_options);

@@ -21,7 +21,8 @@ Tensor grid_labels(int num_classes, int per_class);
 
 // Samples images [labels or count, H, W, C] with the model's current
 // parameters, in batches of at most `batch`. Sample i is keyed by global index
-// first_sample + i, so results do not depend on `batch`.
+// first_sample + i, so results do not depend on `batch`. The model runs where its
+// parameters live; the images come back on the host.
 Tensor sample_with_model(model::UNet& unet, const model::UNetSpec& spec, const DiffusionSetup& setup,
                          const SamplerOptions& options, const Tensor& labels, int64_t count, int64_t batch);
 

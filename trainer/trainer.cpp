@@ -10,9 +10,11 @@
 #include <fstream>
 
 #include "core/log.h"
+#include "core/on_device.h"
 #include "core/ops.h"
 #include "data/loader.h"
 #include "trainer/checkpoint_model.h"
+#include "trainer/device_choice.h"
 #include "trainer/image_grid.h"
 #include "trainer/metrics.h"
 #include "trainer/model_setup.h"
@@ -70,13 +72,14 @@ void check_dataset_matches(const DatasetInfo& info, const std::string& path, con
 
 Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator& communicator, bool resuming)
     : config_(config),
+      device_(choose_device(config.runtime.device, "runtime.device").device),
       run_dir_(run_dir),
       communicator_(communicator),
       setup_(diffusion_setup(config)),
       scaler_(DynamicLossScaler::fixed()) {
   const int world = communicator_.size(), rank = communicator_.rank();
-  // The model lives on the CPU backend, which computes in bf16 where the CPU can and fp32 otherwise (it says so).
-  const PrecisionPolicy precision = precision_policy(config_.train.precision, Device::CPU);
+  // On the CPU backend bf16 computes where the CPU can and fp32 otherwise (it says so).
+  const PrecisionPolicy precision = precision_policy(config_.train.precision, device_);
   apply_precision(precision);
   if (precision.loss_scaling) scaler_ = DynamicLossScaler();
   // First, so that ranks with different configs fail together before they disagree on anything else.
@@ -96,23 +99,23 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator&
   }
 
   unet_ = std::make_unique<model::UNet>(unet_spec(config_.model), store_);
-  store_.finalize(Device::CPU);
+  store_.finalize(device_);
   store_.initialize(config_.seed);
   communicator_.broadcast(store_.params(), 0);
 
   sharded_ = config_.train.shard_optimizer && world > 1;
   shards_ = ShardLayout{store_.numel(), sharded_ ? world : 1};
   const int64_t shard = sharded_ ? shards_.count(rank) : store_.numel();
-  adam_m_ = Tensor::zeros({shard});
-  adam_v_ = Tensor::zeros({shard});
+  adam_m_ = Tensor::zeros({shard}, DType::F32, device_);
+  adam_v_ = Tensor::zeros({shard}, DType::F32, device_);
   if (sharded_) {
-    shard_grads_ = Tensor::zeros({shard});
+    shard_grads_ = Tensor::zeros({shard}, DType::F32, device_);
     reducer_ = std::make_unique<GradientReducer>(store_, communicator_, config_.train.bucket_mb, shards_, shard_grads_);
   } else if (world > 1) {
     reducer_ = std::make_unique<GradientReducer>(store_, communicator_, config_.train.bucket_mb);
   }
   for (double rate : config_.train.ema_rates) {
-    Tensor buffer = Tensor::empty({store_.numel()});
+    Tensor buffer = Tensor::empty({store_.numel()}, DType::F32, device_);
     copy(store_.params(), buffer);
     ema_.emplace_back(rate, buffer);
   }
@@ -120,12 +123,24 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator&
 
 void Trainer::resume_from(const std::string& checkpoint) {
   const CheckpointMeta meta = read_checkpoint_meta(checkpoint);
-  // The file holds the whole optimizer state; a sharded rank keeps its part.
-  const Tensor whole_m = sharded_ ? Tensor::empty({store_.numel()}) : adam_m_;
-  const Tensor whole_v = sharded_ ? Tensor::empty({store_.numel()}) : adam_v_;
-  CheckpointBuffers buffers{store_.params(), ema_, whole_m, whole_v};
+  // The file is read into host buffers; the whole optimizer state is in it, and a sharded rank keeps its part.
+  const auto host_buffer = [](const Tensor& kept) {
+    return kept.device() == Device::CPU ? kept : Tensor::empty(kept.shape());
+  };
+  const Tensor whole_m = sharded_ ? Tensor::empty({store_.numel()}) : host_buffer(adam_m_);
+  const Tensor whole_v = sharded_ ? Tensor::empty({store_.numel()}) : host_buffer(adam_v_);
+  CheckpointBuffers buffers{host_buffer(store_.params()), {}, whole_m, whole_v};
+  for (const auto& [rate, buffer] : ema_) buffers.ema.emplace_back(rate, host_buffer(buffer));
   read_checkpoint(checkpoint, checkpoint_layout(store_), buffers);
-  if (sharded_) {
+  const auto move_in = [](const Tensor& read, const Tensor& kept) {
+    if (read.raw() != kept.raw()) copy(read, kept);
+  };
+  move_in(buffers.params, store_.params());
+  for (size_t i = 0; i < ema_.size(); ++i) move_in(buffers.ema[i].second, ema_[i].second);
+  if (!sharded_) {
+    move_in(whole_m, adam_m_);
+    move_in(whole_v, adam_v_);
+  } else {
     const int rank = communicator_.rank();
     copy(whole_m.slice(shards_.begin(rank), shards_.end(rank)), adam_m_);
     copy(whole_v.slice(shards_.begin(rank), shards_.end(rank)), adam_v_);
@@ -168,7 +183,7 @@ double Trainer::learning_rate(int64_t step) const {
 }
 
 Tensor Trainer::gather_shards(const Tensor& shard) {
-  Tensor whole = Tensor::empty({store_.numel()});
+  Tensor whole = Tensor::empty({store_.numel()}, DType::F32, device_);
   const int rank = communicator_.rank();
   copy(shard, whole.slice(shards_.begin(rank), shards_.end(rank)));
   communicator_.all_gather_in_place(whole, shards_.counts());
@@ -192,7 +207,10 @@ void Trainer::save_checkpoint() {
   meta.seed = config_.seed;
   meta.config_yaml = config_to_yaml(config_);
   meta.sampling_steps = sampling_steps_;
-  const CheckpointBuffers buffers{store_.params(), ema_, adam_m, adam_v};
+  // Written from host copies (the buffers themselves on the CPU backend).
+  CheckpointBuffers buffers{
+      on_device(store_.params(), Device::CPU), {}, on_device(adam_m, Device::CPU), on_device(adam_v, Device::CPU)};
+  for (const auto& [rate, buffer] : ema_) buffers.ema.emplace_back(rate, on_device(buffer, Device::CPU));
   write_checkpoint(checkpoint_path(run_dir_, step_), checkpoint_layout(store_), meta, buffers);
   prune_checkpoints(run_dir_, config_.train.keep_checkpoints);
 }
@@ -201,7 +219,7 @@ void Trainer::save_checkpoint() {
 // the grid, so the grid does not depend on the rank count); rank 0 writes it.
 template <typename Body>
 void Trainer::with_ema_weights(Body&& body) {
-  Tensor saved = Tensor::empty({store_.numel()});
+  Tensor saved = Tensor::empty({store_.numel()}, DType::F32, device_);
   copy(store_.params(), saved);
   if (!ema_.empty()) copy(ema_.front().second, store_.params());
   try {
@@ -274,8 +292,9 @@ std::pair<double, double> Trainer::train_step(const Batch& batch) {
   double loss_sum = 0.0;
   for (int part = 0; part < train.accumulation; ++part) {
     MicroBatch micro_batch;
-    micro_batch.images = batch.images.slice(part * micro, (part + 1) * micro);
-    if (batch.labels.defined()) micro_batch.labels = batch.labels.slice(part * micro, (part + 1) * micro);
+    micro_batch.images = on_device(batch.images.slice(part * micro, (part + 1) * micro), device_);
+    if (batch.labels.defined())
+      micro_batch.labels = on_device(batch.labels.slice(part * micro, (part + 1) * micro), device_);
     micro_batch.step = static_cast<uint32_t>(step_);
     micro_batch.first_sample = static_cast<uint32_t>(batch.first_sample + part * micro);
     // Only the last micro-step's backward finishes gradients, so only it starts reductions.
@@ -397,12 +416,15 @@ RunOutcome Trainer::run(int64_t stop_after) {
 void run_training(const std::string& config_path, const std::vector<std::string>& overrides, const std::string& run_dir,
                   const std::string& resume, const EvaluatorFactory& make_evaluator) {
   const Config config = load_config(config_path, overrides);
+  const DeviceChoice device = choose_device(config.runtime.device, "runtime.device");
   const std::unique_ptr<Communicator> communicator =
-      make_world_communicator(Device::CPU, config.runtime.collective_timeout_s);
+      make_world_communicator(device.device, config.runtime.collective_timeout_s);
   const int rank = communicator->rank();
   const ThreadChoice threads = choose_thread_count(config.runtime.threads, communicator->local_size());
   use_threads(threads);
-  if (rank == 0) log_info("computing with ", threads.threads, " thread(s) per rank (", threads.reason, ")");
+  if (rank == 0)
+    log_info("computing on ", device.description, " with ", threads.threads, " thread(s) per rank (", threads.reason,
+             ")");
   const StopSignalScope stop_signals;
 
   // Rank 0 decides which checkpoint to continue from; every rank reads it.

@@ -57,6 +57,9 @@ class Trainer {
   // the model. Refuses a run directory that already holds checkpoints unless
   // a resume follows (no existing output is overwritten by a fresh run).
   // Collective: every rank constructs its Trainer; they must have the same config.
+  // The model, its gradients, optimizer state and EMA live on runtime.device
+  // (the communicator must handle buffers there); checkpoints, sample grids
+  // and evaluation go through the host.
   Trainer(const Config& config, const std::string& run_dir, Communicator& communicator, bool resuming);
 
   // Replaces the diffusion loss (train_micro_batch) by another objective with the same contract, e.g. distillation.
@@ -104,6 +107,7 @@ class Trainer {
   double learning_rate(int64_t step) const;
 
   Config config_;
+  Device device_;  // runtime.device, resolved
   std::string run_dir_;
   Communicator& communicator_;
   DiffusionSetup setup_;

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "tests/support/op_testing.h"
 #include "trainer/config.h"
+#include "trainer/device_choice.h"
 #include "trainer/model_setup.h"
 
 namespace diffuse {
@@ -41,6 +42,28 @@ TEST(Config, UnknownKeyNamesKeyAndFile) {
   EXPECT_NE(message.find("unknown config key 'train.stepz' in configs/x.yaml"), std::string::npos) << message;
   const std::string section = testing::error_message([] { parse_config("trian: {steps: 1}\n", "configs/x.yaml"); });
   EXPECT_NE(section.find("'trian'"), std::string::npos) << section;
+}
+
+TEST(Config, RuntimeDeviceIsCpuCudaOrAuto) {
+  EXPECT_EQ(parse_config("seed: 1\n", "x.yaml").runtime.device, "auto");
+  EXPECT_EQ(parse_config("runtime: {device: cpu}\n", "x.yaml").runtime.device, "cpu");
+  const std::string message = testing::error_message([] { parse_config("runtime: {device: tpu}\n", "x.yaml"); });
+  EXPECT_NE(message.find("runtime.device"), std::string::npos) << message;
+  EXPECT_NE(message.find("tpu"), std::string::npos) << message;
+}
+
+TEST(DeviceChoice, CpuAlwaysAndAutoFallsBackWithTheReason) {
+  EXPECT_EQ(choose_device("cpu", "runtime.device").device, Device::CPU);
+  const DeviceChoice automatic = choose_device("auto", "runtime.device");
+  if (automatic.device != Device::CPU) GTEST_SKIP() << "a GPU is visible: " << automatic.description;
+  // No GPU: auto computes on the CPU and says why; asking for cuda is an error naming the setting and the reason.
+  EXPECT_NE(automatic.description.find("runtime.device auto"), std::string::npos) << automatic.description;
+  const std::string message = testing::error_message([] { choose_device("cuda", "runtime.device"); });
+  EXPECT_NE(message.find("runtime.device cuda: "), std::string::npos) << message;
+  EXPECT_TRUE(message.find("no usable GPU") != std::string::npos || message.find("without CUDA") != std::string::npos)
+      << message;
+  EXPECT_NE(testing::error_message([] { choose_device("gpu", "bench --device"); }).find("bench --device"),
+            std::string::npos);
 }
 
 TEST(Config, WrongTypeNamesKeyExpectationAndValue) {

@@ -1,0 +1,20 @@
+// Which backend a command computes on: runtime.device in a config (train,
+// distill) or the bench's --device. "cpu", "cuda", or "auto": the GPU when this
+// build has the CUDA backend and the machine a usable GPU, else the CPU.
+#pragma once
+
+#include <string>
+
+#include "core/tensor.h"
+
+namespace diffuse {
+
+struct DeviceChoice {
+  Device device = Device::CPU;
+  std::string description;  // for the log: "the CPU", "GPU NVIDIA H200", "the CPU (auto: no usable GPU: ...)"
+};
+
+// `setting` names where `name` came from, for the error when it cannot be honoured ("runtime.device").
+DeviceChoice choose_device(const std::string& name, const std::string& setting);
+
+}  // namespace diffuse
