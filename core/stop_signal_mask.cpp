@@ -16,11 +16,6 @@ sigset_t stop_signals() {
 
 }  // namespace
 
-void block_stop_signals_on_this_thread() {
-  const sigset_t set = stop_signals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 StopSignalsBlocked::StopSignalsBlocked() {
   const sigset_t set = stop_signals();
   pthread_sigmask(SIG_BLOCK, &set, &previous_);

@@ -3,17 +3,16 @@
 // so that a stop signal sent to the process (by a scheduler, or forwarded by
 // mpirun to every rank) is always taken by the main thread and never
 // interrupts a library call on a helper thread: the MPI progress thread, the
-// data loader, and the threads MPI starts inside MPI_Init.
+// data loader, the threads MPI starts inside MPI_Init and those NCCL starts
+// while it sets up a communicator.
 #pragma once
 
 #include <csignal>
 
 namespace diffuse {
 
-// Blocks the stop signals on the calling thread; call first thing in a helper thread.
-void block_stop_signals_on_this_thread();
-
-// Blocks them on this thread for a scope (threads started inside inherit the block) and then restores the mask.
+// Blocks the stop signals on this thread for a scope and then restores the mask: threads started inside the scope
+// inherit the block from their first instruction.
 class StopSignalsBlocked {
  public:
   StopSignalsBlocked();

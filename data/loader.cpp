@@ -15,7 +15,10 @@ DataLoader::DataLoader(const LoaderOptions& options)
       next_step_(options.start_step) {
   DIFFUSE_CHECK(options_.prefetch >= 0, "prefetch depth must be >= 0, got ", options_.prefetch);
   DIFFUSE_CHECK(options_.start_step >= 0, "start step must be >= 0, got ", options_.start_step);
-  if (options_.prefetch > 0) thread_ = std::thread(&DataLoader::prefetch_loop, this);
+  if (options_.prefetch > 0) {
+    const StopSignalsBlocked blocked;  // the loader thread inherits the block
+    thread_ = std::thread(&DataLoader::prefetch_loop, this);
+  }
 }
 
 DataLoader::~DataLoader() {
@@ -41,7 +44,6 @@ Batch DataLoader::next() {
 }
 
 void DataLoader::prefetch_loop() {
-  block_stop_signals_on_this_thread();
   try {
     for (int64_t step = options_.start_step;; ++step) {
       {

@@ -23,6 +23,7 @@
 #include "trainer/checkpoint_model.h"
 #include "trainer/communicator.h"
 #include "trainer/config.h"
+#include "trainer/device_choice.h"
 #include "trainer/model_setup.h"
 
 namespace diffuse::cli {
@@ -30,6 +31,7 @@ namespace diffuse::cli {
 namespace {
 
 struct EvalArguments {
+  std::string device = "auto";
   std::string checkpoint;
   std::string images;
   std::string ema = "first";
@@ -110,7 +112,9 @@ void run_eval(const EvalArguments& arguments) {
     report.context.emplace_back("images", eval::json_string(arguments.images));
   } else {
     count = arguments.count;
-    const std::unique_ptr<CheckpointModel> loaded = load_checkpoint_model(arguments.checkpoint, arguments.ema);
+    const DeviceChoice device = choose_device(arguments.device, "--device", communicator->local_rank());
+    const std::unique_ptr<CheckpointModel> loaded =
+        load_checkpoint_model(arguments.checkpoint, arguments.ema, device.device);
     const model::UNetSpec& spec = loaded->spec;
     eval::check_image_shape(info, arguments.features, spec.image_size, spec.image_size, spec.image_channels,
                             "the samples of " + arguments.checkpoint);
@@ -130,7 +134,7 @@ void run_eval(const EvalArguments& arguments) {
     share = eval::rank_share(count, rank, communicator->size());
     if (rank == 0)
       log_info("sampling ", count, " images (", arguments.sampler, ", ", options.steps, " steps, guidance ",
-               arguments.guidance, ") on ", communicator->size(), " rank(s)");
+               arguments.guidance, ") on ", communicator->size(), " rank(s), on ", device.description);
     local_images = eval::generate_samples(*loaded->unet, diffusion_setup(loaded->config), options, share.begin,
                                           share.end, arguments.batch);
     eval::quantize_to_8bit(local_images);
@@ -208,6 +212,8 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--guidance", arguments->guidance, "Classifier-free guidance weight w");
   command->add_option("--batch", arguments->batch, "Images per forward pass")->capture_default_str();
   command->add_option("--seed", arguments->seed, "Sampling seed")->capture_default_str();
+  command->add_option("--device", arguments->device, "Where to sample: cpu, cuda, or auto (the GPU when there is one)")
+      ->capture_default_str();
   command->add_option("--save-samples", arguments->save_samples,
                       "Also write the samples (8-bit, as evaluated) to this dataset file, for `eval --images`");
   command->add_option("--kid-subsets", arguments->kid_subsets, "KID subsets")->capture_default_str();

@@ -7,6 +7,7 @@
 #include "data/dataset_writer.h"
 #include "launch/commands.h"
 #include "trainer/checkpoint_model.h"
+#include "trainer/device_choice.h"
 #include "trainer/image_grid.h"
 #include "trainer/model_setup.h"
 
@@ -26,6 +27,7 @@ struct SampleArguments {
   int batch = 64;
   uint64_t seed = 0;
   std::string out;
+  std::string device = "auto";
 };
 
 bool ends_with(const std::string& text, const std::string& suffix) {
@@ -39,7 +41,10 @@ void run_sample(const SampleArguments& arguments) {
   DIFFUSE_CHECK(!std::filesystem::exists(arguments.out), "--out ", arguments.out,
                 " already exists; it is not overwritten");
   DIFFUSE_CHECK(arguments.count > 0 && arguments.batch > 0, "--n and --batch must be positive");
-  const std::unique_ptr<CheckpointModel> loaded = load_checkpoint_model(arguments.checkpoint, arguments.ema);
+  const DeviceChoice device = choose_device(arguments.device, "--device");
+  log_info("sampling on ", device.description);
+  const std::unique_ptr<CheckpointModel> loaded =
+      load_checkpoint_model(arguments.checkpoint, arguments.ema, device.device);
   const Config& config = loaded->config;
   const CheckpointMeta& meta = loaded->meta;
   const model::UNetSpec& spec = loaded->spec;
@@ -92,6 +97,8 @@ void add_sample_command(CLI::App& app) {
   command->add_option("--batch", arguments->batch, "Samples per forward pass");
   command->add_option("--seed", arguments->seed, "Sampling seed");
   command->add_option("--out", arguments->out, "Output: grid.png or samples.h5")->required();
+  command->add_option("--device", arguments->device, "cpu, cuda, or auto (the GPU when there is one)")
+      ->capture_default_str();
   command->callback([arguments] { run_sample(*arguments); });
 }
 

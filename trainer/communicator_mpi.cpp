@@ -75,7 +75,10 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, double timeout_seconds) : watchd
   MPI_CHECK(MPI_Comm_free(&node));
   int level = MPI_THREAD_SINGLE;
   MPI_CHECK(MPI_Query_thread(&level));
-  if (level >= MPI_THREAD_SERIALIZED && size_ > 1) progress_thread_ = std::thread([this] { progress_loop(); });
+  if (level >= MPI_THREAD_SERIALIZED && size_ > 1) {
+    const StopSignalsBlocked blocked;  // the progress thread inherits the block
+    progress_thread_ = std::thread([this] { progress_loop(); });
+  }
 }
 
 MpiCommunicator::~MpiCommunicator() {
@@ -101,7 +104,6 @@ void MpiCommunicator::test_pending() {
 }
 
 void MpiCommunicator::progress_loop() {
-  block_stop_signals_on_this_thread();
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
     if (pending_.empty()) {

@@ -13,6 +13,7 @@
 #include "core/checks_cuda.h"
 #include "core/cuda/context.h"
 #include "core/cuda/runtime.h"
+#include "core/stop_signal_mask.h"
 #include "trainer/collective_watchdog.h"
 #include "trainer/communicator_mpi.h"
 
@@ -115,6 +116,7 @@ NcclCommunicator::NcclCommunicator(MPI_Comm world, double timeout_seconds)
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
   const CollectiveWatchdog::Collective record = watchdog_.arrive("NCCL communicator set-up");
+  const StopSignalsBlocked blocked;  // NCCL's threads start during set-up and keep the block
   check_enqueued(ncclCommInitRankConfig(&comm_, host_.size(), id, host_.rank(), &config), "ncclCommInitRankConfig");
   settle(record);
 }

@@ -8,19 +8,47 @@
 
 namespace diffuse {
 
-DeviceChoice choose_device(const std::string& name, const std::string& setting) {
+namespace {
+
+// Why there is no GPU to compute on.
+std::string missing_gpu() {
+#if DIFFUSE_HAS_CUDA
+  return "no usable GPU (" + cuda::unavailable_reason() + ")";
+#else
+  return "this binary was built without CUDA (configure with -DDIFFUSE_CUDA=ON on a machine with the CUDA toolkit)";
+#endif
+}
+
+bool gpu_available() {
+#if DIFFUSE_HAS_CUDA
+  return cuda::device_count() > 0;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+Device resolve_device(const std::string& name, const std::string& setting) {
   DIFFUSE_CHECK(name == "cpu" || name == "cuda" || name == "auto", setting, " must be cpu, cuda or auto, not '", name,
                 "'");
-  if (name == "cpu") return {Device::CPU, "the CPU"};
+  if (name == "cpu") return Device::CPU;
+  if (gpu_available()) return Device::CUDA;
+  DIFFUSE_CHECK(name == "auto", setting, " cuda: ", missing_gpu());
+  return Device::CPU;
+}
+
+DeviceChoice choose_device(const std::string& name, const std::string& setting, int local_rank) {
+  const Device device = resolve_device(name, setting);
+  if (device == Device::CPU)
+    return {Device::CPU, name == "auto" ? "the CPU (" + setting + " auto: " + missing_gpu() + ")" : "the CPU"};
 #if DIFFUSE_HAS_CUDA
-  if (cuda::device_count() > 0) return {Device::CUDA, "GPU " + cuda::device_name()};
-  const std::string missing = "no usable GPU (" + cuda::unavailable_reason() + ")";
+  cuda::set_device(local_rank % cuda::device_count());
+  return {Device::CUDA, "GPU " + cuda::device_name()};
 #else
-  const std::string missing =
-      "this binary was built without CUDA (configure with -DDIFFUSE_CUDA=ON on a machine with the CUDA toolkit)";
+  (void)local_rank;
+  return {Device::CPU, "the CPU"};
 #endif
-  DIFFUSE_CHECK(name == "auto", setting, " cuda: ", missing);
-  return {Device::CPU, "the CPU (" + setting + " auto: " + missing + ")"};
 }
 
 }  // namespace diffuse

@@ -139,13 +139,13 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
   overrides.push_back(concat("distill.from_steps=", from_steps));
   overrides.push_back(concat("distill.to_steps=", to_steps));
   const Config config = load_config(options.config_path, overrides);
-  const DeviceChoice device = choose_device(config.runtime.device, "runtime.device");
-  // The teacher runs beside the student.
-  if (device.device != Device::CPU) teacher = load_checkpoint_model(options.teacher, "first", device.device);
 
-  const std::unique_ptr<Communicator> communicator =
-      make_world_communicator(device.device, config.runtime.collective_timeout_s);
+  const std::unique_ptr<Communicator> communicator = make_world_communicator(
+      resolve_device(config.runtime.device, "runtime.device"), config.runtime.collective_timeout_s);
   const int rank = communicator->rank();
+  const DeviceChoice device = choose_device(config.runtime.device, "runtime.device", communicator->local_rank());
+  // The teacher runs beside the student, on this rank's GPU.
+  if (device.device != Device::CPU) teacher = load_checkpoint_model(options.teacher, "first", device.device);
   const ThreadChoice threads = choose_thread_count(config.runtime.threads, communicator->local_size());
   use_threads(threads);
   const StopSignalScope stop_signals;

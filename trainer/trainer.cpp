@@ -72,7 +72,7 @@ void check_dataset_matches(const DatasetInfo& info, const std::string& path, con
 
 Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator& communicator, bool resuming)
     : config_(config),
-      device_(choose_device(config.runtime.device, "runtime.device").device),
+      device_(choose_device(config.runtime.device, "runtime.device", communicator.local_rank()).device),
       run_dir_(run_dir),
       communicator_(communicator),
       setup_(diffusion_setup(config)),
@@ -416,10 +416,10 @@ RunOutcome Trainer::run(int64_t stop_after) {
 void run_training(const std::string& config_path, const std::vector<std::string>& overrides, const std::string& run_dir,
                   const std::string& resume, const EvaluatorFactory& make_evaluator) {
   const Config config = load_config(config_path, overrides);
-  const DeviceChoice device = choose_device(config.runtime.device, "runtime.device");
-  const std::unique_ptr<Communicator> communicator =
-      make_world_communicator(device.device, config.runtime.collective_timeout_s);
+  const std::unique_ptr<Communicator> communicator = make_world_communicator(
+      resolve_device(config.runtime.device, "runtime.device"), config.runtime.collective_timeout_s);
   const int rank = communicator->rank();
+  const DeviceChoice device = choose_device(config.runtime.device, "runtime.device", communicator->local_rank());
   const ThreadChoice threads = choose_thread_count(config.runtime.threads, communicator->local_size());
   use_threads(threads);
   if (rank == 0)

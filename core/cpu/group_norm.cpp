@@ -120,7 +120,7 @@ void group_statistics(const float* x, const Layout& s, float eps, float* mean, f
       GroupMoments moments;
       const double* t = totals.data() + i * 2 * s.c;
       for (int64_t ch = g * s.cg; ch < (g + 1) * s.cg; ++ch)
-        moments.add_channel(x[i * s.hw * s.c + ch], static_cast<double>(s.hw), t[ch], t[s.c + ch]);
+        if (s.hw > 0) moments.add_channel(x[i * s.hw * s.c + ch], static_cast<double>(s.hw), t[ch], t[s.c + ch]);
       mean[i * s.groups + g] = static_cast<float>(moments.mean);
       rstd[i * s.groups + g] = group_norm_rstd(moments.variance(), eps);
     }

@@ -71,7 +71,7 @@ __global__ void group_statistics_kernel(const float* x, const double2* partial, 
         sum += part.x;
         squares += part.y;
       }
-      moments.add_channel(x[n * s.hw * s.c + c], static_cast<double>(s.hw), sum, squares);
+      if (s.hw > 0) moments.add_channel(x[n * s.hw * s.c + c], static_cast<double>(s.hw), sum, squares);
     }
     mean[i] = static_cast<float>(moments.mean);
     rstd[i] = group_norm_rstd(moments.variance(), eps);

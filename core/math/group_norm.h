@@ -32,9 +32,8 @@ struct GroupMoments {
   double mean = 0.0;
   double m2 = 0.0;  // sum of squared deviations from mean
 
-  // `pixels` values of one channel: sum = sum(x - shift), squares = sum((x - shift)^2).
+  // `pixels` (> 0) values of one channel: sum = sum(x - shift), squares = sum((x - shift)^2).
   DIFFUSE_HD void add_channel(double shift, double pixels, double sum, double squares) {
-    if (pixels <= 0.0) return;
     const double channel_mean = shift + sum / pixels, channel_m2 = squares - sum * sum / pixels;
     const double total = count + pixels, delta = channel_mean - mean;
     mean += delta * pixels / total;
