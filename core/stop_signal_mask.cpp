@@ -4,9 +4,7 @@
 
 namespace diffuse {
 
-namespace {
-
-sigset_t stop_signals() {
+sigset_t stop_signal_set() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -14,10 +12,8 @@ sigset_t stop_signals() {
   return set;
 }
 
-}  // namespace
-
 StopSignalsBlocked::StopSignalsBlocked() {
-  const sigset_t set = stop_signals();
+  const sigset_t set = stop_signal_set();
   pthread_sigmask(SIG_BLOCK, &set, &previous_);
 }
 

@@ -11,6 +11,9 @@
 
 namespace diffuse {
 
+// {SIGTERM, SIGUSR1}.
+sigset_t stop_signal_set();
+
 // Blocks the stop signals on this thread for a scope and then restores the mask: threads started inside the scope
 // inherit the block from their first instruction.
 class StopSignalsBlocked {

@@ -19,15 +19,6 @@ namespace {
 volatile std::sig_atomic_t g_stop_signal = 0;
 struct sigaction g_previous_term {};
 struct sigaction g_previous_usr1 {};
-sigset_t g_previous_mask;
-
-sigset_t stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGUSR1);
-  return set;
-}
 
 // The second request ends the process at once (the signal's default action).
 void stop_now(int signal) {
@@ -47,11 +38,12 @@ extern "C" void record_stop_signal(int signal) {
   g_stop_signal = signal;
 }
 
-// Takes the stop signals pending for this thread or the process, without waiting.
-void take_pending_signals() {
-  const sigset_t set = stop_signals();
+// The next stop signal pending for this thread or the process, taken without waiting; 0 when none is.
+int take_pending_signal() {
+  const sigset_t set = stop_signal_set();
   const timespec no_wait{0, 0};
-  for (int signal; (signal = sigtimedwait(&set, nullptr, &no_wait)) > 0;) record_stop_signal(signal);
+  const int signal = sigtimedwait(&set, nullptr, &no_wait);
+  return signal > 0 ? signal : 0;
 }
 
 }  // namespace
@@ -64,24 +56,19 @@ StopSignalScope::StopSignalScope() {
   action.sa_flags = SA_RESTART;  // file writes and sleeps carry on; the loop checks the flag
   sigaction(SIGTERM, &action, &g_previous_term);
   sigaction(SIGUSR1, &action, &g_previous_usr1);
-  const sigset_t set = stop_signals();
-  pthread_sigmask(SIG_BLOCK, &set, &g_previous_mask);
 }
 
 StopSignalScope::~StopSignalScope() {
-  // A signal still pending is taken here, so that unblocking cannot deliver it to the restored handlers.
-  const sigset_t set = stop_signals();
-  const timespec no_wait{0, 0};
-  while (sigtimedwait(&set, nullptr, &no_wait) > 0) {
+  // A signal still pending is taken here, so that blocked_ unblocking cannot deliver it to the restored handlers.
+  while (take_pending_signal() != 0) {
   }
-  pthread_sigmask(SIG_SETMASK, &g_previous_mask, nullptr);
   sigaction(SIGTERM, &g_previous_term, nullptr);
   sigaction(SIGUSR1, &g_previous_usr1, nullptr);
   g_stop_signal = 0;
 }
 
 int stop_signal() {
-  take_pending_signals();
+  for (int signal; (signal = take_pending_signal()) != 0;) record_stop_signal(signal);
   return g_stop_signal;
 }
 

@@ -7,6 +7,8 @@
 // when a clean stop is not wanted.
 #pragma once
 
+#include "core/stop_signal_mask.h"
+
 namespace diffuse {
 
 class StopSignalScope {
@@ -15,6 +17,9 @@ class StopSignalScope {
   ~StopSignalScope();  // restores the mask and the previous handlers and forgets the signal
   StopSignalScope(const StopSignalScope&) = delete;
   StopSignalScope& operator=(const StopSignalScope&) = delete;
+
+ private:
+  StopSignalsBlocked blocked_;  // first in, last out: blocked before the handlers change, unblocked after
 };
 
 // The stop signal this process received while a scope lives (SIGTERM or SIGUSR1), or 0. Call it on the
