@@ -14,21 +14,18 @@ TimeEmbedding::TimeEmbedding(ParameterStore& store, const std::string& name, int
 }
 
 Tensor TimeEmbedding::forward(const Tensor& t) {
-  TimeEmbeddingActivations& a = activations_;
   DIFFUSE_CHECK(t.rank() == 1, "timesteps must be [N], got ", t.describe());
   const Tensor sinusoidal = new_f32({t.dim(0), channels_}, t.device());
   ops::timestep_embedding_forward(t, sinusoidal);
   const Tensor hidden = first_.forward(sinusoidal);
   const Tensor activated = new_f32(hidden.shape(), hidden.device());
   ops::silu_forward(hidden, activated);
-  keep_for_backward(a.t, t);
-  keep_for_backward(a.hidden, hidden);
+  keep_for_backward(hidden_, hidden);
   return second_.forward(activated);
 }
 
 void TimeEmbedding::backward(const Tensor& dtemb) {
-  take_kept(activations_.t, "time embedding");
-  const Tensor hidden = std::move(activations_.hidden);
+  const Tensor hidden = take_kept(hidden_, "time embedding");
   const Tensor dactivated = second_.backward(dtemb);
   // In place: SiLU backward is element-wise and dactivated is ours to overwrite.
   ops::silu_backward(hidden, dactivated, dactivated);

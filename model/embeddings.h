@@ -24,12 +24,6 @@
 
 namespace diffuse::model {
 
-// The linears keep their inputs (the sin/cos features, SiLU of the hidden layer).
-struct TimeEmbeddingActivations {
-  Tensor t;       // [N] the timesteps (the caller's tensor)
-  Tensor hidden;  // [N,4ch] the first linear's output, SiLU's input
-};
-
 class TimeEmbedding {
  public:
   // channels: the sinusoid width ch (even, >= 4); output width embedding_channels (4ch in DDPM).
@@ -47,7 +41,7 @@ class TimeEmbedding {
   int channels_;
   Linear first_;   // <name>.0, ch -> 4ch
   Linear second_;  // <name>.1, 4ch -> 4ch
-  TimeEmbeddingActivations activations_;
+  Tensor hidden_;  // [N,4ch] the first linear's output, SiLU's input (the linears keep their own inputs)
 };
 
 struct ClassEmbeddingActivations {

@@ -19,7 +19,6 @@ ResBlock::ResBlock(ParameterStore& store, const std::string& name, const ResBloc
 }
 
 Tensor ResBlock::forward(const Tensor& x, const Tensor& temb, const ForwardContext& context) {
-  ResBlockActivations& a = activations_;
   const Tensor h = conv1_.forward(norm1_.forward(x));  // norm1 applies SiLU
   // In place: conv1's backward needs its input, not its output.
   ops::add_channel_vector_forward(h, temb_proj_.forward(temb), h);
@@ -31,21 +30,18 @@ Tensor ResBlock::forward(const Tensor& x, const Tensor& temb, const ForwardConte
   const Tensor y = conv2_.forward(norm2_.forward(h, dropout));  // norm2 applies SiLU, then dropout
   // The residual, in place in conv2's output, which its backward does not need.
   ops::add(y, skip_ ? skip_->forward(x) : x, y);
-  keep_for_backward(a.x, x);
   return y;
 }
 
 Tensor ResBlock::backward(const Tensor& dy) {
-  ResBlockActivations& a = activations_;
-  take_kept(a.x, "res block");
   // One running gradient, replaced layer by layer so that each is freed once the next is computed.
   Tensor g = conv2_.backward(dy);  // d (dropout(SiLU(GroupNorm2(h))))
   g = norm2_.backward(g);          // d h
 
   // h = conv1(...) + temb_proj(temb): dh flows to both unchanged.
-  ensure_buffer(a.dtemb_channels, {g.dim(0), spec_.out_channels}, g.device());
-  ops::add_channel_vector_backward(g, g, a.dtemb_channels);
-  dtemb_ = temb_proj_.backward(a.dtemb_channels);
+  ensure_buffer(dtemb_channels_, {g.dim(0), spec_.out_channels}, g.device());
+  ops::add_channel_vector_backward(g, g, dtemb_channels_);
+  dtemb_ = temb_proj_.backward(dtemb_channels_);
 
   g = conv1_.backward(g);  // d SiLU(GroupNorm1(x))
   g = norm1_.backward(g);  // d x

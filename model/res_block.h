@@ -36,12 +36,6 @@ struct ResBlockSpec {
   uint32_t dropout_layer = 0;  // distinct per dropout site of a model: part of the mask's random key
 };
 
-// What backward reads besides what the layers keep (the group norms keep their inputs, the convolutions theirs).
-struct ResBlockActivations {
-  Tensor x;               // [N,H,W,in] the input (the caller's tensor)
-  Tensor dtemb_channels;  // [N,out] backward: d(temb_proj output)
-};
-
 class ResBlock {
  public:
   ResBlock(ParameterStore& store, const std::string& name, const ResBlockSpec& spec);
@@ -67,7 +61,7 @@ class ResBlock {
   GroupNorm norm2_;               // <name>.norm2, with SiLU and dropout
   Conv2d conv2_;                  // <name>.conv2, 3x3, out -> out, starts near zero
   std::unique_ptr<Conv2d> skip_;  // <name>.skip, 1x1, in -> out; null when in == out
-  ResBlockActivations activations_;
+  Tensor dtemb_channels_;         // [N,out] backward's d(temb_proj output); the sub-layers keep what backward reads
   Tensor dtemb_;  // [N,T] temb_proj's input gradient (a handle)
 };
 
