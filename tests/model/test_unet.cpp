@@ -232,45 +232,46 @@ TEST(UNet, BackwardAccumulatesIntoTheGradientBuffer) {
   }
 }
 
-TEST(UNet, ActivationBytesMatchWhatForwardAllocates) {
+// A small initialised U-Net (dropout 0.1) and a batch of 3 for the memory tests, which count the bytes in use.
+struct MemoryCase {
+  MemoryCase() {
+    store.finalize(Device::CPU);
+    store.initialize(1);
+  }
   ParameterStore store;
-  UNet unet(small_spec(0.1f), store);
-  store.finalize(Device::CPU);
-  store.initialize(1);
-  const Tensor x = random_tensor({3, 8, 8, 1}, 4), t = from_vector({1.0f, 2.0f, 3.0f}, {3});
-  const Tensor labels = labels_of({0, 1, 10});
+  UNet unet{small_spec(0.1f), store};
+  Tensor x = random_tensor({3, 8, 8, 1}, 4), t = from_vector({1.0f, 2.0f, 3.0f}, {3}), labels = labels_of({0, 1, 10});
   const Allocator& allocator = allocator_for(Device::CPU);
-  const int64_t before = allocator.bytes_in_use();
-  Tensor out = unet.forward(x, t, labels, {true, 1, 0, 0});
-  EXPECT_EQ(allocator.bytes_in_use() - before, unet.activation_bytes(3));
+};
+
+TEST(UNet, ActivationBytesMatchWhatForwardAllocates) {
+  MemoryCase m;
+  const int64_t before = m.allocator.bytes_in_use();
+  Tensor out = m.unet.forward(m.x, m.t, m.labels, {true, 1, 0, 0});
+  EXPECT_EQ(m.allocator.bytes_in_use() - before, m.unet.activation_bytes(3));
   // A second forward of the same shape replaces what the first kept.
-  const int64_t after_first = allocator.bytes_in_use();
-  out = unet.forward(x, t, labels, {true, 1, 1, 0});
-  EXPECT_EQ(allocator.bytes_in_use(), after_first);
+  const int64_t after_first = m.allocator.bytes_in_use();
+  out = m.unet.forward(m.x, m.t, m.labels, {true, 1, 1, 0});
+  EXPECT_EQ(m.allocator.bytes_in_use(), after_first);
   // Without backward, forward keeps only its output and GroupNorm's per-sample statistics (a few floats per
   // sample and layer, whose buffers stay).
   const NoBackward inference;
-  out = unet.forward(x, t, labels, {false, 1, 1, 0});
-  const int64_t kept = allocator.bytes_in_use() - before;
+  out = m.unet.forward(m.x, m.t, m.labels, {false, 1, 1, 0});
+  const int64_t kept = m.allocator.bytes_in_use() - before;
   EXPECT_GE(kept, out.numel() * 4);
-  EXPECT_LT(kept, out.numel() * 4 + unet.activation_bytes(3) / 20);
-  EXPECT_THROW(unet.backward(out), Error) << "backward needs a forward that kept its activations";
+  EXPECT_LT(kept, out.numel() * 4 + m.unet.activation_bytes(3) / 20);
+  EXPECT_THROW(m.unet.backward(out), Error) << "backward needs a forward that kept its activations";
 }
 
 TEST(UNet, BackwardFreesWhatForwardKept) {
-  ParameterStore store;
-  UNet unet(small_spec(0.1f), store);
-  store.finalize(Device::CPU);
-  store.initialize(1);
-  const Tensor x = random_tensor({3, 8, 8, 1}, 4), t = from_vector({1.0f, 2.0f, 3.0f}, {3});
-  const Tensor labels = labels_of({0, 1, 10}), w = random_tensor({3, 8, 8, 1}, 5);
-  const Allocator& allocator = allocator_for(Device::CPU);
-  const int64_t before = allocator.bytes_in_use();
-  unet.forward(x, t, labels, {true, 1, 0, 0});
-  unet.backward(w);
+  MemoryCase m;
+  const Tensor w = random_tensor({3, 8, 8, 1}, 5);
+  const int64_t before = m.allocator.bytes_in_use();
+  m.unet.forward(m.x, m.t, m.labels, {true, 1, 0, 0});
+  m.unet.backward(w);
   // Left: the per-sample buffers that stay between steps (GroupNorm statistics, embedding gradients).
-  EXPECT_LT(allocator.bytes_in_use() - before, unet.activation_bytes(3) / 20);
-  EXPECT_THROW(unet.backward(w), Error) << "one forward serves one backward";
+  EXPECT_LT(m.allocator.bytes_in_use() - before, m.unet.activation_bytes(3) / 20);
+  EXPECT_THROW(m.unet.backward(w), Error) << "one forward serves one backward";
 }
 
 // Sample n's output depends only on its own inputs and its global index (dropout keys), so a batch and a
