@@ -140,6 +140,35 @@ Shape pool_output_shape(const OpArgs& args, const Shape& x, const Pool2dWindow& 
   return {x[0], ho, wo, x[3]};
 }
 
+// x [N,H,W,C] with C split into `groups`, gamma [C] and the statistics [N,groups]: what every group norm op reads.
+void check_group_norm_input(const OpArgs& args, const Tensor& x, int groups) {
+  args.rank("x", 4);
+  const int64_t c = x.dim(3);
+  args.require(groups > 0 && c % groups == 0, concat(c, " channels are not divisible into ", groups, " groups"));
+  args.shape("gamma", {c});
+  args.shape("mean", {x.dim(0), groups});
+  args.shape("rstd", {x.dim(0), groups});
+}
+
+void check_group_norm_forward(const OpArgs& args, const Tensor& x, int groups, float eps) {
+  check_group_norm_input(args, x, groups);
+  args.require(eps > 0, "eps must be positive");
+  args.shape("beta", {x.dim(3)});
+  args.shape("y", x.shape());
+}
+
+void check_group_norm_backward(const OpArgs& args, const Tensor& x, int groups) {
+  check_group_norm_input(args, x, groups);
+  args.shape("dy", x.shape());
+  args.optional_shape("dx", x.shape());
+  args.optional_shape("dgamma", {x.dim(3)});
+  args.optional_shape("dbeta", {x.dim(3)});
+}
+
+void check_dropout(const OpArgs& args, const Dropout& dropout) {
+  args.require(dropout.p >= 0.0f && dropout.p < 1.0f, concat("dropout probability ", dropout.p, " is outside [0, 1)"));
+}
+
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
@@ -188,15 +217,7 @@ void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, co
 void group_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
                         const Tensor& y, const Tensor& mean, const Tensor& rstd) {
   const OpArgs args("group_norm_forward", {ARG(x), ARG(gamma), ARG(beta), ARG(y), ARG(mean), ARG(rstd)});
-  args.rank("x", 4);
-  const int64_t c = x.dim(3);
-  args.require(groups > 0 && c % groups == 0, concat(c, " channels are not divisible into ", groups, " groups"));
-  args.require(eps > 0, "eps must be positive");
-  args.shape("gamma", {c});
-  args.shape("beta", {c});
-  args.shape("y", x.shape());
-  args.shape("mean", {x.dim(0), groups});
-  args.shape("rstd", {x.dim(0), groups});
+  check_group_norm_forward(args, x, groups, eps);
   args.backend().group_norm_forward(x, gamma, beta, groups, eps, y, mean, rstd);
 }
 
@@ -204,46 +225,15 @@ void group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mea
                          const Tensor& dy, const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
   const OpArgs args("group_norm_backward",
                     {ARG(x), ARG(gamma), ARG(mean), ARG(rstd), ARG(dy), ARG(dx), ARG(dgamma), ARG(dbeta)});
-  args.rank("x", 4);
-  const int64_t c = x.dim(3);
-  args.require(groups > 0 && c % groups == 0, concat(c, " channels are not divisible into ", groups, " groups"));
-  args.shape("gamma", {c});
-  args.shape("mean", {x.dim(0), groups});
-  args.shape("rstd", {x.dim(0), groups});
-  args.shape("dy", x.shape());
-  args.optional_shape("dx", x.shape());
-  args.optional_shape("dgamma", {c});
-  args.optional_shape("dbeta", {c});
+  check_group_norm_backward(args, x, groups);
   args.backend().group_norm_backward(x, gamma, mean, rstd, groups, dy, dx, dgamma, dbeta);
 }
-
-namespace {
-
-// The checks group_norm_silu_forward and _backward share with group_norm_forward.
-int64_t check_group_norm_input(const OpArgs& args, const Tensor& x, int groups) {
-  args.rank("x", 4);
-  const int64_t c = x.dim(3);
-  args.require(groups > 0 && c % groups == 0, concat(c, " channels are not divisible into ", groups, " groups"));
-  args.shape("gamma", {c});
-  args.shape("beta", {c});
-  args.shape("mean", {x.dim(0), groups});
-  args.shape("rstd", {x.dim(0), groups});
-  return c;
-}
-
-void check_dropout(const OpArgs& args, const Dropout& dropout) {
-  args.require(dropout.p >= 0.0f && dropout.p < 1.0f, concat("dropout probability ", dropout.p, " is outside [0, 1)"));
-}
-
-}  // namespace
 
 void group_norm_silu_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
                              const Dropout& dropout, const Tensor& y, const Tensor& mean, const Tensor& rstd) {
   const OpArgs args("group_norm_silu_forward", {ARG(x), ARG(gamma), ARG(beta), ARG(y), ARG(mean), ARG(rstd)});
-  check_group_norm_input(args, x, groups);
-  args.require(eps > 0, "eps must be positive");
+  check_group_norm_forward(args, x, groups, eps);
   check_dropout(args, dropout);
-  args.shape("y", x.shape());
   args.backend().group_norm_silu_forward(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
 }
 
@@ -252,12 +242,9 @@ void group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor
                               const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
   const OpArgs args("group_norm_silu_backward",
                     {ARG(x), ARG(gamma), ARG(beta), ARG(mean), ARG(rstd), ARG(dy), ARG(dx), ARG(dgamma), ARG(dbeta)});
-  const int64_t c = check_group_norm_input(args, x, groups);
+  check_group_norm_backward(args, x, groups);
+  args.shape("beta", {x.dim(3)});
   check_dropout(args, dropout);
-  args.shape("dy", x.shape());
-  args.optional_shape("dx", x.shape());
-  args.optional_shape("dgamma", {c});
-  args.optional_shape("dbeta", {c});
   args.backend().group_norm_silu_backward(x, gamma, beta, mean, rstd, groups, dropout, dy, dx, dgamma, dbeta);
 }
 
