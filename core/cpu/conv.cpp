@@ -40,11 +40,13 @@ void CpuBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const Te
   const ConvGeometry g = ConvGeometry::of(x, weight, window);
   const DType compute = compute_dtype();
   if (dbias.defined()) add_column_sums(dy.f32(), g.out_pixels(), g.out_channels, dbias.f32());
-  const bool try_dnnl = !im2col_only;
-  if (dweight.defined() && !(try_dnnl && dnnl_conv_backward_weights(g, compute, x.f32(), dy.f32(), dweight.f32())))
-    im2col_conv_backward_weights(g, x.f32(), dy.f32(), dweight.f32());
-  if (dx.defined() && !(try_dnnl && dnnl_conv_backward_data(g, compute, dy.f32(), weight.f32(), dx.f32())))
-    im2col_conv_backward_data(g, dy.f32(), weight.f32(), dx.f32());
+  float* dx_values = dx.defined() ? dx.f32() : nullptr;
+  float* dweight_values = dweight.defined() ? dweight.f32() : nullptr;
+  const DnnlBackward done =
+      im2col_only ? DnnlBackward{}
+                  : dnnl_conv_backward(g, compute, x.f32(), dy.f32(), weight.f32(), dx_values, dweight_values);
+  if (dweight_values != nullptr && !done.weights) im2col_conv_backward_weights(g, x.f32(), dy.f32(), dweight_values);
+  if (dx_values != nullptr && !done.data) im2col_conv_backward_data(g, dy.f32(), weight.f32(), dx_values);
 }
 
 }  // namespace diffuse::cpu

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <functional>
+#include <map>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 
 #include "core/cpu/dnnl_support.h"
 #include "core/cpu/gemm.h"
@@ -16,18 +17,13 @@ namespace {
 using dnnl::memory;
 using Tag = memory::format_tag;
 
-struct PlanKey {
-  std::array<int64_t, 10> sizes;  // batch, height, width, in, out, kernel_h, kernel_w, stride, pad_h, pad_w
-  DType compute;
-  bool operator==(const PlanKey& other) const { return sizes == other.sizes && compute == other.compute; }
-};
+// (batch, height, width, in, out, kernel_h, kernel_w, stride, pad_h, pad_w), compute type.
+using PlanKey = std::pair<std::array<int64_t, 10>, DType>;
 
-struct PlanKeyHash {
-  size_t operator()(const PlanKey& key) const {
-    size_t hash = std::hash<int>()(static_cast<int>(key.compute));
-    for (int64_t size : key.sizes) hash = hash * 1000003u ^ std::hash<int64_t>()(size);
-    return hash;
-  }
+// An activation operand in our fp32 NHWC layout and in the compute type, with the reorder that rounds it.
+struct Operand {
+  memory::desc f32, compute;
+  dnnl::reorder round;  // built only when the compute type is not fp32
 };
 
 // Everything oneDNN needs for one problem. Weights arrive as fp32 [Co,Kh,Kw,Ci]
@@ -35,10 +31,9 @@ struct PlanKeyHash {
 // each primitive prefers; activations stay NHWC, rounded to the compute type
 // first when that is not fp32.
 struct ConvPlan {
-  memory::desc x_f32, dy_f32, weight_f32;  // our layouts
-  memory::desc x_compute, dy_compute;      // NHWC in the compute type
-  bool rounds_inputs = false;              // compute type is not fp32
-  dnnl::reorder x_to_compute, dy_to_compute;
+  Operand x, dy;
+  memory::desc weight_f32;     // our layout
+  bool rounds_inputs = false;  // compute type is not fp32
 
   dnnl::convolution_forward::primitive_desc forward_pd;
   bool forward_optimized = false;
@@ -76,21 +71,19 @@ std::unique_ptr<ConvPlan> make_plan(const ConvGeometry& g, DType compute) {
   const memory::dims x_dims = {g.batch, g.in_channels, g.height, g.width};
   const memory::dims y_dims = {g.batch, g.out_channels, g.out_height, g.out_width};
   const memory::dims weight_dims = {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
-  plan->x_f32 = memory::desc(x_dims, f32, Tag::nhwc);
-  plan->dy_f32 = memory::desc(y_dims, f32, Tag::nhwc);
   plan->weight_f32 = memory::desc(weight_dims, f32, Tag::ohwi);
-  plan->x_compute = memory::desc(x_dims, type, Tag::nhwc);
-  plan->dy_compute = memory::desc(y_dims, type, Tag::nhwc);
   plan->rounds_inputs = compute != DType::F32;
   dnnl::engine& engine = dnnl_engine();
-  if (plan->rounds_inputs) {
-    plan->x_to_compute = dnnl::reorder(dnnl::reorder::primitive_desc(engine, plan->x_f32, engine, plan->x_compute));
-    plan->dy_to_compute = dnnl::reorder(dnnl::reorder::primitive_desc(engine, plan->dy_f32, engine, plan->dy_compute));
+  for (auto [operand, dims] : {std::pair{&plan->x, x_dims}, std::pair{&plan->dy, y_dims}}) {
+    operand->f32 = memory::desc(dims, f32, Tag::nhwc);
+    operand->compute = memory::desc(dims, type, Tag::nhwc);
+    if (plan->rounds_inputs)
+      operand->round = dnnl::reorder(dnnl::reorder::primitive_desc(engine, operand->f32, engine, operand->compute));
   }
   const memory::desc any_weights(weight_dims, type, Tag::any);
   const memory::desc bias(memory::dims{g.out_channels}, f32, Tag::a);
   const dnnl::convolution_forward::desc forward(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                                plan->x_compute, any_weights, bias, plan->dy_f32, strides_of(g),
+                                                plan->x.compute, any_weights, bias, plan->dy.f32, strides_of(g),
                                                 padding_left(g), padding_right(g));
   plan->forward_pd = dnnl::convolution_forward::primitive_desc(forward, user_scratchpad(), engine);
   plan->forward_optimized = is_optimized(plan->forward_pd.impl_info_str());
@@ -108,8 +101,8 @@ void build_backward(const ConvGeometry& g, DType compute, ConvPlan& plan) {
   const memory::desc any_weights(weight_dims, dnnl_type(compute), Tag::any);
   const memory::desc any_weight_gradient(weight_dims, memory::data_type::f32, Tag::any);
 
-  const dnnl::convolution_backward_data::desc data(dnnl::algorithm::convolution_direct, plan.x_f32, any_weights,
-                                                   plan.dy_compute, strides_of(g), padding_left(g), padding_right(g));
+  const dnnl::convolution_backward_data::desc data(dnnl::algorithm::convolution_direct, plan.x.f32, any_weights,
+                                                   plan.dy.compute, strides_of(g), padding_left(g), padding_right(g));
   plan.backward_data_pd =
       dnnl::convolution_backward_data::primitive_desc(data, user_scratchpad(), engine, plan.forward_pd);
   plan.backward_data_optimized = is_optimized(plan.backward_data_pd.impl_info_str());
@@ -119,8 +112,8 @@ void build_backward(const ConvGeometry& g, DType compute, ConvPlan& plan) {
         dnnl::reorder::primitive_desc(engine, plan.weight_f32, engine, plan.backward_data_pd.weights_desc()));
   }
 
-  const dnnl::convolution_backward_weights::desc weights(dnnl::algorithm::convolution_direct, plan.x_compute,
-                                                         any_weight_gradient, plan.dy_compute, strides_of(g),
+  const dnnl::convolution_backward_weights::desc weights(dnnl::algorithm::convolution_direct, plan.x.compute,
+                                                         any_weight_gradient, plan.dy.compute, strides_of(g),
                                                          padding_left(g), padding_right(g));
   plan.backward_weights_pd =
       dnnl::convolution_backward_weights::primitive_desc(weights, user_scratchpad(), engine, plan.forward_pd);
@@ -140,7 +133,7 @@ void build_backward(const ConvGeometry& g, DType compute, ConvPlan& plan) {
 // oneDNN throws when it has no implementation at all for a problem (a data type this CPU cannot do); that is
 // the same answer as "only reference loops": the im2col path takes over.
 ConvPlan& plan_for(const ConvGeometry& g, DType compute, bool backward) {
-  thread_local std::unordered_map<PlanKey, std::unique_ptr<ConvPlan>, PlanKeyHash> plans;
+  thread_local std::map<PlanKey, std::unique_ptr<ConvPlan>> plans;
   const PlanKey key{
       {g.batch, g.height, g.width, g.in_channels, g.out_channels, g.kernel_h, g.kernel_w, g.stride, g.pad_h, g.pad_w},
       compute};
@@ -178,12 +171,11 @@ memory user_memory(const memory::desc& desc, const float* data) {
 }
 
 // `data` (fp32 NHWC) as the primitive's input: itself, or rounded into `buffer`.
-memory compute_input(const ConvPlan& plan, const memory::desc& f32_desc, const memory::desc& compute_desc,
-                     const dnnl::reorder& round, const float* data, ScratchBuffer& buffer) {
-  memory original = user_memory(f32_desc, data);
+memory compute_input(const ConvPlan& plan, const Operand& operand, const float* data, ScratchBuffer& buffer) {
+  memory original = user_memory(operand.f32, data);
   if (!plan.rounds_inputs) return original;
-  memory rounded = scratch_memory(compute_desc, buffer);
-  round.execute(dnnl_stream(), original, rounded);
+  memory rounded = scratch_memory(operand.compute, buffer);
+  operand.round.execute(dnnl_stream(), original, rounded);
   return rounded;
 }
 
@@ -195,73 +187,68 @@ memory reordered_weights(const ConvPlan& plan, const dnnl::reorder& reorder, con
   return reordered;
 }
 
+// Runs a primitive with its user scratchpad and waits for it.
+template <typename PrimitiveDesc>
+void run(const dnnl::primitive& primitive, const PrimitiveDesc& pd, std::unordered_map<int, memory> arguments) {
+  arguments.emplace(DNNL_ARG_SCRATCHPAD, scratch_memory(pd.scratchpad_desc(), scratch.workspace));
+  primitive.execute(dnnl_stream(), arguments);
+  dnnl_stream().wait();
+}
+
 }  // namespace
 
 bool dnnl_conv_forward(const ConvGeometry& g, DType compute, const float* x, const float* weight, const float* bias,
                        float* y) {
   ConvPlan& plan = plan_for(g, compute, false);
   if (!plan.forward_optimized) return false;
-  dnnl::stream& stream = dnnl_stream();
-  const memory x_memory = compute_input(plan, plan.x_f32, plan.x_compute, plan.x_to_compute, x, scratch.x);
-  const memory weights = reordered_weights(plan, plan.forward_weights, plan.forward_pd.weights_desc(), weight);
-  std::unordered_map<int, memory> arguments = {
-      {DNNL_ARG_SRC, x_memory},
-      {DNNL_ARG_WEIGHTS, weights},
-      {DNNL_ARG_DST, user_memory(plan.dy_f32, y)},
-      {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.forward_pd.scratchpad_desc(), scratch.workspace)}};
   // The primitive was made with a bias; without one it adds zeros.
   if (bias == nullptr) {
     float* zeros = scratch.zero_bias.get(static_cast<size_t>(g.out_channels));
     std::fill(zeros, zeros + g.out_channels, 0.0f);
     bias = zeros;
   }
-  arguments.emplace(DNNL_ARG_BIAS, user_memory(plan.forward_pd.bias_desc(), bias));
-  plan.forward.execute(stream, arguments);
-  stream.wait();
+  run(plan.forward, plan.forward_pd,
+      {{DNNL_ARG_SRC, compute_input(plan, plan.x, x, scratch.x)},
+       {DNNL_ARG_WEIGHTS, reordered_weights(plan, plan.forward_weights, plan.forward_pd.weights_desc(), weight)},
+       {DNNL_ARG_BIAS, user_memory(plan.forward_pd.bias_desc(), bias)},
+       {DNNL_ARG_DST, user_memory(plan.dy.f32, y)}});
   return true;
 }
 
-bool dnnl_conv_backward_data(const ConvGeometry& g, DType compute, const float* dy, const float* weight, float* dx) {
+DnnlBackward dnnl_conv_backward(const ConvGeometry& g, DType compute, const float* x, const float* dy,
+                                const float* weight, float* dx, float* dweight) {
   ConvPlan& plan = plan_for(g, compute, true);
-  if (!plan.backward_data_optimized) return false;
-  dnnl::stream& stream = dnnl_stream();
-  const memory dy_memory = compute_input(plan, plan.dy_f32, plan.dy_compute, plan.dy_to_compute, dy, scratch.dy);
-  const memory weights =
-      reordered_weights(plan, plan.backward_data_weights, plan.backward_data_pd.weights_desc(), weight);
-  plan.backward_data.execute(
-      stream, {{DNNL_ARG_DIFF_DST, dy_memory},
-               {DNNL_ARG_WEIGHTS, weights},
-               {DNNL_ARG_DIFF_SRC, user_memory(plan.x_f32, dx)},
-               {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.backward_data_pd.scratchpad_desc(), scratch.workspace)}});
-  stream.wait();
-  return true;
-}
-
-bool dnnl_conv_backward_weights(const ConvGeometry& g, DType compute, const float* x, const float* dy, float* dweight) {
-  ConvPlan& plan = plan_for(g, compute, true);
-  if (!plan.backward_weights_optimized) return false;
-  dnnl::stream& stream = dnnl_stream();
-  const memory x_memory = compute_input(plan, plan.x_f32, plan.x_compute, plan.x_to_compute, x, scratch.x);
-  const memory dy_memory = compute_input(plan, plan.dy_f32, plan.dy_compute, plan.dy_to_compute, dy, scratch.dy);
-  memory gradient = scratch_memory(plan.backward_weights_pd.diff_weights_desc(), scratch.weight_gradient);
-  plan.backward_weights.execute(
-      stream, {{DNNL_ARG_SRC, x_memory},
-               {DNNL_ARG_DIFF_DST, dy_memory},
-               {DNNL_ARG_DIFF_WEIGHTS, gradient},
-               {DNNL_ARG_SCRATCHPAD, scratch_memory(plan.backward_weights_pd.scratchpad_desc(), scratch.workspace)}});
-  memory accumulated = user_memory(plan.weight_f32, dweight);
-  plan.add_weight_gradient.execute(stream, gradient, accumulated);
-  stream.wait();
-  return true;
+  const bool data = dx != nullptr && plan.backward_data_optimized;
+  const bool weights = dweight != nullptr && plan.backward_weights_optimized;
+  if (!data && !weights) return {};
+  const memory dy_memory = compute_input(plan, plan.dy, dy, scratch.dy);  // rounded once for both products
+  if (weights) {
+    memory gradient = scratch_memory(plan.backward_weights_pd.diff_weights_desc(), scratch.weight_gradient);
+    run(plan.backward_weights, plan.backward_weights_pd,
+        {{DNNL_ARG_SRC, compute_input(plan, plan.x, x, scratch.x)},
+         {DNNL_ARG_DIFF_DST, dy_memory},
+         {DNNL_ARG_DIFF_WEIGHTS, gradient}});
+    memory accumulated = user_memory(plan.weight_f32, dweight);
+    plan.add_weight_gradient.execute(dnnl_stream(), gradient, accumulated);
+    dnnl_stream().wait();
+  }
+  if (data) {
+    run(plan.backward_data, plan.backward_data_pd,
+        {{DNNL_ARG_DIFF_DST, dy_memory},
+         {DNNL_ARG_WEIGHTS,
+          reordered_weights(plan, plan.backward_data_weights, plan.backward_data_pd.weights_desc(), weight)},
+         {DNNL_ARG_DIFF_SRC, user_memory(plan.x.f32, dx)}});
+  }
+  return {data, weights};
 }
 
 std::string conv_implementations(const ConvGeometry& g, DType compute) {
   const ConvPlan& plan = plan_for(g, compute, true);
-  if (!plan.forward_optimized) return "im2col / im2col / im2col";
+  // Without an optimized forward no backward is built either, so every part reads "im2col".
   const auto name = [](bool optimized, const auto& pd) {
     return std::string(optimized ? pd.impl_info_str() : "im2col");
   };
-  return std::string(plan.forward_pd.impl_info_str()) + " / " +
+  return name(plan.forward_optimized, plan.forward_pd) + " / " +
          name(plan.backward_data_optimized, plan.backward_data_pd) + " / " +
          name(plan.backward_weights_optimized, plan.backward_weights_pd);
 }

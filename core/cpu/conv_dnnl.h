@@ -2,9 +2,9 @@
 // NHWC activations), in fp32 or, when the matmul dtype says so, with bf16
 // operands and fp32 results. One plan per problem and thread holds the
 // primitives and the weight reorders, built on first use. Each function
-// returns false, having done nothing, when oneDNN offers only its reference
-// loops for the problem (odd channel counts such as 1); the caller then uses
-// the im2col path.
+// returns false (or says which parts it did), having done nothing else, when
+// oneDNN offers only its reference loops for the problem or cannot compute its
+// data type on this CPU; the caller then uses the im2col path.
 #pragma once
 
 #include <string>
@@ -18,11 +18,16 @@ namespace diffuse::cpu {
 bool dnnl_conv_forward(const ConvGeometry& g, DType compute, const float* x, const float* weight, const float* bias,
                        float* y);
 
-// dx = the input gradient (overwritten).
-bool dnnl_conv_backward_data(const ConvGeometry& g, DType compute, const float* dy, const float* weight, float* dx);
+// Which backward products dnnl_conv_backward computed.
+struct DnnlBackward {
+  bool data = false;
+  bool weights = false;
+};
 
-// dweight += the filter gradient.
-bool dnnl_conv_backward_weights(const ConvGeometry& g, DType compute, const float* x, const float* dy, float* dweight);
+// dweight += the filter gradient and dx = the input gradient (overwritten), each skipped when its pointer is
+// null; dy is rounded to the compute type once for both.
+DnnlBackward dnnl_conv_backward(const ConvGeometry& g, DType compute, const float* x, const float* dy,
+                                const float* weight, float* dx, float* dweight);
 
 // The implementations a problem runs on, "forward / backward data / backward
 // weights", each oneDNN's name for its kernel or "im2col" (tests).
