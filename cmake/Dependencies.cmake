@@ -7,8 +7,19 @@ find_package(Threads REQUIRED)
 # oneDNN: the CPU backend's GEMM (dnnl_sgemm) and convolutions. It picks its
 # kernels from the CPU's instruction sets (AVX2, AVX-512, bf16, AMX) and runs on
 # the same OpenMP thread pool as our loops.
-find_path(DIFFUSE_DNNL_INCLUDE oneapi/dnnl/dnnl.hpp REQUIRED)
-find_library(DIFFUSE_DNNL_LIBRARY NAMES dnnl REQUIRED)
+find_path(DIFFUSE_DNNL_INCLUDE oneapi/dnnl/dnnl.hpp)
+find_library(DIFFUSE_DNNL_LIBRARY NAMES dnnl)
+if(NOT DIFFUSE_DNNL_INCLUDE OR NOT DIFFUSE_DNNL_LIBRARY)
+  message(FATAL_ERROR "oneDNN not found: install libdnnl-dev (scripts/setup.sh does), or point CMAKE_PREFIX_PATH "
+                      "at a oneDNN 2.x installation")
+endif()
+# The convolutions use oneDNN 2's operation descriptors, which oneDNN 3 removed.
+file(STRINGS "${DIFFUSE_DNNL_INCLUDE}/oneapi/dnnl/dnnl_version.h" DIFFUSE_DNNL_MAJOR REGEX "#define DNNL_VERSION_MAJOR")
+string(REGEX MATCH "[0-9]+" DIFFUSE_DNNL_MAJOR "${DIFFUSE_DNNL_MAJOR}")
+if(NOT DIFFUSE_DNNL_MAJOR EQUAL 2)
+  message(FATAL_ERROR "oneDNN ${DIFFUSE_DNNL_MAJOR}.x found in ${DIFFUSE_DNNL_INCLUDE}; diffuse needs oneDNN 2.x "
+                      "(Debian 12's libdnnl-dev, or gpu-deps/ through scripts/gpu_check.sh with DIFFUSE_USE_GPU_DEPS=1)")
+endif()
 add_library(diffuse_dnnl INTERFACE)
 target_include_directories(diffuse_dnnl SYSTEM INTERFACE ${DIFFUSE_DNNL_INCLUDE})
 target_link_libraries(diffuse_dnnl INTERFACE ${DIFFUSE_DNNL_LIBRARY})
