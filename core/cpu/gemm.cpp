@@ -73,6 +73,7 @@ void set_scratch_budget_bytes(size_t bytes) { scratch_budget.store(bytes, std::m
 float* ScratchBuffer::get(size_t count) {
   if (count > capacity_) {
     data_.reset();  // release first so the old and new buffers never coexist
+    capacity_ = 0;  // (and stay consistent if the allocation below throws)
     // Cache-line aligned: oneDNN's kernels read whole lines.
     data_.reset(static_cast<float*>(::operator new[](count * sizeof(float), std::align_val_t{64})));
     capacity_ = count;
