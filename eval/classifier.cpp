@@ -47,9 +47,10 @@ Tensor Classifier::unit_forward(ConvUnit& unit, const Tensor& x) {
 }
 
 Tensor Classifier::unit_backward(ConvUnit& unit, const Tensor& dy, model::InputGradient input_gradient) {
+  const Tensor activated = model::take_kept(unit.activated, "classifier unit");
   const Tensor dactivated = model::new_f32(dy.shape(), dy.device());
   // ReLU(v) > 0 exactly where v > 0, so the activation serves as the mask.
-  ops::relu_backward(unit.activated, dy, dactivated);
+  ops::relu_backward(activated, dy, dactivated);
   return unit.conv->backward(unit.norm->backward(dactivated), input_gradient);
 }
 
@@ -69,8 +70,7 @@ Tensor Classifier::forward(const Tensor& images) {
 void Classifier::backward(const Tensor& dlogits) {
   const Tensor dfeatures = head_->backward(dlogits);
   ops::relu_backward(features_, dfeatures, dfeatures);  // in place
-  const Tensor& last = units_.back().activated;
-  Tensor dh = embed_->backward(dfeatures).reshape(last.shape());
+  Tensor dh = embed_->backward(dfeatures).reshape(units_.back().activated.shape());
   for (size_t i = units_.size(); i-- > 0;)
     dh = unit_backward(units_[i], dh, i == 0 ? model::InputGradient::kSkip : model::InputGradient::kCompute);
 }

@@ -38,7 +38,7 @@ struct ClassifierSpec {
 struct ConvUnit {
   std::unique_ptr<model::Conv2d> conv;
   std::unique_ptr<model::GroupNorm> norm;
-  Tensor activated;  // [N,H,W,C] ReLU output
+  Tensor activated;  // [N,H,W,C] ReLU output, kept for backward's mask (taken by backward)
 };
 
 class Classifier {
