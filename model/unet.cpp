@@ -244,23 +244,23 @@ void UNet::backward(const Tensor& dout) {
   // input gradient splits into d h and that skip's gradient, kept until the
   // down path reaches the skip.
   const size_t skip_count = skip_channels_.size();
-  a.dskips.assign(skip_count, Tensor());
-  size_t up_index = skip_count;
+  // Per skip (push order): its up ResBlock's gradient until the down path adds it.
+  std::vector<Tensor> dskips(skip_count);
+  size_t next_skip = 0;  // up blocks run backward in reverse, so they meet the skips in push order
   bool first_temb = true;
   for (auto level = up_.rbegin(); level != up_.rend(); ++level) {
     if (level->upsample) g = level->upsample->backward(g);
     for (size_t i = level->blocks.size(); i-- > 0;) {
-      --up_index;
       if (!level->attentions.empty()) g = level->attentions[i]->backward(g);
       const Tensor dinput = level->blocks[i]->backward(g);
       add_dtemb(level->blocks[i]->dtemb(), first_temb);
       first_temb = false;
-      const size_t skip = skip_count - 1 - up_index;
+      const size_t skip = next_skip++;
       // The skip has the block input's batch and resolution, and skip_channels_[skip] of its channels.
       const int64_t skip_width = skip_channels_[skip];
       g = new_f32({dinput.dim(0), dinput.dim(1), dinput.dim(2), dinput.dim(3) - skip_width}, dinput.device());
-      a.dskips[skip] = new_f32({dinput.dim(0), dinput.dim(1), dinput.dim(2), skip_width}, dinput.device());
-      ops::split_channels(dinput, g, a.dskips[skip]);
+      dskips[skip] = new_f32({dinput.dim(0), dinput.dim(1), dinput.dim(2), skip_width}, dinput.device());
+      ops::split_channels(dinput, g, dskips[skip]);
     }
   }
 
@@ -273,8 +273,8 @@ void UNet::backward(const Tensor& dout) {
   // Down path in reverse: each pushed tensor also gets its skip's gradient.
   size_t skip = skip_count;
   const auto add_skip_gradient = [&] {
-    ops::accumulate(g, a.dskips[--skip]);
-    a.dskips[skip] = Tensor();
+    ops::accumulate(g, dskips[--skip]);
+    dskips[skip] = Tensor();
   };
   for (auto level = down_.rbegin(); level != down_.rend(); ++level) {
     if (level->downsample) {

@@ -86,8 +86,7 @@ struct UNetLevel {
 struct UNetActivations {
   Tensor temb;  // [N,4ch] time (+ class) embedding, SiLU's input
   // Backward only.
-  Tensor dtemb_activated;      // [N,4ch] sum over ResBlocks of d temb_activated; then d temb in place
-  std::vector<Tensor> dskips;  // per skip (push order): its up ResBlock's gradient until the down path adds it
+  Tensor dtemb_activated;  // [N,4ch] sum over ResBlocks of d temb_activated; then d temb in place
 };
 
 class UNet {
