@@ -39,16 +39,16 @@ Device resolve_device(const std::string& name, const std::string& setting) {
 }
 
 DeviceChoice choose_device(const std::string& name, const std::string& setting, int local_rank) {
-  const Device device = resolve_device(name, setting);
-  if (device == Device::CPU)
-    return {Device::CPU, name == "auto" ? "the CPU (" + setting + " auto: " + missing_gpu() + ")" : "the CPU"};
 #if DIFFUSE_HAS_CUDA
-  cuda::set_device(local_rank % cuda::device_count());
-  return {Device::CUDA, "GPU " + cuda::device_name()};
+  if (resolve_device(name, setting) == Device::CUDA) {
+    cuda::set_device(local_rank % cuda::device_count());
+    return {Device::CUDA, "GPU " + cuda::device_name()};
+  }
 #else
+  resolve_device(name, setting);  // for its error
   (void)local_rank;
-  return {Device::CPU, "the CPU"};
 #endif
+  return {Device::CPU, name == "auto" ? "the CPU (" + setting + " auto: " + missing_gpu() + ")" : "the CPU"};
 }
 
 }  // namespace diffuse
