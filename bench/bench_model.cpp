@@ -21,10 +21,8 @@ BenchModel::BenchModel(const Config& config_in, Device device, int batch, uint32
   ops::fill_normal(micro.images, config.seed, kPurposeDataOrder, 0, first_sample);
   ops::clamp(micro.images, -1.0f, 1.0f, micro.images);
   if (spec.num_classes > 0) {
-    Tensor labels = Tensor::empty({batch}, DType::I32);
-    for (int i = 0; i < batch; ++i) labels.i32()[i] = static_cast<int32_t>((first_sample + i) % spec.num_classes);
-    micro.labels = Tensor::empty({batch}, DType::I32, device);
-    copy(labels, micro.labels);
+    micro.labels = Tensor::empty({batch}, DType::I32);
+    for (int i = 0; i < batch; ++i) micro.labels.i32()[i] = static_cast<int32_t>((first_sample + i) % spec.num_classes);
   }
   micro.first_sample = first_sample;
 }

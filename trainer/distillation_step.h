@@ -13,8 +13,8 @@
 
 namespace diffuse {
 
-// Returns the sum of the per-sample losses (unscaled), like train_micro_batch.
-double distill_micro_batch(model::UNet& student, model::UNet& teacher, const DiffusionSetup& setup, int student_steps,
+// Returns the per-sample losses (unscaled, on the device), like train_micro_batch.
+Tensor distill_micro_batch(model::UNet& student, model::UNet& teacher, const DiffusionSetup& setup, int student_steps,
                            uint64_t seed, const MicroBatch& batch, float loss_scale);
 
 }  // namespace diffuse

@@ -284,23 +284,32 @@ bool Trainer::agree_to_stop() {
   return communicator_.all_reduce_sum(signal != 0 ? 1.0 : 0.0) > 0.0;
 }
 
-std::pair<double, double> Trainer::train_step(const Batch& batch) {
+double Trainer::take_window_loss() {
+  if (!window_losses_.defined()) return 0.0;
+  double sum = 0.0;
+  for (float value : to_vector(window_losses_)) sum += value;
+  window_losses_ = Tensor();
+  return sum;
+}
+
+double Trainer::train_step(const Batch& batch) {
   const TrainConfig& train = config_.train;
   const int64_t micro = batch.images.dim(0) / train.accumulation;
   const float loss_scale = scaler_.scale() / static_cast<float>(train.batch_size);
   store_.zero_grads();
-  double loss_sum = 0.0;
   for (int part = 0; part < train.accumulation; ++part) {
     MicroBatch micro_batch;
     micro_batch.images = on_device(batch.images.slice(part * micro, (part + 1) * micro), device_);
-    if (batch.labels.defined())
-      micro_batch.labels = on_device(batch.labels.slice(part * micro, (part + 1) * micro), device_);
+    if (batch.labels.defined()) micro_batch.labels = batch.labels.slice(part * micro, (part + 1) * micro);
     micro_batch.step = static_cast<uint32_t>(step_);
     micro_batch.first_sample = static_cast<uint32_t>(batch.first_sample + part * micro);
     // Only the last micro-step's backward finishes gradients, so only it starts reductions.
     if (reducer_ && part == train.accumulation - 1) reducer_->arm();
-    loss_sum += micro_step_ ? micro_step_(*unet_, micro_batch, loss_scale)
-                            : train_micro_batch(*unet_, setup_, config_.seed, micro_batch, loss_scale);
+    const Tensor losses = micro_step_ ? micro_step_(*unet_, micro_batch, loss_scale)
+                                      : train_micro_batch(*unet_, setup_, config_.seed, micro_batch, loss_scale);
+    // Summed on the device: reading the losses every micro-step would make the host wait for the GPU.
+    if (!window_losses_.defined()) window_losses_ = Tensor::zeros(losses.shape(), DType::F32, losses.device());
+    ops::accumulate(window_losses_, losses);
   }
   last_reduction_wait_ = reducer_ ? reducer_->finish() : 0.0;
 
@@ -315,7 +324,7 @@ std::pair<double, double> Trainer::train_step(const Batch& batch) {
   if (!decision.apply) {
     log_warning("step ", step_, ": gradients are not finite; skipped (", scaler_.skipped_steps(),
                 " skipped so far, loss scale now ", scaler_.scale(), ")");
-    return {decision.grad_norm, loss_sum};
+    return decision.grad_norm;
   }
   ops::AdamWStep adam;
   adam.lr = static_cast<float>(learning_rate(step_));
@@ -329,7 +338,7 @@ std::pair<double, double> Trainer::train_step(const Batch& batch) {
   ops::adamw_update(params, gradients, adam_m_, adam_v_, adam);
   if (sharded_) communicator_.all_gather_in_place(store_.params(), shards_.counts());
   for (auto& [rate, buffer] : ema_) ops::ema_update(buffer, store_.params(), static_cast<float>(rate));
-  return {decision.grad_norm, loss_sum};
+  return decision.grad_norm;
 }
 
 RunOutcome Trainer::run(int64_t stop_after) {
@@ -359,17 +368,17 @@ RunOutcome Trainer::run(int64_t stop_after) {
   auto window_start = std::chrono::steady_clock::now();
   const auto run_start = window_start;
   int64_t window_steps = 0;
-  double window_loss = 0.0, window_wait = 0.0;
+  double window_wait = 0.0;
+  window_losses_ = Tensor();
   while (step_ < last) {
     const Batch batch = loader.next();
     DIFFUSE_CHECK(batch.step == step_, "data loader is at step ", batch.step, " but training is at ", step_);
-    const auto [grad_norm, loss_sum] = train_step(batch);
+    const double grad_norm = train_step(batch);
     ++window_steps;
-    window_loss += loss_sum;
     window_wait += last_reduction_wait_;
 
     if (step_ % train.log_every == 0 || step_ == last) {
-      const double loss = communicator_.all_reduce_sum(window_loss) / (window_steps * train.batch_size);
+      const double loss = communicator_.all_reduce_sum(take_window_loss()) / (window_steps * train.batch_size);
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - window_start).count();
       const double images_per_second = window_steps * train.batch_size / std::max(seconds, 1e-9);
@@ -394,7 +403,7 @@ RunOutcome Trainer::run(int64_t stop_after) {
       metrics.write(step_, values);
       window_start = now;
       window_steps = 0;
-      window_loss = window_wait = 0.0;
+      window_wait = 0.0;
     }
     // Sampling, evaluation and checkpoints are not training: the throughput window skips them.
     const auto pause_start = std::chrono::steady_clock::now();

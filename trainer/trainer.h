@@ -63,7 +63,7 @@ class Trainer {
   Trainer(const Config& config, const std::string& run_dir, Communicator& communicator, bool resuming);
 
   // Replaces the diffusion loss (train_micro_batch) by another objective with the same contract, e.g. distillation.
-  using MicroStep = std::function<double(model::UNet& unet, const MicroBatch& batch, float loss_scale)>;
+  using MicroStep = std::function<Tensor(model::UNet& unet, const MicroBatch& batch, float loss_scale)>;
   void set_micro_step(MicroStep micro_step) { micro_step_ = std::move(micro_step); }
   // Starts from these weights (parameters and every EMA buffer) instead of the seeded initialization.
   void start_from_weights(const Tensor& weights);
@@ -95,8 +95,11 @@ class Trainer {
   void save_checkpoint();
 
  private:
-  // One optimizer step; returns the gradient norm before clipping and the summed loss.
-  std::pair<double, double> train_step(const Batch& batch);
+  // One optimizer step; returns the gradient norm before clipping. Adds the
+  // step's per-sample losses to window_losses_.
+  double train_step(const Batch& batch);
+  // The sum of the losses added to window_losses_ since the last call (one read from the device).
+  double take_window_loss();
   void write_sample_grid();
   void evaluate(MetricsLog& metrics);
   // Runs `body` with the first EMA rate's weights in the model, then restores the training weights.
@@ -128,6 +131,7 @@ class Trainer {
   int64_t steps_per_epoch_ = 0;  // set by run() from the dataset; 0 before
   int64_t step_ = 0;
   double last_reduction_wait_ = 0.0;
+  Tensor window_losses_;  // f32 [micro-batch] on the device: per-sample losses summed since the last log
 };
 
 // `diffuse train`: loads the config, picks the communicator (MPI when started

@@ -15,6 +15,8 @@ Tensor per_sample(const std::vector<float>& values, Device device) {
 Tensor conditioning_labels(const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch) {
   if (setup.num_classes == 0) return Tensor();
   DIFFUSE_CHECK(batch.labels.defined(), "a class-conditional model needs a dataset with labels");
+  DIFFUSE_CHECK(batch.labels.device() == Device::CPU, "micro-batch labels belong on the host, got ",
+                batch.labels.describe());
   const int64_t n = batch.images.dim(0);
   Tensor host_labels = Tensor::empty({n}, DType::I32);
   const std::vector<float> given = to_vector(batch.labels);
@@ -27,7 +29,7 @@ Tensor conditioning_labels(const DiffusionSetup& setup, uint64_t seed, const Mic
   return on_device(host_labels, batch.images.device());
 }
 
-double regress_output(model::UNet& unet, const Tensor& z, const Tensor& time, const Tensor& labels,
+Tensor regress_output(model::UNet& unet, const Tensor& z, const Tensor& time, const Tensor& labels,
                       const model::ForwardContext& context, const Tensor& target, const Tensor& weights,
                       float loss_scale) {
   const int64_t n = z.dim(0);
@@ -37,12 +39,10 @@ double regress_output(model::UNet& unet, const Tensor& z, const Tensor& time, co
   ops::mse_loss_forward(out, target, weights, losses);
   ops::mse_loss_backward(out, target, weights, loss_scale, dout);
   unet.backward(dout);
-  double total = 0.0;
-  for (float value : to_vector(losses)) total += value;
-  return total;
+  return losses;
 }
 
-double train_micro_batch(model::UNet& unet, const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch,
+Tensor train_micro_batch(model::UNet& unet, const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch,
                          float loss_scale) {
   const Tensor& x = batch.images;
   const int64_t n = x.dim(0);

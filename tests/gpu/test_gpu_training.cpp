@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <memory>
+#include <numeric>
 #include <vector>
 
 #include "core/matmul_precision.h"
@@ -38,6 +39,11 @@ Tensor starting_parameters(model::ParameterStore& store, uint64_t seed) {
   return values;
 }
 
+double summed(const Tensor& losses) {
+  const std::vector<float> values = to_vector(losses);
+  return std::accumulate(values.begin(), values.end(), 0.0);
+}
+
 StepResult train_step(Device device, const Config& config) {
   model::ParameterStore store;
   model::UNet unet(unet_spec(config.model), store);
@@ -49,14 +55,14 @@ StepResult train_step(Device device, const Config& config) {
   micro.images = copy_to(testing::random_tensor({batch, size, size, channels}, 77), device);
   Tensor labels = Tensor::empty({batch}, DType::I32);
   for (int64_t i = 0; i < batch; ++i) labels.i32()[i] = static_cast<int32_t>((3 * i) % config.model.num_classes);
-  micro.labels = copy_to(labels, device);
+  micro.labels = labels;
   micro.step = 3;
   micro.first_sample = 8;
   const DiffusionSetup setup = diffusion_setup(config);
 
   StepResult result;
   store.zero_grads();
-  result.loss = train_micro_batch(unet, setup, config.seed, micro, 1.0f / batch);
+  result.loss = summed(train_micro_batch(unet, setup, config.seed, micro, 1.0f / batch));
   result.grads = copy_to(store.grads(), Device::CPU);
 
   Tensor m = Tensor::zeros({store.numel()}, DType::F32, device), v = Tensor::zeros({store.numel()}, DType::F32, device);
@@ -64,7 +70,7 @@ StepResult train_step(Device device, const Config& config) {
   adam.lr = 1e-4f;
   ops::adamw_update(store.params(), store.grads(), m, v, adam);
   store.zero_grads();
-  result.loss_after = train_micro_batch(unet, setup, config.seed, micro, 1.0f / batch);
+  result.loss_after = summed(train_micro_batch(unet, setup, config.seed, micro, 1.0f / batch));
   return result;
 }
 

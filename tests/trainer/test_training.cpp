@@ -22,7 +22,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
+// The "loss" of every line of a run's metrics.jsonl.
+std::vector<double> logged_losses(const std::string& run) {
+  std::ifstream metrics(run + "/metrics.jsonl");
+  std::vector<double> losses;
+  for (std::string line; std::getline(metrics, line);) {
+    const size_t at = line.find("\"loss\": ");
+    DIFFUSE_CHECK(at != std::string::npos, "no loss in ", line);
+    losses.push_back(std::stod(line.substr(at + 8)));
+  }
+  return losses;
+}
 
 // 2N steps straight and N steps + checkpoint + a fresh process state resumed
 // from it + N steps give bitwise identical parameters, EMA and Adam moments.
@@ -52,12 +62,20 @@ TEST_F(TrainingTest, ResumeIsBitExact) {
   EXPECT_NE(to_vector(untrained.parameters().params()), to_vector(straight.parameters().params()));
 }
 
-// Gradient accumulation splits the same global batch: same gradients up to summation order.
+// Gradient accumulation splits the same global batch: same gradients up to
+// summation order, and the same logged loss (every micro-batch's share).
 TEST_F(TrainingTest, AccumulationMatchesOneBigBatch) {
-  Trainer whole(tiny({"train.steps=2"}), run_dir("whole"), communicator_, false);
+  Trainer whole(tiny({"train.steps=2", "train.log_every=1"}), run_dir("whole"), communicator_, false);
   whole.run();
-  Trainer split(tiny({"train.steps=2", "train.accumulation=4"}), run_dir("split"), communicator_, false);
+  Trainer split(tiny({"train.steps=2", "train.log_every=1", "train.accumulation=4"}), run_dir("split"), communicator_,
+                false);
   split.run();
+  const std::vector<double> whole_losses = logged_losses(run_dir("whole")),
+                            split_losses = logged_losses(run_dir("split"));
+  ASSERT_EQ(whole_losses.size(), 2u);
+  ASSERT_EQ(split_losses.size(), 2u);
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_NEAR(split_losses[i], whole_losses[i], 1e-5 * whole_losses[i]) << "step " << i + 1;
   const std::vector<float> a = to_vector(whole.parameters().params()), b = to_vector(split.parameters().params());
   double largest = 0.0;
   for (size_t i = 0; i < a.size(); ++i) largest = std::max(largest, std::fabs(static_cast<double>(a[i]) - b[i]));
@@ -70,13 +88,7 @@ TEST_F(TrainingTest, LossFallsAndMetricsAreWritten) {
                         "model.dropout=0"}),
                   run_dir("loss"), communicator_, false);
   trainer.run();
-  std::ifstream metrics(run_dir("loss") + "/metrics.jsonl");
-  std::vector<double> losses;
-  for (std::string line; std::getline(metrics, line);) {
-    const size_t at = line.find("\"loss\": ");
-    ASSERT_NE(at, std::string::npos) << line;
-    losses.push_back(std::stod(line.substr(at + 8)));
-  }
+  const std::vector<double> losses = logged_losses(run_dir("loss"));
   ASSERT_EQ(losses.size(), 6u);
   // v-prediction starts near E|v|^2 = 1; 60 steps at lr 1e-3 bring it well down.
   EXPECT_LT(losses.back(), 0.6 * losses.front()) << "first " << losses.front() << ", last " << losses.back();
