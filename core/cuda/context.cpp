@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 
 #include "core/checks_cuda.h"
@@ -18,6 +19,10 @@ namespace {
 // allocates behind our back and its results do not depend on what it got.
 constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 constexpr int kMaxDevices = 64;
+// Uploads up to this size are staged (a batch of 128 64x64 RGB images is 6 MiB);
+// bigger ones (whole checkpoints) are rare enough to copy directly.
+constexpr size_t kMaxStagedBytes = size_t{16} << 20;
+constexpr size_t kStagingGranule = size_t{64} << 10;
 
 }  // namespace
 
@@ -74,6 +79,33 @@ void* DeviceContext::workspace(size_t bytes) {
     workspace_bytes_ = bytes;
   }
   return workspace_;
+}
+
+void DeviceContext::upload(void* destination, const void* source, size_t bytes) {
+  if (bytes > kMaxStagedBytes) {
+    CUDA_CHECK(cudaMemcpyAsync(destination, source, bytes, cudaMemcpyHostToDevice, stream_));
+    return;
+  }
+  std::lock_guard<std::mutex> lock(staging_mutex_);
+  StagingSlot& slot = staging_[next_slot_];
+  next_slot_ = (next_slot_ + 1) % kStagingSlots;
+  if (slot.copied == nullptr) {
+    CUDA_CHECK(cudaEventCreateWithFlags(&slot.copied, cudaEventDisableTiming));
+  } else {
+    // Normally long done; otherwise the host is kStagingSlots uploads ahead of the GPU and may wait.
+    CUDA_CHECK(cudaEventSynchronize(slot.copied));
+  }
+  if (slot.capacity < bytes) {
+    if (slot.host != nullptr) CUDA_CHECK(cudaFreeHost(slot.host));
+    slot.host = nullptr;
+    slot.capacity = 0;
+    const size_t capacity = (bytes + kStagingGranule - 1) / kStagingGranule * kStagingGranule;
+    CUDA_CHECK(cudaMallocHost(&slot.host, capacity));
+    slot.capacity = capacity;
+  }
+  std::memcpy(slot.host, source, bytes);
+  CUDA_CHECK(cudaMemcpyAsync(destination, slot.host, bytes, cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaEventRecord(slot.copied, stream_));
 }
 
 void DeviceContext::check_faults() {

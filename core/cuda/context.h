@@ -11,6 +11,7 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <array>
 #include <cstddef>
 #include <mutex>
 
@@ -48,6 +49,12 @@ class DeviceContext {
   // cuDNN scratch of at least `bytes`, grown (stream-ordered) and never shrunk.
   void* workspace(size_t bytes);
 
+  // Queues a copy of `bytes` from host memory to `destination` on the stream;
+  // `source` may be reused as soon as this returns. Small copies go through
+  // pinned staging buffers: from pageable memory the driver may first wait for
+  // the stream, which would stall the host once per batch.
+  void upload(void* destination, const void* source, size_t bytes);
+
   KernelFault* faults() const { return faults_; }
   // Waits for the stream and throws the first fault kernels recorded since the last check.
   void check_faults();
@@ -63,6 +70,17 @@ class DeviceContext {
   size_t workspace_bytes_ = 0;
   KernelFault* faults_ = nullptr;
   std::mutex mutex_;
+
+  // A ring of pinned buffers; each is reused once the copy queued from it has run.
+  struct StagingSlot {
+    void* host = nullptr;
+    size_t capacity = 0;
+    cudaEvent_t copied = nullptr;
+  };
+  static constexpr size_t kStagingSlots = 16;
+  std::array<StagingSlot, kStagingSlots> staging_{};
+  size_t next_slot_ = 0;
+  std::mutex staging_mutex_;
 };
 
 // The context of the calling thread's current device.

@@ -134,11 +134,12 @@ int64_t reserved_peak_bytes() {
 
 void copy_bytes(void* destination, const void* source, size_t bytes, CopyKind kind) {
   if (bytes == 0) return;
-  const cudaMemcpyKind direction = kind == CopyKind::HostToDevice   ? cudaMemcpyHostToDevice
-                                   : kind == CopyKind::DeviceToHost ? cudaMemcpyDeviceToHost
-                                                                    : cudaMemcpyDeviceToDevice;
   DeviceContext& device = context();
-  // Pageable host memory: the call returns once the source has been taken, so it may be reused at once.
+  if (kind == CopyKind::HostToDevice) {
+    device.upload(destination, source, bytes);  // returns once the source has been taken
+    return;
+  }
+  const cudaMemcpyKind direction = kind == CopyKind::DeviceToHost ? cudaMemcpyDeviceToHost : cudaMemcpyDeviceToDevice;
   CUDA_CHECK(cudaMemcpyAsync(destination, source, bytes, direction, device.stream()));
   if (kind == CopyKind::DeviceToHost) device.check_faults();  // waits for the stream
 }

@@ -5,10 +5,11 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/backend.h"
-#include "core/matmul_precision.h"
 #include "core/cuda/random.h"
+#include "core/matmul_precision.h"
 #include "core/ops.h"
 #include "tests/gpu/gpu_testing.h"
 #include "tests/support/op_testing.h"
@@ -123,6 +124,31 @@ TEST(GpuRuntime, CopiesAreOrderedWithOps) {
   float expected = 3.0f;
   for (int i = 0; i < 100; ++i) expected = 1.5f * expected;
   EXPECT_EQ(to_vector(x)[2], expected);
+}
+
+// Uploads go through a ring of pinned buffers: the host may overwrite its
+// source as soon as copy() returns, and more uploads than the ring has slots,
+// of growing and of unstaged sizes, queued behind slow work, all land intact.
+TEST(GpuRuntime, UploadsMayReuseTheirSourceAtOnce) {
+  DIFFUSE_REQUIRE_GPU();
+  Tensor busy = Tensor::zeros({1 << 22}, DType::F32, Device::CUDA);
+  for (int i = 0; i < 50; ++i) ops::scale(busy, 1.0f, busy);  // keeps the stream behind the host
+  std::vector<int64_t> sizes;
+  for (int i = 0; i < 40; ++i) sizes.push_back(1 + 997 * i * i);
+  sizes.push_back((int64_t{16} << 20) / 4 + 1);  // just above the staged size: copied directly
+  std::vector<Tensor> uploaded;
+  Tensor source = Tensor::empty({sizes.back()});
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    const Tensor part = source.slice(0, sizes[k]);
+    for (int64_t i = 0; i < sizes[k]; ++i) part.f32()[i] = static_cast<float>(k * 1000003 + i);
+    uploaded.push_back(Tensor::empty({sizes[k]}, DType::F32, Device::CUDA));
+    copy(part, uploaded.back());
+  }
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    const std::vector<float> values = to_vector(uploaded[k]);
+    for (int64_t i = 0; i < sizes[k]; ++i)
+      ASSERT_EQ(values[static_cast<size_t>(i)], static_cast<float>(k * 1000003 + i)) << "upload " << k << " at " << i;
+  }
 }
 
 }  // namespace
