@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "trainer/communicator.h"
 #include "trainer/gradient_reducer.h"
+#include "trainer/precision.h"
 #include "trainer/thread_count.h"
 
 namespace diffuse {
@@ -65,7 +66,7 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
 
   BenchModel bench(config, Device::CPU, local_batch, static_cast<uint32_t>(rank * local_batch));
   world->broadcast(bench.store.params(), 0);
-  GradientReducer reducer(bench.store, *world, config.train.bucket_mb);
+  GradientReducer reducer(bench.store, *world, config.train.bucket_mb, parse_reduce_dtype(config.train.reduce_dtype));
 
   // One step: forward, backward (reducing gradients when `reduce`), AdamW.
   int64_t step = 0;

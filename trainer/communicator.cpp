@@ -17,8 +17,24 @@ void SingleProcessCommunicator::all_reduce(const Tensor& input, const Tensor& ou
 
 void SingleProcessCommunicator::all_gather(const Tensor& local, const Tensor& gathered) { copy(local, gathered); }
 
+void check_reduction_dtype(const Tensor& buffer, ReduceOp op, const char* what) {
+  DIFFUSE_CHECK(buffer.dtype() == DType::F32 || (buffer.dtype() == DType::BF16 && op == ReduceOp::kSum), what,
+                " reduces f32 tensors, or sums bf16 ones; got ", buffer.describe(),
+                op == ReduceOp::kAverage ? " to average" : "");
+}
+
+std::string reduced_elements(int64_t count, DType dtype) {
+  return concat(count, dtype == DType::F32 ? " floats" : " bf16 values");
+}
+
+CollectiveHandle SingleProcessCommunicator::start_all_reduce(const Tensor& buffer, ReduceOp op) {
+  check_reduction_dtype(buffer, op, "all_reduce");
+  return 0;
+}
+
 CollectiveHandle SingleProcessCommunicator::start_reduce_scatter(const Tensor& input, const Tensor& output,
                                                                  const std::vector<int64_t>& counts) {
+  check_reduction_dtype(input, ReduceOp::kSum, "reduce_scatter");
   DIFFUSE_CHECK(counts.size() == 1 && counts[0] == input.numel(), "reduce_scatter on one rank needs counts {",
                 input.numel(), "}");
   if (input.raw() != output.raw()) copy(input.reshape(output.shape()), output);

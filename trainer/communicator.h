@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -46,11 +47,15 @@ class Communicator {
   virtual void barrier() = 0;
 
   // ---- non-blocking collectives (gradient buckets overlapping backward) ----
-  // The buffers must stay untouched until wait(handle) returns.
-  // In-place all-reduce of an f32 buffer.
+  // The buffers must stay untouched until wait(handle) returns. They are f32,
+  // or bf16 (train.reduce_dtype) to halve the bytes on the wire: bf16 buffers
+  // are summed only (ReduceOp::kSum), each combining step adding in fp32 and
+  // rounding to bf16, as NCCL does.
+  // In-place all-reduce.
   virtual CollectiveHandle start_all_reduce(const Tensor& buffer, ReduceOp op) = 0;
-  // input (f32, flat, sum of counts elements) is summed over ranks; this rank receives
-  // its part, counts[rank] elements starting at the sum of the counts before it, in output.
+  // input (flat, sum of counts elements) is summed over ranks; this rank receives
+  // its part, counts[rank] elements starting at the sum of the counts before it,
+  // in output (of input's dtype).
   virtual CollectiveHandle start_reduce_scatter(const Tensor& input, const Tensor& output,
                                                 const std::vector<int64_t>& counts) = 0;
   // Lets started collectives advance (MPI moves data only inside its calls). Cheap.
@@ -76,7 +81,7 @@ class SingleProcessCommunicator final : public Communicator {
   void all_gather(const Tensor& local, const Tensor& gathered) override;
   void all_gather_in_place(const Tensor&, const std::vector<int64_t>&) override {}
   void barrier() override {}
-  CollectiveHandle start_all_reduce(const Tensor&, ReduceOp) override { return 0; }
+  CollectiveHandle start_all_reduce(const Tensor& buffer, ReduceOp op) override;
   CollectiveHandle start_reduce_scatter(const Tensor& input, const Tensor& output,
                                         const std::vector<int64_t>& counts) override;
   void progress() override {}
@@ -86,5 +91,10 @@ class SingleProcessCommunicator final : public Communicator {
 // The communicator of this process: MPI when MPI was initialised with more
 // than one rank (NCCL instead for `device` CUDA), the single-process one otherwise.
 std::unique_ptr<Communicator> make_world_communicator(Device device, double timeout_seconds);
+
+// Checks what the non-blocking collectives take: f32, or bf16 with kSum.
+void check_reduction_dtype(const Tensor& buffer, ReduceOp op, const char* what);
+// "1000 floats", "1000 bf16 values": how a reduction is named to the watchdog.
+std::string reduced_elements(int64_t count, DType dtype);
 
 }  // namespace diffuse

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/checks_mpi.h"
+#include "core/half.h"
 #include "core/ops.h"
 #include "core/stop_signal_mask.h"
 
@@ -29,7 +30,7 @@ MPI_Datatype mpi_type(DType dtype) {
       return MPI_INT32_T;
     case DType::BF16:
     case DType::F16:
-      return MPI_UINT16_T;  // moved, never reduced
+      return MPI_UINT16_T;  // moved, or summed by sum_bf16
   }
   return MPI_DATATYPE_NULL;
 }
@@ -51,6 +52,13 @@ void check_reducible(const Tensor& tensor, const char* what) {
                 tensor.describe());
 }
 
+// inout[i] += in[i] for bf16 words: added in fp32, rounded to nearest even.
+void sum_bf16(void* in, void* inout, int* length, MPI_Datatype* /*type*/) {
+  const auto* addend = static_cast<const bf16*>(in);
+  auto* sum = static_cast<bf16*>(inout);
+  for (int i = 0; i < *length; ++i) sum[i] = float_to_bf16(bf16_to_float(sum[i]) + bf16_to_float(addend[i]));
+}
+
 std::vector<int> offsets_of(const std::vector<int>& counts) {
   std::vector<int> offsets(counts.size(), 0);
   int64_t offset = 0;
@@ -68,6 +76,7 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, double timeout_seconds) : watchd
   MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
   MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
   MPI_CHECK(MPI_Comm_size(comm_, &size_));
+  MPI_CHECK(MPI_Op_create(&sum_bf16, /*commute=*/1, &sum_bf16_));
   MPI_Comm node = MPI_COMM_NULL;
   MPI_CHECK(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));
   MPI_CHECK(MPI_Comm_rank(node, &local_rank_));
@@ -93,7 +102,10 @@ MpiCommunicator::~MpiCommunicator() {
   int finalized = 0;
   MPI_Finalized(&finalized);  // unchecked here and below: a destructor must not throw
   // After a failure collectives may still be pending; the job is ending, so leave them alone.
-  if (!finalized && pending_.empty()) MPI_Comm_free(&comm_);
+  if (!finalized && pending_.empty()) {
+    MPI_Op_free(&sum_bf16_);
+    MPI_Comm_free(&comm_);
+  }
 }
 
 void MpiCommunicator::test_pending() {
@@ -130,13 +142,18 @@ std::pair<CollectiveHandle, MpiCommunicator::Pending*> MpiCommunicator::begin(st
   return {handle, raw};
 }
 
+MPI_Op MpiCommunicator::sum_of(DType dtype) const { return dtype == DType::BF16 ? sum_bf16_ : MPI_SUM; }
+
 CollectiveHandle MpiCommunicator::start_all_reduce(const Tensor& buffer, ReduceOp op) {
-  check_reducible(buffer, "all_reduce");
+  check_host(buffer, "all_reduce");
+  check_reduction_dtype(buffer, op, "the MPI communicator's all_reduce");
   const int count = mpi_count(buffer.numel(), "an all_reduce");
+  const DType dtype = buffer.dtype();
   std::unique_lock<std::mutex> lock(mutex_);
-  auto [handle, pending] = begin(concat("all_reduce of ", count, " floats"));
+  auto [handle, pending] = begin(concat("all_reduce of ", reduced_elements(count, dtype)));
   if (op == ReduceOp::kAverage) pending->average = buffer;
-  MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buffer.raw(), count, MPI_FLOAT, MPI_SUM, comm_, &pending->request));
+  MPI_CHECK(
+      MPI_Iallreduce(MPI_IN_PLACE, buffer.raw(), count, mpi_type(dtype), sum_of(dtype), comm_, &pending->request));
   lock.unlock();
   work_.notify_one();
   return handle;
@@ -144,8 +161,11 @@ CollectiveHandle MpiCommunicator::start_all_reduce(const Tensor& buffer, ReduceO
 
 CollectiveHandle MpiCommunicator::start_reduce_scatter(const Tensor& input, const Tensor& output,
                                                        const std::vector<int64_t>& counts) {
-  check_reducible(input, "reduce_scatter input");
-  check_reducible(output, "reduce_scatter output");
+  check_host(input, "reduce_scatter input");
+  check_host(output, "reduce_scatter output");
+  check_reduction_dtype(input, ReduceOp::kSum, "the MPI communicator's reduce_scatter");
+  DIFFUSE_CHECK(output.dtype() == input.dtype(), "reduce_scatter: output ", output.describe(), " and input ",
+                input.describe(), " differ in dtype");
   DIFFUSE_CHECK(static_cast<int>(counts.size()) == size_, "reduce_scatter needs one count per rank (", size_, "), got ",
                 counts.size());
   int64_t total = 0;
@@ -156,10 +176,11 @@ CollectiveHandle MpiCommunicator::start_reduce_scatter(const Tensor& input, cons
   std::vector<int> parts;
   for (int64_t count : counts) parts.push_back(mpi_count(count, "a reduce_scatter part"));
   std::unique_lock<std::mutex> lock(mutex_);
-  auto [handle, pending] = begin(concat("reduce_scatter of ", total, " floats"));
+  const DType dtype = input.dtype();
+  auto [handle, pending] = begin(concat("reduce_scatter of ", reduced_elements(total, dtype)));
   pending->counts = std::move(parts);
-  MPI_CHECK(MPI_Ireduce_scatter(input.raw(), output.raw(), pending->counts.data(), MPI_FLOAT, MPI_SUM, comm_,
-                                &pending->request));
+  MPI_CHECK(MPI_Ireduce_scatter(input.raw(), output.raw(), pending->counts.data(), mpi_type(dtype), sum_of(dtype),
+                                comm_, &pending->request));
   lock.unlock();
   work_.notify_one();
   return handle;

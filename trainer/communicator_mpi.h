@@ -67,11 +67,14 @@ class MpiCommunicator final : public Communicator {
 
   // Registers a collective under a new handle and announces it to the watchdog. Call with mutex_ held.
   std::pair<CollectiveHandle, Pending*> begin(std::string description);
+  // MPI_SUM, or sum_bf16_ for bf16 words.
+  MPI_Op sum_of(DType dtype) const;
   // Tests every pending collective once. Call with mutex_ held.
   void test_pending();
   void progress_loop();
 
   MPI_Comm comm_ = MPI_COMM_NULL;
+  MPI_Op sum_bf16_ = MPI_OP_NULL;  // MPI has no bf16 type: uint16 words summed by our own function
   int rank_ = 0;
   int size_ = 1;
   int local_rank_ = 0;

@@ -213,19 +213,22 @@ void NcclCommunicator::wait(CollectiveHandle handle) {
 }
 
 CollectiveHandle NcclCommunicator::start_all_reduce(const Tensor& buffer, ReduceOp op) {
-  DIFFUSE_CHECK(on_device(buffer) && buffer.dtype() == DType::F32, "the NCCL all_reduce takes f32 device tensors, got ",
-                buffer.describe());
+  DIFFUSE_CHECK(on_device(buffer), "the NCCL all_reduce takes device tensors, got ", buffer.describe());
+  check_reduction_dtype(buffer, op, "the NCCL all_reduce");
   const size_t count = static_cast<size_t>(buffer.numel());
-  auto record = enter(concat("all_reduce of ", count, " floats"));
-  check_enqueued(ncclAllReduce(buffer.raw(), buffer.raw(), count, ncclFloat32, nccl_op(op), comm_, stream_),
-                 "ncclAllReduce");
+  auto record = enter(concat("all_reduce of ", reduced_elements(static_cast<int64_t>(count), buffer.dtype())));
+  check_enqueued(
+      ncclAllReduce(buffer.raw(), buffer.raw(), count, nccl_type(buffer.dtype()), nccl_op(op), comm_, stream_),
+      "ncclAllReduce");
   return enqueued(std::move(record));
 }
 
 CollectiveHandle NcclCommunicator::start_reduce_scatter(const Tensor& input, const Tensor& output,
                                                         const std::vector<int64_t>& counts) {
-  DIFFUSE_CHECK(on_device(input) && on_device(output) && input.dtype() == DType::F32 && output.dtype() == DType::F32,
-                "the NCCL reduce_scatter takes f32 device tensors, got ", input.describe(), " and ", output.describe());
+  DIFFUSE_CHECK(on_device(input) && on_device(output) && input.dtype() == output.dtype(),
+                "the NCCL reduce_scatter takes device tensors of one dtype, got ", input.describe(), " and ",
+                output.describe());
+  check_reduction_dtype(input, ReduceOp::kSum, "the NCCL reduce_scatter");
   DIFFUSE_CHECK(static_cast<int>(counts.size()) == size(), "reduce_scatter needs one count per rank");
   DIFFUSE_CHECK(output.numel() == counts[static_cast<size_t>(rank())], "reduce_scatter: output has ", output.numel(),
                 " elements for this rank's ", counts[static_cast<size_t>(rank())]);
@@ -233,18 +236,21 @@ CollectiveHandle NcclCommunicator::start_reduce_scatter(const Tensor& input, con
   for (int64_t count : counts) total += count;
   DIFFUSE_CHECK(input.numel() == total, "reduce_scatter: input has ", input.numel(), " elements, counts sum to ",
                 total);
-  auto record = enter(concat("reduce_scatter of ", total, " floats"));
+  const DType dtype = input.dtype();
+  auto record = enter(concat("reduce_scatter of ", reduced_elements(total, dtype)));
   // Parts may differ in size, which ncclReduceScatter does not allow: one reduce per owner, grouped.
-  auto* source = static_cast<float*>(input.raw());
+  auto* source = static_cast<char*>(input.raw());
+  const auto element_bytes = static_cast<int64_t>(dtype_size(dtype));
   check_enqueued(ncclGroupStart(), "ncclGroupStart");
   int64_t offset = 0;
   for (int owner = 0; owner < size(); ++owner) {
     const int64_t count = counts[static_cast<size_t>(owner)];
     if (count > 0) {
-      void* destination = owner == rank() ? output.raw() : source + offset;
-      check_enqueued(ncclReduce(source + offset, destination, static_cast<size_t>(count), ncclFloat32, ncclSum, owner,
-                                comm_, stream_),
-                     "ncclReduce");
+      char* part = source + offset * element_bytes;
+      void* destination = owner == rank() ? output.raw() : part;
+      check_enqueued(
+          ncclReduce(part, destination, static_cast<size_t>(count), nccl_type(dtype), ncclSum, owner, comm_, stream_),
+          "ncclReduce");
     }
     offset += count;
   }

@@ -63,6 +63,7 @@ std::vector<Field> schema(Config& c) {
       {"train.checkpoint_every", Kind::Int64, &c.train.checkpoint_every},
       {"train.keep_checkpoints", Kind::Int, &c.train.keep_checkpoints},
       {"train.bucket_mb", Kind::Double, &c.train.bucket_mb},
+      {"train.reduce_dtype", Kind::String, &c.train.reduce_dtype},
       {"train.shard_optimizer", Kind::Bool, &c.train.shard_optimizer},
       {"sample.sampler", Kind::String, &c.sample.sampler},
       {"sample.steps", Kind::Int, &c.sample.steps},
@@ -227,6 +228,7 @@ void validate(const Config& c, const std::string& origin) {
   require(t.checkpoint_every > 0, "train.checkpoint_every", "must be positive", origin);
   require(t.keep_checkpoints > 0, "train.keep_checkpoints", "must be positive", origin);
   require(t.bucket_mb > 0, "train.bucket_mb", "must be positive", origin);
+  require_one_of("train.reduce_dtype", t.reduce_dtype, {"fp32", "bf16"}, origin);
   require_one_of("sample.sampler", c.sample.sampler, {"ddpm", "ddim"}, origin);
   require(c.sample.steps > 0, "sample.steps", "must be positive", origin);
   require(c.sample.eta >= 0, "sample.eta", "must be >= 0", origin);

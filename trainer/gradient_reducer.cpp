@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "core/ops.h"
 
 namespace diffuse {
 
@@ -36,9 +37,12 @@ int64_t mebibytes_to_bytes(double mebibytes) {
 }
 }  // namespace
 
-GradientReducer::GradientReducer(model::ParameterStore& store, Communicator& communicator, double bucket_mb)
+GradientReducer::GradientReducer(model::ParameterStore& store, Communicator& communicator, double bucket_mb, DType wire)
     : store_(store), communicator_(communicator) {
   DIFFUSE_CHECK(store.finalized(), "the gradient reducer needs a finalized parameter store");
+  DIFFUSE_CHECK(wire == DType::F32 || wire == DType::BF16, "gradients are reduced in f32 or bf16, not ",
+                dtype_name(wire));
+  if (wire == DType::BF16) wire_ = Tensor::empty({store.numel()}, DType::BF16, store.grads().device());
   buckets_ = make_gradient_buckets(store, mebibytes_to_bytes(bucket_mb));
   bucket_of_parameter_.resize(static_cast<size_t>(store.count()));
   for (size_t bucket = 0; bucket < buckets_.size(); ++bucket)
@@ -48,8 +52,8 @@ GradientReducer::GradientReducer(model::ParameterStore& store, Communicator& com
 }
 
 GradientReducer::GradientReducer(model::ParameterStore& store, Communicator& communicator, double bucket_mb,
-                                 const ShardLayout& shards, const Tensor& shard_gradients)
-    : GradientReducer(store, communicator, bucket_mb) {
+                                 const ShardLayout& shards, const Tensor& shard_gradients, DType wire)
+    : GradientReducer(store, communicator, bucket_mb, wire) {
   DIFFUSE_CHECK(shards.numel == store.numel() && shards.ranks == communicator.size(),
                 "the optimizer shards must cover the ", store.numel(), " gradients over ", communicator.size(),
                 " ranks");
@@ -58,6 +62,7 @@ GradientReducer::GradientReducer(model::ParameterStore& store, Communicator& com
   scatter_ = true;
   shards_ = shards;
   shard_gradients_ = shard_gradients.reshape({shard_gradients.numel()});
+  if (wire_.defined()) wire_shard_ = Tensor::empty({shard_gradients.numel()}, DType::BF16, shard_gradients.device());
 }
 
 GradientReducer::~GradientReducer() { store_.set_gradient_ready_hook({}); }
@@ -70,6 +75,7 @@ void GradientReducer::arm() {
   reported_.assign(bucket_of_parameter_.size(), false);
   next_bucket_ = 0;
   handles_.clear();
+  arrivals_.clear();
   armed_ = true;
 }
 
@@ -91,9 +97,12 @@ void GradientReducer::start_ready_buckets() {
 void GradientReducer::start(size_t index) {
   const GradientBucket& bucket = buckets_[index];
   const Tensor gradients = store_.grads().slice(bucket.begin, bucket.end);
+  const Tensor sent = wire_.defined() ? wire_.slice(bucket.begin, bucket.end) : gradients;
+  if (wire_.defined()) ops::cast(gradients, sent);
   ++reductions_started_;
   if (!scatter_) {
-    handles_.push_back(communicator_.start_all_reduce(gradients, ReduceOp::kSum));
+    handles_.push_back(communicator_.start_all_reduce(sent, ReduceOp::kSum));
+    arrivals_.emplace_back(sent, gradients);
     return;
   }
   // Each rank receives the part of the bucket that lies in its shard.
@@ -103,16 +112,24 @@ void GradientReducer::start(size_t index) {
         std::max<int64_t>(0, std::min(bucket.end, shards_.end(rank)) - std::max(bucket.begin, shards_.begin(rank))));
   const int me = communicator_.rank();
   const int64_t first = std::clamp(bucket.begin, shards_.begin(me), shards_.end(me)) - shards_.begin(me);
-  const Tensor mine = shard_gradients_.slice(first, first + counts[static_cast<size_t>(me)]);
-  handles_.push_back(communicator_.start_reduce_scatter(gradients, mine, counts));
+  const int64_t end = first + counts[static_cast<size_t>(me)];
+  const Tensor mine = shard_gradients_.slice(first, end);
+  const Tensor received = wire_shard_.defined() ? wire_shard_.slice(first, end) : mine;
+  handles_.push_back(communicator_.start_reduce_scatter(sent, received, counts));
+  arrivals_.emplace_back(received, mine);
 }
 
 double GradientReducer::finish() {
   DIFFUSE_CHECK(armed_, "gradient reducer finish() without arm()");
   const auto start_time = std::chrono::steady_clock::now();
   while (next_bucket_ < buckets_.size()) start(next_bucket_++);
-  for (CollectiveHandle handle : handles_) communicator_.wait(handle);
+  for (size_t i = 0; i < handles_.size(); ++i) {
+    communicator_.wait(handles_[i]);
+    const auto& [received, gradients] = arrivals_[i];
+    if (received.raw() != gradients.raw() && received.numel() > 0) ops::cast(received, gradients);
+  }
   handles_.clear();
+  arrivals_.clear();
   armed_ = false;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
 }

@@ -14,9 +14,16 @@
 // Two modes: all-reduce (every rank receives the whole summed gradient) and
 // reduce-scatter for ZeRO-1 (each rank receives only the sums of its shard of
 // the buffer, in a separate shard-sized tensor).
+//
+// Gradients travel as fp32, or as bf16 (train.reduce_dtype) to halve the bytes
+// on bandwidth-bound links: each bucket is rounded into a bf16 copy when it
+// starts, summed in bf16 (fp32 adds, rounded at each combining step), and
+// widened back into the fp32 gradients once it arrives. The optimizer still
+// sees fp32 buffers; the rounding costs about 3 significant digits of each sum.
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "model/parameters.h"
@@ -38,11 +45,11 @@ std::vector<GradientBucket> make_gradient_buckets(const model::ParameterStore& s
 
 class GradientReducer {
  public:
-  // All-reduce mode: sums store.grads() in place.
-  GradientReducer(model::ParameterStore& store, Communicator& communicator, double bucket_mb);
+  // All-reduce mode: sums store.grads() in place. `wire` is F32 or BF16.
+  GradientReducer(model::ParameterStore& store, Communicator& communicator, double bucket_mb, DType wire = DType::F32);
   // Reduce-scatter mode: `shard_gradients` [shards.count(rank)] receives this rank's shard of the sum.
   GradientReducer(model::ParameterStore& store, Communicator& communicator, double bucket_mb, const ShardLayout& shards,
-                  const Tensor& shard_gradients);
+                  const Tensor& shard_gradients, DType wire = DType::F32);
   ~GradientReducer();  // removes the hook
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
@@ -68,6 +75,9 @@ class GradientReducer {
   bool scatter_ = false;
   ShardLayout shards_;
   Tensor shard_gradients_;
+  // bf16 on the wire only (undefined for fp32):
+  Tensor wire_;        // bf16 [store.numel()]: the buckets as sent
+  Tensor wire_shard_;  // bf16 [shards.count(rank)]: this rank's sums as received (reduce-scatter mode)
 
   // State of the current armed backward.
   bool armed_ = false;
@@ -75,6 +85,9 @@ class GradientReducer {
   std::vector<bool> reported_;               // per parameter
   size_t next_bucket_ = 0;                   // buckets [0, next_bucket_) are started
   std::vector<CollectiveHandle> handles_;
+  // Per started collective: where its sums arrive and, when they arrive in
+  // bf16, the fp32 gradients they are widened into (else the same tensor).
+  std::vector<std::pair<Tensor, Tensor>> arrivals_;
   int64_t reductions_started_ = 0;
 };
 

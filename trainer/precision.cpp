@@ -14,6 +14,11 @@ Precision parse_precision(const std::string& name) {
   return Precision::kFp32;
 }
 
+DType parse_reduce_dtype(const std::string& name) {
+  DIFFUSE_CHECK(name == "fp32" || name == "bf16", "unknown train.reduce_dtype '", name, "' (expected fp32 or bf16)");
+  return name == "bf16" ? DType::BF16 : DType::F32;
+}
+
 const char* precision_name(Precision precision) {
   switch (precision) {
     case Precision::kBf16:

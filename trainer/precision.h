@@ -11,7 +11,8 @@
 //
 // In every mode the master weights, gradients, AdamW moments, EMA copies and
 // reductions are fp32 in the flat buffers, and activations between ops are
-// fp32; only the products' operands are rounded.
+// fp32; only the products' operands are rounded. Separately, train.reduce_dtype
+// bf16 sends the gradients between ranks as bf16 (trainer/gradient_reducer.h).
 #pragma once
 
 #include <string>
@@ -25,6 +26,9 @@ enum class Precision { kFp32, kBf16, kFp16 };
 // "fp32", "bf16" or "fp16"; anything else is an Error naming the value.
 Precision parse_precision(const std::string& name);
 const char* precision_name(Precision precision);
+
+// train.reduce_dtype: "fp32" -> F32, "bf16" -> BF16; anything else is an Error naming the value.
+DType parse_reduce_dtype(const std::string& name);
 
 struct PrecisionPolicy {
   Precision requested = Precision::kFp32;  // train.precision

@@ -106,13 +106,15 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator&
   sharded_ = config_.train.shard_optimizer && world > 1;
   shards_ = ShardLayout{store_.numel(), sharded_ ? world : 1};
   const int64_t shard = sharded_ ? shards_.count(rank) : store_.numel();
+  const DType wire = parse_reduce_dtype(config_.train.reduce_dtype);
   adam_m_ = Tensor::zeros({shard}, DType::F32, device_);
   adam_v_ = Tensor::zeros({shard}, DType::F32, device_);
   if (sharded_) {
     shard_grads_ = Tensor::zeros({shard}, DType::F32, device_);
-    reducer_ = std::make_unique<GradientReducer>(store_, communicator_, config_.train.bucket_mb, shards_, shard_grads_);
+    reducer_ =
+        std::make_unique<GradientReducer>(store_, communicator_, config_.train.bucket_mb, shards_, shard_grads_, wire);
   } else if (world > 1) {
-    reducer_ = std::make_unique<GradientReducer>(store_, communicator_, config_.train.bucket_mb);
+    reducer_ = std::make_unique<GradientReducer>(store_, communicator_, config_.train.bucket_mb, wire);
   }
   for (double rate : config_.train.ema_rates) {
     Tensor buffer = Tensor::empty({store_.numel()}, DType::F32, device_);
@@ -362,7 +364,9 @@ RunOutcome Trainer::run(int64_t stop_after) {
   if (rank == 0)
     log_info("training ", store_.numel(), " parameters from step ", step_, " to ", last, ", global batch ",
              train.batch_size, " on ", world, " rank(s) x ", omp_get_max_threads(), " threads",
-             reducer_ ? concat(", ", reducer_->buckets().size(), " gradient buckets") : std::string(),
+             reducer_ ? concat(", ", reducer_->buckets().size(), " gradient buckets",
+                               train.reduce_dtype == "bf16" ? " sent as bf16" : "")
+                      : std::string(),
              sharded_ ? ", optimizer state sharded (ZeRO-1)" : "");
 
   auto window_start = std::chrono::steady_clock::now();

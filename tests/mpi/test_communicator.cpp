@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/half.h"
 #include "tests/mpi/mpi_testing.h"
+#include "tests/support/op_testing.h"
 #include "trainer/rank_agreement.h"
 
 namespace diffuse {
@@ -118,6 +121,59 @@ TEST(MpiCommunicator, ReduceScatterWithUnevenParts) {
   const int64_t first = offset_of(counts, rank());
   for (int64_t i = 0; i < output.numel(); ++i)
     ASSERT_EQ(output.f32()[i], static_cast<float>(rank_sum()) * unit(first + i)) << "element " << i;
+}
+
+// bf16 buffers (train.reduce_dtype bf16): small integers sum exactly in any order.
+Tensor bf16_filled(int64_t count, int r) {
+  Tensor tensor = Tensor::empty({count}, DType::BF16);
+  auto* values = static_cast<bf16*>(tensor.raw());
+  for (int64_t i = 0; i < count; ++i) values[i] = float_to_bf16(static_cast<float>((r + 1) * (i % 8)));
+  return tensor;
+}
+
+float bf16_at(const Tensor& tensor, int64_t i) { return bf16_to_float(static_cast<const bf16*>(tensor.raw())[i]); }
+
+TEST(MpiCommunicator, Bf16ReductionsSumTheValues) {
+  for (int64_t count : kUnevenSizes) {
+    const Tensor buffer = bf16_filled(count, rank());
+    test_world().wait(test_world().start_all_reduce(buffer, ReduceOp::kSum));
+    for (int64_t i = 0; i < count; ++i)
+      ASSERT_EQ(bf16_at(buffer, i), static_cast<float>(rank_sum() * (i % 8))) << "size " << count << " element " << i;
+  }
+  const std::vector<int64_t> counts = uneven_counts();
+  const Tensor input = bf16_filled(total(counts), rank());
+  const Tensor output = Tensor::zeros({counts[static_cast<size_t>(rank())]}, DType::BF16);
+  test_world().wait(test_world().start_reduce_scatter(input, output, counts));
+  const int64_t first = offset_of(counts, rank());
+  for (int64_t i = 0; i < output.numel(); ++i)
+    ASSERT_EQ(bf16_at(output, i), static_cast<float>(rank_sum() * ((first + i) % 8))) << "element " << i;
+}
+
+// Each sum is rounded to bf16 (8 significant bits), to nearest even: ranks 0
+// and 1 contribute a pair, the others zeros, so the order cannot matter.
+TEST(MpiCommunicator, Bf16SumsRoundToNearestEven) {
+  const std::vector<std::pair<float, float>> pairs = {
+      {1.0f, 0x1p-8f},      // 1 + 2^-8: halfway, rounds down to the even 1
+      {1.0f, 3 * 0x1p-8f},  // 1 + 3 * 2^-8: halfway, rounds up to the even 1 + 2^-6
+      {1.0f, -0x1p-9f},     // halfway below 1: rounds to 1
+      {256.0f, 1.0f},       // 257 is not a bf16: 256
+      {1.5f, 0.25f}};       // exact
+  const std::vector<float> expected = {1.0f, 1.0f + 0x1p-6f, 1.0f, 256.0f, 1.75f};
+  Tensor buffer = Tensor::zeros({static_cast<int64_t>(pairs.size())}, DType::BF16);
+  auto* values = static_cast<bf16*>(buffer.raw());
+  for (size_t i = 0; i < pairs.size(); ++i)
+    if (rank() < 2) values[i] = float_to_bf16(rank() == 0 ? pairs[i].first : pairs[i].second);
+  test_world().wait(test_world().start_all_reduce(buffer, ReduceOp::kSum));
+  for (size_t i = 0; i < pairs.size(); ++i)
+    EXPECT_EQ(bf16_at(buffer, static_cast<int64_t>(i)), expected[i]) << pairs[i].first << " + " << pairs[i].second;
+}
+
+TEST(MpiCommunicator, Bf16IsSummedNotAveraged) {
+  const Tensor buffer = bf16_filled(5, rank());
+  const std::string message =
+      testing::error_message([&] { test_world().start_all_reduce(buffer, ReduceOp::kAverage); });
+  EXPECT_NE(message.find("reduces f32 tensors, or sums bf16 ones; got bf16[5]@cpu to average"), std::string::npos)
+      << message;
 }
 
 TEST(MpiCommunicator, StartedReductionsCanBeWaitedForInAnyOrder) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/cuda/runtime.h"
+#include "core/ops.h"
 #include "tests/mpi/mpi_testing.h"
 #include "trainer/communicator_nccl.h"
 
@@ -19,10 +20,14 @@ int rank_sum() { return world() * (world() + 1) / 2; }
 
 float contribution(int r, int64_t i) { return static_cast<float>((r + 1) * (i % 1000)) * 0.25f; }
 
-Tensor on_device(const std::vector<float>& values) {
-  Tensor device = Tensor::empty({static_cast<int64_t>(values.size())}, DType::F32, Device::CUDA);
-  copy(from_vector(values, {static_cast<int64_t>(values.size())}), device);
+Tensor copy_to_device(const Tensor& host) {
+  Tensor device = Tensor::empty(host.shape(), host.dtype(), Device::CUDA);
+  copy(host, device);
   return device;
+}
+
+Tensor on_device(const std::vector<float>& values) {
+  return copy_to_device(from_vector(values, {static_cast<int64_t>(values.size())}));
 }
 
 std::vector<float> contributions(int64_t count, int r, int64_t first = 0) {
@@ -100,6 +105,38 @@ TEST(NcclCommunicator, DeviceCollectivesAreExact) {
     ASSERT_EQ(share[i], contribution(rank_sum() - 1, mine + static_cast<int64_t>(i)));
   // Host tensors and numbers go through MPI.
   EXPECT_EQ(nccl->all_reduce_sum(1.0), world());
+}
+
+// bf16 on the wire (train.reduce_dtype bf16): small integers sum exactly, in
+// all-reduce and in the uneven reduce-scatter (whose parts are byte offsets).
+TEST(NcclCommunicator, Bf16BuffersAreSummed) {
+  if (!every_rank_has_a_gpu()) GTEST_SKIP() << "fewer GPUs than ranks on this node";
+  const std::unique_ptr<Communicator> nccl = make_nccl_communicator(MPI_COMM_WORLD, 60.0);
+  const auto bf16_on_device = [](int64_t count, int r) {
+    Tensor values = Tensor::empty({count});
+    for (int64_t i = 0; i < count; ++i) values.f32()[i] = static_cast<float>((r + 1) * (i % 8));
+    Tensor narrow = Tensor::empty({count}, DType::BF16, Device::CUDA);
+    ops::cast(copy_to_device(values), narrow);
+    return narrow;
+  };
+  const Tensor buffer = bf16_on_device(1001, rank());
+  nccl->wait(nccl->start_all_reduce(buffer, ReduceOp::kSum));
+  const std::vector<float> sums = to_vector(buffer);
+  for (int64_t i = 0; i < 1001; ++i)
+    ASSERT_EQ(sums[static_cast<size_t>(i)], static_cast<float>(rank_sum() * (i % 8))) << "element " << i;
+
+  std::vector<int64_t> counts;
+  int64_t total = 0, mine = 0;
+  for (int r = 0; r < world(); ++r) {
+    counts.push_back(r == 1 ? 0 : 101 + r);
+    if (r < rank()) mine += counts.back();
+    total += counts.back();
+  }
+  const Tensor scattered = Tensor::empty({counts[static_cast<size_t>(rank())]}, DType::BF16, Device::CUDA);
+  nccl->wait(nccl->start_reduce_scatter(bf16_on_device(total, rank()), scattered, counts));
+  const std::vector<float> share = to_vector(scattered);
+  for (size_t i = 0; i < share.size(); ++i)
+    ASSERT_EQ(share[i], static_cast<float>(rank_sum() * ((mine + static_cast<int64_t>(i)) % 8))) << "element " << i;
 }
 
 }  // namespace

@@ -82,6 +82,10 @@ TEST(Config, InvalidValuesAreRejected) {
   EXPECT_NE(testing::error_message([] { parse_config("train: {batch_size: 10, accumulation: 3}\n", "a.yaml"); })
                 .find("train.accumulation"),
             std::string::npos);
+  const std::string wire = testing::error_message([] { parse_config("train: {reduce_dtype: fp16}\n", "a.yaml"); });
+  EXPECT_NE(wire.find("train.reduce_dtype"), std::string::npos) << wire;
+  EXPECT_NE(wire.find("fp16"), std::string::npos) << wire;
+  EXPECT_EQ(parse_config("train: {reduce_dtype: bf16}\n", "a.yaml").train.reduce_dtype, "bf16");
 }
 
 TEST(Config, OverridesApplyInOrderAndAreChecked) {
