@@ -264,6 +264,7 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Te
                                  const Conv2dWindow& window) {
   DeviceContext& device = context();
   const ConvShape shape = shape_of(x, weight, window);
+  if (shape.batch == 0) return;  // nothing to write (cuDNN refuses empty descriptors)
   const DType dtype = pass_type(device, ConvPass::Forward, shape);
   const int64_t pixels = shape.batch * shape.out_height() * shape.out_width();
   const float* bias_data = bias.defined() ? static_cast<const float*>(bias.raw()) : nullptr;
@@ -283,6 +284,7 @@ void CudaBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const T
                                   const Tensor& dweight, const Tensor& dbias, const Conv2dWindow& window) {
   DeviceContext& device = context();
   const ConvShape shape = shape_of(x, weight, window);
+  if (shape.batch == 0) return;  // nothing to write; parameter gradients unchanged
   const int64_t pixels = shape.batch * shape.out_height() * shape.out_width();
   if (dbias.defined())
     column_sums(static_cast<const float*>(dy.raw()), 1, pixels, shape.out_channels, static_cast<float*>(dbias.raw()),

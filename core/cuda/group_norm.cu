@@ -37,7 +37,10 @@ GroupNormShape shape_of(const Tensor& x, int groups) {
   return GroupNormShape{x.dim(0), hw, x.dim(3), groups, x.dim(3) / groups, (hw + kChunkPixels - 1) / kChunkPixels};
 }
 
-dim3 chunk_grid(const GroupNormShape& s) { return dim3(static_cast<unsigned>(s.chunks), static_cast<unsigned>(s.n)); }
+dim3 chunk_grid(const GroupNormShape& s) {
+  DIFFUSE_CHECK(s.n <= 65535, "group_norm: a batch of ", s.n, " samples exceeds the grid's y extent (65535)");
+  return dim3(static_cast<unsigned>(s.chunks), static_cast<unsigned>(s.n));
+}
 
 // partial[(n * chunks + chunk) * C + c] = (sum of x - shift, sum of (x - shift)^2) over the chunk's pixels,
 // shift = x[n, pixel 0, c].

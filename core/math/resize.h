@@ -20,7 +20,12 @@ struct ResizeTap {
 // Source coordinate (o + 0.5) * in / out - 0.5, clamped at 0 below and at the last pixel above.
 DIFFUSE_HD ResizeTap resize_tap(int64_t o, int64_t in, int64_t out) {
   const double scale = static_cast<double>(in) / static_cast<double>(out);
+#if defined(__CUDA_ARCH__)
+  // Unfused: nvcc would contract this into an FMA, whose single rounding can pick other taps than the CPU.
+  double source = __dadd_rn(__dmul_rn(static_cast<double>(o) + 0.5, scale), -0.5);
+#else
   double source = (static_cast<double>(o) + 0.5) * scale - 0.5;
+#endif
   if (source < 0.0) source = 0.0;
   int64_t low = static_cast<int64_t>(source);
   if (low > in - 1) low = in - 1;

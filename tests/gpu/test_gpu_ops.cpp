@@ -121,8 +121,8 @@ int64_t swept(int64_t extent, int64_t kernel, int stride, int padding) {
 }
 
 void add_conv_cases(std::vector<OpCase>& cases, const std::string& name, int64_t cin, int64_t cout, int64_t kh,
-                    int64_t kw, const ops::Conv2dWindow& w) {
-  const int64_t n = 2, h = 9, wd = 8;
+                    int64_t kw, const ops::Conv2dWindow& w, int64_t n = 2) {
+  const int64_t h = 9, wd = 8;
   const Shape x{n, h, wd, cin}, weight{cout, kh, kw, cin};
   const Shape y{n, swept(h, kh, w.stride, w.pad_h), swept(wd, kw, w.stride, w.pad_w), cout};
   const double atol = 1e-4;  // sums of up to K*K*Ci products of U(-1,1) values
@@ -174,6 +174,7 @@ std::vector<OpCase> all_cases() {
   add_conv_cases(cases, "3x3_image_out", 32, 3, 3, 3, window(1, 1, 1));
   add_conv_cases(cases, "1x7", 8, 16, 1, 7, window(1, 0, 3));
   add_conv_cases(cases, "5x5_stride2_unpadded", 8, 16, 5, 5, window(2, 0, 0));
+  add_conv_cases(cases, "3x3_empty_batch", 8, 16, 3, 3, window(1, 1, 1), 0);  // a no-op; parameter gradients kept
   cases.push_back({"linear_forward",
                    {input({5, 48}), input({40, 48}), input({40}), output({5, 40})},
                    [](const std::vector<Tensor>& a) {
