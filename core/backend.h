@@ -19,8 +19,8 @@ class Backend {
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
 
-  virtual void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                              const Conv2dWindow& window) = 0;
+  virtual void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
+                              const Tensor& y, const Conv2dWindow& window) = 0;
   virtual void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
                                const Tensor& dweight, const Tensor& dbias, const Conv2dWindow& window) = 0;
   virtual void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) = 0;

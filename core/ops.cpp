@@ -172,12 +172,14 @@ void check_dropout(const OpArgs& args, const Dropout& dropout) {
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                    const Conv2dWindow& window) {
-  const OpArgs args("conv2d_forward", {ARG(x), ARG(weight), ARG(bias), ARG(y)});
+                    const Conv2dWindow& window, const Tensor& residual) {
+  const OpArgs args("conv2d_forward", {ARG(x), ARG(weight), ARG(bias), ARG(y), ARG(residual)});
   const Shape out = conv_output_shape(args, x, weight, window);
   args.optional_shape("bias", {weight.dim(0)});
   args.shape("y", out);
-  args.backend().conv2d_forward(x, weight, bias, y, window);
+  args.optional_shape("residual", out);
+  args.require(!residual.defined() || residual.raw() != y.raw(), "residual must not be y's memory");
+  args.backend().conv2d_forward(x, weight, bias, residual, y, window);
 }
 
 void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,

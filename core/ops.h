@@ -32,14 +32,17 @@ struct Conv2dWindow {
 // Ho = (H + 2*pad_h - Kh) / stride + 1, Wo = (W + 2*pad_w - Kw) / stride + 1.
 // Any kernel with stride >= 1 and 0 <= padding < kernel per axis (Inception's
 // 1x7, 7x1, 5x5 and unpadded 3x3 as well as the U-Net's 3x3 and 1x1).
+// With `residual` [N,Ho,Wo,Co] (a skip connection; not y's memory), y =
+// conv + bias + residual, added where the bias is (on the GPU in the same pass
+// over y), instead of in another pass.
 void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                    const Conv2dWindow& window);
+                    const Conv2dWindow& window, const Tensor& residual = Tensor());
 void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
                      const Tensor& dbias, const Conv2dWindow& window);
 // The square form the U-Net uses: `padding` on both axes.
 inline void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y, int stride,
-                           int padding) {
-  conv2d_forward(x, weight, bias, y, Conv2dWindow{stride, padding, padding});
+                           int padding, const Tensor& residual = Tensor()) {
+  conv2d_forward(x, weight, bias, y, Conv2dWindow{stride, padding, padding}, residual);
 }
 inline void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
                             const Tensor& dweight, const Tensor& dbias, int stride, int padding) {

@@ -21,9 +21,7 @@ Tensor AttentionBlock::forward(const Tensor& x) {
   ops::attention_forward(qkv, attended, probs);
   keep_for_backward(a.qkv, qkv);
   keep_for_backward(a.probs, probs);
-  const Tensor y = proj_.forward(attended.reshape({n, h, w, c}));
-  ops::add(y, x, y);  // the residual, in place: proj's backward does not need its output
-  return y;
+  return proj_.forward(attended.reshape({n, h, w, c}), x);  // plus the residual, in the projection's epilogue
 }
 
 Tensor AttentionBlock::backward(const Tensor& dy) {

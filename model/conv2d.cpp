@@ -21,9 +21,9 @@ Shape Conv2d::output_shape(const Shape& input) const {
           (input[2] + 2 * pad - spec_.kernel) / spec_.stride + 1, spec_.out_channels};
 }
 
-Tensor Conv2d::forward(const Tensor& x) {
+Tensor Conv2d::forward(const Tensor& x, const Tensor& residual) {
   const Tensor y = new_f32(output_shape(x.shape()), x.device());
-  ops::conv2d_forward(x, parameters_.weight->value, parameters_.bias->value, y, spec_.stride, padding());
+  ops::conv2d_forward(x, parameters_.weight->value, parameters_.bias->value, y, spec_.stride, padding(), residual);
   keep_for_backward(activations_.x, x);
   return y;
 }

@@ -36,8 +36,10 @@ class Conv2d {
  public:
   Conv2d(ParameterStore& store, const std::string& name, const Conv2dSpec& spec);
 
-  // x [N,H,W,in] -> y [N,Ho,Wo,out], a new tensor.
-  Tensor forward(const Tensor& x);
+  // x [N,H,W,in] -> y [N,Ho,Wo,out], a new tensor; plus `residual` [N,Ho,Wo,out]
+  // when given (a skip connection, added in the convolution's epilogue: its
+  // gradient is dy itself, which the caller routes).
+  Tensor forward(const Tensor& x, const Tensor& residual = Tensor());
   // dy [N,Ho,Wo,out] -> dx [N,H,W,in] (undefined with kSkip), a new tensor the layer does not keep.
   Tensor backward(const Tensor& dy, InputGradient input_gradient = InputGradient::kCompute);
 

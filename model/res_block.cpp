@@ -1,6 +1,6 @@
-// ResBlock forward and backward. The time-embedding add and the residual run
-// in place on conv outputs that no backward reads; SiLU and dropout run inside
-// the group norm ops.
+// ResBlock forward and backward. The time-embedding add runs in place on
+// conv1's output, which no backward reads; the residual is added in conv2's
+// epilogue; SiLU and dropout run inside the group norm ops.
 #include "model/res_block.h"
 
 namespace diffuse::model {
@@ -27,10 +27,8 @@ Tensor ResBlock::forward(const Tensor& x, const Tensor& temb, const ForwardConte
   if (context.training && spec_.dropout > 0.0f)
     dropout = ops::Dropout{spec_.dropout,
                            ops::DropoutKey{context.seed, context.step, context.first_sample, spec_.dropout_layer}};
-  const Tensor y = conv2_.forward(norm2_.forward(h, dropout));  // norm2 applies SiLU, then dropout
-  // The residual, in place in conv2's output, which its backward does not need.
-  ops::add(y, skip_ ? skip_->forward(x) : x, y);
-  return y;
+  const Tensor residual = skip_ ? skip_->forward(x) : x;
+  return conv2_.forward(norm2_.forward(h, dropout), residual);  // norm2 applies SiLU, then dropout
 }
 
 Tensor ResBlock::backward(const Tensor& dy) {

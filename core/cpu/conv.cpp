@@ -27,12 +27,13 @@ DType compute_dtype() {
 ScopedIm2colConvolution::ScopedIm2colConvolution() : previous_(im2col_only.exchange(true)) {}
 ScopedIm2colConvolution::~ScopedIm2colConvolution() { im2col_only.store(previous_); }
 
-void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                                const Conv2dWindow& window) {
+void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
+                                const Tensor& y, const Conv2dWindow& window) {
   const ConvGeometry g = ConvGeometry::of(x, weight, window);
   const float* bias_values = bias.defined() ? bias.f32() : nullptr;
-  if (!im2col_only && dnnl_conv_forward(g, compute_dtype(), x.f32(), weight.f32(), bias_values, y.f32())) return;
-  im2col_conv_forward(g, x.f32(), weight.f32(), bias_values, y.f32());
+  if (im2col_only || !dnnl_conv_forward(g, compute_dtype(), x.f32(), weight.f32(), bias_values, y.f32()))
+    im2col_conv_forward(g, x.f32(), weight.f32(), bias_values, y.f32());
+  if (residual.defined()) add(y, residual, y);
 }
 
 void CpuBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,

@@ -12,8 +12,8 @@ class CpuBackend final : public Backend {
  public:
   const char* name() const override { return "cpu"; }
 
-  void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                      const Conv2dWindow& window) override;
+  void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
+                      const Tensor& y, const Conv2dWindow& window) override;
   void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
                        const Tensor& dbias, const Conv2dWindow& window) override;
   void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) override;

@@ -16,10 +16,15 @@ namespace {
 constexpr int64_t kRowsPerChunk = 64;
 
 template <typename In>
-__global__ void bias_epilogue_kernel(const In* source, const float* bias, int64_t rows, int64_t cols, float* y) {
+__global__ void bias_epilogue_kernel(const In* source, const float* bias, const float* residual, int64_t rows,
+                                     int64_t cols, float* y) {
   const int64_t count = rows * cols;
-  for (int64_t i = grid_start(); i < count; i += grid_stride())
-    y[i] = to_float(source[i]) + (bias != nullptr ? bias[i % cols] : 0.0f);
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    float value = to_float(source[i]);
+    if (bias != nullptr) value += bias[i % cols];
+    if (residual != nullptr) value += residual[i];
+    y[i] = value;
+  }
 }
 
 __global__ void fill_rows_kernel(float* y, int64_t rows, int64_t cols, const float* vector) {
@@ -53,21 +58,22 @@ __global__ void reduce_chunks_kernel(const double* partial, int64_t batches, int
 
 }  // namespace
 
-void bias_epilogue(const void* source, DType source_type, const float* bias, int64_t rows, int64_t cols, float* y) {
+void bias_epilogue(const void* source, DType source_type, const float* bias, const float* residual, int64_t rows,
+                   int64_t cols, float* y) {
   const int64_t count = rows * cols;
-  if (count == 0 || (source == y && bias == nullptr)) return;
+  if (count == 0 || (source == y && bias == nullptr && residual == nullptr)) return;
   switch (source_type) {
     case DType::BF16:
-      bias_epilogue_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const bf16*>(source), bias, rows,
-                                                                       cols, y);
+      bias_epilogue_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const bf16*>(source), bias, residual,
+                                                                       rows, cols, y);
       break;
     case DType::F16:
-      bias_epilogue_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const f16*>(source), bias, rows,
-                                                                       cols, y);
+      bias_epilogue_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const f16*>(source), bias, residual,
+                                                                       rows, cols, y);
       break;
     default:
-      bias_epilogue_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const float*>(source), bias, rows,
-                                                                       cols, y);
+      bias_epilogue_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const float*>(source), bias,
+                                                                       residual, rows, cols, y);
       break;
   }
   CUDA_CHECK_LAUNCH();

@@ -260,24 +260,25 @@ void backward_filter(DeviceContext& device, DType dtype, const ConvShape& shape,
 
 }  // namespace
 
-void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y,
-                                 const Conv2dWindow& window) {
+void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& residual,
+                                 const Tensor& y, const Conv2dWindow& window) {
   DeviceContext& device = context();
   const ConvShape shape = shape_of(x, weight, window);
   if (shape.batch == 0) return;  // nothing to write (cuDNN refuses empty descriptors)
   const DType dtype = pass_type(device, ConvPass::Forward, shape);
   const int64_t pixels = shape.batch * shape.out_height() * shape.out_width();
   const float* bias_data = bias.defined() ? static_cast<const float*>(bias.raw()) : nullptr;
+  const float* residual_data = residual.defined() ? static_cast<const float*>(residual.raw()) : nullptr;
   float* out = static_cast<float*>(y.raw());
   if (dtype == DType::F32) {
     forward(device, dtype, shape, x.raw(), weight.raw(), out);
-    bias_epilogue(out, DType::F32, bias_data, pixels, shape.out_channels, out);
+    bias_epilogue(out, DType::F32, bias_data, residual_data, pixels, shape.out_channels, out);
     return;
   }
   const Tensor x_low = cast_copy(x, dtype), w_low = cast_copy(weight, dtype);
   const Tensor y_low = Tensor::empty(y.shape(), dtype, Device::CUDA);
   forward(device, dtype, shape, x_low.raw(), w_low.raw(), y_low.raw());
-  bias_epilogue(y_low.raw(), dtype, bias_data, pixels, shape.out_channels, out);
+  bias_epilogue(y_low.raw(), dtype, bias_data, residual_data, pixels, shape.out_channels, out);
 }
 
 void CudaBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
@@ -299,7 +300,7 @@ void CudaBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const T
       const Tensor w_low = cast_copy(weight, dtype);
       const Tensor dx_low = Tensor::empty(dx.shape(), dtype, Device::CUDA);
       backward_data(device, dtype, shape, w_low.raw(), dy_low.raw(), dx_low.raw());
-      bias_epilogue(dx_low.raw(), dtype, nullptr, shape.batch * shape.height * shape.width, shape.in_channels,
+      bias_epilogue(dx_low.raw(), dtype, nullptr, nullptr, shape.batch * shape.height * shape.width, shape.in_channels,
                     static_cast<float*>(dx.raw()));
     }
   }

@@ -17,9 +17,11 @@ Tensor cast_copy(const Tensor& source, DType dtype);
 void add_widened(const void* x, DType x_type, float* y, int64_t count);
 
 // ---- bias.cu ----------------------------------------------------------------
-// y[r, c] = float(source[r, c]) + bias[c] for rows x cols; bias may be null;
-// source may be y itself (fp32). The epilogue of a convolution.
-void bias_epilogue(const void* source, DType source_type, const float* bias, int64_t rows, int64_t cols, float* y);
+// y[r, c] = float(source[r, c]) + bias[c] + residual[r, c] for rows x cols;
+// bias and residual may be null; source may be y itself (fp32). The epilogue
+// of a convolution: widening, bias and skip connection in one pass.
+void bias_epilogue(const void* source, DType source_type, const float* bias, const float* residual, int64_t rows,
+                   int64_t cols, float* y);
 // y[r, :] = vector for every row (a bias broadcast before a beta = 1 GEMM).
 void fill_rows(float* y, int64_t rows, int64_t cols, const float* vector);
 

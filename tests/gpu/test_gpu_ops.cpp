@@ -144,6 +144,15 @@ void add_conv_cases(std::vector<OpCase>& cases, const std::string& name, int64_t
                    1e-5,
                    atol,
                    true});
+  cases.push_back({"conv_forward_residual_" + name,
+                   {input(x), input(weight), input({cout}), input(y), output(y)},
+                   [w](const std::vector<Tensor>& a) {
+                     ops::conv2d_forward(a[0], a[1], a[2], a[4], w, a[3]);
+                     return 0.0;
+                   },
+                   1e-5,
+                   atol,
+                   true});
   cases.push_back({"conv_backward_" + name,
                    {input(x), input(weight), input(y), output(x), accumulated(weight), accumulated({cout})},
                    [w](const std::vector<Tensor>& a) {

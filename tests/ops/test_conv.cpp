@@ -149,6 +149,22 @@ TEST(Conv2dForward, Kernel1) {
   check_forward({4, 16, 16, 8, 48, 1, 1, Bias::With}, 53);  // large enough for a threaded bias fill
 }
 
+// A skip connection added in the epilogue: y = conv + bias + residual, on both paths, with and without bias.
+TEST(Conv2dForward, ResidualIsAddedToTheOutput) {
+  for (const ConvCase& c : {ConvCase{2, 6, 5, 3, 4, 3, 1, Bias::With}, ConvCase{1, 4, 4, 8, 8, 1, 1, Bias::Without},
+                            ConvCase{2, 7, 7, 3, 5, 3, 2, Bias::With}}) {
+    const ConvInputs in(c, 71);
+    const Tensor residual = testing::random_tensor(c.y_shape(), 72);
+    Tensor expected = reference_conv(c, in);
+    ops::accumulate(expected, residual);
+    on_both_paths([&](const std::string& path) {
+      const Tensor y = testing::nan_tensor(c.y_shape());
+      ops::conv2d_forward(in.x, in.weight, in.bias, y, c.stride, c.padding(), residual);
+      testing::expect_close(y, expected, 1e-4, 1e-5, "conv2d_forward with residual " + c.name() + path);
+    });
+  }
+}
+
 TEST(Conv2dGrad, Kernel3Stride1) { check_gradients({2, 5, 5, 3, 4, 3, 1, Bias::With}, 61); }
 
 TEST(Conv2dGrad, Kernel3Stride1NoBias) { check_gradients({1, 4, 6, 2, 3, 3, 1, Bias::Without}, 62); }

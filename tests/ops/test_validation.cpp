@@ -35,6 +35,17 @@ TEST(Validation, Conv2dInChannelsMismatch) {
                   {"conv2d_forward", "weight", "[8,3,3,5]", "[1,8,8,4]", "[8,3,3,4]"});
 }
 
+TEST(Validation, Conv2dResidualMatchesTheOutputAndIsNotIt) {
+  const Tensor x = f32({1, 8, 8, 4}), weight = f32({8, 3, 3, 4}), y = f32({1, 8, 8, 8});
+  expect_op_error(
+      [&] {
+        ops::conv2d_forward(x, weight, Tensor(), y, 1, 1, f32({1, 8, 8, 4}));
+      },
+      {"conv2d_forward", "residual", "[1,8,8,4]", "[1,8,8,8]"});
+  expect_op_error([&] { ops::conv2d_forward(x, weight, Tensor(), y, 1, 1, y); },
+                  {"conv2d_forward", "residual must not be y's memory"});
+}
+
 TEST(Validation, Conv2dBadGeometryAndRank) {
   expect_op_error(
       [&] {
