@@ -110,9 +110,9 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
   const double images_per_second = batch / step_s;
   std::printf(
       "bench train: %s, %d ranks x batch %d (global %d), %d thread(s) per rank, %lld parameters, "
-      "%zu gradient buckets\n",
+      "%zu gradient buckets sent as %s\n",
       options.config.c_str(), ranks, local_batch, batch, threads.threads, static_cast<long long>(bench.store.numel()),
-      reducer.buckets().size());
+      reducer.buckets().size(), config.train.reduce_dtype.c_str());
   std::printf("  step         %.3f s on %d ranks, %.3f s on one rank with the same per-rank batch (medians of %d)\n",
               step_s, ranks, alone_s, options.steps);
   std::printf("  scaling      %.3f (one-rank step / %d-rank step); %.1f img/s over all ranks\n", scaling, ranks,
@@ -121,10 +121,10 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
               reduce_s, exposed_s, 100.0 * hidden);
   std::printf(
       "{\"bench\": \"train\", \"config\": \"%s\", \"ranks\": %d, \"batch\": %d, \"batch_per_rank\": %d, "
-      "\"threads\": %d, \"img_per_s\": %.3f, \"step_s\": %.5f, \"step_s_one_rank\": %.5f, \"scaling\": %.4f, "
-      "\"allreduce_s\": %.5f, \"allreduce_exposed_s\": %.5f, \"allreduce_hidden_share\": %.4f}\n",
-      options.config.c_str(), ranks, batch, local_batch, threads.threads, images_per_second, step_s, alone_s, scaling,
-      reduce_s, exposed_s, hidden);
+      "\"threads\": %d, \"reduce_dtype\": \"%s\", \"img_per_s\": %.3f, \"step_s\": %.5f, \"step_s_one_rank\": %.5f, "
+      "\"scaling\": %.4f, \"allreduce_s\": %.5f, \"allreduce_exposed_s\": %.5f, \"allreduce_hidden_share\": %.4f}\n",
+      options.config.c_str(), ranks, batch, local_batch, threads.threads, config.train.reduce_dtype.c_str(),
+      images_per_second, step_s, alone_s, scaling, reduce_s, exposed_s, hidden);
 }
 
 }  // namespace diffuse

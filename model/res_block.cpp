@@ -27,8 +27,8 @@ Tensor ResBlock::forward(const Tensor& x, const Tensor& temb, const ForwardConte
   if (context.training && spec_.dropout > 0.0f)
     dropout = ops::Dropout{spec_.dropout,
                            ops::DropoutKey{context.seed, context.step, context.first_sample, spec_.dropout_layer}};
-  const Tensor residual = skip_ ? skip_->forward(x) : x;
-  return conv2_.forward(norm2_.forward(h, dropout), residual);  // norm2 applies SiLU, then dropout
+  const Tensor normalized = norm2_.forward(h, dropout);  // norm2 applies SiLU, then dropout
+  return conv2_.forward(normalized, skip_ ? skip_->forward(x) : x);
 }
 
 Tensor ResBlock::backward(const Tensor& dy) {
@@ -54,8 +54,8 @@ double ResBlock::macs_per_image(int64_t height, int64_t width) const {
 
 // Each layer counts its output (its input is the previous layer's): SiLU(GroupNorm1(x)) (conv1's input), h
 // (conv1's output plus the embedding, GroupNorm2's input), conv2's input (SiLU of GroupNorm2(h), after dropout)
-// and the block's output. The normalized maps are recomputed in backward, and the embedding projection and the
-// 1x1 skip's output are freed as soon as they are used.
+// and the block's output. The normalized maps are recomputed in backward, the embedding projection is freed once
+// added, and the 1x1 skip's output lives only while conv2 runs (it is added in conv2's epilogue).
 int64_t ResBlock::activation_bytes(int64_t batch, int64_t height, int64_t width) const {
   return norm1_.activation_bytes(batch, height, width) + conv1_.activation_bytes(batch, height, width) +
          norm2_.activation_bytes(batch, height, width) + conv2_.activation_bytes(batch, height, width);

@@ -30,7 +30,7 @@ MPI_Datatype mpi_type(DType dtype) {
       return MPI_INT32_T;
     case DType::BF16:
     case DType::F16:
-      return MPI_UINT16_T;  // moved, or summed by sum_bf16
+      return MPI_UINT16_T;  // moved; bf16 is also summed, by sum_bf16
   }
   return MPI_DATATYPE_NULL;
 }

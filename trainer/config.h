@@ -59,7 +59,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 500;
   int keep_checkpoints = 3;
   double bucket_mb = 25.0;            // gradient all-reduce buckets (MiB), overlapped with backward
-  std::string reduce_dtype = "fp32";  // gradients on the wire: fp32 | bf16 (half the bytes, rounded sums)
+  std::string reduce_dtype = "fp32";  // gradients between ranks: fp32 | bf16 (half the bytes, rounded sums)
   bool shard_optimizer = false;       // ZeRO-1: Adam moments sharded over ranks
 };
 

@@ -365,7 +365,7 @@ RunOutcome Trainer::run(int64_t stop_after) {
     log_info("training ", store_.numel(), " parameters from step ", step_, " to ", last, ", global batch ",
              train.batch_size, " on ", world, " rank(s) x ", omp_get_max_threads(), " threads",
              reducer_ ? concat(", ", reducer_->buckets().size(), " gradient buckets",
-                               train.reduce_dtype == "bf16" ? " sent as bf16" : "")
+                               reducer_->sends_bf16() ? " sent as bf16" : "")
                       : std::string(),
              sharded_ ? ", optimizer state sharded (ZeRO-1)" : "");
 

@@ -21,7 +21,7 @@ constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 constexpr int kMaxDevices = 64;
 // Uploads up to this size are staged (a batch of 128 64x64 RGB images is 6 MiB);
 // bigger ones (whole checkpoints) are rare enough to copy directly.
-constexpr size_t kMaxStagedBytes = size_t{16} << 20;
+constexpr size_t kMaxStagedBytes = size_t{8} << 20;
 constexpr size_t kStagingGranule = size_t{64} << 10;
 
 }  // namespace

@@ -50,9 +50,13 @@ class DeviceContext {
   void* workspace(size_t bytes);
 
   // Queues a copy of `bytes` from host memory to `destination` on the stream;
-  // `source` may be reused as soon as this returns. Small copies go through
-  // pinned staging buffers: from pageable memory the driver may first wait for
-  // the stream, which would stall the host once per batch.
+  // `source` may be reused as soon as this returns. Copies up to 8 MiB go
+  // through pinned staging buffers: from pageable memory the driver may first
+  // wait for the stream, which would stall the host once per batch. Larger
+  // ones are copied directly, which returns once the source has been read
+  // because host tensors are pageable (a pinned source would not be).
+  // Each of the ring's slots grows to the largest copy it carries: at most
+  // 16 x 8 MiB of pinned memory.
   void upload(void* destination, const void* source, size_t bytes);
 
   KernelFault* faults() const { return faults_; }

@@ -24,6 +24,7 @@ DIFFUSE_HD ResizeTap resize_tap(int64_t o, int64_t in, int64_t out) {
   // Unfused: nvcc would contract this into an FMA, whose single rounding can pick other taps than the CPU.
   double source = __dadd_rn(__dmul_rn(static_cast<double>(o) + 0.5, scale), -0.5);
 #else
+  // Two roundings as well: the host code is built in ISO C++ mode, where GCC does not contract into FMAs.
   double source = (static_cast<double>(o) + 0.5) * scale - 0.5;
 #endif
   if (source < 0.0) source = 0.0;

@@ -126,28 +126,32 @@ TEST(GpuRuntime, CopiesAreOrderedWithOps) {
   EXPECT_EQ(to_vector(x)[2], expected);
 }
 
-// Uploads go through a ring of pinned buffers: the host may overwrite its
-// source as soon as copy() returns, and more uploads than the ring has slots,
-// of growing and of unstaged sizes, queued behind slow work, all land intact.
+// Uploads go through a ring of pinned buffers. Behind a long queue of work,
+// more uploads than the ring has slots (of growing sizes, and one too large to
+// stage) must each wait for their slot's previous copy, and the host may
+// overwrite every source as soon as copy() returns.
 TEST(GpuRuntime, UploadsMayReuseTheirSourceAtOnce) {
   DIFFUSE_REQUIRE_GPU();
-  Tensor busy = Tensor::zeros({1 << 22}, DType::F32, Device::CUDA);
-  for (int i = 0; i < 50; ++i) ops::scale(busy, 1.0f, busy);  // keeps the stream behind the host
   std::vector<int64_t> sizes;
   for (int i = 0; i < 40; ++i) sizes.push_back(1 + 997 * i * i);
-  sizes.push_back((int64_t{16} << 20) / 4 + 1);  // just above the staged size: copied directly
-  std::vector<Tensor> uploaded;
-  Tensor source = Tensor::empty({sizes.back()});
+  sizes.push_back((int64_t{8} << 20) / 4 + 1);  // just above the staged size: copied directly
+  std::vector<Tensor> sources, uploaded;
   for (size_t k = 0; k < sizes.size(); ++k) {
-    const Tensor part = source.slice(0, sizes[k]);
-    for (int64_t i = 0; i < sizes[k]; ++i) part.f32()[i] = static_cast<float>(k * 1000003 + i);
+    sources.push_back(Tensor::empty({sizes[k]}));
     uploaded.push_back(Tensor::empty({sizes[k]}, DType::F32, Device::CUDA));
-    copy(part, uploaded.back());
+  }
+  Tensor busy = Tensor::zeros({int64_t{1} << 26}, DType::F32, Device::CUDA);
+  for (int i = 0; i < 2000; ++i) ops::scale(busy, 1.0f, busy);  // some 0.2 s of work queued ahead of the copies
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    for (int64_t i = 0; i < sizes[k]; ++i) sources[k].f32()[i] = static_cast<float>(k * 7919 + i % 7919);
+    copy(sources[k], uploaded[k]);
+    fill(sources[k], -1.0f);
   }
   for (size_t k = 0; k < sizes.size(); ++k) {
     const std::vector<float> values = to_vector(uploaded[k]);
     for (int64_t i = 0; i < sizes[k]; ++i)
-      ASSERT_EQ(values[static_cast<size_t>(i)], static_cast<float>(k * 1000003 + i)) << "upload " << k << " at " << i;
+      ASSERT_EQ(values[static_cast<size_t>(i)], static_cast<float>(k * 7919 + i % 7919))
+          << "upload " << k << " at " << i;
   }
 }
 
