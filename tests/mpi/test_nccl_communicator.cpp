@@ -36,6 +36,23 @@ std::vector<float> contributions(int64_t count, int r, int64_t first = 0) {
   return values;
 }
 
+// Parts of a reduce-scatter or all-gather: rank 1's is empty, rank r's has base + r elements.
+struct UnevenParts {
+  std::vector<int64_t> counts;
+  int64_t total = 0;
+  int64_t mine = 0;  // this rank's offset
+};
+
+UnevenParts uneven_parts(int64_t base) {
+  UnevenParts parts;
+  for (int r = 0; r < world(); ++r) {
+    parts.counts.push_back(r == 1 ? 0 : base + r);
+    if (r < rank()) parts.mine += parts.counts.back();
+    parts.total += parts.counts.back();
+  }
+  return parts;
+}
+
 bool every_rank_has_a_gpu() { return test_world().local_size() <= cuda::device_count(); }
 
 TEST(NcclCommunicator, MoreRanksThanGpusIsAnError) {
@@ -79,13 +96,9 @@ TEST(NcclCommunicator, DeviceCollectivesAreExact) {
   const Tensor gathered = Tensor::empty({3 * static_cast<int64_t>(world())}, DType::F32, Device::CUDA);
   nccl->all_gather(on_device(contributions(3, rank())), gathered);
   for (int r = 0; r < world(); ++r) EXPECT_EQ(to_vector(gathered)[static_cast<size_t>(3 * r + 2)], contribution(r, 2));
-  std::vector<int64_t> counts;
-  int64_t total = 0, mine = 0;
-  for (int r = 0; r < world(); ++r) {
-    counts.push_back(r == 1 ? 0 : 100 + r);
-    if (r < rank()) mine += counts.back();
-    total += counts.back();
-  }
+  const UnevenParts uneven = uneven_parts(100);
+  const std::vector<int64_t>& counts = uneven.counts;
+  const int64_t total = uneven.total, mine = uneven.mine;
   std::vector<float> parts(static_cast<size_t>(total), -1.0f);
   for (int64_t i = 0; i < counts[static_cast<size_t>(rank())]; ++i)
     parts[static_cast<size_t>(mine + i)] = contribution(rank(), i);
@@ -125,13 +138,9 @@ TEST(NcclCommunicator, Bf16BuffersAreSummed) {
   for (int64_t i = 0; i < 1001; ++i)
     ASSERT_EQ(sums[static_cast<size_t>(i)], static_cast<float>(rank_sum() * (i % 8))) << "element " << i;
 
-  std::vector<int64_t> counts;
-  int64_t total = 0, mine = 0;
-  for (int r = 0; r < world(); ++r) {
-    counts.push_back(r == 1 ? 0 : 101 + r);
-    if (r < rank()) mine += counts.back();
-    total += counts.back();
-  }
+  const UnevenParts uneven = uneven_parts(101);
+  const std::vector<int64_t>& counts = uneven.counts;
+  const int64_t total = uneven.total, mine = uneven.mine;
   const Tensor scattered = Tensor::empty({counts[static_cast<size_t>(rank())]}, DType::BF16, Device::CUDA);
   nccl->wait(nccl->start_reduce_scatter(bf16_on_device(total, rank()), scattered, counts));
   const std::vector<float> share = to_vector(scattered);
