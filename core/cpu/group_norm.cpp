@@ -297,19 +297,15 @@ void CpuBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, const
 void CpuBackend::group_norm_silu_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups,
                                          float eps, const Dropout& dropout, const Tensor& y, const Tensor& mean,
                                          const Tensor& rstd) {
-  if (dropout.p > 0.0f)
-    forward<true, true>(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
-  else
-    forward<true, false>(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
+  const auto run = dropout.p > 0.0f ? forward<true, true> : forward<true, false>;
+  run(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
 }
 
 void CpuBackend::group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
                                           const Tensor& rstd, int groups, const Dropout& dropout, const Tensor& dy,
                                           const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
-  if (dropout.p > 0.0f)
-    backward<true, true>(x, gamma, beta, mean, rstd, groups, dropout, dy, dx, dgamma, dbeta);
-  else
-    backward<true, false>(x, gamma, beta, mean, rstd, groups, dropout, dy, dx, dgamma, dbeta);
+  const auto run = dropout.p > 0.0f ? backward<true, true> : backward<true, false>;
+  run(x, gamma, beta, mean, rstd, groups, dropout, dy, dx, dgamma, dbeta);
 }
 
 }  // namespace diffuse::cpu

@@ -218,10 +218,6 @@ __global__ void input_gradient_kernel(const float* x, const float* dy, const flo
   }
 }
 
-}  // namespace
-
-namespace {
-
 void compute_statistics(const Tensor& x, const GroupNormShape& s, float eps, const Tensor& mean, const Tensor& rstd) {
   const Tensor partial = scratch_doubles(2 * s.n * s.chunks * s.c);
   auto* partial_data = reinterpret_cast<double2*>(partial.raw());
@@ -258,10 +254,8 @@ void CudaBackend::group_norm_forward(const Tensor& x, const Tensor& gamma, const
 void CudaBackend::group_norm_silu_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups,
                                           float eps, const Dropout& dropout, const Tensor& y, const Tensor& mean,
                                           const Tensor& rstd) {
-  if (dropout.p > 0.0f)
-    forward<true, true>(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
-  else
-    forward<true, false>(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
+  const auto run = dropout.p > 0.0f ? forward<true, true> : forward<true, false>;
+  run(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
 }
 
 void CudaBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
