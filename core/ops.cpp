@@ -165,8 +165,8 @@ void check_group_norm_backward(const OpArgs& args, const Tensor& x, int groups) 
   args.optional_shape("dbeta", {x.dim(3)});
 }
 
-void check_dropout(const OpArgs& args, const Dropout& dropout) {
-  args.require(dropout.p >= 0.0f && dropout.p < 1.0f, concat("dropout probability ", dropout.p, " is outside [0, 1)"));
+void check_dropout_probability(const OpArgs& args, float p) {
+  args.require(p >= 0.0f && p < 1.0f, concat("dropout probability ", p, " is outside [0, 1)"));
 }
 
 }  // namespace
@@ -235,7 +235,7 @@ void group_norm_silu_forward(const Tensor& x, const Tensor& gamma, const Tensor&
                              const Dropout& dropout, const Tensor& y, const Tensor& mean, const Tensor& rstd) {
   const OpArgs args("group_norm_silu_forward", {ARG(x), ARG(gamma), ARG(beta), ARG(y), ARG(mean), ARG(rstd)});
   check_group_norm_forward(args, x, groups, eps);
-  check_dropout(args, dropout);
+  check_dropout_probability(args, dropout.p);
   args.backend().group_norm_silu_forward(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
 }
 
@@ -246,7 +246,7 @@ void group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor
                     {ARG(x), ARG(gamma), ARG(beta), ARG(mean), ARG(rstd), ARG(dy), ARG(dx), ARG(dgamma), ARG(dbeta)});
   check_group_norm_backward(args, x, groups);
   args.shape("beta", {x.dim(3)});
-  check_dropout(args, dropout);
+  check_dropout_probability(args, dropout.p);
   args.backend().group_norm_silu_backward(x, gamma, beta, mean, rstd, groups, dropout, dy, dx, dgamma, dbeta);
 }
 
@@ -457,7 +457,7 @@ void attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& do
 
 void dropout_forward(const Tensor& x, float p, const DropoutKey& key, const Tensor& y) {
   const OpArgs args("dropout_forward", {ARG(x), ARG(y)});
-  args.require(p >= 0.0f && p < 1.0f, concat("probability ", p, " is outside [0, 1)"));
+  check_dropout_probability(args, p);
   args.require(x.rank() >= 1, "x must have a batch axis");
   args.shape("y", x.shape());
   args.backend().dropout_forward(x, p, key, y);
@@ -465,7 +465,7 @@ void dropout_forward(const Tensor& x, float p, const DropoutKey& key, const Tens
 
 void dropout_backward(const Tensor& dy, float p, const DropoutKey& key, const Tensor& dx) {
   const OpArgs args("dropout_backward", {ARG(dy), ARG(dx)});
-  args.require(p >= 0.0f && p < 1.0f, concat("probability ", p, " is outside [0, 1)"));
+  check_dropout_probability(args, p);
   args.require(dy.rank() >= 1, "dy must have a batch axis");
   args.shape("dx", dy.shape());
   args.backend().dropout_backward(dy, p, key, dx);
