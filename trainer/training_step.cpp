@@ -19,12 +19,12 @@ Tensor conditioning_labels(const DiffusionSetup& setup, uint64_t seed, const Mic
                 batch.labels.describe());
   const int64_t n = batch.images.dim(0);
   Tensor host_labels = Tensor::empty({n}, DType::I32);
-  const std::vector<float> given = to_vector(batch.labels);
+  const int32_t* given = batch.labels.i32();
   for (int64_t i = 0; i < n; ++i) {
     const uint32_t sample = batch.first_sample + static_cast<uint32_t>(i);
     const bool dropped =
         random_uniform(RandomStream{seed, kPurposeClassDrop, batch.step, sample}, 0) < setup.class_dropout;
-    host_labels.i32()[i] = dropped ? setup.num_classes : static_cast<int32_t>(given[static_cast<size_t>(i)]);
+    host_labels.i32()[i] = dropped ? setup.num_classes : given[i];
   }
   return on_device(host_labels, batch.images.device());
 }
