@@ -16,20 +16,31 @@ std::vector<ParameterEntry> checkpoint_layout(const model::ParameterStore& store
   return layout;
 }
 
+namespace {
+
+// The U-Net that `config` describes, its parameters on `device`, not yet loaded.
+std::unique_ptr<CheckpointModel> build_model(const CheckpointMeta& meta, const Config& config, Device device) {
+  auto built = std::make_unique<CheckpointModel>();
+  built->meta = meta;
+  built->config = config;
+  built->spec = unet_spec(config.model);
+  built->unet = std::make_unique<model::UNet>(built->spec, built->store);
+  built->store.finalize(device);
+  return built;
+}
+
+}  // namespace
+
 std::unique_ptr<CheckpointModel> load_checkpoint_model(const std::string& path, const std::string& ema, Device device) {
-  auto loaded = std::make_unique<CheckpointModel>();
-  loaded->meta = read_checkpoint_meta(path);
-  loaded->config = parse_config(loaded->meta.config_yaml, path + " (stored config)");
-  loaded->spec = unet_spec(loaded->config.model);
-  loaded->unet = std::make_unique<model::UNet>(loaded->spec, loaded->store);
-  loaded->store.finalize(device);
-  // Read on the host (the parameters themselves on the CPU backend), then moved to the device.
-  const Tensor host = device == Device::CPU ? loaded->store.params() : Tensor::empty(loaded->store.params().shape());
+  const CheckpointMeta meta = read_checkpoint_meta(path);
+  // Read on the host, then copied to the device.
+  std::unique_ptr<CheckpointModel> loaded =
+      build_model(meta, parse_config(meta.config_yaml, path + " (stored config)"), Device::CPU);
 
   CheckpointBuffers buffers;
   const std::vector<double> rates = checkpoint_ema_rates(path);
   if (ema == "none" || (ema == "first" && rates.empty())) {
-    buffers.params = host;
+    buffers.params = loaded->store.params();
   } else {
     double rate = 0.0;
     if (ema == "first") {
@@ -45,11 +56,16 @@ std::unique_ptr<CheckpointModel> load_checkpoint_model(const std::string& path, 
     }
     DIFFUSE_CHECK(std::find(rates.begin(), rates.end(), rate) != rates.end(), "checkpoint ", path,
                   " has no EMA weights at rate ", ema);
-    buffers.ema.emplace_back(rate, host);
+    buffers.ema.emplace_back(rate, loaded->store.params());
   }
   read_checkpoint(path, checkpoint_layout(loaded->store), buffers);
-  if (device != Device::CPU) copy(host, loaded->store.params());
-  return loaded;
+  return device == Device::CPU ? std::move(loaded) : checkpoint_model_on(*loaded, device);
+}
+
+std::unique_ptr<CheckpointModel> checkpoint_model_on(const CheckpointModel& source, Device device) {
+  std::unique_ptr<CheckpointModel> moved = build_model(source.meta, source.config, device);
+  copy(source.store.params(), moved->store.params());
+  return moved;
 }
 
 }  // namespace diffuse

@@ -29,6 +29,9 @@ struct CheckpointModel {
 std::unique_ptr<CheckpointModel> load_checkpoint_model(const std::string& path, const std::string& ema,
                                                        Device device = Device::CPU);
 
+// The same model with its weights copied onto `device` (the distillation teacher, loaded before the GPU was chosen).
+std::unique_ptr<CheckpointModel> checkpoint_model_on(const CheckpointModel& source, Device device);
+
 // Where each parameter of the store lives in the flat buffers, as checkpoints record it.
 std::vector<ParameterEntry> checkpoint_layout(const model::ParameterStore& store);
 

@@ -145,7 +145,7 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
   const int rank = communicator->rank();
   const DeviceChoice device = choose_device(config.runtime.device, "runtime.device", communicator->local_rank());
   // The teacher runs beside the student, on this rank's GPU.
-  if (device.device != Device::CPU) teacher = load_checkpoint_model(options.teacher, "first", device.device);
+  if (device.device != Device::CPU) teacher = checkpoint_model_on(*teacher, device.device);
   const ThreadChoice threads = choose_thread_count(config.runtime.threads, communicator->local_size());
   use_threads(threads);
   const StopSignalScope stop_signals;

@@ -17,6 +17,7 @@
 #include "tests/gpu/gpu_testing.h"
 #include "tests/support/op_testing.h"
 #include "trainer/checkpoint.h"
+#include "trainer/checkpoint_model.h"
 #include "trainer/communicator.h"
 #include "trainer/trainer.h"
 
@@ -64,6 +65,11 @@ TEST(GpuTrainer, MatchesTheCpuAndItsCheckpointResumesThere) {
   EXPECT_EQ(to_vector(resumed.parameters().params()), gpu_params);
   EXPECT_EQ(to_vector(resumed.ema(0)), to_vector(on_device(gpu.ema(0), Device::CPU)));
   EXPECT_EQ(to_vector(resumed.adam_v()), to_vector(on_device(gpu.adam_v(), Device::CPU)));
+  // The checkpoint as `sample` and `eval` load it onto the GPU: its EMA weights, bit for bit.
+  const std::unique_ptr<CheckpointModel> loaded =
+      load_checkpoint_model(newest_checkpoint((root / "gpu").string()), "first", Device::CUDA);
+  EXPECT_EQ(loaded->store.params().device(), Device::CUDA);
+  EXPECT_EQ(to_vector(on_device(loaded->store.params(), Device::CPU)), to_vector(resumed.ema(0)));
   fs::remove_all(root);
 }
 

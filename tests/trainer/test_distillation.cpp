@@ -61,6 +61,16 @@ std::vector<double> logged(const std::string& metrics_path, const std::string& k
 
 // 8 -> 4 -> 2 steps: each stage's loss falls from its first logged window to its last ones, and each
 // stage's checkpoints say how many steps the student samples in.
+// How the teacher moves to a GPU once the device is known: a model of its own with the same weights.
+TEST_F(DistillationTest, CheckpointModelCopiesOntoADevice) {
+  const std::unique_ptr<CheckpointModel> loaded = load_checkpoint_model(teacher("copied"), "first");
+  const std::unique_ptr<CheckpointModel> copied = checkpoint_model_on(*loaded, Device::CPU);
+  EXPECT_NE(copied->store.params().raw(), loaded->store.params().raw());
+  EXPECT_EQ(to_vector(copied->store.params()), to_vector(loaded->store.params()));
+  EXPECT_EQ(copied->meta.step, loaded->meta.step);
+  EXPECT_EQ(copied->spec.channels, loaded->spec.channels);
+}
+
 TEST_F(DistillationTest, TwoStagesLowerTheirLossAndLabelTheirStudents) {
   const std::string from = teacher("teacher");
   run_distillation(options(from, "two-stages", 8, 2,
