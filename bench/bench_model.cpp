@@ -2,7 +2,7 @@
 
 #include "core/ops.h"
 #include "core/philox.h"
-#include "trainer/model_setup.h"
+#include "run/model_setup.h"
 
 namespace diffuse {
 

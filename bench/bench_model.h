@@ -8,7 +8,7 @@
 
 #include "model/parameters.h"
 #include "model/unet.h"
-#include "trainer/config.h"
+#include "run/config.h"
 #include "trainer/training_step.h"
 
 namespace diffuse {

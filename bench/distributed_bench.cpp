@@ -11,10 +11,10 @@
 #include "bench/bench_model.h"
 #include "bench/gemm_peak.h"
 #include "core/log.h"
-#include "trainer/communicator.h"
-#include "trainer/gradient_reducer.h"
-#include "trainer/precision.h"
-#include "trainer/thread_count.h"
+#include "distributed/communicator.h"
+#include "distributed/gradient_reducer.h"
+#include "run/precision.h"
+#include "run/thread_count.h"
 
 namespace diffuse {
 

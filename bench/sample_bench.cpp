@@ -13,7 +13,7 @@
 #include "core/op_profile.h"
 #include "model/parameters.h"
 #include "model/unet.h"
-#include "trainer/model_setup.h"
+#include "run/model_setup.h"
 
 namespace diffuse {
 

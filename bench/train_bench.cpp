@@ -15,8 +15,8 @@
 #include "core/allocator.h"
 #include "core/log.h"
 #include "core/op_profile.h"
-#include "trainer/device_choice.h"
-#include "trainer/precision.h"
+#include "run/device_choice.h"
+#include "run/precision.h"
 
 #if DIFFUSE_HAS_CUDA
 #include "core/cuda/runtime.h"

@@ -5,7 +5,7 @@
 // kernels on CPUs, for convolutions, while the CPU's linear layers and
 // attention stay fp32); their outputs and gradients stay fp32, as do all other
 // ops.
-// This is how train.precision reaches the backends (trainer/precision.h sets
+// This is how train.precision reaches the backends (run/precision.h sets
 // it, after checking that the device can).
 #pragma once
 

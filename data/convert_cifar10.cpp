@@ -3,7 +3,7 @@
 // interleaved (HWC), the layout of the rest of diffuse.
 #include "core/error.h"
 #include "data/convert.h"
-#include "data/file_io.h"
+#include "io/file_io.h"
 
 namespace diffuse {
 

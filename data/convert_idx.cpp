@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "data/convert.h"
-#include "data/file_io.h"
+#include "io/file_io.h"
 #include "data/idx_file.h"
 
 namespace diffuse {

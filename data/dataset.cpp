@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "data/pixels.h"
+#include "io/pixels.h"
 
 namespace diffuse {
 

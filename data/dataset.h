@@ -1,4 +1,4 @@
-// The dataset file (DESIGN.md "File formats"): `/images` uint8 [N, H, W, C],
+// The dataset file (docs/architecture.md "File formats"): `/images` uint8 [N, H, W, C],
 // chunked; `/labels` int32 [N], optional; root attributes `num_classes` and
 // `source`. DatasetReader opens and validates one, then reads images by index.
 #pragma once
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/hdf5.h"
+#include "io/hdf5.h"
 #include "core/tensor.h"
 
 namespace diffuse {
@@ -56,7 +56,7 @@ class DatasetReader {
   void read_images(const std::vector<int64_t>& indices, uint8_t* out) const;
   // Images [first, first + count) into `out`.
   void read_range(int64_t first, int64_t count, uint8_t* out) const;
-  // Images [first, first + count) as fp32 [count, H, W, C] in [-1, 1] (data/pixels.h).
+  // Images [first, first + count) as fp32 [count, H, W, C] in [-1, 1] (io/pixels.h).
   Tensor read_scaled(int64_t first, int64_t count) const;
 
  private:

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "data/pixels.h"
+#include "io/pixels.h"
 
 namespace diffuse {
 

@@ -2,7 +2,7 @@
 #include "data/idx_file.h"
 
 #include "core/error.h"
-#include "data/file_io.h"
+#include "io/file_io.h"
 
 namespace diffuse {
 

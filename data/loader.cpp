@@ -2,8 +2,8 @@
 #include "data/loader.h"
 
 #include "core/error.h"
-#include "core/stop_signal_mask.h"
-#include "data/pixels.h"
+#include "distributed/stop_signal_mask.h"
+#include "io/pixels.h"
 
 namespace diffuse {
 

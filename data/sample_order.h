@@ -1,5 +1,5 @@
 // Which dataset samples each training step uses, independent of the number of
-// ranks (DESIGN.md, "World-size-invariant training"): epoch e is a Philox-
+// ranks (docs/architecture.md, "World-size-invariant training"): epoch e is a Philox-
 // seeded permutation of [0, N); global step s takes positions
 // [p, p + B) of epoch s / steps_per_epoch's permutation, p = (s % steps_per_epoch) * B,
 // and rank r of W takes the contiguous slice [r * B / W, (r + 1) * B / W).

@@ -15,7 +15,7 @@
 #include "data/loader.h"
 #include "eval/classifier_network.h"
 #include "eval/feature_file.h"
-#include "eval/rank_share.h"
+#include "distributed/rank_share.h"
 #include "model/layer_support.h"
 
 namespace diffuse::eval {

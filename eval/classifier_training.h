@@ -8,7 +8,7 @@
 #include <string>
 
 #include "eval/classifier.h"
-#include "trainer/communicator.h"
+#include "distributed/communicator.h"
 
 namespace diffuse::eval {
 

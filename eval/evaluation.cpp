@@ -7,7 +7,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "core/hdf5.h"
+#include "io/hdf5.h"
 
 #include "eval/frechet_distance.h"
 #include "eval/precision_recall.h"

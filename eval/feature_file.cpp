@@ -1,9 +1,9 @@
 // Feature network files: writing, reading and the weight fingerprint.
 #include "eval/feature_file.h"
 
-#include "core/hdf5.h"
-#include "eval/hdf5_file.h"
-#include "eval/sha256.h"
+#include "io/hdf5.h"
+#include "io/hdf5_file.h"
+#include "io/sha256.h"
 
 namespace diffuse::eval {
 

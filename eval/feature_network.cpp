@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "core/hdf5.h"
+#include "io/hdf5.h"
 #include "eval/classifier_network.h"
 #include "eval/inception.h"
 

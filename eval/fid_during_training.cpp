@@ -7,9 +7,9 @@
 
 #include "eval/evaluation.h"
 #include "eval/frechet_distance.h"
-#include "eval/rank_share.h"
+#include "distributed/rank_share.h"
 #include "eval/sample_generation.h"
-#include "trainer/model_setup.h"
+#include "run/model_setup.h"
 
 namespace diffuse::eval {
 

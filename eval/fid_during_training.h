@@ -14,10 +14,9 @@
 #include "eval/feature_network.h"
 #include "eval/reference_features.h"
 #include "model/unet.h"
-#include "trainer/communicator.h"
-#include "trainer/config.h"
-#include "trainer/trainer.h"
-#include "trainer/training_step.h"
+#include "distributed/communicator.h"
+#include "run/config.h"
+#include "run/evaluator.h"
 
 namespace diffuse::eval {
 

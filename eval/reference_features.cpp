@@ -9,8 +9,8 @@
 
 #include "core/log.h"
 #include "data/dataset.h"
-#include "eval/hdf5_file.h"
-#include "eval/rank_share.h"
+#include "io/hdf5_file.h"
+#include "distributed/rank_share.h"
 
 namespace diffuse::eval {
 

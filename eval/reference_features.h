@@ -12,7 +12,7 @@
 #include "core/tensor.h"
 #include "eval/feature_network.h"
 #include "eval/frechet_distance.h"
-#include "trainer/communicator.h"
+#include "distributed/communicator.h"
 
 namespace diffuse::eval {
 

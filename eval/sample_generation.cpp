@@ -1,8 +1,8 @@
 // Evaluation samples by global index.
 #include "eval/sample_generation.h"
 
-#include "data/pixels.h"
-#include "trainer/model_setup.h"
+#include "io/pixels.h"
+#include "run/model_setup.h"
 
 namespace diffuse::eval {
 

@@ -9,7 +9,7 @@
 #include "core/tensor.h"
 #include "diffusion/sampler.h"
 #include "model/unet.h"
-#include "trainer/training_step.h"
+#include "diffusion/diffusion_setup.h"
 
 namespace diffuse::eval {
 

@@ -13,7 +13,7 @@
 //
 // Gradient-ready hook: every layer's backward calls gradient_ready(p) for each
 // of its parameters once it has finished accumulating p's gradient, so that a
-// gradient reduction can start while backward goes on (trainer/gradient_reducer.h).
+// gradient reduction can start while backward goes on (distributed/gradient_reducer.h).
 #pragma once
 
 #include <cstdint>

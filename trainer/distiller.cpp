@@ -7,13 +7,13 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "diffusion/distillation.h"
-#include "trainer/checkpoint_model.h"
-#include "trainer/device_choice.h"
+#include "run/checkpoint_model.h"
+#include "run/device_choice.h"
 #include "trainer/distillation_step.h"
-#include "trainer/model_setup.h"
-#include "trainer/rank_agreement.h"
-#include "trainer/stop_signal.h"
-#include "trainer/thread_count.h"
+#include "run/model_setup.h"
+#include "distributed/rank_agreement.h"
+#include "distributed/stop_signal.h"
+#include "run/thread_count.h"
 
 namespace diffuse {
 

@@ -13,15 +13,15 @@
 #include "core/on_device.h"
 #include "core/ops.h"
 #include "data/loader.h"
-#include "trainer/checkpoint_model.h"
-#include "trainer/device_choice.h"
-#include "trainer/image_grid.h"
+#include "run/checkpoint_model.h"
+#include "run/device_choice.h"
+#include "io/image_grid.h"
 #include "trainer/metrics.h"
-#include "trainer/model_setup.h"
-#include "trainer/precision.h"
-#include "trainer/rank_agreement.h"
-#include "trainer/stop_signal.h"
-#include "trainer/thread_count.h"
+#include "run/model_setup.h"
+#include "run/precision.h"
+#include "distributed/rank_agreement.h"
+#include "distributed/stop_signal.h"
+#include "run/thread_count.h"
 
 namespace diffuse {
 

@@ -25,12 +25,13 @@
 
 #include "model/parameters.h"
 #include "model/unet.h"
-#include "trainer/checkpoint.h"
-#include "trainer/communicator.h"
-#include "trainer/config.h"
-#include "trainer/gradient_reducer.h"
-#include "trainer/loss_scaler.h"
-#include "trainer/shard_layout.h"
+#include "io/checkpoint.h"
+#include "distributed/communicator.h"
+#include "run/config.h"
+#include "distributed/gradient_reducer.h"
+#include "optim/loss_scaler.h"
+#include "distributed/shard_layout.h"
+#include "run/evaluator.h"
 #include "trainer/training_step.h"
 
 namespace diffuse {
@@ -43,13 +44,6 @@ enum class RunOutcome {
   kStopped,   // a stop signal: checkpoint written at step()
 };
 
-// Sample-quality metrics of the model's current parameters, e.g. {{"fid", 31.2}}.
-// Collective: every rank calls it and gets the same values back.
-using Evaluator =
-    std::function<std::vector<std::pair<std::string, double>>(model::UNet& unet, const DiffusionSetup& setup)>;
-// Builds the run's evaluator once, before training starts (loading networks and
-// reference statistics, checking them against the model). Collective.
-using EvaluatorFactory = std::function<Evaluator(const Config& config, Communicator& communicator)>;
 
 class Trainer {
  public:

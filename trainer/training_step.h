@@ -9,19 +9,10 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "diffusion/objective.h"
-#include "diffusion/schedule.h"
+#include "diffusion/diffusion_setup.h"
 #include "model/unet.h"
 
 namespace diffuse {
-
-struct DiffusionSetup {
-  NoiseSchedule schedule;
-  Prediction prediction;
-  LossWeighting weighting;
-  double class_dropout;
-  int num_classes;  // 0 = unconditional
-};
 
 struct MicroBatch {
   Tensor images;  // [n,H,W,C] in [-1, 1]

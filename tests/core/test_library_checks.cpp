@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "core/checks_hdf5.h"
+#include "io/checks_hdf5.h"
 #include "tests/support/op_testing.h"
 
 namespace diffuse {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/checks_hdf5.h"
+#include "io/checks_hdf5.h"
 #include "data/dataset.h"
 #include "data/dataset_writer.h"
 #include "data_testing.h"

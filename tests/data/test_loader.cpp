@@ -9,7 +9,7 @@
 #include <set>
 #include <vector>
 
-#include "core/checks_hdf5.h"
+#include "io/checks_hdf5.h"
 #include "data/loader.h"
 #include "data_testing.h"
 

@@ -9,7 +9,7 @@
 #include "eval/feature_network.h"
 #include "tests/eval/eval_testing.h"
 #include "tests/support/op_testing.h"
-#include "trainer/communicator.h"
+#include "distributed/communicator.h"
 
 namespace diffuse::eval {
 namespace {

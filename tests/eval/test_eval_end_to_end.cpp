@@ -18,9 +18,9 @@
 #include "eval/sample_generation.h"
 #include "tests/eval/eval_testing.h"
 #include "tests/support/op_testing.h"
-#include "trainer/checkpoint.h"
-#include "trainer/config.h"
-#include "trainer/model_setup.h"
+#include "io/checkpoint.h"
+#include "run/config.h"
+#include "run/model_setup.h"
 #include "trainer/trainer.h"
 
 namespace diffuse::eval {

@@ -11,12 +11,12 @@
 #include "eval/classifier_network.h"
 #include "eval/evaluation.h"
 #include "eval/feature_network.h"
-#include "eval/hdf5_file.h"
+#include "io/hdf5_file.h"
 #include "eval/reference_features.h"
-#include "eval/sha256.h"
+#include "io/sha256.h"
 #include "tests/eval/eval_testing.h"
 #include "tests/support/op_testing.h"
-#include "trainer/communicator.h"
+#include "distributed/communicator.h"
 
 namespace diffuse::eval {
 namespace {

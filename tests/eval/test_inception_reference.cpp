@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "eval/feature_network.h"
-#include "eval/hdf5_file.h"
+#include "io/hdf5_file.h"
 #include "eval/inception.h"
 
 namespace diffuse::eval {

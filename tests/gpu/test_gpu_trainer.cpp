@@ -16,9 +16,9 @@
 #include "data/dataset_writer.h"
 #include "tests/gpu/gpu_testing.h"
 #include "tests/support/op_testing.h"
-#include "trainer/checkpoint.h"
-#include "trainer/checkpoint_model.h"
-#include "trainer/communicator.h"
+#include "io/checkpoint.h"
+#include "run/checkpoint_model.h"
+#include "distributed/communicator.h"
 #include "trainer/trainer.h"
 
 namespace diffuse {

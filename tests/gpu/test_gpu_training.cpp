@@ -15,7 +15,8 @@
 #include "model/unet.h"
 #include "tests/gpu/gpu_testing.h"
 #include "tests/support/op_testing.h"
-#include "trainer/model_setup.h"
+#include "run/model_setup.h"
+#include "trainer/training_step.h"
 
 namespace diffuse {
 namespace {

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "core/hdf5.h"
+#include "io/hdf5.h"
 #include "core/matmul_precision.h"
 #include "model/unet.h"
 

@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "core/checks_mpi.h"
+#include "distributed/checks_mpi.h"
 #include "core/error.h"
 #include "tests/mpi/mpi_testing.h"
 

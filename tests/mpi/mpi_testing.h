@@ -1,7 +1,7 @@
 // Helpers for tests that run as MPI ranks (see mpi_gtest_main.cpp).
 #pragma once
 
-#include "trainer/communicator_mpi.h"
+#include "distributed/communicator_mpi.h"
 
 namespace diffuse {
 

@@ -10,7 +10,7 @@
 #include "core/half.h"
 #include "tests/mpi/mpi_testing.h"
 #include "tests/support/op_testing.h"
-#include "trainer/rank_agreement.h"
+#include "distributed/rank_agreement.h"
 
 namespace diffuse {
 namespace {

@@ -18,9 +18,9 @@
 
 #include "data/convert.h"
 #include "tests/mpi/mpi_testing.h"
-#include "trainer/gradient_reducer.h"
-#include "trainer/model_setup.h"
-#include "trainer/rank_agreement.h"
+#include "distributed/gradient_reducer.h"
+#include "run/model_setup.h"
+#include "distributed/rank_agreement.h"
 #include "trainer/trainer.h"
 
 namespace diffuse {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/checks_mpi.h"
+#include "distributed/checks_mpi.h"
 #include "core/log.h"
 
 namespace diffuse {

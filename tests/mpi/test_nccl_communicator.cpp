@@ -9,7 +9,7 @@
 #include "core/cuda/runtime.h"
 #include "core/ops.h"
 #include "tests/mpi/mpi_testing.h"
-#include "trainer/communicator_nccl.h"
+#include "distributed/communicator_nccl.h"
 
 namespace diffuse {
 namespace {

@@ -1,5 +1,5 @@
 // Randomness (core/cpu/random.cpp): dropout and the normal/uniform fills.
-// The property DESIGN.md's world-size invariance rests on is tested directly:
+// The property docs/architecture.md's world-size invariance rests on is tested directly:
 // a sample's numbers depend on (seed, purpose, step, global sample index) only,
 // so one call over a batch equals several calls over its slices.
 #include <gtest/gtest.h>

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "tests/trainer/training_fixture.h"
-#include "trainer/checkpoint.h"
-#include "trainer/checkpoint_model.h"
+#include "io/checkpoint.h"
+#include "run/checkpoint_model.h"
 #include "trainer/distiller.h"
 #include "trainer/trainer.h"
 

@@ -13,7 +13,7 @@
 #include "core/error.h"
 #include "tests/support/op_testing.h"
 #include "data/convert.h"
-#include "trainer/stop_signal.h"
+#include "distributed/stop_signal.h"
 #include "tests/trainer/training_fixture.h"
 #include "trainer/trainer.h"
 

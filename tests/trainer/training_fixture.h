@@ -12,8 +12,8 @@
 
 #include "data/convert.h"
 #include "tests/support/op_testing.h"
-#include "trainer/communicator.h"
-#include "trainer/config.h"
+#include "distributed/communicator.h"
+#include "run/config.h"
 
 namespace diffuse {
 

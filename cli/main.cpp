@@ -1,0 +1,38 @@
+// The `diffuse` command line: one binary, one subcommand per job. Every
+// failure ends with one readable "error: ..." line and exit status 1 (under
+// an MPI launcher, on each failing rank, and the job ends: see MpiSession).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <string>
+
+#include "core/error.h"
+#include "cli/commands.h"
+#include "distributed/mpi_session.h"
+
+int main(int argc, char** argv) {
+  diffuse::cli::MpiSession mpi;
+  CLI::App app{"diffuse: distributed training, distillation, sampling and evaluation of image diffusion models"};
+  app.require_subcommand(1);
+  diffuse::cli::add_info_command(app);
+  diffuse::cli::add_prepare_command(app);
+  diffuse::cli::add_train_command(app);
+  diffuse::cli::add_distill_command(app);
+  diffuse::cli::add_sample_command(app);
+  diffuse::cli::add_bench_command(app);
+  diffuse::cli::add_eval_command(app);
+  diffuse::cli::add_train_classifier_command(app);
+  try {
+    mpi.start(argc, argv);
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  } catch (const diffuse::Error& error) {
+    std::fprintf(stderr, "error: %s\n", error.what());
+    return mpi.end_after_error();
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "error: %s\n", error.what());
+    return mpi.end_after_error();
+  }
+  return 0;
+}

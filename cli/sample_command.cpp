@@ -1,0 +1,105 @@
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/log.h"
+#include "data/dataset_writer.h"
+#include "cli/commands.h"
+#include "run/checkpoint_model.h"
+#include "run/device_choice.h"
+#include "io/image_grid.h"
+#include "run/model_setup.h"
+
+namespace diffuse::cli {
+
+namespace {
+
+struct SampleArguments {
+  std::string checkpoint;
+  std::string ema = "first";
+  std::string sampler = "ddim";
+  int steps = 0;  // 0 = the student's sampling_steps, else the config's
+  double eta = 0.0;
+  int label = -1;
+  double guidance = 0.0;
+  int count = 64;
+  int batch = 64;
+  uint64_t seed = 0;
+  std::string out;
+  std::string device = "auto";
+};
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void run_sample(const SampleArguments& arguments) {
+  const bool to_png = ends_with(arguments.out, ".png"), to_h5 = ends_with(arguments.out, ".h5");
+  DIFFUSE_CHECK(to_png || to_h5, "--out must end in .png (a grid) or .h5 (a dataset of samples), got '",
+                arguments.out, "'");
+  DIFFUSE_CHECK(!std::filesystem::exists(arguments.out), "--out ", arguments.out,
+                " already exists; it is not overwritten");
+  DIFFUSE_CHECK(arguments.count > 0 && arguments.batch > 0, "--n and --batch must be positive");
+  const DeviceChoice device = choose_device(arguments.device, "--device");
+  log_info("sampling on ", device.description);
+  const std::unique_ptr<CheckpointModel> loaded =
+      load_checkpoint_model(arguments.checkpoint, arguments.ema, device.device);
+  const Config& config = loaded->config;
+  const CheckpointMeta& meta = loaded->meta;
+  const model::UNetSpec& spec = loaded->spec;
+  model::UNet& unet = *loaded->unet;
+
+  const int classes = spec.num_classes;
+  DIFFUSE_CHECK(arguments.label < classes, "--class ", arguments.label, " but the model has ", classes, " classes");
+  DIFFUSE_CHECK(arguments.guidance == 0.0 || classes > 0, "--guidance needs a class-conditional model");
+  Tensor labels;
+  if (classes > 0) {
+    labels = Tensor::empty({arguments.count}, DType::I32);
+    const int per_class = std::max(1, arguments.count / classes);
+    for (int i = 0; i < arguments.count; ++i)
+      labels.i32()[i] = arguments.label >= 0 ? arguments.label : std::min(i / per_class, classes - 1);
+  }
+  SamplerOptions options;
+  options.steps = arguments.steps > 0 ? arguments.steps : (meta.sampling_steps > 0 ? meta.sampling_steps
+                                                                                     : config.sample.steps);
+  options.eta = arguments.sampler == "ddpm" ? 1.0 : arguments.eta;
+  options.guidance = arguments.guidance;
+  options.seed = arguments.seed;
+  const Tensor images =
+      sample_with_model(unet, spec, diffusion_setup(config), options, labels, arguments.count, arguments.batch);
+  if (to_png) {
+    const int columns = classes > 0 && arguments.label < 0 ? std::max(1, arguments.count / classes)
+                                                           : static_cast<int>(std::ceil(std::sqrt(arguments.count)));
+    write_png_grid(arguments.out, images, columns);
+  } else {
+    write_image_dataset(arguments.out, images, labels, classes, "diffuse sample", Overwrite::Refuse);
+  }
+  log_info("wrote ", arguments.count, " samples (", arguments.sampler, ", ", options.steps, " steps) to ",
+           arguments.out);
+}
+
+}  // namespace
+
+void add_sample_command(CLI::App& app) {
+  auto arguments = std::make_shared<SampleArguments>();
+  CLI::App* command = app.add_subcommand("sample", "Sample images from a checkpoint");
+  command->add_option("--ckpt", arguments->checkpoint, "Checkpoint (.h5)")->required()->check(CLI::ExistingFile);
+  command->add_option("--ema", arguments->ema, "EMA rate whose weights to use, 'none' for the raw weights "
+                                               "(default: the checkpoint's first EMA rate)");
+  command->add_option("--sampler", arguments->sampler, "ddpm (ancestral) or ddim")
+      ->check(CLI::IsMember({"ddpm", "ddim"}));
+  command->add_option("--steps", arguments->steps, "Sampling steps (default: a student's own, else the config's)");
+  command->add_option("--eta", arguments->eta, "DDIM eta (0 = deterministic)");
+  command->add_option("--class", arguments->label, "Sample only this class (default: all classes in turn)");
+  command->add_option("--guidance", arguments->guidance, "Classifier-free guidance weight w");
+  command->add_option("--n", arguments->count, "Number of samples");
+  command->add_option("--batch", arguments->batch, "Samples per forward pass");
+  command->add_option("--seed", arguments->seed, "Sampling seed");
+  command->add_option("--out", arguments->out, "Output: grid.png or samples.h5")->required();
+  command->add_option("--device", arguments->device, "cpu, cuda, or auto (the GPU when there is one)")
+      ->capture_default_str();
+  command->callback([arguments] { run_sample(*arguments); });
+}
+
+}  // namespace diffuse::cli

@@ -1,0 +1,19 @@
+// What a diffusion model is trained and sampled with, apart from the network:
+// its noise schedule, what the network predicts, how the loss is weighted, and
+// class conditioning. Built from a config by run/model_setup.h.
+#pragma once
+
+#include "diffusion/objective.h"
+#include "diffusion/schedule.h"
+
+namespace diffuse {
+
+struct DiffusionSetup {
+  NoiseSchedule schedule;
+  Prediction prediction;
+  LossWeighting weighting;
+  double class_dropout;
+  int num_classes;  // 0 = unconditional
+};
+
+}  // namespace diffuse

@@ -1,0 +1,310 @@
+#include "run/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "core/error.h"
+#include "diffusion/distillation.h"
+
+namespace diffuse {
+
+namespace {
+
+enum class Kind { Int, Int64, UInt64, Double, Bool, String, IntList, DoubleList };
+
+// One configuration key: its dotted name, type and where it lives.
+struct Field {
+  std::string key;
+  Kind kind;
+  void* target;
+};
+
+std::vector<Field> schema(Config& c) {
+  return {
+      {"seed", Kind::UInt64, &c.seed},
+      {"data.train", Kind::String, &c.data.train},
+      {"data.test", Kind::String, &c.data.test},
+      {"data.flip", Kind::Bool, &c.data.flip},
+      {"data.prefetch", Kind::Int, &c.data.prefetch},
+      {"model.image_size", Kind::Int, &c.model.image_size},
+      {"model.image_channels", Kind::Int, &c.model.image_channels},
+      {"model.channels", Kind::Int, &c.model.channels},
+      {"model.channel_mults", Kind::IntList, &c.model.channel_mults},
+      {"model.num_res_blocks", Kind::Int, &c.model.num_res_blocks},
+      {"model.attention_resolutions", Kind::IntList, &c.model.attention_resolutions},
+      {"model.dropout", Kind::Double, &c.model.dropout},
+      {"model.num_classes", Kind::Int, &c.model.num_classes},
+      {"model.groups", Kind::Int, &c.model.groups},
+      {"diffusion.schedule", Kind::String, &c.diffusion.schedule},
+      {"diffusion.timesteps", Kind::Int, &c.diffusion.timesteps},
+      {"diffusion.prediction", Kind::String, &c.diffusion.prediction},
+      {"diffusion.loss_weight", Kind::String, &c.diffusion.loss_weight},
+      {"diffusion.class_dropout", Kind::Double, &c.diffusion.class_dropout},
+      {"train.steps", Kind::Int64, &c.train.steps},
+      {"train.batch_size", Kind::Int, &c.train.batch_size},
+      {"train.accumulation", Kind::Int, &c.train.accumulation},
+      {"train.lr", Kind::Double, &c.train.lr},
+      {"train.warmup_steps", Kind::Int64, &c.train.warmup_steps},
+      {"train.lr_decay", Kind::String, &c.train.lr_decay},
+      {"train.weight_decay", Kind::Double, &c.train.weight_decay},
+      {"train.beta1", Kind::Double, &c.train.beta1},
+      {"train.beta2", Kind::Double, &c.train.beta2},
+      {"train.adam_eps", Kind::Double, &c.train.adam_eps},
+      {"train.grad_clip", Kind::Double, &c.train.grad_clip},
+      {"train.ema_rates", Kind::DoubleList, &c.train.ema_rates},
+      {"train.precision", Kind::String, &c.train.precision},
+      {"train.log_every", Kind::Int64, &c.train.log_every},
+      {"train.sample_every", Kind::Int64, &c.train.sample_every},
+      {"train.eval_every", Kind::Int64, &c.train.eval_every},
+      {"train.checkpoint_every", Kind::Int64, &c.train.checkpoint_every},
+      {"train.keep_checkpoints", Kind::Int, &c.train.keep_checkpoints},
+      {"train.bucket_mb", Kind::Double, &c.train.bucket_mb},
+      {"train.reduce_dtype", Kind::String, &c.train.reduce_dtype},
+      {"train.shard_optimizer", Kind::Bool, &c.train.shard_optimizer},
+      {"sample.sampler", Kind::String, &c.sample.sampler},
+      {"sample.steps", Kind::Int, &c.sample.steps},
+      {"sample.eta", Kind::Double, &c.sample.eta},
+      {"sample.guidance", Kind::Double, &c.sample.guidance},
+      {"sample.per_class", Kind::Int, &c.sample.per_class},
+      {"sample.count", Kind::Int, &c.sample.count},
+      {"eval.features", Kind::String, &c.eval.features},
+      {"eval.samples", Kind::Int64, &c.eval.samples},
+      {"distill.from_steps", Kind::Int, &c.distill.from_steps},
+      {"distill.to_steps", Kind::Int, &c.distill.to_steps},
+      {"distill.steps_per_stage", Kind::Int64, &c.distill.steps_per_stage},
+      {"distill.lr", Kind::Double, &c.distill.lr},
+      {"distill.loss_weight", Kind::String, &c.distill.loss_weight},
+      {"runtime.device", Kind::String, &c.runtime.device},
+      {"runtime.threads", Kind::Int, &c.runtime.threads},
+      {"runtime.collective_timeout_s", Kind::Double, &c.runtime.collective_timeout_s},
+  };
+}
+
+const char* kind_name(Kind kind) {
+  switch (kind) {
+    case Kind::Int:
+    case Kind::Int64:
+    case Kind::UInt64: return "an integer";
+    case Kind::Double: return "a number";
+    case Kind::Bool: return "true or false";
+    case Kind::String: return "a string";
+    case Kind::IntList: return "a list of integers";
+    case Kind::DoubleList: return "a list of numbers";
+  }
+  return "?";
+}
+
+void assign(const Field& field, const YAML::Node& node, const std::string& origin) {
+  try {
+    switch (field.kind) {
+      case Kind::Int: *static_cast<int*>(field.target) = node.as<int>(); break;
+      case Kind::Int64: *static_cast<int64_t*>(field.target) = node.as<int64_t>(); break;
+      case Kind::UInt64: *static_cast<uint64_t*>(field.target) = node.as<uint64_t>(); break;
+      case Kind::Double: *static_cast<double*>(field.target) = node.as<double>(); break;
+      case Kind::Bool: *static_cast<bool*>(field.target) = node.as<bool>(); break;
+      case Kind::String:
+        if (!node.IsScalar()) throw YAML::Exception(YAML::Mark(), "not a scalar");
+        *static_cast<std::string*>(field.target) = node.as<std::string>();
+        break;
+      case Kind::IntList:
+        if (!node.IsSequence()) throw YAML::Exception(YAML::Mark(), "not a list");
+        *static_cast<std::vector<int>*>(field.target) = node.as<std::vector<int>>();
+        break;
+      case Kind::DoubleList:
+        if (!node.IsSequence()) throw YAML::Exception(YAML::Mark(), "not a list");
+        *static_cast<std::vector<double>*>(field.target) = node.as<std::vector<double>>();
+        break;
+    }
+  } catch (const YAML::Exception&) {
+    std::ostringstream text;
+    text << node;
+    throw Error(concat("config key '", field.key, "' in ", origin, ": expected ", kind_name(field.kind), ", got '",
+                       text.str(), "'"));
+  }
+}
+
+const Field* find_field(const std::vector<Field>& fields, const std::string& key) {
+  for (const Field& field : fields)
+    if (field.key == key) return &field;
+  return nullptr;
+}
+
+// Walks a YAML mapping, assigning leaves to fields and rejecting unknown keys.
+void apply_node(const std::vector<Field>& fields, const YAML::Node& node, const std::string& prefix,
+                const std::string& origin) {
+  for (const auto& entry : node) {
+    const std::string key = prefix.empty() ? entry.first.as<std::string>() : prefix + "." + entry.first.as<std::string>();
+    if (const Field* field = find_field(fields, key)) {
+      assign(*field, entry.second, origin);
+      continue;
+    }
+    const bool is_section = std::any_of(fields.begin(), fields.end(),
+                                        [&](const Field& f) { return f.key.rfind(key + ".", 0) == 0; });
+    if (is_section && entry.second.IsMap()) {
+      apply_node(fields, entry.second, key, origin);
+    } else if (is_section) {
+      throw Error(concat("config key '", key, "' in ", origin, " is a section and must be a mapping"));
+    } else {
+      throw Error(concat("unknown config key '", key, "' in ", origin));
+    }
+  }
+}
+
+void apply_override(const std::vector<Field>& fields, const std::string& assignment) {
+  const size_t equals = assignment.find('=');
+  DIFFUSE_CHECK(equals != std::string::npos && equals > 0, "--set '", assignment, "' is not of the form key.sub=value");
+  const std::string key = assignment.substr(0, equals), value = assignment.substr(equals + 1);
+  const Field* field = find_field(fields, key);
+  DIFFUSE_CHECK(field != nullptr, "unknown config key '", key, "' in --set");
+  YAML::Node node;
+  try {
+    node = YAML::Load(value);
+  } catch (const YAML::Exception& error) {
+    throw Error(concat("config key '", key, "' in --set: cannot parse '", value, "' (", error.msg, ")"));
+  }
+  if (field->kind == Kind::String && node.IsNull()) node = YAML::Node(std::string());
+  assign(*field, node, "--set");
+}
+
+void require_one_of(const std::string& key, const std::string& value, const std::vector<std::string>& allowed,
+                    const std::string& origin) {
+  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
+  std::string list;
+  for (const std::string& option : allowed) list += (list.empty() ? "" : ", ") + option;
+  throw Error(concat("config key '", key, "' in ", origin, ": '", value, "' is not one of ", list));
+}
+
+void require(bool condition, const std::string& key, const std::string& problem, const std::string& origin) {
+  if (!condition) throw Error(concat("config key '", key, "' in ", origin, ": ", problem));
+}
+
+void validate(const Config& c, const std::string& origin) {
+  const ModelConfig& m = c.model;
+  require(m.image_size > 0 && (m.image_size & (m.image_size - 1)) == 0, "model.image_size", "must be a power of two",
+          origin);
+  require(m.image_channels > 0, "model.image_channels", "must be positive", origin);
+  require(m.channels > 0, "model.channels", "must be positive", origin);
+  require(!m.channel_mults.empty(), "model.channel_mults", "must list at least one level", origin);
+  for (int mult : m.channel_mults) require(mult > 0, "model.channel_mults", "entries must be positive", origin);
+  require(m.image_size >> (m.channel_mults.size() - 1) >= 1, "model.channel_mults",
+          "too many levels for the image size", origin);
+  require(m.num_res_blocks > 0, "model.num_res_blocks", "must be positive", origin);
+  require(m.dropout >= 0 && m.dropout < 1, "model.dropout", "must be in [0, 1)", origin);
+  require(m.num_classes >= 0, "model.num_classes", "must be >= 0", origin);
+  require(m.groups > 0, "model.groups", "must be positive", origin);
+  for (int mult : m.channel_mults)
+    require((m.channels * mult) % m.groups == 0, "model.groups", "must divide every level's channel count", origin);
+  require_one_of("diffusion.schedule", c.diffusion.schedule, {"linear", "cosine", "cosine_continuous"}, origin);
+  require_one_of("diffusion.prediction", c.diffusion.prediction, {"eps", "x0", "v"}, origin);
+  require_one_of("diffusion.loss_weight", c.diffusion.loss_weight, {"simple", "snr_trunc", "snr_plus_one"}, origin);
+  require(c.diffusion.timesteps >= 2, "diffusion.timesteps", "must be at least 2", origin);
+  require(c.diffusion.class_dropout >= 0 && c.diffusion.class_dropout < 1, "diffusion.class_dropout",
+          "must be in [0, 1)", origin);
+  const TrainConfig& t = c.train;
+  require(t.steps >= 0, "train.steps", "must be >= 0", origin);
+  require(t.batch_size > 0, "train.batch_size", "must be positive", origin);
+  require(t.accumulation > 0 && t.batch_size % t.accumulation == 0, "train.accumulation",
+          "must be positive and divide train.batch_size", origin);
+  require(t.lr > 0, "train.lr", "must be positive", origin);
+  require(t.warmup_steps >= 0, "train.warmup_steps", "must be >= 0", origin);
+  require_one_of("train.lr_decay", t.lr_decay, {"constant", "linear"}, origin);
+  require(t.beta1 >= 0 && t.beta1 < 1, "train.beta1", "must be in [0, 1)", origin);
+  require(t.beta2 >= 0 && t.beta2 < 1, "train.beta2", "must be in [0, 1)", origin);
+  require(t.adam_eps > 0, "train.adam_eps", "must be positive", origin);
+  require(t.grad_clip >= 0, "train.grad_clip", "must be >= 0", origin);
+  for (double rate : t.ema_rates) require(rate > 0 && rate < 1, "train.ema_rates", "rates must be in (0, 1)", origin);
+  require_one_of("train.precision", t.precision, {"fp32", "bf16", "fp16"}, origin);
+  require(t.log_every > 0, "train.log_every", "must be positive", origin);
+  require(t.sample_every >= 0, "train.sample_every", "must be >= 0", origin);
+  require(t.eval_every >= 0, "train.eval_every", "must be >= 0", origin);
+  require(t.eval_every == 0 || !c.eval.features.empty(), "eval.features",
+          "must name a feature network file when train.eval_every is set", origin);
+  require(t.eval_every == 0 || !c.data.test.empty(), "data.test",
+          "must name the reference dataset when train.eval_every is set", origin);
+  require(t.checkpoint_every > 0, "train.checkpoint_every", "must be positive", origin);
+  require(t.keep_checkpoints > 0, "train.keep_checkpoints", "must be positive", origin);
+  require(t.bucket_mb > 0, "train.bucket_mb", "must be positive", origin);
+  require_one_of("train.reduce_dtype", t.reduce_dtype, {"fp32", "bf16"}, origin);
+  require_one_of("sample.sampler", c.sample.sampler, {"ddpm", "ddim"}, origin);
+  require(c.sample.steps > 0, "sample.steps", "must be positive", origin);
+  require(c.sample.eta >= 0, "sample.eta", "must be >= 0", origin);
+  require(c.sample.per_class > 0, "sample.per_class", "must be positive", origin);
+  require(c.sample.count > 0, "sample.count", "must be positive", origin);
+  const DistillConfig& d = c.distill;
+  require(d.to_steps >= 1, "distill.to_steps", "must be positive", origin);
+  require(halves_to(d.from_steps, d.to_steps), "distill.from_steps",
+          "must be distill.to_steps times a power of two (2, 4, 8, ...)", origin);
+  require(d.steps_per_stage > 0, "distill.steps_per_stage", "must be positive", origin);
+  require(d.lr > 0, "distill.lr", "must be positive", origin);
+  require_one_of("distill.loss_weight", d.loss_weight, {"snr_trunc", "snr_plus_one"}, origin);
+  require(c.eval.samples > 1, "eval.samples", "must be at least 2", origin);
+  require_one_of("runtime.device", c.runtime.device, {"cpu", "cuda", "auto"}, origin);
+  require(c.runtime.threads >= 0, "runtime.threads", "must be >= 0", origin);
+  require(c.runtime.collective_timeout_s > 0, "runtime.collective_timeout_s", "must be positive", origin);
+}
+
+}  // namespace
+
+Config parse_config(const std::string& yaml_text, const std::string& origin, const std::vector<std::string>& overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& error) {
+    throw Error(concat("cannot parse ", origin, ": ", error.what()));
+  }
+  Config config;
+  const std::vector<Field> fields = schema(config);
+  if (root.IsDefined() && !root.IsNull()) {
+    if (!root.IsMap()) throw Error(concat(origin, " must be a YAML mapping of config sections"));
+    apply_node(fields, root, "", origin);
+  }
+  for (const std::string& assignment : overrides) apply_override(fields, assignment);
+  validate(config, overrides.empty() ? origin : origin + " with --set overrides");
+  return config;
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream file(path);
+  DIFFUSE_CHECK(file.good(), "cannot read config file ", path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return parse_config(text.str(), path, overrides);
+}
+
+std::string config_to_yaml(const Config& config) {
+  Config copy = config;
+  const std::vector<Field> fields = schema(copy);
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  std::string open_section;
+  for (const Field& field : fields) {
+    const size_t dot = field.key.find('.');
+    const std::string section = dot == std::string::npos ? "" : field.key.substr(0, dot);
+    const std::string name = dot == std::string::npos ? field.key : field.key.substr(dot + 1);
+    if (section != open_section) {
+      if (!open_section.empty()) out << YAML::EndMap;
+      if (!section.empty()) out << YAML::Key << section << YAML::Value << YAML::BeginMap;
+      open_section = section;
+    }
+    out << YAML::Key << name << YAML::Value;
+    switch (field.kind) {
+      case Kind::Int: out << *static_cast<int*>(field.target); break;
+      case Kind::Int64: out << *static_cast<int64_t*>(field.target); break;
+      case Kind::UInt64: out << *static_cast<uint64_t*>(field.target); break;
+      case Kind::Double: out << *static_cast<double*>(field.target); break;
+      case Kind::Bool: out << *static_cast<bool*>(field.target); break;
+      case Kind::String: out << YAML::DoubleQuoted << *static_cast<std::string*>(field.target); break;
+      case Kind::IntList: out << YAML::Flow << *static_cast<std::vector<int>*>(field.target); break;
+      case Kind::DoubleList: out << YAML::Flow << *static_cast<std::vector<double>*>(field.target); break;
+    }
+  }
+  if (!open_section.empty()) out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace diffuse

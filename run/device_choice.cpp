@@ -1,0 +1,54 @@
+#include "run/device_choice.h"
+
+#include "core/error.h"
+
+#if DIFFUSE_HAS_CUDA
+#include "core/cuda/runtime.h"
+#endif
+
+namespace diffuse {
+
+namespace {
+
+// Why there is no GPU to compute on.
+std::string missing_gpu() {
+#if DIFFUSE_HAS_CUDA
+  return "no usable GPU (" + cuda::unavailable_reason() + ")";
+#else
+  return "this binary was built without CUDA (configure with -DDIFFUSE_CUDA=ON on a machine with the CUDA toolkit)";
+#endif
+}
+
+bool gpu_available() {
+#if DIFFUSE_HAS_CUDA
+  return cuda::device_count() > 0;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+Device resolve_device(const std::string& name, const std::string& setting) {
+  DIFFUSE_CHECK(name == "cpu" || name == "cuda" || name == "auto", setting, " must be cpu, cuda or auto, not '", name,
+                "'");
+  if (name == "cpu") return Device::CPU;
+  if (gpu_available()) return Device::CUDA;
+  DIFFUSE_CHECK(name == "auto", setting, " cuda: ", missing_gpu());
+  return Device::CPU;
+}
+
+DeviceChoice choose_device(const std::string& name, const std::string& setting, int local_rank) {
+#if DIFFUSE_HAS_CUDA
+  if (resolve_device(name, setting) == Device::CUDA) {
+    cuda::set_device(local_rank % cuda::device_count());
+    return {Device::CUDA, "GPU " + cuda::device_name()};
+  }
+#else
+  resolve_device(name, setting);  // for its error
+  (void)local_rank;
+#endif
+  return {Device::CPU, name == "auto" ? "the CPU (" + setting + " auto: " + missing_gpu() + ")" : "the CPU"};
+}
+
+}  // namespace diffuse

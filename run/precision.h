@@ -1,0 +1,49 @@
+// Mixed precision: what train.precision means, decided in one place.
+//
+//   fp32  every op computes in fp32.
+//   bf16  the GPU's matrix products (convolutions, linear layers, attention)
+//         multiply bf16 copies of their fp32 inputs on tensor cores with fp32
+//         accumulation (core/matmul_precision.h); everything else stays fp32.
+//         On a CPU with AVX512-BF16 or AMX the convolutions do the same on
+//         oneDNN's bf16 kernels.
+//   fp16  the same in fp16 (GPU only), whose narrow range needs a dynamic loss
+//         scaler (optim/loss_scaler.h) so small gradients do not flush to zero.
+//
+// In every mode the master weights, gradients, AdamW moments, EMA copies and
+// reductions are fp32 in the flat buffers, and activations between ops are
+// fp32; only the products' operands are rounded. Separately, train.reduce_dtype
+// bf16 sends the gradients between ranks as bf16 (distributed/gradient_reducer.h).
+#pragma once
+
+#include <string>
+
+#include "core/dtype.h"
+
+namespace diffuse {
+
+enum class Precision { kFp32, kBf16, kFp16 };
+
+// "fp32", "bf16" or "fp16"; anything else is an Error naming the value.
+Precision parse_precision(const std::string& name);
+const char* precision_name(Precision precision);
+
+// train.reduce_dtype: "fp32" -> F32, "bf16" -> BF16; anything else is an Error naming the value.
+DType parse_reduce_dtype(const std::string& name);
+
+struct PrecisionPolicy {
+  Precision requested = Precision::kFp32;  // train.precision
+  DType compute = DType::F32;              // what matrix products multiply in on this device
+  bool loss_scaling = false;               // fp16 compute: a DynamicLossScaler guards each step
+};
+
+// The policy for train.precision on `device`. Where the device cannot
+// multiply in the requested type (fp16 on a CPU, bf16 on a CPU without bf16
+// instructions) the run computes in fp32, with a warning: a GPU config still
+// trains on a laptop.
+PrecisionPolicy precision_policy(const std::string& precision, Device device);
+
+// Makes the backends compute as the policy says. Process-wide: call once before
+// the first step (every device the process uses follows it).
+void apply_precision(const PrecisionPolicy& policy);
+
+}  // namespace diffuse

@@ -1,0 +1,121 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "core/error.h"
+#include "tests/support/op_testing.h"
+#include "run/config.h"
+#include "run/device_choice.h"
+#include "run/model_setup.h"
+
+namespace diffuse {
+namespace {
+
+
+TEST(Config, ShippedConfigsParse) {
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(DIFFUSE_SOURCE_DIR) + "/configs")) {
+    SCOPED_TRACE(entry.path().string());
+    EXPECT_NO_THROW(load_config(entry.path().string()));
+  }
+}
+
+// The DDPM CIFAR-10 model of Ho et al. 2020, as the shipped config builds it.
+TEST(Config, Cifar10DdpmConfigBuildsTheDdpmModel) {
+  const Config config = load_config(std::string(DIFFUSE_SOURCE_DIR) + "/configs/cifar10_ddpm.yaml");
+  model::ParameterStore store;
+  const model::UNet unet(unet_spec(config.model), store);
+  EXPECT_EQ(store.numel(), 35746307);
+}
+
+TEST(Config, ValuesAndDefaults) {
+  const Config config = parse_config("model: {channels: 96, channel_mults: [1, 2]}\ntrain: {lr: 3.0e-4}\n", "inline");
+  EXPECT_EQ(config.model.channels, 96);
+  EXPECT_EQ(config.model.channel_mults, (std::vector<int>{1, 2}));
+  EXPECT_DOUBLE_EQ(config.train.lr, 3e-4);
+  EXPECT_EQ(config.train.batch_size, TrainConfig().batch_size);
+}
+
+TEST(Config, UnknownKeyNamesKeyAndFile) {
+  const std::string message = testing::error_message([] { parse_config("train:\n  stepz: 10\n", "configs/x.yaml"); });
+  EXPECT_NE(message.find("unknown config key 'train.stepz' in configs/x.yaml"), std::string::npos) << message;
+  const std::string section = testing::error_message([] { parse_config("trian: {steps: 1}\n", "configs/x.yaml"); });
+  EXPECT_NE(section.find("'trian'"), std::string::npos) << section;
+}
+
+TEST(Config, RuntimeDeviceIsCpuCudaOrAuto) {
+  EXPECT_EQ(parse_config("seed: 1\n", "x.yaml").runtime.device, "auto");
+  EXPECT_EQ(parse_config("runtime: {device: cpu}\n", "x.yaml").runtime.device, "cpu");
+  const std::string message = testing::error_message([] { parse_config("runtime: {device: tpu}\n", "x.yaml"); });
+  EXPECT_NE(message.find("runtime.device"), std::string::npos) << message;
+  EXPECT_NE(message.find("tpu"), std::string::npos) << message;
+}
+
+TEST(DeviceChoice, CpuAlwaysAndAutoFallsBackWithTheReason) {
+  EXPECT_EQ(choose_device("cpu", "runtime.device").device, Device::CPU);
+  const DeviceChoice automatic = choose_device("auto", "runtime.device");
+  if (automatic.device != Device::CPU) GTEST_SKIP() << "a GPU is visible: " << automatic.description;
+  // No GPU: auto computes on the CPU and says why; asking for cuda is an error naming the setting and the reason.
+  EXPECT_NE(automatic.description.find("runtime.device auto"), std::string::npos) << automatic.description;
+  const std::string message = testing::error_message([] { choose_device("cuda", "runtime.device"); });
+  EXPECT_NE(message.find("runtime.device cuda: "), std::string::npos) << message;
+  EXPECT_TRUE(message.find("no usable GPU") != std::string::npos || message.find("without CUDA") != std::string::npos)
+      << message;
+  EXPECT_NE(testing::error_message([] { choose_device("gpu", "bench --device"); }).find("bench --device"),
+            std::string::npos);
+}
+
+TEST(Config, WrongTypeNamesKeyExpectationAndValue) {
+  const std::string message = testing::error_message([] { parse_config("train: {steps: many}\n", "a.yaml"); });
+  EXPECT_NE(message.find("config key 'train.steps' in a.yaml: expected an integer, got 'many'"), std::string::npos)
+      << message;
+  const std::string list = testing::error_message([] { parse_config("model: {channel_mults: 2}\n", "a.yaml"); });
+  EXPECT_NE(list.find("expected a list of integers"), std::string::npos) << list;
+}
+
+TEST(Config, InvalidValuesAreRejected) {
+  EXPECT_NE(testing::error_message([] { parse_config("diffusion: {schedule: sqrt}\n", "a.yaml"); }).find("is not one of"),
+            std::string::npos);
+  EXPECT_NE(testing::error_message([] { parse_config("model: {channels: 48}\n", "a.yaml"); }).find("model.groups"),
+            std::string::npos);
+  EXPECT_NE(testing::error_message([] { parse_config("train: {batch_size: 10, accumulation: 3}\n", "a.yaml"); })
+                .find("train.accumulation"),
+            std::string::npos);
+  const std::string wire = testing::error_message([] { parse_config("train: {reduce_dtype: fp16}\n", "a.yaml"); });
+  EXPECT_NE(wire.find("train.reduce_dtype"), std::string::npos) << wire;
+  EXPECT_NE(wire.find("fp16"), std::string::npos) << wire;
+  EXPECT_EQ(parse_config("train: {reduce_dtype: bf16}\n", "a.yaml").train.reduce_dtype, "bf16");
+}
+
+TEST(Config, OverridesApplyInOrderAndAreChecked) {
+  const Config config =
+      parse_config("train: {steps: 10}\n", "a.yaml", {"train.steps=20", "train.ema_rates=[0.9, 0.99]", "seed=7"});
+  EXPECT_EQ(config.train.steps, 20);
+  EXPECT_EQ(config.train.ema_rates, (std::vector<double>{0.9, 0.99}));
+  EXPECT_EQ(config.seed, 7u);
+  EXPECT_NE(testing::error_message([] { parse_config("", "a.yaml", {"train.stepz=3"}); }).find("'train.stepz' in --set"),
+            std::string::npos);
+  EXPECT_NE(testing::error_message([] { parse_config("", "a.yaml", {"train.steps"}); }).find("key.sub=value"), std::string::npos);
+  EXPECT_NE(testing::error_message([] { parse_config("", "a.yaml", {"train.steps=x"}); }).find("expected an integer"),
+            std::string::npos);
+}
+
+TEST(Config, YamlRoundTripIsExact) {
+  const Config config = parse_config("train: {lr: 1.0e-4, ema_rates: [0.9999, 0.999]}\nmodel: {dropout: 0.1}\n",
+                                     "a.yaml", {"data.train=some where/train.h5"});
+  const std::string yaml = config_to_yaml(config);
+  const Config again = parse_config(yaml, "round trip");
+  EXPECT_EQ(config_to_yaml(again), yaml);
+  EXPECT_DOUBLE_EQ(again.train.lr, 1e-4);
+  EXPECT_DOUBLE_EQ(again.model.dropout, 0.1);
+  EXPECT_EQ(again.data.train, "some where/train.h5");
+}
+
+TEST(Config, MissingFileIsAClearError) {
+  EXPECT_NE(testing::error_message([] { load_config("/nonexistent/c.yaml"); }).find("cannot read config file /nonexistent/c.yaml"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace diffuse
