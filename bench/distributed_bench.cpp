@@ -57,7 +57,7 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
     run_train_bench(options);
     return;
   }
-  DIFFUSE_CHECK(options.device != "cuda", "bench on several ranks runs on the CPU backend (MPI)");
+  DIFFUSE_CHECK(options.device != DeviceRequest::kCuda, "bench on several ranks runs on the CPU backend (MPI)");
   DIFFUSE_CHECK(options.steps > 0 && options.warmup >= 0, "bench needs --steps > 0 and --warmup >= 0");
   const int batch = options.batch > 0 ? options.batch : config.train.batch_size;
   DIFFUSE_CHECK(batch % ranks == 0, "bench --batch ", batch, " is not divisible by ", ranks, " ranks");
@@ -66,7 +66,7 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
 
   BenchModel bench(config, Device::CPU, local_batch, static_cast<uint32_t>(rank * local_batch));
   world->broadcast(bench.store.params(), 0);
-  GradientReducer reducer(bench.store, *world, config.train.bucket_mb, parse_reduce_dtype(config.train.reduce_dtype));
+  GradientReducer reducer(bench.store, *world, config.train.bucket_mb, config.train.reduce_dtype);
 
   // One step: forward, backward (reducing gradients when `reduce`), AdamW.
   int64_t step = 0;
@@ -112,7 +112,7 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
       "bench train: %s, %d ranks x batch %d (global %d), %d thread(s) per rank, %lld parameters, "
       "%zu gradient buckets sent as %s\n",
       options.config.c_str(), ranks, local_batch, batch, threads.threads, static_cast<long long>(bench.store.numel()),
-      reducer.buckets().size(), config.train.reduce_dtype.c_str());
+      reducer.buckets().size(), name_of(kReduceDTypeNames, config.train.reduce_dtype));
   std::printf("  step         %.3f s on %d ranks, %.3f s on one rank with the same per-rank batch (medians of %d)\n",
               step_s, ranks, alone_s, options.steps);
   std::printf("  scaling      %.3f (one-rank step / %d-rank step); %.1f img/s over all ranks\n", scaling, ranks,
@@ -123,8 +123,9 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
       "{\"bench\": \"train\", \"config\": \"%s\", \"ranks\": %d, \"batch\": %d, \"batch_per_rank\": %d, "
       "\"threads\": %d, \"reduce_dtype\": \"%s\", \"img_per_s\": %.3f, \"step_s\": %.5f, \"step_s_one_rank\": %.5f, "
       "\"scaling\": %.4f, \"allreduce_s\": %.5f, \"allreduce_exposed_s\": %.5f, \"allreduce_hidden_share\": %.4f}\n",
-      options.config.c_str(), ranks, batch, local_batch, threads.threads, config.train.reduce_dtype.c_str(),
-      images_per_second, step_s, alone_s, scaling, reduce_s, exposed_s, hidden);
+      options.config.c_str(), ranks, batch, local_batch, threads.threads,
+      name_of(kReduceDTypeNames, config.train.reduce_dtype), images_per_second, step_s, alone_s, scaling, reduce_s,
+      exposed_s, hidden);
 }
 
 }  // namespace diffuse

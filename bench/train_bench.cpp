@@ -112,7 +112,7 @@ void run_train_bench(const TrainBenchOptions& options) {
   const int64_t resident_peak = peak_resident_bytes();
 
   std::printf("bench train: %s, batch %d, %s, precision %s, %d threads, %lld parameters, %.3f GMACs/image forward\n",
-              options.config.c_str(), batch, device_label.c_str(), config.train.precision.c_str(),
+              options.config.c_str(), batch, device_label.c_str(), precision_name(config.train.precision),
               omp_get_max_threads(), static_cast<long long>(parameters), unet.forward_macs_per_image() / 1e9);
   std::printf("  step         %.3f s (median of %d; min %.3f, max %.3f)\n", median, options.steps, seconds.front(),
               seconds.back());
@@ -139,10 +139,10 @@ void run_train_bench(const TrainBenchOptions& options) {
       "\"threads\": %d, \"img_per_s\": %.3f, \"gflops\": %.3f, \"gemm_gflops\": %.3f, \"ratio\": %.4f, "
       "\"mfu\": %.4f, \"step_s\": %.5f, \"peak_mem_bytes\": %lld, \"peak_rss_bytes\": %lld, "
       "\"gpu_pool_peak_bytes\": %lld, \"needed_mem_bytes\": %lld}\n",
-      options.config.c_str(), device_label.c_str(), config.train.precision.c_str(), batch, omp_get_max_threads(),
-      images_per_second, gflops, yardstick_gflops, ratio, device == Device::CPU ? 0.0 : ratio, median,
-      static_cast<long long>(tensor_peak), static_cast<long long>(resident_peak), static_cast<long long>(reserved_peak),
-      static_cast<long long>(needed));
+      options.config.c_str(), device_label.c_str(), precision_name(config.train.precision), batch,
+      omp_get_max_threads(), images_per_second, gflops, yardstick_gflops, ratio, device == Device::CPU ? 0.0 : ratio,
+      median, static_cast<long long>(tensor_peak), static_cast<long long>(resident_peak),
+      static_cast<long long>(reserved_peak), static_cast<long long>(needed));
 }
 
 }  // namespace diffuse

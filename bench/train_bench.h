@@ -13,16 +13,18 @@
 #include <string>
 #include <vector>
 
+#include "run/device_choice.h"
+
 namespace diffuse {
 
 struct TrainBenchOptions {
   std::string config;
   std::vector<std::string> overrides;
-  int batch = 0;                // 0 = the config's train.batch_size
-  int steps = 5;                // timed steps
-  int warmup = 1;               // untimed steps first (allocation, caches)
-  std::string device = "auto";  // cpu | cuda | auto (cuda when a GPU is visible)
-  bool profile = false;         // time per op family (bench/profile_report.h)
+  int batch = 0;                                // 0 = the config's train.batch_size
+  int steps = 5;                                // timed steps
+  int warmup = 1;                               // untimed steps first (allocation, caches)
+  DeviceRequest device = DeviceRequest::kAuto;  // cpu | cuda | auto (cuda when a GPU is visible)
+  bool profile = false;                         // time per op family (bench/profile_report.h)
 };
 
 void run_train_bench(const TrainBenchOptions& options);

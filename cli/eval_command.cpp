@@ -112,7 +112,8 @@ void run_eval(const EvalArguments& arguments) {
     report.context.emplace_back("images", eval::json_string(arguments.images));
   } else {
     count = arguments.count;
-    const DeviceChoice device = choose_device(arguments.device, "--device", communicator->local_rank());
+    const DeviceChoice device = choose_device(value_named(kDeviceRequestNames, arguments.device, "--device"),
+                                              "--device", communicator->local_rank());
     const std::unique_ptr<CheckpointModel> loaded =
         load_checkpoint_model(arguments.checkpoint, arguments.ema, device.device);
     const model::UNetSpec& spec = loaded->spec;

@@ -41,7 +41,7 @@ void run_sample(const SampleArguments& arguments) {
   DIFFUSE_CHECK(!std::filesystem::exists(arguments.out), "--out ", arguments.out,
                 " already exists; it is not overwritten");
   DIFFUSE_CHECK(arguments.count > 0 && arguments.batch > 0, "--n and --batch must be positive");
-  const DeviceChoice device = choose_device(arguments.device, "--device");
+  const DeviceChoice device = choose_device(value_named(kDeviceRequestNames, arguments.device, "--device"), "--device");
   log_info("sampling on ", device.description);
   const std::unique_ptr<CheckpointModel> loaded =
       load_checkpoint_model(arguments.checkpoint, arguments.ema, device.device);

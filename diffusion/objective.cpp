@@ -2,34 +2,7 @@
 
 #include <algorithm>
 
-#include "core/error.h"
-
 namespace diffuse {
-
-Prediction parse_prediction(const std::string& name) {
-  if (name == "eps") return Prediction::Eps;
-  if (name == "x0") return Prediction::X0;
-  if (name == "v") return Prediction::V;
-  DIFFUSE_CHECK(false, "unknown prediction '", name, "' (eps, x0 or v)");
-  return Prediction::Eps;
-}
-
-LossWeighting parse_loss_weighting(const std::string& name) {
-  if (name == "simple") return LossWeighting::Simple;
-  if (name == "snr_trunc") return LossWeighting::SnrTruncated;
-  if (name == "snr_plus_one") return LossWeighting::SnrPlusOne;
-  DIFFUSE_CHECK(false, "unknown loss weight '", name, "' (simple, snr_trunc or snr_plus_one)");
-  return LossWeighting::Simple;
-}
-
-const char* prediction_name(Prediction prediction) {
-  switch (prediction) {
-    case Prediction::Eps: return "eps";
-    case Prediction::X0: return "x0";
-    case Prediction::V: return "v";
-  }
-  return "?";
-}
 
 Mix prediction_target(Prediction prediction, const NoiseLevel& level) {
   switch (prediction) {

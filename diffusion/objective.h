@@ -10,18 +10,21 @@
 // sigma^2 (v), the weight on the output MSE is w * c.
 #pragma once
 
-#include <string>
-
+#include "core/enum_names.h"
 #include "diffusion/schedule.h"
 
 namespace diffuse {
 
 enum class Prediction { Eps, X0, V };
-enum class LossWeighting { Simple, SnrTruncated, SnrPlusOne };
+inline constexpr EnumName<Prediction> kPredictionNames[] = {
+    {Prediction::Eps, "eps"}, {Prediction::X0, "x0"}, {Prediction::V, "v"}};
 
-Prediction parse_prediction(const std::string& name);
-LossWeighting parse_loss_weighting(const std::string& name);
-const char* prediction_name(Prediction prediction);
+enum class LossWeighting { Simple, SnrTruncated, SnrPlusOne };
+inline constexpr EnumName<LossWeighting> kLossWeightingNames[] = {{LossWeighting::Simple, "simple"},
+                                                                  {LossWeighting::SnrTruncated, "snr_trunc"},
+                                                                  {LossWeighting::SnrPlusOne, "snr_plus_one"}};
+
+inline const char* prediction_name(Prediction prediction) { return name_of(kPredictionNames, prediction); }
 
 // A linear combination first * u + second * w of two per-sample tensors.
 struct Mix {

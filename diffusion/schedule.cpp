@@ -14,14 +14,6 @@ constexpr double kPi = 3.14159265358979323846;
 constexpr double kMaxLogSnr = 15.0;
 }  // namespace
 
-ScheduleKind parse_schedule(const std::string& name) {
-  if (name == "linear") return ScheduleKind::Linear;
-  if (name == "cosine") return ScheduleKind::Cosine;
-  if (name == "cosine_continuous") return ScheduleKind::CosineContinuous;
-  DIFFUSE_CHECK(false, "unknown noise schedule '", name, "' (linear, cosine or cosine_continuous)");
-  return ScheduleKind::Linear;
-}
-
 NoiseSchedule::NoiseSchedule(ScheduleKind kind, int timesteps) : kind_(kind), timesteps_(timesteps) {
   DIFFUSE_CHECK(timesteps >= 2, "a schedule needs at least 2 timesteps, got ", timesteps);
   if (kind == ScheduleKind::CosineContinuous) return;

@@ -11,14 +11,16 @@
 // continuous one, so embeddings cover the same range either way.
 #pragma once
 
-#include <string>
 #include <vector>
+
+#include "core/enum_names.h"
 
 namespace diffuse {
 
 enum class ScheduleKind { Linear, Cosine, CosineContinuous };
-
-ScheduleKind parse_schedule(const std::string& name);
+inline constexpr EnumName<ScheduleKind> kScheduleNames[] = {{ScheduleKind::Linear, "linear"},
+                                                            {ScheduleKind::Cosine, "cosine"},
+                                                            {ScheduleKind::CosineContinuous, "cosine_continuous"}};
 
 // One point on the noise path.
 struct NoiseLevel {

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <fstream>
 #include <functional>
+#include <iterator>
+#include <optional>
 #include <sstream>
+#include <utility>
 
 #include "core/error.h"
 #include "diffusion/distillation.h"
@@ -14,14 +17,38 @@ namespace diffuse {
 
 namespace {
 
-enum class Kind { Int, Int64, UInt64, Double, Bool, String, IntList, DoubleList };
+enum class Kind { Int, Int64, UInt64, Double, Bool, String, Choice, IntList, DoubleList };
+
+// An enumerated key's enum, set and read through the names it accepts.
+struct Choice {
+  std::function<void(const std::string& name, const std::string& setting)> parse;  // an Error naming `setting`
+  std::function<const char*()> name;
+};
 
 // One configuration key: its dotted name, type and where it lives.
 struct Field {
+  Field(std::string key, Kind kind, void* target) : key(std::move(key)), kind(kind), target(target) {}
+  Field(std::string key, Choice choice)
+      : key(std::move(key)), kind(Kind::Choice), target(nullptr), choice(std::move(choice)) {}
+
   std::string key;
   Kind kind;
-  void* target;
+  void* target;  // every kind but Choice
+  Choice choice;
+  // A Choice's last name from the file or --set, parsed once every override is in: a --set can correct the
+  // file, and an error names the file with its overrides, as validate() does.
+  std::optional<std::string> given_name;
 };
+
+// An enumerated key accepting the values in `names` (its enum's table, or part of it: core/enum_names.h).
+template <typename Names>
+Field choice(std::string key, NamedEnum<Names>* target, const Names& names) {
+  const std::vector<EnumName<NamedEnum<Names>>> accepted(std::begin(names), std::end(names));
+  return Field(std::move(key), Choice{[target, accepted](const std::string& name, const std::string& setting) {
+                                        *target = value_named(accepted, name, setting);
+                                      },
+                                      [target, accepted] { return name_of(accepted, *target); }});
+}
 
 std::vector<Field> schema(Config& c) {
   return {
@@ -39,10 +66,10 @@ std::vector<Field> schema(Config& c) {
       {"model.dropout", Kind::Double, &c.model.dropout},
       {"model.num_classes", Kind::Int, &c.model.num_classes},
       {"model.groups", Kind::Int, &c.model.groups},
-      {"diffusion.schedule", Kind::String, &c.diffusion.schedule},
+      choice("diffusion.schedule", &c.diffusion.schedule, kScheduleNames),
       {"diffusion.timesteps", Kind::Int, &c.diffusion.timesteps},
-      {"diffusion.prediction", Kind::String, &c.diffusion.prediction},
-      {"diffusion.loss_weight", Kind::String, &c.diffusion.loss_weight},
+      choice("diffusion.prediction", &c.diffusion.prediction, kPredictionNames),
+      choice("diffusion.loss_weight", &c.diffusion.loss_weight, kLossWeightingNames),
       {"diffusion.class_dropout", Kind::Double, &c.diffusion.class_dropout},
       {"train.steps", Kind::Int64, &c.train.steps},
       {"train.batch_size", Kind::Int, &c.train.batch_size},
@@ -56,14 +83,14 @@ std::vector<Field> schema(Config& c) {
       {"train.adam_eps", Kind::Double, &c.train.adam_eps},
       {"train.grad_clip", Kind::Double, &c.train.grad_clip},
       {"train.ema_rates", Kind::DoubleList, &c.train.ema_rates},
-      {"train.precision", Kind::String, &c.train.precision},
+      choice("train.precision", &c.train.precision, kPrecisionNames),
       {"train.log_every", Kind::Int64, &c.train.log_every},
       {"train.sample_every", Kind::Int64, &c.train.sample_every},
       {"train.eval_every", Kind::Int64, &c.train.eval_every},
       {"train.checkpoint_every", Kind::Int64, &c.train.checkpoint_every},
       {"train.keep_checkpoints", Kind::Int, &c.train.keep_checkpoints},
       {"train.bucket_mb", Kind::Double, &c.train.bucket_mb},
-      {"train.reduce_dtype", Kind::String, &c.train.reduce_dtype},
+      choice("train.reduce_dtype", &c.train.reduce_dtype, kReduceDTypeNames),
       {"train.shard_optimizer", Kind::Bool, &c.train.shard_optimizer},
       {"sample.sampler", Kind::String, &c.sample.sampler},
       {"sample.steps", Kind::Int, &c.sample.steps},
@@ -77,8 +104,10 @@ std::vector<Field> schema(Config& c) {
       {"distill.to_steps", Kind::Int, &c.distill.to_steps},
       {"distill.steps_per_stage", Kind::Int64, &c.distill.steps_per_stage},
       {"distill.lr", Kind::Double, &c.distill.lr},
-      {"distill.loss_weight", Kind::String, &c.distill.loss_weight},
-      {"runtime.device", Kind::String, &c.runtime.device},
+      // The SNR weight alone ("simple") would ignore the student's error at high noise, where its few steps start.
+      choice("distill.loss_weight", &c.distill.loss_weight,
+             named_subset(kLossWeightingNames, {LossWeighting::SnrTruncated, LossWeighting::SnrPlusOne})),
+      choice("runtime.device", &c.runtime.device, kDeviceRequestNames),
       {"runtime.threads", Kind::Int, &c.runtime.threads},
       {"runtime.collective_timeout_s", Kind::Double, &c.runtime.collective_timeout_s},
   };
@@ -91,14 +120,15 @@ const char* kind_name(Kind kind) {
     case Kind::UInt64: return "an integer";
     case Kind::Double: return "a number";
     case Kind::Bool: return "true or false";
-    case Kind::String: return "a string";
+    case Kind::String:
+    case Kind::Choice: return "a string";
     case Kind::IntList: return "a list of integers";
     case Kind::DoubleList: return "a list of numbers";
   }
   return "?";
 }
 
-void assign(const Field& field, const YAML::Node& node, const std::string& origin) {
+void assign(Field& field, const YAML::Node& node, const std::string& origin) {
   try {
     switch (field.kind) {
       case Kind::Int: *static_cast<int*>(field.target) = node.as<int>(); break;
@@ -109,6 +139,10 @@ void assign(const Field& field, const YAML::Node& node, const std::string& origi
       case Kind::String:
         if (!node.IsScalar()) throw YAML::Exception(YAML::Mark(), "not a scalar");
         *static_cast<std::string*>(field.target) = node.as<std::string>();
+        break;
+      case Kind::Choice:
+        if (!node.IsScalar()) throw YAML::Exception(YAML::Mark(), "not a scalar");
+        field.given_name = node.as<std::string>();
         break;
       case Kind::IntList:
         if (!node.IsSequence()) throw YAML::Exception(YAML::Mark(), "not a list");
@@ -127,18 +161,18 @@ void assign(const Field& field, const YAML::Node& node, const std::string& origi
   }
 }
 
-const Field* find_field(const std::vector<Field>& fields, const std::string& key) {
-  for (const Field& field : fields)
+Field* find_field(std::vector<Field>& fields, const std::string& key) {
+  for (Field& field : fields)
     if (field.key == key) return &field;
   return nullptr;
 }
 
 // Walks a YAML mapping, assigning leaves to fields and rejecting unknown keys.
-void apply_node(const std::vector<Field>& fields, const YAML::Node& node, const std::string& prefix,
+void apply_node(std::vector<Field>& fields, const YAML::Node& node, const std::string& prefix,
                 const std::string& origin) {
   for (const auto& entry : node) {
     const std::string key = prefix.empty() ? entry.first.as<std::string>() : prefix + "." + entry.first.as<std::string>();
-    if (const Field* field = find_field(fields, key)) {
+    if (Field* field = find_field(fields, key)) {
       assign(*field, entry.second, origin);
       continue;
     }
@@ -154,11 +188,11 @@ void apply_node(const std::vector<Field>& fields, const YAML::Node& node, const 
   }
 }
 
-void apply_override(const std::vector<Field>& fields, const std::string& assignment) {
+void apply_override(std::vector<Field>& fields, const std::string& assignment) {
   const size_t equals = assignment.find('=');
   DIFFUSE_CHECK(equals != std::string::npos && equals > 0, "--set '", assignment, "' is not of the form key.sub=value");
   const std::string key = assignment.substr(0, equals), value = assignment.substr(equals + 1);
-  const Field* field = find_field(fields, key);
+  Field* field = find_field(fields, key);
   DIFFUSE_CHECK(field != nullptr, "unknown config key '", key, "' in --set");
   YAML::Node node;
   try {
@@ -166,7 +200,7 @@ void apply_override(const std::vector<Field>& fields, const std::string& assignm
   } catch (const YAML::Exception& error) {
     throw Error(concat("config key '", key, "' in --set: cannot parse '", value, "' (", error.msg, ")"));
   }
-  if (field->kind == Kind::String && node.IsNull()) node = YAML::Node(std::string());
+  if ((field->kind == Kind::String || field->kind == Kind::Choice) && node.IsNull()) node = YAML::Node(std::string());
   assign(*field, node, "--set");
 }
 
@@ -176,6 +210,12 @@ void require_one_of(const std::string& key, const std::string& value, const std:
   std::string list;
   for (const std::string& option : allowed) list += (list.empty() ? "" : ", ") + option;
   throw Error(concat("config key '", key, "' in ", origin, ": '", value, "' is not one of ", list));
+}
+
+// Each enumerated key given a name becomes its enum; `origin` as validate() names it.
+void parse_choices(const std::vector<Field>& fields, const std::string& origin) {
+  for (const Field& field : fields)
+    if (field.given_name) field.choice.parse(*field.given_name, concat("config key '", field.key, "' in ", origin));
 }
 
 void require(bool condition, const std::string& key, const std::string& problem, const std::string& origin) {
@@ -198,9 +238,6 @@ void validate(const Config& c, const std::string& origin) {
   require(m.groups > 0, "model.groups", "must be positive", origin);
   for (int mult : m.channel_mults)
     require((m.channels * mult) % m.groups == 0, "model.groups", "must divide every level's channel count", origin);
-  require_one_of("diffusion.schedule", c.diffusion.schedule, {"linear", "cosine", "cosine_continuous"}, origin);
-  require_one_of("diffusion.prediction", c.diffusion.prediction, {"eps", "x0", "v"}, origin);
-  require_one_of("diffusion.loss_weight", c.diffusion.loss_weight, {"simple", "snr_trunc", "snr_plus_one"}, origin);
   require(c.diffusion.timesteps >= 2, "diffusion.timesteps", "must be at least 2", origin);
   require(c.diffusion.class_dropout >= 0 && c.diffusion.class_dropout < 1, "diffusion.class_dropout",
           "must be in [0, 1)", origin);
@@ -217,7 +254,6 @@ void validate(const Config& c, const std::string& origin) {
   require(t.adam_eps > 0, "train.adam_eps", "must be positive", origin);
   require(t.grad_clip >= 0, "train.grad_clip", "must be >= 0", origin);
   for (double rate : t.ema_rates) require(rate > 0 && rate < 1, "train.ema_rates", "rates must be in (0, 1)", origin);
-  require_one_of("train.precision", t.precision, {"fp32", "bf16", "fp16"}, origin);
   require(t.log_every > 0, "train.log_every", "must be positive", origin);
   require(t.sample_every >= 0, "train.sample_every", "must be >= 0", origin);
   require(t.eval_every >= 0, "train.eval_every", "must be >= 0", origin);
@@ -228,7 +264,6 @@ void validate(const Config& c, const std::string& origin) {
   require(t.checkpoint_every > 0, "train.checkpoint_every", "must be positive", origin);
   require(t.keep_checkpoints > 0, "train.keep_checkpoints", "must be positive", origin);
   require(t.bucket_mb > 0, "train.bucket_mb", "must be positive", origin);
-  require_one_of("train.reduce_dtype", t.reduce_dtype, {"fp32", "bf16"}, origin);
   require_one_of("sample.sampler", c.sample.sampler, {"ddpm", "ddim"}, origin);
   require(c.sample.steps > 0, "sample.steps", "must be positive", origin);
   require(c.sample.eta >= 0, "sample.eta", "must be >= 0", origin);
@@ -240,9 +275,7 @@ void validate(const Config& c, const std::string& origin) {
           "must be distill.to_steps times a power of two (2, 4, 8, ...)", origin);
   require(d.steps_per_stage > 0, "distill.steps_per_stage", "must be positive", origin);
   require(d.lr > 0, "distill.lr", "must be positive", origin);
-  require_one_of("distill.loss_weight", d.loss_weight, {"snr_trunc", "snr_plus_one"}, origin);
   require(c.eval.samples > 1, "eval.samples", "must be at least 2", origin);
-  require_one_of("runtime.device", c.runtime.device, {"cpu", "cuda", "auto"}, origin);
   require(c.runtime.threads >= 0, "runtime.threads", "must be >= 0", origin);
   require(c.runtime.collective_timeout_s > 0, "runtime.collective_timeout_s", "must be positive", origin);
 }
@@ -257,13 +290,15 @@ Config parse_config(const std::string& yaml_text, const std::string& origin, con
     throw Error(concat("cannot parse ", origin, ": ", error.what()));
   }
   Config config;
-  const std::vector<Field> fields = schema(config);
+  std::vector<Field> fields = schema(config);
   if (root.IsDefined() && !root.IsNull()) {
     if (!root.IsMap()) throw Error(concat(origin, " must be a YAML mapping of config sections"));
     apply_node(fields, root, "", origin);
   }
   for (const std::string& assignment : overrides) apply_override(fields, assignment);
-  validate(config, overrides.empty() ? origin : origin + " with --set overrides");
+  const std::string checked_origin = overrides.empty() ? origin : origin + " with --set overrides";
+  parse_choices(fields, checked_origin);
+  validate(config, checked_origin);
   return config;
 }
 
@@ -298,6 +333,7 @@ std::string config_to_yaml(const Config& config) {
       case Kind::Double: out << *static_cast<double*>(field.target); break;
       case Kind::Bool: out << *static_cast<bool*>(field.target); break;
       case Kind::String: out << YAML::DoubleQuoted << *static_cast<std::string*>(field.target); break;
+      case Kind::Choice: out << YAML::DoubleQuoted << field.choice.name(); break;
       case Kind::IntList: out << YAML::Flow << *static_cast<std::vector<int>*>(field.target); break;
       case Kind::DoubleList: out << YAML::Flow << *static_cast<std::vector<double>*>(field.target); break;
     }

@@ -2,13 +2,20 @@
 // key.sub=value` overrides, parsed into plain structs. Every key is declared
 // once in config.cpp's schema: an unknown key, a wrong type or a value out of
 // range is an error naming the key and where it came from, before anything
-// runs. The resolved configuration is written back as YAML into each run
+// runs. Enumerated keys become their enums here, once, through the enums' name
+// tables. The resolved configuration is written back as YAML into each run
 // directory and each checkpoint.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "core/dtype.h"
+#include "diffusion/objective.h"
+#include "diffusion/schedule.h"
+#include "run/device_choice.h"
+#include "run/precision.h"
 
 namespace diffuse {
 
@@ -32,11 +39,11 @@ struct ModelConfig {
 };
 
 struct DiffusionConfig {
-  std::string schedule = "cosine_continuous";  // linear | cosine | cosine_continuous
-  int timesteps = 1000;                        // T of the discrete schedules
-  std::string prediction = "eps";              // eps | x0 | v
-  std::string loss_weight = "simple";          // simple | snr_trunc | snr_plus_one
-  double class_dropout = 0.1;                  // label dropped to "no class" for guidance
+  ScheduleKind schedule = ScheduleKind::CosineContinuous;  // linear | cosine | cosine_continuous
+  int timesteps = 1000;                                    // T of the discrete schedules
+  Prediction prediction = Prediction::Eps;                 // eps | x0 | v
+  LossWeighting loss_weight = LossWeighting::Simple;       // simple | snr_trunc | snr_plus_one
+  double class_dropout = 0.1;                              // label dropped to "no class" for guidance
 };
 
 struct TrainConfig {
@@ -52,15 +59,15 @@ struct TrainConfig {
   double adam_eps = 1e-8;
   double grad_clip = 1.0;     // global gradient-norm clip (0 = off)
   std::vector<double> ema_rates = {0.999};
-  std::string precision = "fp32";  // fp32 | bf16 | fp16
+  Precision precision = Precision::kFp32;  // fp32 | bf16 | fp16
   int64_t log_every = 10;
   int64_t sample_every = 0;        // 0 = never
   int64_t eval_every = 0;          // FID of the EMA weights every N steps (0 = never); needs eval.features
   int64_t checkpoint_every = 500;
   int keep_checkpoints = 3;
-  double bucket_mb = 25.0;            // gradient all-reduce buckets (MiB), overlapped with backward
-  std::string reduce_dtype = "fp32";  // gradients between ranks: fp32 | bf16 (half the bytes, rounded sums)
-  bool shard_optimizer = false;       // ZeRO-1: Adam moments sharded over ranks
+  double bucket_mb = 25.0;          // gradient all-reduce buckets (MiB), overlapped with backward
+  DType reduce_dtype = DType::F32;  // gradients between ranks: fp32 | bf16 (half the bytes, rounded sums)
+  bool shard_optimizer = false;     // ZeRO-1: Adam moments sharded over ranks
 };
 
 struct SampleConfig {
@@ -78,7 +85,7 @@ struct DistillConfig {
   int to_steps = 4;               // the last student's; from_steps / to_steps is a power of two
   int64_t steps_per_stage = 1000; // optimizer steps per halving
   double lr = 1e-4;               // decays linearly to 0 within each stage
-  std::string loss_weight = "snr_trunc";  // snr_trunc (max(SNR, 1)) | snr_plus_one (the v-MSE)
+  LossWeighting loss_weight = LossWeighting::SnrTruncated;  // snr_trunc (max(SNR, 1)) | snr_plus_one (the v-MSE)
 };
 
 // Sample quality measured while training (train.eval_every).
@@ -88,9 +95,9 @@ struct EvalConfig {
 };
 
 struct RuntimeConfig {
-  std::string device = "auto";          // cpu, cuda, or auto (the GPU when this build and machine have one)
-  int threads = 0;                      // CPU threads per rank (0 = the cores given to this rank)
-  double collective_timeout_s = 300.0;  // a collective waiting longer ends the job naming the missing ranks
+  DeviceRequest device = DeviceRequest::kAuto;  // cpu, cuda, or auto (the GPU when this build and machine have one)
+  int threads = 0;                              // CPU threads per rank (0 = the cores given to this rank)
+  double collective_timeout_s = 300.0;          // a collective waiting longer ends the job naming the missing ranks
 };
 
 struct Config {

@@ -29,26 +29,25 @@ bool gpu_available() {
 
 }  // namespace
 
-Device resolve_device(const std::string& name, const std::string& setting) {
-  DIFFUSE_CHECK(name == "cpu" || name == "cuda" || name == "auto", setting, " must be cpu, cuda or auto, not '", name,
-                "'");
-  if (name == "cpu") return Device::CPU;
+Device resolve_device(DeviceRequest request, const std::string& setting) {
+  if (request == DeviceRequest::kCpu) return Device::CPU;
   if (gpu_available()) return Device::CUDA;
-  DIFFUSE_CHECK(name == "auto", setting, " cuda: ", missing_gpu());
+  DIFFUSE_CHECK(request == DeviceRequest::kAuto, setting, " cuda: ", missing_gpu());
   return Device::CPU;
 }
 
-DeviceChoice choose_device(const std::string& name, const std::string& setting, int local_rank) {
+DeviceChoice choose_device(DeviceRequest request, const std::string& setting, int local_rank) {
 #if DIFFUSE_HAS_CUDA
-  if (resolve_device(name, setting) == Device::CUDA) {
+  if (resolve_device(request, setting) == Device::CUDA) {
     cuda::set_device(local_rank % cuda::device_count());
     return {Device::CUDA, "GPU " + cuda::device_name()};
   }
 #else
-  resolve_device(name, setting);  // for its error
+  resolve_device(request, setting);  // for its error
   (void)local_rank;
 #endif
-  return {Device::CPU, name == "auto" ? "the CPU (" + setting + " auto: " + missing_gpu() + ")" : "the CPU"};
+  return {Device::CPU,
+          request == DeviceRequest::kAuto ? "the CPU (" + setting + " auto: " + missing_gpu() + ")" : "the CPU"};
 }
 
 }  // namespace diffuse

@@ -21,9 +21,8 @@ model::UNetSpec unet_spec(const ModelConfig& config) {
 }
 
 DiffusionSetup diffusion_setup(const Config& config) {
-  return DiffusionSetup{NoiseSchedule(parse_schedule(config.diffusion.schedule), config.diffusion.timesteps),
-                        parse_prediction(config.diffusion.prediction),
-                        parse_loss_weighting(config.diffusion.loss_weight), config.diffusion.class_dropout,
+  return DiffusionSetup{NoiseSchedule(config.diffusion.schedule, config.diffusion.timesteps),
+                        config.diffusion.prediction, config.diffusion.loss_weight, config.diffusion.class_dropout,
                         config.model.num_classes};
 }
 

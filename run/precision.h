@@ -15,20 +15,19 @@
 // bf16 sends the gradients between ranks as bf16 (distributed/gradient_reducer.h).
 #pragma once
 
-#include <string>
-
 #include "core/dtype.h"
+#include "core/enum_names.h"
 
 namespace diffuse {
 
 enum class Precision { kFp32, kBf16, kFp16 };
+inline constexpr EnumName<Precision> kPrecisionNames[] = {
+    {Precision::kFp32, "fp32"}, {Precision::kBf16, "bf16"}, {Precision::kFp16, "fp16"}};
 
-// "fp32", "bf16" or "fp16"; anything else is an Error naming the value.
-Precision parse_precision(const std::string& name);
-const char* precision_name(Precision precision);
+inline const char* precision_name(Precision precision) { return name_of(kPrecisionNames, precision); }
 
-// train.reduce_dtype: "fp32" -> F32, "bf16" -> BF16; anything else is an Error naming the value.
-DType parse_reduce_dtype(const std::string& name);
+// train.reduce_dtype's choices: the types gradients may travel in between ranks.
+inline constexpr EnumName<DType> kReduceDTypeNames[] = {{DType::F32, "fp32"}, {DType::BF16, "bf16"}};
 
 struct PrecisionPolicy {
   Precision requested = Precision::kFp32;  // train.precision
@@ -40,7 +39,7 @@ struct PrecisionPolicy {
 // multiply in the requested type (fp16 on a CPU, bf16 on a CPU without bf16
 // instructions) the run computes in fp32, with a warning: a GPU config still
 // trains on a laptop.
-PrecisionPolicy precision_policy(const std::string& precision, Device device);
+PrecisionPolicy precision_policy(Precision precision, Device device);
 
 // Makes the backends compute as the policy says. Process-wide: call once before
 // the first step (every device the process uses follows it).

@@ -28,10 +28,11 @@ std::string stage_directory(const std::string& run_dir, size_t stage, int studen
 // The teacher must be a continuous-time model predicting x or v: its DDIM steps then land exactly on t - 1/(2N).
 void check_teacher(const CheckpointModel& teacher, const std::string& path) {
   const DiffusionConfig& diffusion = teacher.config.diffusion;
-  DIFFUSE_CHECK(diffusion.schedule == "cosine_continuous", "teacher ", path, " was trained with schedule '",
-                diffusion.schedule, "'; distillation needs diffusion.schedule cosine_continuous (continuous time)");
-  DIFFUSE_CHECK(diffusion.prediction == "x0" || diffusion.prediction == "v", "teacher ", path,
-                " predicts '", diffusion.prediction,
+  DIFFUSE_CHECK(diffusion.schedule == ScheduleKind::CosineContinuous, "teacher ", path, " was trained with schedule '",
+                name_of(kScheduleNames, diffusion.schedule),
+                "'; distillation needs diffusion.schedule cosine_continuous (continuous time)");
+  DIFFUSE_CHECK(diffusion.prediction == Prediction::X0 || diffusion.prediction == Prediction::V, "teacher ", path,
+                " predicts '", prediction_name(diffusion.prediction),
                 "'; distillation needs diffusion.prediction x0 or v (eps is unstable at high noise in few steps)");
 }
 

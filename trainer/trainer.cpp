@@ -106,7 +106,7 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator&
   sharded_ = config_.train.shard_optimizer && world > 1;
   shards_ = ShardLayout{store_.numel(), sharded_ ? world : 1};
   const int64_t shard = sharded_ ? shards_.count(rank) : store_.numel();
-  const DType wire = parse_reduce_dtype(config_.train.reduce_dtype);
+  const DType wire = config_.train.reduce_dtype;
   adam_m_ = Tensor::zeros({shard}, DType::F32, device_);
   adam_v_ = Tensor::zeros({shard}, DType::F32, device_);
   if (sharded_) {

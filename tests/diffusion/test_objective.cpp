@@ -61,10 +61,10 @@ TEST(Objective, CanonicalPairsHaveUnitWeight) {
 }
 
 TEST(Objective, ParsesNamesAndRejectsOthers) {
-  EXPECT_EQ(parse_prediction("v"), Prediction::V);
-  EXPECT_EQ(parse_loss_weighting("snr_trunc"), LossWeighting::SnrTruncated);
-  EXPECT_THROW(parse_prediction("score"), diffuse::Error);
-  EXPECT_THROW(parse_loss_weighting("min_snr"), diffuse::Error);
+  EXPECT_EQ(value_named(kPredictionNames, "v", "prediction"), Prediction::V);
+  EXPECT_EQ(value_named(kLossWeightingNames, "snr_trunc", "loss weight"), LossWeighting::SnrTruncated);
+  EXPECT_THROW(value_named(kPredictionNames, "score", "prediction"), diffuse::Error);
+  EXPECT_THROW(value_named(kLossWeightingNames, "min_snr", "loss weight"), diffuse::Error);
 }
 
 }  // namespace

@@ -209,29 +209,29 @@ TEST(LossScaling, Fp16GradientOverflowBacksOffUntilTheyFit) {
 }
 
 TEST(PrecisionPolicy, NamesAndDevices) {
-  EXPECT_EQ(parse_precision("bf16"), Precision::kBf16);
+  EXPECT_EQ(value_named(kPrecisionNames, "bf16", "train.precision"), Precision::kBf16);
   EXPECT_STREQ(precision_name(Precision::kFp16), "fp16");
   try {
-    parse_precision("fp8");
+    value_named(kPrecisionNames, "fp8", "train.precision");
     FAIL() << "unknown precisions must be rejected";
   } catch (const Error& error) {
     EXPECT_NE(std::string(error.what()).find("'fp8'"), std::string::npos) << error.what();
   }
-  const PrecisionPolicy cpu = precision_policy("bf16", Device::CPU);
+  const PrecisionPolicy cpu = precision_policy(Precision::kBf16, Device::CPU);
   EXPECT_EQ(cpu.requested, Precision::kBf16);
   EXPECT_EQ(cpu.compute, cpu_multiplies_natively(DType::BF16) ? DType::BF16 : DType::F32)
       << "the CPU computes in bf16 where it has bf16 instructions, else in fp32";
   EXPECT_FALSE(cpu.loss_scaling);
-  const PrecisionPolicy cpu_fp16 = precision_policy("fp16", Device::CPU);
+  const PrecisionPolicy cpu_fp16 = precision_policy(Precision::kFp16, Device::CPU);
   EXPECT_EQ(cpu_fp16.compute, DType::F32) << "fp16 products are GPU only";
   EXPECT_FALSE(cpu_fp16.loss_scaling);
-  const PrecisionPolicy bf16 = precision_policy("bf16", Device::CUDA);
+  const PrecisionPolicy bf16 = precision_policy(Precision::kBf16, Device::CUDA);
   EXPECT_EQ(bf16.compute, DType::BF16);
   EXPECT_FALSE(bf16.loss_scaling);
-  const PrecisionPolicy fp16 = precision_policy("fp16", Device::CUDA);
+  const PrecisionPolicy fp16 = precision_policy(Precision::kFp16, Device::CUDA);
   EXPECT_EQ(fp16.compute, DType::F16);
   EXPECT_TRUE(fp16.loss_scaling);
-  EXPECT_NO_THROW(apply_precision(precision_policy("fp32", Device::CPU)));
+  EXPECT_NO_THROW(apply_precision(precision_policy(Precision::kFp32, Device::CPU)));
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "tests/support/op_testing.h"
@@ -45,25 +47,30 @@ TEST(Config, UnknownKeyNamesKeyAndFile) {
 }
 
 TEST(Config, RuntimeDeviceIsCpuCudaOrAuto) {
-  EXPECT_EQ(parse_config("seed: 1\n", "x.yaml").runtime.device, "auto");
-  EXPECT_EQ(parse_config("runtime: {device: cpu}\n", "x.yaml").runtime.device, "cpu");
+  EXPECT_EQ(parse_config("seed: 1\n", "x.yaml").runtime.device, DeviceRequest::kAuto);
+  EXPECT_EQ(parse_config("runtime: {device: cpu}\n", "x.yaml").runtime.device, DeviceRequest::kCpu);
   const std::string message = testing::error_message([] { parse_config("runtime: {device: tpu}\n", "x.yaml"); });
   EXPECT_NE(message.find("runtime.device"), std::string::npos) << message;
   EXPECT_NE(message.find("tpu"), std::string::npos) << message;
 }
 
 TEST(DeviceChoice, CpuAlwaysAndAutoFallsBackWithTheReason) {
-  EXPECT_EQ(choose_device("cpu", "runtime.device").device, Device::CPU);
-  const DeviceChoice automatic = choose_device("auto", "runtime.device");
+  EXPECT_EQ(choose_device(DeviceRequest::kCpu, "runtime.device").device, Device::CPU);
+  const DeviceChoice automatic = choose_device(DeviceRequest::kAuto, "runtime.device");
   if (automatic.device != Device::CPU) GTEST_SKIP() << "a GPU is visible: " << automatic.description;
   // No GPU: auto computes on the CPU and says why; asking for cuda is an error naming the setting and the reason.
   EXPECT_NE(automatic.description.find("runtime.device auto"), std::string::npos) << automatic.description;
-  const std::string message = testing::error_message([] { choose_device("cuda", "runtime.device"); });
+  const std::string message = testing::error_message([] { choose_device(DeviceRequest::kCuda, "runtime.device"); });
   EXPECT_NE(message.find("runtime.device cuda: "), std::string::npos) << message;
   EXPECT_TRUE(message.find("no usable GPU") != std::string::npos || message.find("without CUDA") != std::string::npos)
       << message;
-  EXPECT_NE(testing::error_message([] { choose_device("gpu", "bench --device"); }).find("bench --device"),
-            std::string::npos);
+}
+
+// --device flags parse through the same table as runtime.device.
+TEST(DeviceChoice, DeviceFlagNamesTheFlagAndTheChoices) {
+  EXPECT_EQ(value_named(kDeviceRequestNames, "cuda", "--device"), DeviceRequest::kCuda);
+  EXPECT_EQ(testing::error_message([] { value_named(kDeviceRequestNames, "gpu", "--device"); }),
+            "--device: 'gpu' is not one of cpu, cuda, auto");
 }
 
 TEST(Config, WrongTypeNamesKeyExpectationAndValue) {
@@ -85,7 +92,61 @@ TEST(Config, InvalidValuesAreRejected) {
   const std::string wire = testing::error_message([] { parse_config("train: {reduce_dtype: fp16}\n", "a.yaml"); });
   EXPECT_NE(wire.find("train.reduce_dtype"), std::string::npos) << wire;
   EXPECT_NE(wire.find("fp16"), std::string::npos) << wire;
-  EXPECT_EQ(parse_config("train: {reduce_dtype: bf16}\n", "a.yaml").train.reduce_dtype, "bf16");
+  EXPECT_EQ(parse_config("train: {reduce_dtype: bf16}\n", "a.yaml").train.reduce_dtype, DType::BF16);
+}
+
+// The enumerated keys and every name each accepts, in the order their errors list them.
+const std::vector<std::pair<std::string, std::vector<std::string>>>& enumerated_keys() {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> keys = {
+      {"diffusion.schedule", {"linear", "cosine", "cosine_continuous"}},
+      {"diffusion.prediction", {"eps", "x0", "v"}},
+      {"diffusion.loss_weight", {"simple", "snr_trunc", "snr_plus_one"}},
+      {"train.precision", {"fp32", "bf16", "fp16"}},
+      {"train.reduce_dtype", {"fp32", "bf16"}},
+      {"distill.loss_weight", {"snr_trunc", "snr_plus_one"}},
+      {"runtime.device", {"cpu", "cuda", "auto"}},
+  };
+  return keys;
+}
+
+// Each name becomes its enum and is written back as the same name, so stored configs (and their hashes) keep
+// their bytes.
+TEST(Config, EnumeratedKeysRoundTripEveryName) {
+  for (const auto& [key, names] : enumerated_keys()) {
+    const std::string leaf = key.substr(key.find('.') + 1);
+    for (const std::string& name : names) {
+      SCOPED_TRACE(key + "=" + name);
+      const std::string yaml = config_to_yaml(parse_config("", "a.yaml", {key + "=" + name}));
+      EXPECT_NE(yaml.find("  " + leaf + ": \"" + name + "\"\n"), std::string::npos) << yaml;
+      EXPECT_EQ(config_to_yaml(parse_config(yaml, "round trip")), yaml);
+    }
+  }
+  const Config config = parse_config("diffusion: {schedule: linear, prediction: v, loss_weight: snr_trunc}\n", "a.yaml",
+                                     {"train.precision=fp16", "distill.loss_weight=snr_plus_one"});
+  EXPECT_EQ(config.diffusion.schedule, ScheduleKind::Linear);
+  EXPECT_EQ(config.diffusion.prediction, Prediction::V);
+  EXPECT_EQ(config.diffusion.loss_weight, LossWeighting::SnrTruncated);
+  EXPECT_EQ(config.train.precision, Precision::kFp16);
+  EXPECT_EQ(config.distill.loss_weight, LossWeighting::SnrPlusOne);
+}
+
+// A name a key does not accept is an error naming the key, where it came from and the choices; the last value
+// given counts, so a --set can correct the file.
+TEST(Config, EnumeratedKeysRejectOtherNames) {
+  for (const auto& [key, names] : enumerated_keys()) {
+    SCOPED_TRACE(key);
+    std::string choices;
+    for (const std::string& name : names) choices += (choices.empty() ? "" : ", ") + name;
+    const std::string section = key.substr(0, key.find('.')), leaf = key.substr(key.find('.') + 1);
+    const std::string in_file = section + ": {" + leaf + ": bogus}\n";
+    EXPECT_EQ(testing::error_message([&] { parse_config(in_file, "configs/x.yaml"); }),
+              "config key '" + key + "' in configs/x.yaml: 'bogus' is not one of " + choices);
+    EXPECT_EQ(testing::error_message([&] { parse_config("", "configs/x.yaml", {key + "=bogus"}); }),
+              "config key '" + key + "' in configs/x.yaml with --set overrides: 'bogus' is not one of " + choices);
+    EXPECT_NO_THROW(parse_config(in_file, "configs/x.yaml", {key + "=" + names.front()}));
+  }
+  const std::string list = testing::error_message([] { parse_config("diffusion: {schedule: [1]}\n", "a.yaml"); });
+  EXPECT_NE(list.find("config key 'diffusion.schedule' in a.yaml: expected a string, got"), std::string::npos) << list;
 }
 
 TEST(Config, OverridesApplyInOrderAndAreChecked) {
