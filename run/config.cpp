@@ -14,7 +14,7 @@ namespace diffuse {
 
 namespace {
 
-enum class Kind { Int, Int64, UInt64, Double, Bool, String, IntList, DoubleList };
+enum class Kind { Int, Int64, UInt64, Double, Bool, String, IntList, DoubleList, LrDecay };
 
 // One configuration key: its dotted name, type and where it lives.
 struct Field {
@@ -49,7 +49,7 @@ std::vector<Field> schema(Config& c) {
       {"train.accumulation", Kind::Int, &c.train.accumulation},
       {"train.lr", Kind::Double, &c.train.lr},
       {"train.warmup_steps", Kind::Int64, &c.train.warmup_steps},
-      {"train.lr_decay", Kind::String, &c.train.lr_decay},
+      {"train.lr_decay", Kind::LrDecay, &c.train.lr_decay},
       {"train.weight_decay", Kind::Double, &c.train.weight_decay},
       {"train.beta1", Kind::Double, &c.train.beta1},
       {"train.beta2", Kind::Double, &c.train.beta2},
@@ -92,6 +92,8 @@ const char* kind_name(Kind kind) {
     case Kind::Double: return "a number";
     case Kind::Bool: return "true or false";
     case Kind::String: return "a string";
+    case Kind::LrDecay:
+      return "a string";
     case Kind::IntList: return "a list of integers";
     case Kind::DoubleList: return "a list of numbers";
   }
@@ -117,6 +119,11 @@ void assign(const Field& field, const YAML::Node& node, const std::string& origi
       case Kind::DoubleList:
         if (!node.IsSequence()) throw YAML::Exception(YAML::Mark(), "not a list");
         *static_cast<std::vector<double>*>(field.target) = node.as<std::vector<double>>();
+        break;
+      case Kind::LrDecay:
+        if (!node.IsScalar()) throw YAML::Exception(YAML::Mark(), "not a scalar");
+        *static_cast<LrDecay*>(field.target) =
+            parse_lr_decay(node.as<std::string>(), concat("config key '", field.key, "' in ", origin));
         break;
     }
   } catch (const YAML::Exception&) {
@@ -166,7 +173,7 @@ void apply_override(const std::vector<Field>& fields, const std::string& assignm
   } catch (const YAML::Exception& error) {
     throw Error(concat("config key '", key, "' in --set: cannot parse '", value, "' (", error.msg, ")"));
   }
-  if (field->kind == Kind::String && node.IsNull()) node = YAML::Node(std::string());
+  if ((field->kind == Kind::String || field->kind == Kind::LrDecay) && node.IsNull()) node = YAML::Node(std::string());
   assign(*field, node, "--set");
 }
 
@@ -211,7 +218,6 @@ void validate(const Config& c, const std::string& origin) {
           "must be positive and divide train.batch_size", origin);
   require(t.lr > 0, "train.lr", "must be positive", origin);
   require(t.warmup_steps >= 0, "train.warmup_steps", "must be >= 0", origin);
-  require_one_of("train.lr_decay", t.lr_decay, {"constant", "linear"}, origin);
   require(t.beta1 >= 0 && t.beta1 < 1, "train.beta1", "must be in [0, 1)", origin);
   require(t.beta2 >= 0 && t.beta2 < 1, "train.beta2", "must be in [0, 1)", origin);
   require(t.adam_eps > 0, "train.adam_eps", "must be positive", origin);
@@ -300,6 +306,9 @@ std::string config_to_yaml(const Config& config) {
       case Kind::String: out << YAML::DoubleQuoted << *static_cast<std::string*>(field.target); break;
       case Kind::IntList: out << YAML::Flow << *static_cast<std::vector<int>*>(field.target); break;
       case Kind::DoubleList: out << YAML::Flow << *static_cast<std::vector<double>*>(field.target); break;
+      case Kind::LrDecay:
+        out << YAML::DoubleQuoted << lr_decay_name(*static_cast<LrDecay*>(field.target));
+        break;
     }
   }
   if (!open_section.empty()) out << YAML::EndMap;
