@@ -30,7 +30,7 @@ class AdamW {
         Communicator* shard_over = nullptr);
 
   bool sharded() const { return communicator_ != nullptr; }
-  // Whole: one shard on rank 0.
+  // How the flat buffer is split over the ranks: one shard on rank 0 unless sharded.
   const ShardLayout& shards() const { return shards_; }
   // f32 [shards().count(rank)]: where this rank's summed gradients go when sharded; undefined otherwise.
   const Tensor& shard_grads() const { return shard_grads_; }
@@ -63,9 +63,10 @@ class AdamW {
   Communicator* communicator_ = nullptr;  // the ranks of the shards; null: not sharded
   ShardLayout shards_;
   Tensor shard_grads_;  // f32 [shard], sharded only
-  Tensor update_params_,
-      update_grads_;  // this rank's slice of params and its gradients: the whole buffers unless sharded
-  Tensor m_, v_;      // f32 [shard]
+  // What the update reads and writes: this rank's slice of the parameters and its gradients (the whole buffers
+  // unless sharded), and their moments.
+  Tensor update_params_, update_grads_;
+  Tensor m_, v_;
   std::vector<std::pair<double, Tensor>> emas_;
 };
 
