@@ -10,13 +10,7 @@ BenchModel::BenchModel(const Config& config_in, Device device, int batch, uint32
     : config(config_in), spec(unet_spec(config.model)), setup(diffusion_setup(config)), unet(spec, store) {
   store.finalize(device);
   store.initialize(config.seed);
-  const int64_t parameters = store.numel();
-  adam_m = Tensor::zeros({parameters}, DType::F32, device);
-  adam_v = Tensor::zeros({parameters}, DType::F32, device);
-  for (size_t i = 0; i < config.train.ema_rates.size(); ++i) {
-    ema.push_back(Tensor::empty({parameters}, DType::F32, device));
-    copy(store.params(), ema.back());
-  }
+  optimizer = std::make_unique<AdamW>(store.params(), store.grads(), config.train.ema_rates);
   micro.images = Tensor::empty({batch, spec.image_size, spec.image_size, spec.image_channels}, DType::F32, device);
   ops::fill_normal(micro.images, config.seed, kPurposeDataOrder, 0, first_sample);
   ops::clamp(micro.images, -1.0f, 1.0f, micro.images);
@@ -28,12 +22,10 @@ BenchModel::BenchModel(const Config& config_in, Device device, int batch, uint32
 }
 
 void BenchModel::update(int64_t step) {
-  ops::sum_of_squares(store.grads());  // the trainer's gradient-norm pass, part of every step
+  optimizer->grad_sum_of_squares();  // the trainer's gradient-norm pass, part of every step
   ops::AdamWStep adam;
   adam.step = step;
-  ops::adamw_update(store.params(), store.grads(), adam_m, adam_v, adam);
-  for (size_t i = 0; i < ema.size(); ++i)
-    ops::ema_update(ema[i], store.params(), static_cast<float>(config.train.ema_rates[i]));
+  optimizer->step(adam);
 }
 
 }  // namespace diffuse

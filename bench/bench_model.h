@@ -4,10 +4,11 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 #include "model/parameters.h"
 #include "model/unet.h"
+#include "optim/adamw.h"
 #include "run/config.h"
 #include "trainer/training_step.h"
 
@@ -25,8 +26,7 @@ struct BenchModel {
   DiffusionSetup setup;
   model::ParameterStore store;
   model::UNet unet;
-  Tensor adam_m, adam_v;    // f32 [parameters]
-  std::vector<Tensor> ema;  // f32 [parameters], one per train.ema_rates
+  std::unique_ptr<AdamW> optimizer;  // whole (every rank's reducer sums the gradients), one EMA per train.ema_rates
   MicroBatch micro;
 };
 

@@ -106,7 +106,7 @@ void run_train_bench(const TrainBenchOptions& options) {
   const double ratio = yardstick_gflops > 0 ? gflops / yardstick_gflops : 0.0;
   const double images_per_second = batch / median;
   const int64_t state_bytes =
-      parameters * 4 * (4 + static_cast<int64_t>(bench.ema.size()));  // params, grads, m, v, EMA
+      parameters * 4 * (4 + static_cast<int64_t>(bench.optimizer->emas().size()));  // params, grads, m, v, EMA
   const int64_t needed = unet.activation_bytes(batch) + state_bytes;
   const int64_t tensor_peak = allocator_for(device).peak_bytes();
   const int64_t resident_peak = peak_resident_bytes();

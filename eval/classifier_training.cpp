@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <vector>
 
@@ -13,23 +12,18 @@
 #include "core/ops.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "distributed/rank_share.h"
 #include "eval/classifier_network.h"
 #include "eval/feature_file.h"
-#include "distributed/rank_share.h"
 #include "model/layer_support.h"
+#include "optim/adamw.h"
+#include "optim/lr_schedule.h"
 
 namespace diffuse::eval {
 
 namespace {
 
 constexpr int64_t kScoringBatch = 256;
-
-double learning_rate(const ClassifierTrainingOptions& options, int64_t step, int64_t total) {
-  if (step < options.warmup_steps) return options.lr * static_cast<double>(step + 1) / options.warmup_steps;
-  const double progress = static_cast<double>(step - options.warmup_steps) /
-                          static_cast<double>(std::max<int64_t>(1, total - options.warmup_steps));
-  return options.lr * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, progress)));
-}
 
 void write_classifier(const std::string& path, const ClassifierSpec& spec, const model::ParameterStore& store,
                       double accuracy) {
@@ -90,7 +84,7 @@ ClassifierTrainingResult train_classifier(const ClassifierTrainingOptions& optio
   store.finalize(Device::CPU);
   store.initialize(options.seed);
   communicator.broadcast(store.params(), 0);
-  const Tensor adam_m = Tensor::zeros({store.numel()}), adam_v = Tensor::zeros({store.numel()});
+  AdamW optimizer(store.params(), store.grads(), {});
 
   LoaderOptions loader_options;
   loader_options.path = options.train_path;
@@ -103,6 +97,7 @@ ClassifierTrainingResult train_classifier(const ClassifierTrainingOptions& optio
   const int64_t steps_per_epoch = loader.steps_per_epoch();
   const int64_t total = options.max_steps > 0 ? std::min(options.max_steps, options.epochs * steps_per_epoch)
                                               : options.epochs * steps_per_epoch;
+  const LrSchedule lr_schedule{options.lr, options.warmup_steps, LrDecay::kCosine, total};
   if (rank == 0)
     log_info("training the classifier (", store.numel(), " parameters) for ", total, " steps of ", options.batch_size,
              " images on ", world, " rank(s) x ", omp_get_max_threads(), " threads");
@@ -122,10 +117,10 @@ ClassifierTrainingResult train_classifier(const ClassifierTrainingOptions& optio
     classifier.backward(dlogits);
     communicator.all_reduce_sum(store.grads());
     ops::AdamWStep adam;
-    adam.lr = static_cast<float>(learning_rate(options, step, total));
+    adam.lr = static_cast<float>(lr_schedule.rate(step + 1));
     adam.weight_decay = static_cast<float>(options.weight_decay);
     adam.step = step + 1;
-    ops::adamw_update(store.params(), store.grads(), adam_m, adam_v, adam);
+    optimizer.step(adam);
     ++window_steps;
     if ((step + 1) % steps_per_epoch == 0 || step + 1 == total || (step + 1) % 100 == 0) {
       const double loss = communicator.all_reduce_sum(window_loss) / (window_steps * options.batch_size);

@@ -76,7 +76,7 @@ std::vector<Field> schema(Config& c) {
       {"train.accumulation", Kind::Int, &c.train.accumulation},
       {"train.lr", Kind::Double, &c.train.lr},
       {"train.warmup_steps", Kind::Int64, &c.train.warmup_steps},
-      {"train.lr_decay", Kind::String, &c.train.lr_decay},
+      choice("train.lr_decay", &c.train.lr_decay, kLrDecayNames),
       {"train.weight_decay", Kind::Double, &c.train.weight_decay},
       {"train.beta1", Kind::Double, &c.train.beta1},
       {"train.beta2", Kind::Double, &c.train.beta2},
@@ -248,7 +248,6 @@ void validate(const Config& c, const std::string& origin) {
           "must be positive and divide train.batch_size", origin);
   require(t.lr > 0, "train.lr", "must be positive", origin);
   require(t.warmup_steps >= 0, "train.warmup_steps", "must be >= 0", origin);
-  require_one_of("train.lr_decay", t.lr_decay, {"constant", "linear"}, origin);
   require(t.beta1 >= 0 && t.beta1 < 1, "train.beta1", "must be in [0, 1)", origin);
   require(t.beta2 >= 0 && t.beta2 < 1, "train.beta2", "must be in [0, 1)", origin);
   require(t.adam_eps > 0, "train.adam_eps", "must be positive", origin);

@@ -16,6 +16,7 @@
 #include "diffusion/schedule.h"
 #include "run/device_choice.h"
 #include "run/precision.h"
+#include "optim/lr_schedule.h"
 
 namespace diffuse {
 
@@ -52,7 +53,7 @@ struct TrainConfig {
   int accumulation = 1;       // micro-steps per optimiser step
   double lr = 2e-4;
   int64_t warmup_steps = 100;
-  std::string lr_decay = "constant";  // constant | linear (to 0 at train.steps)
+  LrDecay lr_decay = LrDecay::kConstant;  // constant | linear | cosine (towards 0 at train.steps)
   double weight_decay = 0.0;
   double beta1 = 0.9;
   double beta2 = 0.999;

@@ -13,15 +13,15 @@
 #include "core/on_device.h"
 #include "core/ops.h"
 #include "data/loader.h"
-#include "run/checkpoint_model.h"
-#include "run/device_choice.h"
-#include "io/image_grid.h"
-#include "trainer/metrics.h"
-#include "run/model_setup.h"
-#include "run/precision.h"
 #include "distributed/rank_agreement.h"
 #include "distributed/stop_signal.h"
+#include "io/image_grid.h"
+#include "run/checkpoint_model.h"
+#include "run/device_choice.h"
+#include "run/model_setup.h"
+#include "run/precision.h"
 #include "run/thread_count.h"
+#include "trainer/metrics.h"
 
 namespace diffuse {
 
@@ -76,6 +76,7 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator&
       run_dir_(run_dir),
       communicator_(communicator),
       setup_(diffusion_setup(config)),
+      lr_schedule_{config.train.lr, config.train.warmup_steps, config.train.lr_decay, config.train.steps},
       scaler_(DynamicLossScaler::fixed()) {
   const int world = communicator_.size(), rank = communicator_.rank();
   // On the CPU backend bf16 computes where the CPU can and fp32 otherwise (it says so).
@@ -103,50 +104,31 @@ Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator&
   store_.initialize(config_.seed);
   communicator_.broadcast(store_.params(), 0);
 
-  sharded_ = config_.train.shard_optimizer && world > 1;
-  shards_ = ShardLayout{store_.numel(), sharded_ ? world : 1};
-  const int64_t shard = sharded_ ? shards_.count(rank) : store_.numel();
+  const bool sharded = config_.train.shard_optimizer && world > 1;
+  optimizer_ = std::make_unique<AdamW>(store_.params(), store_.grads(), config_.train.ema_rates,
+                                       sharded ? &communicator_ : nullptr);
   const DType wire = config_.train.reduce_dtype;
-  adam_m_ = Tensor::zeros({shard}, DType::F32, device_);
-  adam_v_ = Tensor::zeros({shard}, DType::F32, device_);
-  if (sharded_) {
-    shard_grads_ = Tensor::zeros({shard}, DType::F32, device_);
-    reducer_ =
-        std::make_unique<GradientReducer>(store_, communicator_, config_.train.bucket_mb, shards_, shard_grads_, wire);
+  if (sharded) {
+    reducer_ = std::make_unique<GradientReducer>(store_, communicator_, config_.train.bucket_mb, optimizer_->shards(),
+                                                 optimizer_->shard_grads(), wire);
   } else if (world > 1) {
     reducer_ = std::make_unique<GradientReducer>(store_, communicator_, config_.train.bucket_mb, wire);
-  }
-  for (double rate : config_.train.ema_rates) {
-    Tensor buffer = Tensor::empty({store_.numel()}, DType::F32, device_);
-    copy(store_.params(), buffer);
-    ema_.emplace_back(rate, buffer);
   }
 }
 
 void Trainer::resume_from(const std::string& checkpoint) {
   const CheckpointMeta meta = read_checkpoint_meta(checkpoint);
-  // The file is read into host buffers; the whole optimizer state is in it, and a sharded rank keeps its part.
-  const auto host_buffer = [](const Tensor& kept) {
-    return kept.device() == Device::CPU ? kept : Tensor::empty(kept.shape());
+  // The file is read into host buffers (the kept ones themselves where they are whole and on the host); the whole
+  // optimizer state is in it, and a sharded rank keeps its part.
+  const auto host_buffer = [&](const Tensor& kept) {
+    return kept.device() == Device::CPU && kept.numel() == store_.numel() ? kept : Tensor::empty({store_.numel()});
   };
-  const Tensor whole_m = sharded_ ? Tensor::empty({store_.numel()}) : host_buffer(adam_m_);
-  const Tensor whole_v = sharded_ ? Tensor::empty({store_.numel()}) : host_buffer(adam_v_);
-  CheckpointBuffers buffers{host_buffer(store_.params()), {}, whole_m, whole_v};
-  for (const auto& [rate, buffer] : ema_) buffers.ema.emplace_back(rate, host_buffer(buffer));
+  CheckpointBuffers buffers{
+      host_buffer(store_.params()), {}, host_buffer(optimizer_->m()), host_buffer(optimizer_->v())};
+  for (const auto& [rate, buffer] : optimizer_->emas()) buffers.ema.emplace_back(rate, host_buffer(buffer));
   read_checkpoint(checkpoint, checkpoint_layout(store_), buffers);
-  const auto move_in = [](const Tensor& read, const Tensor& kept) {
-    if (read.raw() != kept.raw()) copy(read, kept);
-  };
-  move_in(buffers.params, store_.params());
-  for (size_t i = 0; i < ema_.size(); ++i) move_in(buffers.ema[i].second, ema_[i].second);
-  if (!sharded_) {
-    move_in(whole_m, adam_m_);
-    move_in(whole_v, adam_v_);
-  } else {
-    const int rank = communicator_.rank();
-    copy(whole_m.slice(shards_.begin(rank), shards_.end(rank)), adam_m_);
-    copy(whole_v.slice(shards_.begin(rank), shards_.end(rank)), adam_v_);
-  }
+  if (buffers.params.raw() != store_.params().raw()) copy(buffers.params, store_.params());
+  optimizer_->load({buffers.adam_m, buffers.adam_v}, buffers.ema);
   step_ = meta.step;
   scaler_.restore({meta.loss_scale, meta.loss_scale_good_steps, 0});
   const Config saved = parse_config(meta.config_yaml, checkpoint);
@@ -164,7 +146,7 @@ void Trainer::start_from_weights(const Tensor& weights) {
   DIFFUSE_CHECK(weights.numel() == store_.numel(), "starting weights have ", weights.numel(),
                 " values but the model has ", store_.numel(), " parameters");
   copy(weights, store_.params());
-  for (auto& [rate, buffer] : ema_) copy(weights, buffer);
+  optimizer_->reset_emas(weights);
 }
 
 void Trainer::set_progress_label(std::string prefix, std::vector<std::pair<std::string, double>> metrics) {
@@ -172,30 +154,9 @@ void Trainer::set_progress_label(std::string prefix, std::vector<std::pair<std::
   label_metrics_ = std::move(metrics);
 }
 
-// The learning rate of update `step` (1-based): a linear warmup reaching train.lr at update warmup_steps,
-// then constant, or decaying linearly so that update s of S gets (S - s + 1) / S of it.
-double Trainer::learning_rate(int64_t step) const {
-  const TrainConfig& train = config_.train;
-  double lr = train.lr;
-  if (train.warmup_steps > 0)
-    lr *= std::min(1.0, static_cast<double>(step) / static_cast<double>(train.warmup_steps));
-  if (train.lr_decay == "linear")
-    lr *= std::max(0.0, static_cast<double>(train.steps - step + 1) / static_cast<double>(train.steps));
-  return lr;
-}
-
-Tensor Trainer::gather_shards(const Tensor& shard) {
-  Tensor whole = Tensor::empty({store_.numel()}, DType::F32, device_);
-  const int rank = communicator_.rank();
-  copy(shard, whole.slice(shards_.begin(rank), shards_.end(rank)));
-  communicator_.all_gather_in_place(whole, shards_.counts());
-  return whole;
-}
-
 void Trainer::save_checkpoint() {
   // Sharded moments are gathered for the file (for a moment every rank holds them whole).
-  const Tensor adam_m = sharded_ ? gather_shards(adam_m_) : adam_m_;
-  const Tensor adam_v = sharded_ ? gather_shards(adam_v_) : adam_v_;
+  const AdamW::Moments moments = optimizer_->gather_moments();
   if (communicator_.rank() != 0) return;
   CheckpointMeta meta;
   meta.step = step_;
@@ -210,9 +171,11 @@ void Trainer::save_checkpoint() {
   meta.config_yaml = config_to_yaml(config_);
   meta.sampling_steps = sampling_steps_;
   // Written from host copies (the buffers themselves on the CPU backend).
-  CheckpointBuffers buffers{
-      on_device(store_.params(), Device::CPU), {}, on_device(adam_m, Device::CPU), on_device(adam_v, Device::CPU)};
-  for (const auto& [rate, buffer] : ema_) buffers.ema.emplace_back(rate, on_device(buffer, Device::CPU));
+  CheckpointBuffers buffers{on_device(store_.params(), Device::CPU),
+                            {},
+                            on_device(moments.m, Device::CPU),
+                            on_device(moments.v, Device::CPU)};
+  for (const auto& [rate, buffer] : optimizer_->emas()) buffers.ema.emplace_back(rate, on_device(buffer, Device::CPU));
   write_checkpoint(checkpoint_path(run_dir_, step_), checkpoint_layout(store_), meta, buffers);
   prune_checkpoints(run_dir_, config_.train.keep_checkpoints);
 }
@@ -223,7 +186,7 @@ template <typename Body>
 void Trainer::with_ema_weights(Body&& body) {
   Tensor saved = Tensor::empty({store_.numel()}, DType::F32, device_);
   copy(store_.params(), saved);
-  if (!ema_.empty()) copy(ema_.front().second, store_.params());
+  if (!optimizer_->emas().empty()) copy(optimizer_->emas().front().second, store_.params());
   try {
     body();
   } catch (...) {
@@ -242,16 +205,17 @@ void Trainer::write_sample_grid() {
   const int64_t share = (count + world - 1) / world;
   const int64_t first = std::min(count, rank * share), end = std::min(count, first + share);
   Tensor mine = Tensor::zeros({share, spec.image_size, spec.image_size, spec.image_channels});
-  if (end > first) with_ema_weights([&] {
-    SamplerOptions options;
-    options.steps = sample.steps;
-    options.eta = sample.sampler == "ddpm" ? 1.0 : sample.eta;
-    options.guidance = sample.guidance;
-    options.seed = config_.seed;
-    options.first_sample = static_cast<uint32_t>(first);
-    const Tensor my_labels = labels.defined() ? labels.slice(first, end) : Tensor();
-    copy(sample_with_model(*unet_, spec, setup_, options, my_labels, end - first, 64), mine.slice(0, end - first));
-  });
+  if (end > first)
+    with_ema_weights([&] {
+      SamplerOptions options;
+      options.steps = sample.steps;
+      options.eta = sample.sampler == "ddpm" ? 1.0 : sample.eta;
+      options.guidance = sample.guidance;
+      options.seed = config_.seed;
+      options.first_sample = static_cast<uint32_t>(first);
+      const Tensor my_labels = labels.defined() ? labels.slice(first, end) : Tensor();
+      copy(sample_with_model(*unet_, spec, setup_, options, my_labels, end - first, 64), mine.slice(0, end - first));
+    });
   Tensor images = Tensor::empty({share * world, spec.image_size, spec.image_size, spec.image_channels});
   communicator_.all_gather(mine, images);
   if (rank != 0) return;
@@ -315,13 +279,8 @@ double Trainer::train_step(const Batch& batch) {
   }
   last_reduction_wait_ = reducer_ ? reducer_->finish() : 0.0;
 
-  // The update runs on this rank's shard: the whole buffer unless sharded.
-  const int rank = communicator_.rank();
-  const Tensor gradients = sharded_ ? shard_grads_ : store_.grads();
-  const double squares = ops::sum_of_squares(gradients);
   // Unscales, clips and skips the step when a gradient overflowed (the same decision on every rank).
-  const StepDecision decision =
-      decide_step(scaler_, sharded_ ? communicator_.all_reduce_sum(squares) : squares, train.grad_clip);
+  const StepDecision decision = decide_step(scaler_, optimizer_->grad_sum_of_squares(), train.grad_clip);
   ++step_;
   if (!decision.apply) {
     log_warning("step ", step_, ": gradients are not finite; skipped (", scaler_.skipped_steps(),
@@ -329,17 +288,14 @@ double Trainer::train_step(const Batch& batch) {
     return decision.grad_norm;
   }
   ops::AdamWStep adam;
-  adam.lr = static_cast<float>(learning_rate(step_));
+  adam.lr = static_cast<float>(lr_schedule_.rate(step_));
   adam.beta1 = static_cast<float>(train.beta1);
   adam.beta2 = static_cast<float>(train.beta2);
   adam.eps = static_cast<float>(train.adam_eps);
   adam.weight_decay = static_cast<float>(train.weight_decay);
   adam.step = step_;
   adam.grad_scale = decision.grad_scale;
-  const Tensor params = sharded_ ? store_.params().slice(shards_.begin(rank), shards_.end(rank)) : store_.params();
-  ops::adamw_update(params, gradients, adam_m_, adam_v_, adam);
-  if (sharded_) communicator_.all_gather_in_place(store_.params(), shards_.counts());
-  for (auto& [rate, buffer] : ema_) ops::ema_update(buffer, store_.params(), static_cast<float>(rate));
+  optimizer_->step(adam);
   return decision.grad_norm;
 }
 
@@ -367,7 +323,7 @@ RunOutcome Trainer::run(int64_t stop_after) {
              reducer_ ? concat(", ", reducer_->buckets().size(), " gradient buckets",
                                reducer_->sends_bf16() ? " sent as bf16" : "")
                       : std::string(),
-             sharded_ ? ", optimizer state sharded (ZeRO-1)" : "");
+             optimizer_->sharded() ? ", optimizer state sharded (ZeRO-1)" : "");
 
   auto window_start = std::chrono::steady_clock::now();
   const auto run_start = window_start;
@@ -387,12 +343,12 @@ RunOutcome Trainer::run(int64_t stop_after) {
       const double seconds = std::chrono::duration<double>(now - window_start).count();
       const double images_per_second = window_steps * train.batch_size / std::max(seconds, 1e-9);
       const double eta = (last - step_) * seconds / window_steps;
-      const double lr = learning_rate(step_);
+      const double lr = lr_schedule_.rate(step_);
       if (rank == 0) {
-        std::printf("%s%sstep %lld/%lld  loss %.4f  grad %.3f  lr %.2e  %.1f img/s  ETA %s\n",
-                    progress_prefix_.c_str(), progress_prefix_.empty() ? "" : "  ", static_cast<long long>(step_),
-                    static_cast<long long>(train.steps), loss, grad_norm, lr,
-                    images_per_second, format_duration(eta).c_str());
+        std::printf("%s%sstep %lld/%lld  loss %.4f  grad %.3f  lr %.2e  %.1f img/s  ETA %s\n", progress_prefix_.c_str(),
+                    progress_prefix_.empty() ? "" : "  ", static_cast<long long>(step_),
+                    static_cast<long long>(train.steps), loss, grad_norm, lr, images_per_second,
+                    format_duration(eta).c_str());
         std::fflush(stdout);
       }
       std::vector<std::pair<std::string, double>> values = {

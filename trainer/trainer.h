@@ -23,27 +23,28 @@
 #include <utility>
 #include <vector>
 
+#include "distributed/communicator.h"
+#include "distributed/gradient_reducer.h"
+#include "distributed/shard_layout.h"
+#include "io/checkpoint.h"
 #include "model/parameters.h"
 #include "model/unet.h"
-#include "io/checkpoint.h"
-#include "distributed/communicator.h"
-#include "run/config.h"
-#include "distributed/gradient_reducer.h"
+#include "optim/adamw.h"
 #include "optim/loss_scaler.h"
-#include "distributed/shard_layout.h"
+#include "optim/lr_schedule.h"
+#include "run/config.h"
 #include "run/evaluator.h"
 #include "trainer/training_step.h"
 
 namespace diffuse {
 
-struct Batch;  // data/loader.h
+struct Batch;      // data/loader.h
 class MetricsLog;  // trainer/metrics.h
 
 enum class RunOutcome {
   kFinished,  // reached train.steps (or the stop_after limit)
   kStopped,   // a stop signal: checkpoint written at step()
 };
-
 
 class Trainer {
  public:
@@ -76,11 +77,11 @@ class Trainer {
 
   int64_t step() const { return step_; }
   const model::ParameterStore& parameters() const { return store_; }
-  const Tensor& ema(size_t index) const { return ema_.at(index).second; }
+  const Tensor& ema(size_t index) const { return optimizer_->emas().at(index).second; }
   // Adam moments: this rank's shard [shards().begin(rank), shards().end(rank)) with train.shard_optimizer.
-  const Tensor& adam_m() const { return adam_m_; }
-  const Tensor& adam_v() const { return adam_v_; }
-  const ShardLayout& shards() const { return shards_; }
+  const Tensor& adam_m() const { return optimizer_->m(); }
+  const Tensor& adam_v() const { return optimizer_->v(); }
+  const ShardLayout& shards() const { return optimizer_->shards(); }
   // Seconds the last step waited for gradient reduction after backward (0 on one rank).
   double last_reduction_wait() const { return last_reduction_wait_; }
 
@@ -100,8 +101,6 @@ class Trainer {
   template <typename Body>
   void with_ema_weights(Body&& body);
   bool agree_to_stop();
-  Tensor gather_shards(const Tensor& shard);
-  double learning_rate(int64_t step) const;
 
   Config config_;
   Device device_;  // runtime.device, resolved
@@ -110,15 +109,12 @@ class Trainer {
   DiffusionSetup setup_;
   model::ParameterStore store_;
   std::unique_ptr<model::UNet> unet_;
-  bool sharded_ = false;                      // ZeRO-1
-  ShardLayout shards_;                        // the whole buffer on rank 0 alone when not sharded
-  Tensor shard_grads_;                        // f32 [shard]: this rank's summed gradients (ZeRO-1 only)
+  LrSchedule lr_schedule_;
+  std::unique_ptr<AdamW> optimizer_;          // sharded over the ranks with train.shard_optimizer (ZeRO-1)
   std::unique_ptr<GradientReducer> reducer_;  // null on one rank
-  Tensor adam_m_, adam_v_;                    // f32 [shard] (the whole buffer when not sharded)
-  std::vector<std::pair<double, Tensor>> ema_;
-  Evaluator evaluator_;          // empty unless train.eval_every is set
-  MicroStep micro_step_;         // empty: the diffusion loss
-  int sampling_steps_ = 0;       // 0: not a distilled student
+  Evaluator evaluator_;                       // empty unless train.eval_every is set
+  MicroStep micro_step_;                      // empty: the diffusion loss
+  int sampling_steps_ = 0;                    // 0: not a distilled student
   std::string progress_prefix_;
   std::vector<std::pair<std::string, double>> label_metrics_;
   DynamicLossScaler scaler_;     // fp16: dynamic; otherwise scale 1, still skipping non-finite steps

@@ -149,6 +149,22 @@ TEST(Config, EnumeratedKeysRejectOtherNames) {
   EXPECT_NE(list.find("config key 'diffusion.schedule' in a.yaml: expected a string, got"), std::string::npos) << list;
 }
 
+TEST(Config, LrDecayIsConstantLinearOrCosine) {
+  EXPECT_EQ(parse_config("seed: 1\n", "a.yaml").train.lr_decay, LrDecay::kConstant);
+  EXPECT_EQ(parse_config("train: {lr_decay: linear}\n", "a.yaml").train.lr_decay, LrDecay::kLinear);
+  const Config cosine = parse_config("train: {lr_decay: cosine}\n", "a.yaml");
+  EXPECT_EQ(cosine.train.lr_decay, LrDecay::kCosine);
+  EXPECT_NE(config_to_yaml(cosine).find("lr_decay: \"cosine\""), std::string::npos) << config_to_yaml(cosine);
+  EXPECT_EQ(parse_config(config_to_yaml(cosine), "round trip").train.lr_decay, LrDecay::kCosine);
+  EXPECT_EQ(parse_config("", "a.yaml", {"train.lr_decay=cosine"}).train.lr_decay, LrDecay::kCosine);
+  const std::string message = testing::error_message([] { parse_config("train: {lr_decay: step}\n", "a.yaml"); });
+  EXPECT_NE(message.find("config key 'train.lr_decay' in a.yaml: 'step' is not one of constant, linear, cosine"),
+            std::string::npos)
+      << message;
+  const std::string set = testing::error_message([] { parse_config("", "a.yaml", {"train.lr_decay=exp"}); });
+  EXPECT_NE(set.find("config key 'train.lr_decay' in --set: 'exp'"), std::string::npos) << set;
+}
+
 TEST(Config, OverridesApplyInOrderAndAreChecked) {
   const Config config =
       parse_config("train: {steps: 10}\n", "a.yaml", {"train.steps=20", "train.ema_rates=[0.9, 0.99]", "seed=7"});
