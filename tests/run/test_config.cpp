@@ -162,7 +162,7 @@ TEST(Config, LrDecayIsConstantLinearOrCosine) {
             std::string::npos)
       << message;
   const std::string set = testing::error_message([] { parse_config("", "a.yaml", {"train.lr_decay=exp"}); });
-  EXPECT_NE(set.find("config key 'train.lr_decay' in --set: 'exp'"), std::string::npos) << set;
+  EXPECT_NE(set.find("config key 'train.lr_decay' in a.yaml with --set overrides: 'exp'"), std::string::npos) << set;
 }
 
 TEST(Config, OverridesApplyInOrderAndAreChecked) {
