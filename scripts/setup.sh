@@ -11,6 +11,7 @@ packages=(
   libeigen3-dev
   libopenmpi-dev openmpi-bin
   googletest libgtest-dev libbenchmark-dev
+  clang-format  # scripts/check_format.sh
   dataset-fashion-mnist
 )
 
