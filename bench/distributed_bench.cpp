@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "bench/bench_model.h"
@@ -14,7 +15,7 @@
 #include "distributed/communicator.h"
 #include "distributed/gradient_reducer.h"
 #include "run/precision.h"
-#include "run/thread_count.h"
+#include "run/run_session.h"
 
 namespace diffuse {
 
@@ -48,13 +49,15 @@ double median_over_ranks(Communicator& world, const std::vector<double>& seconds
 }  // namespace
 
 void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
-  const Config config = load_config(options.config, options.overrides);
-  const std::unique_ptr<Communicator> world = make_world_communicator(Device::CPU, config.runtime.collective_timeout_s);
-  const int ranks = world->size(), rank = world->rank();
-  const ThreadChoice threads = choose_thread_count(config.runtime.threads, world->local_size());
-  use_threads(threads);
+  Config loaded = load_config(options.config, options.overrides);
+  loaded.runtime.device = options.device;  // the bench's own device setting, not the config's
+  RunSession session(std::move(loaded), "bench --device", SessionKind::kHostCollectives);
+  const Config& config = session.config();
+  Communicator& world = session.communicator();
+  const int ranks = world.size(), rank = world.rank();
+  const ThreadChoice& threads = session.threads();
   if (ranks == 1) {
-    run_train_bench(options);
+    run_train_bench(options, config, session.device());
     return;
   }
   DIFFUSE_CHECK(options.device != DeviceRequest::kCuda, "bench on several ranks runs on the CPU backend (MPI)");
@@ -65,8 +68,8 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
   if (rank == 0) log_info("computing with ", threads.threads, " thread(s) per rank (", threads.reason, ")");
 
   BenchModel bench(config, Device::CPU, local_batch, static_cast<uint32_t>(rank * local_batch));
-  world->broadcast(bench.store.params(), 0);
-  GradientReducer reducer(bench.store, *world, config.train.bucket_mb, config.train.reduce_dtype);
+  world.broadcast(bench.store.params(), 0);
+  GradientReducer reducer(bench.store, world, config.train.bucket_mb, config.train.reduce_dtype);
 
   // One step: forward, backward (reducing gradients when `reduce`), AdamW.
   int64_t step = 0;
@@ -83,26 +86,26 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
   for (int i = 0; i < options.warmup; ++i) train_step(true);
   std::vector<double> step_seconds, exposed_seconds, reduce_seconds, alone_seconds;
   for (int i = 0; i < options.steps; ++i) {
-    world->barrier();
+    world.barrier();
     step_seconds.push_back(seconds_of([&] { train_step(true); }));
     exposed_seconds.push_back(exposed);
   }
   // The same reductions with nothing to hide behind: all buckets started at once, then waited for.
   for (int i = 0; i < options.steps; ++i) {
-    world->barrier();
+    world.barrier();
     reducer.arm();
     reduce_seconds.push_back(reducer.finish());
   }
   // One rank with the same per-rank batch and threads: rank 0 alone, the others waiting.
   if (rank == 0)
     for (int i = 0; i < options.steps; ++i) alone_seconds.push_back(seconds_of([&] { train_step(false); }));
-  world->barrier();
+  world.barrier();
 
   // A step lasts as long as its slowest rank. The rank that finished backward last waits only for
   // communication that backward did not hide; the others' waits also hold their lead over it.
-  const double step_s = median_over_ranks(*world, step_seconds, true);
-  const double exposed_s = median_over_ranks(*world, exposed_seconds, false);
-  const double reduce_s = median_over_ranks(*world, reduce_seconds, true);
+  const double step_s = median_over_ranks(world, step_seconds, true);
+  const double exposed_s = median_over_ranks(world, exposed_seconds, false);
+  const double reduce_s = median_over_ranks(world, reduce_seconds, true);
   if (rank != 0) return;
   const double alone_s = median_of(alone_seconds);
   const double hidden = reduce_s > 0 ? std::clamp(1.0 - exposed_s / reduce_s, 0.0, 1.0) : 1.0;

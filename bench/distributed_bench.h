@@ -7,6 +7,8 @@
 //  - the all-reduce time of a step's gradients measured alone, the part of it
 //    a step still waits for after backward, and so the share hidden behind backward.
 // The last line is one JSON object. On one rank this is run_train_bench().
+// Either way the run session (run/run_session.h) loads the config and sets up
+// the communicator, the device and the threads first.
 #pragma once
 
 #include "bench/train_bench.h"

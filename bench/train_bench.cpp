@@ -15,7 +15,6 @@
 #include "core/allocator.h"
 #include "core/log.h"
 #include "core/op_profile.h"
-#include "run/device_choice.h"
 #include "run/precision.h"
 
 #if DIFFUSE_HAS_CUDA
@@ -51,11 +50,9 @@ double gpu_peak_tflops(const std::string& name) {
 
 }  // namespace
 
-void run_train_bench(const TrainBenchOptions& options) {
-  const Config config = load_config(options.config, options.overrides);
+void run_train_bench(const TrainBenchOptions& options, const Config& config, Device device) {
   const int batch = options.batch > 0 ? options.batch : config.train.batch_size;
   DIFFUSE_CHECK(options.steps > 0 && options.warmup >= 0, "bench needs --steps > 0 and --warmup >= 0");
-  const Device device = choose_device(options.device, "bench --device").device;
   apply_precision(precision_policy(config.train.precision, device));
   BenchModel bench(config, device, batch, 0);
   const model::UNet& unet = bench.unet;

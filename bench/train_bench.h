@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "core/tensor.h"
+#include "run/config.h"
 #include "run/device_choice.h"
 
 namespace diffuse {
@@ -27,6 +29,7 @@ struct TrainBenchOptions {
   bool profile = false;                         // time per op family (bench/profile_report.h)
 };
 
-void run_train_bench(const TrainBenchOptions& options);
+// On one rank, with the config and the device that the run session resolved (bench/distributed_bench.h).
+void run_train_bench(const TrainBenchOptions& options, const Config& config, Device device);
 
 }  // namespace diffuse

@@ -11,20 +11,20 @@
 #include <string>
 #include <vector>
 
+#include "cli/commands.h"
 #include "core/log.h"
 #include "data/dataset.h"
 #include "data/dataset_writer.h"
+#include "distributed/communicator.h"
+#include "distributed/rank_share.h"
 #include "eval/evaluation.h"
 #include "eval/feature_network.h"
-#include "distributed/rank_share.h"
 #include "eval/reference_features.h"
 #include "eval/sample_generation.h"
-#include "cli/commands.h"
 #include "run/checkpoint_model.h"
-#include "distributed/communicator.h"
 #include "run/config.h"
-#include "run/device_choice.h"
 #include "run/model_setup.h"
+#include "run/run_session.h"
 
 namespace diffuse::cli {
 
@@ -78,9 +78,13 @@ void run_eval(const EvalArguments& arguments) {
   DIFFUSE_CHECK(out_directory.empty() || std::filesystem::is_directory(out_directory), "--out ", arguments.out,
                 ": directory ", out_directory.string(), " does not exist");
   DIFFUSE_CHECK(arguments.batch > 0, "--batch must be positive");
-  const std::unique_ptr<Communicator> communicator =
-      make_world_communicator(Device::CPU, RuntimeConfig().collective_timeout_s);
-  const int rank = communicator->rank();
+  // Only sampling computes on --device; features are extracted on the CPU.
+  RuntimeConfig runtime;
+  runtime.device = arguments.checkpoint.empty() ? DeviceRequest::kCpu
+                                                : value_named(kDeviceRequestNames, arguments.device, "--device");
+  RunSession session(runtime, "--device", SessionKind::kHostCollectives);
+  Communicator& communicator = session.communicator();
+  const int rank = communicator.rank();
 
   std::unique_ptr<eval::FeatureNetwork> network = eval::load_feature_network(arguments.features);
   const eval::FeatureNetworkInfo& info = network->info();
@@ -106,14 +110,13 @@ void run_eval(const EvalArguments& arguments) {
                                 "the images of " + arguments.images);
     eval::check_sample_count(count, info.feature_dim, arguments.images);
     eval::check_sample_count(reference_info.count, info.feature_dim, "reference set " + arguments.reference);
-    share = eval::rank_share(count, rank, communicator->size());
+    share = eval::rank_share(count, rank, communicator.size());
     read_image_share(reader, share, local_images, local_labels);
     if (data.num_classes != info.num_classes) local_labels = Tensor();
     report.context.emplace_back("images", eval::json_string(arguments.images));
   } else {
     count = arguments.count;
-    const DeviceChoice device = choose_device(value_named(kDeviceRequestNames, arguments.device, "--device"),
-                                              "--device", communicator->local_rank());
+    const DeviceChoice& device = session.device_choice();
     const std::unique_ptr<CheckpointModel> loaded =
         load_checkpoint_model(arguments.checkpoint, arguments.ema, device.device);
     const model::UNetSpec& spec = loaded->spec;
@@ -132,14 +135,14 @@ void run_eval(const EvalArguments& arguments) {
     options.eta = arguments.sampler == "ddpm" ? 1.0 : arguments.eta;
     options.guidance = arguments.guidance;
     options.seed = arguments.seed;
-    share = eval::rank_share(count, rank, communicator->size());
+    share = eval::rank_share(count, rank, communicator.size());
     if (rank == 0)
       log_info("sampling ", count, " images (", arguments.sampler, ", ", options.steps, " steps, guidance ",
-               arguments.guidance, ") on ", communicator->size(), " rank(s), on ", device.description);
+               arguments.guidance, ") on ", communicator.size(), " rank(s), on ", device.description);
     local_images = eval::generate_samples(*loaded->unet, diffusion_setup(loaded->config), options, share.begin,
                                           share.end, arguments.batch);
     eval::quantize_to_8bit(local_images);
-    if (!arguments.save_samples.empty()) save_samples(arguments, *communicator, share, local_images, spec);
+    if (!arguments.save_samples.empty()) save_samples(arguments, communicator, share, local_images, spec);
     if (spec.num_classes > 0 && spec.num_classes == info.num_classes)
       local_labels = eval::evaluation_labels(spec.num_classes, share.begin, share.end);
     report.context.emplace_back("checkpoint", eval::json_string(arguments.checkpoint));
@@ -154,15 +157,15 @@ void run_eval(const EvalArguments& arguments) {
   const double sampling_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   const eval::ReferenceFeatures reference =
-      eval::reference_features(*network, arguments.features, arguments.reference, *communicator, arguments.batch);
+      eval::reference_features(*network, arguments.features, arguments.reference, communicator, arguments.batch);
   Tensor predictions;
   const Tensor local_features =
       eval::extract_features(*network, local_images, arguments.batch, local_labels.defined() ? &predictions : nullptr);
-  const Tensor features = eval::gather_rows(*communicator, share, local_features, count);
+  const Tensor features = eval::gather_rows(communicator, share, local_features, count);
   double correct = 0.0;
   if (local_labels.defined())
     for (int64_t i = 0; i < local_labels.numel(); ++i) correct += predictions.i32()[i] == local_labels.i32()[i];
-  correct = communicator->all_reduce_sum(correct);
+  correct = communicator.all_reduce_sum(correct);
   if (rank != 0) return;
 
   eval::MetricOptions metrics;
@@ -172,7 +175,7 @@ void run_eval(const EvalArguments& arguments) {
   measured.context = report.context;
   if (local_labels.defined()) measured.class_accuracy = correct / static_cast<double>(count);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  measured.context.emplace_back("ranks", std::to_string(communicator->size()));
+  measured.context.emplace_back("ranks", std::to_string(communicator.size()));
   measured.context.emplace_back("sampling_seconds", std::to_string(sampling_seconds));
   measured.context.emplace_back("seconds", std::to_string(seconds));
   eval::write_text_file(arguments.out, eval::report_json(measured));

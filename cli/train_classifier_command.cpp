@@ -5,11 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "core/log.h"
-#include "eval/classifier_training.h"
 #include "cli/commands.h"
-#include "distributed/communicator.h"
-#include "run/config.h"
+#include "eval/classifier_training.h"
+#include "run/run_session.h"
 
 namespace diffuse::cli {
 
@@ -18,10 +16,12 @@ namespace {
 void run_train_classifier(const eval::ClassifierTrainingOptions& options, const std::vector<int>& channels) {
   eval::ClassifierTrainingOptions resolved = options;
   if (!channels.empty()) resolved.spec.channels = channels;
-  const std::unique_ptr<Communicator> communicator =
-      make_world_communicator(Device::CPU, RuntimeConfig().collective_timeout_s);
-  const eval::ClassifierTrainingResult result = eval::train_classifier(resolved, *communicator);
-  if (communicator->rank() == 0) {
+  // The classifier trains on the CPU.
+  RuntimeConfig runtime;
+  runtime.device = DeviceRequest::kCpu;
+  RunSession session(runtime, "runtime.device", SessionKind::kHostCollectives);
+  const eval::ClassifierTrainingResult result = eval::train_classifier(resolved, session.communicator());
+  if (session.rank() == 0) {
     std::printf("classifier: test accuracy %.4f after %lld steps in %.0f s; wrote %s\n", result.test_accuracy,
                 static_cast<long long>(result.steps), result.seconds, resolved.out_path.c_str());
     std::fflush(stdout);

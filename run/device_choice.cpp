@@ -36,18 +36,22 @@ Device resolve_device(DeviceRequest request, const std::string& setting) {
   return Device::CPU;
 }
 
-DeviceChoice choose_device(DeviceRequest request, const std::string& setting, int local_rank) {
+DeviceChoice use_device(Device device, DeviceRequest request, const std::string& setting, int local_rank) {
 #if DIFFUSE_HAS_CUDA
-  if (resolve_device(request, setting) == Device::CUDA) {
+  if (device == Device::CUDA) {
     cuda::set_device(local_rank % cuda::device_count());
     return {Device::CUDA, "GPU " + cuda::device_name()};
   }
 #else
-  resolve_device(request, setting);  // for its error
+  (void)device;
   (void)local_rank;
 #endif
   return {Device::CPU,
           request == DeviceRequest::kAuto ? "the CPU (" + setting + " auto: " + missing_gpu() + ")" : "the CPU"};
+}
+
+DeviceChoice choose_device(DeviceRequest request, const std::string& setting, int local_rank) {
+  return use_device(resolve_device(request, setting), request, setting, local_rank);
 }
 
 }  // namespace diffuse

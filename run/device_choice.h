@@ -26,8 +26,12 @@ struct DeviceChoice {
 // cannot be honoured ("runtime.device").
 Device resolve_device(DeviceRequest request, const std::string& setting);
 
-// resolve_device, and with the GPU, makes GPU local_rank of this node (modulo the GPUs there) the calling
-// rank's current device.
+// Computes on `device`, what resolve_device gave for `request`: with the GPU, makes GPU local_rank of this node
+// (modulo the GPUs there) the calling rank's current device.
+DeviceChoice use_device(Device device, DeviceRequest request, const std::string& setting, int local_rank);
+
+// resolve_device, then use_device: for a process that makes no communicator first (`diffuse sample`); commands
+// with one resolve once through their run session (run/run_session.h).
 DeviceChoice choose_device(DeviceRequest request, const std::string& setting, int local_rank = 0);
 
 }  // namespace diffuse

@@ -7,13 +7,11 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "diffusion/distillation.h"
-#include "run/checkpoint_model.h"
-#include "run/device_choice.h"
-#include "trainer/distillation_step.h"
-#include "run/model_setup.h"
 #include "distributed/rank_agreement.h"
-#include "distributed/stop_signal.h"
-#include "run/thread_count.h"
+#include "run/checkpoint_model.h"
+#include "run/model_setup.h"
+#include "run/run_session.h"
+#include "trainer/distillation_step.h"
 
 namespace diffuse {
 
@@ -124,7 +122,7 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
   DIFFUSE_CHECK(options.resume.empty() || options.resume == "auto", "distill --resume takes 'auto', got '",
                 options.resume, "'");
   const Config defaults = load_config(options.config_path, options.overrides);
-  const int from_steps = options.from_steps > 0                   ? options.from_steps
+  const int from_steps = options.from_steps > 0             ? options.from_steps
                          : teacher->meta.sampling_steps > 0 ? teacher->meta.sampling_steps
                                                             : defaults.distill.from_steps;
   const int to_steps = options.to_steps > 0 ? options.to_steps : defaults.distill.to_steps;
@@ -139,20 +137,17 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
   std::vector<std::string> overrides = options.overrides;
   overrides.push_back(concat("distill.from_steps=", from_steps));
   overrides.push_back(concat("distill.to_steps=", to_steps));
-  const Config config = load_config(options.config_path, overrides);
-
-  const std::unique_ptr<Communicator> communicator = make_world_communicator(
-      resolve_device(config.runtime.device, "runtime.device"), config.runtime.collective_timeout_s);
-  const int rank = communicator->rank();
-  const DeviceChoice device = choose_device(config.runtime.device, "runtime.device", communicator->local_rank());
+  RunSession session(options.config_path, overrides, SessionKind::kTraining);
+  const Config& config = session.config();
+  Communicator& communicator = session.communicator();
+  const int rank = session.rank();
+  const DeviceChoice& device = session.device_choice();
   // The teacher runs beside the student, on this rank's GPU.
   if (device.device != Device::CPU) teacher = checkpoint_model_on(*teacher, device.device);
-  const ThreadChoice threads = choose_thread_count(config.runtime.threads, communicator->local_size());
-  use_threads(threads);
-  const StopSignalScope stop_signals;
+  const ThreadChoice& threads = session.threads();
 
   // Rank 0 checks the run directory and decides where to continue; every rank follows.
-  const std::string decision = decided_on_rank_zero(*communicator, [&] {
+  const std::string decision = decided_on_rank_zero(communicator, [&] {
     ResumePoint resume;
     if (options.resume == "auto") {
       resume = find_resume_point(options.run_dir, stages, config.distill.steps_per_stage);
@@ -175,7 +170,7 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
   // fail first; rebuilt per stage because the students sample in their own step counts.
   const auto evaluator_for = [&](const Config& stage_run) {
     DIFFUSE_CHECK(make_evaluator, "train.eval_every is set but this program cannot evaluate during distillation");
-    return make_evaluator(stage_run, *communicator);
+    return make_evaluator(stage_run, communicator);
   };
   if (rank == 0) {
     log_info("distilling ", options.teacher, " from ", from_steps, " to ", to_steps, " sampling steps in ",
@@ -187,7 +182,7 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
   for (size_t stage = resume.stage; stage < stages.size(); ++stage) {
     // The stage's teacher: the original one, or the previous stage's final student (rank 0 names it).
     if (stage > 0) {
-      const std::string previous = decided_on_rank_zero(*communicator, [&] {
+      const std::string previous = decided_on_rank_zero(communicator, [&] {
         const std::string newest = newest_checkpoint(stage_directory(options.run_dir, stage - 1, stages[stage - 1]));
         DIFFUSE_CHECK(!newest.empty(), "stage ", stage, " of ", options.run_dir, " has no checkpoint to teach stage ",
                       stage + 1);
@@ -201,7 +196,7 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
     if (stage_run.train.eval_every > 0) evaluator = evaluator_for(stage_run);
     const std::string directory = stage_directory(options.run_dir, stage, student_steps);
     const bool resuming = stage == resume.stage && !resume.checkpoint.empty();
-    Trainer trainer(stage_run, directory, *communicator, resuming);
+    Trainer trainer(stage_run, device.device, directory, communicator, resuming);
     if (resuming) {
       trainer.resume_from(resume.checkpoint);
     } else {
@@ -213,9 +208,9 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
       return distill_micro_batch(student, teacher_unet, setup, student_steps, stage_run.seed, batch, loss_scale);
     });
     trainer.set_sampling_steps(student_steps);
-    trainer.set_progress_label(concat("stage ", stage + 1, "/", stages.size(), " (", student_steps, " steps)"),
-                               {{"stage", static_cast<double>(stage + 1)},
-                                {"sampling_steps", static_cast<double>(student_steps)}});
+    trainer.set_progress_label(
+        concat("stage ", stage + 1, "/", stages.size(), " (", student_steps, " steps)"),
+        {{"stage", static_cast<double>(stage + 1)}, {"sampling_steps", static_cast<double>(student_steps)}});
     trainer.set_evaluator(std::move(evaluator));
     if (trainer.run() == RunOutcome::kStopped) {
       if (rank == 0)

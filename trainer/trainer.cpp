@@ -17,10 +17,9 @@
 #include "distributed/stop_signal.h"
 #include "io/image_grid.h"
 #include "run/checkpoint_model.h"
-#include "run/device_choice.h"
 #include "run/model_setup.h"
 #include "run/precision.h"
-#include "run/thread_count.h"
+#include "run/run_session.h"
 #include "trainer/metrics.h"
 
 namespace diffuse {
@@ -70,9 +69,10 @@ void check_dataset_matches(const DatasetInfo& info, const std::string& path, con
 
 }  // namespace
 
-Trainer::Trainer(const Config& config, const std::string& run_dir, Communicator& communicator, bool resuming)
+Trainer::Trainer(const Config& config, Device device, const std::string& run_dir, Communicator& communicator,
+                 bool resuming)
     : config_(config),
-      device_(choose_device(config.runtime.device, "runtime.device", communicator.local_rank()).device),
+      device_(device),
       run_dir_(run_dir),
       communicator_(communicator),
       setup_(diffusion_setup(config)),
@@ -384,17 +384,14 @@ RunOutcome Trainer::run(int64_t stop_after) {
 
 void run_training(const std::string& config_path, const std::vector<std::string>& overrides, const std::string& run_dir,
                   const std::string& resume, const EvaluatorFactory& make_evaluator) {
-  const Config config = load_config(config_path, overrides);
-  const std::unique_ptr<Communicator> communicator = make_world_communicator(
-      resolve_device(config.runtime.device, "runtime.device"), config.runtime.collective_timeout_s);
-  const int rank = communicator->rank();
-  const DeviceChoice device = choose_device(config.runtime.device, "runtime.device", communicator->local_rank());
-  const ThreadChoice threads = choose_thread_count(config.runtime.threads, communicator->local_size());
-  use_threads(threads);
+  RunSession session(config_path, overrides, SessionKind::kTraining);
+  const Config& config = session.config();
+  Communicator& communicator = session.communicator();
+  const int rank = session.rank();
+  const ThreadChoice& threads = session.threads();
   if (rank == 0)
-    log_info("computing on ", device.description, " with ", threads.threads, " thread(s) per rank (", threads.reason,
-             ")");
-  const StopSignalScope stop_signals;
+    log_info("computing on ", session.device_choice().description, " with ", threads.threads, " thread(s) per rank (",
+             threads.reason, ")");
 
   // Rank 0 decides which checkpoint to continue from; every rank reads it.
   std::string checkpoint;
@@ -406,15 +403,15 @@ void run_training(const std::string& config_path, const std::vector<std::string>
       checkpoint = resume;
     }
   }
-  if (communicator->size() > 1) checkpoint = broadcast_string(*communicator, checkpoint, 0);
+  if (communicator.size() > 1) checkpoint = broadcast_string(communicator, checkpoint, 0);
 
   // The evaluator first: a bad feature network or reference set fails before the run directory is touched.
   Evaluator evaluator;
   if (config.train.eval_every > 0) {
     DIFFUSE_CHECK(make_evaluator, "train.eval_every is set but this program cannot evaluate during training");
-    evaluator = make_evaluator(config, *communicator);
+    evaluator = make_evaluator(config, communicator);
   }
-  Trainer trainer(config, run_dir, *communicator, !resume.empty());
+  Trainer trainer(config, session.device(), run_dir, communicator, !resume.empty());
   if (!checkpoint.empty()) trainer.resume_from(checkpoint);
   trainer.set_evaluator(std::move(evaluator));
   const RunOutcome outcome = trainer.run();

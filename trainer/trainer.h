@@ -52,10 +52,11 @@ class Trainer {
   // the model. Refuses a run directory that already holds checkpoints unless
   // a resume follows (no existing output is overwritten by a fresh run).
   // Collective: every rank constructs its Trainer; they must have the same config.
-  // The model, its gradients, optimizer state and EMA live on runtime.device
-  // (the communicator must handle buffers there); checkpoints, sample grids
-  // and evaluation go through the host.
-  Trainer(const Config& config, const std::string& run_dir, Communicator& communicator, bool resuming);
+  // The model, its gradients, optimizer state and EMA live on `device`,
+  // runtime.device as the run session resolved it (run/run_session.h; the
+  // communicator must handle buffers there); checkpoints, sample grids and
+  // evaluation go through the host.
+  Trainer(const Config& config, Device device, const std::string& run_dir, Communicator& communicator, bool resuming);
 
   // Replaces the diffusion loss (train_micro_batch) by another objective with the same contract, e.g. distillation.
   using MicroStep = std::function<Tensor(model::UNet& unet, const MicroBatch& batch, float loss_scale)>;
@@ -124,8 +125,8 @@ class Trainer {
   Tensor window_losses_;  // f32 [micro-batch] on the device: per-sample losses summed since the last log
 };
 
-// `diffuse train`: loads the config, picks the communicator (MPI when started
-// by an MPI launcher) and the thread count, resolves --resume on rank 0 (auto
+// `diffuse train`: starts the run session (run/run_session.h: the config, the
+// communicator, the device and the thread count), resolves --resume on rank 0 (auto
 // = newest checkpoint in the run dir, if any) and trains; a stop signal ends
 // it cleanly with a checkpoint and the way to resume. With train.eval_every,
 // `make_evaluator` builds what measures sample quality during the run.

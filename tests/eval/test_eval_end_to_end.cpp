@@ -16,11 +16,11 @@
 #include "eval/classifier_training.h"
 #include "eval/fid_during_training.h"
 #include "eval/sample_generation.h"
-#include "tests/eval/eval_testing.h"
-#include "tests/support/op_testing.h"
 #include "io/checkpoint.h"
 #include "run/config.h"
 #include "run/model_setup.h"
+#include "tests/eval/eval_testing.h"
+#include "tests/support/op_testing.h"
 #include "trainer/trainer.h"
 
 namespace diffuse::eval {
@@ -59,7 +59,7 @@ class EvalEndToEnd : public ::testing::Test {
   static void SetUpTestSuite() {
     SingleProcessCommunicator communicator;
     const std::string run = testing::scratch_directory() + "/tiny-run";
-    Trainer trainer(tiny_config(), run, communicator, false);
+    Trainer trainer(tiny_config(), Device::CPU, run, communicator, false);
     trainer.run();
     checkpoint_ = newest_checkpoint(run);
     ClassifierTrainingOptions options;

@@ -14,11 +14,11 @@
 
 #include "core/on_device.h"
 #include "data/dataset_writer.h"
-#include "tests/gpu/gpu_testing.h"
-#include "tests/support/op_testing.h"
+#include "distributed/communicator.h"
 #include "io/checkpoint.h"
 #include "run/checkpoint_model.h"
-#include "distributed/communicator.h"
+#include "tests/gpu/gpu_testing.h"
+#include "tests/support/op_testing.h"
 #include "trainer/trainer.h"
 
 namespace diffuse {
@@ -49,9 +49,9 @@ TEST(GpuTrainer, MatchesTheCpuAndItsCheckpointResumesThere) {
                         "runtime.device=" + device});
   };
   SingleProcessCommunicator communicator;
-  Trainer gpu(config("cuda"), (root / "gpu").string(), communicator, false);
+  Trainer gpu(config("cuda"), Device::CUDA, (root / "gpu").string(), communicator, false);
   gpu.run();
-  Trainer cpu(config("cpu"), (root / "cpu").string(), communicator, false);
+  Trainer cpu(config("cpu"), Device::CPU, (root / "cpu").string(), communicator, false);
   cpu.run();
   ASSERT_EQ(gpu.parameters().device(), Device::CUDA);
   const std::vector<float> gpu_params = to_vector(on_device(gpu.parameters().params(), Device::CPU));
@@ -59,7 +59,7 @@ TEST(GpuTrainer, MatchesTheCpuAndItsCheckpointResumesThere) {
   // normalised step keeps at a small fraction of lr.
   EXPECT_LT(largest_difference(gpu_params, to_vector(cpu.parameters().params())), 1e-4);
 
-  Trainer resumed(config("cpu"), (root / "gpu").string(), communicator, true);
+  Trainer resumed(config("cpu"), Device::CPU, (root / "gpu").string(), communicator, true);
   resumed.resume_from(newest_checkpoint((root / "gpu").string()));
   EXPECT_EQ(resumed.step(), 3);
   EXPECT_EQ(to_vector(resumed.parameters().params()), gpu_params);

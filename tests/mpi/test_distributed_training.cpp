@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "data/convert.h"
-#include "tests/mpi/mpi_testing.h"
 #include "distributed/gradient_reducer.h"
-#include "run/model_setup.h"
 #include "distributed/rank_agreement.h"
+#include "run/model_setup.h"
+#include "tests/mpi/mpi_testing.h"
 #include "trainer/trainer.h"
 
 namespace diffuse {
@@ -107,7 +107,7 @@ std::string error_of(const std::function<void()>& body) {
 }
 
 TEST_F(DistributedTraining, EveryRankHoldsTheSameState) {
-  Trainer trainer(tiny({"train.steps=3"}), run_dir("identical"), test_world(), false);
+  Trainer trainer(tiny({"train.steps=3"}), Device::CPU, run_dir("identical"), test_world(), false);
   trainer.run();
   EXPECT_EQ(rank0_copy(trainer.parameters().params()), to_vector(trainer.parameters().params()));
   EXPECT_EQ(rank0_copy(trainer.ema(0)), to_vector(trainer.ema(0)));
@@ -121,9 +121,9 @@ TEST_F(DistributedTraining, EveryRankHoldsTheSameState) {
 // The design's promise: W ranks x B/W and 1 rank x B compute the same gradients up to summation order.
 TEST_F(DistributedTraining, ManyRanksFollowOneRankWithTheWholeBatch) {
   const Config config = tiny({"train.steps=3"});
-  Trainer distributed(config, run_dir("split"), test_world(), false);
+  Trainer distributed(config, Device::CPU, run_dir("split"), test_world(), false);
   distributed.run();
-  Trainer alone(config, local_run_dir("whole"), single_, false);
+  Trainer alone(config, Device::CPU, local_run_dir("whole"), single_, false);
   alone.run();
   const std::vector<float> reference = to_vector(alone.parameters().params());
   const std::vector<float> params = to_vector(distributed.parameters().params());
@@ -140,10 +140,10 @@ TEST_F(DistributedTraining, ManyRanksFollowOneRankWithTheWholeBatch) {
 // Accumulation on many ranks reduces only after the last micro-step and still follows one rank.
 TEST_F(DistributedTraining, AccumulationOnManyRanksFollowsOneRank) {
   const std::string batch = "train.batch_size=" + std::to_string(4 * world());
-  Trainer distributed(tiny({"train.steps=2", batch, "train.accumulation=2"}), run_dir("accumulated"), test_world(),
-                      false);
+  Trainer distributed(tiny({"train.steps=2", batch, "train.accumulation=2"}), Device::CPU, run_dir("accumulated"),
+                      test_world(), false);
   distributed.run();
-  Trainer alone(tiny({"train.steps=2", batch}), local_run_dir("accumulated"), single_, false);
+  Trainer alone(tiny({"train.steps=2", batch}), Device::CPU, local_run_dir("accumulated"), single_, false);
   alone.run();
   EXPECT_LT(relative_difference(to_vector(alone.parameters().params()), to_vector(distributed.parameters().params())),
             1e-5);
@@ -153,16 +153,16 @@ TEST_F(DistributedTraining, OneRankCheckpointResumesOnManyRanks) {
   const Config config = tiny({"train.steps=4", "train.checkpoint_every=2"});
   const std::string directory = run_dir("regrown");
   if (rank() == 0) {
-    Trainer first_half(config, directory, single_, false);
+    Trainer first_half(config, Device::CPU, directory, single_, false);
     first_half.run(2);
   }
   test_world().barrier();  // the checkpoint is complete
-  Trainer second_half(config, directory, test_world(), true);
+  Trainer second_half(config, Device::CPU, directory, test_world(), true);
   second_half.resume_from(checkpoint_path(directory, 2));
   EXPECT_EQ(second_half.step(), 2);
   second_half.run();
   EXPECT_EQ(second_half.step(), 4);
-  Trainer straight(config, local_run_dir("straight"), single_, false);
+  Trainer straight(config, Device::CPU, local_run_dir("straight"), single_, false);
   straight.run();
   EXPECT_LT(
       relative_difference(to_vector(straight.parameters().params()), to_vector(second_half.parameters().params())),
@@ -178,9 +178,10 @@ std::vector<ParameterEntry> layout_of(const model::ParameterStore& store) {
 }
 
 TEST_F(DistributedTraining, ShardedOptimizerFollowsTheUnshardedOne) {
-  Trainer plain(tiny({"train.steps=3"}), run_dir("unsharded"), test_world(), false);
+  Trainer plain(tiny({"train.steps=3"}), Device::CPU, run_dir("unsharded"), test_world(), false);
   plain.run();
-  Trainer sharded(tiny({"train.steps=3", "train.shard_optimizer=true"}), run_dir("sharded"), test_world(), false);
+  Trainer sharded(tiny({"train.steps=3", "train.shard_optimizer=true"}), Device::CPU, run_dir("sharded"), test_world(),
+                  false);
   sharded.run();
   // Each rank keeps only its shard of the moments.
   const int64_t numel = sharded.parameters().numel();
@@ -198,7 +199,7 @@ TEST_F(DistributedTraining, ShardedOptimizerFollowsTheUnshardedOne) {
   const ShardLayout& shards = sharded.shards();
   EXPECT_EQ(to_vector(whole.adam_m.slice(shards.begin(rank()), shards.end(rank()))), to_vector(sharded.adam_m()));
   // And an unsharded run continues from it.
-  Trainer unsharded(tiny({"train.steps=3"}), run_dir("sharded"), test_world(), true);
+  Trainer unsharded(tiny({"train.steps=3"}), Device::CPU, run_dir("sharded"), test_world(), true);
   unsharded.resume_from(checkpoint_path(run_dir("sharded"), 3));
   EXPECT_EQ(to_vector(unsharded.adam_m()), to_vector(whole.adam_m));
   EXPECT_EQ(to_vector(unsharded.adam_v()), to_vector(whole.adam_v));
@@ -239,10 +240,10 @@ TEST_F(DistributedTraining, Bf16ReductionRoundsTheGradientsItSends) {
 // Training with bf16 gradient reductions follows fp32 ones closely.
 TEST_F(DistributedTraining, Bf16ReductionFollowsFp32) {
   for (const std::string sharded : {"false", "true"}) {
-    Trainer fp32(tiny({"train.steps=3", "train.shard_optimizer=" + sharded}), run_dir("fp32-wire-" + sharded),
-                 test_world(), false);
+    Trainer fp32(tiny({"train.steps=3", "train.shard_optimizer=" + sharded}), Device::CPU,
+                 run_dir("fp32-wire-" + sharded), test_world(), false);
     fp32.run();
-    Trainer bf16(tiny({"train.steps=3", "train.shard_optimizer=" + sharded, "train.reduce_dtype=bf16"}),
+    Trainer bf16(tiny({"train.steps=3", "train.shard_optimizer=" + sharded, "train.reduce_dtype=bf16"}), Device::CPU,
                  run_dir("bf16-wire-" + sharded), test_world(), false);
     bf16.run();
     const std::vector<float> reference = to_vector(fp32.parameters().params());
@@ -259,13 +260,13 @@ TEST_F(DistributedTraining, Bf16ReductionFollowsFp32) {
 
 TEST_F(DistributedTraining, ShardedResumeIsBitExact) {
   const Config config = tiny({"train.steps=4", "train.checkpoint_every=2", "train.shard_optimizer=true"});
-  Trainer straight(config, run_dir("sharded-straight"), test_world(), false);
+  Trainer straight(config, Device::CPU, run_dir("sharded-straight"), test_world(), false);
   straight.run();
   {
-    Trainer first_half(config, run_dir("sharded-halves"), test_world(), false);
+    Trainer first_half(config, Device::CPU, run_dir("sharded-halves"), test_world(), false);
     first_half.run(2);
   }
-  Trainer second_half(config, run_dir("sharded-halves"), test_world(), true);
+  Trainer second_half(config, Device::CPU, run_dir("sharded-halves"), test_world(), true);
   second_half.resume_from(checkpoint_path(run_dir("sharded-halves"), 2));
   second_half.run();
   EXPECT_EQ(to_vector(second_half.parameters().params()), to_vector(straight.parameters().params()));
@@ -275,9 +276,9 @@ TEST_F(DistributedTraining, ShardedResumeIsBitExact) {
 
 TEST_F(DistributedTraining, SampleGridDoesNotDependOnTheRankCount) {
   const Config config = tiny({"train.steps=1", "train.sample_every=1", "sample.steps=2", "sample.per_class=1"});
-  Trainer distributed(config, run_dir("grid"), test_world(), false);
+  Trainer distributed(config, Device::CPU, run_dir("grid"), test_world(), false);
   distributed.run();
-  Trainer alone(config, local_run_dir("grid"), single_, false);
+  Trainer alone(config, Device::CPU, local_run_dir("grid"), single_, false);
   alone.run();
   if (rank() != 0) return;
   const auto bytes = [](const std::string& path) {
@@ -292,7 +293,8 @@ TEST_F(DistributedTraining, SampleGridDoesNotDependOnTheRankCount) {
 TEST_F(DistributedTraining, IndivisibleGlobalBatchFailsOnEveryRank) {
   const int batch = 2 * world() + 1;
   const std::string message = error_of([&] {
-    Trainer trainer(tiny({"train.batch_size=" + std::to_string(batch)}), run_dir("indivisible"), test_world(), false);
+    Trainer trainer(tiny({"train.batch_size=" + std::to_string(batch)}), Device::CPU, run_dir("indivisible"),
+                    test_world(), false);
   });
   EXPECT_NE(message.find(
                 concat("train.batch_size ", batch, " is not divisible by ", world(), " ranks x train.accumulation 1")),
@@ -302,7 +304,8 @@ TEST_F(DistributedTraining, IndivisibleGlobalBatchFailsOnEveryRank) {
 
 TEST_F(DistributedTraining, DifferentConfigsFailOnEveryRank) {
   const std::string message = error_of([&] {
-    Trainer trainer(tiny({"train.lr=" + std::to_string(0.001 * (1 + rank()))}), run_dir("mixed"), test_world(), false);
+    Trainer trainer(tiny({"train.lr=" + std::to_string(0.001 * (1 + rank()))}), Device::CPU, run_dir("mixed"),
+                    test_world(), false);
   });
   EXPECT_NE(message.find("the ranks were started with different configurations"), std::string::npos) << message;
 }

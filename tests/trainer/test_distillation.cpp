@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "tests/trainer/training_fixture.h"
 #include "io/checkpoint.h"
 #include "run/checkpoint_model.h"
+#include "tests/trainer/training_fixture.h"
 #include "trainer/distiller.h"
 #include "trainer/trainer.h"
 
@@ -24,7 +24,7 @@ class DistillationTest : public TrainingTest {
   // A tiny teacher trained for a few steps with these overrides; its newest checkpoint.
   std::string teacher(const std::string& name, std::vector<std::string> overrides = {}) {
     overrides.push_back("train.steps=4");
-    Trainer trainer(tiny(overrides), run_dir(name), communicator_, false);
+    Trainer trainer(tiny(overrides), Device::CPU, run_dir(name), communicator_, false);
     trainer.run();
     return newest_checkpoint(run_dir(name));
   }
@@ -73,9 +73,9 @@ TEST_F(DistillationTest, CheckpointModelCopiesOntoADevice) {
 
 TEST_F(DistillationTest, TwoStagesLowerTheirLossAndLabelTheirStudents) {
   const std::string from = teacher("teacher");
-  run_distillation(options(from, "two-stages", 8, 2,
-                           {"distill.steps_per_stage=30", "distill.lr=1e-3", "train.log_every=5",
-                            "train.checkpoint_every=30"}));
+  run_distillation(
+      options(from, "two-stages", 8, 2,
+              {"distill.steps_per_stage=30", "distill.lr=1e-3", "train.log_every=5", "train.checkpoint_every=30"}));
   const std::vector<std::pair<std::string, int>> stages = {{"stage-1-4steps", 4}, {"stage-2-2steps", 2}};
   for (const auto& [name, steps] : stages) {
     const std::string directory = run_dir("two-stages") + "/" + name;

@@ -1,19 +1,18 @@
 // End-to-end training on real Fashion-MNIST (the Debian package's test split,
 // converted once per suite) with configs/tiny.yaml.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "core/error.h"
-#include "tests/support/op_testing.h"
 #include "data/convert.h"
 #include "distributed/stop_signal.h"
+#include "tests/support/op_testing.h"
 #include "tests/trainer/training_fixture.h"
 #include "trainer/trainer.h"
 
@@ -38,15 +37,15 @@ std::vector<double> logged_losses(const std::string& run) {
 // from it + N steps give bitwise identical parameters, EMA and Adam moments.
 TEST_F(TrainingTest, ResumeIsBitExact) {
   const Config config = tiny({"train.steps=6", "train.checkpoint_every=3", "train.ema_rates=[0.9, 0.99]"});
-  Trainer straight(config, run_dir("straight"), communicator_, false);
+  Trainer straight(config, Device::CPU, run_dir("straight"), communicator_, false);
   straight.run();
 
   {
-    Trainer first_half(config, run_dir("halves"), communicator_, false);
+    Trainer first_half(config, Device::CPU, run_dir("halves"), communicator_, false);
     first_half.run(3);
     ASSERT_EQ(first_half.step(), 3);
   }
-  Trainer second_half(config, run_dir("halves"), communicator_, true);
+  Trainer second_half(config, Device::CPU, run_dir("halves"), communicator_, true);
   second_half.resume_from(newest_checkpoint(run_dir("halves")));
   ASSERT_EQ(second_half.step(), 3);
   second_half.run();
@@ -58,17 +57,17 @@ TEST_F(TrainingTest, ResumeIsBitExact) {
   EXPECT_EQ(to_vector(second_half.adam_m()), to_vector(straight.adam_m()));
   EXPECT_EQ(to_vector(second_half.adam_v()), to_vector(straight.adam_v()));
   // And training did change the weights.
-  Trainer untrained(config, run_dir("untrained"), communicator_, false);
+  Trainer untrained(config, Device::CPU, run_dir("untrained"), communicator_, false);
   EXPECT_NE(to_vector(untrained.parameters().params()), to_vector(straight.parameters().params()));
 }
 
 // Gradient accumulation splits the same global batch: same gradients up to
 // summation order, and the same logged loss (every micro-batch's share).
 TEST_F(TrainingTest, AccumulationMatchesOneBigBatch) {
-  Trainer whole(tiny({"train.steps=2", "train.log_every=1"}), run_dir("whole"), communicator_, false);
+  Trainer whole(tiny({"train.steps=2", "train.log_every=1"}), Device::CPU, run_dir("whole"), communicator_, false);
   whole.run();
-  Trainer split(tiny({"train.steps=2", "train.log_every=1", "train.accumulation=4"}), run_dir("split"), communicator_,
-                false);
+  Trainer split(tiny({"train.steps=2", "train.log_every=1", "train.accumulation=4"}), Device::CPU, run_dir("split"),
+                communicator_, false);
   split.run();
   const std::vector<double> whole_losses = logged_losses(run_dir("whole")),
                             split_losses = logged_losses(run_dir("split"));
@@ -86,7 +85,7 @@ TEST_F(TrainingTest, AccumulationMatchesOneBigBatch) {
 TEST_F(TrainingTest, LossFallsAndMetricsAreWritten) {
   Trainer trainer(tiny({"train.steps=60", "train.batch_size=16", "train.log_every=10", "train.checkpoint_every=60",
                         "model.dropout=0"}),
-                  run_dir("loss"), communicator_, false);
+                  Device::CPU, run_dir("loss"), communicator_, false);
   trainer.run();
   const std::vector<double> losses = logged_losses(run_dir("loss"));
   ASSERT_EQ(losses.size(), 6u);
@@ -97,32 +96,33 @@ TEST_F(TrainingTest, LossFallsAndMetricsAreWritten) {
 }
 
 TEST_F(TrainingTest, SampleGridIsWritten) {
-  Trainer trainer(tiny({"train.steps=2", "train.sample_every=2", "sample.steps=2", "sample.per_class=1"}),
+  Trainer trainer(tiny({"train.steps=2", "train.sample_every=2", "sample.steps=2", "sample.per_class=1"}), Device::CPU,
                   run_dir("grid"), communicator_, false);
   trainer.run();
   EXPECT_TRUE(fs::exists(run_dir("grid") + "/samples/step-00000002.png"));
 }
 
 TEST_F(TrainingTest, DatasetThatDisagreesWithTheModelIsRejected) {
-  Trainer trainer(tiny({"model.image_channels=3"}), run_dir("channels"), communicator_, false);
+  Trainer trainer(tiny({"model.image_channels=3"}), Device::CPU, run_dir("channels"), communicator_, false);
   const std::string message = testing::error_message([&] { trainer.run(); });
   EXPECT_NE(message.find("has 1 channels but model.image_channels is 3"), std::string::npos) << message;
-  Trainer classes(tiny({"model.num_classes=5"}), run_dir("classes"), communicator_, false);
-  EXPECT_NE(testing::error_message([&] { classes.run(); }).find("has 10 classes but model.num_classes is 5"), std::string::npos);
+  Trainer classes(tiny({"model.num_classes=5"}), Device::CPU, run_dir("classes"), communicator_, false);
+  EXPECT_NE(testing::error_message([&] { classes.run(); }).find("has 10 classes but model.num_classes is 5"),
+            std::string::npos);
 }
 
 TEST_F(TrainingTest, ExistingRunIsNotOverwritten) {
-  Trainer trainer(tiny({"train.steps=1"}), run_dir("existing"), communicator_, false);
+  Trainer trainer(tiny({"train.steps=1"}), Device::CPU, run_dir("existing"), communicator_, false);
   trainer.run();
-  const std::string message =
-      testing::error_message([&] { Trainer again(tiny({"train.steps=1"}), run_dir("existing"), communicator_, false); });
+  const std::string message = testing::error_message(
+      [&] { Trainer again(tiny({"train.steps=1"}), Device::CPU, run_dir("existing"), communicator_, false); });
   EXPECT_NE(message.find("already holds checkpoints"), std::string::npos) << message;
 }
 
 TEST_F(TrainingTest, ResumingAnotherArchitectureNamesTheParameter) {
-  Trainer trainer(tiny({"train.steps=1"}), run_dir("arch"), communicator_, false);
+  Trainer trainer(tiny({"train.steps=1"}), Device::CPU, run_dir("arch"), communicator_, false);
   trainer.run();
-  Trainer wider(tiny({"model.channels=64"}), run_dir("arch-wider"), communicator_, true);
+  Trainer wider(tiny({"model.channels=64"}), Device::CPU, run_dir("arch-wider"), communicator_, true);
   const std::string message = testing::error_message([&] { wider.resume_from(newest_checkpoint(run_dir("arch"))); });
   EXPECT_NE(message.find("parameter 'time_embed.0.weight' has shape [256,64] in this model but [128,32]"),
             std::string::npos)
@@ -134,20 +134,21 @@ TEST_F(TrainingTest, StopSignalStopsAtTheNextStepWithACheckpoint) {
   const Config config = tiny({"train.steps=3", "train.checkpoint_every=100"});
   {
     const StopSignalScope stop_signals;
-    Trainer trainer(config, run_dir("preempted"), communicator_, false);
+    Trainer trainer(config, Device::CPU, run_dir("preempted"), communicator_, false);
     std::raise(SIGTERM);
     EXPECT_EQ(trainer.run(), RunOutcome::kStopped);
     EXPECT_EQ(trainer.step(), 1);
   }
   EXPECT_TRUE(fs::exists(checkpoint_path(run_dir("preempted"), 1)));
-  Trainer resumed(config, run_dir("preempted"), communicator_, true);
+  Trainer resumed(config, Device::CPU, run_dir("preempted"), communicator_, true);
   resumed.resume_from(newest_checkpoint(run_dir("preempted")));
   EXPECT_EQ(resumed.run(), RunOutcome::kFinished);
   EXPECT_EQ(resumed.step(), 3);
 }
 
 TEST_F(TrainingTest, UnwritableRunDirectoryFailsBeforeTraining) {
-  const std::string message = testing::error_message([&] { Trainer trainer(tiny(), "/proc/diffuse-run", communicator_, false); });
+  const std::string message =
+      testing::error_message([&] { Trainer trainer(tiny(), Device::CPU, "/proc/diffuse-run", communicator_, false); });
   EXPECT_NE(message.find("/proc/diffuse-run"), std::string::npos) << message;
 }
 
