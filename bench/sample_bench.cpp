@@ -14,6 +14,7 @@
 #include "model/parameters.h"
 #include "model/unet.h"
 #include "run/model_setup.h"
+#include "run/sampling.h"
 
 namespace diffuse {
 
@@ -28,11 +29,9 @@ void run_sample_bench(const SampleBenchOptions& options) {
   model::UNet unet(spec, store);
   store.finalize(Device::CPU);
   store.initialize(config.seed);
-  Tensor batch_labels;  // classes cycling over the batch; none for unconditional models
-  if (spec.num_classes > 0) {
-    batch_labels = Tensor::empty({options.batch}, DType::I32);
-    for (int i = 0; i < options.batch; ++i) batch_labels.i32()[i] = i % spec.num_classes;
-  }
+  // Classes cycling over the batch, as evaluation draws them; none for unconditional models.
+  const Tensor batch_labels =
+      sample_labels(LabelOrder::kInterleaved, spec.num_classes, options.batch, 0, options.batch);
 
   SamplerOptions sampler;
   sampler.steps = options.steps;

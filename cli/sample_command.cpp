@@ -1,15 +1,17 @@
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cli/commands.h"
 #include "core/log.h"
 #include "data/dataset_writer.h"
-#include "cli/commands.h"
+#include "io/image_grid.h"
 #include "run/checkpoint_model.h"
 #include "run/device_choice.h"
-#include "io/image_grid.h"
 #include "run/model_setup.h"
+#include "run/sampling.h"
 
 namespace diffuse::cli {
 
@@ -36,8 +38,8 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 
 void run_sample(const SampleArguments& arguments) {
   const bool to_png = ends_with(arguments.out, ".png"), to_h5 = ends_with(arguments.out, ".h5");
-  DIFFUSE_CHECK(to_png || to_h5, "--out must end in .png (a grid) or .h5 (a dataset of samples), got '",
-                arguments.out, "'");
+  DIFFUSE_CHECK(to_png || to_h5, "--out must end in .png (a grid) or .h5 (a dataset of samples), got '", arguments.out,
+                "'");
   DIFFUSE_CHECK(!std::filesystem::exists(arguments.out), "--out ", arguments.out,
                 " already exists; it is not overwritten");
   DIFFUSE_CHECK(arguments.count > 0 && arguments.batch > 0, "--n and --batch must be positive");
@@ -53,19 +55,13 @@ void run_sample(const SampleArguments& arguments) {
   const int classes = spec.num_classes;
   DIFFUSE_CHECK(arguments.label < classes, "--class ", arguments.label, " but the model has ", classes, " classes");
   DIFFUSE_CHECK(arguments.guidance == 0.0 || classes > 0, "--guidance needs a class-conditional model");
-  Tensor labels;
-  if (classes > 0) {
-    labels = Tensor::empty({arguments.count}, DType::I32);
-    const int per_class = std::max(1, arguments.count / classes);
-    for (int i = 0; i < arguments.count; ++i)
-      labels.i32()[i] = arguments.label >= 0 ? arguments.label : std::min(i / per_class, classes - 1);
-  }
-  SamplerOptions options;
-  options.steps = arguments.steps > 0 ? arguments.steps : (meta.sampling_steps > 0 ? meta.sampling_steps
-                                                                                     : config.sample.steps);
-  options.eta = arguments.sampler == "ddpm" ? 1.0 : arguments.eta;
-  options.guidance = arguments.guidance;
-  options.seed = arguments.seed;
+  Tensor labels = sample_labels(LabelOrder::kBlocks, classes, arguments.count, 0, arguments.count);
+  if (arguments.label >= 0)
+    for (int i = 0; i < arguments.count; ++i) labels.i32()[i] = arguments.label;
+  const SamplerKind sampler = value_named(kSamplerNames, arguments.sampler, "--sampler");
+  SamplingFlags flags{sampler, std::nullopt, arguments.eta, arguments.guidance, arguments.seed};
+  if (arguments.steps > 0) flags.steps = arguments.steps;
+  const SamplerOptions options = sampler_options(config, flags, meta.sampling_steps);
   const Tensor images =
       sample_with_model(unet, spec, diffusion_setup(config), options, labels, arguments.count, arguments.batch);
   if (to_png) {
@@ -75,7 +71,7 @@ void run_sample(const SampleArguments& arguments) {
   } else {
     write_image_dataset(arguments.out, images, labels, classes, "diffuse sample", Overwrite::Refuse);
   }
-  log_info("wrote ", arguments.count, " samples (", arguments.sampler, ", ", options.steps, " steps) to ",
+  log_info("wrote ", arguments.count, " samples (", name_of(kSamplerNames, sampler), ", ", options.steps, " steps) to ",
            arguments.out);
 }
 
@@ -85,8 +81,9 @@ void add_sample_command(CLI::App& app) {
   auto arguments = std::make_shared<SampleArguments>();
   CLI::App* command = app.add_subcommand("sample", "Sample images from a checkpoint");
   command->add_option("--ckpt", arguments->checkpoint, "Checkpoint (.h5)")->required()->check(CLI::ExistingFile);
-  command->add_option("--ema", arguments->ema, "EMA rate whose weights to use, 'none' for the raw weights "
-                                               "(default: the checkpoint's first EMA rate)");
+  command->add_option("--ema", arguments->ema,
+                      "EMA rate whose weights to use, 'none' for the raw weights "
+                      "(default: the checkpoint's first EMA rate)");
   command->add_option("--sampler", arguments->sampler, "ddpm (ancestral) or ddim")
       ->check(CLI::IsMember({"ddpm", "ddim"}));
   command->add_option("--steps", arguments->steps, "Sampling steps (default: a student's own, else the config's)");

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "core/enum_names.h"
 #include "core/tensor.h"
 #include "diffusion/objective.h"
 #include "diffusion/schedule.h"
@@ -19,13 +20,17 @@ namespace diffuse {
 // undefined -> out [N,H,W,C].
 using Denoiser = std::function<void(const Tensor& z, const Tensor& time, const Tensor& labels, const Tensor& out)>;
 
+// What sample.sampler and --sampler name: DDIM, or DDPM's ancestral sampler (DDIM with eta 1).
+enum class SamplerKind { kDdpm, kDdim };
+inline constexpr EnumName<SamplerKind> kSamplerNames[] = {{SamplerKind::kDdpm, "ddpm"}, {SamplerKind::kDdim, "ddim"}};
+
 struct SamplerOptions {
   int steps = 50;
-  double eta = 0.0;        // 0: deterministic DDIM; 1: DDPM ancestral
-  double guidance = 0.0;   // w; 0 = plain conditional sampling
+  double eta = 0.0;       // 0: deterministic DDIM; 1: DDPM ancestral
+  double guidance = 0.0;  // w; 0 = plain conditional sampling
   uint64_t seed = 0;
-  uint32_t first_sample = 0;  // global index of this batch's first sample
-  int null_label = -1;        // the "no class" label (num_classes) for guidance
+  uint32_t first_sample = 0;    // global index of this batch's first sample
+  int null_label = -1;          // the "no class" label (num_classes) for guidance
   Device device = Device::CPU;  // where the images, and the denoiser's inputs, live
 };
 

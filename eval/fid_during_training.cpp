@@ -5,11 +5,11 @@
 #include <utility>
 #include <vector>
 
+#include "distributed/rank_share.h"
 #include "eval/evaluation.h"
 #include "eval/frechet_distance.h"
-#include "distributed/rank_share.h"
-#include "eval/sample_generation.h"
 #include "run/model_setup.h"
+#include "run/sampling.h"
 
 namespace diffuse::eval {
 
@@ -27,13 +27,9 @@ TrainingFid::TrainingFid(const TrainingFidOptions& options, const model::UNetSpe
 }
 
 double TrainingFid::operator()(model::UNet& unet, const DiffusionSetup& setup, const Config& config) {
-  SamplerOptions sampler;
-  sampler.steps = config.sample.steps;
-  sampler.eta = config.sample.sampler == "ddpm" ? 1.0 : config.sample.eta;
-  sampler.guidance = unet.spec().num_classes > 0 ? config.sample.guidance : 0.0;
-  sampler.seed = config.seed;
   const RankShare share = rank_share(options_.samples, communicator_.rank(), communicator_.size());
-  const Tensor images = generate_samples(unet, setup, sampler, share.begin, share.end, options_.batch);
+  const Tensor images = sample_share(unet, setup, sampler_options(config), LabelOrder::kInterleaved, options_.samples,
+                                     share, options_.batch);
   const Tensor local = extract_features(*network_, images, options_.batch);
   const Tensor features = gather_rows(communicator_, share, local, options_.samples);
   return frechet_distance(gaussian_statistics(features), reference_.statistics);

@@ -13,18 +13,19 @@
 
 #include "core/dtype.h"
 #include "diffusion/objective.h"
+#include "diffusion/sampler.h"
 #include "diffusion/schedule.h"
+#include "optim/lr_schedule.h"
 #include "run/device_choice.h"
 #include "run/precision.h"
-#include "optim/lr_schedule.h"
 
 namespace diffuse {
 
 struct DataConfig {
-  std::string train;     // dataset file (.h5) for training
-  std::string test;      // held-out dataset for evaluation ("" = none)
-  bool flip = false;     // random horizontal flips
-  int prefetch = 4;      // batches read ahead on the loader thread
+  std::string train;  // dataset file (.h5) for training
+  std::string test;   // held-out dataset for evaluation ("" = none)
+  bool flip = false;  // random horizontal flips
+  int prefetch = 4;   // batches read ahead on the loader thread
 };
 
 struct ModelConfig {
@@ -49,8 +50,8 @@ struct DiffusionConfig {
 
 struct TrainConfig {
   int64_t steps = 1000;
-  int batch_size = 64;        // global, over all ranks and accumulation micro-steps
-  int accumulation = 1;       // micro-steps per optimiser step
+  int batch_size = 64;   // global, over all ranks and accumulation micro-steps
+  int accumulation = 1;  // micro-steps per optimiser step
   double lr = 2e-4;
   int64_t warmup_steps = 100;
   LrDecay lr_decay = LrDecay::kConstant;  // constant | linear | cosine (towards 0 at train.steps)
@@ -58,12 +59,12 @@ struct TrainConfig {
   double beta1 = 0.9;
   double beta2 = 0.999;
   double adam_eps = 1e-8;
-  double grad_clip = 1.0;     // global gradient-norm clip (0 = off)
+  double grad_clip = 1.0;  // global gradient-norm clip (0 = off)
   std::vector<double> ema_rates = {0.999};
   Precision precision = Precision::kFp32;  // fp32 | bf16 | fp16
   int64_t log_every = 10;
-  int64_t sample_every = 0;        // 0 = never
-  int64_t eval_every = 0;          // FID of the EMA weights every N steps (0 = never); needs eval.features
+  int64_t sample_every = 0;  // 0 = never
+  int64_t eval_every = 0;    // FID of the EMA weights every N steps (0 = never); needs eval.features
   int64_t checkpoint_every = 500;
   int keep_checkpoints = 3;
   double bucket_mb = 25.0;          // gradient all-reduce buckets (MiB), overlapped with backward
@@ -72,26 +73,26 @@ struct TrainConfig {
 };
 
 struct SampleConfig {
-  std::string sampler = "ddim";  // ddpm | ddim
+  SamplerKind sampler = SamplerKind::kDdim;  // ddpm | ddim
   int steps = 50;
   double eta = 0.0;
-  double guidance = 0.0;         // classifier-free guidance weight w (0 = conditional only)
-  int per_class = 8;             // grid columns per class for conditional models
-  int count = 64;                // grid size for unconditional models
+  double guidance = 0.0;  // classifier-free guidance weight w (0 = conditional only)
+  int per_class = 8;      // grid columns per class for conditional models
+  int count = 64;         // grid size for unconditional models
 };
 
 // Progressive distillation (`diffuse distill`): stages from from_steps down to to_steps sampler steps.
 struct DistillConfig {
-  int from_steps = 1024;          // the teacher's sampler steps
-  int to_steps = 4;               // the last student's; from_steps / to_steps is a power of two
-  int64_t steps_per_stage = 1000; // optimizer steps per halving
-  double lr = 1e-4;               // decays linearly to 0 within each stage
+  int from_steps = 1024;           // the teacher's sampler steps
+  int to_steps = 4;                // the last student's; from_steps / to_steps is a power of two
+  int64_t steps_per_stage = 1000;  // optimizer steps per halving
+  double lr = 1e-4;                // decays linearly to 0 within each stage
   LossWeighting loss_weight = LossWeighting::SnrTruncated;  // snr_trunc (max(SNR, 1)) | snr_plus_one (the v-MSE)
 };
 
 // Sample quality measured while training (train.eval_every).
 struct EvalConfig {
-  std::string features;  // feature network file (`diffuse train-classifier` output or converted Inception)
+  std::string features;    // feature network file (`diffuse train-classifier` output or converted Inception)
   int64_t samples = 1000;  // samples per evaluation, drawn with the sample section; more than the feature dimension
 };
 

@@ -26,13 +26,6 @@ DiffusionSetup diffusion_setup(const Config& config) {
                         config.model.num_classes};
 }
 
-Tensor grid_labels(int num_classes, int per_class) {
-  if (num_classes == 0) return Tensor();
-  Tensor labels = Tensor::empty({static_cast<int64_t>(num_classes) * per_class}, DType::I32);
-  for (int64_t i = 0; i < labels.numel(); ++i) labels.i32()[i] = static_cast<int32_t>(i / per_class);
-  return labels;
-}
-
 Tensor sample_with_model(model::UNet& unet, const model::UNetSpec& spec, const DiffusionSetup& setup,
                          const SamplerOptions& options, const Tensor& labels, int64_t count, int64_t batch) {
   if (labels.defined()) count = labels.dim(0);

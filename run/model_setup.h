@@ -5,19 +5,15 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/unet.h"
-#include "diffusion/sampler.h"
-#include "run/config.h"
 #include "diffusion/diffusion_setup.h"
+#include "diffusion/sampler.h"
+#include "model/unet.h"
+#include "run/config.h"
 
 namespace diffuse {
 
 model::UNetSpec unet_spec(const ModelConfig& config);
 DiffusionSetup diffusion_setup(const Config& config);
-
-// The classes of a sample grid: `per_class` of each class in order for a
-// conditional model, or no labels (undefined) for an unconditional one.
-Tensor grid_labels(int num_classes, int per_class);
 
 // Samples images [labels or count, H, W, C] with the model's current
 // parameters, in batches of at most `batch`. Sample i is keyed by global index

@@ -46,7 +46,7 @@ Config stage_config(const Config& config, const Config& teacher, size_t stage, i
   stage_run.train.lr = config.distill.lr;
   stage_run.train.warmup_steps = 0;
   stage_run.train.lr_decay = LrDecay::kLinear;
-  stage_run.sample.sampler = "ddim";
+  stage_run.sample.sampler = SamplerKind::kDdim;
   stage_run.sample.eta = 0.0;
   stage_run.sample.steps = student_steps;
   return stage_run;

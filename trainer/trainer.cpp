@@ -20,6 +20,7 @@
 #include "run/model_setup.h"
 #include "run/precision.h"
 #include "run/run_session.h"
+#include "run/sampling.h"
 #include "trainer/metrics.h"
 
 namespace diffuse {
@@ -180,8 +181,6 @@ void Trainer::save_checkpoint() {
   prune_checkpoints(run_dir_, config_.train.keep_checkpoints);
 }
 
-// Every rank samples its share of the grid (sample i is keyed by its index in
-// the grid, so the grid does not depend on the rank count); rank 0 writes it.
 template <typename Body>
 void Trainer::with_ema_weights(Body&& body) {
   Tensor saved = Tensor::empty({store_.numel()}, DType::F32, device_);
@@ -196,34 +195,22 @@ void Trainer::with_ema_weights(Body&& body) {
   copy(saved, store_.params());
 }
 
+// Every rank samples its share of the grid (sample i is keyed by its index in
+// the grid, so the grid does not depend on the rank count); rank 0 writes it.
 void Trainer::write_sample_grid() {
   const SampleConfig& sample = config_.sample;
-  const model::UNetSpec spec = unet_spec(config_.model);
-  const Tensor labels = grid_labels(spec.num_classes, sample.per_class);
-  const int64_t count = labels.defined() ? labels.dim(0) : sample.count;
-  const int world = communicator_.size(), rank = communicator_.rank();
-  const int64_t share = (count + world - 1) / world;
-  const int64_t first = std::min(count, rank * share), end = std::min(count, first + share);
-  Tensor mine = Tensor::zeros({share, spec.image_size, spec.image_size, spec.image_channels});
-  if (end > first)
-    with_ema_weights([&] {
-      SamplerOptions options;
-      options.steps = sample.steps;
-      options.eta = sample.sampler == "ddpm" ? 1.0 : sample.eta;
-      options.guidance = sample.guidance;
-      options.seed = config_.seed;
-      options.first_sample = static_cast<uint32_t>(first);
-      const Tensor my_labels = labels.defined() ? labels.slice(first, end) : Tensor();
-      copy(sample_with_model(*unet_, spec, setup_, options, my_labels, end - first, 64), mine.slice(0, end - first));
-    });
-  Tensor images = Tensor::empty({share * world, spec.image_size, spec.image_size, spec.image_channels});
-  communicator_.all_gather(mine, images);
-  if (rank != 0) return;
+  const model::UNetSpec& spec = unet_->spec();
+  const int64_t count = spec.num_classes > 0 ? static_cast<int64_t>(spec.num_classes) * sample.per_class : sample.count;
+  const eval::RankShare share = eval::rank_share(count, communicator_.rank(), communicator_.size());
+  Tensor mine;
+  with_ema_weights(
+      [&] { mine = sample_share(*unet_, setup_, sampler_options(config_), LabelOrder::kBlocks, count, share, 64); });
+  const Tensor images = eval::gather_rows(communicator_, share, mine, count);
+  if (communicator_.rank() != 0) return;
   char name[48];
   std::snprintf(name, sizeof(name), "step-%08lld.png", static_cast<long long>(step_));
   const std::string path = (fs::path(run_dir_) / "samples" / name).string();
-  write_png_grid(path, images.slice(0, count),
-                 spec.num_classes > 0 ? sample.per_class : static_cast<int>(std::sqrt(sample.count)));
+  write_png_grid(path, images, spec.num_classes > 0 ? sample.per_class : static_cast<int>(std::sqrt(sample.count)));
   log_info("wrote sample grid ", path);
 }
 

@@ -13,12 +13,14 @@
 #include <string>
 #include <vector>
 
+#include "distributed/rank_share.h"
 #include "eval/classifier_training.h"
 #include "eval/fid_during_training.h"
 #include "eval/sample_generation.h"
 #include "io/checkpoint.h"
 #include "run/config.h"
 #include "run/model_setup.h"
+#include "run/sampling.h"
 #include "tests/eval/eval_testing.h"
 #include "tests/support/op_testing.h"
 #include "trainer/trainer.h"
@@ -203,9 +205,12 @@ TEST(EvalSamples, IndependentOfTheSplitOverRanks) {
   options.guidance = 1.0;
   options.seed = 9;
   const DiffusionSetup setup = diffusion_setup(config);
-  const Tensor whole = generate_samples(unet, setup, options, 0, 6, 4);
-  const Tensor first = generate_samples(unet, setup, options, 0, 3, 2);
-  const Tensor second = generate_samples(unet, setup, options, 3, 6, 2);
+  const auto draw = [&](int rank, int ranks, int64_t batch) {
+    return sample_share(unet, setup, options, LabelOrder::kInterleaved, 6, rank_share(6, rank, ranks), batch);
+  };
+  const Tensor whole = draw(0, 1, 4);
+  const Tensor first = draw(0, 2, 2);
+  const Tensor second = draw(1, 2, 2);
   std::vector<float> split = to_vector(first);
   const std::vector<float> rest = to_vector(second);
   split.insert(split.end(), rest.begin(), rest.end());
@@ -215,9 +220,13 @@ TEST(EvalSamples, IndependentOfTheSplitOverRanks) {
   for (size_t i = 0; i < split.size(); ++i)
     largest = std::max(largest, std::fabs(static_cast<double>(split[i]) - together[i]));
   EXPECT_LT(largest, 1e-4);
-  const Tensor labels = evaluation_labels(10, 8, 12);
+  const Tensor labels = sample_labels(LabelOrder::kInterleaved, 10, 12, 8, 12);
   EXPECT_EQ(labels.i32()[0], 8);
   EXPECT_EQ(labels.i32()[2], 0);
+  // Grids: count / num_classes of each class in turn.
+  const Tensor grid = sample_labels(LabelOrder::kBlocks, 3, 6, 0, 6);
+  const std::vector<int32_t> grid_classes(grid.i32(), grid.i32() + grid.numel());
+  EXPECT_EQ(grid_classes, (std::vector<int32_t>{0, 0, 1, 1, 2, 2}));
 }
 
 }  // namespace

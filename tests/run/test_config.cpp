@@ -7,14 +7,14 @@
 #include <vector>
 
 #include "core/error.h"
-#include "tests/support/op_testing.h"
 #include "run/config.h"
 #include "run/device_choice.h"
 #include "run/model_setup.h"
+#include "run/sampling.h"
+#include "tests/support/op_testing.h"
 
 namespace diffuse {
 namespace {
-
 
 TEST(Config, ShippedConfigsParse) {
   for (const auto& entry : std::filesystem::directory_iterator(std::string(DIFFUSE_SOURCE_DIR) + "/configs")) {
@@ -82,12 +82,14 @@ TEST(Config, WrongTypeNamesKeyExpectationAndValue) {
 }
 
 TEST(Config, InvalidValuesAreRejected) {
-  EXPECT_NE(testing::error_message([] { parse_config("diffusion: {schedule: sqrt}\n", "a.yaml"); }).find("is not one of"),
-            std::string::npos);
+  EXPECT_NE(
+      testing::error_message([] { parse_config("diffusion: {schedule: sqrt}\n", "a.yaml"); }).find("is not one of"),
+      std::string::npos);
   EXPECT_NE(testing::error_message([] { parse_config("model: {channels: 48}\n", "a.yaml"); }).find("model.groups"),
             std::string::npos);
-  EXPECT_NE(testing::error_message([] { parse_config("train: {batch_size: 10, accumulation: 3}\n", "a.yaml"); })
-                .find("train.accumulation"),
+  EXPECT_NE(testing::error_message([] {
+              parse_config("train: {batch_size: 10, accumulation: 3}\n", "a.yaml");
+            }).find("train.accumulation"),
             std::string::npos);
   const std::string wire = testing::error_message([] { parse_config("train: {reduce_dtype: fp16}\n", "a.yaml"); });
   EXPECT_NE(wire.find("train.reduce_dtype"), std::string::npos) << wire;
@@ -105,6 +107,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& enumerated_
       {"train.reduce_dtype", {"fp32", "bf16"}},
       {"distill.loss_weight", {"snr_trunc", "snr_plus_one"}},
       {"runtime.device", {"cpu", "cuda", "auto"}},
+      {"sample.sampler", {"ddpm", "ddim"}},
   };
   return keys;
 }
@@ -149,6 +152,25 @@ TEST(Config, EnumeratedKeysRejectOtherNames) {
   EXPECT_NE(list.find("config key 'diffusion.schedule' in a.yaml: expected a string, got"), std::string::npos) << list;
 }
 
+// Sampling follows the sample section and the config's seed; a command's flags, where given, win; ddpm means eta 1.
+TEST(Sampling, FlagsGivenOverrideTheSampleSection) {
+  const Config config = parse_config("seed: 5\nsample: {sampler: ddim, steps: 20, eta: 0.5, guidance: 2}\n", "a.yaml");
+  const SamplerOptions plain = sampler_options(config);
+  EXPECT_EQ(plain.steps, 20);
+  EXPECT_EQ(plain.eta, 0.5);
+  EXPECT_EQ(plain.guidance, 2.0);
+  EXPECT_EQ(plain.seed, 5u);
+  EXPECT_EQ(sampler_options(config, {}, 4).steps, 4);  // a distilled student's own step count
+  SamplingFlags flags{SamplerKind::kDdim, 8, 0.0, 0.0, 1};
+  const SamplerOptions flagged = sampler_options(config, flags, 4);
+  EXPECT_EQ(flagged.steps, 8);
+  EXPECT_EQ(flagged.eta, 0.0);
+  EXPECT_EQ(flagged.guidance, 0.0);
+  EXPECT_EQ(flagged.seed, 1u);
+  flags.sampler = SamplerKind::kDdpm;
+  EXPECT_EQ(sampler_options(config, flags).eta, 1.0);
+}
+
 TEST(Config, LrDecayIsConstantLinearOrCosine) {
   EXPECT_EQ(parse_config("seed: 1\n", "a.yaml").train.lr_decay, LrDecay::kConstant);
   EXPECT_EQ(parse_config("train: {lr_decay: linear}\n", "a.yaml").train.lr_decay, LrDecay::kLinear);
@@ -171,9 +193,11 @@ TEST(Config, OverridesApplyInOrderAndAreChecked) {
   EXPECT_EQ(config.train.steps, 20);
   EXPECT_EQ(config.train.ema_rates, (std::vector<double>{0.9, 0.99}));
   EXPECT_EQ(config.seed, 7u);
-  EXPECT_NE(testing::error_message([] { parse_config("", "a.yaml", {"train.stepz=3"}); }).find("'train.stepz' in --set"),
+  EXPECT_NE(
+      testing::error_message([] { parse_config("", "a.yaml", {"train.stepz=3"}); }).find("'train.stepz' in --set"),
+      std::string::npos);
+  EXPECT_NE(testing::error_message([] { parse_config("", "a.yaml", {"train.steps"}); }).find("key.sub=value"),
             std::string::npos);
-  EXPECT_NE(testing::error_message([] { parse_config("", "a.yaml", {"train.steps"}); }).find("key.sub=value"), std::string::npos);
   EXPECT_NE(testing::error_message([] { parse_config("", "a.yaml", {"train.steps=x"}); }).find("expected an integer"),
             std::string::npos);
 }
@@ -190,7 +214,9 @@ TEST(Config, YamlRoundTripIsExact) {
 }
 
 TEST(Config, MissingFileIsAClearError) {
-  EXPECT_NE(testing::error_message([] { load_config("/nonexistent/c.yaml"); }).find("cannot read config file /nonexistent/c.yaml"),
+  EXPECT_NE(testing::error_message([] {
+              load_config("/nonexistent/c.yaml");
+            }).find("cannot read config file /nonexistent/c.yaml"),
             std::string::npos);
 }
 

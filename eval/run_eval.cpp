@@ -1,0 +1,161 @@
+#include "eval/run_eval.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/log.h"
+#include "data/dataset.h"
+#include "data/dataset_writer.h"
+#include "distributed/communicator.h"
+#include "distributed/rank_share.h"
+#include "eval/evaluation.h"
+#include "eval/feature_network.h"
+#include "eval/reference_features.h"
+#include "eval/sample_generation.h"
+#include "run/checkpoint_model.h"
+#include "run/config.h"
+#include "run/model_setup.h"
+#include "run/run_session.h"
+#include "run/sampling.h"
+
+namespace diffuse::eval {
+
+namespace {
+
+// This rank's share of an image file: pixels in [-1, 1] and labels (undefined when the file has none).
+void read_image_share(const DatasetReader& reader, const RankShare& share, Tensor& images, Tensor& labels) {
+  const int64_t n = share.end - share.begin;
+  images = reader.read_scaled(share.begin, n);
+  if (!reader.info().has_labels) return;
+  labels = Tensor::empty({n}, DType::I32);
+  for (int64_t i = 0; i < n; ++i) labels.i32()[i] = reader.labels()[static_cast<size_t>(share.begin + i)];
+}
+
+// Gathers every rank's samples and their labels; rank 0 writes them as a dataset file.
+void save_samples(const EvalOptions& options, Communicator& communicator, const RankShare& share,
+                  const Tensor& local_images, const model::UNetSpec& spec) {
+  const Tensor images = gather_rows(communicator, share, local_images, options.count);
+  const Tensor labels = sample_labels(LabelOrder::kInterleaved, spec.num_classes, options.count, 0, options.count);
+  if (communicator.rank() != 0) return;
+  write_image_dataset(options.save_samples, images, labels, spec.num_classes,
+                      "diffuse eval --ckpt " + options.checkpoint, Overwrite::Replace);
+  log_info("saved the ", options.count, " samples to ", options.save_samples);
+}
+
+}  // namespace
+
+void run_eval(const EvalOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  DIFFUSE_CHECK(options.checkpoint.empty() != options.images.empty(),
+                "give exactly one of --ckpt (sample a model) and --images (evaluate an image file)");
+  const std::filesystem::path out_directory = std::filesystem::path(options.out).parent_path();
+  DIFFUSE_CHECK(out_directory.empty() || std::filesystem::is_directory(out_directory), "--out ", options.out,
+                ": directory ", out_directory.string(), " does not exist");
+  DIFFUSE_CHECK(options.batch > 0, "--batch must be positive");
+  // Only sampling computes on --device; features are extracted on the CPU.
+  RuntimeConfig runtime;
+  runtime.device =
+      options.checkpoint.empty() ? DeviceRequest::kCpu : value_named(kDeviceRequestNames, options.device, "--device");
+  RunSession session(runtime, "--device", SessionKind::kHostCollectives);
+  Communicator& communicator = session.communicator();
+  const int rank = communicator.rank();
+
+  std::unique_ptr<FeatureNetwork> network = load_feature_network(options.features);
+  const FeatureNetworkInfo& info = network->info();
+  const DatasetReader reference_reader(options.reference);
+  const DatasetInfo& reference_info = reference_reader.info();
+  EvaluationReport report;
+  report.context.emplace_back("features", json_string(options.features));
+  report.context.emplace_back("feature_network", json_string(info.kind));
+  report.context.emplace_back("feature_sha256", json_string(info.weights_sha256));
+  report.context.emplace_back("reference", json_string(options.reference));
+
+  Tensor local_images, local_labels;  // this rank's share of the images to evaluate, labels if known
+  RankShare share;
+  int64_t count = 0;
+  if (!options.images.empty()) {
+    const DatasetReader reader(options.images);
+    const DatasetInfo& data = reader.info();
+    count = data.count;
+    check_image_shape(info, options.features, data.height, data.width, data.channels,
+                      "the images of " + options.images);
+    check_reference_shape(options.reference, reference_info.height, reference_info.width, reference_info.channels,
+                          data.height, data.channels, "the images of " + options.images);
+    check_sample_count(count, info.feature_dim, options.images);
+    check_sample_count(reference_info.count, info.feature_dim, "reference set " + options.reference);
+    share = rank_share(count, rank, communicator.size());
+    read_image_share(reader, share, local_images, local_labels);
+    if (data.num_classes != info.num_classes) local_labels = Tensor();
+    report.context.emplace_back("images", json_string(options.images));
+  } else {
+    count = options.count;
+    const SamplerKind sampler_kind = value_named(kSamplerNames, options.sampler, "--sampler");
+    const DeviceChoice& device = session.device_choice();
+    const std::unique_ptr<CheckpointModel> loaded =
+        load_checkpoint_model(options.checkpoint, options.ema, device.device);
+    const model::UNetSpec& spec = loaded->spec;
+    check_image_shape(info, options.features, spec.image_size, spec.image_size, spec.image_channels,
+                      "the samples of " + options.checkpoint);
+    check_reference_shape(options.reference, reference_info.height, reference_info.width, reference_info.channels,
+                          spec.image_size, spec.image_channels, "the samples of " + options.checkpoint);
+    check_sample_count(count, info.feature_dim, "--n");
+    check_sample_count(reference_info.count, info.feature_dim, "reference set " + options.reference);
+    DIFFUSE_CHECK(options.guidance == 0.0 || spec.num_classes > 0, "--guidance needs a class-conditional model");
+    // The flags' defaults are given too: eval samples with its own, not the checkpoint's sample section.
+    SamplingFlags flags{sampler_kind, std::nullopt, options.eta, options.guidance, options.seed};
+    if (options.steps > 0) flags.steps = options.steps;
+    const SamplerOptions sampler = sampler_options(loaded->config, flags, loaded->meta.sampling_steps);
+    share = rank_share(count, rank, communicator.size());
+    if (rank == 0)
+      log_info("sampling ", count, " images (", options.sampler, ", ", sampler.steps, " steps, guidance ",
+               options.guidance, ") on ", communicator.size(), " rank(s), on ", device.description);
+    local_images = sample_share(*loaded->unet, diffusion_setup(loaded->config), sampler, LabelOrder::kInterleaved,
+                                count, share, options.batch);
+    quantize_to_8bit(local_images);
+    if (!options.save_samples.empty()) save_samples(options, communicator, share, local_images, spec);
+    if (spec.num_classes > 0 && spec.num_classes == info.num_classes)
+      local_labels = sample_labels(LabelOrder::kInterleaved, spec.num_classes, count, share.begin, share.end);
+    report.context.emplace_back("checkpoint", json_string(options.checkpoint));
+    report.context.emplace_back("step", std::to_string(loaded->meta.step));
+    report.context.emplace_back("ema", json_string(options.ema));
+    report.context.emplace_back("sampler", json_string(options.sampler));
+    report.context.emplace_back("steps", std::to_string(sampler.steps));
+    report.context.emplace_back("eta", std::to_string(sampler.eta));
+    report.context.emplace_back("guidance", std::to_string(options.guidance));
+    report.context.emplace_back("seed", std::to_string(options.seed));
+  }
+  const double sampling_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const ReferenceFeatures reference =
+      reference_features(*network, options.features, options.reference, communicator, options.batch);
+  Tensor predictions;
+  const Tensor local_features =
+      extract_features(*network, local_images, options.batch, local_labels.defined() ? &predictions : nullptr);
+  const Tensor features = gather_rows(communicator, share, local_features, count);
+  double correct = 0.0;
+  if (local_labels.defined())
+    for (int64_t i = 0; i < local_labels.numel(); ++i) correct += predictions.i32()[i] == local_labels.i32()[i];
+  correct = communicator.all_reduce_sum(correct);
+  if (rank != 0) return;
+
+  MetricOptions metrics;
+  metrics.kid.subsets = options.kid_subsets;
+  metrics.kid.subset_size = options.kid_subset_size;
+  EvaluationReport measured = compare_features(features, reference, metrics);
+  measured.context = report.context;
+  if (local_labels.defined()) measured.class_accuracy = correct / static_cast<double>(count);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  measured.context.emplace_back("ranks", std::to_string(communicator.size()));
+  measured.context.emplace_back("sampling_seconds", std::to_string(sampling_seconds));
+  measured.context.emplace_back("seconds", std::to_string(seconds));
+  write_text_file(options.out, report_json(measured));
+  std::printf("%s\n", summary_line(measured).c_str());
+  std::fflush(stdout);
+  log_info("wrote ", options.out, " (", seconds, " s)");
+}
+
+}  // namespace diffuse::eval

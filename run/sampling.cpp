@@ -1,0 +1,38 @@
+#include "run/sampling.h"
+
+#include <algorithm>
+
+#include "run/model_setup.h"
+
+namespace diffuse {
+
+SamplerOptions sampler_options(const Config& config, const SamplingFlags& flags, int model_steps) {
+  const SampleConfig& sample = config.sample;
+  SamplerOptions options;
+  options.steps = flags.steps.value_or(model_steps > 0 ? model_steps : sample.steps);
+  options.eta = flags.sampler.value_or(sample.sampler) == SamplerKind::kDdpm ? 1.0 : flags.eta.value_or(sample.eta);
+  options.guidance = flags.guidance.value_or(sample.guidance);
+  options.seed = flags.seed.value_or(config.seed);
+  return options;
+}
+
+Tensor sample_labels(LabelOrder order, int num_classes, int64_t count, int64_t begin, int64_t end) {
+  if (num_classes <= 0) return Tensor();
+  const int64_t per_class = std::max<int64_t>(1, count / num_classes);
+  Tensor labels = Tensor::empty({end - begin}, DType::I32);
+  for (int64_t i = begin; i < end; ++i)
+    labels.i32()[i - begin] = static_cast<int32_t>(
+        order == LabelOrder::kInterleaved ? i % num_classes : std::min<int64_t>(i / per_class, num_classes - 1));
+  return labels;
+}
+
+Tensor sample_share(model::UNet& unet, const DiffusionSetup& setup, const SamplerOptions& options, LabelOrder order,
+                    int64_t count, const eval::RankShare& share, int64_t batch) {
+  SamplerOptions from_begin = options;
+  from_begin.first_sample = static_cast<uint32_t>(share.begin);
+  return sample_with_model(unet, unet.spec(), setup, from_begin,
+                           sample_labels(order, unet.spec().num_classes, count, share.begin, share.end),
+                           share.end - share.begin, batch);
+}
+
+}  // namespace diffuse

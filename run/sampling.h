@@ -1,0 +1,47 @@
+// Sampling policy shared by the sample grids of training, `diffuse sample`,
+// `diffuse eval` and FID during training: the sampler options from the sample
+// section and a command's flags, the classes of the samples, and sampling a
+// rank's share of a set of samples keyed by their global index.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "core/tensor.h"
+#include "diffusion/diffusion_setup.h"
+#include "diffusion/sampler.h"
+#include "distributed/rank_share.h"
+#include "model/unet.h"
+#include "run/config.h"
+
+namespace diffuse {
+
+// A command's sampling flags; those not given come from the config.
+struct SamplingFlags {
+  std::optional<SamplerKind> sampler;
+  std::optional<int> steps;
+  std::optional<double> eta;
+  std::optional<double> guidance;
+  std::optional<uint64_t> seed;
+};
+
+// The sample section (and the config's seed) with the flags given over it. `model_steps`, when > 0, is a distilled
+// student's own step count, which replaces sample.steps unless --steps is given. DDPM is DDIM with eta 1.
+SamplerOptions sampler_options(const Config& config, const SamplingFlags& flags = {}, int model_steps = 0);
+
+// The order of the classes over a set of `count` samples of a class-conditional model.
+enum class LabelOrder {
+  kBlocks,       // grids: count / num_classes (at least 1) of each class in turn, the rest the last class
+  kInterleaved,  // evaluation: sample i has class i % num_classes
+};
+
+// i32 [end - begin]: the classes of samples [begin, end) of the `count`; undefined when num_classes is 0.
+Tensor sample_labels(LabelOrder order, int num_classes, int64_t count, int64_t begin, int64_t end);
+
+// Images [share.end - share.begin, S, S, C] in [-1, 1] of this rank's share of `count` samples with classes in
+// `order`, `batch` at a time, with the model's current parameters. Every sample is keyed by its global index, so
+// eval::gather_rows reassembles the same set on any number of ranks.
+Tensor sample_share(model::UNet& unet, const DiffusionSetup& setup, const SamplerOptions& options, LabelOrder order,
+                    int64_t count, const eval::RankShare& share, int64_t batch);
+
+}  // namespace diffuse
