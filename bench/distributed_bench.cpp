@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "distributed/communicator.h"
 #include "distributed/gradient_reducer.h"
+#include "io/json.h"
 #include "run/precision.h"
 #include "run/run_session.h"
 
@@ -122,13 +123,21 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
               images_per_second);
   std::printf("  all-reduce   %.4f s per step on its own; %.4f s of it not hidden behind backward: %.0f%% hidden\n",
               reduce_s, exposed_s, 100.0 * hidden);
-  std::printf(
-      "{\"bench\": \"train\", \"config\": \"%s\", \"ranks\": %d, \"batch\": %d, \"batch_per_rank\": %d, "
-      "\"threads\": %d, \"reduce_dtype\": \"%s\", \"img_per_s\": %.3f, \"step_s\": %.5f, \"step_s_one_rank\": %.5f, "
-      "\"scaling\": %.4f, \"allreduce_s\": %.5f, \"allreduce_exposed_s\": %.5f, \"allreduce_hidden_share\": %.4f}\n",
-      options.config.c_str(), ranks, batch, local_batch, threads.threads,
-      name_of(kReduceDTypeNames, config.train.reduce_dtype), images_per_second, step_s, alone_s, scaling, reduce_s,
-      exposed_s, hidden);
+  const Json summary = {{"bench", "train"},
+                        {"config", options.config},
+                        {"ranks", ranks},
+                        {"batch", batch},
+                        {"batch_per_rank", local_batch},
+                        {"threads", threads.threads},
+                        {"reduce_dtype", name_of(kReduceDTypeNames, config.train.reduce_dtype)},
+                        {"img_per_s", round_to_decimals(images_per_second, 3)},
+                        {"step_s", round_to_decimals(step_s, 5)},
+                        {"step_s_one_rank", round_to_decimals(alone_s, 5)},
+                        {"scaling", round_to_decimals(scaling, 4)},
+                        {"allreduce_s", round_to_decimals(reduce_s, 5)},
+                        {"allreduce_exposed_s", round_to_decimals(exposed_s, 5)},
+                        {"allreduce_hidden_share", round_to_decimals(hidden, 4)}};
+  std::printf("%s\n", json_line(summary).c_str());
 }
 
 }  // namespace diffuse

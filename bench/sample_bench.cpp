@@ -11,6 +11,7 @@
 #include "bench/profile_report.h"
 #include "core/allocator.h"
 #include "core/op_profile.h"
+#include "io/json.h"
 #include "model/parameters.h"
 #include "model/unet.h"
 #include "run/model_setup.h"
@@ -83,12 +84,19 @@ void run_sample_bench(const SampleBenchOptions& options) {
   std::printf("  memory       tensors peak %.1f MiB (weights %.1f MiB)\n", tensor_peak / 1048576.0,
               weights / 1048576.0);
   if (options.profile) print_op_profile(options.repeats, mean, "batch");
-  std::printf(
-      "{\"bench\": \"sample\", \"config\": \"%s\", \"batch\": %d, \"steps\": %d, \"guidance\": %.3f, \"threads\": %d, "
-      "\"img_per_s\": %.4f, \"gflops\": %.3f, \"gemm_gflops\": %.3f, \"ratio\": %.4f, \"batch_s\": %.4f, "
-      "\"peak_mem_bytes\": %lld}\n",
-      options.config.c_str(), options.batch, options.steps, options.guidance, omp_get_max_threads(), images_per_second,
-      gflops, gemm_gflops, ratio, median, static_cast<long long>(tensor_peak));
+  const Json summary = {{"bench", "sample"},
+                        {"config", options.config},
+                        {"batch", options.batch},
+                        {"steps", options.steps},
+                        {"guidance", round_to_decimals(options.guidance, 3)},
+                        {"threads", omp_get_max_threads()},
+                        {"img_per_s", round_to_decimals(images_per_second, 4)},
+                        {"gflops", round_to_decimals(gflops, 3)},
+                        {"gemm_gflops", round_to_decimals(gemm_gflops, 3)},
+                        {"ratio", round_to_decimals(ratio, 4)},
+                        {"batch_s", round_to_decimals(median, 4)},
+                        {"peak_mem_bytes", tensor_peak}};
+  std::printf("%s\n", json_line(summary).c_str());
 }
 
 }  // namespace diffuse

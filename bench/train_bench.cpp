@@ -15,6 +15,7 @@
 #include "core/allocator.h"
 #include "core/log.h"
 #include "core/op_profile.h"
+#include "io/json.h"
 #include "run/precision.h"
 
 #if DIFFUSE_HAS_CUDA
@@ -131,15 +132,23 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
       (device == Device::CPU ? resident_peak : reserved_peak) / 1048576.0, needed / 1048576.0,
       unet.activation_bytes(batch) / 1048576.0, state_bytes / 1048576.0);
   if (options.profile) print_op_profile(options.steps, mean, "step");
-  std::printf(
-      "{\"bench\": \"train\", \"config\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", \"batch\": %d, "
-      "\"threads\": %d, \"img_per_s\": %.3f, \"gflops\": %.3f, \"gemm_gflops\": %.3f, \"ratio\": %.4f, "
-      "\"mfu\": %.4f, \"step_s\": %.5f, \"peak_mem_bytes\": %lld, \"peak_rss_bytes\": %lld, "
-      "\"gpu_pool_peak_bytes\": %lld, \"needed_mem_bytes\": %lld}\n",
-      options.config.c_str(), device_label.c_str(), precision_name(config.train.precision), batch,
-      omp_get_max_threads(), images_per_second, gflops, yardstick_gflops, ratio, device == Device::CPU ? 0.0 : ratio,
-      median, static_cast<long long>(tensor_peak), static_cast<long long>(resident_peak),
-      static_cast<long long>(reserved_peak), static_cast<long long>(needed));
+  const Json summary = {{"bench", "train"},
+                        {"config", options.config},
+                        {"device", device_label},
+                        {"precision", precision_name(config.train.precision)},
+                        {"batch", batch},
+                        {"threads", omp_get_max_threads()},
+                        {"img_per_s", round_to_decimals(images_per_second, 3)},
+                        {"gflops", round_to_decimals(gflops, 3)},
+                        {"gemm_gflops", round_to_decimals(yardstick_gflops, 3)},
+                        {"ratio", round_to_decimals(ratio, 4)},
+                        {"mfu", round_to_decimals(device == Device::CPU ? 0.0 : ratio, 4)},
+                        {"step_s", round_to_decimals(median, 5)},
+                        {"peak_mem_bytes", tensor_peak},
+                        {"peak_rss_bytes", resident_peak},
+                        {"gpu_pool_peak_bytes", reserved_peak},
+                        {"needed_mem_bytes", needed}};
+  std::printf("%s\n", json_line(summary).c_str());
 }
 
 }  // namespace diffuse

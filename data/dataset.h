@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "io/hdf5.h"
 #include "core/tensor.h"
+#include "io/hdf5.h"
 
 namespace diffuse {
 
@@ -33,15 +33,14 @@ inline constexpr const char* kLabelsPath = "/labels";
 inline constexpr const char* kNumClassesAttribute = "num_classes";
 inline constexpr const char* kSourceAttribute = "source";
 
-// An open dataset file. Every method takes hdf5_mutex(), so one reader may be
-// used from any thread (one at a time is what HDF5 allows anyway). Errors
-// name the file and what is wrong with it.
+// An open dataset file. Hdf5File takes the HDF5 mutex in every call, so one
+// reader may be used from any thread (one at a time is what HDF5 allows
+// anyway). Errors name the file and what is wrong with it.
 class DatasetReader {
  public:
   // Opens and validates: /images present, uint8, rank 4; /labels (if present)
   // an integer vector of N entries, all in [0, num_classes).
   explicit DatasetReader(const std::string& path);
-  ~DatasetReader();
   DatasetReader(const DatasetReader&) = delete;
   DatasetReader& operator=(const DatasetReader&) = delete;
 
@@ -65,8 +64,7 @@ class DatasetReader {
   std::string path_;
   DatasetInfo info_;
   std::vector<int32_t> labels_;
-  Hdf5Handle file_;
-  Hdf5Handle images_;
+  Hdf5File file_;
 };
 
 }  // namespace diffuse

@@ -1,8 +1,8 @@
-// Writes a dataset file (see dataset.h) safely: everything goes to
-// "<path>.tmp", which is closed, fsynced and renamed onto <path> only by
-// commit(). A failed or abandoned write removes the temporary file, so the
-// final name never holds a half-written dataset, and an existing file is only
-// replaced when the caller asks for it.
+// Writes a dataset file (see dataset.h) safely: everything goes to the
+// temporary "<path>.tmp", which commit() publishes (io/atomic_file.h). A
+// failed or abandoned write removes the temporary file, so the final name
+// never holds a half-written dataset, and an existing file is only replaced
+// when the caller asks for it.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +23,7 @@ class DatasetWriter {
  public:
   // `info` gives N, the image shape, labels or not, num_classes and source.
   DatasetWriter(const std::string& path, const DatasetInfo& info, Overwrite overwrite);
-  ~DatasetWriter();  // removes the temporary file unless commit() succeeded
+  // Destroying a writer that was not committed removes the temporary file.
   DatasetWriter(const DatasetWriter&) = delete;
   DatasetWriter& operator=(const DatasetWriter&) = delete;
 
@@ -32,21 +32,16 @@ class DatasetWriter {
   void append(const uint8_t* images, const int32_t* labels, int64_t count);
   int64_t written() const { return written_; }
 
-  // Checks that all N images were appended, then closes, fsyncs and renames.
+  // Checks that all N images were appended, then publishes the file.
   void commit();
 
  private:
-  void discard();
-
   std::string path_;
-  std::string temporary_path_;
   DatasetInfo info_;
   Overwrite overwrite_;
   int64_t written_ = 0;
   bool committed_ = false;
-  Hdf5Handle file_;
-  Hdf5Handle images_;
-  Hdf5Handle labels_;
+  Hdf5File file_;
 };
 
 // Writes a whole dataset at once: images [N, H, W, C] and labels [N] (nullptr when unlabelled).

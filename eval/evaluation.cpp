@@ -5,9 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-
-#include "io/hdf5.h"
 
 #include "eval/frechet_distance.h"
 #include "eval/precision_recall.h"
@@ -16,12 +13,7 @@ namespace diffuse::eval {
 
 namespace {
 
-std::string number(double value) {
-  if (!std::isfinite(value)) return "null";
-  char text[40];
-  std::snprintf(text, sizeof(text), "%.10g", value);
-  return text;
-}
+Json metric(double value) { return round_to_significant_digits(value, 10); }
 
 Tensor spread_rows(const Tensor& features, int64_t count) {
   const int64_t total = features.dim(0), d = features.dim(1);
@@ -43,7 +35,8 @@ void check_reference_shape(const std::string& reference_path, int64_t height, in
                            int64_t size, int64_t expected_channels, const std::string& what) {
   DIFFUSE_CHECK(height == size && width == size && channels == expected_channels, "reference set ", reference_path,
                 " has ", height, "x", width, "x", channels, " images but ", what, " are ", size, "x", size, "x",
-                expected_channels, ": pass a --ref dataset of the same image shape (e.g. the test split of the "
+                expected_channels,
+                ": pass a --ref dataset of the same image shape (e.g. the test split of the "
                 "training data)");
 }
 
@@ -66,41 +59,20 @@ EvaluationReport compare_features(const Tensor& generated, const ReferenceFeatur
   return report;
 }
 
-std::string json_string(const std::string& text) {
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      quoted += '\\';
-      quoted += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escape[8];
-      std::snprintf(escape, sizeof(escape), "\\u%04x", c);
-      quoted += escape;
-    } else {
-      quoted += c;
-    }
-  }
-  return quoted + "\"";
-}
-
-std::string report_json(const EvaluationReport& report) {
-  std::vector<std::pair<std::string, std::string>> fields = {
-      {"n", std::to_string(report.n)},
-      {"fid", number(report.fid)},
-      {"kid_mean", number(report.kid.mean)},
-      {"kid_std", number(report.kid.std)},
-      {"kid_subsets", std::to_string(report.kid.subsets)},
-      {"kid_subset_size", std::to_string(report.kid.subset_size)},
-      {"precision", number(report.precision)},
-      {"recall", number(report.recall)},
-      {"precision_recall_n", std::to_string(report.precision_recall_count)},
-      {"reference_n", std::to_string(report.reference_count)}};
-  if (report.class_accuracy >= 0) fields.emplace_back("class_accuracy", number(report.class_accuracy));
-  fields.insert(fields.end(), report.context.begin(), report.context.end());
-  std::string json = "{\n";
-  for (size_t i = 0; i < fields.size(); ++i)
-    json += "  " + json_string(fields[i].first) + ": " + fields[i].second + (i + 1 < fields.size() ? ",\n" : "\n");
-  return json + "}\n";
+Json report_json(const EvaluationReport& report) {
+  Json json = {{"n", report.n},
+               {"fid", metric(report.fid)},
+               {"kid_mean", metric(report.kid.mean)},
+               {"kid_std", metric(report.kid.std)},
+               {"kid_subsets", report.kid.subsets},
+               {"kid_subset_size", report.kid.subset_size},
+               {"precision", metric(report.precision)},
+               {"recall", metric(report.recall)},
+               {"precision_recall_n", report.precision_recall_count},
+               {"reference_n", report.reference_count}};
+  if (report.class_accuracy >= 0) json["class_accuracy"] = metric(report.class_accuracy);
+  for (const auto& [key, value] : report.context.items()) json[key] = value;
+  return json;
 }
 
 std::string summary_line(const EvaluationReport& report) {
@@ -113,18 +85,6 @@ std::string summary_line(const EvaluationReport& report) {
     line += text;
   }
   return line + "  (n " + std::to_string(report.n) + ")";
-}
-
-void write_text_file(const std::string& path, const std::string& text) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream file(temporary);
-    DIFFUSE_CHECK(file.good(), "cannot write ", temporary);
-    file << text;
-    file.flush();
-    DIFFUSE_CHECK(file.good(), "writing ", temporary, " failed");
-  }
-  publish_file(temporary, path);
 }
 
 }  // namespace diffuse::eval

@@ -12,6 +12,7 @@
 #include "core/tensor.h"
 #include "eval/kernel_distance.h"
 #include "eval/reference_features.h"
+#include "io/json.h"
 
 namespace diffuse::eval {
 
@@ -29,8 +30,8 @@ struct EvaluationReport {
   double precision = 0.0;
   double recall = 0.0;
   double class_accuracy = -1.0;  // < 0: not measured
-  // Context for the JSON, in order: ("checkpoint", "\"runs/x/ckpt.h5\""), ("steps", "50"), ... (values are JSON).
-  std::vector<std::pair<std::string, std::string>> context;
+  // Context for the JSON, after the metrics, in order: {"checkpoint": "runs/x/ckpt.h5", "steps": 50, ...}.
+  Json context = Json::object();
 };
 
 // Throws unless `count` samples give a full-rank d x d covariance: FID needs count > d.
@@ -45,12 +46,9 @@ void check_reference_shape(const std::string& reference_path, int64_t height, in
 EvaluationReport compare_features(const Tensor& generated, const ReferenceFeatures& reference,
                                   const MetricOptions& options);
 
-// A JSON string literal (quotes, escapes) for EvaluationReport::context.
-std::string json_string(const std::string& text);
-std::string report_json(const EvaluationReport& report);
+// The metrics (10 significant digits; null when not finite), then the context.
+Json report_json(const EvaluationReport& report);
 // "fid 12.34  kid 0.0123 +- 0.0010  precision 0.71  recall 0.52  class accuracy 0.93  (n 2000)"
 std::string summary_line(const EvaluationReport& report);
-// Writes through "<path>.tmp" and a rename.
-void write_text_file(const std::string& path, const std::string& text);
 
 }  // namespace diffuse::eval

@@ -1,8 +1,8 @@
 // Feature network files: writing, reading and the weight fingerprint.
 #include "eval/feature_file.h"
 
+#include "io/file_context.h"
 #include "io/hdf5.h"
-#include "io/hdf5_file.h"
 #include "io/sha256.h"
 
 namespace diffuse::eval {
@@ -10,6 +10,7 @@ namespace diffuse::eval {
 namespace {
 
 constexpr const char* kParamsGroup = "/params";
+constexpr const char* kWhat = "feature network";  // names the file in errors
 
 }  // namespace
 
@@ -27,9 +28,9 @@ std::string short_hash(const std::string& sha256) { return sha256.substr(0, 16);
 
 void write_feature_file(const std::string& path, FeatureNetworkInfo info, const WeightMap& weights) {
   info.weights_sha256 = weights_sha256(weights);
-  Hdf5File file = Hdf5File::create(path);
+  Hdf5File file = Hdf5File::create(path, kWhat);
   for (const auto& [name, tensor] : weights)
-    file.write_floats(std::string(kParamsGroup) + "/" + name, tensor.shape(), tensor.f32());
+    file.write(std::string(kParamsGroup) + "/" + name, tensor.shape(), tensor.f32());
   file.set_attribute("format_version", kFeatureFileFormatVersion);
   file.set_attribute("kind", info.kind);
   file.set_attribute("architecture", info.architecture);
@@ -45,8 +46,8 @@ void write_feature_file(const std::string& path, FeatureNetworkInfo info, const 
 }
 
 FeatureFile read_feature_file(const std::string& path) {
-  const Hdf5File file = Hdf5File::open(path);
-  return with_file_context("feature network", path, [&] {
+  const Hdf5File file = Hdf5File::open(path, kWhat);
+  return with_file_context(kWhat, path, [&] {
     DIFFUSE_CHECK(file.has_attribute("kind") && file.has_attribute("weights_sha256"),
                   "not a feature network file (no 'kind' or 'weights_sha256' attribute); make one with "
                   "`diffuse train-classifier` or tools/convert_inception_weights.py");
@@ -69,7 +70,7 @@ FeatureFile read_feature_file(const std::string& path) {
     if (file.has_attribute("channels")) info.channels = file.int_list_attribute("channels");
     if (file.has_attribute("groups")) info.groups = file.int_attribute("groups");
     if (file.has_attribute("test_accuracy")) info.test_accuracy = file.double_attribute("test_accuracy");
-    for (const std::string& name : file.dataset_names(kParamsGroup)) {
+    for (const std::string& name : file.names_in(kParamsGroup)) {
       const std::string dataset = std::string(kParamsGroup) + "/" + name;
       const Shape shape = file.dataset_shape(dataset);
       result.weights[name] = from_vector(file.read_floats(dataset), shape);

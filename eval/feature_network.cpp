@@ -3,9 +3,9 @@
 
 #include <algorithm>
 
-#include "io/hdf5.h"
 #include "eval/classifier_network.h"
 #include "eval/inception.h"
+#include "io/file_context.h"
 
 namespace diffuse::eval {
 

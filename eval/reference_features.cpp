@@ -9,12 +9,14 @@
 
 #include "core/log.h"
 #include "data/dataset.h"
-#include "io/hdf5_file.h"
 #include "distributed/rank_share.h"
+#include "io/hdf5.h"
 
 namespace diffuse::eval {
 
 namespace {
+
+constexpr const char* kWhat = "reference statistics";  // names the cache file in errors
 
 // What the cache must agree on besides the network: the dataset file as it is now.
 struct DatasetStamp {
@@ -34,7 +36,7 @@ bool cache_matches(const Hdf5File& file, const FeatureNetworkInfo& info, const D
   for (const char* key : {"weights_sha256", "dataset_count", "dataset_bytes", "dataset_modified_ns"})
     if (!file.has_attribute(key)) return false;
   for (const char* name : {"/features", "/mu", "/sigma"})
-    if (!file.has_dataset(name)) return false;
+    if (!file.exists(name)) return false;
   const int64_t d = info.feature_dim;
   return file.string_attribute("weights_sha256") == info.weights_sha256 &&
          file.int_attribute("dataset_count") == stamp.count && file.int_attribute("dataset_bytes") == stamp.bytes &&
@@ -56,11 +58,11 @@ void read_cache(const Hdf5File& file, const FeatureNetworkInfo& info, const Data
 
 void write_cache(const ReferenceFeatures& reference, const FeatureNetworkInfo& info, const std::string& dataset_path,
                  const DatasetStamp& stamp) {
-  Hdf5File file = Hdf5File::create(reference.cache_path);
-  file.write_floats("/features", reference.features.shape(), reference.features.f32());
+  Hdf5File file = Hdf5File::create(reference.cache_path, kWhat);
+  file.write("/features", reference.features.shape(), reference.features.f32());
   const int64_t d = reference.statistics.dim;
-  file.write_doubles("/mu", {d}, reference.statistics.mean.data());
-  file.write_doubles("/sigma", {d, d}, reference.statistics.covariance.data());
+  file.write("/mu", {d}, reference.statistics.mean.data());
+  file.write("/sigma", {d, d}, reference.statistics.covariance.data());
   file.set_attribute("weights_sha256", info.weights_sha256);
   file.set_attribute("network_kind", info.kind);
   file.set_attribute("dataset", dataset_path);
@@ -98,7 +100,7 @@ ReferenceFeatures reference_features(FeatureNetwork& network, const std::string&
   ReferenceFeatures reference;
   reference.cache_path = reference_cache_path(dataset_path, info);
   if (std::filesystem::exists(reference.cache_path)) {
-    const Hdf5File cache = Hdf5File::open(reference.cache_path);
+    const Hdf5File cache = Hdf5File::open(reference.cache_path, kWhat);
     if (cache_matches(cache, info, stamp)) {
       read_cache(cache, info, stamp, reference);
       return reference;

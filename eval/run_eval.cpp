@@ -16,6 +16,7 @@
 #include "eval/feature_network.h"
 #include "eval/reference_features.h"
 #include "eval/sample_generation.h"
+#include "io/json.h"
 #include "run/checkpoint_model.h"
 #include "run/config.h"
 #include "run/model_setup.h"
@@ -69,10 +70,10 @@ void run_eval(const EvalOptions& options) {
   const DatasetReader reference_reader(options.reference);
   const DatasetInfo& reference_info = reference_reader.info();
   EvaluationReport report;
-  report.context.emplace_back("features", json_string(options.features));
-  report.context.emplace_back("feature_network", json_string(info.kind));
-  report.context.emplace_back("feature_sha256", json_string(info.weights_sha256));
-  report.context.emplace_back("reference", json_string(options.reference));
+  report.context["features"] = options.features;
+  report.context["feature_network"] = info.kind;
+  report.context["feature_sha256"] = info.weights_sha256;
+  report.context["reference"] = options.reference;
 
   Tensor local_images, local_labels;  // this rank's share of the images to evaluate, labels if known
   RankShare share;
@@ -90,7 +91,7 @@ void run_eval(const EvalOptions& options) {
     share = rank_share(count, rank, communicator.size());
     read_image_share(reader, share, local_images, local_labels);
     if (data.num_classes != info.num_classes) local_labels = Tensor();
-    report.context.emplace_back("images", json_string(options.images));
+    report.context["images"] = options.images;
   } else {
     count = options.count;
     const SamplerKind sampler_kind = value_named(kSamplerNames, options.sampler, "--sampler");
@@ -119,14 +120,14 @@ void run_eval(const EvalOptions& options) {
     if (!options.save_samples.empty()) save_samples(options, communicator, share, local_images, spec);
     if (spec.num_classes > 0 && spec.num_classes == info.num_classes)
       local_labels = sample_labels(LabelOrder::kInterleaved, spec.num_classes, count, share.begin, share.end);
-    report.context.emplace_back("checkpoint", json_string(options.checkpoint));
-    report.context.emplace_back("step", std::to_string(loaded->meta.step));
-    report.context.emplace_back("ema", json_string(options.ema));
-    report.context.emplace_back("sampler", json_string(options.sampler));
-    report.context.emplace_back("steps", std::to_string(sampler.steps));
-    report.context.emplace_back("eta", std::to_string(sampler.eta));
-    report.context.emplace_back("guidance", std::to_string(options.guidance));
-    report.context.emplace_back("seed", std::to_string(options.seed));
+    report.context["checkpoint"] = options.checkpoint;
+    report.context["step"] = loaded->meta.step;
+    report.context["ema"] = options.ema;
+    report.context["sampler"] = options.sampler;
+    report.context["steps"] = sampler.steps;
+    report.context["eta"] = sampler.eta;
+    report.context["guidance"] = options.guidance;
+    report.context["seed"] = options.seed;
   }
   const double sampling_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -149,10 +150,10 @@ void run_eval(const EvalOptions& options) {
   measured.context = report.context;
   if (local_labels.defined()) measured.class_accuracy = correct / static_cast<double>(count);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  measured.context.emplace_back("ranks", std::to_string(communicator.size()));
-  measured.context.emplace_back("sampling_seconds", std::to_string(sampling_seconds));
-  measured.context.emplace_back("seconds", std::to_string(seconds));
-  write_text_file(options.out, report_json(measured));
+  measured.context["ranks"] = communicator.size();
+  measured.context["sampling_seconds"] = round_to_decimals(sampling_seconds, 6);
+  measured.context["seconds"] = round_to_decimals(seconds, 6);
+  write_json_file(options.out, report_json(measured));
   std::printf("%s\n", summary_line(measured).c_str());
   std::fflush(stdout);
   log_info("wrote ", options.out, " (", seconds, " s)");

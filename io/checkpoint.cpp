@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "io/file_context.h"
 #include "io/hdf5.h"
 
 namespace diffuse {
@@ -15,6 +16,7 @@ namespace {
 
 constexpr const char* kPrefix = "ckpt-";
 constexpr const char* kSuffix = ".h5";
+constexpr const char* kWhat = "checkpoint";  // names the file in errors
 
 std::string rate_name(double rate) {
   std::ostringstream text;
@@ -23,44 +25,42 @@ std::string rate_name(double rate) {
   return text.str();
 }
 
-void write_buffer_group(hid_t file, const std::string& group_path, const std::vector<ParameterEntry>& layout,
+void write_buffer_group(Hdf5File& file, const std::string& group_path, const std::vector<ParameterEntry>& layout,
                         const Tensor& buffer) {
   for (const ParameterEntry& entry : layout)
-    write_dataset(file, group_path + "/" + entry.name, entry.shape, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
-                  buffer.f32() + entry.offset);
+    file.write(group_path + "/" + entry.name, entry.shape, buffer.f32() + entry.offset);
 }
 
-void read_buffer_group(hid_t file, const std::string& group_path, const std::vector<ParameterEntry>& layout,
+void read_buffer_group(const Hdf5File& file, const std::string& group_path, const std::vector<ParameterEntry>& layout,
                        const Tensor& buffer) {
-  DIFFUSE_CHECK(link_exists(file, group_path), "group ", group_path, " is missing");
+  DIFFUSE_CHECK(file.exists(group_path), "group ", group_path, " is missing");
   for (const ParameterEntry& entry : layout) {
     const std::string path = group_path + "/" + entry.name;
-    DIFFUSE_CHECK(link_exists(file, path), "parameter '", entry.name, "' of this model is not in ", group_path,
+    DIFFUSE_CHECK(file.exists(path), "parameter '", entry.name, "' of this model is not in ", group_path,
                   ": the checkpoint is of another architecture");
-    const Hdf5Handle dataset = open_dataset(file, path);
-    const Shape stored = dataset_shape(dataset.get());
+    const Shape stored = file.dataset_shape(path);
     DIFFUSE_CHECK(stored == entry.shape, "parameter '", entry.name, "' has shape ", shape_string(entry.shape),
                   " in this model but ", shape_string(stored), " in ", group_path,
                   ": the checkpoint is of another architecture");
-    read_dataset(dataset.get(), H5T_NATIVE_FLOAT, buffer.f32() + entry.offset);
+    file.read(path, buffer.f32() + entry.offset);
   }
 }
 
-CheckpointMeta read_meta(hid_t file) {
+CheckpointMeta read_meta(const Hdf5File& file) {
   CheckpointMeta meta;
-  const int64_t version = read_int_attribute(file, "format_version");
+  const int64_t version = file.int_attribute("format_version");
   DIFFUSE_CHECK(version == kCheckpointFormatVersion, "format_version ", version, " is not supported (this build reads ",
                 kCheckpointFormatVersion, ")");
-  meta.step = read_int_attribute(file, "step");
-  meta.epoch = read_int_attribute(file, "epoch");
-  meta.samples_seen = read_int_attribute(file, "samples_seen");
-  meta.world_size = static_cast<int>(read_int_attribute(file, "world_size"));
-  meta.loss_scale = read_double_attribute(file, "loss_scale");
-  meta.loss_scale_good_steps = read_int_attribute(file, "loss_scale_good_steps");
-  meta.seed = read_uint_attribute(file, "seed");
-  meta.config_yaml = read_string_attribute(file, "config");
-  if (has_attribute(file, "sampling_steps"))
-    meta.sampling_steps = static_cast<int>(read_int_attribute(file, "sampling_steps"));
+  meta.step = file.int_attribute("step");
+  meta.epoch = file.int_attribute("epoch");
+  meta.samples_seen = file.int_attribute("samples_seen");
+  meta.world_size = static_cast<int>(file.int_attribute("world_size"));
+  meta.loss_scale = file.double_attribute("loss_scale");
+  meta.loss_scale_good_steps = file.int_attribute("loss_scale_good_steps");
+  meta.seed = file.uint_attribute("seed");
+  meta.config_yaml = file.string_attribute("config");
+  if (file.has_attribute("sampling_steps"))
+    meta.sampling_steps = static_cast<int>(file.int_attribute("sampling_steps"));
   return meta;
 }
 
@@ -102,61 +102,46 @@ void prune_checkpoints(const std::string& run_dir, int keep) {
 
 void write_checkpoint(const std::string& path, const std::vector<ParameterEntry>& layout, const CheckpointMeta& meta,
                       const CheckpointBuffers& buffers) {
-  with_file_context("checkpoint", path, [&] {
-    const std::string temporary = path + ".tmp";
-    {
-      std::lock_guard<std::mutex> lock(hdf5_mutex());
-      Hdf5Handle file = create_hdf5_file(temporary);
-      const hid_t root = file.get();
-      write_attribute(root, "format_version", int32_t{kCheckpointFormatVersion});
-      write_attribute(root, "step", meta.step);
-      write_attribute(root, "epoch", meta.epoch);
-      write_attribute(root, "samples_seen", meta.samples_seen);
-      write_attribute(root, "world_size", int32_t{meta.world_size});
-      write_attribute(root, "loss_scale", meta.loss_scale);
-      write_attribute(root, "loss_scale_good_steps", meta.loss_scale_good_steps);
-      write_attribute(root, "seed", meta.seed);
-      write_attribute(root, "config", meta.config_yaml);
-      if (meta.sampling_steps > 0) write_attribute(root, "sampling_steps", int32_t{meta.sampling_steps});
-      write_buffer_group(root, "/params", layout, buffers.params);
-      for (const auto& [rate, buffer] : buffers.ema) write_buffer_group(root, "/ema/" + rate_name(rate), layout, buffer);
-      if (buffers.adam_m.defined()) write_buffer_group(root, "/optimizer/m", layout, buffers.adam_m);
-      if (buffers.adam_v.defined()) write_buffer_group(root, "/optimizer/v", layout, buffers.adam_v);
-      H5_CHECK(file.close());
-    }
-    publish_file(temporary, path);
-  });
+  Hdf5File file = Hdf5File::create(path, kWhat);
+  file.set_attribute("format_version", int32_t{kCheckpointFormatVersion});
+  file.set_attribute("step", meta.step);
+  file.set_attribute("epoch", meta.epoch);
+  file.set_attribute("samples_seen", meta.samples_seen);
+  file.set_attribute("world_size", int32_t{meta.world_size});
+  file.set_attribute("loss_scale", meta.loss_scale);
+  file.set_attribute("loss_scale_good_steps", meta.loss_scale_good_steps);
+  file.set_attribute("seed", meta.seed);
+  file.set_attribute("config", meta.config_yaml);
+  if (meta.sampling_steps > 0) file.set_attribute("sampling_steps", int32_t{meta.sampling_steps});
+  write_buffer_group(file, "/params", layout, buffers.params);
+  for (const auto& [rate, buffer] : buffers.ema) write_buffer_group(file, "/ema/" + rate_name(rate), layout, buffer);
+  if (buffers.adam_m.defined()) write_buffer_group(file, "/optimizer/m", layout, buffers.adam_m);
+  if (buffers.adam_v.defined()) write_buffer_group(file, "/optimizer/v", layout, buffers.adam_v);
+  file.commit();
 }
 
 CheckpointMeta read_checkpoint_meta(const std::string& path) {
-  return with_file_context("checkpoint", path, [&] {
-    std::lock_guard<std::mutex> lock(hdf5_mutex());
-    const Hdf5Handle file = open_hdf5_file(path);
-    return read_meta(file.get());
-  });
+  const Hdf5File file = Hdf5File::open(path, kWhat);
+  return with_file_context(kWhat, path, [&] { return read_meta(file); });
 }
 
 void read_checkpoint(const std::string& path, const std::vector<ParameterEntry>& layout, CheckpointBuffers& buffers) {
-  with_file_context("checkpoint", path, [&] {
-    std::lock_guard<std::mutex> lock(hdf5_mutex());
-    const Hdf5Handle file = open_hdf5_file(path);
-    read_meta(file.get());  // validates the format version
-    if (buffers.params.defined()) read_buffer_group(file.get(), "/params", layout, buffers.params);
-    for (auto& [rate, buffer] : buffers.ema) read_buffer_group(file.get(), "/ema/" + rate_name(rate), layout, buffer);
-    if (buffers.adam_m.defined()) read_buffer_group(file.get(), "/optimizer/m", layout, buffers.adam_m);
-    if (buffers.adam_v.defined()) read_buffer_group(file.get(), "/optimizer/v", layout, buffers.adam_v);
+  const Hdf5File file = Hdf5File::open(path, kWhat);
+  with_file_context(kWhat, path, [&] {
+    read_meta(file);  // validates the format version
+    if (buffers.params.defined()) read_buffer_group(file, "/params", layout, buffers.params);
+    for (auto& [rate, buffer] : buffers.ema) read_buffer_group(file, "/ema/" + rate_name(rate), layout, buffer);
+    if (buffers.adam_m.defined()) read_buffer_group(file, "/optimizer/m", layout, buffers.adam_m);
+    if (buffers.adam_v.defined()) read_buffer_group(file, "/optimizer/v", layout, buffers.adam_v);
   });
 }
 
 std::vector<double> checkpoint_ema_rates(const std::string& path) {
-  return with_file_context("checkpoint", path, [&] {
-    std::lock_guard<std::mutex> lock(hdf5_mutex());
-    const Hdf5Handle file = open_hdf5_file(path);
-    std::vector<double> rates;
-    if (!link_exists(file.get(), "/ema")) return rates;
-    for (const std::string& name : link_names(file.get(), "/ema")) rates.push_back(std::stod(name));
-    return rates;
-  });
+  const Hdf5File file = Hdf5File::open(path, kWhat);
+  std::vector<double> rates;
+  if (!file.exists("/ema")) return rates;
+  for (const std::string& name : file.names_in("/ema")) rates.push_back(std::stod(name));
+  return rates;
 }
 
 }  // namespace diffuse

@@ -1,114 +1,117 @@
-// HDF5 plumbing for every file diffuse reads and writes (datasets,
-// checkpoints, feature networks, reference statistics): the process-wide
-// HDF5 mutex, an owning handle, files, whole datasets and root attributes,
-// the temporary-name-then-rename commit, and error context naming the file.
+// Hdf5File: the one way diffuse reads and writes HDF5 files (dataset files,
+// checkpoints, feature networks, reference statistics): whole datasets, row
+// ranges of large ones, groups, and root attributes.
+//
+// Files are written under a temporary name and published by commit()
+// (io/atomic_file.h), so a crash never leaves a half-written file under the
+// final name. Errors name the file ("checkpoint runs/x/ckpt-00000100.h5:
+// dataset /params/conv_in.weight is missing").
 //
 // Debian builds HDF5 without its thread-safety option, so every HDF5 call in
 // the process (dataset reads on the loader thread, checkpoint writes on the
-// training thread) must hold the one mutex returned by hdf5_mutex(). The
-// functions taking a hid_t expect the caller to hold it.
+// training thread) holds one process-wide mutex; every Hdf5File method takes it.
 #pragma once
 
 #include <hdf5.h>
 
 #include <cstdint>
-#include <mutex>
+#include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
-#include "io/checks_hdf5.h"
-#include "core/error.h"
 #include "core/tensor.h"
+#include "io/atomic_file.h"
 
 namespace diffuse {
 
-std::mutex& hdf5_mutex();
-
-// Owns one HDF5 identifier (file, group, dataset, dataspace, attribute, type
-// or property list) and closes it with the matching H5?close. Close it while
-// holding hdf5_mutex(): declare the lock before the handle.
-class Hdf5Handle {
- public:
-  using Closer = herr_t (*)(hid_t);
-
-  Hdf5Handle() = default;
-  Hdf5Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
-  ~Hdf5Handle() { reset(); }
-  Hdf5Handle(Hdf5Handle&& other) noexcept : id_(other.id_), closer_(other.closer_) { other.id_ = -1; }
-  Hdf5Handle& operator=(Hdf5Handle&& other) noexcept;
-  Hdf5Handle(const Hdf5Handle&) = delete;
-  Hdf5Handle& operator=(const Hdf5Handle&) = delete;
-
-  hid_t get() const { return id_; }
-  bool valid() const { return id_ >= 0; }
-  // Closes now; failures to close are ignored because nothing can be done about them.
-  void reset();
-  // Closes now and reports failure: for files being written, where a failed close means lost data.
-  herr_t close();
-
- private:
-  hid_t id_ = -1;
-  Closer closer_ = nullptr;
+// How a dataset's elements are stored.
+struct ElementType {
+  enum class Kind { Integer, Float, Other };
+  Kind kind = Kind::Other;
+  size_t bytes = 0;
+  bool is_signed = false;
 };
 
-// Opens an existing file read-only. A missing, unreadable or non-HDF5 file is
-// an error that says which (errno text, "not an HDF5 file").
-Hdf5Handle open_hdf5_file(const std::string& path);
-// Creates (or truncates) a file for writing.
-Hdf5Handle create_hdf5_file(const std::string& path);
+// Rows [first, first + count) along a dataset's first axis.
+struct RowRange {
+  int64_t first = 0;
+  int64_t count = 0;
+};
 
-// Whether the link `path` ("/a/b/c") exists; a missing parent group is "no" too.
-bool link_exists(hid_t file, const std::string& path);
-// Names of the links directly inside `group`, in name order; a missing group is an error naming it.
-std::vector<std::string> link_names(hid_t file, const std::string& group);
+class Hdf5File {
+ public:
+  // Opens an existing file read-only. A missing, unreadable or non-HDF5 file is an error that says
+  // which (errno text, "not an HDF5 file"). `what` names the file in errors: "checkpoint", "dataset".
+  static Hdf5File open(const std::string& path, const std::string& what = "file");
+  // Starts writing `path` under its temporary name; an existing file is replaced only by commit().
+  static Hdf5File create(const std::string& path, const std::string& what = "file");
 
-// Writes a whole dataset `path` of `shape` (contiguous), creating its parent groups as needed.
-void write_dataset(hid_t file, const std::string& path, const Shape& shape, hid_t file_type, hid_t memory_type,
-                   const void* values);
-// Opens dataset `path`; a missing one is an error naming it.
-Hdf5Handle open_dataset(hid_t file, const std::string& path, hid_t access = H5P_DEFAULT);
-Shape dataset_shape(hid_t dataset);
-// Reads the whole dataset into `values`, which holds shape_numel(dataset_shape(dataset)) elements.
-void read_dataset(hid_t dataset, hid_t memory_type, void* values);
+  Hdf5File(Hdf5File&& other) noexcept;
+  Hdf5File& operator=(Hdf5File&&) = delete;
+  Hdf5File(const Hdf5File&) = delete;
+  ~Hdf5File();  // a file being written and never committed is removed
 
-// Attributes of `object` (a file or group), written in little-endian types and
-// replacing any attribute of the same name. Strings are variable-length UTF-8,
-// what h5py writes and reads back as str.
-bool has_attribute(hid_t object, const std::string& name);
-void write_attribute(hid_t object, const std::string& name, int32_t value);
-void write_attribute(hid_t object, const std::string& name, int64_t value);
-void write_attribute(hid_t object, const std::string& name, uint64_t value);
-void write_attribute(hid_t object, const std::string& name, double value);
-void write_attribute(hid_t object, const std::string& name, const std::string& value);
-void write_attribute(hid_t object, const std::string& name, const std::vector<int64_t>& values);  // 1-D
-// Reading converts from any stored integer or float type; a missing attribute is an error naming it.
-int64_t read_int_attribute(hid_t object, const std::string& name);
-uint64_t read_uint_attribute(hid_t object, const std::string& name);
-double read_double_attribute(hid_t object, const std::string& name);
-std::string read_string_attribute(hid_t object, const std::string& name);  // fixed or variable length
-std::vector<int64_t> read_int_list_attribute(hid_t object, const std::string& name);
+  const std::string& path() const { return path_; }
 
-// Makes a fully written, closed `temporary` file the file `path`: fsyncs it,
-// renames it onto `path` and fsyncs the directory, so a crash leaves either
-// the old file or the complete new one under `path`. Needs no HDF5 mutex.
-void publish_file(const std::string& temporary, const std::string& path);
+  // Closes the file and publishes it under its final name.
+  void commit();
 
-// Errors about one file name it first: "dataset /data/train.h5: /labels has
-// 10 entries but /images has 12". Code that works on one file runs its body
-// through with_file_context() so that every check inside, including the HDF5
-// ones whose statement text only says `path.c_str()`, names the file.
-//
-// The same error with "<what> <path>: " in front (after any "[rank r] " prefix).
-Error error_with_file_context(const Error& error, const std::string& what, const std::string& path);
+  // Links ("/params/conv_in.weight", "/ema"): whether one exists (a missing parent group is "no"
+  // too), and the names directly inside a group, in name order (a missing group is an error).
+  bool exists(const std::string& name) const;
+  std::vector<std::string> names_in(const std::string& group) const;
 
-template <typename Body>
-auto with_file_context(const std::string& what, const std::string& path, Body&& body) -> decltype(body()) {
-  try {
-    return std::forward<Body>(body)();
-  } catch (const Error& error) {
-    throw error_with_file_context(error, what, path);
-  }
-}
+  // Whole datasets, stored little-endian as the values' type; parent groups are created as needed.
+  void write(const std::string& name, const Shape& shape, const float* values);
+  void write(const std::string& name, const Shape& shape, const double* values);
+  Shape dataset_shape(const std::string& name) const;
+  ElementType element_type(const std::string& name) const;
+  // Reads a whole dataset, converting from its stored type, into `values`, which holds
+  // shape_numel(dataset_shape(name)) elements.
+  void read(const std::string& name, float* values) const;
+  void read(const std::string& name, double* values) const;
+  void read(const std::string& name, int32_t* values) const;
+  std::vector<float> read_floats(const std::string& name) const;
+  std::vector<double> read_doubles(const std::string& name) const;
+
+  // Datasets written a range of rows at a time (dataset files). create_rows() makes an unfilled
+  // dataset of `shape` holding uint8_t or int32_t, contiguous, or in chunks of `chunk_rows` rows
+  // (never filled with a fill value: every row gets written).
+  template <typename T>
+  void create_rows(const std::string& name, const Shape& shape, int64_t chunk_rows = 0);
+  template <typename T>
+  void write_rows(const std::string& name, RowRange rows, const T* values);
+  // Reads `ranges` one after another into `out`, without HDF5's chunk cache: it would read a whole
+  // chunk to return one image of it, and the loader's reads are random.
+  void read_rows(const std::string& name, const std::vector<RowRange>& ranges, uint8_t* out) const;
+
+  // Root attributes, written in little-endian types and replacing any attribute of the same name.
+  // Strings are variable-length UTF-8, what h5py writes and reads back as str.
+  void set_attribute(const std::string& name, int32_t value);
+  void set_attribute(const std::string& name, int64_t value);
+  void set_attribute(const std::string& name, uint64_t value);
+  void set_attribute(const std::string& name, double value);
+  void set_attribute(const std::string& name, const std::string& value);
+  void set_attribute(const std::string& name, const std::vector<int64_t>& values);  // 1-D
+  // Reading converts from any stored integer or float type; a missing attribute is an error naming it.
+  bool has_attribute(const std::string& name) const;
+  int64_t int_attribute(const std::string& name) const;
+  uint64_t uint_attribute(const std::string& name) const;
+  double double_attribute(const std::string& name) const;
+  std::string string_attribute(const std::string& name) const;  // fixed or variable length
+  std::vector<int64_t> int_list_attribute(const std::string& name) const;
+
+ private:
+  Hdf5File(const std::string& path, const std::string& what, hid_t file, std::optional<AtomicFile> pending);
+
+  // Runs `body` holding the HDF5 mutex, with errors naming the file.
+  template <typename Body>
+  auto locked(Body&& body) const -> decltype(body());
+
+  std::string path_;
+  std::string what_;
+  hid_t file_ = H5I_INVALID_HID;
+  std::optional<AtomicFile> pending_;  // while writing: the temporary file HDF5 has open
+};
 
 }  // namespace diffuse

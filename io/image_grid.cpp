@@ -1,13 +1,14 @@
+// PNG grids through libpng's simplified API, encoded in memory and published atomically.
 #include "io/image_grid.h"
 
 #include <png.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <vector>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 #include "io/pixels.h"
 
 namespace diffuse {
@@ -26,7 +27,8 @@ void write_png_grid(const std::string& path, const Tensor& images, int columns) 
   std::vector<uint8_t> pixels(static_cast<size_t>(grid_width * grid_height * channels), 0);
   const std::vector<float> values = to_vector(images);
   for (int64_t n = 0; n < count; ++n) {
-    const int64_t top = (n / columns) * (height + kBorder) + kBorder, left = (n % columns) * (width + kBorder) + kBorder;
+    const int64_t top = (n / columns) * (height + kBorder) + kBorder,
+                  left = (n % columns) * (width + kBorder) + kBorder;
     for (int64_t y = 0; y < height; ++y)
       for (int64_t x = 0; x < width; ++x)
         for (int64_t c = 0; c < channels; ++c)
@@ -34,28 +36,17 @@ void write_png_grid(const std::string& path, const Tensor& images, int columns) 
               to_pixel(values[static_cast<size_t>(((n * height + y) * width + x) * channels + c)]);
   }
 
-  const std::string temporary = path + ".tmp";
-  FILE* file = std::fopen(temporary.c_str(), "wb");
-  DIFFUSE_CHECK(file != nullptr, "cannot write ", temporary);
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png ? png_create_info_struct(png) : nullptr;
-  if (png == nullptr || info == nullptr || setjmp(png_jmpbuf(png))) {
-    png_destroy_write_struct(&png, &info);
-    std::fclose(file);
-    std::remove(temporary.c_str());
-    DIFFUSE_CHECK(false, "libpng failed writing ", path);
-  }
-  png_init_io(png, file);
-  png_set_IHDR(png, info, static_cast<png_uint_32>(grid_width), static_cast<png_uint_32>(grid_height), 8,
-               channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info(png, info);
-  for (int64_t y = 0; y < grid_height; ++y)
-    png_write_row(png, pixels.data() + static_cast<size_t>(y * grid_width * channels));
-  png_write_end(png, nullptr);
-  png_destroy_write_struct(&png, &info);
-  const bool closed = std::fclose(file) == 0;
-  DIFFUSE_CHECK(closed && std::rename(temporary.c_str(), path.c_str()) == 0, "cannot write ", path);
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  image.width = static_cast<png_uint_32>(grid_width);
+  image.height = static_cast<png_uint_32>(grid_height);
+  image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+  png_alloc_size_t size = PNG_IMAGE_PNG_SIZE_MAX(image);
+  std::vector<uint8_t> png(static_cast<size_t>(size));
+  // The simplified API frees its state itself and reports failure in image.message.
+  const bool encoded = png_image_write_to_memory(&image, png.data(), &size, 0, pixels.data(), 0, nullptr) != 0;
+  DIFFUSE_CHECK(encoded, "cannot write ", path, ": libpng: ", image.message);
+  write_file_atomically(path, png.data(), static_cast<size_t>(size));
 }
 
 }  // namespace diffuse

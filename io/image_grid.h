@@ -9,7 +9,7 @@
 namespace diffuse {
 
 // images [N,H,W,C] fp32 in [-1, 1], C = 1 (gray) or 3 (RGB); `columns` tiles
-// per row. Written to a temporary name and renamed, so a reader never sees a
+// per row. Published atomically (io/atomic_file.h), so a reader never sees a
 // partial file.
 void write_png_grid(const std::string& path, const Tensor& images, int columns);
 

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "diffusion/distillation.h"
 #include "distributed/rank_agreement.h"
+#include "io/atomic_file.h"
 #include "run/checkpoint_model.h"
 #include "run/model_setup.h"
 #include "run/run_session.h"
@@ -82,7 +83,7 @@ void check_or_record_teacher(const std::string& run_dir, const std::string& teac
   std::error_code error;
   fs::create_directories(run_dir, error);
   DIFFUSE_CHECK(!error, "cannot create run directory ", run_dir, ": ", error.message());
-  std::ofstream(record) << identity << "\n";
+  write_file_atomically(record.string(), identity + "\n");
 }
 
 // Rank 0 runs `decide` and every rank gets its text, or every rank throws its error (rather than the other

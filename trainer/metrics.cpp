@@ -1,8 +1,7 @@
 #include "trainer/metrics.h"
 
-#include <cmath>
-
 #include "core/error.h"
+#include "io/json.h"
 
 namespace diffuse {
 
@@ -18,15 +17,9 @@ MetricsLog::~MetricsLog() {
 
 void MetricsLog::write(int64_t step, const std::vector<std::pair<std::string, double>>& values) {
   if (!file_) return;
-  std::fprintf(file_, "{\"step\": %lld", static_cast<long long>(step));
-  for (const auto& [name, value] : values) {
-    if (std::isfinite(value)) {
-      std::fprintf(file_, ", \"%s\": %.9g", name.c_str(), value);
-    } else {
-      std::fprintf(file_, ", \"%s\": null", name.c_str());  // JSON has no inf/NaN
-    }
-  }
-  std::fputs("}\n", file_);
+  Json line = {{"step", step}};
+  for (const auto& [name, value] : values) line[name] = round_to_significant_digits(value, 9);
+  std::fprintf(file_, "%s\n", json_line(line).c_str());
   std::fflush(file_);
 }
 

@@ -15,6 +15,7 @@
 #include "data/loader.h"
 #include "distributed/rank_agreement.h"
 #include "distributed/stop_signal.h"
+#include "io/atomic_file.h"
 #include "io/image_grid.h"
 #include "run/checkpoint_model.h"
 #include "run/model_setup.h"
@@ -97,7 +98,7 @@ Trainer::Trainer(const Config& config, Device device, const std::string& run_dir
     }
     fs::create_directories(fs::path(run_dir_) / "checkpoints");
     fs::create_directories(fs::path(run_dir_) / "samples");
-    std::ofstream(fs::path(run_dir_) / "config.yaml") << config_to_yaml(config_);
+    write_file_atomically((fs::path(run_dir_) / "config.yaml").string(), config_to_yaml(config_));
   }
 
   unet_ = std::make_unique<model::UNet>(unet_spec(config_.model), store_);

@@ -7,16 +7,16 @@
 #include <string>
 #include <thread>
 
+#include "distributed/communicator.h"
 #include "eval/classifier.h"
 #include "eval/classifier_network.h"
 #include "eval/evaluation.h"
 #include "eval/feature_network.h"
-#include "io/hdf5_file.h"
 #include "eval/reference_features.h"
+#include "io/hdf5.h"
 #include "io/sha256.h"
 #include "tests/eval/eval_testing.h"
 #include "tests/support/op_testing.h"
-#include "distributed/communicator.h"
 
 namespace diffuse::eval {
 namespace {
@@ -83,7 +83,7 @@ TEST(FeatureFile, ModifiedWeightsAreDetected) {
     for (const auto& [name, tensor] : good.weights) {
       std::vector<float> values = to_vector(tensor);
       if (name == "head.bias") values[0] += 1e-3f;
-      file.write_floats("/params/" + name, tensor.shape(), values.data());
+      file.write("/params/" + name, tensor.shape(), values.data());
     }
     file.set_attribute("kind", good.info.kind);
     file.set_attribute("architecture", good.info.architecture);
@@ -106,13 +106,15 @@ TEST(FeatureFile, NotAFeatureFileIsRejected) {
 
 TEST(FeatureFile, ImagesOfAnotherShapeAreRejected) {
   const FeatureNetworkInfo info = read_feature_file(write_small_classifier("shape.h5", 5)).info;
-  std::string message = diffuse::testing::error_message([&] { check_image_shape(info, "F.h5", 32, 32, 1, "the samples of C"); });
+  std::string message =
+      diffuse::testing::error_message([&] { check_image_shape(info, "F.h5", 32, 32, 1, "the samples of C"); });
   EXPECT_NE(message.find("feature network F.h5 takes 16x16x1 images but the samples of C are 32x32x1"),
             std::string::npos)
       << message;
   message = diffuse::testing::error_message([&] { check_image_shape(info, "F.h5", 16, 16, 3, "the samples of C"); });
   EXPECT_NE(message.find("are 16x16x3"), std::string::npos) << message;
-  message = diffuse::testing::error_message([&] { check_reference_shape("ref.h5", 28, 28, 1, 32, 1, "the samples of C"); });
+  message =
+      diffuse::testing::error_message([&] { check_reference_shape("ref.h5", 28, 28, 1, 32, 1, "the samples of C"); });
   EXPECT_NE(message.find("reference set ref.h5 has 28x28x1 images but the samples of C are 32x32x1"), std::string::npos)
       << message;
 }

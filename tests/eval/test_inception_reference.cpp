@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "eval/feature_network.h"
-#include "io/hdf5_file.h"
 #include "eval/inception.h"
+#include "io/hdf5.h"
 
 namespace diffuse::eval {
 namespace {

@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "io/hdf5.h"
 #include "core/matmul_precision.h"
+#include "io/hdf5.h"
 #include "model/unet.h"
 
 namespace diffuse::model {
@@ -43,10 +43,13 @@ double max_magnitude(const Tensor& tensor) {
 }
 
 // Reads a dataset of the fixture as f32 or i32 (converting from the stored type).
-Tensor read_tensor(hid_t file, const std::string& path, DType dtype = DType::F32) {
-  const Hdf5Handle dataset = open_dataset(file, path);
-  Tensor tensor = Tensor::empty(dataset_shape(dataset.get()), dtype);
-  read_dataset(dataset.get(), dtype == DType::I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT, tensor.raw());
+Tensor read_tensor(const Hdf5File& file, const std::string& path, DType dtype = DType::F32) {
+  Tensor tensor = Tensor::empty(file.dataset_shape(path), dtype);
+  if (dtype == DType::I32) {
+    file.read(path, tensor.i32());
+  } else {
+    file.read(path, tensor.f32());
+  }
   return tensor;
 }
 
@@ -99,36 +102,35 @@ struct Fixture {
 };
 
 void load_fixture(Fixture& fixture) {
-  const std::lock_guard<std::mutex> lock(hdf5_mutex());
-  const Hdf5Handle file = open_hdf5_file(DIFFUSE_UNET_FIXTURE);
+  const Hdf5File file = Hdf5File::open(DIFFUSE_UNET_FIXTURE);
 
   const UNetSpec spec = tiny_spec();
-  ASSERT_EQ(read_int_attribute(file.get(), "image_size"), spec.image_size);
-  ASSERT_EQ(read_int_attribute(file.get(), "channels"), spec.channels);
-  ASSERT_EQ(read_int_attribute(file.get(), "num_classes"), spec.num_classes);
+  ASSERT_EQ(file.int_attribute("image_size"), spec.image_size);
+  ASSERT_EQ(file.int_attribute("channels"), spec.channels);
+  ASSERT_EQ(file.int_attribute("num_classes"), spec.num_classes);
   ParameterStore& store = fixture.store;
   fixture.unet = std::make_unique<UNet>(spec, store);
   store.finalize(Device::CPU);
-  ASSERT_EQ(read_int_attribute(file.get(), "parameter_count"), store.numel());
+  ASSERT_EQ(file.int_attribute("parameter_count"), store.numel());
 
-  const std::vector<std::string> names = link_names(file.get(), "/params");
+  const std::vector<std::string> names = file.names_in("/params");
   ASSERT_EQ(static_cast<int64_t>(names.size()), store.count()) << "the fixture and the model have different parameters";
   for (const std::string& name : names) {
     ASSERT_TRUE(store.contains(name)) << "fixture parameter '" << name << "' is not in the model";
-    const Tensor values = read_tensor(file.get(), "/params/" + name);
+    const Tensor values = read_tensor(file, "/params/" + name);
     ASSERT_EQ(values.shape(), store.get(name).shape)
         << name << ": fixture " << shape_string(values.shape()) << ", model " << shape_string(store.get(name).shape);
     copy(values, store.value(name));
   }
 
-  fixture.x = read_tensor(file.get(), "/x");
-  fixture.t = read_tensor(file.get(), "/t");
-  fixture.labels = read_tensor(file.get(), "/labels", DType::I32);
-  fixture.projection = read_tensor(file.get(), "/projection");
+  fixture.x = read_tensor(file, "/x");
+  fixture.t = read_tensor(file, "/t");
+  fixture.labels = read_tensor(file, "/labels", DType::I32);
+  fixture.projection = read_tensor(file, "/projection");
   ASSERT_EQ(fixture.labels.i32()[1], spec.num_classes) << "the fixture should exercise the no-class row";
-  fixture.output = read_tensor(file.get(), "/output");
+  fixture.output = read_tensor(file, "/output");
   for (int64_t i = 0; i < store.count(); ++i)
-    fixture.gradients.push_back(read_tensor(file.get(), "/grads/" + store.at(i).name));
+    fixture.gradients.push_back(read_tensor(file, "/grads/" + store.at(i).name));
 }
 
 TEST(UNetReference, MatchesPyTorchOutputAndEveryGradient) {
