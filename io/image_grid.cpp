@@ -3,8 +3,6 @@
 
 #include <png.h>
 
-#include <algorithm>
-#include <cmath>
 #include <vector>
 
 #include "core/error.h"
