@@ -16,10 +16,10 @@ struct SampleBenchOptions {
   std::string config;
   std::vector<std::string> overrides;
   int batch = 256;
-  int steps = 50;          // DDIM steps per image
-  int repeats = 1;         // timed batches (the median is reported)
-  double guidance = 0.0;   // > 0: classifier-free guidance (class-conditional models)
-  bool profile = false;    // time per op family (bench/profile_report.h)
+  int steps = 50;         // DDIM steps per image
+  int repeats = 1;        // timed batches (the median is reported)
+  double guidance = 0.0;  // > 0: classifier-free guidance (class-conditional models)
+  bool profile = false;   // time per op family (bench/profile_report.h)
 };
 
 void run_sample_bench(const SampleBenchOptions& options);

@@ -1,8 +1,8 @@
 #include <memory>
 #include <string>
 
-#include "eval/fid_during_training.h"
 #include "cli/commands.h"
+#include "eval/fid_during_training.h"
 #include "trainer/distiller.h"
 
 namespace diffuse::cli {

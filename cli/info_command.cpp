@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <string>
 
-#include "core/error.h"
 #include "cli/commands.h"
+#include "core/error.h"
 
 #if DIFFUSE_HAS_CUDA
 #include "core/cuda/runtime.h"

@@ -2,12 +2,11 @@
 // failure ends with one readable "error: ..." line and exit status 1 (under
 // an MPI launcher, on each failing rank, and the job ends: see MpiSession).
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <string>
 
-#include "core/error.h"
 #include "cli/commands.h"
+#include "core/error.h"
 #include "distributed/mpi_session.h"
 
 int main(int argc, char** argv) {

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "data/convert.h"
 #include "cli/commands.h"
+#include "data/convert.h"
 
 namespace diffuse::cli {
 

@@ -1,8 +1,8 @@
 #include <string>
 #include <vector>
 
-#include "eval/fid_during_training.h"
 #include "cli/commands.h"
+#include "eval/fid_during_training.h"
 #include "trainer/trainer.h"
 
 namespace diffuse::cli {
@@ -20,8 +20,11 @@ void add_train_command(CLI::App& app) {
   auto arguments = std::make_shared<TrainArguments>();
   CLI::App* command = app.add_subcommand("train", "Train a diffusion model");
   command->add_option("--config", arguments->config, "YAML config (configs/*.yaml)")->required();
-  command->add_option("--run-dir", arguments->run_dir, "Run directory: config.yaml, metrics.jsonl, samples/, "
-                                                       "checkpoints/")->required();
+  command
+      ->add_option("--run-dir", arguments->run_dir,
+                   "Run directory: config.yaml, metrics.jsonl, samples/, "
+                   "checkpoints/")
+      ->required();
   command->add_option("--resume", arguments->resume,
                       "'auto' (the newest checkpoint in the run directory, if any) or a checkpoint path");
   command->add_option("--set", arguments->overrides, "Override a config key: --set train.steps=100 (repeatable)");

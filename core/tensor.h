@@ -61,7 +61,7 @@ class Tensor {
 // Host-side helpers for tests, tools and data loading (CPU tensors only).
 void fill(Tensor& tensor, float value);
 void copy(const Tensor& source, const Tensor& destination);  // same shape and dtype; any devices
-std::vector<float> to_vector(const Tensor& tensor);    // fp32 copy, converting bf16/fp16
+std::vector<float> to_vector(const Tensor& tensor);          // fp32 copy, converting bf16/fp16
 Tensor from_vector(const std::vector<float>& values, const Shape& shape);
 
 }  // namespace diffuse

@@ -4,8 +4,8 @@
 
 #include "core/error.h"
 #include "data/convert.h"
-#include "io/file_io.h"
 #include "data/idx_file.h"
+#include "io/file_io.h"
 
 namespace diffuse {
 

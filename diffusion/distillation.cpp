@@ -27,15 +27,13 @@ void teacher_step(const Denoiser& teacher, Prediction prediction, const std::vec
           scratch);
   const auto x_mix = [&](const DistillationLevels& l) { return x0_from_output(prediction, now(l)); };
   // scratch becomes x_hat = a z + b output (no clipping).
-  ops::combine_per_sample(z, per_sample(levels, device, [&](const DistillationLevels& l) { return x_mix(l).first; }),
-                          scratch,
-                          per_sample(levels, device, [&](const DistillationLevels& l) { return x_mix(l).second; }),
-                          scratch);
+  ops::combine_per_sample(
+      z, per_sample(levels, device, [&](const DistillationLevels& l) { return x_mix(l).first; }), scratch,
+      per_sample(levels, device, [&](const DistillationLevels& l) { return x_mix(l).second; }), scratch);
   const auto step = [&](const DistillationLevels& l) { return ddim_step(now(l), next(l)); };
-  ops::combine_per_sample(z, per_sample(levels, device, [&](const DistillationLevels& l) { return step(l).first; }),
-                          scratch,
-                          per_sample(levels, device, [&](const DistillationLevels& l) { return step(l).second; }),
-                          z_next);
+  ops::combine_per_sample(
+      z, per_sample(levels, device, [&](const DistillationLevels& l) { return step(l).first; }), scratch,
+      per_sample(levels, device, [&](const DistillationLevels& l) { return step(l).second; }), z_next);
 }
 
 }  // namespace
@@ -69,13 +67,13 @@ Mix distillation_target(const DistillationLevels& levels) {
 Mix student_output_target(Prediction prediction, const NoiseLevel& level) {
   // x_hat = a z + b o, so o* = (x~ - a z) / b.
   const Mix x_mix = x0_from_output(prediction, level);
-  DIFFUSE_CHECK(x_mix.second != 0.0, "the ", prediction_name(prediction), " output does not determine x at t = ",
-                level.time);
+  DIFFUSE_CHECK(x_mix.second != 0.0, "the ", prediction_name(prediction),
+                " output does not determine x at t = ", level.time);
   return {-x_mix.first / x_mix.second, 1.0 / x_mix.second};
 }
 
-Tensor distillation_targets(const Denoiser& teacher, Prediction prediction, const std::vector<DistillationLevels>& levels,
-                            const Tensor& z, const Tensor& labels) {
+Tensor distillation_targets(const Denoiser& teacher, Prediction prediction,
+                            const std::vector<DistillationLevels>& levels, const Tensor& z, const Tensor& labels) {
   DIFFUSE_CHECK(static_cast<int64_t>(levels.size()) == z.dim(0), "distillation targets: ", levels.size(),
                 " noise levels for ", z.dim(0), " images");
   const Device device = z.device();

@@ -44,7 +44,7 @@ Mix student_output_target(Prediction prediction, const NoiseLevel& level);
 // The targets x~ [N,H,W,C] for noisy images z at per-sample levels: two
 // teacher DDIM steps each, the teacher predicting `prediction` (labels as the
 // student sees them; undefined for unconditional models).
-Tensor distillation_targets(const Denoiser& teacher, Prediction prediction, const std::vector<DistillationLevels>& levels,
-                            const Tensor& z, const Tensor& labels);
+Tensor distillation_targets(const Denoiser& teacher, Prediction prediction,
+                            const std::vector<DistillationLevels>& levels, const Tensor& z, const Tensor& labels);
 
 }  // namespace diffuse

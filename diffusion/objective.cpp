@@ -6,9 +6,12 @@ namespace diffuse {
 
 Mix prediction_target(Prediction prediction, const NoiseLevel& level) {
   switch (prediction) {
-    case Prediction::Eps: return {0.0, 1.0};
-    case Prediction::X0: return {1.0, 0.0};
-    case Prediction::V: return {-level.sigma, level.alpha};
+    case Prediction::Eps:
+      return {0.0, 1.0};
+    case Prediction::X0:
+      return {1.0, 0.0};
+    case Prediction::V:
+      return {-level.sigma, level.alpha};
   }
   return {};
 }
@@ -17,7 +20,8 @@ double output_loss_weight(Prediction prediction, LossWeighting weighting, const 
   const double snr = level.snr();
   // |x - x_hat|^2 per unit |o - o*|^2, written to stay finite as SNR -> 0 or infinity.
   double x_error_per_output_error = 1.0;
-  if (prediction == Prediction::Eps) x_error_per_output_error = (level.sigma * level.sigma) / (level.alpha * level.alpha);
+  if (prediction == Prediction::Eps)
+    x_error_per_output_error = (level.sigma * level.sigma) / (level.alpha * level.alpha);
   if (prediction == Prediction::V) x_error_per_output_error = level.sigma * level.sigma;
   switch (weighting) {
     case LossWeighting::Simple:
@@ -25,7 +29,8 @@ double output_loss_weight(Prediction prediction, LossWeighting weighting, const 
       if (prediction == Prediction::Eps) return 1.0;
       if (prediction == Prediction::V) return level.alpha * level.alpha;
       return snr;
-    case LossWeighting::SnrTruncated: return std::max(snr, 1.0) * x_error_per_output_error;
+    case LossWeighting::SnrTruncated:
+      return std::max(snr, 1.0) * x_error_per_output_error;
     case LossWeighting::SnrPlusOne:
       // (SNR + 1) * c: exactly 1 for v, 1 + 1/SNR for eps.
       if (prediction == Prediction::V) return 1.0;
@@ -36,18 +41,24 @@ double output_loss_weight(Prediction prediction, LossWeighting weighting, const 
 
 Mix x0_from_output(Prediction prediction, const NoiseLevel& level) {
   switch (prediction) {
-    case Prediction::Eps: return {1.0 / level.alpha, -level.sigma / level.alpha};
-    case Prediction::X0: return {0.0, 1.0};
-    case Prediction::V: return {level.alpha, -level.sigma};
+    case Prediction::Eps:
+      return {1.0 / level.alpha, -level.sigma / level.alpha};
+    case Prediction::X0:
+      return {0.0, 1.0};
+    case Prediction::V:
+      return {level.alpha, -level.sigma};
   }
   return {};
 }
 
 Mix eps_from_output(Prediction prediction, const NoiseLevel& level) {
   switch (prediction) {
-    case Prediction::Eps: return {0.0, 1.0};
-    case Prediction::X0: return {1.0 / level.sigma, -level.alpha / level.sigma};
-    case Prediction::V: return {level.sigma, level.alpha};
+    case Prediction::Eps:
+      return {0.0, 1.0};
+    case Prediction::X0:
+      return {1.0 / level.sigma, -level.alpha / level.sigma};
+    case Prediction::V:
+      return {level.sigma, level.alpha};
   }
   return {};
 }

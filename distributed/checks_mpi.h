@@ -16,4 +16,5 @@ inline std::string mpi_describe(int status) {
 }
 }  // namespace diffuse::checks
 
-#define MPI_CHECK(statement) DIFFUSE_CHECK_CALL("MPI", statement, ::diffuse::checks::mpi_ok, ::diffuse::checks::mpi_describe)
+#define MPI_CHECK(statement) \
+  DIFFUSE_CHECK_CALL("MPI", statement, ::diffuse::checks::mpi_ok, ::diffuse::checks::mpi_describe)

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <thread>
 
-#include "distributed/checks_mpi.h"
 #include "core/error.h"
+#include "distributed/checks_mpi.h"
 
 namespace diffuse {
 

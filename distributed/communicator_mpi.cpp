@@ -4,9 +4,9 @@
 #include <climits>
 #include <thread>
 
-#include "distributed/checks_mpi.h"
 #include "core/half.h"
 #include "core/ops.h"
+#include "distributed/checks_mpi.h"
 #include "distributed/stop_signal_mask.h"
 
 namespace diffuse {

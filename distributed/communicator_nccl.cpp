@@ -13,9 +13,9 @@
 #include "core/checks_cuda.h"
 #include "core/cuda/context.h"
 #include "core/cuda/runtime.h"
-#include "distributed/stop_signal_mask.h"
 #include "distributed/collective_watchdog.h"
 #include "distributed/communicator_mpi.h"
+#include "distributed/stop_signal_mask.h"
 
 namespace diffuse {
 

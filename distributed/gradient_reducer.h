@@ -28,9 +28,9 @@
 #include <utility>
 #include <vector>
 
-#include "model/parameters.h"
 #include "distributed/communicator.h"
 #include "distributed/shard_layout.h"
+#include "model/parameters.h"
 
 namespace diffuse {
 

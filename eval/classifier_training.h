@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "eval/classifier.h"
 #include "distributed/communicator.h"
+#include "eval/classifier.h"
 
 namespace diffuse::eval {
 

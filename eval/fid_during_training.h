@@ -11,10 +11,10 @@
 #include <memory>
 #include <string>
 
+#include "distributed/communicator.h"
 #include "eval/feature_network.h"
 #include "eval/reference_features.h"
 #include "model/unet.h"
-#include "distributed/communicator.h"
 #include "run/config.h"
 #include "run/evaluator.h"
 

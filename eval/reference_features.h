@@ -10,9 +10,9 @@
 #include <string>
 
 #include "core/tensor.h"
+#include "distributed/communicator.h"
 #include "eval/feature_network.h"
 #include "eval/frechet_distance.h"
-#include "distributed/communicator.h"
 
 namespace diffuse::eval {
 

@@ -34,9 +34,9 @@ struct GroupNormParameters {
 };
 
 struct GroupNormActivations {
-  Tensor x;     // [N,H,W,C] the input (the caller's tensor)
-  Tensor mean;  // [N,groups]
-  Tensor rstd;  // [N,groups] 1 / sqrt(var + eps)
+  Tensor x;              // [N,H,W,C] the input (the caller's tensor)
+  Tensor mean;           // [N,groups]
+  Tensor rstd;           // [N,groups] 1 / sqrt(var + eps)
   ops::Dropout dropout;  // the dropout forward applied, regenerated in backward
 };
 

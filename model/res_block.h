@@ -62,7 +62,7 @@ class ResBlock {
   Conv2d conv2_;                  // <name>.conv2, 3x3, out -> out, starts near zero
   std::unique_ptr<Conv2d> skip_;  // <name>.skip, 1x1, in -> out; null when in == out
   Tensor dtemb_channels_;         // [N,out] backward's d(temb_proj output); the sub-layers keep what backward reads
-  Tensor dtemb_;  // [N,T] temb_proj's input gradient (a handle)
+  Tensor dtemb_;                  // [N,T] temb_proj's input gradient (a handle)
 };
 
 }  // namespace diffuse::model

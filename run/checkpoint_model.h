@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "io/checkpoint.h"
 #include "model/parameters.h"
 #include "model/unet.h"
-#include "io/checkpoint.h"
 #include "run/config.h"
 
 namespace diffuse {

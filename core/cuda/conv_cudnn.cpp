@@ -28,8 +28,8 @@
 #include "core/cuda/context.h"
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/kernels.h"
-#include "core/matmul_precision.h"
 #include "core/log.h"
+#include "core/matmul_precision.h"
 
 namespace diffuse::cuda {
 

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "io/checks_hdf5.h"
 #include "data/dataset.h"
 #include "data/dataset_writer.h"
 #include "data_testing.h"
+#include "io/checks_hdf5.h"
 
 namespace diffuse {
 namespace {

@@ -9,9 +9,9 @@
 #include <set>
 #include <vector>
 
-#include "io/checks_hdf5.h"
 #include "data/loader.h"
 #include "data_testing.h"
+#include "io/checks_hdf5.h"
 
 namespace diffuse {
 namespace {

@@ -63,7 +63,8 @@ struct Fixture {
 TEST(DistillationTarget, OneStudentStepReproducesTwoTeacherSteps) {
   Fixture f;
   std::vector<std::vector<double>> calls;
-  const Tensor target = distillation_targets(exact_v_teacher(f.schedule, &calls), Prediction::V, f.levels, f.z, Tensor());
+  const Tensor target =
+      distillation_targets(exact_v_teacher(f.schedule, &calls), Prediction::V, f.levels, f.z, Tensor());
   const int64_t per_sample = f.z.numel() / kStudentSteps;
   for (int i = 0; i < kStudentSteps; ++i) {
     const DistillationLevels& l = f.levels[static_cast<size_t>(i)];
@@ -119,8 +120,8 @@ TEST(DistillationTarget, StudentOutputTargetMapsBackToTheXTarget) {
         const double x_hat = x_mix.first * z + x_mix.second * output;
         const double output_loss =
             output_loss_weight(prediction, weighting, level) * (output - o_star) * (output - o_star);
-        EXPECT_NEAR(output_loss, x_weight * (x_hat - x_target) * (x_hat - x_target),
-                    1e-9 * (1 + x_weight)) << prediction_name(prediction) << " t " << t;
+        EXPECT_NEAR(output_loss, x_weight * (x_hat - x_target) * (x_hat - x_target), 1e-9 * (1 + x_weight))
+            << prediction_name(prediction) << " t " << t;
       }
     }
   }

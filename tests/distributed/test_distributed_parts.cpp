@@ -6,9 +6,9 @@
 #include <csignal>
 
 #include "distributed/communicator.h"
-#include "run/config.h"
 #include "distributed/shard_layout.h"
 #include "distributed/stop_signal.h"
+#include "run/config.h"
 #include "run/thread_count.h"
 
 namespace diffuse {

@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "core/ops.h"
+#include "distributed/gradient_reducer.h"
 #include "model/unet.h"
 #include "tests/model/model_testing.h"
-#include "distributed/gradient_reducer.h"
 
 namespace diffuse {
 namespace {

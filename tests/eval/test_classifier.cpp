@@ -4,12 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "core/ops.h"
+#include "distributed/communicator.h"
 #include "eval/classifier.h"
 #include "eval/classifier_training.h"
 #include "eval/feature_network.h"
 #include "tests/eval/eval_testing.h"
 #include "tests/support/op_testing.h"
-#include "distributed/communicator.h"
 
 namespace diffuse::eval {
 namespace {

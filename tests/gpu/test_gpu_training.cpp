@@ -13,9 +13,9 @@
 #include "core/matmul_precision.h"
 #include "core/ops.h"
 #include "model/unet.h"
+#include "run/model_setup.h"
 #include "tests/gpu/gpu_testing.h"
 #include "tests/support/op_testing.h"
-#include "run/model_setup.h"
 #include "trainer/training_step.h"
 
 namespace diffuse {

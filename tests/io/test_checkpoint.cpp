@@ -61,7 +61,8 @@ TEST_F(CheckpointTest, RoundTripsEverything) {
   EXPECT_EQ(read_meta.sampling_steps, 8);
   EXPECT_EQ(checkpoint_ema_rates(path), (std::vector<double>{0.999, 0.9999}));
 
-  CheckpointBuffers read{Tensor::zeros({79}), {{0.9999, Tensor::zeros({79})}}, Tensor::zeros({79}), Tensor::zeros({79})};
+  CheckpointBuffers read{
+      Tensor::zeros({79}), {{0.9999, Tensor::zeros({79})}}, Tensor::zeros({79}), Tensor::zeros({79})};
   read_checkpoint(path, layout(), read);
   EXPECT_EQ(to_vector(read.params), to_vector(written.params));
   EXPECT_EQ(to_vector(read.ema[0].second), to_vector(written.ema[1].second));

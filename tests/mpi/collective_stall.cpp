@@ -11,8 +11,8 @@
 #include <string>
 
 #include "core/error.h"
-#include "distributed/mpi_session.h"
 #include "distributed/communicator_mpi.h"
+#include "distributed/mpi_session.h"
 
 int main(int argc, char** argv) {
   diffuse::cli::MpiSession mpi;

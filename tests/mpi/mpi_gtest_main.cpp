@@ -6,8 +6,8 @@
 
 #include <memory>
 
-#include "distributed/checks_mpi.h"
 #include "core/error.h"
+#include "distributed/checks_mpi.h"
 #include "tests/mpi/mpi_testing.h"
 
 namespace diffuse {

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "core/half.h"
+#include "distributed/rank_agreement.h"
 #include "tests/mpi/mpi_testing.h"
 #include "tests/support/op_testing.h"
-#include "distributed/rank_agreement.h"
 
 namespace diffuse {
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "distributed/checks_mpi.h"
 #include "core/log.h"
+#include "distributed/checks_mpi.h"
 
 namespace diffuse {
 namespace {
@@ -32,8 +32,8 @@ TEST(MpiHarness, AllReduceIsExact) {
   const int rank = world_rank(), size = world_size();
   std::vector<float> values(1000);
   for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((rank + 1) * static_cast<int>(i)) * 0.25f;
-  MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_FLOAT, MPI_SUM,
-                          MPI_COMM_WORLD));
+  MPI_CHECK(
+      MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
   const int rank_sum = size * (size + 1) / 2;
   for (size_t i = 0; i < values.size(); ++i)
     ASSERT_EQ(values[i], static_cast<float>(rank_sum * static_cast<int>(i)) * 0.25f) << "element " << i;

@@ -8,8 +8,8 @@
 
 #include "core/cuda/runtime.h"
 #include "core/ops.h"
-#include "tests/mpi/mpi_testing.h"
 #include "distributed/communicator_nccl.h"
+#include "tests/mpi/mpi_testing.h"
 
 namespace diffuse {
 namespace {

@@ -139,8 +139,9 @@ TEST(GlobalAvgPool, ForwardAndGradient) {
 }
 
 TEST(Pool2d, RejectsWindowLargerThanInput) {
-  const std::string message = testing::error_message(
-      [] { ops::max_pool2d_forward(Tensor::zeros({1, 2, 2, 1}), Tensor::zeros({1, 1, 1, 1}), {3, 2, 0}); });
+  const std::string message = testing::error_message([] {
+    ops::max_pool2d_forward(Tensor::zeros({1, 2, 2, 1}), Tensor::zeros({1, 1, 1, 1}), {3, 2, 0});
+  });
   EXPECT_NE(message.find("input smaller than the window"), std::string::npos) << message;
 }
 

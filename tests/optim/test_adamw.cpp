@@ -53,7 +53,8 @@ TEST(LrSchedule, CosineStartsAfterWarmupAtThePeak) {
 TEST(LrSchedule, DecayNamesParseAndABadOneNamesTheKey) {
   for (LrDecay decay : {LrDecay::kConstant, LrDecay::kLinear, LrDecay::kCosine})
     EXPECT_EQ(value_named(kLrDecayNames, name_of(kLrDecayNames, decay), "lr_decay"), decay);
-  const std::string message = testing::error_message([] { value_named(kLrDecayNames, "step", "config key 'train.lr_decay'"); });
+  const std::string message =
+      testing::error_message([] { value_named(kLrDecayNames, "step", "config key 'train.lr_decay'"); });
   EXPECT_NE(message.find("config key 'train.lr_decay': 'step' is not one of constant, linear, cosine"),
             std::string::npos)
       << message;

@@ -10,9 +10,9 @@
 
 #include "core/matmul_precision.h"
 #include "core/ops.h"
-#include "tests/support/op_testing.h"
 #include "optim/loss_scaler.h"
 #include "run/precision.h"
+#include "tests/support/op_testing.h"
 
 namespace diffuse {
 namespace {

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,9 +10,9 @@
 #include <vector>
 
 #include "data/convert.h"
-#include "tests/support/op_testing.h"
 #include "distributed/communicator.h"
 #include "run/config.h"
+#include "tests/support/op_testing.h"
 
 namespace diffuse {
 
