@@ -1,0 +1,43 @@
+// metrics.jsonl lines: key order kept, counts as integers, other values to 9 significant digits,
+// non-finite values as null, and a second log on the same file appends.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "trainer/metrics.h"
+
+namespace diffuse {
+namespace {
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(MetricsLogTest, CountsStayIntegersAndLinesAppend) {
+  const std::filesystem::path path = std::filesystem::path(testing::TempDir()) / "metrics_log_test.jsonl";
+  std::filesystem::remove(path);
+  {
+    MetricsLog log(path.string());
+    log.write(4, {{"loss", 0.123456789012}, {"samples_seen", 48.0}, {"lr", 1e-3}});
+  }
+  {
+    MetricsLog log(path.string());
+    log.write(6, {{"loss", std::nan("")}, {"stage", 2.0}, {"grad_norm", -0.5}});
+  }
+  EXPECT_EQ(read_all(path.string()),
+            "{\"step\": 4, \"loss\": 0.123456789, \"samples_seen\": 48, \"lr\": 0.001}\n"
+            "{\"step\": 6, \"loss\": null, \"stage\": 2, \"grad_norm\": -0.5}\n");
+  std::filesystem::remove(path);
+}
+
+TEST(MetricsLogTest, EmptyPathWritesNothing) {
+  MetricsLog log("");
+  log.write(1, {{"loss", 1.0}});  // ranks other than 0: no file, no error
+}
+
+}  // namespace
+}  // namespace diffuse
