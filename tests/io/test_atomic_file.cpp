@@ -4,17 +4,17 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <sstream>
 
-#include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/hdf5.h"
+#include "tests/support/op_testing.h"
 
 namespace diffuse {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::error_message;
 
 class AtomicFileTest : public ::testing::Test {
  protected:
@@ -38,15 +38,6 @@ class AtomicFileTest : public ::testing::Test {
     std::stringstream text;
     text << stream.rdbuf();
     return text.str();
-  }
-  static std::string error_message(const std::function<void()>& body) {
-    try {
-      body();
-    } catch (const Error& error) {
-      return error.what();
-    }
-    ADD_FAILURE() << "no error";
-    return "";
   }
 
   fs::path directory_;
