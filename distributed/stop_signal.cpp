@@ -11,14 +11,15 @@
 
 #include <csignal>
 #include <ctime>
+#include <iterator>
 
 namespace diffuse {
 
 namespace {
 
 volatile std::sig_atomic_t g_stop_signal = 0;
-struct sigaction g_previous_term {};
-struct sigaction g_previous_usr1 {};
+constexpr int kStopSignals[] = {SIGTERM, SIGUSR1, SIGINT};
+struct sigaction g_previous[std::size(kStopSignals)];
 
 // The second request ends the process at once (the signal's default action).
 void stop_now(int signal) {
@@ -54,21 +55,25 @@ StopSignalScope::StopSignalScope() {
   action.sa_handler = record_stop_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;  // file writes and sleeps carry on; the loop checks the flag
-  sigaction(SIGTERM, &action, &g_previous_term);
-  sigaction(SIGUSR1, &action, &g_previous_usr1);
+  for (size_t i = 0; i < std::size(kStopSignals); ++i) sigaction(kStopSignals[i], &action, &g_previous[i]);
 }
 
 StopSignalScope::~StopSignalScope() {
   // A signal still pending is taken here, so that blocked_ unblocking cannot deliver it to the restored handlers.
   while (take_pending_signal() != 0) {
   }
-  sigaction(SIGTERM, &g_previous_term, nullptr);
-  sigaction(SIGUSR1, &g_previous_usr1, nullptr);
+  for (size_t i = 0; i < std::size(kStopSignals); ++i) sigaction(kStopSignals[i], &g_previous[i], nullptr);
   g_stop_signal = 0;
 }
 
 int stop_signal() {
   for (int signal; (signal = take_pending_signal()) != 0;) record_stop_signal(signal);
+  // Once a stop is under way, a second signal must end the process at once (a second Ctrl-C), not wait for the
+  // next step boundary: the handler, which then only ends the process, may interrupt this thread from now on.
+  if (g_stop_signal != 0) {
+    const sigset_t set = stop_signal_set();
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  }
   return g_stop_signal;
 }
 
@@ -78,6 +83,8 @@ const char* stop_signal_name(int signal) {
       return "SIGTERM";
     case SIGUSR1:
       return "SIGUSR1";
+    case SIGINT:
+      return "SIGINT";
     default:
       return "a stop signal";
   }

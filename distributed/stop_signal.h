@@ -1,10 +1,10 @@
-// Preemption: while a StopSignalScope lives, SIGTERM and SIGUSR1 only record
+// Preemption: while a StopSignalScope lives, SIGTERM, SIGUSR1 and SIGINT (Ctrl-C) only record
 // that the job should stop; the training loop asks stop_signal() at each step
 // boundary, the ranks agree, rank 0 writes a checkpoint and every rank exits 0.
 // The scope's thread (and the threads it starts) take the signals only when
-// stop_signal() asks, never in the middle of a computation. A second signal
-// ends the process (the default action) when stop_signal() next asks, for
-// when a clean stop is not wanted.
+// stop_signal() asks, never in the middle of a computation. Once stop_signal()
+// has seen one, a second signal ends the process at once (the default
+// action), for when a clean stop is not wanted.
 #pragma once
 
 #include "distributed/stop_signal_mask.h"
@@ -22,10 +22,10 @@ class StopSignalScope {
   StopSignalsBlocked blocked_;  // first in, last out: blocked before the handlers change, unblocked after
 };
 
-// The stop signal this process received while a scope lives (SIGTERM or SIGUSR1), or 0. Call it on the
+// The stop signal this process received while a scope lives (SIGTERM, SIGUSR1 or SIGINT), or 0. Call it on the
 // scope's thread: it takes pending signals.
 int stop_signal();
-// "SIGTERM", "SIGUSR1", or "a stop signal".
+// "SIGTERM", "SIGUSR1", "SIGINT", or "a stop signal".
 const char* stop_signal_name(int signal);
 
 }  // namespace diffuse

@@ -9,6 +9,7 @@ sigset_t stop_signal_set() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGINT);  // Ctrl-C on a plain run stops it like a scheduler's SIGTERM
   return set;
 }
 

@@ -1,4 +1,4 @@
-// The stop signals (SIGTERM, SIGUSR1: "stop at the next step boundary",
+// The stop signals (SIGTERM, SIGUSR1, SIGINT: "stop at the next step boundary",
 // distributed/stop_signal.h) belong to the main thread. Helper threads block them,
 // so that a stop signal sent to the process (by a scheduler, or forwarded by
 // mpirun to every rank) is always taken by the main thread and never
@@ -11,7 +11,7 @@
 
 namespace diffuse {
 
-// {SIGTERM, SIGUSR1}.
+// {SIGTERM, SIGUSR1, SIGINT}.
 sigset_t stop_signal_set();
 
 // Blocks the stop signals on this thread for a scope and then restores the mask: threads started inside the scope

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdlib>
 
 #include "distributed/communicator.h"
 #include "distributed/shard_layout.h"
@@ -46,6 +47,27 @@ TEST(StopSignal, IsRecordedWhileTheScopeLives) {
   EXPECT_EQ(stop_signal(), 0);
   std::raise(SIGTERM);
   EXPECT_STREQ(stop_signal_name(stop_signal()), "SIGTERM");
+}
+
+TEST(StopSignal, CtrlCStopsLikeSigterm) {
+  const StopSignalScope scope;
+  std::raise(SIGINT);
+  EXPECT_EQ(stop_signal(), SIGINT);
+  EXPECT_STREQ(stop_signal_name(SIGINT), "SIGINT");
+}
+
+// After the first request, a second one ends the process then and there, not at the next step boundary.
+TEST(StopSignalDeathTest, SecondSignalEndsTheProcessAtOnce) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        const StopSignalScope scope;
+        std::raise(SIGINT);
+        if (stop_signal() != SIGINT) std::exit(2);
+        std::raise(SIGINT);
+        std::exit(0);  // not reached when the second signal ends the process
+      },
+      ::testing::KilledBySignal(SIGINT), "");
 }
 
 TEST(ShardLayout, CoversTheBufferWithNearlyEqualParts) {
