@@ -89,6 +89,7 @@ std::vector<Field> schema(Config& c) {
       {"train.eval_every", Kind::Int64, &c.train.eval_every},
       {"train.checkpoint_every", Kind::Int64, &c.train.checkpoint_every},
       {"train.keep_checkpoints", Kind::Int, &c.train.keep_checkpoints},
+      {"train.max_consecutive_skips", Kind::Int, &c.train.max_consecutive_skips},
       {"train.bucket_mb", Kind::Double, &c.train.bucket_mb},
       choice("train.reduce_dtype", &c.train.reduce_dtype, kReduceDTypeNames),
       {"train.shard_optimizer", Kind::Bool, &c.train.shard_optimizer},
@@ -271,6 +272,7 @@ void validate(const Config& c, const std::string& origin) {
           "must name the reference dataset when train.eval_every is set", origin);
   require(t.checkpoint_every > 0, "train.checkpoint_every", "must be positive", origin);
   require(t.keep_checkpoints > 0, "train.keep_checkpoints", "must be positive", origin);
+  require(t.max_consecutive_skips > 0, "train.max_consecutive_skips", "must be positive", origin);
   require(t.bucket_mb > 0, "train.bucket_mb", "must be positive", origin);
   require(c.sample.steps > 0, "sample.steps", "must be positive", origin);
   require(c.sample.eta >= 0, "sample.eta", "must be >= 0", origin);

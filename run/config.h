@@ -67,6 +67,10 @@ struct TrainConfig {
   int64_t eval_every = 0;    // FID of the EMA weights every N steps (0 = never); needs eval.features
   int64_t checkpoint_every = 500;
   int keep_checkpoints = 3;
+  // A run whose gradients are not finite this many steps in a row has diverged: it ends with an error instead
+  // of skipping on. fp16's loss scale halves at each skip, so 10 in a row take it from 2^16 to 64, far below
+  // what a healthy fp16 run needs; fp32 and bf16 never skip a healthy step.
+  int max_consecutive_skips = 10;
   double bucket_mb = 25.0;          // gradient all-reduce buckets (MiB), overlapped with backward
   DType reduce_dtype = DType::F32;  // gradients between ranks: fp32 | bf16 (half the bytes, rounded sums)
   bool shard_optimizer = false;     // ZeRO-1: Adam moments sharded over ranks

@@ -2,14 +2,42 @@
 
 #include <cmath>
 #include <cstdint>
+#include <fstream>
 
 #include "core/error.h"
+#include "core/log.h"
+#include "io/atomic_file.h"
 #include "io/json.h"
 
 namespace diffuse {
 
-MetricsLog::MetricsLog(const std::string& path) {
+namespace {
+
+// Rewrites the log without the lines after `step` and those that do not parse; untouched when nothing goes.
+void drop_lines_after(const std::string& path, int64_t step) {
+  std::ifstream file(path);
+  if (!file) return;  // a new log
+  std::string kept, line;
+  int64_t dropped = 0;
+  while (std::getline(file, line)) {
+    const Json record = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    const bool keep = record.is_object() && record.contains("step") && record["step"].is_number_integer() &&
+                      record["step"].get<int64_t>() <= step;
+    if (keep)
+      kept += line + "\n";
+    else
+      ++dropped;
+  }
+  if (dropped == 0) return;
+  write_file_atomically(path, kept);
+  log_info("dropped ", dropped, " line(s) after step ", step, " from ", path, ": the run logs those steps again");
+}
+
+}  // namespace
+
+MetricsLog::MetricsLog(const std::string& path, int64_t continues_from_step) {
   if (path.empty()) return;
+  drop_lines_after(path, continues_from_step);
   file_ = std::fopen(path.c_str(), "a");
   DIFFUSE_CHECK(file_ != nullptr, "cannot open ", path, " for appending");
 }

@@ -133,6 +133,8 @@ void Trainer::resume_from(const std::string& checkpoint) {
   optimizer_->load({buffers.adam_m, buffers.adam_v}, buffers.ema);
   step_ = meta.step;
   scaler_.restore({meta.loss_scale, meta.loss_scale_good_steps, 0});
+  window_steps_ = meta.window_steps;
+  window_loss_folded_ = meta.window_loss_sum;
   const Config saved = parse_config(meta.config_yaml, checkpoint);
   if (communicator_.rank() != 0) return;
   if (saved.train.batch_size != config_.train.batch_size)
@@ -159,6 +161,9 @@ void Trainer::set_progress_label(std::string prefix, std::vector<std::pair<std::
 void Trainer::save_checkpoint() {
   // Sharded moments are gathered for the file (for a moment every rank holds them whole).
   const AdamW::Moments moments = optimizer_->gather_moments();
+  // The open logging window goes into the file; folding it here, in an interrupted run and an uninterrupted
+  // one alike, makes the resumed run's first windowed loss the uninterrupted run's to the bit.
+  window_loss_folded_ = take_window_loss_sum();
   if (communicator_.rank() != 0) return;
   CheckpointMeta meta;
   meta.step = step_;
@@ -172,6 +177,8 @@ void Trainer::save_checkpoint() {
   meta.seed = config_.seed;
   meta.config_yaml = config_to_yaml(config_);
   meta.sampling_steps = sampling_steps_;
+  meta.window_steps = window_steps_;
+  meta.window_loss_sum = window_loss_folded_;
   // Written from host copies (the buffers themselves on the CPU backend).
   CheckpointBuffers buffers{on_device(store_.params(), Device::CPU),
                             {},
@@ -238,11 +245,13 @@ bool Trainer::agree_to_stop() {
   return communicator_.all_reduce_sum(signal != 0 ? 1.0 : 0.0) > 0.0;
 }
 
-double Trainer::take_window_loss() {
-  if (!window_losses_.defined()) return 0.0;
-  double sum = 0.0;
-  for (float value : to_vector(window_losses_)) sum += value;
+double Trainer::take_window_loss_sum() {
+  double mine = 0.0;
+  if (window_losses_.defined())
+    for (float value : to_vector(window_losses_)) mine += value;
   window_losses_ = Tensor();
+  const double sum = communicator_.all_reduce_sum(mine) + window_loss_folded_;
+  window_loss_folded_ = 0.0;
   return sum;
 }
 
@@ -273,6 +282,12 @@ double Trainer::train_step(const Batch& batch) {
   if (!decision.apply) {
     log_warning("step ", step_, ": gradients are not finite; skipped (", scaler_.skipped_steps(),
                 " skipped so far, loss scale now ", scaler_.scale(), ")");
+    // Every rank sees the same all-reduced gradients, so every rank ends here together.
+    DIFFUSE_CHECK(scaler_.consecutive_skips() < train.max_consecutive_skips, "training diverged: the gradients of ",
+                  scaler_.consecutive_skips(), " steps in a row, up to step ", step_,
+                  ", were not finite (train.max_consecutive_skips = ", train.max_consecutive_skips,
+                  "); the checkpoints written before it are kept in ", (fs::path(run_dir_) / "checkpoints").string(),
+                  ": lower train.lr or check the data, then resume from them");
     return decision.grad_norm;
   }
   ops::AdamWStep adam;
@@ -303,7 +318,7 @@ RunOutcome Trainer::run(int64_t stop_after) {
   check_dataset_matches(loader.info(), config_.data.train, config_);
   steps_per_epoch_ = loader.steps_per_epoch();
 
-  MetricsLog metrics(rank == 0 ? (fs::path(run_dir_) / "metrics.jsonl").string() : std::string());
+  MetricsLog metrics(rank == 0 ? (fs::path(run_dir_) / "metrics.jsonl").string() : std::string(), step_);
   const int64_t last = stop_after >= 0 ? std::min(train.steps, step_ + stop_after) : train.steps;
   if (rank == 0)
     log_info("training ", store_.numel(), " parameters from step ", step_, " to ", last, ", global batch ",
@@ -315,22 +330,22 @@ RunOutcome Trainer::run(int64_t stop_after) {
 
   auto window_start = std::chrono::steady_clock::now();
   const auto run_start = window_start;
-  int64_t window_steps = 0;
+  int64_t timed_steps = 0;  // of the window, those run by this process: a resumed window's first ones were not
   double window_wait = 0.0;
-  window_losses_ = Tensor();
   while (step_ < last) {
     const Batch batch = loader.next();
     DIFFUSE_CHECK(batch.step == step_, "data loader is at step ", batch.step, " but training is at ", step_);
     const double grad_norm = train_step(batch);
-    ++window_steps;
+    ++window_steps_;
+    ++timed_steps;
     window_wait += last_reduction_wait_;
 
     if (step_ % train.log_every == 0 || step_ == last) {
-      const double loss = communicator_.all_reduce_sum(take_window_loss()) / (window_steps * train.batch_size);
+      const double loss = take_window_loss_sum() / static_cast<double>(window_steps_ * train.batch_size);
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - window_start).count();
-      const double images_per_second = window_steps * train.batch_size / std::max(seconds, 1e-9);
-      const double eta = (last - step_) * seconds / window_steps;
+      const double images_per_second = timed_steps * train.batch_size / std::max(seconds, 1e-9);
+      const double eta = (last - step_) * seconds / timed_steps;
       const double lr = lr_schedule_.rate(step_);
       if (rank == 0) {
         std::printf("%s%sstep %lld/%lld  loss %.4f  grad %.3f  lr %.2e  %.1f img/s  ETA %s\n", progress_prefix_.c_str(),
@@ -346,11 +361,12 @@ RunOutcome Trainer::run(int64_t stop_after) {
           {"img_per_s", images_per_second},
           {"samples_seen", static_cast<double>(step_ * train.batch_size)},
           {"elapsed_s", std::chrono::duration<double>(now - run_start).count()}};
-      if (world > 1) values.push_back({"reduction_wait_s", window_wait / window_steps});
+      if (world > 1) values.push_back({"reduction_wait_s", window_wait / timed_steps});
       values.insert(values.end(), label_metrics_.begin(), label_metrics_.end());
       metrics.write(step_, values);
       window_start = now;
-      window_steps = 0;
+      window_steps_ = 0;
+      timed_steps = 0;
       window_wait = 0.0;
     }
     // Sampling, evaluation and checkpoints are not training: the throughput window skips them.
@@ -363,7 +379,9 @@ RunOutcome Trainer::run(int64_t stop_after) {
       communicator_.barrier();  // every rank exits only once the checkpoint is complete
       return RunOutcome::kStopped;
     }
-    if (step_ % train.checkpoint_every == 0 || step_ == last) save_checkpoint();
+    // Not while steps are being skipped: should the run diverge, its last checkpoints from before stay unpruned.
+    const bool periodic = step_ % train.checkpoint_every == 0 && scaler_.consecutive_skips() == 0;
+    if (periodic || step_ == last) save_checkpoint();
     window_start += std::chrono::steady_clock::now() - pause_start;
   }
   communicator_.barrier();

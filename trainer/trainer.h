@@ -94,8 +94,9 @@ class Trainer {
   // One optimizer step; returns the gradient norm before clipping. Adds the
   // step's per-sample losses to window_losses_.
   double train_step(const Batch& batch);
-  // The sum of the losses added to window_losses_ since the last call (one read from the device).
-  double take_window_loss();
+  // The logging window's loss summed over its samples on every rank, and a new window begins (one read from the
+  // device; collective).
+  double take_window_loss_sum();
   void write_sample_grid();
   void evaluate(MetricsLog& metrics);
   // Runs `body` with the first EMA rate's weights in the model, then restores the training weights.
@@ -122,7 +123,11 @@ class Trainer {
   int64_t steps_per_epoch_ = 0;  // set by run() from the dataset; 0 before
   int64_t step_ = 0;
   double last_reduction_wait_ = 0.0;
-  Tensor window_losses_;  // f32 [micro-batch] on the device: per-sample losses summed since the last log
+  // The logging window: steps since the last metrics line, this rank's per-sample losses summed on the device
+  // (f32 [micro-batch]), and the sum over all ranks folded in at checkpoints (or restored from one).
+  int64_t window_steps_ = 0;
+  Tensor window_losses_;
+  double window_loss_folded_ = 0.0;
 };
 
 // `diffuse train`: starts the run session (run/run_session.h: the config, the

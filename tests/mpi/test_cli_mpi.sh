@@ -11,15 +11,6 @@ source_dir=$3
 # shellcheck source=tests/support/cli_testing.sh
 source "$(dirname "$0")/../support/cli_testing.sh"
 
-# wait_for_line FILE PATTERN: until FILE has a line matching PATTERN (at most 120 s).
-wait_for_line() {
-  for _ in $(seq 1200); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
 prepare_fmnist_test_split "$diffuse" "$work/test.h5" || fail "prepare idx"
 
 # Half the width of tiny.yaml: two ranks may share two cores with other tests.

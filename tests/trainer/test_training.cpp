@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "data/convert.h"
 #include "distributed/stop_signal.h"
+#include "run/model_setup.h"
 #include "tests/support/op_testing.h"
 #include "tests/trainer/training_fixture.h"
 #include "trainer/trainer.h"
@@ -144,6 +145,65 @@ TEST_F(TrainingTest, StopSignalStopsAtTheNextStepWithACheckpoint) {
   resumed.resume_from(newest_checkpoint(run_dir("preempted")));
   EXPECT_EQ(resumed.run(), RunOutcome::kFinished);
   EXPECT_EQ(resumed.step(), 3);
+}
+
+// Preempted after step 1 (with a checkpoint there in both runs), the resumed run's first windowed loss covers
+// steps 1 and 2 like the uninterrupted run's, to the bit.
+TEST_F(TrainingTest, ResumedRunLogsTheUninterruptedWindowedLoss) {
+  const Config config = tiny({"train.steps=4", "train.log_every=2", "train.checkpoint_every=1"});
+  Trainer straight(config, Device::CPU, run_dir("window-straight"), communicator_, false);
+  straight.run();
+  {
+    const StopSignalScope stop_signals;
+    Trainer first(config, Device::CPU, run_dir("window-resumed"), communicator_, false);
+    std::raise(SIGTERM);
+    ASSERT_EQ(first.run(), RunOutcome::kStopped);
+    ASSERT_EQ(first.step(), 1);
+  }
+  Trainer resumed(config, Device::CPU, run_dir("window-resumed"), communicator_, true);
+  resumed.resume_from(newest_checkpoint(run_dir("window-resumed")));
+  resumed.run();
+  const std::vector<double> expected = logged_losses(run_dir("window-straight"));
+  ASSERT_EQ(expected.size(), 2u);
+  EXPECT_EQ(logged_losses(run_dir("window-resumed")), expected);
+}
+
+// Killed after logging step 3 but before its checkpoint: the run resumed from step 2 logs step 3 once.
+TEST_F(TrainingTest, ResumedRunLogsEachStepOnce) {
+  const Config config =
+      tiny({"train.steps=3", "train.log_every=1", "train.checkpoint_every=2", "train.keep_checkpoints=5"});
+  {
+    Trainer first(config, Device::CPU, run_dir("log-once"), communicator_, false);
+    first.run();
+  }
+  fs::remove(checkpoint_path(run_dir("log-once"), 3));
+  Trainer resumed(config, Device::CPU, run_dir("log-once"), communicator_, true);
+  resumed.resume_from(newest_checkpoint(run_dir("log-once")));
+  resumed.run();
+  std::ifstream metrics(run_dir("log-once") + "/metrics.jsonl");
+  std::vector<int> steps;
+  for (std::string line; std::getline(metrics, line);) steps.push_back(std::stoi(line.substr(line.find(':') + 1)));
+  EXPECT_EQ(steps, (std::vector<int>{1, 2, 3}));
+}
+
+// Gradients that stay non-finite end the run with an error; the checkpoints from before the divergence stay.
+TEST_F(TrainingTest, DivergedRunEndsWithAnErrorAndKeepsTheLastGoodCheckpoints) {
+  const Config config =
+      tiny({"train.steps=10", "train.checkpoint_every=1", "train.keep_checkpoints=2", "train.max_consecutive_skips=3"});
+  const DiffusionSetup setup = diffusion_setup(config);
+  Trainer trainer(config, Device::CPU, run_dir("diverged"), communicator_, false);
+  // From step 3 on (micro-batch step 2, counted from 0) the loss is scaled by infinity: every gradient overflows.
+  trainer.set_micro_step([&](model::UNet& unet, const MicroBatch& batch, float loss_scale) {
+    return train_micro_batch(unet, setup, config.seed, batch, batch.step >= 2 ? INFINITY : loss_scale);
+  });
+  const std::string message = testing::error_message([&] { trainer.run(); });
+  EXPECT_NE(message.find("training diverged: the gradients of 3 steps in a row, up to step 5, were not finite "
+                         "(train.max_consecutive_skips = 3)"),
+            std::string::npos)
+      << message;
+  EXPECT_TRUE(fs::exists(checkpoint_path(run_dir("diverged"), 1)));
+  EXPECT_TRUE(fs::exists(checkpoint_path(run_dir("diverged"), 2)));
+  EXPECT_EQ(newest_checkpoint(run_dir("diverged")), checkpoint_path(run_dir("diverged"), 2));
 }
 
 TEST_F(TrainingTest, UnwritableRunDirectoryFailsBeforeTraining) {
