@@ -247,11 +247,11 @@ void parse_choices(const std::vector<Field>& fields, const std::string& origin) 
     if (field.given_name) field.choice.parse(*field.given_name, concat("config key '", field.key, "' in ", origin));
 }
 
-// The discrete schedules tabulate every timestep: published models use 1000 to 4000, and a count in the billions
-// only exhausts memory.
-constexpr int kMaxTimesteps = 100000;
-// Each is an OS thread with its own stack: the largest machines have a few hundred hardware threads, and tens of
-// thousands crash the OpenMP runtime.
+// The discrete schedules tabulate every timestep: published models use 1000 to 4000, a million takes 8 MB, and a
+// count in the billions only exhausts memory.
+constexpr int kMaxTimesteps = 1000000;
+// runtime.threads starts that many OpenMP threads, each with its own stack: the largest machines have a few hundred
+// hardware threads, and tens of thousands crash the OpenMP runtime.
 constexpr int kMaxThreads = 1024;
 
 void require(bool condition, const std::string& key, const std::string& problem, const std::string& origin) {
@@ -290,7 +290,7 @@ void validate(const Config& c, const std::string& origin) {
   require(t.adam_eps > 0, "train.adam_eps", "must be positive", origin);
   require(t.grad_clip >= 0, "train.grad_clip", "must be >= 0", origin);
   for (double rate : t.ema_rates) require(rate > 0 && rate < 1, "train.ema_rates", "rates must be in (0, 1)", origin);
-  // Each rate names its weights in checkpoints.
+  // Each rate names its EMA weights in checkpoints (17 significant digits: distinct rates, distinct names).
   for (auto rate = t.ema_rates.begin(); rate != t.ema_rates.end(); ++rate)
     require(std::find(t.ema_rates.begin(), rate, *rate) == rate, "train.ema_rates",
             concat("rate ", *rate, " is listed twice"), origin);
