@@ -3,6 +3,7 @@
 // an MPI launcher, on each failing rank, and the job ends: see MpiSession).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <new>
 #include <string>
 
 #include "cli/commands.h"
@@ -28,6 +29,10 @@ int main(int argc, char** argv) {
     return app.exit(error);
   } catch (const diffuse::Error& error) {
     std::fprintf(stderr, "error: %s\n", error.what());
+    return mpi.end_after_error();
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "error: out of memory (a size in the configuration or on the command line may be too large)\n");
     return mpi.end_after_error();
   } catch (const std::exception& error) {
     std::fprintf(stderr, "error: %s\n", error.what());

@@ -3,11 +3,15 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
 #include <optional>
+#include <set>
 #include <sstream>
+#include <system_error>
 #include <utility>
 
 #include "core/error.h"
@@ -135,6 +139,16 @@ const char* kind_name(Kind kind) {
   return "?";
 }
 
+// Every number-valued key's value passes here: YAML's .inf and .nan are numbers to the parser but no setting, and
+// comparisons against them pass range checks that they should fail.
+double finite_number(const Field& field, const YAML::Node& node, const std::string& origin) {
+  const double value = node.as<double>();
+  if (!std::isfinite(value))
+    throw Error(
+        concat("config key '", field.key, "' in ", origin, ": expected a finite number, got '", node.Scalar(), "'"));
+  return value;
+}
+
 void assign(Field& field, const YAML::Node& node, const std::string& origin) {
   try {
     switch (field.kind) {
@@ -148,7 +162,7 @@ void assign(Field& field, const YAML::Node& node, const std::string& origin) {
         *static_cast<uint64_t*>(field.target) = node.as<uint64_t>();
         break;
       case Kind::Double:
-        *static_cast<double*>(field.target) = node.as<double>();
+        *static_cast<double*>(field.target) = finite_number(field, node, origin);
         break;
       case Kind::Bool:
         *static_cast<bool*>(field.target) = node.as<bool>();
@@ -165,10 +179,13 @@ void assign(Field& field, const YAML::Node& node, const std::string& origin) {
         if (!node.IsSequence()) throw YAML::Exception(YAML::Mark(), "not a list");
         *static_cast<std::vector<int>*>(field.target) = node.as<std::vector<int>>();
         break;
-      case Kind::DoubleList:
+      case Kind::DoubleList: {
         if (!node.IsSequence()) throw YAML::Exception(YAML::Mark(), "not a list");
-        *static_cast<std::vector<double>*>(field.target) = node.as<std::vector<double>>();
+        std::vector<double> values;
+        for (const YAML::Node& element : node) values.push_back(finite_number(field, element, origin));
+        *static_cast<std::vector<double>*>(field.target) = values;
         break;
+      }
     }
   } catch (const YAML::Exception&) {
     std::ostringstream text;
@@ -184,12 +201,15 @@ Field* find_field(std::vector<Field>& fields, const std::string& key) {
   return nullptr;
 }
 
-// Walks a YAML mapping, assigning leaves to fields and rejecting unknown keys.
+// Walks a YAML mapping, assigning leaves to fields and rejecting unknown and repeated keys (yaml-cpp keeps both
+// entries of a repeated key, and the later one would silently win).
 void apply_node(std::vector<Field>& fields, const YAML::Node& node, const std::string& prefix,
                 const std::string& origin) {
+  std::set<std::string> seen;
   for (const auto& entry : node) {
     const std::string key =
         prefix.empty() ? entry.first.as<std::string>() : prefix + "." + entry.first.as<std::string>();
+    if (!seen.insert(key).second) throw Error(concat("config key '", key, "' appears twice in ", origin));
     if (Field* field = find_field(fields, key)) {
       assign(*field, entry.second, origin);
       continue;
@@ -228,6 +248,13 @@ void parse_choices(const std::vector<Field>& fields, const std::string& origin) 
     if (field.given_name) field.choice.parse(*field.given_name, concat("config key '", field.key, "' in ", origin));
 }
 
+// The discrete schedules tabulate every timestep: published models use 1000 to 4000, a million takes 8 MB, and a
+// count in the billions only exhausts memory.
+constexpr int kMaxTimesteps = 1000000;
+// runtime.threads starts that many OpenMP threads, each with its own stack: the largest machines have a few hundred
+// hardware threads, and tens of thousands crash the OpenMP runtime.
+constexpr int kMaxThreads = 1024;
+
 void require(bool condition, const std::string& key, const std::string& problem, const std::string& origin) {
   if (!condition) throw Error(concat("config key '", key, "' in ", origin, ": ", problem));
 }
@@ -248,7 +275,8 @@ void validate(const Config& c, const std::string& origin) {
   require(m.groups > 0, "model.groups", "must be positive", origin);
   for (int mult : m.channel_mults)
     require((m.channels * mult) % m.groups == 0, "model.groups", "must divide every level's channel count", origin);
-  require(c.diffusion.timesteps >= 2, "diffusion.timesteps", "must be at least 2", origin);
+  require(c.diffusion.timesteps >= 2 && c.diffusion.timesteps <= kMaxTimesteps, "diffusion.timesteps",
+          concat("must be in [2, ", kMaxTimesteps, "]"), origin);
   require(c.diffusion.class_dropout >= 0 && c.diffusion.class_dropout < 1, "diffusion.class_dropout",
           "must be in [0, 1)", origin);
   const TrainConfig& t = c.train;
@@ -263,6 +291,10 @@ void validate(const Config& c, const std::string& origin) {
   require(t.adam_eps > 0, "train.adam_eps", "must be positive", origin);
   require(t.grad_clip >= 0, "train.grad_clip", "must be >= 0", origin);
   for (double rate : t.ema_rates) require(rate > 0 && rate < 1, "train.ema_rates", "rates must be in (0, 1)", origin);
+  // Each rate names its EMA weights in checkpoints (17 significant digits: distinct rates, distinct names).
+  for (auto rate = t.ema_rates.begin(); rate != t.ema_rates.end(); ++rate)
+    require(std::find(t.ema_rates.begin(), rate, *rate) == rate, "train.ema_rates",
+            concat("rate ", *rate, " is listed twice"), origin);
   require(t.log_every > 0, "train.log_every", "must be positive", origin);
   require(t.sample_every >= 0, "train.sample_every", "must be >= 0", origin);
   require(t.eval_every >= 0, "train.eval_every", "must be >= 0", origin);
@@ -285,23 +317,27 @@ void validate(const Config& c, const std::string& origin) {
   require(d.steps_per_stage > 0, "distill.steps_per_stage", "must be positive", origin);
   require(d.lr > 0, "distill.lr", "must be positive", origin);
   require(c.eval.samples > 1, "eval.samples", "must be at least 2", origin);
-  require(c.runtime.threads >= 0, "runtime.threads", "must be >= 0", origin);
+  require(c.runtime.threads >= 0 && c.runtime.threads <= kMaxThreads, "runtime.threads",
+          concat("must be in [0, ", kMaxThreads, "]"), origin);
   require(c.runtime.collective_timeout_s > 0, "runtime.collective_timeout_s", "must be positive", origin);
 }
 
-}  // namespace
-
-Config parse_config(const std::string& yaml_text, const std::string& origin,
-                    const std::vector<std::string>& overrides) {
-  YAML::Node root;
+YAML::Node parse_yaml(const std::string& yaml_text, const std::string& origin) {
   try {
-    root = YAML::Load(yaml_text);
+    return YAML::Load(yaml_text);
   } catch (const YAML::Exception& error) {
     throw Error(concat("cannot parse ", origin, ": ", error.what()));
   }
+}
+
+bool has_settings(const YAML::Node& root) {
+  return root.IsDefined() && !root.IsNull() && !(root.IsMap() && root.size() == 0);
+}
+
+Config configure(const YAML::Node& root, const std::string& origin, const std::vector<std::string>& overrides) {
   Config config;
   std::vector<Field> fields = schema(config);
-  if (root.IsDefined() && !root.IsNull()) {
+  if (has_settings(root)) {
     if (!root.IsMap()) throw Error(concat(origin, " must be a YAML mapping of config sections"));
     apply_node(fields, root, "", origin);
   }
@@ -312,12 +348,33 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
   return config;
 }
 
+// A relative path means the current directory's; stored absolute, it means the same to a run resumed elsewhere.
+void make_absolute(std::string& path) {
+  if (!path.empty()) path = std::filesystem::absolute(path).string();
+}
+
+}  // namespace
+
+Config parse_config(const std::string& yaml_text, const std::string& origin,
+                    const std::vector<std::string>& overrides) {
+  return configure(parse_yaml(yaml_text, origin), origin, overrides);
+}
+
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  // An ifstream opens a directory and reads nothing from it, which would mean the defaults.
+  std::error_code unreadable;  // reported below as a file that cannot be read
+  DIFFUSE_CHECK(!std::filesystem::is_directory(path, unreadable), "config file ", path, " is a directory");
   std::ifstream file(path);
   DIFFUSE_CHECK(file.good(), "cannot read config file ", path);
   std::stringstream text;
   text << file.rdbuf();
-  return parse_config(text.str(), path, overrides);
+  const YAML::Node root = parse_yaml(text.str(), path);
+  DIFFUSE_CHECK(has_settings(root), "config file ", path, " has no settings");
+  Config config = configure(root, path, overrides);
+  make_absolute(config.data.train);
+  make_absolute(config.data.test);
+  make_absolute(config.eval.features);
+  return config;
 }
 
 std::string config_to_yaml(const Config& config) {

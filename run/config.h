@@ -119,9 +119,13 @@ struct Config {
 };
 
 // Loads `path` and applies the "key.sub=value" overrides in order; throws an
-// Error naming the key and the file (or "--set") on any problem.
+// Error naming the key and the file (or "--set") on any problem, and for a file
+// without settings. The data paths (data.train, data.test, eval.features) come
+// back absolute, resolved against the current directory, so that the copies
+// stored in the run directory and its checkpoints mean the same from anywhere.
 Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
-// Parses YAML text (e.g. the copy stored in a checkpoint); `origin` names it in errors.
+// Parses YAML text (e.g. the copy stored in a checkpoint) as it stands, paths
+// included; `origin` names it in errors. Empty text means the defaults.
 Config parse_config(const std::string& yaml_text, const std::string& origin,
                     const std::vector<std::string>& overrides = {});
 // The configuration as YAML, every key present, in schema order.

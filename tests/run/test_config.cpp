@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -218,6 +219,101 @@ TEST(Config, MissingFileIsAClearError) {
               load_config("/nonexistent/c.yaml");
             }).find("cannot read config file /nonexistent/c.yaml"),
             std::string::npos);
+}
+
+TEST(Config, NonFiniteNumbersAreRejected) {
+  const std::vector<std::pair<std::string, std::string>> in_file = {
+      {"train: {lr: .inf}\n", "config key 'train.lr' in a.yaml: expected a finite number, got '.inf'"},
+      {"model: {dropout: .nan}\n", "config key 'model.dropout' in a.yaml: expected a finite number, got '.nan'"},
+      {"train: {grad_clip: -.inf}\n", "config key 'train.grad_clip' in a.yaml: expected a finite number, got '-.inf'"},
+      {"train: {ema_rates: [0.9, .nan]}\n",
+       "config key 'train.ema_rates' in a.yaml: expected a finite number, got '.nan'"},
+      {"runtime: {collective_timeout_s: .inf}\n",
+       "config key 'runtime.collective_timeout_s' in a.yaml: expected a finite number, got '.inf'"},
+  };
+  for (const auto& [yaml, expected] : in_file) {
+    const std::string message = testing::error_message([&] { parse_config(yaml, "a.yaml"); });
+    EXPECT_NE(message.find(expected), std::string::npos) << message;
+  }
+  const std::string set = testing::error_message([] { parse_config("", "a.yaml", {"train.bucket_mb=.inf"}); });
+  EXPECT_NE(set.find("config key 'train.bucket_mb' in --set: expected a finite number"), std::string::npos) << set;
+}
+
+TEST(Config, RepeatedKeysAndSectionsAreRejected) {
+  const std::string key =
+      testing::error_message([] { parse_config("train:\n  lr: 1.0e-4\n  lr: 2.0e-4\n", "configs/x.yaml"); });
+  EXPECT_NE(key.find("config key 'train.lr' appears twice in configs/x.yaml"), std::string::npos) << key;
+  const std::string section = testing::error_message(
+      [] { parse_config("train:\n  lr: 1.0e-4\nmodel: {channels: 32}\ntrain:\n  steps: 5\n", "configs/x.yaml"); });
+  EXPECT_NE(section.find("config key 'train' appears twice in configs/x.yaml"), std::string::npos) << section;
+  const std::string top = testing::error_message([] { parse_config("seed: 1\nseed: 2\n", "configs/x.yaml"); });
+  EXPECT_NE(top.find("config key 'seed' appears twice in configs/x.yaml"), std::string::npos) << top;
+}
+
+TEST(Config, RepeatedEmaRatesAreRejected) {
+  const std::string message =
+      testing::error_message([] { parse_config("", "a.yaml", {"train.ema_rates=[0.99, 0.999, 0.99]"}); });
+  EXPECT_NE(message.find("config key 'train.ema_rates' in a.yaml with --set overrides: rate 0.99 is listed twice"),
+            std::string::npos)
+      << message;
+  EXPECT_NO_THROW(parse_config("train: {ema_rates: [0.99, 0.999, 0.9999]}\n", "a.yaml"));
+}
+
+TEST(Config, ThreadsAndTimestepsAreBounded) {
+  const std::string threads = testing::error_message([] { parse_config("runtime: {threads: 100000}\n", "a.yaml"); });
+  EXPECT_NE(threads.find("config key 'runtime.threads' in a.yaml: must be in [0, 1024]"), std::string::npos) << threads;
+  EXPECT_EQ(parse_config("runtime: {threads: 1024}\n", "a.yaml").runtime.threads, 1024);
+  const std::string timesteps =
+      testing::error_message([] { parse_config("", "a.yaml", {"diffusion.timesteps=2000000000"}); });
+  EXPECT_NE(timesteps.find("config key 'diffusion.timesteps' in a.yaml with --set overrides: must be in [2, 1000000]"),
+            std::string::npos)
+      << timesteps;
+  EXPECT_EQ(parse_config("diffusion: {timesteps: 1000000}\n", "a.yaml").diffusion.timesteps, 1000000);
+}
+
+namespace fs = std::filesystem;
+
+class ConfigFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    directory_ = fs::temp_directory_path() / ("diffuse-config-" + std::to_string(::getpid()) + "-" +
+                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(directory_);
+    fs::create_directories(directory_);
+  }
+  void TearDown() override { fs::remove_all(directory_); }
+
+  std::string write(const std::string& name, const std::string& text) const {
+    const fs::path path = directory_ / name;
+    std::ofstream(path) << text;
+    return path.string();
+  }
+
+  fs::path directory_;
+};
+
+TEST_F(ConfigFileTest, DirectoryIsAnError) {
+  const std::string message = testing::error_message([&] { load_config(directory_.string()); });
+  EXPECT_NE(message.find("config file " + directory_.string() + " is a directory"), std::string::npos) << message;
+}
+
+TEST_F(ConfigFileTest, FileWithoutSettingsIsAnError) {
+  for (const std::string& text : {std::string(), std::string("# data:\n#   train: x.h5\n\n"), std::string("{}\n")}) {
+    const std::string path = write("c.yaml", text);
+    const std::string message = testing::error_message([&] { load_config(path); });
+    EXPECT_NE(message.find("config file " + path + " has no settings"), std::string::npos) << message;
+  }
+}
+
+TEST_F(ConfigFileTest, DataPathsBecomeAbsolute) {
+  const std::string path = write("c.yaml", "data: {train: datasets/train.h5, test: ''}\n");
+  const Config config = load_config(path, {"eval.features=features.h5"});
+  EXPECT_EQ(config.data.train, (fs::current_path() / "datasets/train.h5").string());
+  EXPECT_EQ(config.data.test, "");
+  EXPECT_EQ(config.eval.features, (fs::current_path() / "features.h5").string());
+  EXPECT_EQ(load_config(path, {"data.train=/data/train.h5"}).data.train, "/data/train.h5");
+  // A checkpoint's stored copy is taken as it stands.
+  EXPECT_EQ(parse_config("data: {train: datasets/train.h5}\n", "stored config").data.train, "datasets/train.h5");
 }
 
 }  // namespace
