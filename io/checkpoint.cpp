@@ -1,10 +1,14 @@
 #include "io/checkpoint.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
+#include "core/log.h"
 #include "io/file_context.h"
 #include "io/hdf5.h"
 
@@ -42,7 +46,13 @@ void read_buffer_group(const Hdf5File& file, const std::string& group_path, cons
     DIFFUSE_CHECK(stored == entry.shape, "parameter '", entry.name, "' has shape ", shape_string(entry.shape),
                   " in this model but ", shape_string(stored), " in ", group_path,
                   ": the checkpoint is of another architecture");
-    file.read(path, buffer.f32() + entry.offset);
+    float* values = buffer.f32() + entry.offset;
+    file.read(path, values);
+    // Weights that are not finite would train or sample nothing but NaN: refuse them where they are named.
+    const float* bad =
+        std::find_if(values, values + shape_numel(entry.shape), [](float v) { return !std::isfinite(v); });
+    DIFFUSE_CHECK(bad == values + shape_numel(entry.shape), "parameter '", entry.name, "' in ", group_path, " holds ",
+                  *bad, " at element ", bad - values, ": the checkpoint's weights are not finite");
   }
 }
 
@@ -77,31 +87,85 @@ std::string checkpoint_path(const std::string& run_dir, int64_t step) {
 }
 
 namespace {
-// Complete checkpoints of a run, oldest first (temporaries end in .tmp and are ignored).
-std::vector<fs::path> list_checkpoints(const std::string& run_dir) {
-  std::vector<fs::path> found;
-  const fs::path directory = fs::path(run_dir) / "checkpoints";
-  std::error_code error;
-  if (!fs::is_directory(directory, error)) return found;
-  for (const auto& entry : fs::directory_iterator(directory)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(kPrefix, 0) == 0 && name.size() > std::strlen(kSuffix) &&
-        name.compare(name.size() - std::strlen(kSuffix), std::strlen(kSuffix), kSuffix) == 0)
-      found.push_back(entry.path());
-  }
-  std::sort(found.begin(), found.end());  // zero-padded steps sort by name
-  return found;
+// The step of a checkpoint named ckpt-<digits>.h5; nothing for any other name.
+std::optional<int64_t> step_in_name(const std::string& name) {
+  const size_t prefix = std::strlen(kPrefix), suffix = std::strlen(kSuffix);
+  if (name.size() <= prefix + suffix || name.rfind(kPrefix, 0) != 0 ||
+      name.compare(name.size() - suffix, suffix, kSuffix) != 0)
+    return std::nullopt;
+  const char* first = name.data() + prefix;
+  const char* last = name.data() + name.size() - suffix;
+  if (!std::all_of(first, last, [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  int64_t step = 0;
+  if (std::from_chars(first, last, step).ec != std::errc()) return std::nullopt;  // too many digits
+  return step;
 }
 }  // namespace
 
+std::vector<std::string> list_checkpoints(const std::string& run_dir) {
+  std::vector<std::pair<int64_t, std::string>> found;
+  const fs::path directory = fs::path(run_dir) / "checkpoints";
+  std::error_code error;
+  if (!fs::is_directory(directory, error)) return {};
+  for (const auto& entry : fs::directory_iterator(directory)) {
+    const std::optional<int64_t> step = step_in_name(entry.path().filename().string());
+    if (step) found.emplace_back(*step, entry.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> paths;
+  for (auto& [step, path] : found) paths.push_back(std::move(path));
+  return paths;
+}
+
 std::string newest_checkpoint(const std::string& run_dir) {
-  const std::vector<fs::path> found = list_checkpoints(run_dir);
-  return found.empty() ? std::string() : found.back().string();
+  const std::vector<std::string> found = list_checkpoints(run_dir);
+  return found.empty() ? std::string() : found.back();
 }
 
 void prune_checkpoints(const std::string& run_dir, int keep) {
-  const std::vector<fs::path> found = list_checkpoints(run_dir);
+  const std::vector<std::string> found = list_checkpoints(run_dir);
   for (size_t i = 0; i + static_cast<size_t>(keep) < found.size(); ++i) fs::remove(found[i]);
+}
+
+void check_checkpoint_complete(const std::string& path) {
+  const Hdf5File file = Hdf5File::open(path, kWhat);
+  with_file_context(kWhat, path, [&] {
+    read_meta(file);
+    DIFFUSE_CHECK(file.exists("/params"), "group /params is missing");
+    const std::vector<std::string> names = file.names_in("/params");
+    std::vector<std::string> groups;
+    if (file.exists("/ema"))
+      for (const std::string& rate : file.names_in("/ema")) groups.push_back("/ema/" + rate);
+    for (const char* moments : {"/optimizer/m", "/optimizer/v"})
+      if (file.exists(moments)) groups.emplace_back(moments);
+    for (const std::string& group : groups) {
+      for (const std::string& name : names) {
+        const std::string dataset = group + "/" + name;
+        DIFFUSE_CHECK(file.exists(dataset), "dataset ", dataset, " is missing");
+        const Shape stored = file.dataset_shape(dataset), expected = file.dataset_shape("/params/" + name);
+        DIFFUSE_CHECK(stored == expected, "dataset ", dataset, " has shape ", shape_string(stored), " but /params/",
+                      name, " has ", shape_string(expected));
+      }
+    }
+  });
+}
+
+std::string newest_complete_checkpoint(const std::string& run_dir) {
+  const std::vector<std::string> found = list_checkpoints(run_dir);
+  std::string newest_problem;
+  for (auto candidate = found.rbegin(); candidate != found.rend(); ++candidate) {
+    try {
+      check_checkpoint_complete(*candidate);
+      return *candidate;
+    } catch (const Error& error) {
+      log_warning("cannot resume from ", error.what(),
+                  "; falling back to the checkpoint before it (this one is left as it is)");
+      if (newest_problem.empty()) newest_problem = error.what();
+    }
+  }
+  DIFFUSE_CHECK(found.empty(), "none of the ", found.size(), " checkpoint(s) in ", run_dir,
+                "/checkpoints is complete; the newest: ", newest_problem);
+  return "";
 }
 
 void write_checkpoint(const std::string& path, const std::vector<ParameterEntry>& layout, const CheckpointMeta& meta,

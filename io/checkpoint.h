@@ -53,10 +53,20 @@ struct CheckpointBuffers {
 
 // "RUN/checkpoints/ckpt-00001234.h5"
 std::string checkpoint_path(const std::string& run_dir, int64_t step);
-// The newest complete checkpoint in RUN/checkpoints, or "" when there is none.
+// The run's checkpoints, oldest step first: only files named ckpt-<digits>.h5 count, so other files kept
+// in RUN/checkpoints (ckpt-best.h5, temporaries ending in .tmp) are neither resumed from nor pruned.
+std::vector<std::string> list_checkpoints(const std::string& run_dir);
+// The newest of list_checkpoints(), or "" when there is none.
 std::string newest_checkpoint(const std::string& run_dir);
-// Deletes all but the newest `keep` checkpoints of the run.
+// Deletes all but the newest `keep` of list_checkpoints().
 void prune_checkpoints(const std::string& run_dir, int keep);
+
+// Opens the checkpoint and checks its metadata and that every group of weights holds the same parameters with
+// the same shapes, without reading the weights: an Error naming the file and what is wrong otherwise.
+void check_checkpoint_complete(const std::string& path);
+// The newest checkpoint of the run that check_checkpoint_complete() accepts, with a warning naming each newer
+// one it passes over and why (they stay on disk); "" when the run has none, an Error when none is complete.
+std::string newest_complete_checkpoint(const std::string& run_dir);
 
 void write_checkpoint(const std::string& path, const std::vector<ParameterEntry>& layout, const CheckpointMeta& meta,
                       const CheckpointBuffers& buffers);
@@ -65,6 +75,8 @@ CheckpointMeta read_checkpoint_meta(const std::string& path);
 // Fills the defined buffers (sized for `layout`) from the file. Every
 // parameter of the layout must be present with the same shape: otherwise the
 // error names the first mismatched parameter. EMA buffers are matched by rate.
+// A NaN or infinity in any buffer read is an error naming the group and the
+// first parameter that holds one.
 void read_checkpoint(const std::string& path, const std::vector<ParameterEntry>& layout, CheckpointBuffers& buffers);
 
 // Names of the EMA rates stored in a checkpoint.

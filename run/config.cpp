@@ -377,6 +377,43 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   return config;
 }
 
+namespace {
+
+// A key's value as YAML: what config_to_yaml() writes and config_differences() compares.
+void emit_value(YAML::Emitter& out, const Field& field) {
+  switch (field.kind) {
+    case Kind::Int:
+      out << *static_cast<int*>(field.target);
+      break;
+    case Kind::Int64:
+      out << *static_cast<int64_t*>(field.target);
+      break;
+    case Kind::UInt64:
+      out << *static_cast<uint64_t*>(field.target);
+      break;
+    case Kind::Double:
+      out << *static_cast<double*>(field.target);
+      break;
+    case Kind::Bool:
+      out << *static_cast<bool*>(field.target);
+      break;
+    case Kind::String:
+      out << YAML::DoubleQuoted << *static_cast<std::string*>(field.target);
+      break;
+    case Kind::Choice:
+      out << YAML::DoubleQuoted << field.choice.name();
+      break;
+    case Kind::IntList:
+      out << YAML::Flow << *static_cast<std::vector<int>*>(field.target);
+      break;
+    case Kind::DoubleList:
+      out << YAML::Flow << *static_cast<std::vector<double>*>(field.target);
+      break;
+  }
+}
+
+}  // namespace
+
 std::string config_to_yaml(const Config& config) {
   Config copy = config;
   const std::vector<Field> fields = schema(copy);
@@ -393,39 +430,30 @@ std::string config_to_yaml(const Config& config) {
       open_section = section;
     }
     out << YAML::Key << name << YAML::Value;
-    switch (field.kind) {
-      case Kind::Int:
-        out << *static_cast<int*>(field.target);
-        break;
-      case Kind::Int64:
-        out << *static_cast<int64_t*>(field.target);
-        break;
-      case Kind::UInt64:
-        out << *static_cast<uint64_t*>(field.target);
-        break;
-      case Kind::Double:
-        out << *static_cast<double*>(field.target);
-        break;
-      case Kind::Bool:
-        out << *static_cast<bool*>(field.target);
-        break;
-      case Kind::String:
-        out << YAML::DoubleQuoted << *static_cast<std::string*>(field.target);
-        break;
-      case Kind::Choice:
-        out << YAML::DoubleQuoted << field.choice.name();
-        break;
-      case Kind::IntList:
-        out << YAML::Flow << *static_cast<std::vector<int>*>(field.target);
-        break;
-      case Kind::DoubleList:
-        out << YAML::Flow << *static_cast<std::vector<double>*>(field.target);
-        break;
-    }
+    emit_value(out, field);
   }
   if (!open_section.empty()) out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
+}
+
+std::vector<std::string> config_differences(const Config& before, const Config& after) {
+  // Compared with every digit; shown with 15, which print 2.0e-4 as 0.0002 rather than 0.00020000000000000001.
+  const auto text = [](const Field& field, int digits) {
+    YAML::Emitter out;
+    out.SetDoublePrecision(digits);
+    emit_value(out, field);
+    return std::string(out.c_str());
+  };
+  Config before_copy = before, after_copy = after;
+  const std::vector<Field> before_fields = schema(before_copy), after_fields = schema(after_copy);
+  std::vector<std::string> differences;
+  for (size_t i = 0; i < before_fields.size(); ++i) {
+    if (text(before_fields[i], 17) != text(after_fields[i], 17))
+      differences.push_back(
+          concat(before_fields[i].key, " ", text(before_fields[i], 15), " -> ", text(after_fields[i], 15)));
+  }
+  return differences;
 }
 
 }  // namespace diffuse

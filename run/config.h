@@ -130,5 +130,7 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
                     const std::vector<std::string>& overrides = {});
 // The configuration as YAML, every key present, in schema order.
 std::string config_to_yaml(const Config& config);
+// Every key whose value differs, in schema order, as "key old -> new" ("seed 1 -> 2", "train.lr 0.0002 -> 0.0001").
+std::vector<std::string> config_differences(const Config& before, const Config& after);
 
 }  // namespace diffuse

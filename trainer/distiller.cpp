@@ -3,12 +3,14 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "diffusion/distillation.h"
 #include "distributed/rank_agreement.h"
 #include "io/atomic_file.h"
+#include "io/run_directory_lock.h"
 #include "run/checkpoint_model.h"
 #include "run/model_setup.h"
 #include "run/run_session.h"
@@ -62,7 +64,7 @@ struct ResumePoint {
 
 ResumePoint find_resume_point(const std::string& run_dir, const std::vector<int>& stages, int64_t steps_per_stage) {
   for (size_t stage = 0; stage < stages.size(); ++stage) {
-    const std::string newest = newest_checkpoint(stage_directory(run_dir, stage, stages[stage]));
+    const std::string newest = newest_complete_checkpoint(stage_directory(run_dir, stage, stages[stage]));
     if (newest.empty()) return {stage, ""};
     if (read_checkpoint_meta(newest).step < steps_per_stage) return {stage, newest};
   }
@@ -84,26 +86,6 @@ void check_or_record_teacher(const std::string& run_dir, const std::string& teac
   fs::create_directories(run_dir, error);
   DIFFUSE_CHECK(!error, "cannot create run directory ", run_dir, ": ", error.message());
   write_file_atomically(record.string(), identity + "\n");
-}
-
-// Rank 0 runs `decide` and every rank gets its text, or every rank throws its error (rather than the other
-// ranks waiting in the broadcast for one that failed).
-template <typename Decide>
-std::string decided_on_rank_zero(Communicator& communicator, Decide&& decide) {
-  std::string text, failure;
-  if (communicator.rank() == 0) {
-    try {
-      text = decide();
-    } catch (const Error& error) {
-      failure = error.what();
-    }
-  }
-  if (communicator.size() > 1) {
-    failure = broadcast_string(communicator, failure, 0);
-    text = broadcast_string(communicator, text, 0);
-  }
-  if (!failure.empty()) throw Error(failure);
-  return text;
 }
 
 }  // namespace
@@ -147,8 +129,10 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
   if (device.device != Device::CPU) teacher = checkpoint_model_on(*teacher, device.device);
   const ThreadChoice& threads = session.threads();
 
-  // Rank 0 checks the run directory and decides where to continue; every rank follows.
+  // Rank 0 locks and checks the run directory and decides where to continue; every rank follows.
+  std::optional<RunDirectoryLock> lock;  // rank 0's, held for the whole distillation
   const std::string decision = decided_on_rank_zero(communicator, [&] {
+    lock.emplace(options.run_dir);
     ResumePoint resume;
     if (options.resume == "auto") {
       resume = find_resume_point(options.run_dir, stages, config.distill.steps_per_stage);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "core/log.h"
 #include "core/on_device.h"
@@ -17,6 +18,7 @@
 #include "distributed/stop_signal.h"
 #include "io/atomic_file.h"
 #include "io/image_grid.h"
+#include "io/run_directory_lock.h"
 #include "run/checkpoint_model.h"
 #include "run/model_setup.h"
 #include "run/precision.h"
@@ -80,7 +82,7 @@ Trainer::Trainer(const Config& config, Device device, const std::string& run_dir
       setup_(diffusion_setup(config)),
       lr_schedule_{config.train.lr, config.train.warmup_steps, config.train.lr_decay, config.train.steps},
       scaler_(DynamicLossScaler::fixed()) {
-  const int world = communicator_.size(), rank = communicator_.rank();
+  const int world = communicator_.size();
   // On the CPU backend bf16 computes where the CPU can and fp32 otherwise (it says so).
   const PrecisionPolicy precision = precision_policy(config_.train.precision, device_);
   apply_precision(precision);
@@ -90,7 +92,8 @@ Trainer::Trainer(const Config& config, Device device, const std::string& run_dir
   DIFFUSE_CHECK(config_.train.batch_size % (world * config_.train.accumulation) == 0, "train.batch_size ",
                 config_.train.batch_size, " is not divisible by ", world, " ranks x train.accumulation ",
                 config_.train.accumulation);
-  if (rank == 0) {
+  // config.yaml waits for run(): a resume that fails must leave the run's configuration as it was.
+  decided_on_rank_zero(communicator_, [&] {
     check_writable(run_dir_);
     if (!resuming) {
       DIFFUSE_CHECK(newest_checkpoint(run_dir_).empty(), "run directory ", run_dir_,
@@ -98,8 +101,8 @@ Trainer::Trainer(const Config& config, Device device, const std::string& run_dir
     }
     fs::create_directories(fs::path(run_dir_) / "checkpoints");
     fs::create_directories(fs::path(run_dir_) / "samples");
-    write_file_atomically((fs::path(run_dir_) / "config.yaml").string(), config_to_yaml(config_));
-  }
+    return std::string();
+  });
 
   unet_ = std::make_unique<model::UNet>(unet_spec(config_.model), store_);
   store_.finalize(device_);
@@ -137,9 +140,13 @@ void Trainer::resume_from(const std::string& checkpoint) {
   window_loss_folded_ = meta.window_loss_sum;
   const Config saved = parse_config(meta.config_yaml, checkpoint);
   if (communicator_.rank() != 0) return;
-  if (saved.train.batch_size != config_.train.batch_size)
-    log_warning("resuming with train.batch_size ", config_.train.batch_size, " (the checkpoint used ",
-                saved.train.batch_size, "): the run continues, but not the same trajectory");
+  const std::vector<std::string> changed = config_differences(saved, config_);
+  if (!changed.empty()) {
+    std::string list;
+    for (const std::string& change : changed) list += concat(list.empty() ? "" : ", ", change);
+    log_warning("resuming with a configuration that differs from the checkpoint's (", list,
+                "): the run continues, but not on the same trajectory");
+  }
   if (meta.world_size != communicator_.size())
     log_info("the checkpoint was written by ", meta.world_size, " rank(s); continuing on ", communicator_.size(),
              " with the same global batch");
@@ -317,6 +324,7 @@ RunOutcome Trainer::run(int64_t stop_after) {
   DataLoader loader(loader_options);
   check_dataset_matches(loader.info(), config_.data.train, config_);
   steps_per_epoch_ = loader.steps_per_epoch();
+  if (rank == 0) write_file_atomically((fs::path(run_dir_) / "config.yaml").string(), config_to_yaml(config_));
 
   MetricsLog metrics(rank == 0 ? (fs::path(run_dir_) / "metrics.jsonl").string() : std::string(), step_);
   const int64_t last = stop_after >= 0 ? std::min(train.steps, step_ + stop_after) : train.steps;
@@ -399,24 +407,22 @@ void run_training(const std::string& config_path, const std::vector<std::string>
     log_info("computing on ", session.device_choice().description, " with ", threads.threads, " thread(s) per rank (",
              threads.reason, ")");
 
-  // Rank 0 decides which checkpoint to continue from; every rank reads it.
-  std::string checkpoint;
-  if (rank == 0) {
-    if (resume == "auto") {
-      checkpoint = newest_checkpoint(run_dir);
-      if (checkpoint.empty()) log_info("no checkpoint in ", run_dir, ": starting a new run");
-    } else if (!resume.empty()) {
-      checkpoint = resume;
-    }
-  }
-  if (communicator.size() > 1) checkpoint = broadcast_string(communicator, checkpoint, 0);
-
   // The evaluator first: a bad feature network or reference set fails before the run directory is touched.
   Evaluator evaluator;
   if (config.train.eval_every > 0) {
     DIFFUSE_CHECK(make_evaluator, "train.eval_every is set but this program cannot evaluate during training");
     evaluator = make_evaluator(config, communicator);
   }
+
+  // Rank 0 locks the run directory and decides which checkpoint to continue from; every rank reads it.
+  std::optional<RunDirectoryLock> lock;  // rank 0's, held until training ends
+  const std::string checkpoint = decided_on_rank_zero(communicator, [&] {
+    lock.emplace(run_dir);
+    if (resume != "auto") return resume;
+    const std::string newest = newest_complete_checkpoint(run_dir);
+    if (newest.empty()) log_info("no checkpoint in ", run_dir, ": starting a new run");
+    return newest;
+  });
   Trainer trainer(config, session.device(), run_dir, communicator, !resume.empty());
   if (!checkpoint.empty()) trainer.resume_from(checkpoint);
   trainer.set_evaluator(std::move(evaluator));

@@ -48,10 +48,11 @@ enum class RunOutcome {
 
 class Trainer {
  public:
-  // Prepares the run directory (RUN/config.yaml, checkpoints/, samples/) and
-  // the model. Refuses a run directory that already holds checkpoints unless
-  // a resume follows (no existing output is overwritten by a fresh run).
-  // Collective: every rank constructs its Trainer; they must have the same config.
+  // Prepares the run directory (checkpoints/, samples/) and the model. Refuses
+  // a run directory that already holds checkpoints unless a resume follows (no
+  // existing output is overwritten by a fresh run); a refusal on rank 0 is an
+  // error on every rank. Collective: every rank constructs its Trainer; they
+  // must have the same config.
   // The model, its gradients, optimizer state and EMA live on `device`,
   // runtime.device as the run session resolved it (run/run_session.h; the
   // communicator must handle buffers there); checkpoints, sample grids and
@@ -70,10 +71,11 @@ class Trainer {
 
   // What runs every train.eval_every steps on the first EMA rate's weights; its values go to metrics.jsonl.
   void set_evaluator(Evaluator evaluator) { evaluator_ = std::move(evaluator); }
-  // Loads parameters, EMA, optimizer state and the step from a checkpoint (every rank reads it).
+  // Loads parameters, EMA, optimizer state and the step from a checkpoint (every rank reads it), warning
+  // about every configuration key that differs from the checkpoint's.
   void resume_from(const std::string& checkpoint);
-  // Trains until train.steps (or `stop_after` more steps when >= 0, for tests),
-  // or until a stop signal reaches any rank.
+  // Writes RUN/config.yaml (only now, so that a failed resume leaves it as it was), then trains until
+  // train.steps (or `stop_after` more steps when >= 0, for tests), or until a stop signal reaches any rank.
   RunOutcome run(int64_t stop_after = -1);
 
   int64_t step() const { return step_; }
@@ -131,8 +133,9 @@ class Trainer {
 };
 
 // `diffuse train`: starts the run session (run/run_session.h: the config, the
-// communicator, the device and the thread count), resolves --resume on rank 0 (auto
-// = newest checkpoint in the run dir, if any) and trains; a stop signal ends
+// communicator, the device and the thread count), locks the run directory
+// (io/run_directory_lock.h) and resolves --resume on rank 0 (auto = the newest
+// complete checkpoint in the run dir, if any) and trains; a stop signal ends
 // it cleanly with a checkpoint and the way to resume. With train.eval_every,
 // `make_evaluator` builds what measures sample quality during the run.
 void run_training(const std::string& config_path, const std::vector<std::string>& overrides, const std::string& run_dir,

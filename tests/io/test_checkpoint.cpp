@@ -1,10 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
 #include "io/checkpoint.h"
+#include "io/hdf5.h"
+#include "tests/support/op_testing.h"
 
 namespace diffuse {
 namespace {
@@ -28,6 +31,24 @@ class CheckpointTest : public ::testing::Test {
     Tensor buffer = Tensor::empty({79});
     for (int i = 0; i < 79; ++i) buffer.f32()[i] = start + i;
     return buffer;
+  }
+
+  // A whole HDF5 file in the checkpoint format whose EMA group lacks the last parameter.
+  static void write_without_last_ema_parameter(const std::string& path) {
+    Hdf5File file = Hdf5File::create(path);
+    file.set_attribute("format_version", int32_t{kCheckpointFormatVersion});
+    for (const char* name : {"step", "epoch", "samples_seen", "world_size", "loss_scale_good_steps"})
+      file.set_attribute(name, int64_t{0});
+    file.set_attribute("loss_scale", 1.0);
+    file.set_attribute("seed", uint64_t{0});
+    file.set_attribute("config", std::string());
+    const Tensor values = filled(0);
+    for (const ParameterEntry& entry : layout()) {
+      file.write("/params/" + entry.name, entry.shape, values.f32() + entry.offset);
+      if (entry.name != layout().back().name)
+        file.write("/ema/0.999/" + entry.name, entry.shape, values.f32() + entry.offset);
+    }
+    file.commit();
   }
 
   fs::path run_dir_;
@@ -106,6 +127,81 @@ TEST_F(CheckpointTest, NewestIgnoresTemporariesAndPruneKeepsNewest) {
   EXPECT_TRUE(fs::exists(checkpoint_path(run_dir_.string(), 20)));
   EXPECT_TRUE(fs::exists(checkpoint_path(run_dir_.string(), 30)));
   EXPECT_EQ(newest_checkpoint((run_dir_ / "elsewhere").string()), "");
+}
+
+TEST_F(CheckpointTest, OnlyNamesOfDigitsCountAndTheySortByStep) {
+  const std::string run = run_dir_.string();
+  const auto write_at = [&](const std::string& name) {
+    write_checkpoint((run_dir_ / "checkpoints" / name).string(), layout(), CheckpointMeta{},
+                     CheckpointBuffers{filled(0), {}, {}, {}});
+  };
+  for (const char* name : {"ckpt-9.h5", "ckpt-10.h5", "ckpt-99999999.h5", "ckpt-100000000.h5", "ckpt-best.h5",
+                           "ckpt-.h5", "ckpt-12a.h5", "ckpt--5.h5"})
+    write_at(name);
+  const std::string in = (run_dir_ / "checkpoints").string() + "/";
+  EXPECT_EQ(list_checkpoints(run), (std::vector<std::string>{in + "ckpt-9.h5", in + "ckpt-10.h5",
+                                                             in + "ckpt-99999999.h5", in + "ckpt-100000000.h5"}));
+  EXPECT_EQ(newest_checkpoint(run), in + "ckpt-100000000.h5");
+}
+
+TEST_F(CheckpointTest, PruningLeavesOtherFilesAlone) {
+  const std::string run = run_dir_.string();
+  for (int64_t step : {10, 20, 30})
+    write_checkpoint(checkpoint_path(run, step), layout(), CheckpointMeta{}, CheckpointBuffers{filled(0), {}, {}, {}});
+  const fs::path best = run_dir_ / "checkpoints" / "ckpt-best.h5";
+  fs::copy_file(checkpoint_path(run, 10), best);
+  prune_checkpoints(run, 1);
+  EXPECT_TRUE(fs::exists(best));
+  EXPECT_FALSE(fs::exists(checkpoint_path(run, 10)));
+  EXPECT_FALSE(fs::exists(checkpoint_path(run, 20)));
+  EXPECT_TRUE(fs::exists(checkpoint_path(run, 30)));
+}
+
+TEST_F(CheckpointTest, NonFiniteWeightsAreAnErrorNamingTheParameter) {
+  const std::string path = checkpoint_path(run_dir_.string(), 1);
+  Tensor ema = filled(100);
+  ema.f32()[77] = std::nanf("");
+  write_checkpoint(path, layout(), CheckpointMeta{}, CheckpointBuffers{filled(0), {{0.999, ema}}, {}, {}});
+  CheckpointBuffers read{Tensor::zeros({79}), {{0.999, Tensor::zeros({79})}}, {}, {}};
+  try {
+    read_checkpoint(path, layout(), read);
+    FAIL() << "a NaN must throw";
+  } catch (const diffuse::Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("checkpoint " + path), std::string::npos) << message;
+    EXPECT_NE(message.find("parameter 'out.gamma' in /ema/0.999 holds nan"), std::string::npos) << message;
+  }
+  Tensor params = filled(0);
+  params.f32()[3] = -INFINITY;
+  write_checkpoint(path, layout(), CheckpointMeta{}, CheckpointBuffers{params, {}, {}, {}});
+  CheckpointBuffers params_only{Tensor::zeros({79}), {}, {}, {}};
+  try {
+    read_checkpoint(path, layout(), params_only);
+    FAIL() << "an infinity must throw";
+  } catch (const diffuse::Error& error) {
+    EXPECT_NE(std::string(error.what()).find("parameter 'conv_in.weight' in /params holds -inf"), std::string::npos)
+        << error.what();
+  }
+}
+
+TEST_F(CheckpointTest, NewestCompleteFallsBackPastBrokenCheckpoints) {
+  const std::string run = run_dir_.string();
+  for (int64_t step : {10, 20, 30})
+    write_checkpoint(checkpoint_path(run, step), layout(), CheckpointMeta{},
+                     CheckpointBuffers{filled(0), {{0.999, filled(1)}}, filled(2), filled(3)});
+  fs::resize_file(checkpoint_path(run, 30), fs::file_size(checkpoint_path(run, 30)) / 2);
+  write_without_last_ema_parameter(checkpoint_path(run, 20));
+  const std::string truncated = testing::error_message([&] { check_checkpoint_complete(checkpoint_path(run, 30)); });
+  EXPECT_NE(truncated.find("checkpoint " + checkpoint_path(run, 30)), std::string::npos) << truncated;
+  const std::string missing = testing::error_message([&] { check_checkpoint_complete(checkpoint_path(run, 20)); });
+  EXPECT_NE(missing.find("dataset /ema/0.999/out.gamma is missing"), std::string::npos) << missing;
+  EXPECT_EQ(newest_complete_checkpoint(run), checkpoint_path(run, 10));
+  EXPECT_TRUE(fs::exists(checkpoint_path(run, 30))) << "a broken checkpoint is left on disk";
+
+  fs::resize_file(checkpoint_path(run, 10), 100);
+  const std::string none = testing::error_message([&] { newest_complete_checkpoint(run); });
+  EXPECT_NE(none.find("none of the 3 checkpoint(s) in " + run + "/checkpoints is complete"), std::string::npos) << none;
+  EXPECT_EQ(newest_complete_checkpoint((run_dir_ / "elsewhere").string()), "");
 }
 
 TEST_F(CheckpointTest, TruncatedFileIsAnErrorNamingIt) {

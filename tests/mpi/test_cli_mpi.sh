@@ -2,7 +2,8 @@
 # `diffuse train` under mpirun, as a person runs it on a cluster: preemption
 # by SIGTERM on one rank (and SIGUSR1 through mpirun) stops every rank at a
 # step boundary with a checkpoint and exit status 0; the run resumes on a
-# different number of ranks; bad starts fail on every rank with one message.
+# different number of ranks; bad starts (a run directory in use among them)
+# fail on every rank with one message.
 # Usage: test_cli_mpi.sh MPIRUN path/to/diffuse path/to/source-dir
 set -uo pipefail
 mpirun=$1
@@ -90,5 +91,18 @@ expect_errors_on_both_ranks "ranks with different configs fail on every rank" \
   "the ranks were started with different configurations: rank(s) 1 differ from rank 0" \
   "$mpirun" --oversubscribe -np 1 "${train[@]}" --run-dir "$work/mixed" --set train.lr=0.001 : \
   -np 1 "${train[@]}" --run-dir "$work/mixed" --set train.lr=0.002
+# A run directory another process holds: rank 0 alone takes the lock, and both ranks end with its error.
+mkdir -p "$work/held"
+exec {held}>"$work/held/.lock"
+flock -n $held
+status=0
+timeout 120 "${two_ranks[@]}" "${train[@]}" --run-dir "$work/held" >"$work/held.log" 2>&1 || status=$?
+exec {held}>&-
+if [[ $status -ne 0 && $status -ne 124 ]] &&
+  [[ $(grep -c "^error: \[rank 0\] run directory $work/held is in use" "$work/held.log") -eq 2 ]]; then
+  pass "a run directory in use fails on every rank"
+else
+  fail "a run directory in use (exit $status): $(cat "$work/held.log")"
+fi
 
 finish "mpirun CLI"

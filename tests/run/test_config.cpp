@@ -40,6 +40,18 @@ TEST(Config, ValuesAndDefaults) {
   EXPECT_EQ(config.train.batch_size, TrainConfig().batch_size);
 }
 
+// What a resume compares: every key that differs, each once, in schema order, with both values.
+TEST(Config, DifferencesListEveryChangedKey) {
+  const Config saved = parse_config("seed: 1\ntrain: {lr: 2.0e-4}\n", "checkpoint");
+  EXPECT_TRUE(config_differences(saved, saved).empty());
+  const Config now = parse_config(
+      "seed: 2\ntrain: {lr: 1.0e-4, ema_rates: [0.9, 0.99], precision: bf16}\ndata: {train: other.h5}\n", "now");
+  EXPECT_EQ(
+      config_differences(saved, now),
+      (std::vector<std::string>{"seed 1 -> 2", "data.train \"\" -> \"other.h5\"", "train.lr 0.0002 -> 0.0001",
+                                "train.ema_rates [0.999] -> [0.9, 0.99]", "train.precision \"fp32\" -> \"bf16\""}));
+}
+
 TEST(Config, UnknownKeyNamesKeyAndFile) {
   const std::string message = testing::error_message([] { parse_config("train:\n  stepz: 10\n", "configs/x.yaml"); });
   EXPECT_NE(message.find("unknown config key 'train.stepz' in configs/x.yaml"), std::string::npos) << message;
