@@ -1,5 +1,5 @@
 // metrics.jsonl lines: key order kept, counts as integers, other values to 9 significant digits,
-// non-finite values as null, and a second log on the same file appends.
+// non-finite values as null, a second log on the same file appends, and a failed write is an error.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "tests/support/op_testing.h"
 #include "trainer/metrics.h"
 
 namespace diffuse {
@@ -18,7 +19,7 @@ std::string read_all(const std::string& path) {
 }
 
 TEST(MetricsLogTest, CountsStayIntegersAndLinesAppend) {
-  const std::filesystem::path path = std::filesystem::path(testing::TempDir()) / "metrics_log_test.jsonl";
+  const std::filesystem::path path = std::filesystem::path(::testing::TempDir()) / "metrics_log_test.jsonl";
   std::filesystem::remove(path);
   {
     MetricsLog log(path.string());
@@ -37,6 +38,12 @@ TEST(MetricsLogTest, CountsStayIntegersAndLinesAppend) {
 TEST(MetricsLogTest, EmptyPathWritesNothing) {
   MetricsLog log("");
   log.write(1, {{"loss", 1.0}});  // ranks other than 0: no file, no error
+}
+
+TEST(MetricsLogTest, FailedWriteNamesTheFile) {
+  MetricsLog log("/dev/full");  // every write fails with ENOSPC, as on a full disk
+  const std::string message = testing::error_message([&] { log.write(1, {{"loss", 1.0}}); });
+  EXPECT_NE(message.find("cannot write /dev/full: No space left on device"), std::string::npos) << message;
 }
 
 }  // namespace
