@@ -198,20 +198,43 @@ auto Hdf5File::locked(Body&& body) const -> decltype(body()) {
   });
 }
 
-Hdf5File::Hdf5File(const std::string& path, const std::string& what, hid_t file, std::optional<AtomicFile> pending)
-    : path_(path), what_(what), file_(file), pending_(std::move(pending)) {}
+template <typename Body>
+void Hdf5File::writing(Body&& body) {
+  locked([&] {
+    DIFFUSE_CHECK(write_status_ != nullptr, "the file is open for reading only");
+    // The driver reports a failed write only here, whatever HDF5 made of the call.
+    try {
+      body();
+    } catch (const Error&) {
+      check_written();
+      throw;
+    }
+    check_written();
+  });
+}
+
+void Hdf5File::check_written() const {
+  const int error_number = write_status_->error_number;
+  DIFFUSE_CHECK(error_number == 0, "cannot write ", pending_->temporary_path(), ": ", std::strerror(error_number));
+}
+
+Hdf5File::Hdf5File(const std::string& path, const std::string& what, hid_t file, std::optional<AtomicFile> pending,
+                   std::unique_ptr<WriteStatus> write_status)
+    : path_(path), what_(what), file_(file), pending_(std::move(pending)), write_status_(std::move(write_status)) {}
 
 Hdf5File::Hdf5File(Hdf5File&& other) noexcept
     : path_(std::move(other.path_)),
       what_(std::move(other.what_)),
       file_(other.file_),
-      pending_(std::move(other.pending_)) {
+      pending_(std::move(other.pending_)),
+      write_status_(std::move(other.write_status_)) {
   other.file_ = H5I_INVALID_HID;
 }
 
 Hdf5File::~Hdf5File() {
   if (file_ >= 0) {
     const std::lock_guard<std::mutex> lock(hdf5_mutex());
+    // Cannot fail for a file being written, even on a full disk (io/hdf5_write_driver.h).
     H5Fclose(file_);
   }
   // pending_ (if any) now removes the temporary file.
@@ -231,18 +254,20 @@ Hdf5File Hdf5File::open(const std::string& path, const std::string& what) {
     DIFFUSE_CHECK(is_hdf5 > 0, "not an HDF5 file (or truncated or corrupt)");
     hid_t id;
     H5_CHECK(id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
-    return Hdf5File(path, what, id, std::nullopt);
+    return Hdf5File(path, what, id, std::nullopt, nullptr);
   });
 }
 
 Hdf5File Hdf5File::create(const std::string& path, const std::string& what) {
   AtomicFile pending(path);
+  auto write_status = std::make_unique<WriteStatus>();
   return with_file_context(what, path, [&] {
     const std::lock_guard<std::mutex> lock(hdf5_mutex());
     silence_hdf5_errors();
+    const Handle access(create_write_access(write_status.get()), H5Pclose);
     hid_t id;
-    H5_CHECK(id = H5Fcreate(pending.temporary_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
-    return Hdf5File(path, what, id, std::move(pending));
+    H5_CHECK(id = H5Fcreate(pending.temporary_path().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()));
+    return Hdf5File(path, what, id, std::move(pending), std::move(write_status));
   });
 }
 
@@ -250,8 +275,9 @@ void Hdf5File::commit() {
   locked([&] {
     DIFFUSE_CHECK(pending_.has_value() && file_ >= 0, "commit() of a file that is not being written");
     const herr_t status = H5Fclose(file_);
-    file_ = H5I_INVALID_HID;
-    DIFFUSE_CHECK(status >= 0, "closing the file failed");
+    file_ = H5I_INVALID_HID;  // even if the close failed: HDF5 has released the file then too
+    check_written();          // the close writes what HDF5 still held
+    DIFFUSE_CHECK(status >= 0, "closing the file failed: ", checks::hdf5_error_stack_text());
   });
   with_file_context(what_, path_, [&] { pending_->publish(); });
 }
@@ -283,11 +309,11 @@ std::vector<std::string> Hdf5File::names_in(const std::string& group) const {
 }
 
 void Hdf5File::write(const std::string& name, const Shape& shape, const float* values) {
-  locked([&] { write_whole(file_, name, shape, values); });
+  writing([&] { write_whole(file_, name, shape, values); });
 }
 
 void Hdf5File::write(const std::string& name, const Shape& shape, const double* values) {
-  locked([&] { write_whole(file_, name, shape, values); });
+  writing([&] { write_whole(file_, name, shape, values); });
 }
 
 Shape Hdf5File::dataset_shape(const std::string& name) const {
@@ -338,7 +364,7 @@ std::vector<double> Hdf5File::read_doubles(const std::string& name) const {
 
 template <typename T>
 void Hdf5File::create_rows(const std::string& name, const Shape& shape, int64_t chunk_rows) {
-  locked([&] {
+  writing([&] {
     create_parents(file_, name);
     const Handle space = simple_space(shape);
     hid_t id;
@@ -359,7 +385,7 @@ void Hdf5File::create_rows(const std::string& name, const Shape& shape, int64_t 
 template <typename T>
 void Hdf5File::write_rows(const std::string& name, RowRange rows, const T* values) {
   if (rows.count == 0) return;
-  locked([&] {
+  writing([&] {
     const Handle dataset = open_dataset(file_, name);
     int64_t row_elements;
     const std::vector<hsize_t> extents = row_extents(dataset.get(), &row_elements);
@@ -398,23 +424,23 @@ void Hdf5File::read_rows(const std::string& name, const std::vector<RowRange>& r
 }
 
 void Hdf5File::set_attribute(const std::string& name, int32_t value) {
-  locked([&] { write_scalar_attribute(file_, name, value); });
+  writing([&] { write_scalar_attribute(file_, name, value); });
 }
 
 void Hdf5File::set_attribute(const std::string& name, int64_t value) {
-  locked([&] { write_scalar_attribute(file_, name, value); });
+  writing([&] { write_scalar_attribute(file_, name, value); });
 }
 
 void Hdf5File::set_attribute(const std::string& name, uint64_t value) {
-  locked([&] { write_scalar_attribute(file_, name, value); });
+  writing([&] { write_scalar_attribute(file_, name, value); });
 }
 
 void Hdf5File::set_attribute(const std::string& name, double value) {
-  locked([&] { write_scalar_attribute(file_, name, value); });
+  writing([&] { write_scalar_attribute(file_, name, value); });
 }
 
 void Hdf5File::set_attribute(const std::string& name, const std::string& value) {
-  locked([&] {
+  writing([&] {
     hid_t id;
     H5_CHECK(id = H5Tcopy(H5T_C_S1));
     const Handle type(id, H5Tclose);
@@ -426,7 +452,7 @@ void Hdf5File::set_attribute(const std::string& name, const std::string& value) 
 }
 
 void Hdf5File::set_attribute(const std::string& name, const std::vector<int64_t>& values) {
-  locked([&] {
+  writing([&] {
     write_attribute(file_, name, Types<int64_t>::file(), Types<int64_t>::memory(), {values.size()}, values.data());
   });
 }

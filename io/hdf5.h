@@ -4,8 +4,10 @@
 //
 // Files are written under a temporary name and published by commit()
 // (io/atomic_file.h), so a crash never leaves a half-written file under the
-// final name. Errors name the file ("checkpoint runs/x/ckpt-00000100.h5:
-// dataset /params/conv_in.weight is missing").
+// final name, and a failed write (a full disk) is an error naming the file and
+// the system's reason that leaves no temporary behind (io/hdf5_write_driver.h).
+// Errors name the file ("checkpoint runs/x/ckpt-00000100.h5: dataset
+// /params/conv_in.weight is missing").
 //
 // Debian builds HDF5 without its thread-safety option, so every HDF5 call in
 // the process (dataset reads on the loader thread, checkpoint writes on the
@@ -15,12 +17,14 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
 #include "io/atomic_file.h"
+#include "io/hdf5_write_driver.h"
 
 namespace diffuse {
 
@@ -102,16 +106,22 @@ class Hdf5File {
   std::vector<int64_t> int_list_attribute(const std::string& name) const;
 
  private:
-  Hdf5File(const std::string& path, const std::string& what, hid_t file, std::optional<AtomicFile> pending);
+  Hdf5File(const std::string& path, const std::string& what, hid_t file, std::optional<AtomicFile> pending,
+           std::unique_ptr<WriteStatus> write_status);
 
   // Runs `body` holding the HDF5 mutex, with errors naming the file.
   template <typename Body>
   auto locked(Body&& body) const -> decltype(body());
+  // locked() for a change to a file being written, which fails if a write to the file has failed.
+  template <typename Body>
+  void writing(Body&& body);
+  void check_written() const;
 
   std::string path_;
   std::string what_;
   hid_t file_ = H5I_INVALID_HID;
-  std::optional<AtomicFile> pending_;  // while writing: the temporary file HDF5 has open
+  std::optional<AtomicFile> pending_;          // while writing: the temporary file HDF5 has open
+  std::unique_ptr<WriteStatus> write_status_;  // while writing: whether a write to it failed
 };
 
 }  // namespace diffuse

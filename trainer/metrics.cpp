@@ -1,7 +1,10 @@
 #include "trainer/metrics.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
@@ -15,8 +18,9 @@ namespace {
 
 // Rewrites the log without the lines after `step` and those that do not parse; untouched when nothing goes.
 void drop_lines_after(const std::string& path, int64_t step) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return;  // a new log (or a device, in tests)
   std::ifstream file(path);
-  if (!file) return;  // a new log
   std::string kept, line;
   int64_t dropped = 0;
   while (std::getline(file, line)) {
@@ -35,7 +39,7 @@ void drop_lines_after(const std::string& path, int64_t step) {
 
 }  // namespace
 
-MetricsLog::MetricsLog(const std::string& path, int64_t continues_from_step) {
+MetricsLog::MetricsLog(const std::string& path, int64_t continues_from_step) : path_(path) {
   if (path.empty()) return;
   drop_lines_after(path, continues_from_step);
   file_ = std::fopen(path.c_str(), "a");
@@ -57,8 +61,9 @@ void MetricsLog::write(int64_t step, const std::vector<std::pair<std::string, do
     else
       line[name] = round_to_significant_digits(value, 9);
   }
-  std::fprintf(file_, "%s\n", json_line(line).c_str());
-  std::fflush(file_);
+  // A line that does not reach the disk (a full disk) ends the run rather than leaving a gap in the log.
+  const bool written = std::fprintf(file_, "%s\n", json_line(line).c_str()) >= 0 && std::fflush(file_) == 0;
+  DIFFUSE_CHECK(written, "cannot write ", path_, ": ", std::strerror(errno));
 }
 
 }  // namespace diffuse

@@ -20,10 +20,11 @@ class MetricsLog {
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
 
-  // Writes {"step": step, name: value, ...} and flushes.
+  // Writes {"step": step, name: value, ...} and flushes; a failed write is an error naming the file.
   void write(int64_t step, const std::vector<std::pair<std::string, double>>& values);
 
  private:
+  std::string path_;
   std::FILE* file_ = nullptr;
 };
 

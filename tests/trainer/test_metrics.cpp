@@ -1,6 +1,6 @@
 // metrics.jsonl lines: key order kept, counts as integers, other values to 9 significant digits,
-// non-finite values as null, a second log on the same file appends, and one that continues from an
-// earlier step first drops the lines after it.
+// non-finite values as null, a second log on the same file appends, one that continues from an
+// earlier step first drops the lines after it, and a failed write is an error.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "tests/support/op_testing.h"
 #include "trainer/metrics.h"
 
 namespace diffuse {
@@ -19,7 +20,7 @@ std::string read_all(const std::string& path) {
 }
 
 TEST(MetricsLogTest, CountsStayIntegersAndLinesAppend) {
-  const std::filesystem::path path = std::filesystem::path(testing::TempDir()) / "metrics_log_test.jsonl";
+  const std::filesystem::path path = std::filesystem::path(::testing::TempDir()) / "metrics_log_test.jsonl";
   std::filesystem::remove(path);
   {
     MetricsLog log(path.string(), 0);
@@ -57,6 +58,12 @@ TEST(MetricsLogTest, ContinuingFromAnEarlierStepDropsTheLinesAfterIt) {
 TEST(MetricsLogTest, EmptyPathWritesNothing) {
   MetricsLog log("", 0);
   log.write(1, {{"loss", 1.0}});  // ranks other than 0: no file, no error
+}
+
+TEST(MetricsLogTest, FailedWriteNamesTheFile) {
+  MetricsLog log("/dev/full", 0);  // every write fails with ENOSPC, as on a full disk
+  const std::string message = testing::error_message([&] { log.write(1, {{"loss", 1.0}}); });
+  EXPECT_NE(message.find("cannot write /dev/full: No space left on device"), std::string::npos) << message;
 }
 
 }  // namespace

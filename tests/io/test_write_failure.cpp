@@ -1,0 +1,142 @@
+// Writing on a full disk: a file-size limit (RLIMIT_FSIZE, with SIGXFSZ ignored) makes writes past it fail
+// with EFBIG, as a full disk makes them fail with ENOSPC. The write is an error naming the file and the
+// system's reason; no temporary is left, the old file stays, and HDF5 keeps working in the process.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "io/atomic_file.h"
+#include "io/hdf5.h"
+#include "tests/support/op_testing.h"
+
+namespace diffuse {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::error_message;
+
+// While it lives, no file of the process can grow past `bytes`.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    EXPECT_EQ(::getrlimit(RLIMIT_FSIZE, &saved_), 0);
+    previous_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limited = saved_;
+    limited.rlim_cur = bytes;
+    EXPECT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, previous_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+  void (*previous_handler_)(int) = nullptr;
+};
+
+ssize_t open_hdf5_objects() { return H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL); }
+
+class WriteFailureTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    directory_ = fs::temp_directory_path() / ("diffuse-write-failure-" + std::to_string(::getpid()) + "-" +
+                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(directory_);
+    fs::create_directories(directory_);
+  }
+  void TearDown() override { fs::remove_all(directory_); }
+
+  std::string file(const std::string& name) const { return (directory_ / name).string(); }
+  std::vector<std::string> listing() const {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(directory_)) names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  // Publishes `path` holding `values` at /values and the attribute note = `note`.
+  static void write_hdf5(const std::string& path, const std::vector<double>& values, const std::string& note) {
+    Hdf5File written = Hdf5File::create(path, "statistics");
+    written.write("/values", {static_cast<int64_t>(values.size())}, values.data());
+    written.set_attribute("note", note);
+    written.commit();
+  }
+
+  // The failed write left `path` as write_hdf5(path, {1, 2, 3}, "old") made it, no temporary, no HDF5
+  // object open, and HDF5 still writes and reads files.
+  void expect_old_file_and_working_hdf5(const std::string& path, ssize_t objects_before) {
+    EXPECT_EQ(listing(), std::vector<std::string>{fs::path(path).filename().string()}) << "no temporary left";
+    EXPECT_EQ(open_hdf5_objects(), objects_before) << "the failed file is closed";
+    {
+      const Hdf5File old = Hdf5File::open(path);
+      EXPECT_EQ(old.string_attribute("note"), "old");
+      EXPECT_EQ(old.read_doubles("/values"), (std::vector<double>{1, 2, 3}));
+    }
+    const std::string next = file("next.h5");
+    write_hdf5(next, {4, 5}, "next");
+    EXPECT_EQ(Hdf5File::open(next).read_doubles("/values"), (std::vector<double>{4, 5}));
+    EXPECT_EQ(open_hdf5_objects(), objects_before);
+  }
+
+  fs::path directory_;
+};
+
+TEST_F(WriteFailureTest, FailedHdf5WriteNamesTheFileAndLeavesTheOldOne) {
+  const std::string path = file("stats.h5");
+  write_hdf5(path, {1, 2, 3}, "old");
+  const ssize_t objects_before = open_hdf5_objects();
+  const std::string message = error_message([&] {
+    const FileSizeLimit limit(64 << 10);
+    write_hdf5(path, std::vector<double>(1 << 17, 0.5), "new");  // 1 MiB of values, written by write()
+  });
+  EXPECT_NE(message.find("statistics " + path + ": cannot write " + path + ".tmp: File too large"), std::string::npos)
+      << message;
+  expect_old_file_and_working_hdf5(path, objects_before);
+}
+
+TEST_F(WriteFailureTest, Hdf5WriteFailingWhileClosingIsReportedByCommit) {
+  // HDF5 holds small writes and its metadata until the file is closed: the write fails in commit().
+  const std::string path = file("stats.h5");
+  write_hdf5(path, {1, 2, 3}, "old");
+  const ssize_t objects_before = open_hdf5_objects();
+  std::string message;
+  {
+    const FileSizeLimit limit(4096);
+    Hdf5File written = Hdf5File::create(path, "statistics");
+    written.write("/values", {8}, std::vector<double>(8, 0.5).data());
+    written.set_attribute("note", std::string("new"));
+    message = error_message([&] { written.commit(); });
+  }
+  EXPECT_NE(message.find("statistics " + path + ": cannot write " + path + ".tmp: File too large"), std::string::npos)
+      << message;
+  expect_old_file_and_working_hdf5(path, objects_before);
+}
+
+TEST_F(WriteFailureTest, FailedWholeFileWriteNamesTheFileAndLeavesTheOldOne) {
+  const std::string path = file("config.yaml");
+  write_file_atomically(path, std::string("old\n"));
+  const std::string message = error_message([&] {
+    const FileSizeLimit limit(1024);
+    write_file_atomically(path, std::string(4096, 'x'));
+  });
+  EXPECT_NE(message.find("cannot write " + path + ": "), std::string::npos) << message;
+  EXPECT_NE(message.find("File too large"), std::string::npos) << message;
+  EXPECT_EQ(listing(), std::vector<std::string>{"config.yaml"}) << "no temporary left";
+  std::ifstream stream(path);
+  std::stringstream text;
+  text << stream.rdbuf();
+  EXPECT_EQ(text.str(), "old\n");
+}
+
+}  // namespace
+}  // namespace diffuse
