@@ -24,6 +24,7 @@ expect_flag_error() {
   else
     fail "$name (exit $status): $(cat "$work/stdout" "$work/stderr"; ls "$work"/out.* 2>/dev/null)"
   fi
+  rm -f "$work"/out.*  # each check starts without outputs
 }
 
 prepare_fmnist_test_split "$diffuse" "$work/test.h5"
@@ -37,7 +38,7 @@ grep -q "^sampling 24/24 images  .* img/s  ETA " "$work/sample.log" && pass "sam
 "$diffuse" train-classifier --data "$work/test.h5" --test "$work/test.h5" --out "$work/features.h5" --max-steps 3 \
   --channels 8,8 --feature-dim 8 >/dev/null
 
-sample=("$diffuse" sample --ckpt "$checkpoint" --steps 2 --n 2)
+sample=("$diffuse" sample --ckpt "$checkpoint")
 expect_flag_error "sample --steps 0" "--steps: 0 is less than 1" "${sample[@]}" --out "$work/out.png" --steps 0
 expect_flag_error "sample --steps -3" "--steps: -3 is less than 1" "${sample[@]}" --out "$work/out.png" --steps -3
 expect_flag_error "sample --class -1" "--class -1 is not a class of the model: its classes are 0 to 9" \
@@ -53,7 +54,8 @@ expect_flag_error "sample --out into a missing directory" "--out $work/missing/o
 expect_flag_error "sample --out of another kind" "--out $work/out.jpg: the file must end in .png or .h5" \
   "${sample[@]}" --out "$work/out.jpg"
 
-evaluate=("$diffuse" eval --ref "$work/test.h5" --features "$work/features.h5" --kid-subsets 4)
+# The reference is the sample file itself: small enough to featurize in a moment.
+evaluate=("$diffuse" eval --ref "$work/samples.h5" --features "$work/features.h5" --kid-subsets 4)
 expect_flag_error "eval --steps 0" "--steps: 0 is less than 1" "${evaluate[@]}" --ckpt "$checkpoint" --n 12 \
   --steps 0 --out "$work/out.json"
 expect_flag_error "eval --guidance inf" "--guidance: inf is not a finite number" "${evaluate[@]}" --ckpt "$checkpoint" \
@@ -71,8 +73,6 @@ expect_flag_error "eval --images --save-samples" "--save-samples needs --ckpt" \
 expect_flag_error "train-classifier --lr nan" "--lr: nan is not a finite number" \
   "$diffuse" train-classifier --data "$work/test.h5" --test "$work/test.h5" --out "$work/out.h5" --lr nan
 
-# The reference is the sample file itself: small enough to featurize in a moment.
-evaluate=("$diffuse" eval --ref "$work/samples.h5" --features "$work/features.h5" --kid-subsets 4)
 "${evaluate[@]}" --images "$work/samples.h5" --n 12 --out "$work/images.json" >"$work/images.log" 2>/dev/null
 grep -q '"n": 12,' "$work/images.json" && grep -q "(n 12)" "$work/images.log" && pass "eval --images --n 12 evaluates 12" ||
   fail "eval --images --n: $(cat "$work/images.log" "$work/images.json")"
