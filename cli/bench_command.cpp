@@ -3,6 +3,7 @@
 #include "bench/distributed_bench.h"
 #include "bench/sample_bench.h"
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 
 namespace diffuse::cli {
 
@@ -25,7 +26,8 @@ void add_bench_command(CLI::App& app) {
   sample->add_option("--batch", sample_options->batch, "Images sampled together (default 256)");
   sample->add_option("--steps", sample_options->steps, "DDIM steps (default 50)");
   sample->add_option("--repeats", sample_options->repeats, "Timed batches (the median is reported)");
-  sample->add_option("--guidance", sample_options->guidance, "Classifier-free guidance weight (doubles the work)");
+  sample->add_option("--guidance", sample_options->guidance, "Classifier-free guidance weight (doubles the work)")
+      ->check(finite_number());
   sample->add_option("--set", sample_options->overrides, "Override a config key (repeatable)");
   sample->add_flag("--profile", sample_options->profile, "Print the time per op family");
   sample->callback([sample_options] { run_sample_bench(*sample_options); });

@@ -1,7 +1,9 @@
 // `diffuse eval`: its flags; the evaluation itself is eval/run_eval.h.
 #include <memory>
+#include <string>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "eval/run_eval.h"
 
 namespace diffuse::cli {
@@ -24,24 +26,35 @@ void add_eval_command(CLI::App& app) {
                    "Inception)")
       ->required()
       ->check(CLI::ExistingFile);
-  command->add_option("--out", arguments->out, "JSON report to write")->required();
-  command->add_option("--n", arguments->count, "Samples to generate")->capture_default_str();
+  command->add_option("--out", arguments->out, "JSON report to write (.json)")->required();
+  command
+      ->add_option("--n", arguments->count,
+                   "Samples to generate (default " + std::to_string(eval::kDefaultSampleCount) +
+                       "), or with --images the first N images (default all)")
+      ->check(at_least(1));
   command->add_option("--ema", arguments->ema,
                       "EMA rate whose weights to use, 'none' for the raw weights "
                       "(default: the checkpoint's first EMA rate)");
   command->add_option("--sampler", arguments->sampler, "ddpm (ancestral) or ddim")
       ->check(CLI::IsMember({"ddpm", "ddim"}));
-  command->add_option("--steps", arguments->steps, "Sampling steps (default: a student's own, else the config's)");
-  command->add_option("--eta", arguments->eta, "DDIM eta (0 = deterministic)");
-  command->add_option("--guidance", arguments->guidance, "Classifier-free guidance weight w");
-  command->add_option("--batch", arguments->batch, "Images per forward pass")->capture_default_str();
+  command->add_option("--steps", arguments->steps, "Sampling steps (default: a student's own, else the config's)")
+      ->check(at_least(1));
+  command->add_option("--eta", arguments->eta, "DDIM eta (0 = deterministic)")->check(finite_number());
+  command->add_option("--guidance", arguments->guidance, "Classifier-free guidance weight w")->check(finite_number());
+  command->add_option("--batch", arguments->batch, "Images per forward pass")
+      ->capture_default_str()
+      ->check(at_least(1));
   command->add_option("--seed", arguments->seed, "Sampling seed")->capture_default_str();
   command->add_option("--device", arguments->device, "Where to sample: cpu, cuda, or auto (the GPU when there is one)")
       ->capture_default_str();
   command->add_option("--save-samples", arguments->save_samples,
-                      "Also write the samples (8-bit, as evaluated) to this dataset file, for `eval --images`");
-  command->add_option("--kid-subsets", arguments->kid_subsets, "KID subsets")->capture_default_str();
-  command->add_option("--kid-subset-size", arguments->kid_subset_size, "KID subset size")->capture_default_str();
+                      "Also write the samples (8-bit, as evaluated) to this dataset file (.h5), for `eval --images`");
+  command->add_option("--kid-subsets", arguments->kid_subsets, "KID subsets")
+      ->capture_default_str()
+      ->check(at_least(1));
+  command->add_option("--kid-subset-size", arguments->kid_subset_size, "KID subset size")
+      ->capture_default_str()
+      ->check(at_least(2));
   command->callback([arguments] { eval::run_eval(*arguments); });
 }
 

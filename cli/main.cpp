@@ -14,6 +14,10 @@ int main(int argc, char** argv) {
   diffuse::cli::MpiSession mpi;
   CLI::App app{"diffuse: distributed training, distillation, sampling and evaluation of image diffusion models"};
   app.require_subcommand(1);
+  // Bad flags too end in one "error:" line, as every other failure does.
+  app.failure_message([](const CLI::App*, const CLI::Error& error) {
+    return std::string("error: ") + error.what() + " (see --help)\n";
+  });
   diffuse::cli::add_info_command(app);
   diffuse::cli::add_prepare_command(app);
   diffuse::cli::add_train_command(app);

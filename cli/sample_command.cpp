@@ -5,9 +5,12 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "data/dataset_writer.h"
 #include "io/image_grid.h"
+#include "io/output_path.h"
 #include "run/checkpoint_model.h"
 #include "run/device_choice.h"
 #include "run/model_setup.h"
@@ -21,9 +24,9 @@ struct SampleArguments {
   std::string checkpoint;
   std::string ema = "first";
   std::string sampler = "ddim";
-  int steps = 0;  // 0 = the student's sampling_steps, else the config's
+  std::optional<int> steps;  // absent: the student's sampling_steps, else the config's
   double eta = 0.0;
-  int label = -1;
+  std::optional<int> label;  // absent: all classes
   double guidance = 0.0;
   int count = 64;
   int batch = 64;
@@ -37,12 +40,11 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 }
 
 void run_sample(const SampleArguments& arguments) {
-  const bool to_png = ends_with(arguments.out, ".png"), to_h5 = ends_with(arguments.out, ".h5");
-  DIFFUSE_CHECK(to_png || to_h5, "--out must end in .png (a grid) or .h5 (a dataset of samples), got '", arguments.out,
-                "'");
+  // Everything about the output is checked before the checkpoint loads: sampling can take minutes.
+  check_output_path(arguments.out, "--out", {".png", ".h5"});
   DIFFUSE_CHECK(!std::filesystem::exists(arguments.out), "--out ", arguments.out,
                 " already exists; it is not overwritten");
-  DIFFUSE_CHECK(arguments.count > 0 && arguments.batch > 0, "--n and --batch must be positive");
+  const bool to_png = ends_with(arguments.out, ".png");
   const DeviceChoice device = choose_device(value_named(kDeviceRequestNames, arguments.device, "--device"), "--device");
   log_info("sampling on ", device.description);
   const std::unique_ptr<CheckpointModel> loaded =
@@ -53,20 +55,17 @@ void run_sample(const SampleArguments& arguments) {
   model::UNet& unet = *loaded->unet;
 
   const int classes = spec.num_classes;
-  DIFFUSE_CHECK(arguments.label < classes, "--class ", arguments.label, " but the model has ", classes, " classes");
+  const Tensor labels = command_sample_labels(classes, arguments.count, arguments.label);
   DIFFUSE_CHECK(arguments.guidance == 0.0 || classes > 0, "--guidance needs a class-conditional model");
-  Tensor labels = sample_labels(LabelOrder::kBlocks, classes, arguments.count, 0, arguments.count);
-  if (arguments.label >= 0)
-    for (int i = 0; i < arguments.count; ++i) labels.i32()[i] = arguments.label;
   const SamplerKind sampler = value_named(kSamplerNames, arguments.sampler, "--sampler");
-  SamplingFlags flags{sampler, std::nullopt, arguments.eta, arguments.guidance, arguments.seed};
-  if (arguments.steps > 0) flags.steps = arguments.steps;
+  const SamplingFlags flags{sampler, arguments.steps, arguments.eta, arguments.guidance, arguments.seed};
   const SamplerOptions options = sampler_options(config, flags, meta.sampling_steps);
-  const Tensor images =
-      sample_with_model(unet, spec, diffusion_setup(config), options, labels, arguments.count, arguments.batch);
+  ProgressLine progress("sampling", arguments.count);
+  const Tensor images = sample_with_model(unet, spec, diffusion_setup(config), options, labels, arguments.count,
+                                          arguments.batch, [&](int64_t done) { progress.update(done); });
   if (to_png) {
-    const int columns = classes > 0 && arguments.label < 0 ? std::max(1, arguments.count / classes)
-                                                           : static_cast<int>(std::ceil(std::sqrt(arguments.count)));
+    const int columns = classes > 0 && !arguments.label ? std::max(1, arguments.count / classes)
+                                                        : static_cast<int>(std::ceil(std::sqrt(arguments.count)));
     write_png_grid(arguments.out, images, columns);
   } else {
     write_image_dataset(arguments.out, images, labels, classes, "diffuse sample", Overwrite::Refuse);
@@ -86,12 +85,13 @@ void add_sample_command(CLI::App& app) {
                       "(default: the checkpoint's first EMA rate)");
   command->add_option("--sampler", arguments->sampler, "ddpm (ancestral) or ddim")
       ->check(CLI::IsMember({"ddpm", "ddim"}));
-  command->add_option("--steps", arguments->steps, "Sampling steps (default: a student's own, else the config's)");
-  command->add_option("--eta", arguments->eta, "DDIM eta (0 = deterministic)");
+  command->add_option("--steps", arguments->steps, "Sampling steps (default: a student's own, else the config's)")
+      ->check(at_least(1));
+  command->add_option("--eta", arguments->eta, "DDIM eta (0 = deterministic)")->check(finite_number());
   command->add_option("--class", arguments->label, "Sample only this class (default: all classes in turn)");
-  command->add_option("--guidance", arguments->guidance, "Classifier-free guidance weight w");
-  command->add_option("--n", arguments->count, "Number of samples");
-  command->add_option("--batch", arguments->batch, "Samples per forward pass");
+  command->add_option("--guidance", arguments->guidance, "Classifier-free guidance weight w")->check(finite_number());
+  command->add_option("--n", arguments->count, "Number of samples")->check(at_least(1));
+  command->add_option("--batch", arguments->batch, "Samples per forward pass")->check(at_least(1));
   command->add_option("--seed", arguments->seed, "Sampling seed");
   command->add_option("--out", arguments->out, "Output: grid.png or samples.h5")->required();
   command->add_option("--device", arguments->device, "cpu, cuda, or auto (the GPU when there is one)")

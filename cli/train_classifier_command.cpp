@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "eval/classifier_training.h"
 #include "run/run_session.h"
 
@@ -44,7 +45,7 @@ void add_train_classifier_command(CLI::App& app) {
   command->add_option("--out", options->out_path, "Feature network file to write (.h5)")->required();
   command->add_option("--epochs", options->epochs, "Passes over the training set")->capture_default_str();
   command->add_option("--batch", options->batch_size, "Global batch size")->capture_default_str();
-  command->add_option("--lr", options->lr, "Peak AdamW learning rate")->capture_default_str();
+  command->add_option("--lr", options->lr, "Peak AdamW learning rate")->capture_default_str()->check(finite_number());
   command->add_option("--channels", *channels, "Stage widths (default 16,32,64): the stem, then one per stride-2 stage")
       ->delimiter(',');
   command->add_option("--feature-dim", options->spec.feature_dim, "Feature dimension")->capture_default_str();

@@ -31,7 +31,8 @@ void check_image_shape(const FeatureNetworkInfo& info, const std::string& networ
   }
 }
 
-Tensor extract_features(FeatureNetwork& network, const Tensor& images, int64_t batch, Tensor* predictions) {
+Tensor extract_features(FeatureNetwork& network, const Tensor& images, int64_t batch, Tensor* predictions,
+                        const ProgressCallback& progress) {
   DIFFUSE_CHECK(images.rank() == 4, "images must be [N,H,W,C], got ", images.describe());
   const FeatureNetworkInfo& info = network.info();
   const int64_t count = images.dim(0);
@@ -42,6 +43,7 @@ Tensor extract_features(FeatureNetwork& network, const Tensor& images, int64_t b
     const int64_t end = std::min(count, first + batch);
     network.compute(images.slice(first, end), features.slice(first, end),
                     classify ? logits.slice(first, end) : Tensor());
+    if (progress) progress(end);
   }
   if (!classify) return features;
   *predictions = Tensor::empty({count}, DType::I32);

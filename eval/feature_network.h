@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "core/progress.h"
 #include "core/tensor.h"
 #include "eval/feature_file.h"
 
@@ -31,7 +32,9 @@ void check_image_shape(const FeatureNetworkInfo& info, const std::string& networ
                        int64_t channels, const std::string& what);
 
 // Features [N,feature_dim] of images [N,H,W,C], `batch` images per pass; predicted classes
-// (argmax of the logits) go to `predictions` [N] when it is non-null and the network classifies.
-Tensor extract_features(FeatureNetwork& network, const Tensor& images, int64_t batch, Tensor* predictions = nullptr);
+// (argmax of the logits) go to `predictions` [N] when it is non-null and the network classifies. `progress`
+// hears the number of images done after each batch.
+Tensor extract_features(FeatureNetwork& network, const Tensor& images, int64_t batch, Tensor* predictions = nullptr,
+                        const ProgressCallback& progress = {});
 
 }  // namespace diffuse::eval

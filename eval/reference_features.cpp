@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/log.h"
+#include "core/progress.h"
 #include "data/dataset.h"
 #include "distributed/rank_share.h"
 #include "io/hdf5.h"
@@ -73,12 +74,15 @@ void write_cache(const ReferenceFeatures& reference, const FeatureNetworkInfo& i
 }
 
 // This rank's share of the dataset's features, in dataset order.
-Tensor featurize_share(FeatureNetwork& network, const DatasetReader& reader, const RankShare& share, int64_t batch) {
-  Tensor features = Tensor::empty({share.end - share.begin, network.info().feature_dim});
+Tensor featurize_share(FeatureNetwork& network, const DatasetReader& reader, const RankShare& share, int64_t batch,
+                       ProgressLine& progress) {
+  const int64_t size = share.end - share.begin;
+  Tensor features = Tensor::empty({size, network.info().feature_dim});
   for (int64_t first = share.begin; first < share.end; first += batch) {
     const int64_t n = std::min(batch, share.end - first);
     copy(extract_features(network, reader.read_scaled(first, n), batch),
          features.slice(first - share.begin, first - share.begin + n));
+    progress.update_share(first - share.begin + n, size);
   }
   return features;
 }
@@ -109,7 +113,9 @@ ReferenceFeatures reference_features(FeatureNetwork& network, const std::string&
       log_info("reference statistics ", reference.cache_path, " are stale (other weights or dataset): recomputing");
   }
   const RankShare share = rank_share(data.count, communicator.rank(), communicator.size());
-  reference.features = gather_rows(communicator, share, featurize_share(network, reader, share, batch), data.count);
+  ProgressLine progress("reference features", data.count, communicator.rank() == 0);
+  reference.features =
+      gather_rows(communicator, share, featurize_share(network, reader, share, batch, progress), data.count);
   reference.statistics = gaussian_statistics(reference.features);
   if (communicator.rank() == 0) {
     try {

@@ -3,7 +3,8 @@
 // precision/recall need them) and their mean and covariance (FID). A cache is
 // used only when it was made by bit-identical network weights from a dataset
 // of the same size and modification time; otherwise it is recomputed and
-// replaced. Every rank featurizes its share; rank 0 writes the cache.
+// replaced. Every rank featurizes its share; rank 0 prints the progress and
+// writes the cache.
 #pragma once
 
 #include <cstdint>

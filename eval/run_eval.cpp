@@ -2,12 +2,12 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "core/log.h"
+#include "core/progress.h"
 #include "data/dataset.h"
 #include "data/dataset_writer.h"
 #include "distributed/communicator.h"
@@ -17,6 +17,7 @@
 #include "eval/reference_features.h"
 #include "eval/sample_generation.h"
 #include "io/json.h"
+#include "io/output_path.h"
 #include "run/checkpoint_model.h"
 #include "run/config.h"
 #include "run/model_setup.h"
@@ -37,26 +38,34 @@ void read_image_share(const DatasetReader& reader, const RankShare& share, Tenso
 }
 
 // Gathers every rank's samples and their labels; rank 0 writes them as a dataset file.
-void save_samples(const EvalOptions& options, Communicator& communicator, const RankShare& share,
+void save_samples(const EvalOptions& options, int64_t count, Communicator& communicator, const RankShare& share,
                   const Tensor& local_images, const model::UNetSpec& spec) {
-  const Tensor images = gather_rows(communicator, share, local_images, options.count);
-  const Tensor labels = sample_labels(LabelOrder::kInterleaved, spec.num_classes, options.count, 0, options.count);
+  const Tensor images = gather_rows(communicator, share, local_images, count);
+  const Tensor labels = sample_labels(LabelOrder::kInterleaved, spec.num_classes, count, 0, count);
   if (communicator.rank() != 0) return;
   write_image_dataset(options.save_samples, images, labels, spec.num_classes,
                       "diffuse eval --ckpt " + options.checkpoint, Overwrite::Replace);
-  log_info("saved the ", options.count, " samples to ", options.save_samples);
+  log_info("saved the ", count, " samples to ", options.save_samples);
 }
 
 }  // namespace
+
+int64_t images_to_evaluate(std::optional<int64_t> count, int64_t available, const std::string& images_path) {
+  if (!count) return available;
+  DIFFUSE_CHECK(*count <= available, "--n ", *count, " but --images ", images_path, " has only ", available, " images");
+  return *count;
+}
 
 void run_eval(const EvalOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   DIFFUSE_CHECK(options.checkpoint.empty() != options.images.empty(),
                 "give exactly one of --ckpt (sample a model) and --images (evaluate an image file)");
-  const std::filesystem::path out_directory = std::filesystem::path(options.out).parent_path();
-  DIFFUSE_CHECK(out_directory.empty() || std::filesystem::is_directory(out_directory), "--out ", options.out,
-                ": directory ", out_directory.string(), " does not exist");
-  DIFFUSE_CHECK(options.batch > 0, "--batch must be positive");
+  // The outputs are checked before anything is loaded: sampling can take minutes.
+  check_output_path(options.out, "--out", {".json"});
+  if (!options.save_samples.empty()) {
+    DIFFUSE_CHECK(!options.checkpoint.empty(), "--save-samples needs --ckpt: there are no samples to save");
+    check_output_path(options.save_samples, "--save-samples", {".h5"});
+  }
   // Only sampling computes on --device; features are extracted on the CPU.
   RuntimeConfig runtime;
   runtime.device =
@@ -81,19 +90,19 @@ void run_eval(const EvalOptions& options) {
   if (!options.images.empty()) {
     const DatasetReader reader(options.images);
     const DatasetInfo& data = reader.info();
-    count = data.count;
+    count = images_to_evaluate(options.count, data.count, options.images);
     check_image_shape(info, options.features, data.height, data.width, data.channels,
                       "the images of " + options.images);
     check_reference_shape(options.reference, reference_info.height, reference_info.width, reference_info.channels,
                           data.height, data.channels, "the images of " + options.images);
-    check_sample_count(count, info.feature_dim, options.images);
+    check_sample_count(count, info.feature_dim, options.count ? "--n" : options.images);
     check_sample_count(reference_info.count, info.feature_dim, "reference set " + options.reference);
     share = rank_share(count, rank, communicator.size());
     read_image_share(reader, share, local_images, local_labels);
     if (data.num_classes != info.num_classes) local_labels = Tensor();
     report.context["images"] = options.images;
   } else {
-    count = options.count;
+    count = options.count.value_or(kDefaultSampleCount);
     const SamplerKind sampler_kind = value_named(kSamplerNames, options.sampler, "--sampler");
     const DeviceChoice& device = session.device_choice();
     const std::unique_ptr<CheckpointModel> loaded =
@@ -107,17 +116,18 @@ void run_eval(const EvalOptions& options) {
     check_sample_count(reference_info.count, info.feature_dim, "reference set " + options.reference);
     DIFFUSE_CHECK(options.guidance == 0.0 || spec.num_classes > 0, "--guidance needs a class-conditional model");
     // The flags' defaults are given too: eval samples with its own, not the checkpoint's sample section.
-    SamplingFlags flags{sampler_kind, std::nullopt, options.eta, options.guidance, options.seed};
-    if (options.steps > 0) flags.steps = options.steps;
+    const SamplingFlags flags{sampler_kind, options.steps, options.eta, options.guidance, options.seed};
     const SamplerOptions sampler = sampler_options(loaded->config, flags, loaded->meta.sampling_steps);
     share = rank_share(count, rank, communicator.size());
     if (rank == 0)
       log_info("sampling ", count, " images (", options.sampler, ", ", sampler.steps, " steps, guidance ",
                options.guidance, ") on ", communicator.size(), " rank(s), on ", device.description);
-    local_images = sample_share(*loaded->unet, diffusion_setup(loaded->config), sampler, LabelOrder::kInterleaved,
-                                count, share, options.batch);
+    ProgressLine progress("sampling", count, rank == 0);
+    local_images =
+        sample_share(*loaded->unet, diffusion_setup(loaded->config), sampler, LabelOrder::kInterleaved, count, share,
+                     options.batch, [&](int64_t done) { progress.update_share(done, share.end - share.begin); });
     quantize_to_8bit(local_images);
-    if (!options.save_samples.empty()) save_samples(options, communicator, share, local_images, spec);
+    if (!options.save_samples.empty()) save_samples(options, count, communicator, share, local_images, spec);
     if (spec.num_classes > 0 && spec.num_classes == info.num_classes)
       local_labels = sample_labels(LabelOrder::kInterleaved, spec.num_classes, count, share.begin, share.end);
     report.context["checkpoint"] = options.checkpoint;
@@ -134,8 +144,10 @@ void run_eval(const EvalOptions& options) {
   const ReferenceFeatures reference =
       reference_features(*network, options.features, options.reference, communicator, options.batch);
   Tensor predictions;
+  ProgressLine progress("features", count, rank == 0);
   const Tensor local_features =
-      extract_features(*network, local_images, options.batch, local_labels.defined() ? &predictions : nullptr);
+      extract_features(*network, local_images, options.batch, local_labels.defined() ? &predictions : nullptr,
+                       [&](int64_t done) { progress.update_share(done, share.end - share.begin); });
   const Tensor features = gather_rows(communicator, share, local_features, count);
   double correct = 0.0;
   if (local_labels.defined())

@@ -7,9 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace diffuse::eval {
+
+// Samples `eval --ckpt` draws without --n.
+inline constexpr int64_t kDefaultSampleCount = 10000;
 
 // What `diffuse eval` is given (its flags, cli/eval_command.cpp).
 struct EvalOptions {
@@ -18,10 +22,10 @@ struct EvalOptions {
   std::string images;
   std::string ema = "first";
   std::string sampler = "ddim";  // a SamplerKind name
-  int steps = 0;                 // 0 = the student's sampling_steps, else the config's
+  std::optional<int> steps;      // absent: the student's sampling_steps, else the config's
   double eta = 0.0;
   double guidance = 0.0;
-  int64_t count = 10000;
+  std::optional<int64_t> count;  // images to evaluate; absent: kDefaultSampleCount, or all of --images
   int64_t batch = 64;
   uint64_t seed = 0;
   std::string reference;
@@ -31,6 +35,10 @@ struct EvalOptions {
   int kid_subsets = 100;
   int64_t kid_subset_size = 1000;
 };
+
+// How many of the `available` images of `images_path` `eval --images` evaluates: the first --n when given, else
+// all. Throws an Error naming both numbers when --n asks for more than there are.
+int64_t images_to_evaluate(std::optional<int64_t> count, int64_t available, const std::string& images_path);
 
 // Collective: every rank of the run session (run/run_session.h) it starts calls it.
 void run_eval(const EvalOptions& options);

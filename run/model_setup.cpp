@@ -27,7 +27,8 @@ DiffusionSetup diffusion_setup(const Config& config) {
 }
 
 Tensor sample_with_model(model::UNet& unet, const model::UNetSpec& spec, const DiffusionSetup& setup,
-                         const SamplerOptions& options, const Tensor& labels, int64_t count, int64_t batch) {
+                         const SamplerOptions& options, const Tensor& labels, int64_t count, int64_t batch,
+                         const ProgressCallback& progress) {
   if (labels.defined()) count = labels.dim(0);
   const int64_t size = spec.image_size, channels = spec.image_channels;
   Tensor images = Tensor::empty({count, size, size, channels});
@@ -46,6 +47,7 @@ Tensor sample_with_model(model::UNet& unet, const model::UNetSpec& spec, const D
     const Tensor chunk = sample_images(setup.schedule, setup.prediction, denoiser, {end - first, size, size, channels},
                                        chunk_labels, chunk_options);
     copy(chunk, images.slice(first, end));
+    if (progress) progress(end);
   }
   return images;
 }

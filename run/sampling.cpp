@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/error.h"
 #include "run/model_setup.h"
 
 namespace diffuse {
@@ -27,12 +28,22 @@ Tensor sample_labels(LabelOrder order, int num_classes, int64_t count, int64_t b
 }
 
 Tensor sample_share(model::UNet& unet, const DiffusionSetup& setup, const SamplerOptions& options, LabelOrder order,
-                    int64_t count, const eval::RankShare& share, int64_t batch) {
+                    int64_t count, const eval::RankShare& share, int64_t batch, const ProgressCallback& progress) {
   SamplerOptions from_begin = options;
   from_begin.first_sample = static_cast<uint32_t>(share.begin);
   return sample_with_model(unet, unet.spec(), setup, from_begin,
                            sample_labels(order, unet.spec().num_classes, count, share.begin, share.end),
-                           share.end - share.begin, batch);
+                           share.end - share.begin, batch, progress);
+}
+
+Tensor command_sample_labels(int num_classes, int64_t count, std::optional<int> only_class) {
+  Tensor labels = sample_labels(LabelOrder::kBlocks, num_classes, count, 0, count);
+  if (!only_class) return labels;
+  DIFFUSE_CHECK(num_classes > 0, "--class ", *only_class, ": the model is not class-conditional");
+  DIFFUSE_CHECK(*only_class >= 0 && *only_class < num_classes, "--class ", *only_class,
+                " is not a class of the model: its classes are 0 to ", num_classes - 1);
+  for (int64_t i = 0; i < count; ++i) labels.i32()[i] = *only_class;
+  return labels;
 }
 
 }  // namespace diffuse

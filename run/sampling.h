@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/progress.h"
 #include "core/tensor.h"
 #include "diffusion/diffusion_setup.h"
 #include "diffusion/sampler.h"
@@ -40,8 +41,14 @@ Tensor sample_labels(LabelOrder order, int num_classes, int64_t count, int64_t b
 
 // Images [share.end - share.begin, S, S, C] in [-1, 1] of this rank's share of `count` samples with classes in
 // `order`, `batch` at a time, with the model's current parameters. Every sample is keyed by its global index, so
-// eval::gather_rows reassembles the same set on any number of ranks.
+// eval::gather_rows reassembles the same set on any number of ranks. `progress` hears the number of this share's
+// images done after each batch.
 Tensor sample_share(model::UNet& unet, const DiffusionSetup& setup, const SamplerOptions& options, LabelOrder order,
-                    int64_t count, const eval::RankShare& share, int64_t batch);
+                    int64_t count, const eval::RankShare& share, int64_t batch, const ProgressCallback& progress = {});
+
+// i32 [count]: the classes of `diffuse sample`'s samples, every class in blocks, or `only_class` (its --class)
+// for all when given. Throws an Error naming --class and the model's classes unless only_class is one of them.
+// Undefined for an unconditional model without --class.
+Tensor command_sample_labels(int num_classes, int64_t count, std::optional<int> only_class);
 
 }  // namespace diffuse

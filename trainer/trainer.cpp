@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/on_device.h"
 #include "core/ops.h"
+#include "core/progress.h"
 #include "data/loader.h"
 #include "distributed/rank_agreement.h"
 #include "distributed/stop_signal.h"
@@ -31,17 +32,6 @@ namespace diffuse {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string format_duration(double seconds) {
-  const long long total = static_cast<long long>(std::max(0.0, seconds));
-  char text[32];
-  if (total >= 3600) {
-    std::snprintf(text, sizeof(text), "%lldh%02lldm", total / 3600, (total % 3600) / 60);
-  } else {
-    std::snprintf(text, sizeof(text), "%lldm%02llds", total / 60, total % 60);
-  }
-  return text;
-}
 
 // Fails before training starts when the directory cannot be written.
 void check_writable(const fs::path& directory) {

@@ -1,0 +1,38 @@
+#include "io/output_path.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace diffuse {
+
+namespace {
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i) text += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return text;
+}
+
+}  // namespace
+
+void check_output_path(const std::string& path, const std::string& flag, const std::vector<std::string>& extensions) {
+  DIFFUSE_CHECK(extensions.empty() || std::any_of(extensions.begin(), extensions.end(),
+                                                  [&](const std::string& suffix) { return ends_with(path, suffix); }),
+                flag, " ", path, ": the file must end in ", joined(extensions));
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const std::filesystem::path directory = parent.empty() ? std::filesystem::path(".") : parent;
+  DIFFUSE_CHECK(std::filesystem::is_directory(directory), flag, " ", path, ": directory ", directory.string(),
+                std::filesystem::exists(directory) ? " is not a directory" : " does not exist");
+  DIFFUSE_CHECK(::access(directory.c_str(), W_OK | X_OK) == 0, flag, " ", path, ": directory ", directory.string(),
+                " is not writable");
+}
+
+}  // namespace diffuse
