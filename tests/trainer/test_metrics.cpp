@@ -39,7 +39,7 @@ TEST(MetricsLogTest, CountsStayIntegersAndLinesAppend) {
 // A process killed after logging step 3 but before its checkpoint, resumed from step 2's checkpoint, logs step 3
 // again: the old line 3 goes, and so does a line the kill cut short.
 TEST(MetricsLogTest, ContinuingFromAnEarlierStepDropsTheLinesAfterIt) {
-  const std::filesystem::path path = std::filesystem::path(testing::TempDir()) / "metrics_log_resume.jsonl";
+  const std::filesystem::path path = std::filesystem::path(::testing::TempDir()) / "metrics_log_resume.jsonl";
   {
     std::ofstream out(path);
     out << "{\"step\": 1, \"loss\": 0.5}\n{\"step\": 2, \"loss\": 0.4}\n{\"step\": 2, \"fid\": 9}\n"
