@@ -1,6 +1,7 @@
 // The `diffuse` command line: one binary, one subcommand per job. Every
 // failure ends with one readable "error: ..." line and exit status 1 (under
-// an MPI launcher, on each failing rank, and the job ends: see MpiSession).
+// an MPI launcher, on each failing rank, and the job ends: see MpiSession);
+// a bad flag exits with CLI11's status for it (non-zero, 100 or more).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <new>
