@@ -5,6 +5,7 @@
 #include "core/checks_cuda.h"
 #include "core/cuda/context.h"
 #include "core/cuda/runtime.h"
+#include "core/library_versions.h"
 
 namespace diffuse::cuda {
 
@@ -60,10 +61,6 @@ class CudaAllocator final : public Allocator {
   }
 };
 
-std::string version_text(long encoded) {
-  return concat(encoded / 10000, ".", (encoded % 10000) / 100, ".", encoded % 100);
-}
-
 std::string version_text(int encoded, int major_divisor, int minor_divisor) {
   return concat(encoded / major_divisor, ".", (encoded % major_divisor) / minor_divisor);
 }
@@ -83,22 +80,18 @@ std::string library_versions() {
   cublasGetProperty(MINOR_VERSION, &cublas_minor);
   return concat("CUDA runtime ", version_text(runtime, 1000, 10), ", driver ",
                 driver ? version_text(driver, 1000, 10) : std::string("none"), ", cuDNN ",
-                version_text(static_cast<long>(cudnnGetVersion())), ", cuBLAS ", cublas_major, ".", cublas_minor,
-                ", NCCL ", version_text(static_cast<long>(nccl)));
-}
-
-std::string version_requirement(const std::string& library, long built, long loaded) {
-  if (loaded >= built && loaded / 10000 == built / 10000) return "";
-  return concat(library, " ", version_text(loaded), " is loaded but diffuse was built against ", library, " ",
-                version_text(built), ": put a ", library, " ", built / 10000, ".x of at least ", version_text(built),
-                " first on LD_LIBRARY_PATH, or rebuild against the one installed");
+                diffuse::version_text(static_cast<long>(cudnnGetVersion())), ", cuBLAS ", cublas_major, ".",
+                cublas_minor, ", NCCL ", diffuse::version_text(nccl_version(nccl)));
 }
 
 std::string library_version_problem() {
   int nccl = 0;
   NCCL_CHECK(ncclGetVersion(&nccl));
-  std::string problem = version_requirement("cuDNN", CUDNN_VERSION, static_cast<long>(cudnnGetVersion()));
-  const std::string nccl_problem = version_requirement("NCCL", NCCL_VERSION_CODE, nccl);
+  std::string problem = diffuse::library_version_problem(
+      {"cuDNN", kCudnnFloor, "the cuDNN 9 convolution API", CUDNN_VERSION, static_cast<long>(cudnnGetVersion())});
+  const std::string nccl_problem =
+      diffuse::library_version_problem({"NCCL", kNcclFloor, "ncclCommInitRankConfig and ncclCommFinalize",
+                                        nccl_version(NCCL_VERSION_CODE), nccl_version(nccl)});
   if (!problem.empty() && !nccl_problem.empty()) problem += "; ";
   return problem + nccl_problem;
 }

@@ -24,11 +24,9 @@ int device_count();
 std::string unavailable_reason();
 // Library versions this binary runs with: CUDA runtime, driver, cuDNN, cuBLAS, NCCL.
 std::string library_versions();
-// "" when the loaded cuDNN and NCCL are at least the versions this binary was
-// built against (same major); otherwise a message naming both versions.
+// "" when the loaded cuDNN and NCCL qualify (core/library_versions.h: the major built against, at least the
+// floor); otherwise a message naming both versions.
 std::string library_version_problem();
-// The rule behind it, for one library; versions encoded major*10000 + minor*100 + patch.
-std::string version_requirement(const std::string& library, long built, long loaded);
 
 void set_device(int device);
 // Name of the current GPU ("NVIDIA H200"); throws when there is none.
