@@ -1,8 +1,7 @@
-// cuBLAS GEMM wrapper: row-major products expressed as the column-major ones
-// cuBLAS computes (C^T = op(B)^T op(A)^T), through cublasGemmStridedBatchedEx.
+// cuBLAS GEMM wrapper: core/gemm_mapping.h turns the row-major product into the
+// column-major one cuBLAS computes; this file only makes that call, through
+// cublasGemmStridedBatchedEx.
 #include "core/cuda/gemm.h"
-
-#include <climits>
 
 #include "core/checks_cuda.h"
 #include "core/cuda/context.h"
@@ -25,35 +24,45 @@ cudaDataType_t cuda_type(DType dtype) {
   }
 }
 
-int to_int(int64_t value, const char* what) {
-  DIFFUSE_CHECK(value >= 0 && value <= INT_MAX, "gemm: ", what, " = ", value, " does not fit cuBLAS's int");
-  return static_cast<int>(value);
-}
-
-cublasOperation_t to_cublas(Transpose transpose) { return transpose == Transpose::Yes ? CUBLAS_OP_T : CUBLAS_OP_N; }
+cublasOperation_t to_cublas(blas::Op op) { return op == blas::Op::T ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 }  // namespace
 
 void gemm(DType operands, Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k, float alpha,
           const Matrix& a, const Matrix& b, float beta, float* c, int64_t ldc, int64_t c_batch_stride, int64_t batch) {
-  if (m == 0 || n == 0 || batch == 0) return;
+  blas::RowMajorGemm row_major;
+  row_major.transpose_a = transpose_a;
+  row_major.transpose_b = transpose_b;
+  row_major.m = m;
+  row_major.n = n;
+  row_major.k = k;
+  row_major.alpha = alpha;
+  row_major.beta = beta;
+  row_major.lda = a.ld;
+  row_major.ldb = b.ld;
+  row_major.ldc = ldc;
+  row_major.a_batch_stride = a.batch_stride;
+  row_major.b_batch_stride = b.batch_stride;
+  row_major.c_batch_stride = c_batch_stride;
+  row_major.batch = batch;
+  const blas::ColumnMajorGemm call = blas::to_column_major(row_major);
+  if (call.work == blas::Work::Nothing) return;
   DeviceContext& device = context();
-  if (k == 0) {
-    // No products: C = beta * C, and only beta 0 (clear) and 1 (keep) occur in diffuse.
-    DIFFUSE_CHECK(beta == 0.0f || beta == 1.0f, "gemm: k = 0 with beta ", beta, " is not supported");
-    if (beta == 0.0f)
-      for (int64_t i = 0; i < batch; ++i)
-        CUDA_CHECK(cudaMemset2DAsync(c + i * c_batch_stride, static_cast<size_t>(ldc) * sizeof(float), 0,
-                                     static_cast<size_t>(n) * sizeof(float), static_cast<size_t>(m), device.stream()));
+  if (call.work == blas::Work::ClearC) {
+    // Each column-major m x n matrix of C: n columns of m contiguous floats, ldc apart.
+    for (int i = 0; i < call.batch; ++i)
+      CUDA_CHECK(cudaMemset2DAsync(c + i * call.stride_c, static_cast<size_t>(call.ldc) * sizeof(float), 0,
+                                   static_cast<size_t>(call.m) * sizeof(float), static_cast<size_t>(call.n),
+                                   device.stream()));
     return;
   }
   const cudaDataType_t type = cuda_type(operands);
-  // Row-major C [m,n] is column-major C^T [n,m] = op(B)^T [n,k] op(A)^T [k,m].
-  CUBLAS_CHECK(cublasGemmStridedBatchedEx(device.cublas(), to_cublas(transpose_b), to_cublas(transpose_a),
-                                          to_int(n, "n"), to_int(m, "m"), to_int(k, "k"), &alpha, b.data, type,
-                                          to_int(b.ld, "ldb"), b.batch_stride, a.data, type, to_int(a.ld, "lda"),
-                                          a.batch_stride, &beta, c, CUDA_R_32F, to_int(ldc, "ldc"), c_batch_stride,
-                                          to_int(batch, "batch"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  const void* blas_a = call.a_from == blas::Operand::A ? a.data : b.data;
+  const void* blas_b = call.b_from == blas::Operand::A ? a.data : b.data;
+  CUBLAS_CHECK(cublasGemmStridedBatchedEx(device.cublas(), to_cublas(call.op_a), to_cublas(call.op_b), call.m, call.n,
+                                          call.k, &call.alpha, blas_a, type, call.lda, call.stride_a, blas_b, type,
+                                          call.ldb, call.stride_b, &call.beta, c, CUDA_R_32F, call.ldc, call.stride_c,
+                                          call.batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace diffuse::cuda

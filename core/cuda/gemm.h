@@ -2,16 +2,17 @@
 // strides (attention runs one product per sample in one call). Operands A and
 // B are fp32, bf16 or fp16; C is always fp32 and accumulation is fp32: exact
 // fp32 arithmetic for fp32 operands (no TF32), tensor cores for bf16/fp16.
-// Plain C++: no CUDA headers.
+// Plain C++: no CUDA headers. The argument translation is core/gemm_mapping.h.
 #pragma once
 
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "core/gemm_mapping.h"
 
 namespace diffuse::cuda {
 
-enum class Transpose { No, Yes };
+using blas::Transpose;
 
 // One operand: its first element, the row stride as stored (q inside qkv has
 // 3C) and the distance between consecutive matrices of a batch.
