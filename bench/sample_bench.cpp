@@ -35,9 +35,13 @@ void run_sample_bench(const SampleBenchOptions& options) {
       sample_labels(LabelOrder::kInterleaved, spec.num_classes, options.batch, 0, options.batch);
 
   SamplerOptions sampler;
+  sampler.sampler = value_named(kSamplerNames, options.sampler, "--sampler");
   sampler.steps = options.steps;
   sampler.guidance = options.guidance;
   sampler.seed = config.seed;
+  sampler.sigma_min = config.sample.sigma_min;
+  sampler.sigma_max = config.sample.sigma_max;
+  sampler.rho = config.sample.rho;
   const auto draw = [&](int steps) {
     SamplerOptions run = sampler;
     run.steps = steps;
@@ -63,7 +67,8 @@ void run_sample_bench(const SampleBenchOptions& options) {
   const double median = seconds[seconds.size() / 2];
 
   const double gemm_gflops = yardstick.median_gflops();
-  const int evaluations = options.steps * (options.guidance > 0 ? 2 : 1);
+  const int nfe = network_evaluations(sampler.sampler, options.steps);
+  const int evaluations = nfe * (options.guidance > 0 ? 2 : 1);
   const double flops = 2.0 * unet.forward_macs_per_image() * options.batch * evaluations;
   const double gflops = flops / median / 1e9;
   const double ratio = gflops / gemm_gflops;
@@ -71,9 +76,9 @@ void run_sample_bench(const SampleBenchOptions& options) {
   const int64_t tensor_peak = allocator_for(Device::CPU).peak_bytes();
   const int64_t weights = store.numel() * 4;
 
-  std::printf("bench sample: %s, batch %d, DDIM %d steps%s, %d threads, %.3f GMACs/image forward\n",
-              options.config.c_str(), options.batch, options.steps, options.guidance > 0 ? " with guidance" : "",
-              omp_get_max_threads(), unet.forward_macs_per_image() / 1e9);
+  std::printf("bench sample: %s, batch %d, %s %d steps (NFE %d)%s, %d threads, %.3f GMACs/image forward\n",
+              options.config.c_str(), options.batch, options.sampler.c_str(), options.steps, nfe,
+              options.guidance > 0 ? " with guidance" : "", omp_get_max_threads(), unet.forward_macs_per_image() / 1e9);
   std::printf("  batch        %.2f s (median of %d; min %.2f, max %.2f)\n", median, options.repeats, seconds.front(),
               seconds.back());
   std::printf("  throughput   %.2f img/s, %.1f network evaluations/s, %.1f GFLOP/s\n", images_per_second,
@@ -87,7 +92,9 @@ void run_sample_bench(const SampleBenchOptions& options) {
   const Json summary = {{"bench", "sample"},
                         {"config", options.config},
                         {"batch", options.batch},
+                        {"sampler", options.sampler},
                         {"steps", options.steps},
+                        {"nfe", nfe},
                         {"guidance", round_to_decimals(options.guidance, 3)},
                         {"threads", omp_get_max_threads()},
                         {"img_per_s", round_to_decimals(images_per_second, 4)},

@@ -4,6 +4,7 @@
 #include "bench/sample_bench.h"
 #include "cli/commands.h"
 #include "cli/flag_checks.h"
+#include "diffusion/sampler.h"
 
 namespace diffuse::cli {
 
@@ -21,10 +22,12 @@ void add_bench_command(CLI::App& app) {
   train->callback([options] { run_train_bench_on_every_rank(*options); });
 
   auto sample_options = std::make_shared<SampleBenchOptions>();
-  CLI::App* sample = bench->add_subcommand("sample", "DDIM sampling throughput (inference only)");
+  CLI::App* sample = bench->add_subcommand("sample", "Sampling throughput (inference only)");
   sample->add_option("--config", sample_options->config, "YAML config")->required()->check(CLI::ExistingFile);
   sample->add_option("--batch", sample_options->batch, "Images sampled together (default 256)");
-  sample->add_option("--steps", sample_options->steps, "DDIM steps (default 50)");
+  sample->add_option("--sampler", sample_options->sampler, "ddpm, ddim (default), euler, heun or dpmpp_2m")
+      ->check(one_of_names(kSamplerNames));
+  sample->add_option("--steps", sample_options->steps, "Sampler steps (default 50)");
   sample->add_option("--repeats", sample_options->repeats, "Timed batches (the median is reported)");
   sample->add_option("--guidance", sample_options->guidance, "Classifier-free guidance weight (doubles the work)")
       ->check(finite_number());

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/flag_checks.h"
+#include "diffusion/sampler.h"
 #include "eval/run_eval.h"
 
 namespace diffuse::cli {
@@ -35,8 +36,9 @@ void add_eval_command(CLI::App& app) {
   command->add_option("--ema", arguments->ema,
                       "EMA rate whose weights to use, 'none' for the raw weights "
                       "(default: the checkpoint's first EMA rate)");
-  command->add_option("--sampler", arguments->sampler, "ddpm (ancestral) or ddim")
-      ->check(CLI::IsMember({"ddpm", "ddim"}));
+  command
+      ->add_option("--sampler", arguments->sampler, "ddpm (ancestral), ddim, or the ODE solvers euler, heun, dpmpp_2m")
+      ->check(one_of_names(kSamplerNames));
   command->add_option("--steps", arguments->steps, "Sampling steps (default: a student's own, else the config's)")
       ->check(at_least(1));
   command->add_option("--eta", arguments->eta, "DDIM eta (0 = deterministic)")->check(finite_number());

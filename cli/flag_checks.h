@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace diffuse::cli {
 
@@ -13,5 +15,13 @@ CLI::Validator finite_number();
 
 // For integer flags such as --steps and --n: a whole number >= minimum.
 CLI::Validator at_least(int64_t minimum);
+
+// For flags that name an enum value: one of the names of a core/enum_names.h table.
+template <typename Names>
+CLI::Validator one_of_names(const Names& names) {
+  std::vector<std::string> spelled;
+  for (const auto& entry : names) spelled.push_back(entry.name);
+  return CLI::IsMember(spelled);
+}
 
 }  // namespace diffuse::cli

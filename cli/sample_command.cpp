@@ -70,8 +70,8 @@ void run_sample(const SampleArguments& arguments) {
   } else {
     write_image_dataset(arguments.out, images, labels, classes, "diffuse sample", Overwrite::Refuse);
   }
-  log_info("wrote ", arguments.count, " samples (", name_of(kSamplerNames, sampler), ", ", options.steps, " steps) to ",
-           arguments.out);
+  log_info("wrote ", arguments.count, " samples (", name_of(kSamplerNames, sampler), ", ", options.steps,
+           " steps, NFE ", network_evaluations(sampler, options.steps), ") to ", arguments.out);
 }
 
 }  // namespace
@@ -83,11 +83,12 @@ void add_sample_command(CLI::App& app) {
   command->add_option("--ema", arguments->ema,
                       "EMA rate whose weights to use, 'none' for the raw weights "
                       "(default: the checkpoint's first EMA rate)");
-  command->add_option("--sampler", arguments->sampler, "ddpm (ancestral) or ddim")
-      ->check(CLI::IsMember({"ddpm", "ddim"}));
+  command
+      ->add_option("--sampler", arguments->sampler, "ddpm (ancestral), ddim, or the ODE solvers euler, heun, dpmpp_2m")
+      ->check(one_of_names(kSamplerNames));
   command->add_option("--steps", arguments->steps, "Sampling steps (default: a student's own, else the config's)")
       ->check(at_least(1));
-  command->add_option("--eta", arguments->eta, "DDIM eta (0 = deterministic)")->check(finite_number());
+  command->add_option("--eta", arguments->eta, "DDIM eta (0 = deterministic; ddim only)")->check(finite_number());
   command->add_option("--class", arguments->label, "Sample only this class (default: all classes in turn)");
   command->add_option("--guidance", arguments->guidance, "Classifier-free guidance weight w")->check(finite_number());
   command->add_option("--n", arguments->count, "Number of samples")->check(at_least(1));

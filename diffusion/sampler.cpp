@@ -5,38 +5,20 @@
 #include "core/on_device.h"
 #include "core/ops.h"
 #include "core/philox.h"
+#include "diffusion/guidance.h"
+#include "diffusion/ode_sampler.h"
 
 namespace diffuse {
 
-namespace {
-
-// A per-sample scalar [count] on `device`.
-Tensor constant(int64_t count, double value, Device device) {
-  Tensor tensor = Tensor::empty({count});
-  fill(tensor, static_cast<float>(value));
-  return on_device(tensor, device);
+int network_evaluations(SamplerKind sampler, int steps) {
+  return sampler == SamplerKind::kHeun ? 2 * steps - 1 : steps;
 }
-
-// out = network output at this level, with guidance when asked for.
-void guided_output(const Denoiser& denoiser, const Tensor& z, const Tensor& time, const Tensor& labels,
-                   const SamplerOptions& options, const Tensor& out, const Tensor& scratch) {
-  denoiser(z, time, labels, out);
-  if (options.guidance == 0.0 || !labels.defined()) return;
-  DIFFUSE_CHECK(options.null_label >= 0, "guidance needs a class-conditional model");
-  Tensor null_labels = Tensor::empty(labels.shape(), DType::I32);
-  for (int64_t n = 0; n < labels.numel(); ++n) null_labels.i32()[n] = options.null_label;
-  denoiser(z, time, on_device(null_labels, options.device), scratch);
-  const int64_t count = z.dim(0);
-  const Device device = options.device;
-  ops::combine_per_sample(out, constant(count, 1.0 + options.guidance, device), scratch,
-                          constant(count, -options.guidance, device), out);
-}
-
-}  // namespace
 
 Tensor sample_images(const NoiseSchedule& schedule, Prediction prediction, const Denoiser& denoiser, const Shape& shape,
                      const Tensor& labels, const SamplerOptions& options) {
   DIFFUSE_CHECK(shape.size() == 4, "sample_images: shape must be [N,H,W,C], got ", shape_string(shape));
+  if (options.sampler != SamplerKind::kDdpm && options.sampler != SamplerKind::kDdim)
+    return sample_ode(schedule, prediction, denoiser, shape, labels, options);
   DIFFUSE_CHECK(options.eta >= 0.0, "sampler eta must be >= 0, got ", options.eta);
   const int64_t count = shape[0];
   const std::vector<NoiseLevel> path = schedule.sampling_path(options.steps);
@@ -46,7 +28,7 @@ Tensor sample_images(const NoiseSchedule& schedule, Prediction prediction, const
   Tensor z = map(), out = map(), scratch = map(), x0 = map(), eps = map(), noise = map();
   const Tensor device_labels = labels.defined() ? on_device(labels, device) : Tensor();
   ops::fill_normal(z, options.seed, kPurposeSampler, 0, options.first_sample);
-  const auto per_sample = [&](double value) { return constant(count, value, device); };
+  const auto per_sample = [&](double value) { return per_sample_constant(count, value, device); };
 
   for (size_t k = 0; k + 1 < path.size(); ++k) {
     const NoiseLevel& now = path[k];

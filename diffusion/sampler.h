@@ -1,6 +1,8 @@
 // Samplers: DDIM (Song et al. 2021) with its eta, of which DDPM's ancestral
 // sampler is the eta = 1 case, walking a schedule's sampling path from pure
-// noise to a clean image. Classifier-free guidance (Ho & Salimans 2022)
+// noise to a clean image; and the probability-flow ODE solvers euler, heun
+// (Karras et al. 2022) and dpmpp_2m (Lu et al. 2022) on the Karras sigma grid
+// (diffusion/ode_sampler.h). Classifier-free guidance (Ho & Salimans 2022)
 // combines the conditional and unconditional outputs as (1 + w) o_c - w o_u.
 // Every random draw is keyed by the global sample index, so a sample does not
 // depend on the batch it was drawn in or on the number of ranks.
@@ -20,14 +22,27 @@ namespace diffuse {
 // undefined -> out [N,H,W,C].
 using Denoiser = std::function<void(const Tensor& z, const Tensor& time, const Tensor& labels, const Tensor& out)>;
 
-// What sample.sampler and --sampler name: DDIM, or DDPM's ancestral sampler (DDIM with eta 1).
-enum class SamplerKind { kDdpm, kDdim };
-inline constexpr EnumName<SamplerKind> kSamplerNames[] = {{SamplerKind::kDdpm, "ddpm"}, {SamplerKind::kDdim, "ddim"}};
+// What sample.sampler and --sampler name: DDIM, DDPM's ancestral sampler (DDIM with eta 1), or an ODE solver.
+enum class SamplerKind { kDdpm, kDdim, kEuler, kHeun, kDpmpp2m };
+inline constexpr EnumName<SamplerKind> kSamplerNames[] = {{SamplerKind::kDdpm, "ddpm"},
+                                                          {SamplerKind::kDdim, "ddim"},
+                                                          {SamplerKind::kEuler, "euler"},
+                                                          {SamplerKind::kHeun, "heun"},
+                                                          {SamplerKind::kDpmpp2m, "dpmpp_2m"}};
+
+// The denoiser evaluations (NFE) of `steps` steps, not counting guidance's second pass: heun's last step is an
+// Euler step, so it takes 2 steps - 1; every other sampler one per step.
+int network_evaluations(SamplerKind sampler, int steps);
 
 struct SamplerOptions {
+  SamplerKind sampler = SamplerKind::kDdim;  // ddpm and ddim both follow eta
   int steps = 50;
   double eta = 0.0;       // 0: deterministic DDIM; 1: DDPM ancestral
   double guidance = 0.0;  // w; 0 = plain conditional sampling
+  // The Karras grid of the ODE samplers, in VE sigma (diffusion/schedule.h); 0 = the schedule's smallest / largest.
+  double sigma_min = 0.0;
+  double sigma_max = 0.0;
+  double rho = 7.0;
   uint64_t seed = 0;
   uint32_t first_sample = 0;    // global index of this batch's first sample
   int null_label = -1;          // the "no class" label (num_classes) for guidance

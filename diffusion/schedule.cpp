@@ -89,4 +89,50 @@ std::vector<NoiseLevel> NoiseSchedule::sampling_path(int steps) const {
   return path;
 }
 
+double NoiseSchedule::discrete_log_ve_sigma(int index) const {
+  const double alpha_bar = alpha_bar_[static_cast<size_t>(index)];
+  return 0.5 * std::log((1.0 - alpha_bar) / alpha_bar);
+}
+
+double NoiseSchedule::smallest_ve_sigma() const {
+  if (is_continuous()) return std::exp(-kMaxLogSnr / 2);
+  return std::exp(discrete_log_ve_sigma(0));
+}
+
+double NoiseSchedule::largest_ve_sigma() const {
+  if (is_continuous()) return std::exp(kMaxLogSnr / 2);
+  return std::exp(discrete_log_ve_sigma(timesteps_ - 1));
+}
+
+NoiseLevel NoiseSchedule::at_ve_sigma(double ve_sigma) const {
+  DIFFUSE_CHECK(ve_sigma > 0.0, "a VE noise level must be positive, got ", ve_sigma);
+  NoiseLevel level;
+  level.alpha = 1.0 / std::sqrt(1.0 + ve_sigma * ve_sigma);
+  level.sigma = ve_sigma * level.alpha;
+  const double trained = std::clamp(ve_sigma, smallest_ve_sigma(), largest_ve_sigma());
+  if (is_continuous()) {
+    level.time = 2.0 / kPi * std::atan(trained);
+    level.network_time = static_cast<float>(1000.0 * level.time);
+    return level;
+  }
+  // The VE sigma grows with the step index: find the steps below and above, then interpolate in log sigma.
+  const double log_sigma = std::log(trained);
+  int above = timesteps_ - 1;
+  for (int low = 1, high = timesteps_ - 1; low <= high;) {
+    const int middle = low + (high - low) / 2;
+    if (discrete_log_ve_sigma(middle) >= log_sigma) {
+      above = middle;
+      high = middle - 1;
+    } else {
+      low = middle + 1;
+    }
+  }
+  const double low_log = discrete_log_ve_sigma(above - 1), high_log = discrete_log_ve_sigma(above);
+  const double fraction = std::clamp((log_sigma - low_log) / (high_log - low_log), 0.0, 1.0);
+  const double index = above - 1 + fraction;
+  level.network_time = static_cast<float>(index);
+  level.time = (index + 1.0) / timesteps_;
+  return level;
+}
+
 }  // namespace diffuse

@@ -9,6 +9,9 @@
 //  - cosine_continuous: alpha = cos(pi t / 2), sigma = sin(pi t / 2) for t in [0, 1].
 // The network sees the step index for discrete schedules and 1000 t for the
 // continuous one, so embeddings cover the same range either way.
+//
+// The ODE samplers work in the variance-exploding view x / alpha = x + (sigma / alpha) eps, whose noise level
+// sigma / alpha is called the VE sigma here.
 #pragma once
 
 #include <vector>
@@ -49,8 +52,18 @@ class NoiseSchedule {
   // evenly spaced in time (DDIM's uniform spacing); the samplers walk them.
   std::vector<NoiseLevel> sampling_path(int steps) const;
 
+  // The smallest and largest VE sigma the network is trained on (step 0 and step T-1; the continuous schedule's
+  // log-SNR limits).
+  double smallest_ve_sigma() const;
+  double largest_ve_sigma() const;
+  // The level whose VE sigma is `ve_sigma` (> 0) exactly: alpha = 1 / sqrt(1 + s^2), sigma = s / sqrt(1 + s^2). Its
+  // network time is the continuous t = 2/pi atan(s), or for discrete schedules the step index interpolated linearly
+  // in log VE sigma between the two nearest steps (k-diffusion's sigma_to_t); both are clamped to the trained range.
+  NoiseLevel at_ve_sigma(double ve_sigma) const;
+
  private:
   NoiseLevel discrete_level(int index) const;  // index in [0, T)
+  double discrete_log_ve_sigma(int index) const;
 
   ScheduleKind kind_;
   int timesteps_;

@@ -120,8 +120,9 @@ void run_eval(const EvalOptions& options) {
     const SamplerOptions sampler = sampler_options(loaded->config, flags, loaded->meta.sampling_steps);
     share = rank_share(count, rank, communicator.size());
     if (rank == 0)
-      log_info("sampling ", count, " images (", options.sampler, ", ", sampler.steps, " steps, guidance ",
-               options.guidance, ") on ", communicator.size(), " rank(s), on ", device.description);
+      log_info("sampling ", count, " images (", options.sampler, ", ", sampler.steps, " steps, NFE ",
+               network_evaluations(sampler_kind, sampler.steps), ", guidance ", options.guidance, ") on ",
+               communicator.size(), " rank(s), on ", device.description);
     ProgressLine progress("sampling", count, rank == 0);
     local_images =
         sample_share(*loaded->unet, diffusion_setup(loaded->config), sampler, LabelOrder::kInterleaved, count, share,
@@ -135,6 +136,7 @@ void run_eval(const EvalOptions& options) {
     report.context["ema"] = options.ema;
     report.context["sampler"] = options.sampler;
     report.context["steps"] = sampler.steps;
+    report.context["nfe"] = network_evaluations(sampler_kind, sampler.steps);
     report.context["eta"] = sampler.eta;
     report.context["guidance"] = options.guidance;
     report.context["seed"] = options.seed;

@@ -100,6 +100,9 @@ std::vector<Field> schema(Config& c) {
       choice("sample.sampler", &c.sample.sampler, kSamplerNames),
       {"sample.steps", Kind::Int, &c.sample.steps},
       {"sample.eta", Kind::Double, &c.sample.eta},
+      {"sample.sigma_min", Kind::Double, &c.sample.sigma_min},
+      {"sample.sigma_max", Kind::Double, &c.sample.sigma_max},
+      {"sample.rho", Kind::Double, &c.sample.rho},
       {"sample.guidance", Kind::Double, &c.sample.guidance},
       {"sample.per_class", Kind::Int, &c.sample.per_class},
       {"sample.count", Kind::Int, &c.sample.count},
@@ -308,6 +311,16 @@ void validate(const Config& c, const std::string& origin) {
   require(t.bucket_mb > 0, "train.bucket_mb", "must be positive", origin);
   require(c.sample.steps > 0, "sample.steps", "must be positive", origin);
   require(c.sample.eta >= 0, "sample.eta", "must be >= 0", origin);
+  require(c.sample.sigma_min >= 0, "sample.sigma_min", "must be positive, or 0 for the schedule's smallest", origin);
+  require(c.sample.sigma_max >= 0, "sample.sigma_max", "must be positive, or 0 for the schedule's largest", origin);
+  require(c.sample.rho > 0, "sample.rho", "must be positive", origin);
+  if (c.sample.sigma_min > 0 || c.sample.sigma_max > 0) {
+    const NoiseSchedule schedule(c.diffusion.schedule, c.diffusion.timesteps);
+    const double sigma_min = c.sample.sigma_min > 0 ? c.sample.sigma_min : schedule.smallest_ve_sigma();
+    const double sigma_max = c.sample.sigma_max > 0 ? c.sample.sigma_max : schedule.largest_ve_sigma();
+    require(sigma_min < sigma_max, "sample.sigma_min",
+            concat("must be below sample.sigma_max (", sigma_min, " >= ", sigma_max, ")"), origin);
+  }
   require(c.sample.per_class > 0, "sample.per_class", "must be positive", origin);
   require(c.sample.count > 0, "sample.count", "must be positive", origin);
   const DistillConfig& d = c.distill;

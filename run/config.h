@@ -77,9 +77,14 @@ struct TrainConfig {
 };
 
 struct SampleConfig {
-  SamplerKind sampler = SamplerKind::kDdim;  // ddpm | ddim
+  SamplerKind sampler = SamplerKind::kDdim;  // ddpm | ddim | euler | heun | dpmpp_2m
   int steps = 50;
-  double eta = 0.0;
+  double eta = 0.0;  // ddim only
+  // The Karras sigma grid of euler, heun and dpmpp_2m in VE sigma (sigma / alpha); 0 = the schedule's smallest and
+  // largest noise levels.
+  double sigma_min = 0.0;
+  double sigma_max = 0.0;
+  double rho = 7.0;
   double guidance = 0.0;  // classifier-free guidance weight w (0 = conditional only)
   int per_class = 8;      // grid columns per class for conditional models
   int count = 64;         // grid size for unconditional models

@@ -10,10 +10,14 @@ namespace diffuse {
 SamplerOptions sampler_options(const Config& config, const SamplingFlags& flags, int model_steps) {
   const SampleConfig& sample = config.sample;
   SamplerOptions options;
+  options.sampler = flags.sampler.value_or(sample.sampler);
   options.steps = flags.steps.value_or(model_steps > 0 ? model_steps : sample.steps);
-  options.eta = flags.sampler.value_or(sample.sampler) == SamplerKind::kDdpm ? 1.0 : flags.eta.value_or(sample.eta);
+  options.eta = options.sampler == SamplerKind::kDdpm ? 1.0 : flags.eta.value_or(sample.eta);
   options.guidance = flags.guidance.value_or(sample.guidance);
   options.seed = flags.seed.value_or(config.seed);
+  options.sigma_min = sample.sigma_min;
+  options.sigma_max = sample.sigma_max;
+  options.rho = sample.rho;
   return options;
 }
 

@@ -67,5 +67,48 @@ TEST(Schedule, DiscretePathUsesEvenlySpacedSteps) {
   EXPECT_EQ(path[3].network_time, 249.0f);
 }
 
+// The VE sigma is sigma / alpha; the ODE samplers' grid defaults to the trained range.
+TEST(Schedule, VeSigmaRangeIsTheTrainedOne) {
+  const NoiseSchedule linear(ScheduleKind::Linear, 1000);
+  const NoiseLevel first = linear.training_level(0.0), last = linear.training_level(0.99999);
+  EXPECT_NEAR(linear.smallest_ve_sigma(), first.sigma / first.alpha, 1e-12);
+  EXPECT_NEAR(linear.largest_ve_sigma(), last.sigma / last.alpha, 1e-9);
+  const NoiseSchedule continuous(ScheduleKind::CosineContinuous, 1000);
+  EXPECT_NEAR(std::log(continuous.smallest_ve_sigma()), -7.5, 1e-12);
+  EXPECT_NEAR(std::log(continuous.largest_ve_sigma()), 7.5, 1e-12);
+}
+
+TEST(Schedule, ContinuousVeSigmaIsTheLevelAtItsTime) {
+  const NoiseSchedule schedule(ScheduleKind::CosineContinuous, 1000);
+  for (double ve_sigma : {0.002, 0.5, 1.0, 80.0}) {
+    const NoiseLevel level = schedule.at_ve_sigma(ve_sigma);
+    EXPECT_NEAR(level.sigma / level.alpha, ve_sigma, 1e-12 * ve_sigma);
+    const NoiseLevel at_time = schedule.at_time(level.time);
+    EXPECT_NEAR(at_time.alpha, level.alpha, 1e-12);
+    EXPECT_NEAR(at_time.sigma, level.sigma, 1e-12);
+    EXPECT_FLOAT_EQ(level.network_time, static_cast<float>(1000 * level.time));
+  }
+}
+
+// Discrete schedules: a step's own sigma gives its index; between two steps the index is interpolated in log sigma.
+TEST(Schedule, DiscreteVeSigmaInterpolatesTheStepIndexInLogSigma) {
+  for (ScheduleKind kind : {ScheduleKind::Linear, ScheduleKind::Cosine}) {
+    const NoiseSchedule schedule(kind, 1000);
+    const auto ve_sigma_of_step = [&](int i) {
+      const NoiseLevel level = schedule.training_level((i + 0.5) / 1000.0);
+      return level.sigma / level.alpha;
+    };
+    for (int i : {0, 1, 250, 998, 999}) EXPECT_NEAR(schedule.at_ve_sigma(ve_sigma_of_step(i)).network_time, i, 1e-4);
+    const double between = std::sqrt(ve_sigma_of_step(100) * ve_sigma_of_step(101));
+    const NoiseLevel level = schedule.at_ve_sigma(between);
+    EXPECT_NEAR(level.network_time, 100.5, 1e-4);
+    EXPECT_NEAR(level.sigma / level.alpha, between, 1e-12 * between);
+    // Outside the trained range the network time stays at the end steps, the level itself exact.
+    EXPECT_EQ(schedule.at_ve_sigma(1e-6).network_time, 0.0f);
+    EXPECT_EQ(schedule.at_ve_sigma(1e6).network_time, 999.0f);
+    EXPECT_NEAR(schedule.at_ve_sigma(1e6).alpha, 1e-6, 1e-12);
+  }
+}
+
 }  // namespace
 }  // namespace diffuse

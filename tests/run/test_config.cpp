@@ -120,7 +120,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& enumerated_
       {"train.reduce_dtype", {"fp32", "bf16"}},
       {"distill.loss_weight", {"snr_trunc", "snr_plus_one"}},
       {"runtime.device", {"cpu", "cuda", "auto"}},
-      {"sample.sampler", {"ddpm", "ddim"}},
+      {"sample.sampler", {"ddpm", "ddim", "euler", "heun", "dpmpp_2m"}},
   };
   return keys;
 }
@@ -182,6 +182,43 @@ TEST(Sampling, FlagsGivenOverrideTheSampleSection) {
   EXPECT_EQ(flagged.seed, 1u);
   flags.sampler = SamplerKind::kDdpm;
   EXPECT_EQ(sampler_options(config, flags).eta, 1.0);
+}
+
+// The ODE samplers' Karras grid comes from the sample section; 0 leaves an end to the schedule.
+TEST(Sampling, OdeSamplersTakeTheKarrasGridFromTheSampleSection) {
+  const Config config =
+      parse_config("sample: {sampler: dpmpp_2m, sigma_min: 0.002, sigma_max: 80, rho: 5}\n", "a.yaml");
+  const SamplerOptions options = sampler_options(config);
+  EXPECT_EQ(options.sampler, SamplerKind::kDpmpp2m);
+  EXPECT_EQ(options.sigma_min, 0.002);
+  EXPECT_EQ(options.sigma_max, 80.0);
+  EXPECT_EQ(options.rho, 5.0);
+  SamplingFlags flags;
+  flags.sampler = SamplerKind::kHeun;
+  EXPECT_EQ(sampler_options(config, flags).sampler, SamplerKind::kHeun);
+  const SamplerOptions defaults = sampler_options(parse_config("", "a.yaml"));
+  EXPECT_EQ(defaults.sigma_min, 0.0);
+  EXPECT_EQ(defaults.sigma_max, 0.0);
+  EXPECT_EQ(defaults.rho, 7.0);
+}
+
+TEST(Config, BadKarrasGridValuesNameTheKey) {
+  const auto message = [](const std::string& yaml) {
+    return testing::error_message([&] { parse_config(yaml, "a.yaml"); });
+  };
+  EXPECT_EQ(message("sample: {sigma_min: -1}\n"),
+            "config key 'sample.sigma_min' in a.yaml: must be positive, or 0 for the schedule's smallest");
+  EXPECT_EQ(message("sample: {sigma_max: -2}\n"),
+            "config key 'sample.sigma_max' in a.yaml: must be positive, or 0 for the schedule's largest");
+  EXPECT_EQ(message("sample: {rho: 0}\n"), "config key 'sample.rho' in a.yaml: must be positive");
+  EXPECT_EQ(message("sample: {sigma_min: 5, sigma_max: 1}\n"),
+            "config key 'sample.sigma_min' in a.yaml: must be below sample.sigma_max (5 >= 1)");
+  // Against the schedule's own end: the continuous schedule's smallest VE sigma is exp(-7.5), about 5.5e-4.
+  EXPECT_NE(message("sample: {sigma_max: 0.0001}\n").find("config key 'sample.sigma_min' in a.yaml: must be below"),
+            std::string::npos);
+  EXPECT_NE(message("sample: {rho: .nan}\n").find("config key 'sample.rho' in a.yaml: expected a finite number"),
+            std::string::npos);
+  EXPECT_NO_THROW(parse_config("sample: {sigma_min: 0.01}\n", "a.yaml"));
 }
 
 TEST(Config, LrDecayIsConstantLinearOrCosine) {
