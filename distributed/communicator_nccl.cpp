@@ -133,16 +133,22 @@ NcclCommunicator::~NcclCommunicator() {
         if (ncclCommGetAsyncError(comm_, &state) != ncclSuccess) break;
       }
       finalized = state == ncclSuccess;
+      defer_failures([&] {
+        DIFFUSE_CHECK(finalized, "NCCL error in ncclCommFinalize: ",
+                      state == ncclInProgress ? "not done after 10 s" : ncclGetErrorString(state));
+      });
     }
+    // Unchecked: an abort follows a failure, reported where it happened or just above.
     if (finalized) {
-      ncclCommDestroy(comm_);
+      defer_failures([&] { NCCL_CHECK(ncclCommDestroy(comm_)); });
     } else {
       ncclCommAbort(comm_);
     }
   }
-  for (auto& entry : pending_) cudaEventDestroy(entry.second.done);
-  if (compute_ready_ != nullptr) cudaEventDestroy(compute_ready_);
-  if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  // Failures here mean a broken GPU, reported at the next check (core/error.h).
+  for (auto& entry : pending_) defer_failures([&] { CUDA_CHECK(cudaEventDestroy(entry.second.done)); });
+  if (compute_ready_ != nullptr) defer_failures([&] { CUDA_CHECK(cudaEventDestroy(compute_ready_)); });
+  if (stream_ != nullptr) defer_failures([&] { CUDA_CHECK(cudaStreamDestroy(stream_)); });
 }
 
 void NcclCommunicator::abort_and_fail(const std::string& message) {
