@@ -15,6 +15,7 @@
 #include "core/cuda/runtime.h"
 #include "distributed/collective_watchdog.h"
 #include "distributed/communicator_mpi.h"
+#include "distributed/gpu_for_rank.h"
 #include "distributed/stop_signal_mask.h"
 
 namespace diffuse {
@@ -99,11 +100,9 @@ class NcclCommunicator final : public Communicator {
 
 NcclCommunicator::NcclCommunicator(MPI_Comm world, double timeout_seconds)
     : host_(world, timeout_seconds), watchdog_(world, timeout_seconds) {
-  const int gpus = cuda::device_count();
-  DIFFUSE_CHECK(host_.local_size() <= gpus, host_.local_size(), " ranks run on this node but it has ", gpus,
-                " usable GPU(s)", gpus == 0 ? concat(" (", cuda::unavailable_reason(), ")") : std::string(),
-                ": start one rank per GPU (mpirun -np <GPUs per node> per node, srun --ntasks-per-node=<GPUs>)");
-  cuda::set_device(host_.local_rank());
+  DIFFUSE_CHECK(cuda::device_count() > 0, "NCCL needs a GPU on every rank: ", cuda::unavailable_reason());
+  // The same GPU as the rank's compute (run/device_choice.cpp): one rule for both.
+  cuda::set_device(gpu_for_rank(cuda::device_count(), host_.local_rank(), host_.local_size()));
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   CUDA_CHECK(cudaEventCreateWithFlags(&compute_ready_, cudaEventDisableTiming));
 
