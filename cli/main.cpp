@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   try {
     mpi.start(argc, argv);
     app.parse(argc, argv);
+    diffuse::throw_deferred_fault();  // a GPU fault while the command released its tensors and streams
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
   } catch (const diffuse::Error& error) {

@@ -81,6 +81,7 @@ class CpuAllocator final : public Allocator {
 }  // namespace
 
 void* Allocator::allocate(size_t bytes) {
+  throw_deferred_fault();
   void* pointer = raw_allocate(bytes);
   const int64_t now = in_use_.fetch_add(static_cast<int64_t>(bytes)) + static_cast<int64_t>(bytes);
   int64_t peak = peak_.load();
@@ -89,9 +90,9 @@ void* Allocator::allocate(size_t bytes) {
   return pointer;
 }
 
-void Allocator::deallocate(void* pointer, size_t bytes) {
+void Allocator::deallocate(void* pointer, size_t bytes) noexcept {
   if (pointer == nullptr) return;
-  raw_deallocate(pointer, bytes);
+  defer_failures([&] { raw_deallocate(pointer, bytes); });
   in_use_.fetch_sub(static_cast<int64_t>(bytes));
 }
 

@@ -13,8 +13,10 @@ namespace diffuse {
 class Allocator {
  public:
   virtual ~Allocator() = default;
+  // Throws a fault deferred from an earlier release first (core/error.h): the next checked point after it.
   void* allocate(size_t bytes);
-  void deallocate(void* pointer, size_t bytes);
+  // Runs in tensor deleters, so never throws: a failing raw_deallocate is deferred (core/error.h).
+  void deallocate(void* pointer, size_t bytes) noexcept;
   int64_t bytes_in_use() const { return in_use_.load(); }
   int64_t peak_bytes() const { return peak_.load(); }
   void reset_peak() { peak_.store(in_use_.load()); }

@@ -24,6 +24,28 @@ void set_process_rank(int rank);
 [[noreturn]] void fail_call(const char* library, const char* statement, const std::string& status, const char* file,
                             int line);
 
+// Faults where nothing may throw. A destructor or a shared_ptr deleter that throws ends the process in
+// std::terminate, with no message and without the other ranks hearing of it; yet a failing cudaFree or
+// cudaStreamDestroy means the GPU is broken and the user must be told. So such code runs its checked calls through
+// defer_failures, which records the Error instead of throwing it. The first one is kept (later ones are usually its
+// consequences) and throw_deferred_fault, at the next checked point (every allocation, every wait for the GPU, the
+// end of a command), throws it as the Error it would have been, so that it takes the path of any other error: one
+// line naming the call, the error and the rank, and a non-zero exit on every rank.
+void defer_fault(const std::string& message) noexcept;
+// Throws the recorded fault, once; does nothing when there is none.
+void throw_deferred_fault();
+
+template <typename Body>
+void defer_failures(Body&& body) noexcept {
+  try {
+    body();
+  } catch (const std::exception& error) {
+    defer_fault(error.what());
+  } catch (...) {
+    defer_fault("unknown exception");
+  }
+}
+
 namespace detail {
 inline void append(std::ostringstream&) {}
 template <typename T, typename... Rest>

@@ -27,15 +27,18 @@ int64_t shape_numel(const Shape& shape) {
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  return empty_from(allocator_for(device), shape, dtype, device);
+}
+
+Tensor Tensor::empty_from(Allocator& allocator, const Shape& shape, DType dtype, Device device) {
   for (int64_t extent : shape) DIFFUSE_CHECK(extent >= 0, "negative extent in tensor shape ", shape_string(shape));
   Tensor tensor;
   tensor.shape_ = shape;
   tensor.dtype_ = dtype;
   tensor.device_ = device;
   const size_t bytes = tensor.nbytes();
-  Allocator* allocator = &allocator_for(device);
-  void* data = allocator->allocate(bytes);
-  tensor.storage_ = std::shared_ptr<void>(data, [allocator, bytes](void* p) { allocator->deallocate(p, bytes); });
+  void* data = allocator.allocate(bytes);
+  tensor.storage_ = std::shared_ptr<void>(data, [&allocator, bytes](void* p) { allocator.deallocate(p, bytes); });
   tensor.data_ = data;
   return tensor;
 }

@@ -15,6 +15,8 @@
 
 namespace diffuse {
 
+class Allocator;
+
 using Shape = std::vector<int64_t>;
 
 std::string shape_string(const Shape& shape);  // "[2,8,8,32]"
@@ -25,6 +27,9 @@ class Tensor {
   Tensor() = default;  // an undefined tensor: the "absent" optional input or output
 
   static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::CPU);
+  // Like empty, with memory from `allocator` (which must outlive the storage) rather than the device's own: what
+  // empty does, and how tests make a free fail inside a tensor's destructor.
+  static Tensor empty_from(Allocator& allocator, const Shape& shape, DType dtype, Device device);
   static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::CPU);
   // A non-owning view of memory that must outlive it.
   static Tensor view(void* data, const Shape& shape, DType dtype = DType::F32, Device device = Device::CPU);

@@ -28,7 +28,8 @@ class Communicator {
   virtual const char* name() const = 0;  // "single", "mpi", "nccl"
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  // Rank among the ranks on this node (shared memory), and how many there are.
+  // Rank among the ranks on this node, and how many there are: MPI_Comm_split_type(MPI_COMM_TYPE_SHARED), the same
+  // with every launcher (its LOCAL_RANK variables are not read).
   virtual int local_rank() const = 0;
   virtual int local_size() const = 0;
 

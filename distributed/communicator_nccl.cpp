@@ -15,6 +15,7 @@
 #include "core/cuda/runtime.h"
 #include "distributed/collective_watchdog.h"
 #include "distributed/communicator_mpi.h"
+#include "distributed/gpu_for_rank.h"
 #include "distributed/stop_signal_mask.h"
 
 namespace diffuse {
@@ -99,11 +100,9 @@ class NcclCommunicator final : public Communicator {
 
 NcclCommunicator::NcclCommunicator(MPI_Comm world, double timeout_seconds)
     : host_(world, timeout_seconds), watchdog_(world, timeout_seconds) {
-  const int gpus = cuda::device_count();
-  DIFFUSE_CHECK(host_.local_size() <= gpus, host_.local_size(), " ranks run on this node but it has ", gpus,
-                " usable GPU(s)", gpus == 0 ? concat(" (", cuda::unavailable_reason(), ")") : std::string(),
-                ": start one rank per GPU (mpirun -np <GPUs per node> per node, srun --ntasks-per-node=<GPUs>)");
-  cuda::set_device(host_.local_rank());
+  DIFFUSE_CHECK(cuda::device_count() > 0, "NCCL needs a GPU on every rank: ", cuda::unavailable_reason());
+  // The same GPU as the rank's compute (run/device_choice.cpp): one rule for both.
+  cuda::set_device(gpu_for_rank(cuda::device_count(), host_.local_rank(), host_.local_size()));
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   CUDA_CHECK(cudaEventCreateWithFlags(&compute_ready_, cudaEventDisableTiming));
 
@@ -133,16 +132,22 @@ NcclCommunicator::~NcclCommunicator() {
         if (ncclCommGetAsyncError(comm_, &state) != ncclSuccess) break;
       }
       finalized = state == ncclSuccess;
+      defer_failures([&] {
+        DIFFUSE_CHECK(finalized, "NCCL error in ncclCommFinalize: ",
+                      state == ncclInProgress ? "not done after 10 s" : ncclGetErrorString(state));
+      });
     }
+    // Unchecked: an abort follows a failure, reported where it happened or just above.
     if (finalized) {
-      ncclCommDestroy(comm_);
+      defer_failures([&] { NCCL_CHECK(ncclCommDestroy(comm_)); });
     } else {
       ncclCommAbort(comm_);
     }
   }
-  for (auto& entry : pending_) cudaEventDestroy(entry.second.done);
-  if (compute_ready_ != nullptr) cudaEventDestroy(compute_ready_);
-  if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  // Failures here mean a broken GPU, reported at the next check (core/error.h).
+  for (auto& entry : pending_) defer_failures([&] { CUDA_CHECK(cudaEventDestroy(entry.second.done)); });
+  if (compute_ready_ != nullptr) defer_failures([&] { CUDA_CHECK(cudaEventDestroy(compute_ready_)); });
+  if (stream_ != nullptr) defer_failures([&] { CUDA_CHECK(cudaStreamDestroy(stream_)); });
 }
 
 void NcclCommunicator::abort_and_fail(const std::string& message) {

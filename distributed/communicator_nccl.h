@@ -2,9 +2,9 @@
 // Communicator interface. Plain C++ here, no CUDA headers: the implementation
 // (communicator_nccl.cpp) is compiled only in builds with CUDA and MPI.
 //
-// Set-up: the local rank comes from MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)
-// and selects the GPU (one GPU per rank: more ranks on a node than GPUs is an
-// error); rank 0's NCCL unique id reaches the others by MPI broadcast. Device
+// Set-up: the local rank and size come from MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)
+// and select the GPU by the rule of distributed/gpu_for_rank.h (one GPU per
+// rank); rank 0's NCCL unique id reaches the others by MPI broadcast. Device
 // collectives run on the communicator's own CUDA stream, ordered after the
 // compute stream (core/cuda/context.h) by an event; waiting polls the completion event and
 // ncclCommGetAsyncError against the CollectiveWatchdog and aborts the NCCL

@@ -1,6 +1,7 @@
 #include "run/device_choice.h"
 
 #include "core/error.h"
+#include "distributed/gpu_for_rank.h"
 
 #if DIFFUSE_HAS_CUDA
 #include "core/cuda/runtime.h"
@@ -36,22 +37,24 @@ Device resolve_device(DeviceRequest request, const std::string& setting) {
   return Device::CPU;
 }
 
-DeviceChoice use_device(Device device, DeviceRequest request, const std::string& setting, int local_rank) {
+DeviceChoice use_device(Device device, DeviceRequest request, const std::string& setting, int local_rank,
+                        int local_size) {
 #if DIFFUSE_HAS_CUDA
   if (device == Device::CUDA) {
-    cuda::set_device(local_rank % cuda::device_count());
+    cuda::set_device(gpu_for_rank(cuda::device_count(), local_rank, local_size));
     return {Device::CUDA, "GPU " + cuda::device_name()};
   }
 #else
   (void)device;
   (void)local_rank;
+  (void)local_size;
 #endif
   return {Device::CPU,
           request == DeviceRequest::kAuto ? "the CPU (" + setting + " auto: " + missing_gpu() + ")" : "the CPU"};
 }
 
-DeviceChoice choose_device(DeviceRequest request, const std::string& setting, int local_rank) {
-  return use_device(resolve_device(request, setting), request, setting, local_rank);
+DeviceChoice choose_device(DeviceRequest request, const std::string& setting) {
+  return use_device(resolve_device(request, setting), request, setting, /*local_rank=*/0, /*local_size=*/1);
 }
 
 }  // namespace diffuse

@@ -26,12 +26,13 @@ struct DeviceChoice {
 // cannot be honoured ("runtime.device").
 Device resolve_device(DeviceRequest request, const std::string& setting);
 
-// Computes on `device`, what resolve_device gave for `request`: with the GPU, makes GPU local_rank of this node
-// (modulo the GPUs there) the calling rank's current device.
-DeviceChoice use_device(Device device, DeviceRequest request, const std::string& setting, int local_rank);
+// Computes on `device`, what resolve_device gave for `request`: with the GPU, makes the calling rank's GPU (local
+// rank `local_rank` of the `local_size` on its node: distributed/gpu_for_rank.h) its current device.
+DeviceChoice use_device(Device device, DeviceRequest request, const std::string& setting, int local_rank,
+                        int local_size);
 
-// resolve_device, then use_device: for a process that makes no communicator first (`diffuse sample`); commands
-// with one resolve once through their run session (run/run_session.h).
-DeviceChoice choose_device(DeviceRequest request, const std::string& setting, int local_rank = 0);
+// resolve_device, then use_device as the only rank on its node: for a process that makes no communicator first
+// (`diffuse sample`); commands with one resolve once through their run session (run/run_session.h).
+DeviceChoice choose_device(DeviceRequest request, const std::string& setting);
 
 }  // namespace diffuse

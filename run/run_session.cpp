@@ -28,7 +28,8 @@ RunSession::RunSession(Config config, const std::string& device_setting, Session
   const Device device = resolve_device(runtime.device, device_setting);
   communicator_ =
       make_world_communicator(kind == SessionKind::kTraining ? device : Device::CPU, runtime.collective_timeout_s);
-  device_ = use_device(device, runtime.device, device_setting, communicator_->local_rank());
+  device_ =
+      use_device(device, runtime.device, device_setting, communicator_->local_rank(), communicator_->local_size());
   threads_ = choose_thread_count(runtime.threads, communicator_->local_size());
   use_threads(threads_);
   if (kind == SessionKind::kTraining) stop_signals_.emplace();

@@ -109,6 +109,7 @@ void DeviceContext::upload(void* destination, const void* source, size_t bytes) 
 }
 
 void DeviceContext::check_faults() {
+  throw_deferred_fault();
   KernelFault fault{};
   CUDA_CHECK(cudaMemcpyAsync(&fault, faults_, sizeof(fault), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));

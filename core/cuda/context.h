@@ -60,7 +60,8 @@ class DeviceContext {
   void upload(void* destination, const void* source, size_t bytes);
 
   KernelFault* faults() const { return faults_; }
-  // Waits for the stream and throws the first fault kernels recorded since the last check.
+  // Waits for the stream and throws the first fault kernels recorded since the last check (or, before that, one
+  // deferred from a destructor: core/error.h).
   void check_faults();
 
  private:

@@ -50,15 +50,20 @@ class CudaAllocator final : public Allocator {
     }
     return pointer;
   }
-  // Called from Tensor destructors: must not throw while the process shuts down.
+  // Called from Tensor deleters, through Allocator::deallocate, which defers what this throws.
   void raw_deallocate(void* pointer, size_t /*bytes*/) override {
     int current = 0;
     if (cudaGetDevice(&current) == cudaErrorCudartUnloading) return;  // a static tensor outlived the runtime
     DeviceContext& device = context();
-    const cudaError_t status = device.has_memory_pool() ? cudaFreeAsync(pointer, device.stream()) : cudaFree(pointer);
-    if (status == cudaErrorCudartUnloading) return;
-    CUDA_CHECK(status);
+    if (device.has_memory_pool()) {
+      DIFFUSE_CHECK_CALL("CUDA", cudaFreeAsync(pointer, device.stream()), freed, checks::cuda_describe);
+    } else {
+      DIFFUSE_CHECK_CALL("CUDA", cudaFree(pointer), freed, checks::cuda_describe);
+    }
   }
+
+ private:
+  static bool freed(cudaError_t status) { return status == cudaSuccess || status == cudaErrorCudartUnloading; }
 };
 
 std::string version_text(int encoded, int major_divisor, int minor_divisor) {
@@ -138,6 +143,7 @@ void copy_bytes(void* destination, const void* source, size_t bytes, CopyKind ki
 }
 
 void synchronize() {
+  throw_deferred_fault();
   CUDA_CHECK(cudaDeviceSynchronize());
   context().check_faults();
 }

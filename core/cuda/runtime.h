@@ -41,7 +41,7 @@ enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
 // for DeviceToHost, once the destination holds the data. Throws faults that
 // kernels recorded (bad labels) when it waits.
 void copy_bytes(void* destination, const void* source, size_t bytes, CopyKind kind);
-// Waits for all work on the device; throws recorded kernel faults.
+// Waits for all work on the device; throws recorded kernel faults and faults deferred from destructors.
 void synchronize();
 
 }  // namespace diffuse::cuda
