@@ -49,7 +49,7 @@ grep -q "resumed from .*ckpt-00000002.h5 at step 2" "$work/resume.log" && [[ -f 
 "$diffuse" distill --config "$config" --set "data.train=$work/test.h5" --teacher "$work/run/checkpoints/ckpt-00000004.h5" \
   --run-dir "$work/distill" --from 4 --to 2 --set distill.steps_per_stage=2 >"$work/distill.log" 2>&1 &&
   "$diffuse" sample --ckpt "$work/distill/stage-1-2steps/checkpoints/ckpt-00000002.h5" --n 4 \
-    --out "$work/student.png" >"$work/student.log" 2>&1 && grep -q "(ddim, 2 steps)" "$work/student.log" &&
+    --out "$work/student.png" >"$work/student.log" 2>&1 && grep -q "(ddim, 2 steps, NFE 2)" "$work/student.log" &&
   pass "distill writes a 2-step student that samples in 2 steps" ||
   fail "distill: $(cat "$work/distill.log" "$work/student.log" 2>/dev/null)"
 
