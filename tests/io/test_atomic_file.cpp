@@ -9,6 +9,7 @@
 #include "io/atomic_file.h"
 #include "io/hdf5.h"
 #include "tests/support/op_testing.h"
+#include "tests/support/scratch_directory.h"
 
 namespace diffuse {
 namespace {
@@ -18,29 +19,11 @@ using testing::error_message;
 
 class AtomicFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    directory_ = fs::temp_directory_path() / ("diffuse-atomic-" + std::to_string(::getpid()) + "-" +
-                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(directory_);
-    fs::create_directories(directory_);
-  }
-  void TearDown() override { fs::remove_all(directory_); }
+  std::string file(const std::string& name) const { return scratch_.file(name); }
+  std::vector<std::string> listing() const { return scratch_.listing(); }
+  static std::string read(const std::string& path) { return testing::read_text_file(path); }
 
-  std::string file(const std::string& name) const { return (directory_ / name).string(); }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(directory_)) names.push_back(entry.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-  static std::string read(const std::string& path) {
-    std::ifstream stream(path);
-    std::stringstream text;
-    text << stream.rdbuf();
-    return text.str();
-  }
-
-  fs::path directory_;
+  testing::ScratchDirectory scratch_{"atomic"};
 };
 
 TEST_F(AtomicFileTest, PublishReplacesTheOldFile) {

@@ -8,6 +8,7 @@
 #include "io/checkpoint.h"
 #include "io/hdf5.h"
 #include "tests/support/op_testing.h"
+#include "tests/support/scratch_directory.h"
 
 namespace diffuse {
 namespace {
@@ -16,13 +17,7 @@ namespace fs = std::filesystem;
 
 class CheckpointTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    run_dir_ = fs::temp_directory_path() / ("diffuse-ckpt-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(run_dir_);
-    fs::create_directories(run_dir_ / "checkpoints");
-  }
-  void TearDown() override { fs::remove_all(run_dir_); }
+  void SetUp() override { fs::create_directories(run_dir_ / "checkpoints"); }
 
   static std::vector<ParameterEntry> layout() {
     return {{"conv_in.weight", {4, 3, 3, 2}, 0}, {"conv_in.bias", {4}, 72}, {"out.gamma", {3}, 76}};
@@ -51,7 +46,8 @@ class CheckpointTest : public ::testing::Test {
     file.commit();
   }
 
-  fs::path run_dir_;
+  testing::ScratchDirectory scratch_{"ckpt"};
+  const fs::path run_dir_ = scratch_.path();
 };
 
 TEST_F(CheckpointTest, RoundTripsEverything) {

@@ -15,6 +15,7 @@
 #include "io/atomic_file.h"
 #include "io/hdf5.h"
 #include "tests/support/op_testing.h"
+#include "tests/support/scratch_directory.h"
 
 namespace diffuse {
 namespace {
@@ -48,21 +49,8 @@ ssize_t open_hdf5_objects() { return H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
 
 class WriteFailureTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    directory_ = fs::temp_directory_path() / ("diffuse-write-failure-" + std::to_string(::getpid()) + "-" +
-                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(directory_);
-    fs::create_directories(directory_);
-  }
-  void TearDown() override { fs::remove_all(directory_); }
-
-  std::string file(const std::string& name) const { return (directory_ / name).string(); }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(directory_)) names.push_back(entry.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
+  std::string file(const std::string& name) const { return scratch_.file(name); }
+  std::vector<std::string> listing() const { return scratch_.listing(); }
 
   // Publishes `path` holding `values` at /values and the attribute note = `note`.
   static void write_hdf5(const std::string& path, const std::vector<double>& values, const std::string& note) {
@@ -88,7 +76,7 @@ class WriteFailureTest : public ::testing::Test {
     EXPECT_EQ(open_hdf5_objects(), objects_before);
   }
 
-  fs::path directory_;
+  testing::ScratchDirectory scratch_{"write-failure"};
 };
 
 TEST_F(WriteFailureTest, FailedHdf5WriteNamesTheFileAndLeavesTheOldOne) {

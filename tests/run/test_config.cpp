@@ -13,6 +13,7 @@
 #include "run/model_setup.h"
 #include "run/sampling.h"
 #include "tests/support/op_testing.h"
+#include "tests/support/scratch_directory.h"
 
 namespace diffuse {
 namespace {
@@ -324,26 +325,18 @@ namespace fs = std::filesystem;
 
 class ConfigFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    directory_ = fs::temp_directory_path() / ("diffuse-config-" + std::to_string(::getpid()) + "-" +
-                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(directory_);
-    fs::create_directories(directory_);
-  }
-  void TearDown() override { fs::remove_all(directory_); }
-
   std::string write(const std::string& name, const std::string& text) const {
-    const fs::path path = directory_ / name;
+    const std::string path = scratch_.file(name);
     std::ofstream(path) << text;
-    return path.string();
+    return path;
   }
 
-  fs::path directory_;
+  testing::ScratchDirectory scratch_{"config"};
 };
 
 TEST_F(ConfigFileTest, DirectoryIsAnError) {
-  const std::string message = testing::error_message([&] { load_config(directory_.string()); });
-  EXPECT_NE(message.find("config file " + directory_.string() + " is a directory"), std::string::npos) << message;
+  const std::string message = testing::error_message([&] { load_config(scratch_.path().string()); });
+  EXPECT_NE(message.find("config file " + scratch_.path().string() + " is a directory"), std::string::npos) << message;
 }
 
 TEST_F(ConfigFileTest, FileWithoutSettingsIsAnError) {

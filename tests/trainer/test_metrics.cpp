@@ -9,15 +9,13 @@
 #include <string>
 
 #include "tests/support/op_testing.h"
+#include "tests/support/scratch_directory.h"
 #include "trainer/metrics.h"
 
 namespace diffuse {
 namespace {
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using testing::read_text_file;
 
 TEST(MetricsLogTest, CountsStayIntegersAndLinesAppend) {
   const std::filesystem::path path = std::filesystem::path(::testing::TempDir()) / "metrics_log_test.jsonl";
@@ -30,7 +28,7 @@ TEST(MetricsLogTest, CountsStayIntegersAndLinesAppend) {
     MetricsLog log(path.string(), 4);
     log.write(6, {{"loss", std::nan("")}, {"stage", 2.0}, {"grad_norm", -0.5}});
   }
-  EXPECT_EQ(read_all(path.string()),
+  EXPECT_EQ(read_text_file(path.string()),
             "{\"step\": 4, \"loss\": 0.123456789, \"samples_seen\": 48, \"lr\": 0.001}\n"
             "{\"step\": 6, \"loss\": null, \"stage\": 2, \"grad_norm\": -0.5}\n");
   std::filesystem::remove(path);
@@ -49,7 +47,7 @@ TEST(MetricsLogTest, ContinuingFromAnEarlierStepDropsTheLinesAfterIt) {
     MetricsLog log(path.string(), 2);
     log.write(3, {{"loss", 0.25}});
   }
-  EXPECT_EQ(read_all(path.string()),
+  EXPECT_EQ(read_text_file(path.string()),
             "{\"step\": 1, \"loss\": 0.5}\n{\"step\": 2, \"loss\": 0.4}\n{\"step\": 2, \"fid\": 9}\n"
             "{\"step\": 3, \"loss\": 0.25}\n");
   std::filesystem::remove(path);
