@@ -86,7 +86,7 @@ TEST_F(EvalEndToEnd, CheckpointReportHasEveryMetric) {
       run_diffuse(eval_arguments("--ckpt " + checkpoint_ + " --sampler ddim --steps 2 --n 24", report));
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_NE(result.output.find("fid "), std::string::npos) << result.output;
-  const std::string json = testing::read_text_file(report);
+  const std::string json = diffuse::testing::read_text_file(report);
   for (const char* key : {"\"n\": 24", "\"fid\": ", "\"kid_mean\": ", "\"kid_std\": ", "\"precision\": ",
                           "\"recall\": ", "\"class_accuracy\": ", "\"steps\": 2", "\"reference_n\": 300"})
     EXPECT_NE(json.find(key), std::string::npos) << key << " missing from\n" << json;
@@ -99,7 +99,7 @@ TEST_F(EvalEndToEnd, ImageFileFromSampleIsEvaluated) {
   const std::string report = testing::scratch_directory() + "/images-report.json";
   const CommandResult result = run_diffuse(eval_arguments("--images " + samples, report));
   ASSERT_EQ(result.status, 0) << result.output;
-  const std::string json = testing::read_text_file(report);
+  const std::string json = diffuse::testing::read_text_file(report);
   EXPECT_NE(json.find("\"n\": 20"), std::string::npos) << json;
   EXPECT_NE(json.find("\"class_accuracy\": "), std::string::npos) << json;  // the file has the requested labels
 }
@@ -170,11 +170,11 @@ TEST_F(EvalEndToEnd, TrainLogsFidEveryEvalSteps) {
       run_diffuse("train --config " + std::string(DIFFUSE_SOURCE_DIR) + "/configs/tiny.yaml --run-dir " + run + sets);
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_NE(result.output.find("evaluation at step 2:  fid "), std::string::npos) << result.output;
-  std::istringstream metrics(testing::read_text_file(run + "/metrics.jsonl"));
+  std::istringstream metrics(diffuse::testing::read_text_file(run + "/metrics.jsonl"));
   std::vector<std::string> fid_lines;
   for (std::string line; std::getline(metrics, line);)
     if (line.find("\"fid\": ") != std::string::npos) fid_lines.push_back(line);
-  ASSERT_EQ(fid_lines.size(), 2u) << testing::read_text_file(run + "/metrics.jsonl");
+  ASSERT_EQ(fid_lines.size(), 2u) << diffuse::testing::read_text_file(run + "/metrics.jsonl");
   EXPECT_EQ(fid_lines[0].rfind("{\"step\": 2,", 0), 0u) << fid_lines[0];
   EXPECT_EQ(fid_lines[1].rfind("{\"step\": 4,", 0), 0u) << fid_lines[1];
 }
