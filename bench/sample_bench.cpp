@@ -34,14 +34,9 @@ void run_sample_bench(const SampleBenchOptions& options) {
   const Tensor batch_labels =
       sample_labels(LabelOrder::kInterleaved, spec.num_classes, options.batch, 0, options.batch);
 
-  SamplerOptions sampler;
-  sampler.sampler = value_named(kSamplerNames, options.sampler, "--sampler");
-  sampler.steps = options.steps;
-  sampler.guidance = options.guidance;
-  sampler.seed = config.seed;
-  sampler.sigma_min = config.sample.sigma_min;
-  sampler.sigma_max = config.sample.sigma_max;
-  sampler.rho = config.sample.rho;
+  // Deterministic (eta 0) whatever the config says, so that every sampler is timed on the same work.
+  const SamplerOptions sampler = sampler_options(
+      config, {value_named(kSamplerNames, options.sampler, "--sampler"), options.steps, 0.0, options.guidance, {}});
   const auto draw = [&](int steps) {
     SamplerOptions run = sampler;
     run.steps = steps;

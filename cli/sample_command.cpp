@@ -35,16 +35,11 @@ struct SampleArguments {
   std::string device = "auto";
 };
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 void run_sample(const SampleArguments& arguments) {
   // Everything about the output is checked before the checkpoint loads: sampling can take minutes.
-  check_output_path(arguments.out, "--out", {".png", ".h5"});
+  const bool to_png = check_output_path(arguments.out, "--out", {".png", ".h5"}) == ".png";
   DIFFUSE_CHECK(!std::filesystem::exists(arguments.out), "--out ", arguments.out,
                 " already exists; it is not overwritten");
-  const bool to_png = ends_with(arguments.out, ".png");
   const DeviceChoice device = choose_device(value_named(kDeviceRequestNames, arguments.device, "--device"), "--device");
   log_info("sampling on ", device.description);
   const std::unique_ptr<CheckpointModel> loaded =

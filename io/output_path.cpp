@@ -23,16 +23,19 @@ std::string joined(const std::vector<std::string>& names) {
 
 }  // namespace
 
-void check_output_path(const std::string& path, const std::string& flag, const std::vector<std::string>& extensions) {
-  DIFFUSE_CHECK(extensions.empty() || std::any_of(extensions.begin(), extensions.end(),
-                                                  [&](const std::string& suffix) { return ends_with(path, suffix); }),
-                flag, " ", path, ": the file must end in ", joined(extensions));
+std::string check_output_path(const std::string& path, const std::string& flag,
+                              const std::vector<std::string>& extensions) {
+  const auto extension = std::find_if(extensions.begin(), extensions.end(),
+                                      [&](const std::string& suffix) { return ends_with(path, suffix); });
+  DIFFUSE_CHECK(extensions.empty() || extension != extensions.end(), flag, " ", path, ": the file must end in ",
+                joined(extensions));
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   const std::filesystem::path directory = parent.empty() ? std::filesystem::path(".") : parent;
   DIFFUSE_CHECK(std::filesystem::is_directory(directory), flag, " ", path, ": directory ", directory.string(),
                 std::filesystem::exists(directory) ? " is not a directory" : " does not exist");
   DIFFUSE_CHECK(::access(directory.c_str(), W_OK | X_OK) == 0, flag, " ", path, ": directory ", directory.string(),
                 " is not writable");
+  return extension == extensions.end() ? std::string() : *extension;
 }
 
 }  // namespace diffuse

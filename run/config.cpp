@@ -311,6 +311,8 @@ void validate(const Config& c, const std::string& origin) {
   require(t.bucket_mb > 0, "train.bucket_mb", "must be positive", origin);
   require(c.sample.steps > 0, "sample.steps", "must be positive", origin);
   require(c.sample.eta >= 0, "sample.eta", "must be >= 0", origin);
+  require(c.sample.eta == 0 || c.sample.sampler == SamplerKind::kDdim || c.sample.sampler == SamplerKind::kDdpm,
+          "sample.eta", "applies to sample.sampler ddim only: set it to 0 for the ODE samplers", origin);
   require(c.sample.sigma_min >= 0, "sample.sigma_min", "must be positive, or 0 for the schedule's smallest", origin);
   require(c.sample.sigma_max >= 0, "sample.sigma_max", "must be positive, or 0 for the schedule's largest", origin);
   require(c.sample.rho > 0, "sample.rho", "must be positive", origin);

@@ -12,7 +12,12 @@ SamplerOptions sampler_options(const Config& config, const SamplingFlags& flags,
   SamplerOptions options;
   options.sampler = flags.sampler.value_or(sample.sampler);
   options.steps = flags.steps.value_or(model_steps > 0 ? model_steps : sample.steps);
-  options.eta = options.sampler == SamplerKind::kDdpm ? 1.0 : flags.eta.value_or(sample.eta);
+  // eta is DDIM's: DDPM is eta 1, and the ODE samplers are deterministic (a sample.eta meant for ddim stays there).
+  const bool ode = options.sampler != SamplerKind::kDdim && options.sampler != SamplerKind::kDdpm;
+  DIFFUSE_CHECK(!ode || flags.eta.value_or(0.0) == 0.0, "--eta ", *flags.eta,
+                " applies to --sampler ddim only, not to ", name_of(kSamplerNames, options.sampler),
+                ": drop --eta, or sample with --sampler ddim");
+  options.eta = options.sampler == SamplerKind::kDdpm ? 1.0 : ode ? 0.0 : flags.eta.value_or(sample.eta);
   options.guidance = flags.guidance.value_or(sample.guidance);
   options.seed = flags.seed.value_or(config.seed);
   options.sigma_min = sample.sigma_min;

@@ -185,6 +185,21 @@ TEST(Sampling, FlagsGivenOverrideTheSampleSection) {
   EXPECT_EQ(sampler_options(config, flags).eta, 1.0);
 }
 
+// eta is DDIM's: the ODE samplers refuse an --eta and leave the section's (meant for ddim) alone.
+TEST(Sampling, EtaIsForDdimOnly) {
+  const Config config = parse_config("sample: {sampler: ddim, eta: 0.5}
+", "a.yaml");
+  EXPECT_EQ(sampler_options(config, {SamplerKind::kHeun, {}, {}, {}, {}}).eta, 0.0);
+  const std::string message =
+      testing::error_message([&] {
+    sampler_options(config, {SamplerKind::kHeun, {}, 0.3, {}, {}}); });
+  EXPECT_EQ(message.rfind("--eta 0.3 applies to --sampler ddim only, not to heun", 0), 0u) << message;
+  EXPECT_NE(testing::error_message([&] {
+    parse_config("sample: {sampler: euler, eta: 0.5}\n", "b.yaml"); })
+                .find("config key 'sample.eta' in b.yaml: applies to sample.sampler ddim only"),
+            std::string::npos);
+}
+
 // The ODE samplers' Karras grid comes from the sample section; 0 leaves an end to the schedule.
 TEST(Sampling, OdeSamplersTakeTheKarrasGridFromTheSampleSection) {
   const Config config =
