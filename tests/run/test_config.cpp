@@ -187,16 +187,15 @@ TEST(Sampling, FlagsGivenOverrideTheSampleSection) {
 
 // eta is DDIM's: the ODE samplers refuse an --eta and leave the section's (meant for ddim) alone.
 TEST(Sampling, EtaIsForDdimOnly) {
-  const Config config = parse_config("sample: {sampler: ddim, eta: 0.5}
-", "a.yaml");
+  const Config config = parse_config("sample: {sampler: ddim, eta: 0.5}\n", "a.yaml");
   EXPECT_EQ(sampler_options(config, {SamplerKind::kHeun, {}, {}, {}, {}}).eta, 0.0);
-  const std::string message =
-      testing::error_message([&] {
-    sampler_options(config, {SamplerKind::kHeun, {}, 0.3, {}, {}}); });
+  const std::string message = testing::error_message([&] {
+    sampler_options(config, {SamplerKind::kHeun, {}, 0.3, {}, {}});
+  });
   EXPECT_EQ(message.rfind("--eta 0.3 applies to --sampler ddim only, not to heun", 0), 0u) << message;
   EXPECT_NE(testing::error_message([&] {
-    parse_config("sample: {sampler: euler, eta: 0.5}\n", "b.yaml"); })
-                .find("config key 'sample.eta' in b.yaml: applies to sample.sampler ddim only"),
+              parse_config("sample: {sampler: euler, eta: 0.5}\n", "b.yaml");
+            }).find("config key 'sample.eta' in b.yaml: applies to sample.sampler ddim only"),
             std::string::npos);
 }
 
