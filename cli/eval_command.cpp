@@ -19,7 +19,11 @@ void add_eval_command(CLI::App& app) {
                    "`diffuse sample --out x.h5`)")
       ->check(CLI::ExistingFile);
   command->add_option("--ref", arguments->reference, "Reference dataset (.h5); statistics are cached beside it")
-      ->required()
+      ->check(CLI::ExistingFile);
+  command
+      ->add_option("--ref-stats", arguments->reference_stats,
+                   "Published reference statistics instead (.npz with mu and sigma, as pytorch-fid saves them): "
+                   "FID only")
       ->check(CLI::ExistingFile);
   command
       ->add_option("--features", arguments->features,

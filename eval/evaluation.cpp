@@ -59,17 +59,27 @@ EvaluationReport compare_features(const Tensor& generated, const ReferenceFeatur
   return report;
 }
 
+EvaluationReport compare_to_statistics(const Tensor& generated, const GaussianStatistics& reference) {
+  check_sample_count(generated.dim(0), generated.dim(1), "generated set");
+  EvaluationReport report;
+  report.n = generated.dim(0);
+  report.has_reference_features = false;
+  report.fid = frechet_distance(gaussian_statistics(generated), reference);
+  return report;
+}
+
 Json report_json(const EvaluationReport& report) {
-  Json json = {{"n", report.n},
-               {"fid", metric(report.fid)},
-               {"kid_mean", metric(report.kid.mean)},
-               {"kid_std", metric(report.kid.std)},
-               {"kid_subsets", report.kid.subsets},
-               {"kid_subset_size", report.kid.subset_size},
-               {"precision", metric(report.precision)},
-               {"recall", metric(report.recall)},
-               {"precision_recall_n", report.precision_recall_count},
-               {"reference_n", report.reference_count}};
+  Json json = {{"n", report.n}, {"fid", metric(report.fid)}};
+  if (report.has_reference_features) {
+    json["kid_mean"] = metric(report.kid.mean);
+    json["kid_std"] = metric(report.kid.std);
+    json["kid_subsets"] = report.kid.subsets;
+    json["kid_subset_size"] = report.kid.subset_size;
+    json["precision"] = metric(report.precision);
+    json["recall"] = metric(report.recall);
+    json["precision_recall_n"] = report.precision_recall_count;
+    json["reference_n"] = report.reference_count;
+  }
   if (report.class_accuracy >= 0) json["class_accuracy"] = metric(report.class_accuracy);
   for (const auto& [key, value] : report.context.items()) json[key] = value;
   return json;
@@ -77,8 +87,11 @@ Json report_json(const EvaluationReport& report) {
 
 std::string summary_line(const EvaluationReport& report) {
   char text[256];
-  std::snprintf(text, sizeof(text), "fid %.4f  kid %.5f +- %.5f  precision %.4f  recall %.4f", report.fid,
-                report.kid.mean, report.kid.std, report.precision, report.recall);
+  if (report.has_reference_features)
+    std::snprintf(text, sizeof(text), "fid %.4f  kid %.5f +- %.5f  precision %.4f  recall %.4f", report.fid,
+                  report.kid.mean, report.kid.std, report.precision, report.recall);
+  else
+    std::snprintf(text, sizeof(text), "fid %.4f", report.fid);
   std::string line = text;
   if (report.class_accuracy >= 0) {
     std::snprintf(text, sizeof(text), "  class accuracy %.4f", report.class_accuracy);

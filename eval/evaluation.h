@@ -30,6 +30,9 @@ struct EvaluationReport {
   double precision = 0.0;
   double recall = 0.0;
   double class_accuracy = -1.0;  // < 0: not measured
+  // False when the reference is published statistics (`eval --ref-stats`): FID alone, without the reference
+  // count, KID and precision/recall, which need the reference features.
+  bool has_reference_features = true;
   // Context for the JSON, after the metrics, in order: {"checkpoint": "runs/x/ckpt.h5", "steps": 50, ...}.
   Json context = Json::object();
 };
@@ -46,9 +49,13 @@ void check_reference_shape(const std::string& reference_path, int64_t height, in
 EvaluationReport compare_features(const Tensor& generated, const ReferenceFeatures& reference,
                                   const MetricOptions& options);
 
+// FID of generated [n,d] against published statistics (has_reference_features false).
+EvaluationReport compare_to_statistics(const Tensor& generated, const GaussianStatistics& reference);
+
 // The metrics (10 significant digits; null when not finite), then the context.
 Json report_json(const EvaluationReport& report);
-// "fid 12.34  kid 0.0123 +- 0.0010  precision 0.71  recall 0.52  class accuracy 0.93  (n 2000)"
+// "fid 12.34  kid 0.0123 +- 0.0010  precision 0.71  recall 0.52  class accuracy 0.93  (n 2000)"; "fid 12.34  (n 2000)"
+// without reference features.
 std::string summary_line(const EvaluationReport& report);
 
 }  // namespace diffuse::eval

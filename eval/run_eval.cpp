@@ -14,10 +14,12 @@
 #include "distributed/rank_share.h"
 #include "eval/evaluation.h"
 #include "eval/feature_network.h"
+#include "eval/published_statistics.h"
 #include "eval/reference_features.h"
 #include "eval/sample_generation.h"
 #include "io/json.h"
 #include "io/output_path.h"
+#include "io/sha256.h"
 #include "run/checkpoint_model.h"
 #include "run/config.h"
 #include "run/model_setup.h"
@@ -60,6 +62,8 @@ void run_eval(const EvalOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   DIFFUSE_CHECK(options.checkpoint.empty() != options.images.empty(),
                 "give exactly one of --ckpt (sample a model) and --images (evaluate an image file)");
+  DIFFUSE_CHECK(options.reference.empty() != options.reference_stats.empty(),
+                "give exactly one of --ref (a reference dataset) and --ref-stats (published statistics, .npz)");
   // The outputs are checked before anything is loaded: sampling can take minutes.
   check_output_path(options.out, "--out", {".json"});
   if (!options.save_samples.empty()) {
@@ -76,13 +80,31 @@ void run_eval(const EvalOptions& options) {
 
   std::unique_ptr<FeatureNetwork> network = load_feature_network(options.features);
   const FeatureNetworkInfo& info = network->info();
-  const DatasetReader reference_reader(options.reference);
-  const DatasetInfo& reference_info = reference_reader.info();
   EvaluationReport report;
   report.context["features"] = options.features;
   report.context["feature_network"] = info.kind;
   report.context["feature_sha256"] = info.weights_sha256;
-  report.context["reference"] = options.reference;
+  std::unique_ptr<const DatasetReader> reference_reader;  // --ref
+  std::optional<GaussianStatistics> published;            // --ref-stats
+  if (!options.reference.empty()) {
+    reference_reader = std::make_unique<const DatasetReader>(options.reference);
+    report.context["reference"] = options.reference;
+  } else {
+    published = read_published_statistics(options.reference_stats, info.feature_dim, options.features);
+    report.context["reference_stats"] = options.reference_stats;
+    report.context["reference_stats_sha256"] = file_sha256(options.reference_stats);
+    if (rank == 0)
+      log_info("--ref-stats gives FID alone: KID and precision/recall need the reference features, which ",
+               options.reference_stats, " does not hold");
+  }
+  // The reference dataset holds images like those evaluated, and enough of them.
+  auto check_reference = [&](int64_t size, int64_t channels, const std::string& what) {
+    if (!reference_reader) return;
+    const DatasetInfo& reference_info = reference_reader->info();
+    check_reference_shape(options.reference, reference_info.height, reference_info.width, reference_info.channels, size,
+                          channels, what);
+    check_sample_count(reference_info.count, info.feature_dim, "reference set " + options.reference);
+  };
 
   Tensor local_images, local_labels;  // this rank's share of the images to evaluate, labels if known
   RankShare share;
@@ -93,10 +115,8 @@ void run_eval(const EvalOptions& options) {
     count = images_to_evaluate(options.count, data.count, options.images);
     check_image_shape(info, options.features, data.height, data.width, data.channels,
                       "the images of " + options.images);
-    check_reference_shape(options.reference, reference_info.height, reference_info.width, reference_info.channels,
-                          data.height, data.channels, "the images of " + options.images);
+    check_reference(data.height, data.channels, "the images of " + options.images);
     check_sample_count(count, info.feature_dim, options.count ? "--n" : options.images);
-    check_sample_count(reference_info.count, info.feature_dim, "reference set " + options.reference);
     share = rank_share(count, rank, communicator.size());
     read_image_share(reader, share, local_images, local_labels);
     if (data.num_classes != info.num_classes) local_labels = Tensor();
@@ -110,10 +130,8 @@ void run_eval(const EvalOptions& options) {
     const model::UNetSpec& spec = loaded->spec;
     check_image_shape(info, options.features, spec.image_size, spec.image_size, spec.image_channels,
                       "the samples of " + options.checkpoint);
-    check_reference_shape(options.reference, reference_info.height, reference_info.width, reference_info.channels,
-                          spec.image_size, spec.image_channels, "the samples of " + options.checkpoint);
+    check_reference(spec.image_size, spec.image_channels, "the samples of " + options.checkpoint);
     check_sample_count(count, info.feature_dim, "--n");
-    check_sample_count(reference_info.count, info.feature_dim, "reference set " + options.reference);
     DIFFUSE_CHECK(options.guidance == 0.0 || spec.num_classes > 0, "--guidance needs a class-conditional model");
     // The flags' defaults are given too: eval samples with its own, not the checkpoint's sample section.
     const SamplingFlags flags{sampler_kind, options.steps, options.eta, options.guidance, options.seed};
@@ -144,7 +162,8 @@ void run_eval(const EvalOptions& options) {
   const double sampling_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   const ReferenceFeatures reference =
-      reference_features(*network, options.features, options.reference, communicator, options.batch);
+      published ? ReferenceFeatures{}
+                : reference_features(*network, options.features, options.reference, communicator, options.batch);
   Tensor predictions;
   ProgressLine progress("features", count, rank == 0);
   const Tensor local_features =
@@ -160,7 +179,8 @@ void run_eval(const EvalOptions& options) {
   MetricOptions metrics;
   metrics.kid.subsets = options.kid_subsets;
   metrics.kid.subset_size = options.kid_subset_size;
-  EvaluationReport measured = compare_features(features, reference, metrics);
+  EvaluationReport measured =
+      published ? compare_to_statistics(features, *published) : compare_features(features, reference, metrics);
   measured.context = report.context;
   if (local_labels.defined()) measured.class_accuracy = correct / static_cast<double>(count);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

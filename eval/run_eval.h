@@ -1,7 +1,8 @@
 // `diffuse eval`: sample quality of a checkpoint (or of a set of images)
 // against a reference dataset, in the features of a feature network file:
 // FID, KID, precision/recall and, for class-conditional models scored by the
-// classifier, class accuracy. Every rank generates and featurizes its share
+// classifier, class accuracy; or against published reference statistics
+// (eval/published_statistics.h): FID alone. Every rank generates and featurizes its share
 // of the samples; rank 0 computes the metrics, prints one summary line and
 // writes the JSON report. All inputs are checked before any sampling starts.
 #pragma once
@@ -28,7 +29,8 @@ struct EvalOptions {
   std::optional<int64_t> count;  // images to evaluate; absent: kDefaultSampleCount, or all of --images
   int64_t batch = 64;
   uint64_t seed = 0;
-  std::string reference;
+  std::string reference;        // --ref: a dataset file, or
+  std::string reference_stats;  // --ref-stats: published statistics (.npz), FID only
   std::string features;
   std::string out;
   std::string save_samples;

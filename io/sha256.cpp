@@ -3,6 +3,11 @@
 
 #include <openssl/evp.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
 #include "core/error.h"
 
 namespace diffuse::eval {
@@ -31,6 +36,19 @@ std::string Sha256::hex_digest() {
     text += kHex[digest[i] & 15];
   }
   return text;
+}
+
+std::string file_sha256(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  DIFFUSE_CHECK(file, "cannot open ", path, ": ", std::strerror(errno));
+  Sha256 hash;
+  std::vector<char> chunk(1 << 20);
+  while (file) {
+    file.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    hash.update(chunk.data(), static_cast<size_t>(file.gcount()));
+  }
+  DIFFUSE_CHECK(file.eof(), "cannot read ", path, ": ", std::strerror(errno));
+  return hash.hex_digest();
 }
 
 }  // namespace diffuse::eval

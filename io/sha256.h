@@ -1,6 +1,7 @@
-// SHA-256 (FIPS 180-4), to fingerprint a feature network's weights: the
+// SHA-256 (FIPS 180-4), to fingerprint a feature network's weights (the
 // fingerprint names cached reference statistics, so statistics are reused
-// exactly when the weights are bit-identical. Python's hashlib computes the
+// exactly when the weights are bit-identical) and input files (`eval
+// --ref-stats` records which statistics file it used). Python's hashlib computes the
 // same digest (tools/convert_inception_weights.py). Computed by OpenSSL's libcrypto.
 #pragma once
 
@@ -29,5 +30,8 @@ class Sha256 {
   };
   std::unique_ptr<evp_md_ctx_st, FreeContext> context_;
 };
+
+// The digest of the file's bytes (as `sha256sum` prints it); an unreadable file is an Error naming it.
+std::string file_sha256(const std::string& path);
 
 }  // namespace diffuse::eval

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake pkg-config
   libdnnl-dev libhdf5-dev libyaml-cpp-dev libcli11-dev libpng-dev libjpeg-dev zlib1g-dev
-  libeigen3-dev libssl-dev nlohmann-json3-dev
+  libeigen3-dev libssl-dev nlohmann-json3-dev libzip-dev
   libopenmpi-dev openmpi-bin
   googletest libgtest-dev libbenchmark-dev
   clang-format  # scripts/check_format.sh
