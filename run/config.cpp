@@ -103,6 +103,10 @@ std::vector<Field> schema(Config& c) {
       {"sample.sigma_min", Kind::Double, &c.sample.sigma_min},
       {"sample.sigma_max", Kind::Double, &c.sample.sigma_max},
       {"sample.rho", Kind::Double, &c.sample.rho},
+      {"sample.s_churn", Kind::Double, &c.sample.s_churn},
+      {"sample.s_tmin", Kind::Double, &c.sample.s_tmin},
+      {"sample.s_tmax", Kind::Double, &c.sample.s_tmax},
+      {"sample.s_noise", Kind::Double, &c.sample.s_noise},
       {"sample.guidance", Kind::Double, &c.sample.guidance},
       {"sample.per_class", Kind::Int, &c.sample.per_class},
       {"sample.count", Kind::Int, &c.sample.count},
@@ -323,6 +327,16 @@ void validate(const Config& c, const std::string& origin) {
     require(sigma_min < sigma_max, "sample.sigma_min",
             concat("must be below sample.sigma_max (", sigma_min, " >= ", sigma_max, ")"), origin);
   }
+  require(c.sample.s_churn >= 0, "sample.s_churn", "must be >= 0 (0 = deterministic)", origin);
+  require(c.sample.s_churn == 0 || c.sample.sampler == SamplerKind::kEuler || c.sample.sampler == SamplerKind::kHeun,
+          "sample.s_churn",
+          concat("applies to sample.sampler euler and heun only, not to ", name_of(kSamplerNames, c.sample.sampler),
+                 ": set it to 0, or sample with euler or heun"),
+          origin);
+  require(c.sample.s_tmin >= 0, "sample.s_tmin", "must be >= 0", origin);
+  require(c.sample.s_tmin <= c.sample.s_tmax, "sample.s_tmin",
+          concat("must not be above sample.s_tmax (", c.sample.s_tmin, " > ", c.sample.s_tmax, ")"), origin);
+  require(c.sample.s_noise > 0, "sample.s_noise", "must be positive", origin);
   require(c.sample.per_class > 0, "sample.per_class", "must be positive", origin);
   require(c.sample.count > 0, "sample.count", "must be positive", origin);
   const DistillConfig& d = c.distill;

@@ -51,6 +51,7 @@ Config stage_config(const Config& config, const Config& teacher, size_t stage, i
   stage_run.train.lr_decay = LrDecay::kLinear;
   stage_run.sample.sampler = SamplerKind::kDdim;
   stage_run.sample.eta = 0.0;
+  stage_run.sample.s_churn = 0.0;  // churn is not DDIM's
   stage_run.sample.steps = student_steps;
   return stage_run;
 }
