@@ -74,6 +74,7 @@ std::vector<Field> schema(Config& c) {
       {"diffusion.timesteps", Kind::Int, &c.diffusion.timesteps},
       choice("diffusion.prediction", &c.diffusion.prediction, kPredictionNames),
       choice("diffusion.loss_weight", &c.diffusion.loss_weight, kLossWeightingNames),
+      {"diffusion.min_snr_gamma", Kind::Double, &c.diffusion.min_snr_gamma},
       {"diffusion.class_dropout", Kind::Double, &c.diffusion.class_dropout},
       {"train.steps", Kind::Int64, &c.train.steps},
       {"train.batch_size", Kind::Int, &c.train.batch_size},
@@ -284,6 +285,13 @@ void validate(const Config& c, const std::string& origin) {
     require((m.channels * mult) % m.groups == 0, "model.groups", "must divide every level's channel count", origin);
   require(c.diffusion.timesteps >= 2 && c.diffusion.timesteps <= kMaxTimesteps, "diffusion.timesteps",
           concat("must be in [2, ", kMaxTimesteps, "]"), origin);
+  require(c.diffusion.min_snr_gamma > 0, "diffusion.min_snr_gamma", "must be positive", origin);
+  require(
+      c.diffusion.min_snr_gamma == kDefaultMinSnrGamma || c.diffusion.loss_weight == LossWeighting::MinSnr,
+      "diffusion.min_snr_gamma",
+      concat("applies to diffusion.loss_weight min_snr only, not to ",
+             name_of(kLossWeightingNames, c.diffusion.loss_weight), ": drop it, or set diffusion.loss_weight min_snr"),
+      origin);
   require(c.diffusion.class_dropout >= 0 && c.diffusion.class_dropout < 1, "diffusion.class_dropout",
           "must be in [0, 1)", origin);
   const TrainConfig& t = c.train;

@@ -44,7 +44,8 @@ struct DiffusionConfig {
   ScheduleKind schedule = ScheduleKind::CosineContinuous;  // linear | cosine | cosine_continuous
   int timesteps = 1000;                                    // T of the discrete schedules
   Prediction prediction = Prediction::Eps;                 // eps | x0 | v
-  LossWeighting loss_weight = LossWeighting::Simple;       // simple | snr_trunc | snr_plus_one
+  LossWeighting loss_weight = LossWeighting::Simple;       // simple | snr_trunc | snr_plus_one | min_snr
+  double min_snr_gamma = kDefaultMinSnrGamma;              // min_snr's gamma: w = min(SNR, gamma)
   double class_dropout = 0.1;                              // label dropped to "no class" for guidance
 };
 

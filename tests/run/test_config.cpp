@@ -116,7 +116,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& enumerated_
   static const std::vector<std::pair<std::string, std::vector<std::string>>> keys = {
       {"diffusion.schedule", {"linear", "cosine", "cosine_continuous"}},
       {"diffusion.prediction", {"eps", "x0", "v"}},
-      {"diffusion.loss_weight", {"simple", "snr_trunc", "snr_plus_one"}},
+      {"diffusion.loss_weight", {"simple", "snr_trunc", "snr_plus_one", "min_snr"}},
       {"train.precision", {"fp32", "bf16", "fp16"}},
       {"train.reduce_dtype", {"fp32", "bf16"}},
       {"distill.loss_weight", {"snr_trunc", "snr_plus_one"}},
@@ -255,6 +255,25 @@ TEST(Config, BadChurnValuesNameTheKey) {
                           "to ") +
                   other + ": set it to 0, or sample with euler or heun");
   EXPECT_NO_THROW(parse_config("sample: {sampler: euler, s_churn: 10, s_tmin: 0.05, s_tmax: 50}\n", "a.yaml"));
+}
+
+TEST(Config, MinSnrGammaIsPositiveAndMinSnrsAlone) {
+  const Config config = parse_config("diffusion: {loss_weight: min_snr, min_snr_gamma: 2.5}\n", "a.yaml");
+  EXPECT_EQ(config.diffusion.loss_weight, LossWeighting::MinSnr);
+  EXPECT_EQ(config.diffusion.min_snr_gamma, 2.5);
+  EXPECT_EQ(diffusion_setup(config).min_snr_gamma, 2.5);
+  EXPECT_EQ(parse_config(config_to_yaml(config), "copy").diffusion.min_snr_gamma, 2.5);
+  EXPECT_EQ(parse_config("diffusion: {loss_weight: min_snr}\n", "a.yaml").diffusion.min_snr_gamma, 5.0);
+  const auto message = [](const std::string& yaml) {
+    return testing::error_message([&] { parse_config(yaml, "a.yaml"); });
+  };
+  for (const char* gamma : {"0", "-1"})
+    EXPECT_EQ(message(std::string("diffusion: {loss_weight: min_snr, min_snr_gamma: ") + gamma + "}\n"),
+              "config key 'diffusion.min_snr_gamma' in a.yaml: must be positive");
+  EXPECT_EQ(message("diffusion: {loss_weight: snr_trunc, min_snr_gamma: 3}\n"),
+            "config key 'diffusion.min_snr_gamma' in a.yaml: applies to diffusion.loss_weight min_snr only, not to "
+            "snr_trunc: drop it, or set diffusion.loss_weight min_snr");
+  EXPECT_NE(message("diffusion: {min_snr_gamma: 3}\n").find("only, not to simple"), std::string::npos);
 }
 
 TEST(Config, BadKarrasGridValuesNameTheKey) {
