@@ -62,6 +62,7 @@ enum RandomPurpose : uint32_t {
   kPurposeSampler = 5,
   kPurposeDataOrder = 6,
   kPurposeFlip = 7,
+  kPurposeChurn = 8,
   kPurposeDropoutBase = 1u << 16,
 };
 

@@ -12,6 +12,7 @@ struct DiffusionSetup {
   NoiseSchedule schedule;
   Prediction prediction;
   LossWeighting weighting;
+  double min_snr_gamma;  // gamma of weighting min_snr
   double class_dropout;
   int num_classes;  // 0 = unconditional
 };

@@ -16,7 +16,8 @@ Mix prediction_target(Prediction prediction, const NoiseLevel& level) {
   return {};
 }
 
-double output_loss_weight(Prediction prediction, LossWeighting weighting, const NoiseLevel& level) {
+double output_loss_weight(Prediction prediction, LossWeighting weighting, const NoiseLevel& level,
+                          double min_snr_gamma) {
   const double snr = level.snr();
   // |x - x_hat|^2 per unit |o - o*|^2, written to stay finite as SNR -> 0 or infinity.
   double x_error_per_output_error = 1.0;
@@ -35,6 +36,12 @@ double output_loss_weight(Prediction prediction, LossWeighting weighting, const 
       // (SNR + 1) * c: exactly 1 for v, 1 + 1/SNR for eps.
       if (prediction == Prediction::V) return 1.0;
       return (snr + 1.0) * x_error_per_output_error;
+    case LossWeighting::MinSnr:
+      // min(SNR, gamma) * c: min(1, gamma / SNR) for eps, min(alpha^2, gamma sigma^2) for v, finite at both ends.
+      if (prediction == Prediction::Eps) return std::min(1.0, min_snr_gamma * x_error_per_output_error);
+      if (prediction == Prediction::V)
+        return std::min(level.alpha * level.alpha, min_snr_gamma * x_error_per_output_error);
+      return std::min(snr, min_snr_gamma);
   }
   return 1.0;
 }

@@ -1,5 +1,6 @@
 #include "diffusion/ode_sampler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -76,9 +77,20 @@ Tensor sample_ode(const NoiseSchedule& schedule, Prediction prediction, const De
   Tensor x = map(), denoised = map(), previous = map(), slope = map(), trial = map();
   ops::fill_normal(x, options.seed, kPurposeSampler, 0, options.first_sample);
   ops::scale(x, static_cast<float>(sigma_max), x);
+  const double churn_gamma = std::min(options.s_churn / options.steps, std::sqrt(2.0) - 1.0);
+  Tensor churn_noise = churn_gamma > 0.0 ? map() : Tensor();
 
   for (size_t i = 0; i + 1 < sigmas.size(); ++i) {
-    const double sigma = sigmas[i], next = sigmas[i + 1];
+    double sigma = sigmas[i];
+    const double next = sigmas[i + 1];
+    if (churn_gamma > 0.0 && sigma >= options.s_tmin && sigma <= options.s_tmax) {
+      // Churn: noise added to raise the level to sigma_hat, from which this step starts instead.
+      const double sigma_hat = sigma * (1.0 + churn_gamma);
+      ops::fill_normal(churn_noise, options.seed, kPurposeChurn, static_cast<uint32_t>(i), options.first_sample);
+      const double added = std::sqrt(sigma_hat * sigma_hat - sigma * sigma) * options.s_noise;
+      ops::combine_per_sample(x, denoise.scalar(1.0), churn_noise, denoise.scalar(added), x);
+      sigma = sigma_hat;
+    }
     denoise(x, sigma, denoised);
     if (next == 0.0) {
       // Every solver's last step: the Euler step to sigma 0 lands on D.

@@ -1,4 +1,4 @@
-// Deterministic samplers of the probability-flow ODE in the variance-exploding
+// Samplers of the probability-flow ODE in the variance-exploding
 // view x = z / alpha (diffusion/schedule.h), where dx/dsigma = (x - D(x, sigma)) / sigma
 // and D is the model's x0 estimate at the level with that VE sigma, clipped to
 // [-1, 1] as DDIM's is. They start from x = sigma_max * noise (the noise DDIM
@@ -10,6 +10,8 @@
 //   dpmpp_2m: DPM-Solver++(2M) (Lu et al. 2022), second-order multistep in
 //             data-prediction form, first order on its first and last steps
 //             (as k-diffusion's), one evaluation per step.
+// euler and heun take EDM's churn (diffusion/sampler.h), which makes them
+// stochastic at no extra evaluations.
 #pragma once
 
 #include <vector>

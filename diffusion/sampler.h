@@ -4,12 +4,17 @@
 // (Karras et al. 2022) and dpmpp_2m (Lu et al. 2022) on the Karras sigma grid
 // (diffusion/ode_sampler.h). Classifier-free guidance (Ho & Salimans 2022)
 // combines the conditional and unconditional outputs as (1 + w) o_c - w o_u.
+// euler and heun take EDM's stochastic churn (Karras et al. 2022, Algorithm 2):
+// on each step whose sigma_i is in [s_tmin, s_tmax] they first raise the noise
+// to sigma_hat = sigma_i (1 + gamma), gamma = min(s_churn / steps, sqrt(2) - 1),
+// by adding sqrt(sigma_hat^2 - sigma_i^2) s_noise eps, then step from sigma_hat.
 // Every random draw is keyed by the global sample index, so a sample does not
 // depend on the batch it was drawn in or on the number of ranks.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 
 #include "core/enum_names.h"
 #include "core/tensor.h"
@@ -43,6 +48,11 @@ struct SamplerOptions {
   double sigma_min = 0.0;
   double sigma_max = 0.0;
   double rho = 7.0;
+  // EDM's churn of euler and heun: 0 = deterministic; churned steps are those with sigma_i in [s_tmin, s_tmax].
+  double s_churn = 0.0;
+  double s_tmin = 0.0;
+  double s_tmax = std::numeric_limits<double>::infinity();
+  double s_noise = 1.0;  // the added noise's scale relative to the exact sqrt(sigma_hat^2 - sigma_i^2)
   uint64_t seed = 0;
   uint32_t first_sample = 0;    // global index of this batch's first sample
   int null_label = -1;          // the "no class" label (num_classes) for guidance

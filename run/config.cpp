@@ -74,6 +74,7 @@ std::vector<Field> schema(Config& c) {
       {"diffusion.timesteps", Kind::Int, &c.diffusion.timesteps},
       choice("diffusion.prediction", &c.diffusion.prediction, kPredictionNames),
       choice("diffusion.loss_weight", &c.diffusion.loss_weight, kLossWeightingNames),
+      {"diffusion.min_snr_gamma", Kind::Double, &c.diffusion.min_snr_gamma},
       {"diffusion.class_dropout", Kind::Double, &c.diffusion.class_dropout},
       {"train.steps", Kind::Int64, &c.train.steps},
       {"train.batch_size", Kind::Int, &c.train.batch_size},
@@ -103,6 +104,10 @@ std::vector<Field> schema(Config& c) {
       {"sample.sigma_min", Kind::Double, &c.sample.sigma_min},
       {"sample.sigma_max", Kind::Double, &c.sample.sigma_max},
       {"sample.rho", Kind::Double, &c.sample.rho},
+      {"sample.s_churn", Kind::Double, &c.sample.s_churn},
+      {"sample.s_tmin", Kind::Double, &c.sample.s_tmin},
+      {"sample.s_tmax", Kind::Double, &c.sample.s_tmax},
+      {"sample.s_noise", Kind::Double, &c.sample.s_noise},
       {"sample.guidance", Kind::Double, &c.sample.guidance},
       {"sample.per_class", Kind::Int, &c.sample.per_class},
       {"sample.count", Kind::Int, &c.sample.count},
@@ -280,6 +285,13 @@ void validate(const Config& c, const std::string& origin) {
     require((m.channels * mult) % m.groups == 0, "model.groups", "must divide every level's channel count", origin);
   require(c.diffusion.timesteps >= 2 && c.diffusion.timesteps <= kMaxTimesteps, "diffusion.timesteps",
           concat("must be in [2, ", kMaxTimesteps, "]"), origin);
+  require(c.diffusion.min_snr_gamma > 0, "diffusion.min_snr_gamma", "must be positive", origin);
+  require(
+      c.diffusion.min_snr_gamma == kDefaultMinSnrGamma || c.diffusion.loss_weight == LossWeighting::MinSnr,
+      "diffusion.min_snr_gamma",
+      concat("applies to diffusion.loss_weight min_snr only, not to ",
+             name_of(kLossWeightingNames, c.diffusion.loss_weight), ": drop it, or set diffusion.loss_weight min_snr"),
+      origin);
   require(c.diffusion.class_dropout >= 0 && c.diffusion.class_dropout < 1, "diffusion.class_dropout",
           "must be in [0, 1)", origin);
   const TrainConfig& t = c.train;
@@ -323,6 +335,16 @@ void validate(const Config& c, const std::string& origin) {
     require(sigma_min < sigma_max, "sample.sigma_min",
             concat("must be below sample.sigma_max (", sigma_min, " >= ", sigma_max, ")"), origin);
   }
+  require(c.sample.s_churn >= 0, "sample.s_churn", "must be >= 0 (0 = deterministic)", origin);
+  require(c.sample.s_churn == 0 || c.sample.sampler == SamplerKind::kEuler || c.sample.sampler == SamplerKind::kHeun,
+          "sample.s_churn",
+          concat("applies to sample.sampler euler and heun only, not to ", name_of(kSamplerNames, c.sample.sampler),
+                 ": set it to 0, or sample with euler or heun"),
+          origin);
+  require(c.sample.s_tmin >= 0, "sample.s_tmin", "must be >= 0", origin);
+  require(c.sample.s_tmin <= c.sample.s_tmax, "sample.s_tmin",
+          concat("must not be above sample.s_tmax (", c.sample.s_tmin, " > ", c.sample.s_tmax, ")"), origin);
+  require(c.sample.s_noise > 0, "sample.s_noise", "must be positive", origin);
   require(c.sample.per_class > 0, "sample.per_class", "must be positive", origin);
   require(c.sample.count > 0, "sample.count", "must be positive", origin);
   const DistillConfig& d = c.distill;

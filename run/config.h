@@ -44,7 +44,8 @@ struct DiffusionConfig {
   ScheduleKind schedule = ScheduleKind::CosineContinuous;  // linear | cosine | cosine_continuous
   int timesteps = 1000;                                    // T of the discrete schedules
   Prediction prediction = Prediction::Eps;                 // eps | x0 | v
-  LossWeighting loss_weight = LossWeighting::Simple;       // simple | snr_trunc | snr_plus_one
+  LossWeighting loss_weight = LossWeighting::Simple;       // simple | snr_trunc | snr_plus_one | min_snr
+  double min_snr_gamma = kDefaultMinSnrGamma;              // min_snr's gamma: w = min(SNR, gamma)
   double class_dropout = 0.1;                              // label dropped to "no class" for guidance
 };
 
@@ -85,6 +86,12 @@ struct SampleConfig {
   double sigma_min = 0.0;
   double sigma_max = 0.0;
   double rho = 7.0;
+  // EDM's stochastic churn of euler and heun (diffusion/sampler.h): s_churn 0 = deterministic; the churned steps
+  // are those with sigma_i in [s_tmin, s_tmax] (the default s_tmax is above any schedule's largest sigma).
+  double s_churn = 0.0;
+  double s_tmin = 0.0;
+  double s_tmax = 1e30;
+  double s_noise = 1.0;
   double guidance = 0.0;  // classifier-free guidance weight w (0 = conditional only)
   int per_class = 8;      // grid columns per class for conditional models
   int count = 64;         // grid size for unconditional models

@@ -22,7 +22,10 @@ model::UNetSpec unet_spec(const ModelConfig& config) {
 
 DiffusionSetup diffusion_setup(const Config& config) {
   return DiffusionSetup{NoiseSchedule(config.diffusion.schedule, config.diffusion.timesteps),
-                        config.diffusion.prediction, config.diffusion.loss_weight, config.diffusion.class_dropout,
+                        config.diffusion.prediction,
+                        config.diffusion.loss_weight,
+                        config.diffusion.min_snr_gamma,
+                        config.diffusion.class_dropout,
                         config.model.num_classes};
 }
 

@@ -27,7 +27,7 @@ Tensor distill_micro_batch(model::UNet& student, model::UNet& teacher, const Dif
     alpha[i] = static_cast<float>(level.alpha);
     sigma[i] = static_cast<float>(level.sigma);
     time[i] = level.network_time;
-    weight[i] = static_cast<float>(output_loss_weight(setup.prediction, setup.weighting, level));
+    weight[i] = static_cast<float>(output_loss_weight(setup.prediction, setup.weighting, level, setup.min_snr_gamma));
     const Mix output_target = student_output_target(setup.prediction, level);
     output_from_z[i] = static_cast<float>(output_target.first);
     output_from_target[i] = static_cast<float>(output_target.second);

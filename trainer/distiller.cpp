@@ -44,6 +44,7 @@ Config stage_config(const Config& config, const Config& teacher, size_t stage, i
   stage_run.model = teacher.model;
   stage_run.diffusion = teacher.diffusion;
   stage_run.diffusion.loss_weight = config.distill.loss_weight;
+  stage_run.diffusion.min_snr_gamma = kDefaultMinSnrGamma;  // a min_snr teacher's gamma is not the student's
   stage_run.seed = config.seed + stage;
   stage_run.train.steps = config.distill.steps_per_stage;
   stage_run.train.lr = config.distill.lr;
@@ -51,6 +52,7 @@ Config stage_config(const Config& config, const Config& teacher, size_t stage, i
   stage_run.train.lr_decay = LrDecay::kLinear;
   stage_run.sample.sampler = SamplerKind::kDdim;
   stage_run.sample.eta = 0.0;
+  stage_run.sample.s_churn = 0.0;  // churn is not DDIM's
   stage_run.sample.steps = student_steps;
   return stage_run;
 }

@@ -56,7 +56,7 @@ Tensor train_micro_batch(model::UNet& unet, const DiffusionSetup& setup, uint64_
     alpha[i] = static_cast<float>(level.alpha);
     sigma[i] = static_cast<float>(level.sigma);
     time[i] = level.network_time;
-    weight[i] = static_cast<float>(output_loss_weight(setup.prediction, setup.weighting, level));
+    weight[i] = static_cast<float>(output_loss_weight(setup.prediction, setup.weighting, level, setup.min_snr_gamma));
     const Mix target = prediction_target(setup.prediction, level);
     target_x[i] = static_cast<float>(target.first);
     target_eps[i] = static_cast<float>(target.second);

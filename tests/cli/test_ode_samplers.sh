@@ -2,7 +2,8 @@
 # The ODE samplers from the command line, on a checkpoint of configs/tiny.yaml:
 # `diffuse sample --sampler euler|heun|dpmpp_2m` writes its samples and says
 # how many network evaluations (NFE) its steps took, `bench sample` reports
-# the same NFE, and a bad Karras grid in the config is one error naming the key.
+# the same NFE, a bad Karras grid in the config is one error naming the key,
+# and sample.s_churn churns heun (at the same NFE) but not the other samplers.
 # Usage: test_ode_samplers.sh path/to/diffuse path/to/source-dir
 set -euo pipefail
 diffuse=$1
@@ -40,6 +41,37 @@ if [[ $status -ne 0 && $(wc -l <"$work/bad.log") -eq 1 ]] &&
   pass "a Karras grid with sigma_min above sigma_max is one error naming the key"
 else
   fail "bad sigma_min (exit $status): $(cat "$work/bad.log")"
+fi
+
+# The same training with churn in its sample section: the same weights, so ddim draws the same images from both
+# checkpoints while heun's differ.
+"$diffuse" train --config "$source_dir/configs/tiny.yaml" --run-dir "$work/churn" --set "data.train=$work/test.h5" \
+  --set train.steps=2 --set train.checkpoint_every=2 --set sample.sampler=heun --set sample.s_churn=40 >/dev/null
+churned=$work/churn/checkpoints/ckpt-00000002.h5
+for sampler in heun ddim; do
+  for run in plain churned; do
+    from=$checkpoint
+    [[ $run == churned ]] && from=$churned
+    "$diffuse" sample --ckpt "$from" --sampler "$sampler" --steps 4 --n 4 --batch 2 --out "$work/$run-$sampler.png" \
+      >"$work/$run-$sampler.log" 2>&1 || fail "sample --sampler $sampler from the $run run: $(cat "$work/$run-$sampler.log")"
+  done
+done
+if grep -q "(heun, 4 steps, NFE 7)" "$work/churned-heun.log" && [[ -s $work/churned-heun.png ]] &&
+  ! cmp -s "$work/plain-heun.png" "$work/churned-heun.png" && cmp -s "$work/plain-ddim.png" "$work/churned-ddim.png"; then
+  pass "sample.s_churn churns heun at the same NFE and leaves ddim alone"
+else
+  fail "churn: $(cat "$work/churned-heun.log")"
+fi
+
+status=0
+"$diffuse" train --config "$source_dir/configs/tiny.yaml" --run-dir "$work/bad-churn" --set "data.train=$work/test.h5" \
+  --set sample.sampler=dpmpp_2m --set sample.s_churn=10 >"$work/bad-churn.log" 2>&1 || status=$?
+if [[ $status -ne 0 && $(wc -l <"$work/bad-churn.log") -eq 1 ]] &&
+  grep -q "^error: config key 'sample.s_churn' .*: applies to sample.sampler euler and heun only, not to dpmpp_2m" \
+    "$work/bad-churn.log"; then
+  pass "churn with dpmpp_2m is one error naming the key and the sampler"
+else
+  fail "churn with dpmpp_2m (exit $status): $(cat "$work/bad-churn.log")"
 fi
 
 finish "ODE sampler"

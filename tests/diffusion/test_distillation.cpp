@@ -118,8 +118,8 @@ TEST(DistillationTarget, StudentOutputTargetMapsBackToTheXTarget) {
       for (const LossWeighting weighting : {LossWeighting::SnrTruncated, LossWeighting::SnrPlusOne}) {
         const double x_weight = weighting == LossWeighting::SnrTruncated ? std::max(level.snr(), 1.0) : level.snr() + 1;
         const double x_hat = x_mix.first * z + x_mix.second * output;
-        const double output_loss =
-            output_loss_weight(prediction, weighting, level) * (output - o_star) * (output - o_star);
+        const double output_loss = output_loss_weight(prediction, weighting, level, kDefaultMinSnrGamma) *
+                                   (output - o_star) * (output - o_star);
         EXPECT_NEAR(output_loss, x_weight * (x_hat - x_target) * (x_hat - x_target), 1e-9 * (1 + x_weight))
             << prediction_name(prediction) << " t " << t;
       }

@@ -10,7 +10,9 @@ namespace diffuse {
 namespace {
 
 const Prediction kPredictions[] = {Prediction::Eps, Prediction::X0, Prediction::V};
-const LossWeighting kWeightings[] = {LossWeighting::Simple, LossWeighting::SnrTruncated, LossWeighting::SnrPlusOne};
+const LossWeighting kWeightings[] = {LossWeighting::Simple, LossWeighting::SnrTruncated, LossWeighting::SnrPlusOne,
+                                     LossWeighting::MinSnr};
+constexpr double kGamma = 2.5;  // min_snr's: SNR crosses it at t near 0.4 on the cosine schedule
 
 NoiseLevel level_at(double t) { return NoiseSchedule(ScheduleKind::CosineContinuous, 1000).at_time(t); }
 
@@ -34,7 +36,7 @@ TEST(Objective, EstimatesRecoverTheTruthFromTheTarget) {
 TEST(Objective, OutputWeightIsTheWeightOnXError) {
   for (Prediction prediction : kPredictions) {
     for (LossWeighting weighting : kWeightings) {
-      for (double t : {0.1, 0.5, 0.9}) {
+      for (double t : {0.1, 0.3, 0.5, 0.9}) {
         const NoiseLevel level = level_at(t);
         const double x = 0.3, eps = 0.8, output_error = 0.05;
         const Mix target = prediction_target(prediction, level);
@@ -45,8 +47,9 @@ TEST(Objective, OutputWeightIsTheWeightOnXError) {
         const double snr = level.snr();
         const double w = weighting == LossWeighting::Simple         ? snr
                          : weighting == LossWeighting::SnrTruncated ? std::max(snr, 1.0)
-                                                                    : snr + 1.0;
-        const double lhs = output_loss_weight(prediction, weighting, level) * output_error * output_error;
+                         : weighting == LossWeighting::SnrPlusOne   ? snr + 1.0
+                                                                    : std::min(snr, kGamma);
+        const double lhs = output_loss_weight(prediction, weighting, level, kGamma) * output_error * output_error;
         EXPECT_NEAR(lhs, w * x_error * x_error, 1e-9 * std::max(1.0, lhs)) << prediction_name(prediction) << " t=" << t;
       }
     }
@@ -55,8 +58,29 @@ TEST(Objective, OutputWeightIsTheWeightOnXError) {
 
 TEST(Objective, CanonicalPairsHaveUnitWeight) {
   for (double t : {0.01, 0.5, 0.99}) {
-    EXPECT_DOUBLE_EQ(output_loss_weight(Prediction::Eps, LossWeighting::Simple, level_at(t)), 1.0);
-    EXPECT_DOUBLE_EQ(output_loss_weight(Prediction::V, LossWeighting::SnrPlusOne, level_at(t)), 1.0);
+    EXPECT_DOUBLE_EQ(output_loss_weight(Prediction::Eps, LossWeighting::Simple, level_at(t), kGamma), 1.0);
+    EXPECT_DOUBLE_EQ(output_loss_weight(Prediction::V, LossWeighting::SnrPlusOne, level_at(t), kGamma), 1.0);
+  }
+}
+
+// Hang et al.'s forms of Min-SNR-gamma: min(SNR, gamma) / SNR on the eps-MSE, min(SNR, gamma) / (SNR + 1) on the
+// v-MSE; at the ends of the schedule, where SNR is 0 or infinite, the weights stay finite.
+TEST(Objective, MinSnrIsHangEtAlsWeightOnTheEpsAndVLosses) {
+  for (double t : {0.05, 0.3, 0.5, 0.95}) {
+    const NoiseLevel level = level_at(t);
+    const double snr = level.snr();
+    EXPECT_NEAR(output_loss_weight(Prediction::Eps, LossWeighting::MinSnr, level, kGamma), std::min(snr, kGamma) / snr,
+                1e-12)
+        << " t=" << t;
+    EXPECT_NEAR(output_loss_weight(Prediction::V, LossWeighting::MinSnr, level, kGamma),
+                std::min(snr, kGamma) / (snr + 1), 1e-12)
+        << " t=" << t;
+  }
+  for (Prediction prediction : kPredictions) {
+    for (double t : {0.0, 1.0}) {
+      const double weight = output_loss_weight(prediction, LossWeighting::MinSnr, level_at(t), kGamma);
+      EXPECT_TRUE(std::isfinite(weight) && weight >= 0) << prediction_name(prediction) << " t=" << t << ": " << weight;
+    }
   }
 }
 
@@ -64,7 +88,8 @@ TEST(Objective, ParsesNamesAndRejectsOthers) {
   EXPECT_EQ(value_named(kPredictionNames, "v", "prediction"), Prediction::V);
   EXPECT_EQ(value_named(kLossWeightingNames, "snr_trunc", "loss weight"), LossWeighting::SnrTruncated);
   EXPECT_THROW(value_named(kPredictionNames, "score", "prediction"), diffuse::Error);
-  EXPECT_THROW(value_named(kLossWeightingNames, "min_snr", "loss weight"), diffuse::Error);
+  EXPECT_EQ(value_named(kLossWeightingNames, "min_snr", "loss weight"), LossWeighting::MinSnr);
+  EXPECT_THROW(value_named(kLossWeightingNames, "p2", "loss weight"), diffuse::Error);
 }
 
 }  // namespace

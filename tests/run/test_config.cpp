@@ -116,7 +116,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& enumerated_
   static const std::vector<std::pair<std::string, std::vector<std::string>>> keys = {
       {"diffusion.schedule", {"linear", "cosine", "cosine_continuous"}},
       {"diffusion.prediction", {"eps", "x0", "v"}},
-      {"diffusion.loss_weight", {"simple", "snr_trunc", "snr_plus_one"}},
+      {"diffusion.loss_weight", {"simple", "snr_trunc", "snr_plus_one", "min_snr"}},
       {"train.precision", {"fp32", "bf16", "fp16"}},
       {"train.reduce_dtype", {"fp32", "bf16"}},
       {"distill.loss_weight", {"snr_trunc", "snr_plus_one"}},
@@ -215,6 +215,65 @@ TEST(Sampling, OdeSamplersTakeTheKarrasGridFromTheSampleSection) {
   EXPECT_EQ(defaults.sigma_min, 0.0);
   EXPECT_EQ(defaults.sigma_max, 0.0);
   EXPECT_EQ(defaults.rho, 7.0);
+}
+
+// Churn comes from the sample section, for euler and heun: a --sampler of another kind leaves it behind.
+TEST(Sampling, ChurnIsForEulerAndHeunOnly) {
+  const Config config =
+      parse_config("sample: {sampler: heun, s_churn: 40, s_tmin: 0.05, s_tmax: 50, s_noise: 1.003}\n", "a.yaml");
+  const SamplerOptions options = sampler_options(config);
+  EXPECT_EQ(options.s_churn, 40.0);
+  EXPECT_EQ(options.s_tmin, 0.05);
+  EXPECT_EQ(options.s_tmax, 50.0);
+  EXPECT_EQ(options.s_noise, 1.003);
+  EXPECT_EQ(sampler_options(config, {SamplerKind::kEuler, {}, {}, {}, {}}).s_churn, 40.0);
+  for (SamplerKind other : {SamplerKind::kDdpm, SamplerKind::kDdim, SamplerKind::kDpmpp2m})
+    EXPECT_EQ(sampler_options(config, {other, {}, {}, {}, {}}).s_churn, 0.0) << name_of(kSamplerNames, other);
+  const Config defaults = parse_config("", "a.yaml");
+  EXPECT_EQ(defaults.sample.s_churn, 0.0);
+  EXPECT_EQ(defaults.sample.s_tmin, 0.0);
+  EXPECT_GE(defaults.sample.s_tmax, 1e30);
+  EXPECT_EQ(defaults.sample.s_noise, 1.0);
+  EXPECT_EQ(parse_config(config_to_yaml(config), "copy").sample.s_tmax, 50.0);
+  EXPECT_EQ(parse_config(config_to_yaml(defaults), "copy").sample.s_tmax, defaults.sample.s_tmax);
+}
+
+TEST(Config, BadChurnValuesNameTheKey) {
+  const auto message = [](const std::string& yaml) {
+    return testing::error_message([&] { parse_config(yaml, "a.yaml"); });
+  };
+  EXPECT_EQ(message("sample: {sampler: heun, s_churn: -1}\n"),
+            "config key 'sample.s_churn' in a.yaml: must be >= 0 (0 = deterministic)");
+  EXPECT_EQ(message("sample: {sampler: euler, s_noise: 0}\n"),
+            "config key 'sample.s_noise' in a.yaml: must be positive");
+  EXPECT_EQ(message("sample: {sampler: heun, s_tmin: -1}\n"), "config key 'sample.s_tmin' in a.yaml: must be >= 0");
+  EXPECT_EQ(message("sample: {sampler: heun, s_tmin: 2, s_tmax: 1}\n"),
+            "config key 'sample.s_tmin' in a.yaml: must not be above sample.s_tmax (2 > 1)");
+  for (const char* other : {"ddpm", "ddim", "dpmpp_2m"})
+    EXPECT_EQ(message(std::string("sample: {sampler: ") + other + ", s_churn: 10}\n"),
+              std::string("config key 'sample.s_churn' in a.yaml: applies to sample.sampler euler and heun only, not "
+                          "to ") +
+                  other + ": set it to 0, or sample with euler or heun");
+  EXPECT_NO_THROW(parse_config("sample: {sampler: euler, s_churn: 10, s_tmin: 0.05, s_tmax: 50}\n", "a.yaml"));
+}
+
+TEST(Config, MinSnrGammaIsPositiveAndMinSnrsAlone) {
+  const Config config = parse_config("diffusion: {loss_weight: min_snr, min_snr_gamma: 2.5}\n", "a.yaml");
+  EXPECT_EQ(config.diffusion.loss_weight, LossWeighting::MinSnr);
+  EXPECT_EQ(config.diffusion.min_snr_gamma, 2.5);
+  EXPECT_EQ(diffusion_setup(config).min_snr_gamma, 2.5);
+  EXPECT_EQ(parse_config(config_to_yaml(config), "copy").diffusion.min_snr_gamma, 2.5);
+  EXPECT_EQ(parse_config("diffusion: {loss_weight: min_snr}\n", "a.yaml").diffusion.min_snr_gamma, 5.0);
+  const auto message = [](const std::string& yaml) {
+    return testing::error_message([&] { parse_config(yaml, "a.yaml"); });
+  };
+  for (const char* gamma : {"0", "-1"})
+    EXPECT_EQ(message(std::string("diffusion: {loss_weight: min_snr, min_snr_gamma: ") + gamma + "}\n"),
+              "config key 'diffusion.min_snr_gamma' in a.yaml: must be positive");
+  EXPECT_EQ(message("diffusion: {loss_weight: snr_trunc, min_snr_gamma: 3}\n"),
+            "config key 'diffusion.min_snr_gamma' in a.yaml: applies to diffusion.loss_weight min_snr only, not to "
+            "snr_trunc: drop it, or set diffusion.loss_weight min_snr");
+  EXPECT_NE(message("diffusion: {min_snr_gamma: 3}\n").find("only, not to simple"), std::string::npos);
 }
 
 TEST(Config, BadKarrasGridValuesNameTheKey) {
