@@ -56,13 +56,17 @@
   X(void, split_channels, (const Tensor& y, const Tensor& a, const Tensor& b))                                         \
   X(void, add_channel_vector_forward, (const Tensor& x, const Tensor& v, const Tensor& y))                             \
   X(void, add_channel_vector_backward, (const Tensor& dy, const Tensor& dx, const Tensor& dv))                         \
+  X(void, scale_shift_channels_forward, (const Tensor& x, const Tensor& scale_shift, const Tensor& y))                 \
+  X(void, scale_shift_channels_backward,                                                                               \
+    (const Tensor& x, const Tensor& scale_shift, const Tensor& dy, const Tensor& dx, const Tensor& dscale_shift))      \
   X(void, add, (const Tensor& a, const Tensor& b, const Tensor& y))                                                    \
   X(void, accumulate, (const Tensor& y, const Tensor& x))                                                              \
   X(void, scale, (const Tensor& x, float alpha, const Tensor& y))                                                      \
   X(void, combine_per_sample, (const Tensor& p, const Tensor& a, const Tensor& q, const Tensor& b, const Tensor& y))   \
   X(void, clamp, (const Tensor& x, float low, float high, const Tensor& y))                                            \
-  X(void, attention_forward, (const Tensor& qkv, const Tensor& out, const Tensor& probs))                              \
-  X(void, attention_backward, (const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv))        \
+  X(void, attention_forward, (const Tensor& qkv, const Tensor& out, const Tensor& probs, int heads))                   \
+  X(void, attention_backward,                                                                                          \
+    (const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv, int heads))                       \
   X(void, dropout_forward, (const Tensor& x, float p, const DropoutKey& key, const Tensor& y))                         \
   X(void, dropout_backward, (const Tensor& dy, float p, const DropoutKey& key, const Tensor& dx))                      \
   X(void, fill_normal, (const Tensor& tensor, uint64_t seed, uint32_t purpose, uint32_t step, uint32_t first_sample))  \

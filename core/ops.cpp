@@ -394,6 +394,25 @@ void add_channel_vector_backward(const Tensor& dy, const Tensor& dx, const Tenso
   args.backend().add_channel_vector_backward(dy, dx, dv);
 }
 
+void scale_shift_channels_forward(const Tensor& x, const Tensor& scale_shift, const Tensor& y) {
+  const OpArgs args("scale_shift_channels_forward", {ARG(x), ARG(scale_shift), ARG(y)});
+  args.rank("x", 4);
+  args.shape("scale_shift", {x.dim(0), 2 * x.dim(3)});
+  args.shape("y", x.shape());
+  args.backend().scale_shift_channels_forward(x, scale_shift, y);
+}
+
+void scale_shift_channels_backward(const Tensor& x, const Tensor& scale_shift, const Tensor& dy, const Tensor& dx,
+                                   const Tensor& dscale_shift) {
+  const OpArgs args("scale_shift_channels_backward", {ARG(x), ARG(scale_shift), ARG(dy), ARG(dx), ARG(dscale_shift)});
+  args.rank("x", 4);
+  args.shape("scale_shift", {x.dim(0), 2 * x.dim(3)});
+  args.shape("dy", x.shape());
+  args.optional_shape("dx", x.shape());
+  args.optional_shape("dscale_shift", scale_shift.shape());
+  args.backend().scale_shift_channels_backward(x, scale_shift, dy, dx, dscale_shift);
+}
+
 void add(const Tensor& a, const Tensor& b, const Tensor& y) {
   const OpArgs args("add", {ARG(a), ARG(b), ARG(y)});
   args.defined("a");
@@ -434,25 +453,34 @@ void clamp(const Tensor& x, float low, float high, const Tensor& y) {
   args.backend().clamp(x, low, high, y);
 }
 
-void attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs) {
-  const OpArgs args("attention_forward", {ARG(qkv), ARG(out), ARG(probs)});
+namespace {
+
+void check_attention_layout(const OpArgs& args, const Tensor& qkv, int heads) {
   args.rank("qkv", 3);
   args.require(qkv.dim(2) % 3 == 0, concat("qkv channels ", qkv.dim(2), " are not divisible by 3"));
-  const int64_t n = qkv.dim(0), l = qkv.dim(1), c = qkv.dim(2) / 3;
-  args.shape("out", {n, l, c});
-  args.shape("probs", {n, l, l});
-  args.backend().attention_forward(qkv, out, probs);
+  args.require(heads >= 1 && (qkv.dim(2) / 3) % heads == 0,
+               concat("heads ", heads, " must be positive and divide the channels ", qkv.dim(2) / 3));
 }
 
-void attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv) {
-  const OpArgs args("attention_backward", {ARG(qkv), ARG(probs), ARG(dout), ARG(dqkv)});
-  args.rank("qkv", 3);
-  args.require(qkv.dim(2) % 3 == 0, concat("qkv channels ", qkv.dim(2), " are not divisible by 3"));
+}  // namespace
+
+void attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs, int heads) {
+  const OpArgs args("attention_forward", {ARG(qkv), ARG(out), ARG(probs)});
+  check_attention_layout(args, qkv, heads);
   const int64_t n = qkv.dim(0), l = qkv.dim(1), c = qkv.dim(2) / 3;
-  args.shape("probs", {n, l, l});
+  args.shape("out", {n, l, c});
+  args.shape("probs", {n * heads, l, l});
+  args.backend().attention_forward(qkv, out, probs, heads);
+}
+
+void attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv, int heads) {
+  const OpArgs args("attention_backward", {ARG(qkv), ARG(probs), ARG(dout), ARG(dqkv)});
+  check_attention_layout(args, qkv, heads);
+  const int64_t n = qkv.dim(0), l = qkv.dim(1), c = qkv.dim(2) / 3;
+  args.shape("probs", {n * heads, l, l});
   args.shape("dout", {n, l, c});
   args.shape("dqkv", qkv.shape());
-  args.backend().attention_backward(qkv, probs, dout, dqkv);
+  args.backend().attention_backward(qkv, probs, dout, dqkv, heads);
 }
 
 void dropout_forward(const Tensor& x, float p, const DropoutKey& key, const Tensor& y) {

@@ -123,6 +123,13 @@ void combine_per_sample(const Tensor& p, const Tensor& a, const Tensor& q, const
 // y = min(max(x, low), high); y may alias x.
 void clamp(const Tensor& x, float low, float high, const Tensor& y);
 
+// The adaptive group norm's modulation: y = x * (1 + scale) + shift per sample and channel, with
+// x [N,H,W,C] and scale_shift [N,2C] holding scale in its first C columns and shift in the last C; y may alias x.
+void scale_shift_channels_forward(const Tensor& x, const Tensor& scale_shift, const Tensor& y);
+// dx = dy * (1 + scale) (dx may alias dy); WRITES dscale_shift [N,2C]: sum over H,W of dy * x, then of dy.
+void scale_shift_channels_backward(const Tensor& x, const Tensor& scale_shift, const Tensor& dy, const Tensor& dx,
+                                   const Tensor& dscale_shift);
+
 // ---- pooling and resizing ----------------------------------------------------
 
 // A square pooling window: kernel x kernel taps, `stride` apart, `padding` on every side.
@@ -154,11 +161,13 @@ void resize_bilinear_backward(const Tensor& dy, const Tensor& dx);
 
 // ---- attention ----------------------------------------------------------------
 
-// Single-head self-attention over L tokens: qkv [N,L,3C] holds q, k, v side by
-// side in the channels (a 1x1 conv's output) -> out [N,L,C] =
-// softmax(q k^T / sqrt(C)) v; probs [N,L,L] is saved for backward.
-void attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs);
-void attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv);
+// Multi-head self-attention over L tokens: qkv [N,L,3C] holds q, k, v side by
+// side in the channels (a 1x1 conv's output), C divisible by `heads`; head h
+// reads channels [h*D, (h+1)*D) of each of q, k and v (D = C / heads) and
+// writes those channels of out [N,L,C] = softmax(q_h k_h^T / sqrt(D)) v_h;
+// probs [N*heads,L,L] (sample-major, then head) is saved for backward.
+void attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs, int heads = 1);
+void attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv, int heads = 1);
 
 // ---- randomness ---------------------------------------------------------------
 

@@ -10,15 +10,18 @@ AttentionBlock::AttentionBlock(ParameterStore& store, const std::string& name, c
     : spec_(spec),
       norm_(store, name + ".norm", {spec.channels, spec.groups}),
       qkv_(store, name + ".qkv", {spec.channels, 3 * spec.channels, 1, 1, 1.0f}),
-      proj_(store, name + ".proj", {spec.channels, spec.channels, 1, 1, 1e-10f}) {}
+      proj_(store, name + ".proj", {spec.channels, spec.channels, 1, 1, 1e-10f}) {
+  DIFFUSE_CHECK(spec.heads >= 1 && spec.channels % spec.heads == 0, "attention block '", name, "': ", spec.heads,
+                " heads do not divide ", spec.channels, " channels");
+}
 
 Tensor AttentionBlock::forward(const Tensor& x) {
   AttentionBlockActivations& a = activations_;
   const int64_t n = x.dim(0), h = x.dim(1), w = x.dim(2), c = spec_.channels;
   const Tensor qkv = qkv_.forward(norm_.forward(x)).reshape({n, h * w, 3 * c});
   const Tensor attended = new_f32({n, h * w, c}, x.device());
-  const Tensor probs = new_f32({n, h * w, h * w}, x.device());
-  ops::attention_forward(qkv, attended, probs);
+  const Tensor probs = new_f32({n * spec_.heads, h * w, h * w}, x.device());
+  ops::attention_forward(qkv, attended, probs, spec_.heads);
   keep_for_backward(a.qkv, qkv);
   keep_for_backward(a.probs, probs);
   return proj_.forward(attended.reshape({n, h, w, c}), x);  // plus the residual, in the projection's epilogue
@@ -29,7 +32,8 @@ Tensor AttentionBlock::backward(const Tensor& dy) {
   const Tensor qkv = take_kept(a.qkv, "attention block"), probs = std::move(a.probs);
   // Each gradient is dropped as soon as the next one is computed from it.
   Tensor dqkv = new_f32(qkv.shape(), qkv.device());
-  ops::attention_backward(qkv, probs, proj_.backward(dy).reshape({dy.dim(0), qkv.dim(1), spec_.channels}), dqkv);
+  ops::attention_backward(qkv, probs, proj_.backward(dy).reshape({dy.dim(0), qkv.dim(1), spec_.channels}), dqkv,
+                          spec_.heads);
   const Tensor dnormalized = qkv_.backward(dqkv.reshape({dy.dim(0), dy.dim(1), dy.dim(2), 3 * spec_.channels}));
   dqkv = Tensor();
   const Tensor dx = norm_.backward(dnormalized);
@@ -39,14 +43,14 @@ Tensor AttentionBlock::backward(const Tensor& dy) {
 
 double AttentionBlock::macs_per_image(int64_t height, int64_t width) const {
   const double tokens = static_cast<double>(height * width);
-  const double attention = 2.0 * tokens * tokens * spec_.channels;  // q k^T and probs v
+  const double attention = 2.0 * tokens * tokens * spec_.channels;  // q k^T and probs v, summed over the heads
   return qkv_.macs_per_image(height, width) + attention + proj_.macs_per_image(height, width);
 }
 
 int64_t AttentionBlock::activation_bytes(int64_t batch, int64_t height, int64_t width) const {
   const int64_t tokens = height * width;
   return norm_.activation_bytes(batch, height, width) + qkv_.activation_bytes(batch, height, width) +
-         f32_bytes({batch, tokens, spec_.channels}) + f32_bytes({batch, tokens, tokens}) +
+         f32_bytes({batch, tokens, spec_.channels}) + f32_bytes({batch * spec_.heads, tokens, tokens}) +
          proj_.activation_bytes(batch, height, width);
 }
 

@@ -1,6 +1,11 @@
-// AttentionBlock: DDPM's single-head self-attention with a residual,
-//   y = x + proj(attention(qkv(GroupNorm(x)))),  attention = softmax(q k^T / sqrt(C)) v
-// over the H*W pixels of each image. Parameters under <name>:
+// AttentionBlock: DDPM's self-attention with a residual, with ADM's heads,
+//   y = x + proj(attention(qkv(GroupNorm(x))))
+// over the H*W pixels of each image. Head h of `heads` (D = C / heads channels each) attends with
+// channels [h*D, (h+1)*D) of each of q, k and v and writes those channels of the attention output:
+//   attention_h = softmax(q_h k_h^T / sqrt(D)) v_h
+// This is guided-diffusion's QKVAttention (use_new_attention_order) split; with one head it is DDPM's
+// single-head attention over all C channels, and the parameter layout is the same for any head count.
+// Parameters under <name>:
 //   norm.gamma, norm.beta [C]; qkv.weight [3C,1,1,C] (q, k, v side by side), qkv.bias [3C];
 //   proj.weight [C,1,1,C] (init scale 1e-10, as DDPM), proj.bias [C].
 //
@@ -20,11 +25,12 @@ namespace diffuse::model {
 struct AttentionBlockSpec {
   int channels = 0;
   int groups = 32;
+  int heads = 1;  // divides channels
 };
 
 struct AttentionBlockActivations {
   Tensor qkv;    // [N,L,3C] the qkv conv's output seen as tokens (L = H*W); a view, not a copy
-  Tensor probs;  // [N,L,L] the softmax, saved for backward
+  Tensor probs;  // [N*heads,L,L] the softmax, saved for backward
 };
 
 class AttentionBlock {

@@ -47,6 +47,22 @@ void validate(const UNetSpec& spec) {
   }
   DIFFUSE_CHECK(spec.dropout >= 0.0f && spec.dropout < 1.0f, "U-Net: dropout ", spec.dropout, " is outside [0, 1)");
   DIFFUSE_CHECK(spec.num_classes >= 0, "U-Net: num_classes must be >= 0");
+  DIFFUSE_CHECK(spec.num_heads >= 1, "U-Net: num_heads must be positive");
+  DIFFUSE_CHECK(spec.num_head_channels >= 0, "U-Net: num_head_channels must be >= 0");
+  DIFFUSE_CHECK(spec.num_heads == 1 || spec.num_head_channels == 0,
+                "U-Net: num_heads and num_head_channels are exclusive: set num_heads to 1 or num_head_channels to 0");
+}
+
+// Heads of an attention block of `channels` channels at `resolution`.
+int attention_heads(const UNetSpec& spec, int channels, int resolution) {
+  if (spec.num_head_channels == 0) {
+    DIFFUSE_CHECK(channels % spec.num_heads == 0, "U-Net: num_heads ", spec.num_heads, " does not divide the ",
+                  channels, " channels at resolution ", resolution);
+    return spec.num_heads;
+  }
+  DIFFUSE_CHECK(channels % spec.num_head_channels == 0, "U-Net: num_head_channels ", spec.num_head_channels,
+                " does not divide the ", channels, " channels at resolution ", resolution);
+  return channels / spec.num_head_channels;
 }
 
 bool has_attention(const UNetSpec& spec, int resolution) {
@@ -62,17 +78,20 @@ std::string name_of(const char* path, int level, const char* part, int index = -
 
 }  // namespace
 
-std::unique_ptr<ResBlock> UNet::make_block(const std::string& name, int in_channels, int out_channels, int resolution) {
-  auto block = std::make_unique<ResBlock>(
-      store_, name,
-      ResBlockSpec{in_channels, out_channels, temb_channels_, spec_.groups, spec_.dropout, dropout_sites_++});
+std::unique_ptr<ResBlock> UNet::make_block(const std::string& name, int in_channels, int out_channels, int resolution,
+                                           Resample resample) {
+  auto block =
+      std::make_unique<ResBlock>(store_, name,
+                                 ResBlockSpec{in_channels, out_channels, temb_channels_, spec_.groups, spec_.dropout,
+                                              dropout_sites_++, spec_.scale_shift_norm, resample});
   macs_per_image_ += block->macs_per_image(resolution, resolution);
   activation_bytes_per_image_ += block->activation_bytes(1, resolution, resolution);
   return block;
 }
 
 std::unique_ptr<AttentionBlock> UNet::make_attention(const std::string& name, int channels, int resolution) {
-  auto attention = std::make_unique<AttentionBlock>(store_, name, AttentionBlockSpec{channels, spec_.groups});
+  auto attention = std::make_unique<AttentionBlock>(
+      store_, name, AttentionBlockSpec{channels, spec_.groups, attention_heads(spec_, channels, resolution)});
   macs_per_image_ += attention->macs_per_image(resolution, resolution);
   activation_bytes_per_image_ += attention->activation_bytes(1, resolution, resolution);
   return attention;
@@ -111,7 +130,11 @@ UNet::UNet(const UNetSpec& spec, ParameterStore& store)
         level.attentions.push_back(make_attention(name_of("down", l, "attn", i), channels, resolution));
       skip_channels_.push_back(channels);
     }
-    if (l != levels - 1) {
+    if (l != levels - 1 && spec.resblock_updown) {
+      level.resample = make_block(name_of("down", l, "downsample"), channels, channels, resolution, Resample::kDown);
+      resolution /= 2;
+      skip_channels_.push_back(channels);
+    } else if (l != levels - 1) {
       level.downsample =
           std::make_unique<Conv2d>(store, name_of("down", l, "downsample"), Conv2dSpec{channels, channels, 3, 2});
       macs_per_image_ += level.downsample->macs_per_image(resolution, resolution);
@@ -141,7 +164,10 @@ UNet::UNet(const UNetSpec& spec, ParameterStore& store)
       if (has_attention(spec, resolution))
         level.attentions.push_back(make_attention(name_of("up", l, "attn", i), channels, resolution));
     }
-    if (l != 0) {
+    if (l != 0 && spec.resblock_updown) {
+      level.resample = make_block(name_of("up", l, "upsample"), channels, channels, resolution, Resample::kUp);
+      resolution *= 2;
+    } else if (l != 0) {
       level.upsample = std::make_unique<Upsample>(store, name_of("up", l, "upsample"), channels);
       macs_per_image_ += level.upsample->macs_per_image(resolution, resolution);
       // Upsampling reads h without keeping it.
@@ -203,6 +229,9 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels, con
     if (level.downsample) {
       h = level.downsample->forward(h);
       skips.push_back(h);
+    } else if (level.resample) {
+      h = level.resample->forward(h, temb_activated, context);
+      skips.push_back(h);
     }
   }
 
@@ -220,6 +249,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels, con
       if (!level.attentions.empty()) h = level.attentions[i]->forward(h);
     }
     if (level.upsample) h = level.upsample->forward(h);
+    if (level.resample) h = level.resample->forward(h, temb_activated, context);
   }
 
   return out_conv_->forward(out_norm_->forward(h));  // out_norm applies SiLU
@@ -250,6 +280,11 @@ void UNet::backward(const Tensor& dout) {
   bool first_temb = true;
   for (auto level = up_.rbegin(); level != up_.rend(); ++level) {
     if (level->upsample) g = level->upsample->backward(g);
+    if (level->resample) {
+      g = level->resample->backward(g);
+      add_dtemb(level->resample->dtemb(), first_temb);
+      first_temb = false;
+    }
     for (size_t i = level->blocks.size(); i-- > 0;) {
       if (!level->attentions.empty()) g = level->attentions[i]->backward(g);
       const Tensor dinput = level->blocks[i]->backward(g);
@@ -280,6 +315,10 @@ void UNet::backward(const Tensor& dout) {
     if (level->downsample) {
       add_skip_gradient();
       g = level->downsample->backward(g);
+    } else if (level->resample) {
+      add_skip_gradient();
+      g = level->resample->backward(g);
+      add_dtemb(level->resample->dtemb(), false);
     }
     for (size_t i = level->blocks.size(); i-- > 0;) {
       add_skip_gradient();

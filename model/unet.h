@@ -12,6 +12,13 @@
 // Every ResBlock gets SiLU(temb). Attention sits at the levels whose
 // resolution is listed in attention_resolutions.
 //
+// ADM's options (Dhariwal & Nichol 2021, guided-diffusion's unet.py), all off by default:
+//  - scale_shift_norm: every ResBlock uses AdaGN (model/res_block.h), its temb_proj twice as wide.
+//  - num_heads / num_head_channels: attention heads (model/attention_block.h says how heads split the
+//    channels); with num_head_channels > 0 a block of C channels has C / num_head_channels heads.
+//  - resblock_updown: the downsampling conv and the upsampling nearest-2x + conv are replaced by a
+//    ResBlock (C -> C) that resamples inside (Resample::kDown / kUp), under the same names.
+//
 // One deliberate difference from the TensorFlow original: the stride-2
 // downsampling conv pads 1 pixel on every side (as the PyTorch ports and
 // improved DDPM do) where TF's 'SAME' pads only bottom/right; the parameter
@@ -23,7 +30,8 @@
 //   conv_in.{weight,bias}       [ch,3,3,image_channels], [ch]
 //   down.<level>.block.<i>.*    ResBlocks, i < num_res_blocks
 //   down.<level>.attn.<i>.*     AttentionBlocks after block i, at attention resolutions
-//   down.<level>.downsample.{weight,bias}             all levels but the last
+//   down.<level>.downsample.{weight,bias}             all levels but the last (a ResBlock's names with
+//                                                     resblock_updown, as up.<level>.upsample.*)
 //   mid.block1.*, mid.attn.*, mid.block2.*
 //   up.<level>.block.<i>.*      ResBlocks, i <= num_res_blocks; levels declared last to first
 //   up.<level>.attn.<i>.*
@@ -66,6 +74,10 @@ struct UNetSpec {
   float dropout = 0.0f;                    // in every ResBlock, training mode only
   int num_classes = 0;                     // 0 = unconditional
   int groups = 32;                         // GroupNorm groups everywhere
+  bool scale_shift_norm = false;           // AdaGN in every ResBlock
+  int num_heads = 1;                       // attention heads, when num_head_channels is 0
+  int num_head_channels = 0;               // > 0: channels per attention head (heads = channels / this)
+  bool resblock_updown = false;            // resample with ResBlocks instead of convs
 };
 
 // The DDPM CIFAR-10 model: 32x32x3, ch 128, mults (1,2,2,2), 2 res blocks,
@@ -78,8 +90,9 @@ struct UNetLevel {
   int resolution = 0;  // H = W of this level's features
   std::vector<std::unique_ptr<ResBlock>> blocks;
   std::vector<std::unique_ptr<AttentionBlock>> attentions;  // one per block, or empty without attention
-  std::unique_ptr<Conv2d> downsample;                       // down path: 3x3 stride 2; null at the last level
-  std::unique_ptr<Upsample> upsample;                       // up path: nearest 2x + 3x3; null at level 0
+  std::unique_ptr<Conv2d> downsample;  // down path: 3x3 stride 2; null at the last level or with resblock_updown
+  std::unique_ptr<Upsample> upsample;  // up path: nearest 2x + 3x3; null at level 0 or with resblock_updown
+  std::unique_ptr<ResBlock> resample;  // with resblock_updown: the ResBlock that does either of the above
 };
 
 // What backward reads besides what the layers keep.
@@ -113,7 +126,8 @@ class UNet {
 
  private:
   void check_inputs(const Tensor& x, const Tensor& t, const Tensor& labels) const;
-  std::unique_ptr<ResBlock> make_block(const std::string& name, int in_channels, int out_channels, int resolution);
+  std::unique_ptr<ResBlock> make_block(const std::string& name, int in_channels, int out_channels, int resolution,
+                                       Resample resample = Resample::kNone);
   std::unique_ptr<AttentionBlock> make_attention(const std::string& name, int channels, int resolution);
   void add_dtemb(const Tensor& dtemb, bool first);
 

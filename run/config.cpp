@@ -70,6 +70,10 @@ std::vector<Field> schema(Config& c) {
       {"model.dropout", Kind::Double, &c.model.dropout},
       {"model.num_classes", Kind::Int, &c.model.num_classes},
       {"model.groups", Kind::Int, &c.model.groups},
+      {"model.scale_shift_norm", Kind::Bool, &c.model.scale_shift_norm},
+      {"model.num_heads", Kind::Int, &c.model.num_heads},
+      {"model.num_head_channels", Kind::Int, &c.model.num_head_channels},
+      {"model.resblock_updown", Kind::Bool, &c.model.resblock_updown},
       choice("diffusion.schedule", &c.diffusion.schedule, kScheduleNames),
       {"diffusion.timesteps", Kind::Int, &c.diffusion.timesteps},
       choice("diffusion.prediction", &c.diffusion.prediction, kPredictionNames),
@@ -267,6 +271,29 @@ void require(bool condition, const std::string& key, const std::string& problem,
   if (!condition) throw Error(concat("config key '", key, "' in ", origin, ": ", problem));
 }
 
+// Every attention block (the listed resolutions and the middle, at the last level) splits its channels into heads.
+void validate_attention_heads(const ModelConfig& m, const std::string& origin) {
+  require(m.num_heads >= 1, "model.num_heads", "must be positive", origin);
+  require(m.num_head_channels >= 0, "model.num_head_channels", "must be >= 0 (0 = use model.num_heads)", origin);
+  require(m.num_heads == 1 || m.num_head_channels == 0, "model.num_heads",
+          "and model.num_head_channels are exclusive: set model.num_heads to 1 or model.num_head_channels to 0",
+          origin);
+  const int levels = static_cast<int>(m.channel_mults.size());
+  for (int level = 0; level < levels; ++level) {
+    const int resolution = m.image_size >> level, channels = m.channels * m.channel_mults[level];
+    const auto& listed = m.attention_resolutions;
+    if (level != levels - 1 && std::find(listed.begin(), listed.end(), resolution) == listed.end()) continue;
+    if (m.num_head_channels > 0) {
+      require(channels % m.num_head_channels == 0, "model.num_head_channels",
+              concat(m.num_head_channels, " does not divide the ", channels, " channels at resolution ", resolution),
+              origin);
+    } else {
+      require(channels % m.num_heads == 0, "model.num_heads",
+              concat(m.num_heads, " does not divide the ", channels, " channels at resolution ", resolution), origin);
+    }
+  }
+}
+
 void validate(const Config& c, const std::string& origin) {
   const ModelConfig& m = c.model;
   require(m.image_size > 0 && (m.image_size & (m.image_size - 1)) == 0, "model.image_size", "must be a power of two",
@@ -283,6 +310,7 @@ void validate(const Config& c, const std::string& origin) {
   require(m.groups > 0, "model.groups", "must be positive", origin);
   for (int mult : m.channel_mults)
     require((m.channels * mult) % m.groups == 0, "model.groups", "must divide every level's channel count", origin);
+  validate_attention_heads(m, origin);
   require(c.diffusion.timesteps >= 2 && c.diffusion.timesteps <= kMaxTimesteps, "diffusion.timesteps",
           concat("must be in [2, ", kMaxTimesteps, "]"), origin);
   require(c.diffusion.min_snr_gamma > 0, "diffusion.min_snr_gamma", "must be positive", origin);

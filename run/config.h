@@ -38,6 +38,11 @@ struct ModelConfig {
   double dropout = 0.1;
   int num_classes = 0;  // 0 = unconditional
   int groups = 32;      // group-norm groups
+  // ADM's options (Dhariwal & Nichol 2021); the defaults are DDPM's network.
+  bool scale_shift_norm = false;  // AdaGN: the time embedding scales and shifts each ResBlock's second norm
+  int num_heads = 1;              // attention heads at every attention resolution...
+  int num_head_channels = 0;      // ...or, when > 0, channels per head (heads = channels / this)
+  bool resblock_updown = false;   // down- and upsample with ResBlocks instead of a strided conv / upsampling conv
 };
 
 struct DiffusionConfig {

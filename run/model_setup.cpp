@@ -17,6 +17,10 @@ model::UNetSpec unet_spec(const ModelConfig& config) {
   spec.dropout = static_cast<float>(config.dropout);
   spec.num_classes = config.num_classes;
   spec.groups = config.groups;
+  spec.scale_shift_norm = config.scale_shift_norm;
+  spec.num_heads = config.num_heads;
+  spec.num_head_channels = config.num_head_channels;
+  spec.resblock_updown = config.resblock_updown;
   return spec;
 }
 

@@ -1,7 +1,8 @@
-// CPU single-head self-attention over qkv [N,L,3C]: out = softmax(q k^T / sqrt(C)) v
-// with probs [N,L,L] saved, and its backward into dqkv. q, k and v are read in
-// place as column slices of qkv (leading dimension 3C); the GEMM threads each
-// per-sample product and OpenMP the row-wise softmax between them.
+// CPU multi-head self-attention over qkv [N,L,3C]: per head h, out_h =
+// softmax(q_h k_h^T / sqrt(D)) v_h with probs [N*heads,L,L] saved, and its
+// backward into dqkv. q_h, k_h and v_h (D = C / heads channels each) are read
+// in place as column slices of qkv (leading dimension 3C); the GEMM threads
+// each per-(sample, head) product and OpenMP the row-wise softmax between them.
 #include <algorithm>
 #include <cmath>
 
@@ -56,63 +57,69 @@ void softmax_rows_backward(const float* probs, float* grads, int64_t count, int6
 
 }  // namespace
 
-void CpuBackend::attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs) {
+void CpuBackend::attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs, int heads) {
   const int64_t batch = qkv.dim(0), tokens = qkv.dim(1), channels = qkv.dim(2) / 3, stride = 3 * channels;
-  const float scale = score_scale(channels);
+  const int64_t width = channels / heads, score_count = tokens * tokens;
+  const float scale = score_scale(width);
   const float* packed = qkv.f32();
   float* p = probs.f32();
   float* o = out.f32();
-  for (int64_t n = 0; n < batch; ++n) {  // scores = q k^T / sqrt(C)
-    const float* q = packed + n * tokens * stride;
-    gemm(Transpose::No, Transpose::Yes, tokens, tokens, channels, scale, q, stride, q + channels, stride, 0.0f,
-         p + n * tokens * tokens, tokens);
-  }
-  softmax_rows(p, batch * tokens, tokens);
-  for (int64_t n = 0; n < batch; ++n) {  // out = probs v
-    const float* v = packed + n * tokens * stride + 2 * channels;
-    gemm(Transpose::No, Transpose::No, tokens, channels, tokens, 1.0f, p + n * tokens * tokens, tokens, v, stride, 0.0f,
-         o + n * tokens * channels, channels);
-  }
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t h = 0; h < heads; ++h) {  // scores = q_h k_h^T / sqrt(D)
+      const float* q = packed + n * tokens * stride + h * width;
+      gemm(Transpose::No, Transpose::Yes, tokens, tokens, width, scale, q, stride, q + channels, stride, 0.0f,
+           p + (n * heads + h) * score_count, tokens);
+    }
+  softmax_rows(p, batch * heads * tokens, tokens);
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t h = 0; h < heads; ++h) {  // out_h = probs_h v_h
+      const float* v = packed + n * tokens * stride + 2 * channels + h * width;
+      gemm(Transpose::No, Transpose::No, tokens, width, tokens, 1.0f, p + (n * heads + h) * score_count, tokens, v,
+           stride, 0.0f, o + n * tokens * channels + h * width, channels);
+    }
 }
 
-void CpuBackend::attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv) {
+void CpuBackend::attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv,
+                                    int heads) {
   const int64_t batch = qkv.dim(0), tokens = qkv.dim(1), channels = qkv.dim(2) / 3, stride = 3 * channels;
-  const int64_t score_count = tokens * tokens;
-  const float scale = score_scale(channels);
+  const int64_t width = channels / heads, score_count = tokens * tokens;
+  const float scale = score_scale(width);
   const float* packed = qkv.f32();
   const float* p = probs.f32();
   const float* grad_out = dout.f32();
   float* grad_packed = dqkv.f32();
-  // Score gradients need [samples, L, L] of scratch; take as many samples at a time as the budget allows.
-  const size_t sample_bytes = std::max<size_t>(1, static_cast<size_t>(score_count) * sizeof(float));
+  // Score gradients need [samples, heads, L, L] of scratch; take as many samples at a time as the budget allows.
+  const size_t sample_bytes = std::max<size_t>(1, static_cast<size_t>(heads * score_count) * sizeof(float));
   const int64_t group =
       std::max<int64_t>(1, std::min(batch, static_cast<int64_t>(scratch_budget_bytes() / sample_bytes)));
-  float* score_grads = score_grad_buffer.get(static_cast<size_t>(group * score_count));
+  float* score_grads = score_grad_buffer.get(static_cast<size_t>(group * heads * score_count));
 
   for (int64_t first = 0; first < batch; first += group) {
     const int64_t last = std::min(batch, first + group);
-    for (int64_t n = first; n < last; ++n) {
-      const float* v = packed + n * tokens * stride + 2 * channels;
-      const float* grad_o = grad_out + n * tokens * channels;
-      // d probs = dout v^T
-      gemm(Transpose::No, Transpose::Yes, tokens, tokens, channels, 1.0f, grad_o, channels, v, stride, 0.0f,
-           score_grads + (n - first) * score_count, tokens);
-      // dv = probs^T dout
-      gemm(Transpose::Yes, Transpose::No, tokens, channels, tokens, 1.0f, p + n * score_count, tokens, grad_o, channels,
-           0.0f, grad_packed + n * tokens * stride + 2 * channels, stride);
-    }
-    softmax_rows_backward(p + first * score_count, score_grads, (last - first) * tokens, tokens);
-    for (int64_t n = first; n < last; ++n) {
-      const float* q = packed + n * tokens * stride;
-      const float* k = q + channels;
-      const float* grad_scores = score_grads + (n - first) * score_count;
-      float* grad_q = grad_packed + n * tokens * stride;
-      // dq = d scores k / sqrt(C); dk = d scores^T q / sqrt(C)
-      gemm(Transpose::No, Transpose::No, tokens, channels, tokens, scale, grad_scores, tokens, k, stride, 0.0f, grad_q,
-           stride);
-      gemm(Transpose::Yes, Transpose::No, tokens, channels, tokens, scale, grad_scores, tokens, q, stride, 0.0f,
-           grad_q + channels, stride);
-    }
+    for (int64_t n = first; n < last; ++n)
+      for (int64_t h = 0; h < heads; ++h) {
+        const float* v = packed + n * tokens * stride + 2 * channels + h * width;
+        const float* grad_o = grad_out + n * tokens * channels + h * width;
+        // d probs = dout_h v_h^T
+        gemm(Transpose::No, Transpose::Yes, tokens, tokens, width, 1.0f, grad_o, channels, v, stride, 0.0f,
+             score_grads + ((n - first) * heads + h) * score_count, tokens);
+        // dv_h = probs_h^T dout_h
+        gemm(Transpose::Yes, Transpose::No, tokens, width, tokens, 1.0f, p + (n * heads + h) * score_count, tokens,
+             grad_o, channels, 0.0f, grad_packed + n * tokens * stride + 2 * channels + h * width, stride);
+      }
+    softmax_rows_backward(p + first * heads * score_count, score_grads, (last - first) * heads * tokens, tokens);
+    for (int64_t n = first; n < last; ++n)
+      for (int64_t h = 0; h < heads; ++h) {
+        const float* q = packed + n * tokens * stride + h * width;
+        const float* k = q + channels;
+        const float* grad_scores = score_grads + ((n - first) * heads + h) * score_count;
+        float* grad_q = grad_packed + n * tokens * stride + h * width;
+        // dq_h = d scores k_h / sqrt(D); dk_h = d scores^T q_h / sqrt(D)
+        gemm(Transpose::No, Transpose::No, tokens, width, tokens, scale, grad_scores, tokens, k, stride, 0.0f, grad_q,
+             stride);
+        gemm(Transpose::Yes, Transpose::No, tokens, width, tokens, scale, grad_scores, tokens, q, stride, 0.0f,
+             grad_q + channels, stride);
+      }
   }
 }
 

@@ -1,8 +1,9 @@
-// Single-head self-attention over qkv [N,L,3C] on the GPU: out = softmax(q k^T /
-// sqrt(C)) v with probs [N,L,L] saved, and its backward into dqkv. The four
-// products per pass are strided-batched cuBLAS GEMMs over the samples that
-// read q, k and v in place as column slices of qkv (leading dimension 3C);
-// the row softmax and its backward are warp-per-row kernels here.
+// Multi-head self-attention over qkv [N,L,3C] on the GPU: per head h, out_h =
+// softmax(q_h k_h^T / sqrt(D)) v_h with probs [N*heads,L,L] saved, and its
+// backward into dqkv. The four products per pass are, per head,
+// strided-batched cuBLAS GEMMs over the samples that read q_h, k_h and v_h
+// (D = C / heads channels) in place as column slices of qkv (leading dimension
+// 3C); the row softmax and its backward are warp-per-row kernels here.
 //
 // In bf16/fp16 the GEMMs read operand copies (qkv, dout, probs and the score
 // gradients rounded once) and write fp32: probs, the softmax and the row dots
@@ -103,49 +104,61 @@ const void* offset(const Tensor& tensor, int64_t elements) {
 
 }  // namespace
 
-void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs) {
+void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs, int heads) {
   const int64_t batch = qkv.dim(0), tokens = qkv.dim(1), channels = qkv.dim(2) / 3, stride = 3 * channels;
-  const int64_t sample = tokens * stride, scores = tokens * tokens;
+  const int64_t width = channels / heads, sample = tokens * stride, scores = tokens * tokens;
+  const int64_t sample_scores = heads * scores;  // probs between samples, for one head
   const DType dtype = matmul_dtype();
   const Tensor packed = cast_copy(qkv, dtype);
   float* p = static_cast<float*>(probs.raw());
-  // scores = q k^T / sqrt(C)
-  gemm(dtype, Transpose::No, Transpose::Yes, tokens, tokens, channels, score_scale(channels),
-       {offset(packed, 0), stride, sample}, {offset(packed, channels), stride, sample}, 0.0f, p, tokens, scores, batch);
+  for (int64_t h = 0; h < heads; ++h)  // scores = q_h k_h^T / sqrt(D)
+    gemm(dtype, Transpose::No, Transpose::Yes, tokens, tokens, width, score_scale(width),
+         {offset(packed, h * width), stride, sample}, {offset(packed, channels + h * width), stride, sample}, 0.0f,
+         p + h * scores, tokens, sample_scores, batch);
   const Tensor probs_low = dtype == DType::F32 ? Tensor() : Tensor::empty(probs.shape(), dtype, Device::CUDA);
-  softmax(p, probs_low, batch * tokens, tokens);
-  // out = probs v
-  const Matrix probs_operand{dtype == DType::F32 ? probs.raw() : probs_low.raw(), tokens, scores};
-  gemm(dtype, Transpose::No, Transpose::No, tokens, channels, tokens, 1.0f, probs_operand,
-       {offset(packed, 2 * channels), stride, sample}, 0.0f, static_cast<float*>(out.raw()), channels,
-       tokens * channels, batch);
+  softmax(p, probs_low, batch * heads * tokens, tokens);
+  for (int64_t h = 0; h < heads; ++h) {  // out_h = probs_h v_h
+    const Matrix probs_operand{offset(dtype == DType::F32 ? probs : probs_low, h * scores), tokens, sample_scores};
+    gemm(dtype, Transpose::No, Transpose::No, tokens, width, tokens, 1.0f, probs_operand,
+         {offset(packed, 2 * channels + h * width), stride, sample}, 0.0f, static_cast<float*>(out.raw()) + h * width,
+         channels, tokens * channels, batch);
+  }
 }
 
-void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv) {
+void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv,
+                                     int heads) {
   const int64_t batch = qkv.dim(0), tokens = qkv.dim(1), channels = qkv.dim(2) / 3, stride = 3 * channels;
-  const int64_t sample = tokens * stride, scores = tokens * tokens;
-  const float scale = score_scale(channels);
+  const int64_t width = channels / heads, sample = tokens * stride, scores = tokens * tokens;
+  const int64_t sample_scores = heads * scores;
+  const float scale = score_scale(width);
   const DType dtype = matmul_dtype();
   const Tensor packed = cast_copy(qkv, dtype), grad_out = cast_copy(dout, dtype), p = cast_copy(probs, dtype);
   float* grad_packed = static_cast<float*>(dqkv.raw());
-  const Matrix q{offset(packed, 0), stride, sample}, k{offset(packed, channels), stride, sample};
-  const Matrix v{offset(packed, 2 * channels), stride, sample}, dy{grad_out.raw(), channels, tokens * channels};
 
-  // d probs = dout v^T (fp32 scratch), dv = probs^T dout
+  // d probs = dout_h v_h^T (fp32 scratch), dv_h = probs_h^T dout_h
   const Tensor score_grads = Tensor::empty(probs.shape(), DType::F32, Device::CUDA);
   float* dp = static_cast<float*>(score_grads.raw());
-  gemm(dtype, Transpose::No, Transpose::Yes, tokens, tokens, channels, 1.0f, dy, v, 0.0f, dp, tokens, scores, batch);
-  gemm(dtype, Transpose::Yes, Transpose::No, tokens, channels, tokens, 1.0f, {p.raw(), tokens, scores}, dy, 0.0f,
-       grad_packed + 2 * channels, stride, sample, batch);
+  for (int64_t h = 0; h < heads; ++h) {
+    const Matrix v{offset(packed, 2 * channels + h * width), stride, sample};
+    const Matrix dy{offset(grad_out, h * width), channels, tokens * channels};
+    gemm(dtype, Transpose::No, Transpose::Yes, tokens, tokens, width, 1.0f, dy, v, 0.0f, dp + h * scores, tokens,
+         sample_scores, batch);
+    gemm(dtype, Transpose::Yes, Transpose::No, tokens, width, tokens, 1.0f,
+         {offset(p, h * scores), tokens, sample_scores}, dy, 0.0f, grad_packed + 2 * channels + h * width, stride,
+         sample, batch);
+  }
 
-  // d scores, then dq = d scores k / sqrt(C) and dk = d scores^T q / sqrt(C)
+  // d scores, then dq_h = d scores k_h / sqrt(D) and dk_h = d scores^T q_h / sqrt(D)
   const Tensor score_grads_low = dtype == DType::F32 ? Tensor() : Tensor::empty(probs.shape(), dtype, Device::CUDA);
-  softmax_backward(static_cast<const float*>(probs.raw()), dp, score_grads_low, batch * tokens, tokens);
-  const Matrix ds{dtype == DType::F32 ? score_grads.raw() : score_grads_low.raw(), tokens, scores};
-  gemm(dtype, Transpose::No, Transpose::No, tokens, channels, tokens, scale, ds, k, 0.0f, grad_packed, stride, sample,
-       batch);
-  gemm(dtype, Transpose::Yes, Transpose::No, tokens, channels, tokens, scale, ds, q, 0.0f, grad_packed + channels,
-       stride, sample, batch);
+  softmax_backward(static_cast<const float*>(probs.raw()), dp, score_grads_low, batch * heads * tokens, tokens);
+  for (int64_t h = 0; h < heads; ++h) {
+    const Matrix q{offset(packed, h * width), stride, sample}, k{offset(packed, channels + h * width), stride, sample};
+    const Matrix ds{offset(dtype == DType::F32 ? score_grads : score_grads_low, h * scores), tokens, sample_scores};
+    gemm(dtype, Transpose::No, Transpose::No, tokens, width, tokens, scale, ds, k, 0.0f, grad_packed + h * width,
+         stride, sample, batch);
+    gemm(dtype, Transpose::Yes, Transpose::No, tokens, width, tokens, scale, ds, q, 0.0f,
+         grad_packed + channels + h * width, stride, sample, batch);
+  }
 }
 
 }  // namespace diffuse::cuda

@@ -1,5 +1,6 @@
 // Element-wise ops on the GPU: SiLU and ReLU (core/math/activation.h, shared
 // with the CPU), the per-channel vector add of a ResBlock's time embedding, the flat
+// per-channel scale and shift of the adaptive group norm, the flat
 // add / accumulate / scale of residuals and gradient plumbing, and the
 // per-sample combination and clamp of the diffusion arithmetic. One thread per
 // element in grid-stride loops; each element is read before it is written, so
@@ -36,6 +37,41 @@ __global__ void add_channel_vector_kernel(const float* x, const float* v, float*
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t n = i / (pixels * channels), c = i % channels;
     y[i] = x[i] + v[n * channels + c];
+  }
+}
+
+// x [N, HW, C] * (1 + scale [N, C]) + shift [N, C], scale and shift side by side in [N, 2C].
+__global__ void scale_shift_channels_kernel(const float* x, const float* scale_shift, float* y, int64_t pixels,
+                                            int64_t channels, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t n = i / (pixels * channels), c = i % channels;
+    const float* scale = scale_shift + n * 2 * channels;
+    y[i] = x[i] * (1.0f + scale[c]) + scale[channels + c];
+  }
+}
+
+__global__ void scale_shift_channels_backward_kernel(const float* scale_shift, const float* dy, float* dx,
+                                                     int64_t pixels, int64_t channels, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t n = i / (pixels * channels), c = i % channels;
+    dx[i] = dy[i] * (1.0f + scale_shift[n * 2 * channels + c]);
+  }
+}
+
+// One thread per (sample, channel) sums over the pixels in double, in pixel order (deterministic, as on the CPU);
+// neighbouring threads read neighbouring channels.
+__global__ void scale_shift_channels_sums_kernel(const float* x, const float* dy, float* dscale_shift, int64_t pixels,
+                                                 int64_t channels, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) {
+    const int64_t n = i / channels, c = i % channels;
+    double scale_sum = 0.0, shift_sum = 0.0;
+    for (int64_t p = 0; p < pixels; ++p) {
+      const int64_t at = (n * pixels + p) * channels + c;
+      scale_sum += static_cast<double>(dy[at]) * x[at];
+      shift_sum += dy[at];
+    }
+    dscale_shift[n * 2 * channels + c] = static_cast<float>(scale_sum);
+    dscale_shift[n * 2 * channels + channels + c] = static_cast<float>(shift_sum);
   }
 }
 
@@ -94,6 +130,23 @@ void CudaBackend::add_channel_vector_backward(const Tensor& dy, const Tensor& dx
     CUDA_CHECK(cudaMemcpyAsync(dx.raw(), dy.raw(), dy.nbytes(), cudaMemcpyDeviceToDevice, stream()));
   column_sums(device_data<float>(dy), dy.dim(0), dy.dim(1) * dy.dim(2), dy.dim(3), device_data<float>(dv),
               Reduce::Write);
+}
+
+void CudaBackend::scale_shift_channels_forward(const Tensor& x, const Tensor& scale_shift, const Tensor& y) {
+  launch_elements(scale_shift_channels_kernel, x.numel(), device_data<float>(x), device_data<float>(scale_shift),
+                  device_data<float>(y), x.dim(1) * x.dim(2), x.dim(3));
+}
+
+void CudaBackend::scale_shift_channels_backward(const Tensor& x, const Tensor& scale_shift, const Tensor& dy,
+                                                const Tensor& dx, const Tensor& dscale_shift) {
+  const int64_t pixels = x.dim(1) * x.dim(2), channels = x.dim(3);
+  // The sums first: dx may alias dy.
+  if (dscale_shift.defined())
+    launch_elements(scale_shift_channels_sums_kernel, x.dim(0) * channels, device_data<float>(x),
+                    device_data<float>(dy), device_data<float>(dscale_shift), pixels, channels);
+  if (dx.defined())
+    launch_elements(scale_shift_channels_backward_kernel, x.numel(), device_data<float>(scale_shift),
+                    device_data<float>(dy), device_data<float>(dx), pixels, channels);
 }
 
 void CudaBackend::add(const Tensor& a, const Tensor& b, const Tensor& y) {

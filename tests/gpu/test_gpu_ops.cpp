@@ -237,6 +237,27 @@ std::vector<OpCase> all_cases() {
                      1e-5,
                      true,
                      2e-2});  // four products in a row, and the softmax's row dot
+    cases.push_back({"attention_forward_4_heads" + suffix,
+                     {input({n, tokens, 3 * c}), output({n, tokens, c}), output({4 * n, tokens, tokens})},
+                     [](const std::vector<Tensor>& a) {
+                       ops::attention_forward(a[0], a[1], a[2], 4);
+                       return 0.0;
+                     },
+                     1e-5,
+                     1e-5,
+                     true});
+    cases.push_back({"attention_backward_4_heads" + suffix,
+                     {input({n, tokens, 3 * c}), output({n, tokens, c}), output({4 * n, tokens, tokens}),
+                      input({n, tokens, c}), output({n, tokens, 3 * c})},
+                     [](const std::vector<Tensor>& a) {
+                       ops::attention_forward(a[0], a[1], a[2], 4);
+                       ops::attention_backward(a[0], a[2], a[3], a[4], 4);
+                       return 0.0;
+                     },
+                     1e-5,
+                     1e-5,
+                     true,
+                     2e-2});
   }
   // ---- normalisation and activation
   for (const Fill fill : {Fill::Uniform, Fill::Offset}) {
@@ -337,6 +358,19 @@ std::vector<OpCase> all_cases() {
                      ops::add_channel_vector_backward(a[0], a[1], a[2]);
                      return 0.0;
                    }});
+  cases.push_back({"scale_shift_channels_forward",
+                   {input({2, 4, 5, 24}), input({2, 48}), output({2, 4, 5, 24})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::scale_shift_channels_forward(a[0], a[1], a[2]);
+                     return 0.0;
+                   }});
+  cases.push_back(
+      {"scale_shift_channels_backward",
+       {input({2, 40, 33, 24}), input({2, 48}), input({2, 40, 33, 24}), output({2, 40, 33, 24}), output({2, 48})},
+       [](const std::vector<Tensor>& a) {
+         ops::scale_shift_channels_backward(a[0], a[1], a[2], a[3], a[4]);
+         return 0.0;
+       }});
   cases.push_back({"add_channel_vector_backward_pass_through",
                    {input({2, 40, 33, 24}), output({2, 24})},
                    [](const std::vector<Tensor>& a) {

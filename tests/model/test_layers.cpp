@@ -47,11 +47,18 @@ struct ResBlockCase {
   int out_channels;
   float dropout;
   bool training;
+  bool scale_shift_norm = false;
+  Resample resample = Resample::kNone;
 };
+
+const char* resample_name(Resample resample) {
+  return resample == Resample::kDown ? "_down" : resample == Resample::kUp ? "_up" : "";
+}
 
 // Readable test names in ctest (and no printing of padding bytes).
 void PrintTo(const ResBlockCase& c, std::ostream* out) {
-  *out << c.in_channels << "->" << c.out_channels << " dropout " << c.dropout << (c.training ? " training" : " eval");
+  *out << c.in_channels << "->" << c.out_channels << " dropout " << c.dropout << (c.training ? " training" : " eval")
+       << (c.scale_shift_norm ? " scale-shift" : "") << resample_name(c.resample);
 }
 
 class ResBlockGradients : public ::testing::TestWithParam<ResBlockCase> {};
@@ -59,14 +66,18 @@ class ResBlockGradients : public ::testing::TestWithParam<ResBlockCase> {};
 TEST_P(ResBlockGradients, MatchFiniteDifferences) {
   const ResBlockCase c = GetParam();
   ParameterStore store;
-  ResBlock block(store, "block", {c.in_channels, c.out_channels, 24, 4, c.dropout, 3});
+  ResBlock block(store, "block", {c.in_channels, c.out_channels, 24, 4, c.dropout, 3, c.scale_shift_norm, c.resample});
   store.finalize(Device::CPU);
   testing::randomize_parameters(store, 5);
   EXPECT_EQ(store.contains("block.skip.weight"), c.in_channels != c.out_channels);
+  // AdaGN's projection gives a scale and a shift per channel.
+  EXPECT_EQ(store.get("block.temb_proj.weight").shape,
+            (Shape{c.scale_shift_norm ? 2 * c.out_channels : c.out_channels, 24}));
 
+  const int64_t out_size = c.resample == Resample::kDown ? 2 : c.resample == Resample::kUp ? 8 : 4;
   const Tensor x = random_tensor({2, 4, 4, c.in_channels}, 11);
   const Tensor temb = random_tensor({2, 24}, 12);
-  const Tensor w = random_tensor({2, 4, 4, c.out_channels}, 13);
+  const Tensor w = random_tensor({2, out_size, out_size, c.out_channels}, 13);
   const ForwardContext context{c.training, 99, 7, 40};
   const auto loss = [&] { return project(block.forward(x, temb, context), w); };
 
@@ -80,15 +91,21 @@ TEST_P(ResBlockGradients, MatchFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Blocks, ResBlockGradients,
-                         ::testing::Values(ResBlockCase{8, 16, 0.0f, false},  // 1x1 skip conv
-                                           ResBlockCase{16, 16, 0.0f, true},  // identity skip
-                                           ResBlockCase{8, 16, 0.3f, true},   // dropout active
-                                           ResBlockCase{16, 16, 0.3f, false}  // dropout off in eval
-                                           ),
+                         ::testing::Values(ResBlockCase{8, 16, 0.0f, false},        // 1x1 skip conv
+                                           ResBlockCase{16, 16, 0.0f, true},        // identity skip
+                                           ResBlockCase{8, 16, 0.3f, true},         // dropout active
+                                           ResBlockCase{16, 16, 0.3f, false},       // dropout off in eval
+                                           ResBlockCase{8, 16, 0.0f, false, true},  // AdaGN
+                                           ResBlockCase{16, 16, 0.3f, true, true},  // AdaGN with dropout
+                                           ResBlockCase{16, 16, 0.0f, false, false, Resample::kDown},
+                                           ResBlockCase{8, 16, 0.0f, false, false, Resample::kUp},  // resampled skip
+                                           ResBlockCase{16, 16, 0.3f, true, true, Resample::kDown},
+                                           ResBlockCase{16, 16, 0.0f, false, true, Resample::kUp}),
                          [](const ::testing::TestParamInfo<ResBlockCase>& info) {
                            const ResBlockCase& c = info.param;
                            return "in" + std::to_string(c.in_channels) + "_out" + std::to_string(c.out_channels) +
-                                  (c.dropout > 0 ? "_dropout" : "") + (c.training ? "_training" : "_eval");
+                                  (c.dropout > 0 ? "_dropout" : "") + (c.training ? "_training" : "_eval") +
+                                  (c.scale_shift_norm ? "_scale_shift" : "") + resample_name(c.resample);
                          });
 
 TEST(ResBlock, DropoutChangesTheOutputOnlyInTraining) {
@@ -106,9 +123,13 @@ TEST(ResBlock, DropoutChangesTheOutputOnlyInTraining) {
   EXPECT_NE(to_vector(train), to_vector(other_step));
 }
 
-TEST(AttentionBlockGradients, MatchFiniteDifferences) {
+class AttentionBlockGradients : public ::testing::TestWithParam<int> {};
+
+TEST_P(AttentionBlockGradients, MatchFiniteDifferences) {
   ParameterStore store;
-  AttentionBlock attention(store, "attn", {16, 4});
+  AttentionBlock attention(store, "attn", {16, 4, GetParam()});
+  // The parameter layout does not depend on the head count.
+  EXPECT_EQ(store.get("attn.qkv.weight").shape, (Shape{48, 1, 1, 16}));
   store.finalize(Device::CPU);
   testing::randomize_parameters(store, 6);
   const Tensor x = random_tensor({2, 4, 4, 16}, 21);
@@ -120,6 +141,16 @@ TEST(AttentionBlockGradients, MatchFiniteDifferences) {
   const Tensor dx = copy_of(attention.backward(w));
   expect_gradient("dx", x, dx, loss, layer_check());
   check_all_parameters(store, loss);
+}
+
+INSTANTIATE_TEST_SUITE_P(Heads, AttentionBlockGradients, ::testing::Values(1, 2, 4),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return std::to_string(info.param) + "_heads";
+                         });
+
+TEST(AttentionBlock, RejectsHeadsThatDoNotDivideTheChannels) {
+  ParameterStore store;
+  EXPECT_THROW(AttentionBlock(store, "attn", {12, 4, 5}), Error);
 }
 
 TEST(AttentionBlock, BackwardAccumulatesParameterGradientsAndWritesDx) {

@@ -42,6 +42,17 @@ UNetSpec small_spec(float dropout) {
   return spec;
 }
 
+// small_spec with every ADM option: AdaGN, 2 heads of 8 channels at 8x8 and 4 at 4x4 (attention at both
+// resolutions), and ResBlocks for the down- and upsampling.
+UNetSpec small_adm_spec(float dropout) {
+  UNetSpec spec = small_spec(dropout);
+  spec.attention_resolutions = {8, 4};
+  spec.scale_shift_norm = true;
+  spec.num_head_channels = 8;
+  spec.resblock_updown = true;
+  return spec;
+}
+
 Tensor labels_of(std::vector<int32_t> values) {
   Tensor labels = Tensor::empty({static_cast<int64_t>(values.size())}, DType::I32);
   for (size_t i = 0; i < values.size(); ++i) labels.i32()[i] = values[i];
@@ -161,10 +172,11 @@ TEST(UNet, InitialisationIsDeterministicAndStartsNearZeroOutput) {
 struct GradientCase {
   float dropout;
   bool training;
+  bool adm = false;  // small_adm_spec instead of small_spec
 };
 
 void PrintTo(const GradientCase& c, std::ostream* out) {
-  *out << "dropout " << c.dropout << (c.training ? " training" : " eval");
+  *out << "dropout " << c.dropout << (c.training ? " training" : " eval") << (c.adm ? " adm" : "");
 }
 
 class UNetGradients : public ::testing::TestWithParam<GradientCase> {};
@@ -173,7 +185,7 @@ class UNetGradients : public ::testing::TestWithParam<GradientCase> {};
 TEST_P(UNetGradients, MatchFiniteDifferences) {
   const GradientCase c = GetParam();
   ParameterStore store;
-  UNet unet(small_spec(c.dropout), store);
+  UNet unet(c.adm ? small_adm_spec(c.dropout) : small_spec(c.dropout), store);
   store.finalize(Device::CPU);
   testing::randomize_parameters(store, 17);
 
@@ -202,9 +214,12 @@ TEST_P(UNetGradients, MatchFiniteDifferences) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, UNetGradients, ::testing::Values(GradientCase{0.0f, false}, GradientCase{0.2f, true}),
+INSTANTIATE_TEST_SUITE_P(Modes, UNetGradients,
+                         ::testing::Values(GradientCase{0.0f, false}, GradientCase{0.2f, true},
+                                           GradientCase{0.0f, false, true}, GradientCase{0.2f, true, true}),
                          [](const ::testing::TestParamInfo<GradientCase>& info) {
-                           return std::string(info.param.training ? "DropoutTraining" : "Eval");
+                           return std::string(info.param.training ? "DropoutTraining" : "Eval") +
+                                  (info.param.adm ? "Adm" : "");
                          });
 
 TEST(UNet, BackwardAccumulatesIntoTheGradientBuffer) {
@@ -234,18 +249,20 @@ TEST(UNet, BackwardAccumulatesIntoTheGradientBuffer) {
 
 // A small initialised U-Net (dropout 0.1) and a batch of 3 for the memory tests, which count the bytes in use.
 struct MemoryCase {
-  MemoryCase() {
+  explicit MemoryCase(const UNetSpec& spec = small_spec(0.1f)) : unet(spec, store) {
     store.finalize(Device::CPU);
     store.initialize(1);
   }
   ParameterStore store;
-  UNet unet{small_spec(0.1f), store};
+  UNet unet;
   Tensor x = random_tensor({3, 8, 8, 1}, 4), t = from_vector({1.0f, 2.0f, 3.0f}, {3}), labels = labels_of({0, 1, 10});
   const Allocator& allocator = allocator_for(Device::CPU);
 };
 
-TEST(UNet, ActivationBytesMatchWhatForwardAllocates) {
-  MemoryCase m;
+class UNetMemory : public ::testing::TestWithParam<bool> {};  // with the ADM options or without
+
+TEST_P(UNetMemory, ActivationBytesMatchWhatForwardAllocates) {
+  MemoryCase m(GetParam() ? small_adm_spec(0.1f) : small_spec(0.1f));
   const int64_t before = m.allocator.bytes_in_use();
   Tensor out = m.unet.forward(m.x, m.t, m.labels, {true, 1, 0, 0});
   EXPECT_EQ(m.allocator.bytes_in_use() - before, m.unet.activation_bytes(3));
@@ -261,6 +278,47 @@ TEST(UNet, ActivationBytesMatchWhatForwardAllocates) {
   EXPECT_GE(kept, out.numel() * 4);
   EXPECT_LT(kept, out.numel() * 4 + m.unet.activation_bytes(3) / 20);
   EXPECT_THROW(m.unet.backward(out), Error) << "backward needs a forward that kept its activations";
+}
+
+INSTANTIATE_TEST_SUITE_P(Specs, UNetMemory, ::testing::Bool(), [](const ::testing::TestParamInfo<bool>& info) {
+  return std::string(info.param ? "Adm" : "Ddpm");
+});
+
+// ADM's options are off by default and keep the DDPM network; each changes the parameters as documented.
+TEST(UNet, AdmOptionsNameTheirParametersAsDocumented) {
+  ParameterStore store;
+  const UNet unet(small_adm_spec(0.0f), store);
+  EXPECT_EQ(store.get("down.0.block.0.temb_proj.weight").shape, (Shape{32, 64}));  // scale and shift
+  EXPECT_TRUE(store.contains("down.0.attn.0.qkv.weight"));                         // attention at 8x8
+  EXPECT_TRUE(store.contains("down.1.attn.0.qkv.weight"));                         // and at 4x4
+  EXPECT_TRUE(store.contains("down.0.downsample.norm1.gamma"));                    // a ResBlock
+  EXPECT_FALSE(store.contains("down.0.downsample.weight"));
+  EXPECT_TRUE(store.contains("up.1.upsample.conv2.weight"));
+  EXPECT_FALSE(store.contains("up.1.upsample.weight"));
+  EXPECT_FALSE(store.contains("down.0.downsample.skip.weight"));  // channels unchanged: identity skip
+}
+
+// The message of the Error that building a U-Net of `spec` throws ("" if none).
+std::string construction_error(const UNetSpec& spec) {
+  ParameterStore store;
+  try {
+    UNet unet(spec, store);
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(UNet, RejectsHeadsThatDoNotFit) {
+  UNetSpec spec = small_spec(0.0f);
+  spec.num_head_channels = 12;  // 32 channels at 4x4
+  const std::string indivisible = construction_error(spec);
+  EXPECT_NE(indivisible.find("num_head_channels 12"), std::string::npos) << indivisible;
+  EXPECT_NE(indivisible.find("resolution 4"), std::string::npos) << indivisible;
+  spec.num_heads = 2;
+  spec.num_head_channels = 8;
+  const std::string both = construction_error(spec);
+  EXPECT_NE(both.find("num_heads and num_head_channels"), std::string::npos) << both;
 }
 
 TEST(UNet, BackwardFreesWhatForwardKept) {

@@ -1,6 +1,7 @@
 // The whole U-Net against an independent PyTorch implementation
-// (tests/reference/make_unet_fixture.py, computed in float64): the weights
-// are loaded by name, then the output and EVERY parameter gradient of
+// (tests/reference/make_unet_fixture.py, computed in float64), for DDPM's
+// network and for a small one with every ADM option on: the weights are
+// loaded by name, then the output and EVERY parameter gradient of
 // loss = sum(output * projection) must match.
 //
 // Tolerance: |ours - reference| <= rtol * |reference| + atol * max|reference of that tensor|,
@@ -68,6 +69,32 @@ UNetSpec tiny_spec() {
   return spec;
 }
 
+// make_unet_fixture.py --adm: every ADM option on, attention at both resolutions (2 heads at 16, 4 at 8).
+UNetSpec tiny_adm_spec() {
+  UNetSpec spec;
+  spec.image_size = 16;
+  spec.image_channels = 2;
+  spec.channels = 8;
+  spec.channel_mults = {1, 2};
+  spec.num_res_blocks = 1;
+  spec.attention_resolutions = {16, 8};
+  spec.dropout = 0.0f;
+  spec.num_classes = 3;
+  spec.groups = 4;
+  spec.scale_shift_norm = true;
+  spec.num_head_channels = 4;
+  spec.resblock_updown = true;
+  return spec;
+}
+
+struct FixtureFile {
+  const char* path;
+  UNetSpec (*spec)();
+};
+
+const FixtureFile kDdpmFixture{DIFFUSE_UNET_FIXTURE, tiny_spec};
+const FixtureFile kAdmFixture{DIFFUSE_UNET_ADM_FIXTURE, tiny_adm_spec};
+
 struct Comparison {
   double worst_ratio = 0.0;   // max over elements of error / allowed (<= 1 passes)
   double max_relative = 0.0;  // max error / max|reference|
@@ -101,10 +128,10 @@ struct Fixture {
   std::vector<Tensor> gradients;  // in the store's order
 };
 
-void load_fixture(Fixture& fixture) {
-  const Hdf5File file = Hdf5File::open(DIFFUSE_UNET_FIXTURE);
+void load_fixture(Fixture& fixture, const FixtureFile& source) {
+  const Hdf5File file = Hdf5File::open(source.path);
 
-  const UNetSpec spec = tiny_spec();
+  const UNetSpec spec = source.spec();
   ASSERT_EQ(file.int_attribute("image_size"), spec.image_size);
   ASSERT_EQ(file.int_attribute("channels"), spec.channels);
   ASSERT_EQ(file.int_attribute("num_classes"), spec.num_classes);
@@ -133,9 +160,9 @@ void load_fixture(Fixture& fixture) {
     fixture.gradients.push_back(read_tensor(file, "/grads/" + store.at(i).name));
 }
 
-TEST(UNetReference, MatchesPyTorchOutputAndEveryGradient) {
+void expect_matches_reference(const FixtureFile& source) {
   Fixture fixture;
-  ASSERT_NO_FATAL_FAILURE(load_fixture(fixture));
+  ASSERT_NO_FATAL_FAILURE(load_fixture(fixture, source));
   ParameterStore& store = fixture.store;
   UNet& unet = *fixture.unet;
   store.zero_grads();
@@ -175,6 +202,10 @@ TEST(UNetReference, MatchesPyTorchOutputAndEveryGradient) {
   std::printf("%d structurally zero gradients: largest |ours| / max gradient = %.3g\n", structural_zeros, worst_zero);
 }
 
+TEST(UNetReference, MatchesPyTorchOutputAndEveryGradient) { expect_matches_reference(kDdpmFixture); }
+
+TEST(UNetReference, AdmOptionsMatchPyTorchOutputAndEveryGradient) { expect_matches_reference(kAdmFixture); }
+
 // With bf16 convolution products (train.precision bf16 on a CPU that has them) the whole model stays close to
 // the float64 reference: bf16 keeps 8 significant bits, so each product carries ~4e-3 relative error, which
 // sums of hundreds of terms average down. Bounds: 2% of each tensor's largest magnitude for the output and
@@ -182,7 +213,7 @@ TEST(UNetReference, MatchesPyTorchOutputAndEveryGradient) {
 TEST(UNetReference, Bf16ProductsStayCloseToTheReference) {
   if (!cpu_multiplies_natively(DType::BF16)) GTEST_SKIP() << "this CPU has no bf16 instructions";
   Fixture fixture;
-  ASSERT_NO_FATAL_FAILURE(load_fixture(fixture));
+  ASSERT_NO_FATAL_FAILURE(load_fixture(fixture, kDdpmFixture));
   const ScopedMatmulDtype bf16(DType::BF16);
   fixture.store.zero_grads();
   const Tensor output = fixture.unet->forward(fixture.x, fixture.t, fixture.labels, ForwardContext{false, 0, 0, 0});

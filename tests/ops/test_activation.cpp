@@ -172,6 +172,74 @@ TEST(AddChannelVectorGrad, FiniteDifferences) {
   expect_gradient("add_channel_vector dv", v, dv, loss);
 }
 
+// ---- scale_shift_channels ------------------------------------------------------------------------
+
+TEST(ScaleShiftChannelsForward, MatchesNaiveLoop) {
+  uint64_t seed = 60;
+  for (const Shape& shape : {Shape{1, 5, 5, 6}, Shape{3, 7, 7, 5}, Shape{2, 1, 1, 3}, Shape{2, 16, 16, 130}}) {
+    const int64_t n = shape[0], hw = shape[1] * shape[2], c = shape[3];
+    const Tensor x = random_tensor(shape, seed++), modulation = random_tensor({n, 2 * c}, seed++);
+    const Tensor y = Tensor::empty(shape);
+    ops::scale_shift_channels_forward(x, modulation, y);
+    std::vector<float> expected(static_cast<size_t>(x.numel()));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t p = 0; p < hw; ++p)
+        for (int64_t ch = 0; ch < c; ++ch) {
+          const int64_t at = (i * hw + p) * c + ch;
+          const double scale = modulation.f32()[i * 2 * c + ch], shift = modulation.f32()[i * 2 * c + c + ch];
+          expected[at] = static_cast<float>(x.f32()[at] * (1.0 + scale) + shift);
+        }
+    // A few fp32 roundings; atol for sums that cancel.
+    expect_close(y, from_vector(expected, shape), 1e-6, 1e-6, "scale_shift_channels " + shape_string(shape));
+  }
+}
+
+TEST(ScaleShiftChannelsBackward, MatchesNaiveLoopAndMayWriteInPlace) {
+  for (const Shape& shape : {Shape{2, 6, 5, 7}, Shape{2, 16, 16, 130}}) {
+    const int64_t n = shape[0], hw = shape[1] * shape[2], c = shape[3];
+    const Tensor x = random_tensor(shape, 70), modulation = random_tensor({n, 2 * c}, 71);
+    const Tensor dy = random_tensor(shape, 72);
+    const Tensor dx = random_tensor(shape, 73), dmodulation = random_tensor({n, 2 * c}, 74);  // garbage: written
+    ops::scale_shift_channels_backward(x, modulation, dy, dx, dmodulation);
+    std::vector<float> expected_dx(static_cast<size_t>(x.numel())),
+        expected_dmodulation(static_cast<size_t>(2 * n * c));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t ch = 0; ch < c; ++ch) {
+        double scale_sum = 0.0, shift_sum = 0.0;
+        for (int64_t p = 0; p < hw; ++p) {
+          const int64_t at = (i * hw + p) * c + ch;
+          scale_sum += static_cast<double>(dy.f32()[at]) * x.f32()[at];
+          shift_sum += dy.f32()[at];
+          expected_dx[at] = static_cast<float>(dy.f32()[at] * (1.0 + modulation.f32()[i * 2 * c + ch]));
+        }
+        expected_dmodulation[i * 2 * c + ch] = static_cast<float>(scale_sum);
+        expected_dmodulation[i * 2 * c + c + ch] = static_cast<float>(shift_sum);
+      }
+    expect_close(dx, from_vector(expected_dx, shape), 1e-6, 1e-7, "dx " + shape_string(shape));
+    expect_close(dmodulation, from_vector(expected_dmodulation, {n, 2 * c}), 1e-6, 1e-6, "dscale_shift");
+
+    // dx in dy's memory: the sums still read the incoming gradient.
+    const Tensor dy_in_place = copy_to(dy, Device::CPU), dmodulation_in_place = Tensor::empty({n, 2 * c});
+    ops::scale_shift_channels_backward(x, modulation, dy_in_place, dy_in_place, dmodulation_in_place);
+    expect_close(dy_in_place, dx, 0.0, 0.0, "dx in place");
+    expect_close(dmodulation_in_place, dmodulation, 0.0, 0.0, "dscale_shift with dx in place");
+  }
+}
+
+TEST(ScaleShiftChannelsGrad, FiniteDifferences) {
+  const Shape shape{2, 3, 5, 6};
+  const Tensor x = random_tensor(shape, 80), modulation = random_tensor({2, 12}, 81), w = random_tensor(shape, 82);
+  const Tensor y = Tensor::empty(shape), dx = Tensor::empty(shape), dmodulation = Tensor::empty({2, 12});
+  ops::scale_shift_channels_backward(x, modulation, w, dx, dmodulation);
+  const auto loss = [&] {
+    ops::scale_shift_channels_forward(x, modulation, y);
+    return project(y, w);
+  };
+  // Bilinear in x and the modulation, so the central difference is exact up to fp32 rounding.
+  expect_gradient("scale_shift_channels dx", x, dx, loss);
+  expect_gradient("scale_shift_channels dscale_shift", modulation, dmodulation, loss);
+}
+
 // ---- add, accumulate, scale -----------------------------------------------------------------------
 
 TEST(AddForward, MatchesNaiveLoopAndAllowsAliasing) {

@@ -180,6 +180,26 @@ TEST(Validation, WrongRank) {
         ops::attention_forward(f32({2, 16, 13}), f32({2, 16, 4}), f32({2, 16, 16}));
       },
       {"attention_forward", "divisible by 3", "[2,16,13]"});
+  expect_op_error(
+      [&] {
+        ops::attention_forward(f32({2, 16, 12}), f32({2, 16, 4}), f32({6, 16, 16}), 3);
+      },
+      {"attention_forward", "heads 3", "divide the channels 4"});
+  expect_op_error(
+      [&] {
+        ops::attention_backward(f32({2, 16, 12}), f32({2, 16, 16}), f32({2, 16, 4}), f32({2, 16, 12}), 2);
+      },
+      {"attention_backward", "probs", "[4,16,16]"});
+  expect_op_error(
+      [&] {
+        ops::scale_shift_channels_forward(f32({2, 4, 4, 3}), f32({2, 3}), f32({2, 4, 4, 3}));
+      },
+      {"scale_shift_channels_forward", "scale_shift", "[2,6]"});
+  expect_op_error(
+      [&] {
+        ops::scale_shift_channels_backward(f32({2, 4, 4, 3}), f32({2, 6}), f32({2, 4, 4, 3}), Tensor(), f32({2, 3}));
+      },
+      {"scale_shift_channels_backward", "dscale_shift", "[2,3]"});
 }
 
 TEST(Validation, ResampleAndPlumbingShapes) {

@@ -2,6 +2,10 @@
 """Writes tests/reference/unet_tiny.h5: the DDPM U-Net of model/unet.h built
 independently in PyTorch for the configs/tiny.yaml spec, with seeded random
 weights, one forward and one backward, for tests/model/test_unet_reference.cpp.
+With --adm it writes tests/reference/unet_tiny_adm.h5 instead: a smaller model
+with every ADM option on (scale_shift_norm, several heads by num_head_channels,
+resblock_updown, attention at two resolutions), following guided-diffusion's
+unet.py (ResBlock with use_scale_shift_norm / up / down, QKVAttention).
 
 Everything is computed in float64, so the fixture is the exact answer for its
 (float32-representable) inputs and the C++ test measures only its own error.
@@ -21,6 +25,7 @@ gradients are stored rounded to 12 significant bits (relative error <= 2^-12
 Usage (Debian's torch, not the pyenv python on PATH):
   apt-get install -y python3-torch python3-h5py
   /usr/bin/python3 tests/reference/make_unet_fixture.py [--output tests/reference/unet_tiny.h5]
+  /usr/bin/python3 tests/reference/make_unet_fixture.py --adm [--output tests/reference/unet_tiny_adm.h5]
 """
 import argparse
 import math
@@ -32,8 +37,14 @@ import torch.nn.functional as F
 from torch import nn
 
 # configs/tiny.yaml, with dropout 0 (PyTorch's dropout masks are not diffuse's Philox masks).
-SPEC = dict(image_size=32, image_channels=1, channels=32, channel_mults=[1, 2], num_res_blocks=1,
-            attention_resolutions=[16], dropout=0.0, num_classes=10, groups=8)
+DDPM_SPEC = dict(image_size=32, image_channels=1, channels=32, channel_mults=[1, 2], num_res_blocks=1,
+                 attention_resolutions=[16], dropout=0.0, num_classes=10, groups=8, scale_shift_norm=False,
+                 num_heads=1, num_head_channels=0, resblock_updown=False)
+# Every ADM option on, small enough for a fixture of a few hundred KB: 2 heads at 16x16, 4 at 8x8 and in the middle.
+ADM_SPEC = dict(image_size=16, image_channels=2, channels=8, channel_mults=[1, 2], num_res_blocks=1,
+                attention_resolutions=[16, 8], dropout=0.0, num_classes=3, groups=4, scale_shift_norm=True,
+                num_heads=1, num_head_channels=4, resblock_updown=True)
+SPEC = DDPM_SPEC  # the one being written, set by main
 GROUP_NORM_EPS = 1e-6  # DDPM's (TensorFlow group_norm default)
 BATCH = 2
 SEED = 20240611
@@ -52,35 +63,62 @@ def sinusoidal_embedding(t, width):
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
 
 
+def resample(h, kind):
+    if kind == "down":
+        return F.avg_pool2d(h, kernel_size=2, stride=2)
+    if kind == "up":
+        return F.interpolate(h, scale_factor=2.0, mode="nearest")
+    return h
+
+
 class ResBlock(nn.Module):
-    def __init__(self, in_channels, out_channels, temb_channels):
+    """DDPM's block; ADM's scale_shift_norm (AdaGN) and up / down resampling as guided-diffusion's ResBlock."""
+
+    def __init__(self, in_channels, out_channels, temb_channels, resample_kind=None):
         super().__init__()
+        self.scale_shift = SPEC["scale_shift_norm"]
+        self.resample_kind = resample_kind
         self.norm1 = group_norm(in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-        self.temb_proj = nn.Linear(temb_channels, out_channels)
+        self.temb_proj = nn.Linear(temb_channels, 2 * out_channels if self.scale_shift else out_channels)
         self.norm2 = group_norm(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.skip = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else None
 
     def forward(self, x, temb_activated):
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.temb_proj(temb_activated)[:, :, None, None]
-        h = self.conv2(F.silu(self.norm2(h)))
+        h = self.conv1(resample(F.silu(self.norm1(x)), self.resample_kind))
+        x = resample(x, self.resample_kind)
+        embedding = self.temb_proj(temb_activated)[:, :, None, None]
+        if self.scale_shift:
+            scale, shift = torch.chunk(embedding, 2, dim=1)
+            h = self.conv2(F.silu(self.norm2(h) * (1 + scale) + shift))
+        else:
+            h = self.conv2(F.silu(self.norm2(h + embedding)))
         return (x if self.skip is None else self.skip(x)) + h
 
 
+def attention_heads(channels):
+    if SPEC["num_head_channels"] > 0:
+        return channels // SPEC["num_head_channels"]
+    return SPEC["num_heads"]
+
+
 class AttentionBlock(nn.Module):
+    """Heads split q, k and v each into contiguous channel chunks (guided-diffusion's QKVAttention)."""
+
     def __init__(self, channels):
         super().__init__()
+        self.heads = attention_heads(channels)
         self.norm = group_norm(channels)
         self.qkv = nn.Conv2d(channels, 3 * channels, 1)  # output channels: q, then k, then v
         self.proj = nn.Conv2d(channels, channels, 1)
 
     def forward(self, x):
         n, c, height, width = x.shape
-        qkv = self.qkv(self.norm(x)).reshape(n, 3 * c, height * width)
-        q, k, v = qkv[:, :c], qkv[:, c:2 * c], qkv[:, 2 * c:]
-        probs = torch.softmax(torch.einsum("ncl,ncm->nlm", q, k) / math.sqrt(c), dim=-1)
+        heads, tokens = self.heads, height * width
+        qkv = self.qkv(self.norm(x)).reshape(n, 3 * c, tokens)
+        q, k, v = (part.reshape(n * heads, c // heads, tokens) for part in qkv.chunk(3, dim=1))
+        probs = torch.softmax(torch.einsum("ncl,ncm->nlm", q, k) / math.sqrt(c // heads), dim=-1)
         attended = torch.einsum("nlm,ncm->ncl", probs, v).reshape(n, c, height, width)
         return x + self.proj(attended)
 
@@ -112,7 +150,10 @@ class UNet(nn.Module):
                     level.attn.append(AttentionBlock(channels))
                 skip_channels.append(channels)
             if level_index != len(mults) - 1:
-                level.downsample = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
+                if spec["resblock_updown"]:
+                    level.downsample = ResBlock(channels, channels, temb, "down")
+                else:
+                    level.downsample = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
                 resolution //= 2
                 skip_channels.append(channels)
             self.down.append(level)
@@ -131,7 +172,10 @@ class UNet(nn.Module):
                 if resolution in spec["attention_resolutions"]:
                     level.attn.append(AttentionBlock(channels))
             if level_index != 0:
-                level.upsample = nn.Conv2d(channels, channels, 3, padding=1)
+                if spec["resblock_updown"]:
+                    level.upsample = ResBlock(channels, channels, temb, "up")
+                else:
+                    level.upsample = nn.Conv2d(channels, channels, 3, padding=1)
                 resolution *= 2
             up_levels[level_index] = level
         self.up = nn.ModuleList(up_levels)  # named up.<level>, run last level first
@@ -152,7 +196,7 @@ class UNet(nn.Module):
                     h = level.attn[i](h)
                 skips.append(h)
             if hasattr(level, "downsample"):
-                h = level.downsample(h)
+                h = level.downsample(h, temb) if isinstance(level.downsample, ResBlock) else level.downsample(h)
                 skips.append(h)
         h = self.mid.block2(self.mid.attn(self.mid.block1(h, temb)), temb)
         for level in reversed(self.up):
@@ -161,7 +205,10 @@ class UNet(nn.Module):
                 if len(level.attn):
                     h = level.attn[i](h)
             if hasattr(level, "upsample"):
-                h = level.upsample(F.interpolate(h, scale_factor=2.0, mode="nearest"))
+                if isinstance(level.upsample, ResBlock):
+                    h = level.upsample(h, temb)
+                else:
+                    h = level.upsample(F.interpolate(h, scale_factor=2.0, mode="nearest"))
         return self.out.conv(F.silu(self.out.norm(h)))
 
 
@@ -220,8 +267,13 @@ def open_reproducible(path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--output", default="tests/reference/unet_tiny.h5")
+    parser.add_argument("--adm", action="store_true", help="every ADM option on (default output unet_tiny_adm.h5)")
+    parser.add_argument("--output")
     args = parser.parse_args()
+    global SPEC
+    SPEC = ADM_SPEC if args.adm else DDPM_SPEC
+    if args.output is None:
+        args.output = "tests/reference/unet_tiny_adm.h5" if args.adm else "tests/reference/unet_tiny.h5"
 
     torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED)

@@ -33,6 +33,40 @@ TEST(Config, Cifar10DdpmConfigBuildsTheDdpmModel) {
   EXPECT_EQ(store.numel(), 35746307);
 }
 
+// ADM's options default to DDPM's network; set, they reach the U-Net spec.
+TEST(Config, AdmModelKeys) {
+  const ModelConfig defaults = parse_config("", "inline").model;
+  EXPECT_FALSE(defaults.scale_shift_norm);
+  EXPECT_EQ(defaults.num_heads, 1);
+  EXPECT_EQ(defaults.num_head_channels, 0);
+  EXPECT_FALSE(defaults.resblock_updown);
+  const Config config = parse_config(
+      "model: {scale_shift_norm: true, num_head_channels: 16, resblock_updown: true, attention_resolutions: [16, 8]}\n",
+      "inline");
+  const model::UNetSpec spec = unet_spec(config.model);
+  EXPECT_TRUE(spec.scale_shift_norm);
+  EXPECT_EQ(spec.num_head_channels, 16);
+  EXPECT_TRUE(spec.resblock_updown);
+  EXPECT_EQ(parse_config("model: {num_heads: 4}\n", "inline").model.num_heads, 4);
+}
+
+TEST(Config, AttentionHeadsMustFitEveryAttentionResolution) {
+  // channels 64, mults [1, 2, 2]: 64 channels at 32, 128 at 16 and at 8 (the middle's attention).
+  const std::string both =
+      testing::error_message([] { parse_config("model: {num_heads: 2, num_head_channels: 32}\n", "a.yaml"); });
+  EXPECT_NE(both.find("model.num_heads"), std::string::npos) << both;
+  EXPECT_NE(both.find("model.num_head_channels"), std::string::npos) << both;
+  const std::string per_head = testing::error_message(
+      [] { parse_config("model: {num_head_channels: 48, attention_resolutions: [32]}\n", "a.yaml"); });
+  EXPECT_NE(per_head.find("model.num_head_channels"), std::string::npos) << per_head;
+  EXPECT_NE(per_head.find("resolution 32"), std::string::npos) << per_head;
+  const std::string heads = testing::error_message([] { parse_config("model: {num_heads: 3}\n", "a.yaml"); });
+  EXPECT_NE(heads.find("model.num_heads"), std::string::npos) << heads;
+  EXPECT_NE(heads.find("resolution 8"), std::string::npos) << heads;
+  EXPECT_NE(testing::error_message([] { parse_config("model: {num_heads: 0}\n", "a.yaml"); }).find("model.num_heads"),
+            std::string::npos);
+}
+
 TEST(Config, ValuesAndDefaults) {
   const Config config = parse_config("model: {channels: 96, channel_mults: [1, 2]}\ntrain: {lr: 3.0e-4}\n", "inline");
   EXPECT_EQ(config.model.channels, 96);
