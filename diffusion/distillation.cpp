@@ -19,13 +19,24 @@ Tensor per_sample(const std::vector<DistillationLevels>& levels, Device device, 
 
 // One teacher DDIM step now -> next: the teacher's output at `now` turned into x_hat, then z_next.
 template <typename Now, typename Next>
-void teacher_step(const Denoiser& teacher, Prediction prediction, const std::vector<DistillationLevels>& levels,
-                  Now&& now, Next&& next, const Tensor& z, const Tensor& labels, const Tensor& scratch,
-                  const Tensor& z_next) {
+void teacher_step(const Denoiser& teacher, const Parameterization& network,
+                  const std::vector<DistillationLevels>& levels, Now&& now, Next&& next, const Tensor& z,
+                  const Tensor& labels, const Tensor& scratch, const Tensor& z_next) {
   const Device device = z.device();
-  teacher(z, per_sample(levels, device, [&](const DistillationLevels& l) { return now(l).network_time; }), labels,
-          scratch);
-  const auto x_mix = [&](const DistillationLevels& l) { return x0_from_output(prediction, now(l)); };
+  const Tensor time =
+      per_sample(levels, device, [&](const DistillationLevels& l) { return network_time(network, now(l)); });
+  if (network.is_edm()) {
+    // The input scale differs per sample: input = scale * z + 0 * z.
+    const Tensor input = Tensor::empty(z.shape(), DType::F32, device);
+    const Tensor scale =
+        per_sample(levels, device, [&](const DistillationLevels& l) { return network_input_scale(network, now(l)); });
+    ops::combine_per_sample(z, scale, z, per_sample(levels, device, [](const DistillationLevels&) { return 0.0; }),
+                            input);
+    teacher(input, time, labels, scratch);
+  } else {
+    teacher(z, time, labels, scratch);
+  }
+  const auto x_mix = [&](const DistillationLevels& l) { return x0_from_network(network, now(l)); };
   // scratch becomes x_hat = a z + b output (no clipping).
   ops::combine_per_sample(
       z, per_sample(levels, device, [&](const DistillationLevels& l) { return x_mix(l).first; }), scratch,
@@ -64,15 +75,15 @@ Mix distillation_target(const DistillationLevels& levels) {
   return {-ratio / denominator, 1.0 / denominator};
 }
 
-Mix student_output_target(Prediction prediction, const NoiseLevel& level) {
+Mix student_output_target(const Parameterization& network, const NoiseLevel& level) {
   // x_hat = a z + b o, so o* = (x~ - a z) / b.
-  const Mix x_mix = x0_from_output(prediction, level);
-  DIFFUSE_CHECK(x_mix.second != 0.0, "the ", prediction_name(prediction),
+  const Mix x_mix = x0_from_network(network, level);
+  DIFFUSE_CHECK(x_mix.second != 0.0, "the ", network.is_edm() ? "EDM" : prediction_name(network.prediction),
                 " output does not determine x at t = ", level.time);
   return {-x_mix.first / x_mix.second, 1.0 / x_mix.second};
 }
 
-Tensor distillation_targets(const Denoiser& teacher, Prediction prediction,
+Tensor distillation_targets(const Denoiser& teacher, const Parameterization& network,
                             const std::vector<DistillationLevels>& levels, const Tensor& z, const Tensor& labels) {
   DIFFUSE_CHECK(static_cast<int64_t>(levels.size()) == z.dim(0), "distillation targets: ", levels.size(),
                 " noise levels for ", z.dim(0), " images");
@@ -83,8 +94,8 @@ Tensor distillation_targets(const Denoiser& teacher, Prediction prediction,
   const auto start = [](const DistillationLevels& l) -> const NoiseLevel& { return l.start; };
   const auto mid = [](const DistillationLevels& l) -> const NoiseLevel& { return l.mid; };
   const auto end = [](const DistillationLevels& l) -> const NoiseLevel& { return l.end; };
-  teacher_step(teacher, prediction, levels, start, mid, z, labels, scratch, z_mid);
-  teacher_step(teacher, prediction, levels, mid, end, z_mid, labels, scratch, z_end);
+  teacher_step(teacher, network, levels, start, mid, z, labels, scratch, z_mid);
+  teacher_step(teacher, network, levels, mid, end, z_mid, labels, scratch, z_end);
   Tensor target = Tensor::empty(z.shape(), DType::F32, device);
   ops::combine_per_sample(
       z, per_sample(levels, device, [](const DistillationLevels& l) { return distillation_target(l).first; }), z_end,

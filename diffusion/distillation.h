@@ -6,12 +6,18 @@
 // exactly the x_hat for which the student's DDIM step t -> t'' reaches z_t''.
 // Teacher steps are not clipped: clipping would make the target disagree with
 // the teacher.
+//
+// An EDM model (diffusion/formulation.h) distils on the same grid: t = i/N of
+// the continuous-time schedule, each level at its VE sigma tan(pi t / 2), with
+// its network fed and read through its preconditioning. DDIM steps are the
+// same in the VP and VE views, so the targets and the student's N-step DDIM
+// sampler, which walks that grid, need nothing else.
 #pragma once
 
 #include <vector>
 
 #include "core/tensor.h"
-#include "diffusion/objective.h"
+#include "diffusion/formulation.h"
 #include "diffusion/sampler.h"
 #include "diffusion/schedule.h"
 
@@ -37,14 +43,14 @@ Mix ddim_step(const NoiseLevel& now, const NoiseLevel& next);
 Mix distillation_target(const DistillationLevels& levels);
 
 // The student's regression target in its own output space: the output o* whose x estimate at `level`
-// (x0_from_output) is x~, as o* = first * z_t + second * x~. With it, output_loss_weight(prediction,
-// weighting, level) * |o - o*|^2 equals w(SNR) |x_hat - x~|^2.
-Mix student_output_target(Prediction prediction, const NoiseLevel& level);
+// (x0_from_network) is x~, as o* = first * z_t + second * x~. With it, x_error_weight(network, weighting,
+// level) * |o - o*|^2 equals w(SNR) |x_hat - x~|^2.
+Mix student_output_target(const Parameterization& network, const NoiseLevel& level);
 
 // The targets x~ [N,H,W,C] for noisy images z at per-sample levels: two
-// teacher DDIM steps each, the teacher predicting `prediction` (labels as the
+// teacher DDIM steps each, the teacher run as `network` says (labels as the
 // student sees them; undefined for unconditional models).
-Tensor distillation_targets(const Denoiser& teacher, Prediction prediction,
+Tensor distillation_targets(const Denoiser& teacher, const Parameterization& network,
                             const std::vector<DistillationLevels>& levels, const Tensor& z, const Tensor& labels);
 
 }  // namespace diffuse

@@ -29,16 +29,17 @@ namespace {
 // x, D and the buffers of one denoiser call, for a batch of `shape`.
 class VeDenoiser {
  public:
-  VeDenoiser(const NoiseSchedule& schedule, Prediction prediction, const Denoiser& denoiser, const Shape& shape,
-             const Tensor& labels, const SamplerOptions& options)
+  VeDenoiser(const NoiseSchedule& schedule, const Parameterization& network, const Denoiser& denoiser,
+             const Shape& shape, const Tensor& labels, const SamplerOptions& options)
       : schedule_(schedule),
-        prediction_(prediction),
+        network_(network),
         denoiser_(denoiser),
         options_(options),
         labels_(labels.defined() ? on_device(labels, options.device) : Tensor()),
         z_(Tensor::empty(shape, DType::F32, options.device)),
         out_(Tensor::empty(shape, DType::F32, options.device)),
-        scratch_(Tensor::empty(shape, DType::F32, options.device)) {}
+        scratch_(Tensor::empty(shape, DType::F32, options.device)),
+        input_(Tensor::empty(shape, DType::F32, options.device)) {}
 
   // A per-sample scalar for combine_per_sample.
   Tensor scalar(double value) const { return per_sample_constant(z_.dim(0), value, options_.device); }
@@ -47,32 +48,33 @@ class VeDenoiser {
   void operator()(const Tensor& x, double sigma, const Tensor& denoised) {
     const NoiseLevel level = schedule_.at_ve_sigma(sigma);
     ops::scale(x, static_cast<float>(level.alpha), z_);
-    guided_output(denoiser_, z_, scalar(level.network_time), labels_, options_, out_, scratch_);
-    const Mix x_mix = x0_from_output(prediction_, level);
+    guided_output(denoiser_, network_input(network_, level, z_, input_), scalar(network_time(network_, level)), labels_,
+                  options_, out_, scratch_);
+    const Mix x_mix = x0_from_network(network_, level);
     ops::combine_per_sample(z_, scalar(x_mix.first), out_, scalar(x_mix.second), denoised);
     ops::clamp(denoised, -1.0f, 1.0f, denoised);
   }
 
  private:
   const NoiseSchedule& schedule_;
-  Prediction prediction_;
+  const Parameterization& network_;
   const Denoiser& denoiser_;
   const SamplerOptions& options_;
-  Tensor labels_, z_, out_, scratch_;
+  Tensor labels_, z_, out_, scratch_, input_;
 };
 
 }  // namespace
 
-Tensor sample_ode(const NoiseSchedule& schedule, Prediction prediction, const Denoiser& denoiser, const Shape& shape,
-                  const Tensor& labels, const SamplerOptions& options) {
+Tensor sample_ode(const NoiseSchedule& schedule, const Parameterization& network, const Denoiser& denoiser,
+                  const Shape& shape, const Tensor& labels, const SamplerOptions& options) {
   const SamplerKind kind = options.sampler;
   DIFFUSE_CHECK(kind == SamplerKind::kEuler || kind == SamplerKind::kHeun || kind == SamplerKind::kDpmpp2m,
                 "sample_ode: ", name_of(kSamplerNames, kind), " is not an ODE sampler");
-  const double sigma_min = options.sigma_min > 0.0 ? options.sigma_min : schedule.smallest_ve_sigma();
-  const double sigma_max = options.sigma_max > 0.0 ? options.sigma_max : schedule.largest_ve_sigma();
+  const double sigma_min = options.sigma_min > 0.0 ? options.sigma_min : default_sigma_min(network, schedule);
+  const double sigma_max = options.sigma_max > 0.0 ? options.sigma_max : default_sigma_max(network, schedule);
   const std::vector<double> sigmas = karras_sigmas(options.steps, sigma_min, sigma_max, options.rho);
 
-  VeDenoiser denoise(schedule, prediction, denoiser, shape, labels, options);
+  VeDenoiser denoise(schedule, network, denoiser, shape, labels, options);
   const auto map = [&] { return Tensor::empty(shape, DType::F32, options.device); };
   Tensor x = map(), denoised = map(), previous = map(), slope = map(), trial = map();
   ops::fill_normal(x, options.seed, kPurposeSampler, 0, options.first_sample);

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "diffusion/objective.h"
+#include "diffusion/formulation.h"
 #include "diffusion/sampler.h"
 #include "diffusion/schedule.h"
 
@@ -28,7 +28,7 @@ namespace diffuse {
 std::vector<double> karras_sigmas(int steps, double sigma_min, double sigma_max, double rho);
 
 // sample_images for options.sampler euler, heun or dpmpp_2m.
-Tensor sample_ode(const NoiseSchedule& schedule, Prediction prediction, const Denoiser& denoiser, const Shape& shape,
-                  const Tensor& labels, const SamplerOptions& options);
+Tensor sample_ode(const NoiseSchedule& schedule, const Parameterization& network, const Denoiser& denoiser,
+                  const Shape& shape, const Tensor& labels, const SamplerOptions& options);
 
 }  // namespace diffuse

@@ -14,22 +14,22 @@ int network_evaluations(SamplerKind sampler, int steps) {
   return sampler == SamplerKind::kHeun ? 2 * steps - 1 : steps;
 }
 
-Tensor sample_images(const NoiseSchedule& schedule, Prediction prediction, const Denoiser& denoiser, const Shape& shape,
-                     const Tensor& labels, const SamplerOptions& options) {
+Tensor sample_images(const NoiseSchedule& schedule, const Parameterization& network, const Denoiser& denoiser,
+                     const Shape& shape, const Tensor& labels, const SamplerOptions& options) {
   DIFFUSE_CHECK(shape.size() == 4, "sample_images: shape must be [N,H,W,C], got ", shape_string(shape));
   DIFFUSE_CHECK(
       options.s_churn == 0.0 || options.sampler == SamplerKind::kEuler || options.sampler == SamplerKind::kHeun,
       "churn (s_churn ", options.s_churn, ") applies to the euler and heun samplers only, not to ",
       name_of(kSamplerNames, options.sampler));
   if (options.sampler != SamplerKind::kDdpm && options.sampler != SamplerKind::kDdim)
-    return sample_ode(schedule, prediction, denoiser, shape, labels, options);
+    return sample_ode(schedule, network, denoiser, shape, labels, options);
   DIFFUSE_CHECK(options.eta >= 0.0, "sampler eta must be >= 0, got ", options.eta);
   const int64_t count = shape[0];
   const std::vector<NoiseLevel> path = schedule.sampling_path(options.steps);
 
   const Device device = options.device;
   const auto map = [&] { return Tensor::empty(shape, DType::F32, device); };
-  Tensor z = map(), out = map(), scratch = map(), x0 = map(), eps = map(), noise = map();
+  Tensor z = map(), out = map(), scratch = map(), x0 = map(), eps = map(), noise = map(), input = map();
   const Tensor device_labels = labels.defined() ? on_device(labels, device) : Tensor();
   ops::fill_normal(z, options.seed, kPurposeSampler, 0, options.first_sample);
   const auto per_sample = [&](double value) { return per_sample_constant(count, value, device); };
@@ -37,10 +37,11 @@ Tensor sample_images(const NoiseSchedule& schedule, Prediction prediction, const
   for (size_t k = 0; k + 1 < path.size(); ++k) {
     const NoiseLevel& now = path[k];
     const NoiseLevel& next = path[k + 1];
-    guided_output(denoiser, z, per_sample(now.network_time), device_labels, options, out, scratch);
+    guided_output(denoiser, network_input(network, now, z, input), per_sample(network_time(network, now)),
+                  device_labels, options, out, scratch);
 
     // x_hat clipped to the data range, then eps re-derived from it so the step stays consistent.
-    const Mix x_mix = x0_from_output(prediction, now);
+    const Mix x_mix = x0_from_network(network, now);
     ops::combine_per_sample(z, per_sample(x_mix.first), out, per_sample(x_mix.second), x0);
     ops::clamp(x0, -1.0f, 1.0f, x0);
     if (next.sigma == 0.0) {

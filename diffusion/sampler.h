@@ -18,7 +18,7 @@
 
 #include "core/enum_names.h"
 #include "core/tensor.h"
-#include "diffusion/objective.h"
+#include "diffusion/formulation.h"
 #include "diffusion/schedule.h"
 
 namespace diffuse {
@@ -44,7 +44,8 @@ struct SamplerOptions {
   int steps = 50;
   double eta = 0.0;       // 0: deterministic DDIM; 1: DDPM ancestral
   double guidance = 0.0;  // w; 0 = plain conditional sampling
-  // The Karras grid of the ODE samplers, in VE sigma (diffusion/schedule.h); 0 = the schedule's smallest / largest.
+  // The Karras grid of the ODE samplers, in VE sigma (diffusion/schedule.h); 0 = the schedule's smallest / largest
+  // (EDM's 0.002 / 80 for an EDM model).
   double sigma_min = 0.0;
   double sigma_max = 0.0;
   double rho = 7.0;
@@ -61,7 +62,9 @@ struct SamplerOptions {
 
 // Draws images [N,H,W,C] in [-1, 1] on options.device (shape gives N,H,W,C; labels [N] i32 or undefined, on
 // any device).
-Tensor sample_images(const NoiseSchedule& schedule, Prediction prediction, const Denoiser& denoiser, const Shape& shape,
-                     const Tensor& labels, const SamplerOptions& options);
+// The network runs as `network` says (diffusion/formulation.h); ddpm and ddim walk the schedule's sampling path
+// with either formulation (an EDM model at those levels' VE sigmas).
+Tensor sample_images(const NoiseSchedule& schedule, const Parameterization& network, const Denoiser& denoiser,
+                     const Shape& shape, const Tensor& labels, const SamplerOptions& options);
 
 }  // namespace diffuse

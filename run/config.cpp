@@ -80,6 +80,10 @@ std::vector<Field> schema(Config& c) {
       choice("diffusion.loss_weight", &c.diffusion.loss_weight, kLossWeightingNames),
       {"diffusion.min_snr_gamma", Kind::Double, &c.diffusion.min_snr_gamma},
       {"diffusion.class_dropout", Kind::Double, &c.diffusion.class_dropout},
+      choice("diffusion.formulation", &c.diffusion.formulation, kFormulationNames),
+      {"diffusion.sigma_data", Kind::Double, &c.diffusion.sigma_data},
+      {"diffusion.p_mean", Kind::Double, &c.diffusion.p_mean},
+      {"diffusion.p_std", Kind::Double, &c.diffusion.p_std},
       {"train.steps", Kind::Int64, &c.train.steps},
       {"train.batch_size", Kind::Int, &c.train.batch_size},
       {"train.accumulation", Kind::Int, &c.train.accumulation},
@@ -294,6 +298,22 @@ void validate_attention_heads(const ModelConfig& m, const std::string& origin) {
   }
 }
 
+// EDM brings its own noise levels, network output and loss weight: the VP keys that choose them are refused
+// rather than silently ignored. The schedule stays, as the continuous time grid that ddim and distillation walk.
+void validate_formulation(const DiffusionConfig& d, const std::string& origin) {
+  require(d.sigma_data > 0, "diffusion.sigma_data", "must be positive", origin);
+  require(d.p_std > 0, "diffusion.p_std", "must be positive", origin);
+  if (d.formulation != Formulation::kEdm) return;
+  const DiffusionConfig vp;
+  const std::string unused = "does not apply to diffusion.formulation edm, ";
+  require(d.schedule == vp.schedule, "diffusion.schedule",
+          unused + "whose noise levels are log-normal (diffusion.p_mean, diffusion.p_std): remove it", origin);
+  require(d.prediction == vp.prediction, "diffusion.prediction",
+          unused + "whose network output is its preconditioned F: remove it", origin);
+  require(d.loss_weight == vp.loss_weight, "diffusion.loss_weight",
+          unused + "which weights the loss by its own lambda(sigma): remove it", origin);
+}
+
 void validate(const Config& c, const std::string& origin) {
   const ModelConfig& m = c.model;
   require(m.image_size > 0 && (m.image_size & (m.image_size - 1)) == 0, "model.image_size", "must be a power of two",
@@ -322,6 +342,7 @@ void validate(const Config& c, const std::string& origin) {
       origin);
   require(c.diffusion.class_dropout >= 0 && c.diffusion.class_dropout < 1, "diffusion.class_dropout",
           "must be in [0, 1)", origin);
+  validate_formulation(c.diffusion, origin);
   const TrainConfig& t = c.train;
   require(t.steps >= 0, "train.steps", "must be >= 0", origin);
   require(t.batch_size > 0, "train.batch_size", "must be positive", origin);
@@ -358,8 +379,11 @@ void validate(const Config& c, const std::string& origin) {
   require(c.sample.rho > 0, "sample.rho", "must be positive", origin);
   if (c.sample.sigma_min > 0 || c.sample.sigma_max > 0) {
     const NoiseSchedule schedule(c.diffusion.schedule, c.diffusion.timesteps);
-    const double sigma_min = c.sample.sigma_min > 0 ? c.sample.sigma_min : schedule.smallest_ve_sigma();
-    const double sigma_max = c.sample.sigma_max > 0 ? c.sample.sigma_max : schedule.largest_ve_sigma();
+    const Parameterization network = c.diffusion.formulation == Formulation::kEdm
+                                         ? Parameterization::edm(EdmPreconditioning{})
+                                         : Parameterization(c.diffusion.prediction);
+    const double sigma_min = c.sample.sigma_min > 0 ? c.sample.sigma_min : default_sigma_min(network, schedule);
+    const double sigma_max = c.sample.sigma_max > 0 ? c.sample.sigma_max : default_sigma_max(network, schedule);
     require(sigma_min < sigma_max, "sample.sigma_min",
             concat("must be below sample.sigma_max (", sigma_min, " >= ", sigma_max, ")"), origin);
   }

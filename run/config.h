@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "diffusion/formulation.h"
 #include "diffusion/objective.h"
 #include "diffusion/sampler.h"
 #include "diffusion/schedule.h"
@@ -52,6 +53,13 @@ struct DiffusionConfig {
   LossWeighting loss_weight = LossWeighting::Simple;       // simple | snr_trunc | snr_plus_one | min_snr
   double min_snr_gamma = kDefaultMinSnrGamma;              // min_snr's gamma: w = min(SNR, gamma)
   double class_dropout = 0.1;                              // label dropped to "no class" for guidance
+  // vp: the network predicts `prediction` at the schedule's levels. edm: Karras et al. (2022)'s preconditioning
+  // and log-normal training levels (diffusion/formulation.h); schedule, prediction and loss_weight keep their
+  // defaults.
+  Formulation formulation = Formulation::kVp;  // vp | edm
+  double sigma_data = 0.5;                     // edm: the data's standard deviation
+  double p_mean = -1.2;                        // edm: training ln(sigma) ~ N(p_mean, p_std^2)
+  double p_std = 1.2;
 };
 
 struct TrainConfig {
@@ -87,7 +95,7 @@ struct SampleConfig {
   int steps = 50;
   double eta = 0.0;  // ddim only
   // The Karras sigma grid of euler, heun and dpmpp_2m in VE sigma (sigma / alpha); 0 = the schedule's smallest and
-  // largest noise levels.
+  // largest noise levels (0.002 and 80 with diffusion.formulation edm).
   double sigma_min = 0.0;
   double sigma_max = 0.0;
   double rho = 7.0;

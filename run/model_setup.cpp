@@ -25,11 +25,16 @@ model::UNetSpec unet_spec(const ModelConfig& config) {
 }
 
 DiffusionSetup diffusion_setup(const Config& config) {
-  return DiffusionSetup{NoiseSchedule(config.diffusion.schedule, config.diffusion.timesteps),
-                        config.diffusion.prediction,
-                        config.diffusion.loss_weight,
-                        config.diffusion.min_snr_gamma,
-                        config.diffusion.class_dropout,
+  const DiffusionConfig& diffusion = config.diffusion;
+  const Parameterization network =
+      diffusion.formulation == Formulation::kEdm
+          ? Parameterization::edm(EdmPreconditioning{diffusion.sigma_data, diffusion.p_mean, diffusion.p_std})
+          : Parameterization(diffusion.prediction);
+  return DiffusionSetup{NoiseSchedule(diffusion.schedule, diffusion.timesteps),
+                        network,
+                        diffusion.loss_weight,
+                        diffusion.min_snr_gamma,
+                        diffusion.class_dropout,
                         config.model.num_classes};
 }
 
@@ -51,7 +56,7 @@ Tensor sample_with_model(model::UNet& unet, const model::UNetSpec& spec, const D
     chunk_options.null_label = spec.num_classes > 0 ? spec.num_classes : -1;
     chunk_options.device = unet.store().device();  // sampled where the model lives, returned on the host
     const Tensor chunk_labels = labels.defined() ? labels.slice(first, end) : Tensor();
-    const Tensor chunk = sample_images(setup.schedule, setup.prediction, denoiser, {end - first, size, size, channels},
+    const Tensor chunk = sample_images(setup.schedule, setup.network, denoiser, {end - first, size, size, channels},
                                        chunk_labels, chunk_options);
     copy(chunk, images.slice(first, end));
     if (progress) progress(end);

@@ -26,9 +26,11 @@ std::string stage_directory(const std::string& run_dir, size_t stage, int studen
   return (fs::path(run_dir) / concat("stage-", stage + 1, "-", student_steps, "steps")).string();
 }
 
-// The teacher must be a continuous-time model predicting x or v: its DDIM steps then land exactly on t - 1/(2N).
+// The teacher must be a continuous-time model predicting x or v, or an EDM model (whose D is a data prediction
+// with a skip connection): its DDIM steps then land exactly on t - 1/(2N).
 void check_teacher(const CheckpointModel& teacher, const std::string& path) {
   const DiffusionConfig& diffusion = teacher.config.diffusion;
+  if (diffusion.formulation == Formulation::kEdm) return;  // its schedule is cosine_continuous, as config requires
   DIFFUSE_CHECK(diffusion.schedule == ScheduleKind::CosineContinuous, "teacher ", path, " was trained with schedule '",
                 name_of(kScheduleNames, diffusion.schedule),
                 "'; distillation needs diffusion.schedule cosine_continuous (continuous time)");
@@ -43,7 +45,8 @@ Config stage_config(const Config& config, const Config& teacher, size_t stage, i
   Config stage_run = config;
   stage_run.model = teacher.model;
   stage_run.diffusion = teacher.diffusion;
-  stage_run.diffusion.loss_weight = config.distill.loss_weight;
+  // The student's checkpoints record the weighting it learnt with; EDM's diffusion.loss_weight stays its own.
+  if (teacher.diffusion.formulation == Formulation::kVp) stage_run.diffusion.loss_weight = config.distill.loss_weight;
   stage_run.diffusion.min_snr_gamma = kDefaultMinSnrGamma;  // a min_snr teacher's gamma is not the student's
   stage_run.seed = config.seed + stage;
   stage_run.train.steps = config.distill.steps_per_stage;
@@ -189,7 +192,8 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
     } else {
       trainer.start_from_weights(teacher->store.params());
     }
-    const DiffusionSetup setup = diffusion_setup(stage_run);
+    DiffusionSetup setup = diffusion_setup(stage_run);
+    setup.weighting = config.distill.loss_weight;
     model::UNet& teacher_unet = *teacher->unet;
     trainer.set_micro_step([&](model::UNet& student, const MicroBatch& batch, float loss_scale) {
       return distill_micro_batch(student, teacher_unet, setup, student_steps, stage_run.seed, batch, loss_scale);

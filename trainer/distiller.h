@@ -10,8 +10,8 @@
 // optimizer state; its learning rate decays linearly to 0 within the stage
 // (distill.lr, distill.steps_per_stage). Its checkpoints carry sampling_steps
 // = N. The model and diffusion sections come from the teacher, whose schedule
-// must be cosine_continuous and prediction x0 or v; the loss weight is
-// distill.loss_weight.
+// must be cosine_continuous and prediction x0 or v, or whose formulation is
+// edm; the loss weight is distill.loss_weight.
 #pragma once
 
 #include <string>

@@ -29,6 +29,12 @@ Tensor conditioning_labels(const DiffusionSetup& setup, uint64_t seed, const Mic
   return on_device(host_labels, batch.images.device());
 }
 
+NoiseLevel training_level(const DiffusionSetup& setup, const RandomStream& stream) {
+  if (setup.network.is_edm())
+    return level_at_ve_sigma(setup.network.preconditioning.training_sigma(random_normal(stream, 0)));
+  return setup.schedule.training_level(random_uniform(stream, 0));
+}
+
 Tensor regress_output(model::UNet& unet, const Tensor& z, const Tensor& time, const Tensor& labels,
                       const model::ForwardContext& context, const Tensor& target, const Tensor& weights,
                       float loss_scale) {
@@ -51,13 +57,14 @@ Tensor train_micro_batch(model::UNet& unet, const DiffusionSetup& setup, uint64_
   std::vector<float> alpha(n), sigma(n), time(n), weight(n), target_x(n), target_eps(n);
   for (int64_t i = 0; i < n; ++i) {
     const uint32_t sample = batch.first_sample + static_cast<uint32_t>(i);
-    const double u = random_uniform(RandomStream{seed, kPurposeTimestep, batch.step, sample}, 0);
-    const NoiseLevel level = setup.schedule.training_level(u);
-    alpha[i] = static_cast<float>(level.alpha);
-    sigma[i] = static_cast<float>(level.sigma);
-    time[i] = level.network_time;
-    weight[i] = static_cast<float>(output_loss_weight(setup.prediction, setup.weighting, level, setup.min_snr_gamma));
-    const Mix target = prediction_target(setup.prediction, level);
+    const NoiseLevel level = training_level(setup, RandomStream{seed, kPurposeTimestep, batch.step, sample});
+    // The network input is input_scale * z = input_scale (alpha x + sigma eps).
+    const double input_scale = network_input_scale(setup.network, level);
+    alpha[i] = static_cast<float>(input_scale * level.alpha);
+    sigma[i] = static_cast<float>(input_scale * level.sigma);
+    time[i] = network_time(setup.network, level);
+    weight[i] = static_cast<float>(training_weight(setup.network, setup.weighting, level, setup.min_snr_gamma));
+    const Mix target = training_target(setup.network, level);
     target_x[i] = static_cast<float>(target.first);
     target_eps[i] = static_cast<float>(target.second);
   }
@@ -65,15 +72,15 @@ Tensor train_micro_batch(model::UNet& unet, const DiffusionSetup& setup, uint64_
   const Tensor class_labels = conditioning_labels(setup, seed, batch);
 
   Tensor eps = Tensor::empty(x.shape(), DType::F32, device);
-  Tensor z = Tensor::empty(x.shape(), DType::F32, device);
+  Tensor input = Tensor::empty(x.shape(), DType::F32, device);
   Tensor target = Tensor::empty(x.shape(), DType::F32, device);
   ops::fill_normal(eps, seed, kPurposeNoise, batch.step, batch.first_sample);
-  ops::combine_per_sample(x, per_sample(alpha, device), eps, per_sample(sigma, device), z);
+  ops::combine_per_sample(x, per_sample(alpha, device), eps, per_sample(sigma, device), input);
   ops::combine_per_sample(x, per_sample(target_x, device), eps, per_sample(target_eps, device), target);
 
   const model::ForwardContext context{true, seed, batch.step, batch.first_sample};
-  return regress_output(unet, z, per_sample(time, device), class_labels, context, target, per_sample(weight, device),
-                        loss_scale);
+  return regress_output(unet, input, per_sample(time, device), class_labels, context, target,
+                        per_sample(weight, device), loss_scale);
 }
 
 }  // namespace diffuse

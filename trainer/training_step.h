@@ -1,13 +1,16 @@
-// One diffusion training micro-step on a batch: draw timesteps, noise and
+// One diffusion training micro-step on a batch: draw noise levels, noise and
 // class dropout (keyed by global sample index, so any split of the global
 // batch over ranks and micro-steps draws the same values), noise the images,
 // run the U-Net forward, the weighted MSE, and backward into the gradient
-// buffer (accumulating).
+// buffer (accumulating). A VP model's level comes from a uniform draw through
+// its schedule; an EDM model's from a normal draw n of the same stream, as
+// s = exp(p_mean + p_std n) (diffusion/formulation.h).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "core/philox.h"
 #include "core/tensor.h"
 #include "diffusion/diffusion_setup.h"
 #include "model/unet.h"
@@ -29,6 +32,9 @@ Tensor per_sample(const std::vector<float>& values, Device device);
 // probability class_dropout, keyed by global sample index; undefined for
 // unconditional models.
 Tensor conditioning_labels(const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch);
+
+// The training noise level of one sample, drawn from `stream` (see the header comment).
+NoiseLevel training_level(const DiffusionSetup& setup, const RandomStream& stream);
 
 // The model's output for z regressed on `target` with per-sample `weights`:
 // forward, weighted MSE, and backward of loss_scale * the summed losses into

@@ -135,5 +135,49 @@ TEST(DistillationTarget, ContinuousScheduleIsRequired) {
   EXPECT_THROW(distillation_levels(continuous, 5, 4), Error);
 }
 
+// An exact EDM teacher (diffusion/formulation.h): it sees c_in x_S and 250 ln(S) / 4 + 500, and outputs
+// F = (D - c_skip x_S) / c_out with D = E[x | x_S] = s^2 x_S / (s^2 + S^2).
+Denoiser exact_edm_teacher(const EdmPreconditioning& edm) {
+  return [edm](const Tensor& input, const Tensor& time, const Tensor&, const Tensor& out) {
+    const int64_t n = input.dim(0), per_sample = input.numel() / n;
+    for (int64_t i = 0; i < n; ++i) {
+      const double s = std::exp((time.f32()[i] - 500.0) / 62.5);
+      for (int64_t k = i * per_sample; k < (i + 1) * per_sample; ++k) {
+        const double x_s = input.f32()[k] / edm.c_in(s);
+        const double denoised = kDataStd * kDataStd * x_s / (kDataStd * kDataStd + s * s);
+        out.f32()[k] = static_cast<float>((denoised - edm.c_skip(s) * x_s) / edm.c_out(s));
+      }
+    }
+  };
+}
+
+// An EDM teacher distils on the continuous schedule's grid at its VE sigmas: its two DDIM steps land where the
+// exact ones do, and the student's output target is the F whose x estimate is x~.
+TEST(DistillationTarget, EdmTeacherOnTheContinuousGrid) {
+  Fixture f;
+  // sigma_data differs from the data's std: with them equal, the exact F would be 0 and its scale untested.
+  const EdmPreconditioning edm{0.8, -1.2, 1.2};
+  const Parameterization network = Parameterization::edm(edm);
+  const Tensor target = distillation_targets(exact_edm_teacher(edm), network, f.levels, f.z, Tensor());
+  const int64_t per_sample = f.z.numel() / kStudentSteps;
+  for (int i = 0; i < kStudentSteps; ++i) {
+    const DistillationLevels& l = f.levels[static_cast<size_t>(i)];
+    const Mix student = ddim_step(l.start, l.end);
+    const Mix output = student_output_target(network, l.start);
+    const Mix x_mix = x0_from_network(network, l.start);
+    for (int64_t k = i * per_sample; k < (i + 1) * per_sample; ++k) {
+      const double expected = two_teacher_steps(l, f.z.f32()[k]);
+      const double reached = student.first * f.z.f32()[k] + student.second * target.f32()[k];
+      EXPECT_NEAR(reached, expected, 2e-5 * (1 + std::abs(expected))) << "index " << i + 1 << " element " << k;
+      const double o = output.first * f.z.f32()[k] + output.second * target.f32()[k];
+      EXPECT_NEAR(x_mix.first * f.z.f32()[k] + x_mix.second * o, target.f32()[k], 1e-9 + 1e-6 * std::abs(o));
+    }
+    // The weight on the F-error is w(SNR) c_out^2: the x-error weight, since |x - x_hat| = c_out |F - F*|.
+    const double c_out = edm.c_out(l.start.sigma / l.start.alpha);
+    EXPECT_NEAR(x_error_weight(network, LossWeighting::SnrTruncated, l.start, kDefaultMinSnrGamma),
+                std::max(l.start.snr(), 1.0) * c_out * c_out, 1e-12);
+  }
+}
+
 }  // namespace
 }  // namespace diffuse

@@ -67,6 +67,10 @@ class DistributedTraining : public ::testing::Test {
     return root_ + "/" + name + "-rank" + std::to_string(rank());
   }
 
+  // `config` trained on every rank and, with the whole batch, on this rank alone reaches the same weights up to
+  // summation order.
+  void expect_ranks_follow_one_rank(const Config& config, const std::string& name);
+
   static std::string root_;
   SingleProcessCommunicator single_;
 };
@@ -120,10 +124,20 @@ TEST_F(DistributedTraining, EveryRankHoldsTheSameState) {
 
 // The design's promise: W ranks x B/W and 1 rank x B compute the same gradients up to summation order.
 TEST_F(DistributedTraining, ManyRanksFollowOneRankWithTheWholeBatch) {
-  const Config config = tiny({"train.steps=3"});
-  Trainer distributed(config, Device::CPU, run_dir("split"), test_world(), false);
+  expect_ranks_follow_one_rank(tiny({"train.steps=3"}), "split");
+}
+
+// The same for an EDM model (its noise levels are normal draws keyed by global sample index); two ranks only.
+TEST_F(DistributedTraining, EdmTrainingOnManyRanksMatchesOneRank) {
+  expect_ranks_follow_one_rank(
+      tiny({"train.steps=3", "diffusion.formulation=edm", "diffusion.prediction=eps", "diffusion.loss_weight=simple"}),
+      "edm");
+}
+
+void DistributedTraining::expect_ranks_follow_one_rank(const Config& config, const std::string& name) {
+  Trainer distributed(config, Device::CPU, run_dir(name + "-split"), test_world(), false);
   distributed.run();
-  Trainer alone(config, Device::CPU, local_run_dir("whole"), single_, false);
+  Trainer alone(config, Device::CPU, local_run_dir(name + "-whole"), single_, false);
   alone.run();
   const std::vector<float> reference = to_vector(alone.parameters().params());
   const std::vector<float> params = to_vector(distributed.parameters().params());

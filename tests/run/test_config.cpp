@@ -94,6 +94,49 @@ TEST(Config, UnknownKeyNamesKeyAndFile) {
   EXPECT_NE(section.find("'trian'"), std::string::npos) << section;
 }
 
+TEST(Config, FormulationIsVpUnlessEdmIsAsked) {
+  const Config vp = parse_config("seed: 1\n", "x.yaml");
+  EXPECT_EQ(vp.diffusion.formulation, Formulation::kVp);
+  EXPECT_FALSE(diffusion_setup(vp).network.is_edm());
+  const Config edm =
+      parse_config("diffusion: {formulation: edm, sigma_data: 0.4, p_mean: -1.0, p_std: 1.5}\n", "x.yaml");
+  const DiffusionSetup setup = diffusion_setup(edm);
+  ASSERT_TRUE(setup.network.is_edm());
+  EXPECT_EQ(setup.network.preconditioning.sigma_data, 0.4);
+  EXPECT_EQ(setup.network.preconditioning.p_mean, -1.0);
+  EXPECT_EQ(setup.network.preconditioning.p_std, 1.5);
+  // Written back and read again (a checkpoint's copy), the formulation stays.
+  EXPECT_TRUE(config_differences(edm, parse_config(config_to_yaml(edm), "checkpoint")).empty());
+  // An old checkpoint's config, without the keys, is vp.
+  EXPECT_EQ(parse_config("diffusion: {prediction: v}\n", "old checkpoint").diffusion.formulation, Formulation::kVp);
+}
+
+TEST(Config, EdmKeysAreCheckedAndVpKeysRefusedWithEdm) {
+  const auto message_for = [](const std::string& yaml) {
+    return testing::error_message([&] { parse_config(yaml, "x.yaml"); });
+  };
+  for (const auto& [yaml, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"diffusion: {sigma_data: 0}\n", "config key 'diffusion.sigma_data' in x.yaml: must be positive"},
+           {"diffusion: {p_std: -1}\n", "config key 'diffusion.p_std' in x.yaml: must be positive"},
+           {"diffusion: {p_mean: .nan}\n", "config key 'diffusion.p_mean' in x.yaml: expected a finite number"},
+           {"diffusion: {formulation: ve}\n",
+            "config key 'diffusion.formulation' in x.yaml: 've' is not one of vp, edm"},
+           {"diffusion: {formulation: edm, prediction: v}\n",
+            "config key 'diffusion.prediction' in x.yaml: does not apply to diffusion.formulation edm"},
+           {"diffusion: {formulation: edm, loss_weight: snr_trunc}\n",
+            "config key 'diffusion.loss_weight' in x.yaml: does not apply to diffusion.formulation edm"},
+           {"diffusion: {formulation: edm, schedule: linear}\n",
+            "config key 'diffusion.schedule' in x.yaml: does not apply to diffusion.formulation edm"},
+       }) {
+    const std::string message = message_for(yaml);
+    EXPECT_NE(message.find(expected), std::string::npos) << yaml << message;
+  }
+  // EDM's Karras grid defaults (0.002, 80) bound the keys set alone.
+  EXPECT_NE(message_for("diffusion: {formulation: edm}\nsample: {sigma_min: 100}\n").find("(100 >= 80)"),
+            std::string::npos);
+  EXPECT_NO_THROW(parse_config("diffusion: {formulation: edm}\nsample: {sigma_max: 100}\n", "x.yaml"));
+}
+
 TEST(Config, RuntimeDeviceIsCpuCudaOrAuto) {
   EXPECT_EQ(parse_config("seed: 1\n", "x.yaml").runtime.device, DeviceRequest::kAuto);
   EXPECT_EQ(parse_config("runtime: {device: cpu}\n", "x.yaml").runtime.device, DeviceRequest::kCpu);

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "core/error.h"
@@ -16,6 +17,7 @@
 #include "tests/support/op_testing.h"
 #include "tests/trainer/training_fixture.h"
 #include "trainer/trainer.h"
+#include "trainer/training_step.h"
 
 namespace diffuse {
 namespace {
@@ -36,17 +38,17 @@ std::vector<double> logged_losses(const std::string& run) {
 
 // 2N steps straight and N steps + checkpoint + a fresh process state resumed
 // from it + N steps give bitwise identical parameters, EMA and Adam moments.
-TEST_F(TrainingTest, ResumeIsBitExact) {
-  const Config config = tiny({"train.steps=6", "train.checkpoint_every=3", "train.ema_rates=[0.9, 0.99]"});
-  Trainer straight(config, Device::CPU, run_dir("straight"), communicator_, false);
+void expect_bit_exact_resume(const Config& config, const std::function<std::string(const std::string&)>& run_dir,
+                             Communicator& communicator) {
+  Trainer straight(config, Device::CPU, run_dir("straight"), communicator, false);
   straight.run();
 
   {
-    Trainer first_half(config, Device::CPU, run_dir("halves"), communicator_, false);
+    Trainer first_half(config, Device::CPU, run_dir("halves"), communicator, false);
     first_half.run(3);
     ASSERT_EQ(first_half.step(), 3);
   }
-  Trainer second_half(config, Device::CPU, run_dir("halves"), communicator_, true);
+  Trainer second_half(config, Device::CPU, run_dir("halves"), communicator, true);
   second_half.resume_from(newest_checkpoint(run_dir("halves")));
   ASSERT_EQ(second_half.step(), 3);
   second_half.run();
@@ -58,8 +60,48 @@ TEST_F(TrainingTest, ResumeIsBitExact) {
   EXPECT_EQ(to_vector(second_half.adam_m()), to_vector(straight.adam_m()));
   EXPECT_EQ(to_vector(second_half.adam_v()), to_vector(straight.adam_v()));
   // And training did change the weights.
-  Trainer untrained(config, Device::CPU, run_dir("untrained"), communicator_, false);
+  Trainer untrained(config, Device::CPU, run_dir("untrained"), communicator, false);
   EXPECT_NE(to_vector(untrained.parameters().params()), to_vector(straight.parameters().params()));
+}
+
+const std::vector<std::string> kResumeSettings = {"train.steps=6", "train.checkpoint_every=3",
+                                                  "train.ema_rates=[0.9, 0.99]"};
+
+TEST_F(TrainingTest, ResumeIsBitExact) { expect_bit_exact_resume(tiny(kResumeSettings), run_dir, communicator_); }
+
+// The same for an EDM model, whose noise levels are drawn from a normal rather than a uniform.
+TEST_F(TrainingTest, EdmResumeIsBitExact) {
+  std::vector<std::string> settings = kResumeSettings;
+  settings.insert(settings.end(),
+                  {"diffusion.formulation=edm", "diffusion.prediction=eps", "diffusion.loss_weight=simple"});
+  const Config config = tiny(settings);
+  ASSERT_EQ(config.diffusion.formulation, Formulation::kEdm);
+  expect_bit_exact_resume(
+      config, [](const std::string& name) { return run_dir("edm-" + name); }, communicator_);
+}
+
+// An EDM model's training levels: ln(sigma) ~ N(p_mean, p_std^2), drawn per global sample index.
+TEST_F(TrainingTest, EdmTrainingLevelsAreLogNormal) {
+  const DiffusionSetup setup =
+      diffusion_setup(tiny({"diffusion.formulation=edm", "diffusion.prediction=eps", "diffusion.loss_weight=simple",
+                            "diffusion.p_mean=-0.4", "diffusion.p_std=0.8"}));
+  constexpr int kDraws = 20000;
+  double sum = 0, sum2 = 0;
+  for (uint32_t sample = 0; sample < kDraws; ++sample) {
+    const NoiseLevel level = training_level(setup, RandomStream{3, kPurposeTimestep, 5, sample});
+    const double log_sigma = std::log(level.sigma / level.alpha);
+    sum += log_sigma;
+    sum2 += log_sigma * log_sigma;
+  }
+  const double mean = sum / kDraws, std = std::sqrt(sum2 / kDraws - mean * mean);
+  // Sampling errors: 0.8 / sqrt(20000) = 0.0057 for the mean, about 0.7% for the std.
+  EXPECT_NEAR(mean, -0.4, 0.025);
+  EXPECT_NEAR(std, 0.8, 0.025);
+  // Keyed like the other training draws: the same stream gives the same level.
+  EXPECT_EQ(training_level(setup, RandomStream{3, kPurposeTimestep, 5, 17}).sigma,
+            training_level(setup, RandomStream{3, kPurposeTimestep, 5, 17}).sigma);
+  EXPECT_NE(training_level(setup, RandomStream{3, kPurposeTimestep, 6, 17}).sigma,
+            training_level(setup, RandomStream{3, kPurposeTimestep, 5, 17}).sigma);
 }
 
 // Gradient accumulation splits the same global batch: same gradients up to
