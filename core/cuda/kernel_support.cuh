@@ -1,7 +1,8 @@
 // What every CUDA kernel file shares: launch geometry for grid-stride loops,
-// typed device pointers of Tensors, warp and block sums in double, and kernel
-// fault reporting. Loads and stores of bf16/fp16 use core/half.h's to_float /
-// from_float, so conversions round exactly as on the CPU.
+// the launch itself, typed device pointers of Tensors, warp and block sums in
+// double, and kernel fault reporting. Loads and stores of bf16/fp16 use
+// core/half.h's to_float / from_float, so conversions round exactly as on the
+// CPU.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -22,6 +23,13 @@ constexpr int64_t kMaxBlocks = int64_t{1} << 16;
 inline unsigned grid_for(int64_t count, int threads = kThreads) {
   const int64_t blocks = (count + threads - 1) / threads;
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > kMaxBlocks ? kMaxBlocks : blocks));
+}
+
+// Runs kernel(args...) on `grid` blocks of `threads` threads on the compute stream and checks the launch.
+template <typename... Params, typename... Args>
+void launch_kernel(void (*kernel)(Params...), dim3 grid, unsigned threads, Args... args) {
+  kernel<<<grid, threads, 0, stream()>>>(args...);
+  CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
@@ -87,8 +95,7 @@ __device__ inline double block_sum(double value) {
 template <typename... Params, typename... Args>
 void launch_elements(void (*kernel)(Params...), int64_t count, Args... args) {
   if (count <= 0) return;
-  kernel<<<grid_for(count), kThreads, 0, stream()>>>(args..., count);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(kernel, grid_for(count), kThreads, args..., count);
 }
 
 // Records the first fault of a launch; later ones are dropped (the first names the problem).
