@@ -65,7 +65,7 @@ void CudaBackend::cast(const Tensor& source, const Tensor& destination) {
 
 Tensor cast_copy(const Tensor& source, DType dtype) {
   if (source.dtype() == dtype) return source;
-  Tensor copy = Tensor::empty(source.shape(), dtype, Device::CUDA);
+  Tensor copy = Tensor::empty(source.shape(), dtype, kKernelDevice);
   convert(source.raw(), source.dtype(), copy.raw(), dtype, source.numel());
   return copy;
 }

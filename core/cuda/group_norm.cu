@@ -274,7 +274,7 @@ void CudaBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, cons
                   dbeta.defined() ? device_data<float>(dbeta) : nullptr);
   }
   if (!dx.defined() || x.numel() == 0) return;
-  const Tensor coefficients = Tensor::empty({2 * s.n * s.groups}, DType::F32, Device::CUDA);
+  const Tensor coefficients = Tensor::empty({2 * s.n * s.groups}, DType::F32, kKernelDevice);
   auto* coefficient_data = reinterpret_cast<GroupNormGradCoefficients*>(coefficients.raw());
   launch_kernel(input_gradient_coefficients_kernel, grid_for(s.n * s.groups), kThreads, totals_data,
                 device_data<float>(gamma), device_data<float>(rstd), s, coefficient_data);
@@ -289,7 +289,7 @@ void CudaBackend::group_norm_silu_backward(const Tensor& x, const Tensor& gamma,
   if (!dx.defined() && !dgamma.defined() && !dbeta.defined()) return;
   const GroupNormShape s = shape_of(x, groups);
   // g goes into dx (group norm's backward reads each element before writing it), or scratch when dx is not wanted.
-  const Tensor g = dx.defined() ? dx : Tensor::empty(x.shape(), DType::F32, Device::CUDA);
+  const Tensor g = dx.defined() ? dx : Tensor::empty(x.shape(), DType::F32, kKernelDevice);
   if (x.numel() > 0) {
     const auto kernel = dropout.p > 0.0f ? activation_gradient_kernel<true> : activation_gradient_kernel<false>;
     launch_kernel(kernel, grid_for(element_blocks(s)), kThreads, device_data<float>(x), device_data<float>(dy),

@@ -1,6 +1,7 @@
 // The word in which kernels report bad inputs (out-of-range labels) for the
-// next synchronisation to throw, and the error it becomes. Plain C++, without
-// the CUDA headers of core/cuda/context.h.
+// next synchronisation to throw, and the error it becomes. Plain C++: shared
+// by the CUDA context (core/cuda/context.h) and the host emulation of the
+// kernels (core/cuda/host_emulation.h).
 #pragma once
 
 #include <string>
