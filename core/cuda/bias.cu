@@ -64,26 +64,24 @@ void bias_epilogue(const void* source, DType source_type, const float* bias, con
   if (count == 0 || (source == y && bias == nullptr && residual == nullptr)) return;
   switch (source_type) {
     case DType::BF16:
-      bias_epilogue_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const bf16*>(source), bias, residual,
-                                                                       rows, cols, y);
+      launch_kernel(bias_epilogue_kernel<bf16>, grid_for(count), kThreads, static_cast<const bf16*>(source), bias,
+                    residual, rows, cols, y);
       break;
     case DType::F16:
-      bias_epilogue_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const f16*>(source), bias, residual,
-                                                                       rows, cols, y);
+      launch_kernel(bias_epilogue_kernel<f16>, grid_for(count), kThreads, static_cast<const f16*>(source), bias,
+                    residual, rows, cols, y);
       break;
     default:
-      bias_epilogue_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const float*>(source), bias,
-                                                                       residual, rows, cols, y);
+      launch_kernel(bias_epilogue_kernel<float>, grid_for(count), kThreads, static_cast<const float*>(source), bias,
+                    residual, rows, cols, y);
       break;
   }
-  CUDA_CHECK_LAUNCH();
 }
 
 void fill_rows(float* y, int64_t rows, int64_t cols, const float* vector) {
   const int64_t count = rows * cols;
   if (count == 0) return;
-  fill_rows_kernel<<<grid_for(count), kThreads, 0, stream()>>>(y, rows, cols, vector);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(fill_rows_kernel, grid_for(count), kThreads, y, rows, cols, vector);
 }
 
 void column_sums(const float* x, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode) {
@@ -91,13 +89,10 @@ void column_sums(const float* x, int64_t batches, int64_t rows, int64_t cols, fl
   const int64_t chunks = rows == 0 ? 1 : (rows + kRowsPerChunk - 1) / kRowsPerChunk;
   DIFFUSE_CHECK(batches <= 65535, "column_sums: ", batches, " batches exceed the grid's y extent");
   Tensor partial = scratch_doubles(batches * chunks * cols);
-  chunk_column_sums_kernel<<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(batches)),
-                             threads_for_columns(cols), 0, stream()>>>(x, rows, cols, chunks,
-                                                                       device_data<double>(partial));
-  CUDA_CHECK_LAUNCH();
-  reduce_chunks_kernel<<<grid_for(batches * cols), kThreads, 0, stream()>>>(device_data<double>(partial), batches, cols,
-                                                                            chunks, out, mode == Reduce::Accumulate);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(chunk_column_sums_kernel, dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(batches)),
+                threads_for_columns(cols), x, rows, cols, chunks, device_data<double>(partial));
+  launch_kernel(reduce_chunks_kernel, grid_for(batches * cols), kThreads, device_data<double>(partial), batches, cols,
+                chunks, out, mode == Reduce::Accumulate);
 }
 
 }  // namespace diffuse::cuda

@@ -22,8 +22,8 @@ __global__ void add_widened_kernel(const In* in, float* out, int64_t count) {
 
 template <typename In, typename Out>
 void launch_convert(const void* in, void* out, int64_t count) {
-  convert_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const In*>(in), static_cast<Out*>(out), count);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(convert_kernel<In, Out>, grid_for(count), kThreads, static_cast<const In*>(in), static_cast<Out*>(out),
+                count);
 }
 
 template <typename In>
@@ -65,7 +65,7 @@ void CudaBackend::cast(const Tensor& source, const Tensor& destination) {
 
 Tensor cast_copy(const Tensor& source, DType dtype) {
   if (source.dtype() == dtype) return source;
-  Tensor copy = Tensor::empty(source.shape(), dtype, Device::CUDA);
+  Tensor copy = Tensor::empty(source.shape(), dtype, kKernelDevice);
   convert(source.raw(), source.dtype(), copy.raw(), dtype, source.numel());
   return copy;
 }
@@ -74,16 +74,15 @@ void add_widened(const void* x, DType x_type, float* y, int64_t count) {
   if (count == 0) return;
   switch (x_type) {
     case DType::BF16:
-      add_widened_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const bf16*>(x), y, count);
+      launch_kernel(add_widened_kernel<bf16>, grid_for(count), kThreads, static_cast<const bf16*>(x), y, count);
       break;
     case DType::F16:
-      add_widened_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const f16*>(x), y, count);
+      launch_kernel(add_widened_kernel<f16>, grid_for(count), kThreads, static_cast<const f16*>(x), y, count);
       break;
     default:
-      add_widened_kernel<<<grid_for(count), kThreads, 0, stream()>>>(static_cast<const float*>(x), y, count);
+      launch_kernel(add_widened_kernel<float>, grid_for(count), kThreads, static_cast<const float*>(x), y, count);
       break;
   }
-  CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace diffuse::cuda

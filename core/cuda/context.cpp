@@ -115,11 +115,7 @@ void DeviceContext::check_faults() {
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   if (fault.code == kFaultNone) return;
   CUDA_CHECK(cudaMemsetAsync(faults_, 0, sizeof(KernelFault), stream_));
-  const char* op = fault.code == kFaultEmbeddingForwardLabel    ? "embedding_forward"
-                   : fault.code == kFaultEmbeddingBackwardLabel ? "embedding_backward"
-                                                                : "cross_entropy";
-  DIFFUSE_CHECK(false, op, ": label ", fault.value, " of sample ", fault.index, " is outside [0, K=", fault.limit,
-                ") (found on the GPU; the op's output is not valid)");
+  throw_kernel_fault(fault);
 }
 
 DeviceContext& context() {

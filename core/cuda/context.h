@@ -15,22 +15,9 @@
 #include <cstddef>
 #include <mutex>
 
+#include "core/cuda/kernel_fault.h"
+
 namespace diffuse::cuda {
-
-// What a kernel found wrong with its inputs; code 0 = nothing.
-struct KernelFault {
-  int code;
-  int value;  // the offending value (a label)
-  int index;  // where it was (the sample)
-  int limit;  // the bound it broke (the number of classes)
-};
-
-enum KernelFaultCode : int {
-  kFaultNone = 0,
-  kFaultEmbeddingForwardLabel = 1,
-  kFaultEmbeddingBackwardLabel = 2,
-  kFaultCrossEntropyLabel = 3,
-};
 
 class DeviceContext {
  public:

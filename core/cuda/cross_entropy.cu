@@ -46,9 +46,8 @@ void launch(const Tensor& logits, const Tensor& labels, float* loss, float* grad
   const int64_t n = logits.dim(0), classes = logits.dim(1);
   if (n == 0) return;
   DeviceContext& device = context();
-  cross_entropy_kernel<<<blocks_for_rows(n), kWarpsPerBlock * 32, 0, device.stream()>>>(
-      device_data<float>(logits), device_data<int32_t>(labels), loss, grad, loss_scale, n, classes, device.faults());
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(cross_entropy_kernel, blocks_for_rows(n), kWarpsPerBlock * 32, device_data<float>(logits),
+                device_data<int32_t>(labels), loss, grad, loss_scale, n, classes, device.faults());
 }
 
 }  // namespace

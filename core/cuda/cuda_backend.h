@@ -4,7 +4,7 @@
 // the element math comes from core/math/, shared with the CPU backend. No op
 // waits for the GPU except sum_of_squares, which returns a host number.
 // Methods are defined one op family per file in this folder:
-//   conv_cudnn.cpp  linear.cpp  attention.cu  group_norm.cu  elementwise.cu
+//   conv_cudnn.cpp  linear.cpp  attention.cpp (+ softmax.cu)  group_norm.cu  elementwise.cu
 //   resample.cu  random.cu  embedding.cu  loss.cu  optimizer.cu  cast.cu
 //   pool.cu  resize.cu  cross_entropy.cu (the evaluation networks' ops)
 // Plain C++: no CUDA headers.

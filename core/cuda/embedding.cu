@@ -81,9 +81,8 @@ void CudaBackend::timestep_embedding_forward(const Tensor& t, const Tensor& out)
 void CudaBackend::timestep_embedding_backward(const Tensor& t, const Tensor& dout, const Tensor& dt) {
   const int64_t n = t.dim(0), half = dout.dim(1) / 2;
   if (n == 0) return;
-  timestep_embedding_backward_kernel<<<blocks_for_rows(n), kWarpsPerBlock * 32, 0, stream()>>>(
-      device_data<float>(t), device_data<float>(dout), device_data<float>(dt), n, half);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(timestep_embedding_backward_kernel, blocks_for_rows(n), kWarpsPerBlock * 32, device_data<float>(t),
+                device_data<float>(dout), device_data<float>(dt), n, half);
 }
 
 void CudaBackend::embedding_forward(const Tensor& table, const Tensor& labels, const Tensor& out) {

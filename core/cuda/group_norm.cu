@@ -222,13 +222,10 @@ void compute_statistics(const Tensor& x, const GroupNormShape& s, float eps, con
   const Tensor partial = scratch_doubles(2 * s.n * s.chunks * s.c);
   auto* partial_data = reinterpret_cast<double2*>(partial.raw());
   if (s.hw > 0 && s.c > 0) {
-    shifted_sums_kernel<<<chunk_grid(s), threads_for_columns(s.c), 0, stream()>>>(device_data<float>(x), s,
-                                                                                  partial_data);
-    CUDA_CHECK_LAUNCH();
+    launch_kernel(shifted_sums_kernel, chunk_grid(s), threads_for_columns(s.c), device_data<float>(x), s, partial_data);
   }
-  group_statistics_kernel<<<grid_for(s.n * s.groups), kThreads, 0, stream()>>>(
-      device_data<float>(x), partial_data, s, eps, device_data<float>(mean), device_data<float>(rstd));
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(group_statistics_kernel, grid_for(s.n * s.groups), kThreads, device_data<float>(x), partial_data, s,
+                eps, device_data<float>(mean), device_data<float>(rstd));
 }
 
 template <bool kSilu, bool kDropout>
@@ -238,10 +235,9 @@ void forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int group
   if (s.n == 0) return;
   compute_statistics(x, s, eps, mean, rstd);
   if (x.numel() == 0) return;
-  normalize_kernel<kSilu, kDropout><<<grid_for(element_blocks(s)), kThreads, 0, stream()>>>(
-      device_data<float>(x), device_data<float>(gamma), device_data<float>(beta), device_data<float>(mean),
-      device_data<float>(rstd), s, dropout_draw(dropout), device_data<float>(y));
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(normalize_kernel<kSilu, kDropout>, grid_for(element_blocks(s)), kThreads, device_data<float>(x),
+                device_data<float>(gamma), device_data<float>(beta), device_data<float>(mean), device_data<float>(rstd),
+                s, dropout_draw(dropout), device_data<float>(y));
 }
 
 }  // namespace
@@ -268,28 +264,23 @@ void CudaBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, cons
   auto* partial_data = reinterpret_cast<double2*>(partial.raw());
   auto* totals_data = reinterpret_cast<double2*>(totals.raw());
   if (s.hw > 0) {
-    gradient_sums_kernel<<<chunk_grid(s), threads_for_columns(s.c), 0, stream()>>>(
-        device_data<float>(x), device_data<float>(dy), device_data<float>(mean), s, partial_data);
-    CUDA_CHECK_LAUNCH();
+    launch_kernel(gradient_sums_kernel, chunk_grid(s), threads_for_columns(s.c), device_data<float>(x),
+                  device_data<float>(dy), device_data<float>(mean), s, partial_data);
   }
-  channel_totals_kernel<<<grid_for(s.n * s.c), kThreads, 0, stream()>>>(partial_data, s, totals_data);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(channel_totals_kernel, grid_for(s.n * s.c), kThreads, partial_data, s, totals_data);
   if (dgamma.defined() || dbeta.defined()) {
-    parameter_gradients_kernel<<<grid_for(s.c), kThreads, 0, stream()>>>(
-        totals_data, device_data<float>(rstd), s, dgamma.defined() ? device_data<float>(dgamma) : nullptr,
-        dbeta.defined() ? device_data<float>(dbeta) : nullptr);
-    CUDA_CHECK_LAUNCH();
+    launch_kernel(parameter_gradients_kernel, grid_for(s.c), kThreads, totals_data, device_data<float>(rstd), s,
+                  dgamma.defined() ? device_data<float>(dgamma) : nullptr,
+                  dbeta.defined() ? device_data<float>(dbeta) : nullptr);
   }
   if (!dx.defined() || x.numel() == 0) return;
-  const Tensor coefficients = Tensor::empty({2 * s.n * s.groups}, DType::F32, Device::CUDA);
+  const Tensor coefficients = Tensor::empty({2 * s.n * s.groups}, DType::F32, kKernelDevice);
   auto* coefficient_data = reinterpret_cast<GroupNormGradCoefficients*>(coefficients.raw());
-  input_gradient_coefficients_kernel<<<grid_for(s.n * s.groups), kThreads, 0, stream()>>>(
-      totals_data, device_data<float>(gamma), device_data<float>(rstd), s, coefficient_data);
-  CUDA_CHECK_LAUNCH();
-  input_gradient_kernel<<<grid_for(x.numel()), kThreads, 0, stream()>>>(
-      device_data<float>(x), device_data<float>(dy), device_data<float>(gamma), device_data<float>(mean),
-      device_data<float>(rstd), coefficient_data, s, device_data<float>(dx));
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(input_gradient_coefficients_kernel, grid_for(s.n * s.groups), kThreads, totals_data,
+                device_data<float>(gamma), device_data<float>(rstd), s, coefficient_data);
+  launch_kernel(input_gradient_kernel, grid_for(x.numel()), kThreads, device_data<float>(x), device_data<float>(dy),
+                device_data<float>(gamma), device_data<float>(mean), device_data<float>(rstd), coefficient_data, s,
+                device_data<float>(dx));
 }
 
 void CudaBackend::group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
@@ -298,13 +289,12 @@ void CudaBackend::group_norm_silu_backward(const Tensor& x, const Tensor& gamma,
   if (!dx.defined() && !dgamma.defined() && !dbeta.defined()) return;
   const GroupNormShape s = shape_of(x, groups);
   // g goes into dx (group norm's backward reads each element before writing it), or scratch when dx is not wanted.
-  const Tensor g = dx.defined() ? dx : Tensor::empty(x.shape(), DType::F32, Device::CUDA);
+  const Tensor g = dx.defined() ? dx : Tensor::empty(x.shape(), DType::F32, kKernelDevice);
   if (x.numel() > 0) {
     const auto kernel = dropout.p > 0.0f ? activation_gradient_kernel<true> : activation_gradient_kernel<false>;
-    kernel<<<grid_for(element_blocks(s)), kThreads, 0, stream()>>>(
-        device_data<float>(x), device_data<float>(dy), device_data<float>(gamma), device_data<float>(beta),
-        device_data<float>(mean), device_data<float>(rstd), s, dropout_draw(dropout), device_data<float>(g));
-    CUDA_CHECK_LAUNCH();
+    launch_kernel(kernel, grid_for(element_blocks(s)), kThreads, device_data<float>(x), device_data<float>(dy),
+                  device_data<float>(gamma), device_data<float>(beta), device_data<float>(mean),
+                  device_data<float>(rstd), s, dropout_draw(dropout), device_data<float>(g));
   }
   group_norm_backward(x, gamma, mean, rstd, groups, g, dx, dgamma, dbeta);
 }

@@ -1,27 +1,62 @@
 // What every CUDA kernel file shares: launch geometry for grid-stride loops,
-// typed device pointers of Tensors, warp and block sums in double, and kernel
-// fault reporting. Loads and stores of bf16/fp16 use core/half.h's to_float /
-// from_float, so conversions round exactly as on the CPU.
+// the launch itself, typed device pointers of Tensors, warp and block sums in
+// double, and kernel fault reporting. Loads and stores of bf16/fp16 use
+// core/half.h's to_float / from_float, so conversions round exactly as on the
+// CPU. Compiled by a host compiler, the kernel files run on the host emulation
+// of core/cuda/host_emulation.h instead of the CUDA runtime.
 #pragma once
 
+#if defined(__CUDACC__)
 #include <cuda_runtime.h>
-
-#include <cstdint>
 
 #include "core/checks_cuda.h"
 #include "core/cuda/context.h"
+#else
+#include "core/cuda/host_emulation.h"
+#endif
+
+#include <cstdint>
+
 #include "core/half.h"
 #include "core/tensor.h"
 
 namespace diffuse::cuda {
 
+// Where the kernels' memory lives: the GPU, or host memory under the emulation.
+#if defined(__CUDACC__)
+constexpr Device kKernelDevice = Device::CUDA;
+#else
+constexpr Device kKernelDevice = Device::CPU;
+#endif
+
 constexpr int kThreads = 256;
 // Enough blocks to fill any current GPU several times; grid-stride loops do the rest.
 constexpr int64_t kMaxBlocks = int64_t{1} << 16;
 
+// The emulation's tests lower the cap so that grid-stride loops wrap at realistic sizes.
+inline int64_t max_blocks() {
+#if defined(__CUDACC__)
+  return kMaxBlocks;
+#else
+  const int64_t lowered = cuda_emulation::block_cap();
+  return lowered < kMaxBlocks ? lowered : kMaxBlocks;
+#endif
+}
+
 inline unsigned grid_for(int64_t count, int threads = kThreads) {
-  const int64_t blocks = (count + threads - 1) / threads;
-  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > kMaxBlocks ? kMaxBlocks : blocks));
+  const int64_t blocks = (count + threads - 1) / threads, cap = max_blocks();
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > cap ? cap : blocks));
+}
+
+// Runs kernel(args...) on `grid` blocks of `threads` threads on the compute stream and checks the launch.
+template <typename... Params, typename... Args>
+void launch_kernel(void (*kernel)(Params...), dim3 grid, unsigned threads, Args... args) {
+#if defined(__CUDACC__)
+  kernel<<<grid, threads, 0, stream()>>>(args...);
+  CUDA_CHECK_LAUNCH();
+#else
+  cuda_emulation::run_grid(grid, dim3(threads), [&] { kernel(args...); });
+#endif
 }
 
 template <typename T>
@@ -30,7 +65,7 @@ T* device_data(const Tensor& tensor) {
 }
 
 // Stream-ordered scratch memory for `count` doubles (no double dtype: two f32 slots each).
-inline Tensor scratch_doubles(int64_t count) { return Tensor::empty({2 * count}, DType::F32, Device::CUDA); }
+inline Tensor scratch_doubles(int64_t count) { return Tensor::empty({2 * count}, DType::F32, kKernelDevice); }
 
 // Threads for a block whose threads walk `columns` (channels) side by side:
 // whole warps, at most 256.
@@ -87,8 +122,7 @@ __device__ inline double block_sum(double value) {
 template <typename... Params, typename... Args>
 void launch_elements(void (*kernel)(Params...), int64_t count, Args... args) {
   if (count <= 0) return;
-  kernel<<<grid_for(count), kThreads, 0, stream()>>>(args..., count);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(kernel, grid_for(count), kThreads, args..., count);
 }
 
 // Records the first fault of a launch; later ones are dropped (the first names the problem).

@@ -1,6 +1,7 @@
 // Launchers one op family provides to the others (conv, linear and attention
-// reuse the casts, the bias kernels and the column sums). All run on the
-// compute stream; pointers are device pointers. Plain C++: no CUDA headers.
+// reuse the casts, the bias kernels, the column sums and the row softmax). All
+// run on the compute stream; pointers are device pointers. Plain C++: no CUDA
+// headers.
 #pragma once
 
 #include <cstdint>
@@ -30,5 +31,13 @@ enum class Reduce { Write, Accumulate };
 // sums per chunk of rows in fp32, chunks added in a fixed order in double:
 // the same bits on every run.
 void column_sums(const float* x, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode);
+
+// ---- softmax.cu -------------------------------------------------------------
+// Each of `rows` rows of `width` fp32 scores becomes its softmax, in place; `low`, when defined (bf16 or f16, as
+// many elements), also receives the probabilities rounded: the next product's operand.
+void softmax_rows(float* scores, const Tensor& low, int64_t rows, int64_t width);
+// grads (d probs on entry) becomes d scores = probs * (d probs - sum_j probs_j d probs_j), in place, or is written
+// rounded to `low` when it is defined.
+void softmax_rows_backward(const float* probs, float* grads, const Tensor& low, int64_t rows, int64_t width);
 
 }  // namespace diffuse::cuda

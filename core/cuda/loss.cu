@@ -36,19 +36,15 @@ __global__ void mse_backward_kernel(const float* pred, const float* target, cons
 void CudaBackend::mse_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& weights,
                                    const Tensor& per_sample) {
   const int64_t n = pred.dim(0), elements = pred.numel() / n;
-  mse_per_sample_kernel<<<static_cast<unsigned>(n), kThreads, 0, stream()>>>(
-      device_data<float>(pred), device_data<float>(target), device_data<float>(weights), device_data<float>(per_sample),
-      elements);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(mse_per_sample_kernel, static_cast<unsigned>(n), kThreads, device_data<float>(pred),
+                device_data<float>(target), device_data<float>(weights), device_data<float>(per_sample), elements);
 }
 
 void CudaBackend::mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float loss_scale,
                                     const Tensor& dpred) {
   const int64_t n = pred.dim(0), count = pred.numel(), elements = count / n;
-  mse_backward_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(pred), device_data<float>(target),
-                                                                  device_data<float>(weights), loss_scale,
-                                                                  device_data<float>(dpred), elements, count);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(mse_backward_kernel, grid_for(count), kThreads, device_data<float>(pred), device_data<float>(target),
+                device_data<float>(weights), loss_scale, device_data<float>(dpred), elements, count);
 }
 
 }  // namespace diffuse::cuda

@@ -64,10 +64,8 @@ double CudaBackend::sum_of_squares(const Tensor& x) {
   DeviceContext& device = context();
   const Tensor scratch = scratch_doubles(kSumBlocks + 1);
   double* partial = device_data<double>(scratch);
-  partial_squares_kernel<<<kSumBlocks, kThreads, 0, device.stream()>>>(device_data<float>(x), x.numel(), partial);
-  CUDA_CHECK_LAUNCH();
-  sum_partials_kernel<<<1, kThreads, 0, device.stream()>>>(partial, kSumBlocks, partial + kSumBlocks);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(partial_squares_kernel, kSumBlocks, kThreads, device_data<float>(x), x.numel(), partial);
+  launch_kernel(sum_partials_kernel, 1, kThreads, partial, kSumBlocks, partial + kSumBlocks);
   double result = 0.0;
   CUDA_CHECK(cudaMemcpyAsync(&result, partial + kSumBlocks, sizeof(result), cudaMemcpyDeviceToHost, device.stream()));
   device.check_faults();  // waits for the stream, so `result` has arrived

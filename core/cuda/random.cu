@@ -53,9 +53,8 @@ void launch(const float* in, float* out, int64_t rows, int64_t row_length, uint6
   const RowBlocks shape = row_blocks(rows, row_length);
   const int64_t count = shape.rows * shape.blocks_per_row;
   if (count == 0) return;
-  philox_blocks_kernel<use>
-      <<<grid_for(count), kThreads, 0, stream()>>>(in, out, shape, seed, purpose, step, first_sample, p, scale);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(philox_blocks_kernel<use>, grid_for(count), kThreads, in, out, shape, seed, purpose, step, first_sample,
+                p, scale);
 }
 
 int64_t row_length_of(const Tensor& tensor) { return tensor.dim(0) == 0 ? 0 : tensor.numel() / tensor.dim(0); }

@@ -21,8 +21,7 @@ __global__ void upsample_kernel(const float* x, float* y, int64_t height, int64_
 }
 
 // dx [N, H, W, C] from dy [N, 2H, 2W, C].
-__global__ void upsample_backward_kernel(const float* dy, float* dx, int64_t height, int64_t width, int64_t channels,
-                                         int64_t count) {
+__global__ void upsample_backward_kernel(const float* dy, float* dx, int64_t width, int64_t channels, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t c = i % channels, pixel = i / channels;
     const int64_t x = pixel % width, row = pixel / width;  // row = n * H + y
@@ -59,35 +58,31 @@ __global__ void split_kernel(const float* y, float* a, float* b, int64_t ca, int
 void CudaBackend::upsample_nearest2x_forward(const Tensor& x, const Tensor& y) {
   const int64_t count = y.numel();
   if (count == 0) return;
-  upsample_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(x), device_data<float>(y), x.dim(1),
-                                                              x.dim(2), x.dim(3), count);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(upsample_kernel, grid_for(count), kThreads, device_data<float>(x), device_data<float>(y), x.dim(1),
+                x.dim(2), x.dim(3), count);
 }
 
 void CudaBackend::upsample_nearest2x_backward(const Tensor& dy, const Tensor& dx) {
   const int64_t count = dx.numel();
   if (count == 0) return;
-  upsample_backward_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(dy), device_data<float>(dx),
-                                                                       dx.dim(1), dx.dim(2), dx.dim(3), count);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(upsample_backward_kernel, grid_for(count), kThreads, device_data<float>(dy), device_data<float>(dx),
+                dx.dim(2), dx.dim(3), count);
 }
 
 void CudaBackend::concat_channels(const Tensor& a, const Tensor& b, const Tensor& y) {
   const int64_t count = y.numel();
   if (count == 0) return;
-  concat_kernel<<<grid_for(count), kThreads, 0, stream()>>>(device_data<float>(a), device_data<float>(b),
-                                                            device_data<float>(y), a.dim(3), b.dim(3), count);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(concat_kernel, grid_for(count), kThreads, device_data<float>(a), device_data<float>(b),
+                device_data<float>(y), a.dim(3), b.dim(3), count);
 }
 
 void CudaBackend::split_channels(const Tensor& y, const Tensor& a, const Tensor& b) {
   const int64_t count = y.numel(), cy = y.dim(3);
   if (count == 0) return;
   const int64_t ca = a.defined() ? a.dim(3) : cy - b.dim(3);
-  split_kernel<<<grid_for(count), kThreads, 0, stream()>>>(
-      device_data<float>(y), a.defined() ? device_data<float>(a) : nullptr,
-      b.defined() ? device_data<float>(b) : nullptr, ca, cy - ca, count);
-  CUDA_CHECK_LAUNCH();
+  launch_kernel(split_kernel, grid_for(count), kThreads, device_data<float>(y),
+                a.defined() ? device_data<float>(a) : nullptr, b.defined() ? device_data<float>(b) : nullptr, ca,
+                cy - ca, count);
 }
 
 }  // namespace diffuse::cuda

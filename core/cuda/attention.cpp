@@ -3,7 +3,7 @@
 // backward into dqkv. The four products per pass are, per head,
 // strided-batched cuBLAS GEMMs over the samples that read q_h, k_h and v_h
 // (D = C / heads channels) in place as column slices of qkv (leading dimension
-// 3C); the row softmax and its backward are warp-per-row kernels here.
+// 3C); the row softmax and its backward are warp-per-row kernels (softmax.cu).
 //
 // In bf16/fp16 the GEMMs read operand copies (qkv, dout, probs and the score
 // gradients rounded once) and write fp32: probs, the softmax and the row dots
@@ -12,88 +12,12 @@
 
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/gemm.h"
-#include "core/cuda/kernel_support.cuh"
 #include "core/cuda/kernels.h"
 #include "core/matmul_precision.h"
 
 namespace diffuse::cuda {
 
 namespace {
-
-// One warp per row of `width` scores, in place; `low` (optional) receives the
-// probabilities rounded to the operand type for the next product.
-template <typename Low>
-__global__ void softmax_rows_kernel(float* scores, Low* low, int64_t rows, int64_t width) {
-  const int64_t row = warp_row();
-  if (row >= rows) return;
-  const int lane = warp_lane();
-  float* values = scores + row * width;
-  float max_value = -INFINITY;
-  for (int64_t j = lane; j < width; j += 32) max_value = fmaxf(max_value, values[j]);
-  max_value = warp_max(max_value);
-  float total = 0.0f;
-  for (int64_t j = lane; j < width; j += 32) {
-    const float e = expf(values[j] - max_value);  // the row max is subtracted so exp cannot overflow
-    values[j] = e;
-    total += e;
-  }
-  const float inverse = 1.0f / warp_sum(total);
-  for (int64_t j = lane; j < width; j += 32) {
-    const float p = values[j] * inverse;
-    values[j] = p;
-    if (low != nullptr) low[row * width + j] = from_float<Low>(p);
-  }
-}
-
-// d scores = probs * (d probs - sum_j probs_j d probs_j), one warp per row; the
-// dot in double as on the CPU. Written in place (fp32) or to `low`.
-template <typename Low>
-__global__ void softmax_rows_backward_kernel(const float* probs, float* grads, Low* low, int64_t rows, int64_t width) {
-  const int64_t row = warp_row();
-  if (row >= rows) return;
-  const int lane = warp_lane();
-  const float* p = probs + row * width;
-  float* g = grads + row * width;
-  double dot = 0.0;
-  for (int64_t j = lane; j < width; j += 32) dot += static_cast<double>(p[j]) * g[j];
-  const float expected = static_cast<float>(warp_sum(dot));
-  for (int64_t j = lane; j < width; j += 32) {
-    const float score_grad = p[j] * (g[j] - expected);
-    if (low != nullptr) {
-      low[row * width + j] = from_float<Low>(score_grad);
-    } else {
-      g[j] = score_grad;
-    }
-  }
-}
-
-template <typename Low>
-void launch_softmax(float* scores, void* low, int64_t rows, int64_t width) {
-  softmax_rows_kernel<<<blocks_for_rows(rows), kWarpsPerBlock * 32, 0, stream()>>>(scores, static_cast<Low*>(low), rows,
-                                                                                   width);
-  CUDA_CHECK_LAUNCH();
-}
-
-template <typename Low>
-void launch_softmax_backward(const float* probs, float* grads, void* low, int64_t rows, int64_t width) {
-  softmax_rows_backward_kernel<<<blocks_for_rows(rows), kWarpsPerBlock * 32, 0, stream()>>>(
-      probs, grads, static_cast<Low*>(low), rows, width);
-  CUDA_CHECK_LAUNCH();
-}
-
-void softmax(float* scores, const Tensor& low, int64_t rows, int64_t width) {
-  if (rows == 0 || width == 0) return;
-  if (!low.defined()) return launch_softmax<float>(scores, nullptr, rows, width);
-  if (low.dtype() == DType::BF16) return launch_softmax<bf16>(scores, low.raw(), rows, width);
-  launch_softmax<f16>(scores, low.raw(), rows, width);
-}
-
-void softmax_backward(const float* probs, float* grads, const Tensor& low, int64_t rows, int64_t width) {
-  if (rows == 0 || width == 0) return;
-  if (!low.defined()) return launch_softmax_backward<float>(probs, grads, nullptr, rows, width);
-  if (low.dtype() == DType::BF16) return launch_softmax_backward<bf16>(probs, grads, low.raw(), rows, width);
-  launch_softmax_backward<f16>(probs, grads, low.raw(), rows, width);
-}
 
 float score_scale(int64_t channels) { return channels > 0 ? 1.0f / std::sqrt(static_cast<float>(channels)) : 1.0f; }
 
@@ -116,7 +40,7 @@ void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& out, const 
          {offset(packed, h * width), stride, sample}, {offset(packed, channels + h * width), stride, sample}, 0.0f,
          p + h * scores, tokens, sample_scores, batch);
   const Tensor probs_low = dtype == DType::F32 ? Tensor() : Tensor::empty(probs.shape(), dtype, Device::CUDA);
-  softmax(p, probs_low, batch * heads * tokens, tokens);
+  softmax_rows(p, probs_low, batch * heads * tokens, tokens);
   for (int64_t h = 0; h < heads; ++h) {  // out_h = probs_h v_h
     const Matrix probs_operand{offset(dtype == DType::F32 ? probs : probs_low, h * scores), tokens, sample_scores};
     gemm(dtype, Transpose::No, Transpose::No, tokens, width, tokens, 1.0f, probs_operand,
@@ -150,7 +74,7 @@ void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& probs, con
 
   // d scores, then dq_h = d scores k_h / sqrt(D) and dk_h = d scores^T q_h / sqrt(D)
   const Tensor score_grads_low = dtype == DType::F32 ? Tensor() : Tensor::empty(probs.shape(), dtype, Device::CUDA);
-  softmax_backward(static_cast<const float*>(probs.raw()), dp, score_grads_low, batch * heads * tokens, tokens);
+  softmax_rows_backward(static_cast<const float*>(probs.raw()), dp, score_grads_low, batch * heads * tokens, tokens);
   for (int64_t h = 0; h < heads; ++h) {
     const Matrix q{offset(packed, h * width), stride, sample}, k{offset(packed, channels + h * width), stride, sample};
     const Matrix ds{offset(dtype == DType::F32 ? score_grads : score_grads_low, h * scores), tokens, sample_scores};
