@@ -34,9 +34,11 @@ void CudaBackend::linear_backward(const Tensor&, const Tensor&, const Tensor&, c
   library_op("linear_backward");
 }
 
-void CudaBackend::attention_forward(const Tensor&, const Tensor&, const Tensor&) { library_op("attention_forward"); }
+void CudaBackend::attention_forward(const Tensor&, const Tensor&, const Tensor&, int) {
+  library_op("attention_forward");
+}
 
-void CudaBackend::attention_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&) {
+void CudaBackend::attention_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, int) {
   library_op("attention_backward");
 }
 

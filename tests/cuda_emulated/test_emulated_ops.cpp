@@ -147,6 +147,20 @@ void add_elementwise_cases(std::vector<OpCase>& cases) {
   cases.push_back({"scale", {input(kLevel1), output(kLevel1)}, op([](Backend& b, const std::vector<Tensor>& a) {
                      b.scale(a[0], -0.37f, a[1]);
                    })});
+  // The adaptive group norm's modulation (scale_shift_norm): per sample and channel, scale first then shift.
+  cases.push_back(
+      {"scale_shift_channels_forward_in_place",
+       {output(kLevel1), input({128, 512})},
+       op([](Backend& b, const std::vector<Tensor>& a) { b.scale_shift_channels_forward(a[0], a[1], a[0]); })});
+  // Its parameter gradient sums 16 x 16 pixels per (sample, channel): another order than the CPU's.
+  OpCase scale_shift_backward{"scale_shift_channels_backward",
+                              {input(kLevel1), input({128, 512}), input(kLevel1), output(kLevel1), output({128, 512})},
+                              op([](Backend& b, const std::vector<Tensor>& a) {
+                                b.scale_shift_channels_backward(a[0], a[1], a[2], a[3], a[4]);
+                              })};
+  scale_shift_backward.rtol = 1e-5;
+  scale_shift_backward.atol = 1e-5;
+  cases.push_back(scale_shift_backward);
   cases.push_back(
       {"combine_per_sample",
        {input({128, 32, 32, 3}), input({128}), input({128, 32, 32, 3}), input({128}), output({128, 32, 32, 3})},
