@@ -13,6 +13,7 @@ packages=(
   googletest libgtest-dev libbenchmark-dev
   clang-format  # scripts/check_format.sh
   dataset-fashion-mnist
+  python3-venv  # tests/cli/test_tensorboard.sh reads event files with TensorBoard's own reader
 )
 
 missing=()

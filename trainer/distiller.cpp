@@ -199,6 +199,9 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
       return distill_micro_batch(student, teacher_unet, setup, student_steps, stage_run.seed, batch, loss_scale);
     });
     trainer.set_sampling_steps(student_steps);
+    // One TensorBoard run per stage, side by side under `tensorboard --logdir RUN/tensorboard`.
+    trainer.set_tensorboard_directory(
+        (fs::path(options.run_dir) / "tensorboard" / fs::path(directory).filename()).string());
     trainer.set_progress_label(
         concat("stage ", stage + 1, "/", stages.size(), " (", student_steps, " steps)"),
         {{"stage", static_cast<double>(stage + 1)}, {"sampling_steps", static_cast<double>(student_steps)}});

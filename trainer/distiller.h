@@ -3,7 +3,8 @@
 // steps down to distill.to_steps, halving each stage.
 //
 // Each stage is a training run (trainer.h, so distributed, resumable and
-// logged like training) in RUN/stage-<k>-<N>steps/, whose objective is the
+// logged like training) in RUN/stage-<k>-<N>steps/ (its TensorBoard run in
+// RUN/tensorboard/stage-<k>-<N>steps/), whose objective is the
 // distillation loss (distillation_step.h) against the stage's teacher: the
 // original teacher's first EMA weights for stage 1, then the previous stage's
 // final student. The student starts from its teacher's weights with fresh

@@ -71,6 +71,7 @@ Trainer::Trainer(const Config& config, Device device, const std::string& run_dir
       communicator_(communicator),
       setup_(diffusion_setup(config)),
       lr_schedule_{config.train.lr, config.train.warmup_steps, config.train.lr_decay, config.train.steps},
+      tensorboard_directory_((fs::path(run_dir) / "tensorboard").string()),
       scaler_(DynamicLossScaler::fixed()) {
   const int world = communicator_.size();
   // On the CPU backend bf16 computes where the CPU can and fp32 otherwise (it says so).
@@ -215,8 +216,11 @@ void Trainer::write_sample_grid() {
   char name[48];
   std::snprintf(name, sizeof(name), "step-%08lld.png", static_cast<long long>(step_));
   const std::string path = (fs::path(run_dir_) / "samples" / name).string();
-  write_png_grid(path, images, spec.num_classes > 0 ? sample.per_class : static_cast<int>(std::sqrt(sample.count)));
+  const PngImage grid =
+      png_grid(images, spec.num_classes > 0 ? sample.per_class : static_cast<int>(std::sqrt(sample.count)));
+  write_file_atomically(path, grid.bytes);
   log_info("wrote sample grid ", path);
+  events_->write_image(step_, "samples", grid);
 }
 
 void Trainer::evaluate(MetricsLog& metrics) {
@@ -229,6 +233,7 @@ void Trainer::evaluate(MetricsLog& metrics) {
   for (const auto& [name, value] : values) line += concat("  ", name, " ", value);
   log_info("evaluation at step ", step_, ":", line, "  (", format_duration(seconds), ")");
   values.push_back({"eval_s", seconds});
+  events_->write_scalars(step_, values);
   values.insert(values.end(), label_metrics_.begin(), label_metrics_.end());
   metrics.write(step_, values);
 }
@@ -317,6 +322,7 @@ RunOutcome Trainer::run(int64_t stop_after) {
   if (rank == 0) write_file_atomically((fs::path(run_dir_) / "config.yaml").string(), config_to_yaml(config_));
 
   MetricsLog metrics(rank == 0 ? (fs::path(run_dir_) / "metrics.jsonl").string() : std::string(), step_);
+  if (rank == 0) events_.emplace(tensorboard_directory_, step_);
   const int64_t last = stop_after >= 0 ? std::min(train.steps, step_ + stop_after) : train.steps;
   if (rank == 0)
     log_info("training ", store_.numel(), " parameters from step ", step_, " to ", last, ", global batch ",
@@ -360,6 +366,11 @@ RunOutcome Trainer::run(int64_t stop_after) {
           {"samples_seen", static_cast<double>(step_ * train.batch_size)},
           {"elapsed_s", std::chrono::duration<double>(now - run_start).count()}};
       if (world > 1) values.push_back({"reduction_wait_s", window_wait / timed_steps});
+      if (rank == 0) {
+        std::vector<std::pair<std::string, double>> scalars = values;
+        if (scaler_.dynamic()) scalars.push_back({"loss_scale", scaler_.scale()});
+        events_->write_scalars(step_, scalars);
+      }
       values.insert(values.end(), label_metrics_.begin(), label_metrics_.end());
       metrics.write(step_, values);
       window_start = now;

@@ -10,15 +10,17 @@
 // micro-step. With train.shard_optimizer (ZeRO-1) each rank keeps the Adam
 // moments of its shard of the parameters only: gradients are reduce-scattered,
 // each rank updates its shard, and the parameters are all-gathered. Rank 0
-// writes config.yaml, metrics, sample grids and checkpoints (which always hold
-// the whole state); every rank reads the checkpoint on resume, on any number
-// of ranks. A stop signal (stop_signal.h) on any rank stops all of them at
-// the next step boundary, after a checkpoint.
+// writes config.yaml, metrics (metrics.jsonl and TensorBoard event files),
+// sample grids and checkpoints (which always hold the whole state); every rank
+// reads the checkpoint on resume, on any number of ranks. A stop signal
+// (stop_signal.h) on any rank stops all of them at the next step boundary,
+// after a checkpoint.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +29,7 @@
 #include "distributed/gradient_reducer.h"
 #include "distributed/shard_layout.h"
 #include "io/checkpoint.h"
+#include "io/event_file_writer.h"
 #include "model/parameters.h"
 #include "model/unet.h"
 #include "optim/adamw.h"
@@ -68,14 +71,20 @@ class Trainer {
   void set_sampling_steps(int steps) { sampling_steps_ = steps; }
   // Prefixes the progress line (e.g. "stage 2/8") and adds these values to every metrics.jsonl line.
   void set_progress_label(std::string prefix, std::vector<std::pair<std::string, double>> metrics);
+  // Where the TensorBoard event files go (a directory TensorBoard shows as one run); RUN/tensorboard unless set.
+  void set_tensorboard_directory(std::string directory) { tensorboard_directory_ = std::move(directory); }
 
-  // What runs every train.eval_every steps on the first EMA rate's weights; its values go to metrics.jsonl.
+  // What runs every train.eval_every steps on the first EMA rate's weights; its values go to metrics.jsonl and
+  // TensorBoard.
   void set_evaluator(Evaluator evaluator) { evaluator_ = std::move(evaluator); }
   // Loads parameters, EMA, optimizer state and the step from a checkpoint (every rank reads it), warning
   // about every configuration key that differs from the checkpoint's.
   void resume_from(const std::string& checkpoint);
   // Writes RUN/config.yaml (only now, so that a failed resume leaves it as it was), then trains until
   // train.steps (or `stop_after` more steps when >= 0, for tests), or until a stop signal reaches any rank.
+  // Rank 0 logs to metrics.jsonl and to a new TensorBoard event file, each hiding what earlier runs logged
+  // after the step this one starts from. TensorBoard gets the metrics.jsonl values less set_progress_label's
+  // constants (plus loss_scale with fp16), and the sample grids as the image "samples".
   RunOutcome run(int64_t stop_after = -1);
 
   int64_t step() const { return step_; }
@@ -121,8 +130,10 @@ class Trainer {
   int sampling_steps_ = 0;                    // 0: not a distilled student
   std::string progress_prefix_;
   std::vector<std::pair<std::string, double>> label_metrics_;
-  DynamicLossScaler scaler_;     // fp16: dynamic; otherwise scale 1, still skipping non-finite steps
-  int64_t steps_per_epoch_ = 0;  // set by run() from the dataset; 0 before
+  std::string tensorboard_directory_;
+  std::optional<EventFileWriter> events_;  // rank 0's, opened by run()
+  DynamicLossScaler scaler_;               // fp16: dynamic; otherwise scale 1, still skipping non-finite steps
+  int64_t steps_per_epoch_ = 0;            // set by run() from the dataset; 0 before
   int64_t step_ = 0;
   double last_reduction_wait_ = 0.0;
   // The logging window: steps since the last metrics line, this rank's per-sample losses summed on the device

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "io/atomic_file.h"
+#include "io/event_file_writer.h"
 #include "io/hdf5.h"
 #include "tests/support/op_testing.h"
 #include "tests/support/scratch_directory.h"
@@ -124,6 +125,19 @@ TEST_F(WriteFailureTest, FailedWholeFileWriteNamesTheFileAndLeavesTheOldOne) {
   std::stringstream text;
   text << stream.rdbuf();
   EXPECT_EQ(text.str(), "old\n");
+}
+
+// An event file is appended to record by record: the record that does not fit is an error naming the file.
+TEST_F(WriteFailureTest, FailedEventWriteNamesTheFile) {
+  std::string path;
+  const std::string message = error_message([&] {
+    EventFileWriter writer(scratch_.path().string(), 0);
+    path = writer.path();
+    const FileSizeLimit limit(1024);
+    writer.write_scalars(1, {{"loss", 0.5}});
+    writer.write_image(1, "samples", PngImage{std::string(4096, 'x'), 64, 64, 1});
+  });
+  EXPECT_NE(message.find("cannot write " + path + ": File too large"), std::string::npos) << message;
 }
 
 }  // namespace
