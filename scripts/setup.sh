@@ -13,6 +13,7 @@ packages=(
   googletest libgtest-dev libbenchmark-dev
   clang-format  # scripts/check_format.sh
   dataset-fashion-mnist
+  python3-torch python3-venv  # tests/cli/test_diffusers.sh runs diffusers in a venv over Debian's torch
 )
 
 missing=()
