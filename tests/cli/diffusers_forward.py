@@ -6,7 +6,7 @@ import sys
 
 import torch
 from diffusers import UNet2DModel
-from safetensors.torch import save_file
+from safetensors.torch import save_file  # diffusers 0.27.2 reads safetensors only once this module is imported
 
 model_dir, io_path = sys.argv[1], sys.argv[2]
 classes = int(sys.argv[3]) if len(sys.argv) > 3 else 0
