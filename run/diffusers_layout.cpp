@@ -35,6 +35,7 @@ std::string norm_part(const std::string& part) {
   return part;
 }
 
+// Our ResBlock's parameters (model/res_block.h) and diffusers' ResnetBlock2D's.
 const std::map<std::string, std::string> kResBlockParts = {{"norm1.gamma", "norm1.weight"},
                                                            {"norm1.beta", "norm1.bias"},
                                                            {"conv1.weight", "conv1.weight"},
@@ -288,7 +289,8 @@ void check_diffusers_unet_config(const Json& theirs, const ModelConfig& model, c
   for (const auto& [key, expected] : ours.items()) {
     if (key == "_class_name" || key == "_diffusers_version" || key == "dropout") continue;
     const Json given = theirs.contains(key) ? theirs[key] : diffusers_default(key);
-    if (key == "sample_size" && given.is_null()) continue;
+    // diffusers also takes the size as [height, width].
+    if (key == "sample_size" && (given.is_null() || given == Json::array({expected, expected}))) continue;
     if (key == "norm_eps") {
       DIFFUSE_CHECK(given.is_number() && std::abs(given.get<double>() - expected.get<double>()) <= 1e-9, origin,
                     ": norm_eps is ", given.dump(), ", the config's model has ", expected.dump());

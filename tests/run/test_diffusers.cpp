@@ -166,6 +166,22 @@ TEST(Diffusers, ConfigJsonOfAnotherModelIsRefusedNamingTheKey) {
   EXPECT_NO_THROW(check_diffusers_unet_config(padded, load_config(kConfig).model, "x.json"));
 }
 
+TEST(Diffusers, ParameterWithoutADiffusersNameIsNamed) {
+  model::ParameterStore store;
+  store.declare("conv_in.weight", {8, 3, 3, 2}, {});
+  store.declare("down.0.block.0.emb_layers.weight", {8, 32}, {});
+  expect_error([&] { diffusers_tensors(store); }, {"parameter down.0.block.0.emb_layers.weight has no diffusers name"});
+}
+
+TEST(Diffusers, SampleSizeMayBeHeightAndWidth) {
+  const ModelConfig model = load_config(kConfig).model;
+  Json config = diffusers_unet_config(model);
+  config["sample_size"] = {8, 8};
+  EXPECT_NO_THROW(check_diffusers_unet_config(config, model, "x.json"));
+  config["sample_size"] = {8, 16};
+  expect_error([&] { check_diffusers_unet_config(config, model, "x.json"); }, {"sample_size is [8,16]"});
+}
+
 TEST(Diffusers, PickleOnlyDirectorySaysHowToConvert) {
   testing::ScratchDirectory scratch("diffusers");
   fs::create_directories(scratch.file("pickled"));
