@@ -26,6 +26,12 @@ void add_eval_command(CLI::App& app);
 // `diffuse train-classifier`: train the evaluation classifier and write it as a feature network file.
 void add_train_classifier_command(CLI::App& app);
 
+// `diffuse export --format diffusers`: a checkpoint's model as a Hugging Face diffusers UNet2DModel directory.
+void add_export_command(CLI::App& app);
+
+// `diffuse import`: a checkpoint at step 0 from a diffusers UNet2DModel directory.
+void add_import_command(CLI::App& app);
+
 // `diffuse bench train`: throughput and memory against the machine's GEMM peak.
 void add_bench_command(CLI::App& app);
 

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   diffuse::cli::add_bench_command(app);
   diffuse::cli::add_eval_command(app);
   diffuse::cli::add_train_classifier_command(app);
+  diffuse::cli::add_export_command(app);
+  diffuse::cli::add_import_command(app);
   try {
     mpi.start(argc, argv);
     app.parse(argc, argv);

@@ -13,7 +13,8 @@ packages=(
   googletest libgtest-dev libbenchmark-dev
   clang-format  # scripts/check_format.sh
   dataset-fashion-mnist
-  python3-venv  # tests/cli/test_tensorboard.sh reads event files with TensorBoard's own reader
+  python3-venv   # tests/cli/test_tensorboard.sh and test_diffusers.sh install their readers in a venv
+  python3-torch  # tests/cli/test_diffusers.sh runs diffusers over Debian's torch
 )
 
 missing=()

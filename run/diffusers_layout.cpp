@@ -1,0 +1,339 @@
+// Name, layout and config translation between our U-Net and diffusers' UNet2DModel.
+#include "run/diffusers_layout.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <utility>
+
+#include "core/error.h"
+#include "model/group_norm.h"
+
+namespace diffuse {
+
+namespace {
+
+bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
+
+// Splits "down.1.block.0.conv1.weight" after `parts` dots: ("down.1.block.0", "conv1.weight").
+std::pair<std::string, std::string> split_after(const std::string& name, int parts) {
+  size_t at = 0;
+  for (int i = 0; i < parts; ++i) {
+    at = name.find('.', at);
+    DIFFUSE_CHECK(at != std::string::npos, "parameter ", name, " has no diffusers name");
+    ++at;
+  }
+  return {name.substr(0, at - 1), name.substr(at)};
+}
+
+std::string norm_part(const std::string& part) {
+  if (part == "gamma") return "weight";
+  if (part == "beta") return "bias";
+  return part;
+}
+
+// Our ResBlock's parameters (model/res_block.h) and diffusers' ResnetBlock2D's.
+const std::map<std::string, std::string> kResBlockParts = {{"norm1.gamma", "norm1.weight"},
+                                                           {"norm1.beta", "norm1.bias"},
+                                                           {"conv1.weight", "conv1.weight"},
+                                                           {"conv1.bias", "conv1.bias"},
+                                                           {"temb_proj.weight", "time_emb_proj.weight"},
+                                                           {"temb_proj.bias", "time_emb_proj.bias"},
+                                                           {"norm2.gamma", "norm2.weight"},
+                                                           {"norm2.beta", "norm2.bias"},
+                                                           {"conv2.weight", "conv2.weight"},
+                                                           {"conv2.bias", "conv2.bias"},
+                                                           {"skip.weight", "conv_shortcut.weight"},
+                                                           {"skip.bias", "conv_shortcut.bias"}};
+
+class TensorList {
+ public:
+  explicit TensorList(std::vector<DiffusersTensor>& out) : out_(out) {}
+
+  // The whole parameter under `name`; 4-D weights become [out,in,kh,kw], or [out,in] when `linear`.
+  void whole(const model::Parameter& parameter, const std::string& name, bool linear = false) {
+    rows(parameter, name, "", 0, parameter.shape[0], linear);
+  }
+  void rows(const model::Parameter& parameter, const std::string& name, const std::string& legacy, int64_t first,
+            int64_t count, bool linear) {
+    Shape shape = parameter.shape;
+    shape[0] = count;
+    if (shape.size() == 4) shape = linear ? Shape{shape[0], shape[3]} : Shape{shape[0], shape[3], shape[1], shape[2]};
+    out_.push_back({name, legacy, parameter.name, first, count, shape});
+  }
+
+ private:
+  std::vector<DiffusersTensor>& out_;
+};
+
+void add_res_block(TensorList& list, const model::Parameter& parameter, const std::string& prefix,
+                   const std::string& part) {
+  const auto found = kResBlockParts.find(part);
+  DIFFUSE_CHECK(found != kResBlockParts.end(), "parameter ", parameter.name, " has no diffusers name");
+  list.whole(parameter, prefix + "." + found->second);
+}
+
+void add_attention(TensorList& list, const model::Parameter& parameter, const std::string& prefix,
+                   const std::string& part) {
+  const auto [layer, kind] = split_after(part, 1);
+  if (layer == "norm") {
+    list.whole(parameter, prefix + ".group_norm." + norm_part(kind));
+  } else if (layer == "qkv") {
+    const int64_t width = parameter.shape[0] / 3;
+    const char* current[] = {"to_q", "to_k", "to_v"};
+    const char* legacy[] = {"query", "key", "value"};
+    for (int i = 0; i < 3; ++i)
+      list.rows(parameter, prefix + "." + current[i] + "." + kind, prefix + "." + legacy[i] + "." + kind, i * width,
+                width, true);
+  } else if (layer == "proj") {
+    list.rows(parameter, prefix + ".to_out.0." + kind, prefix + ".proj_attn." + kind, 0, parameter.shape[0], true);
+  } else {
+    DIFFUSE_CHECK(false, "parameter ", parameter.name, " has no diffusers name");
+  }
+}
+
+// A parameter of a down or up level: "<path>.<level>.<block|attn>.<i>.<part>" or "<path>.<level>.<resample>.<part>".
+void add_level_parameter(TensorList& list, const model::Parameter& parameter, int levels) {
+  const auto [head, rest] = split_after(parameter.name, 3);  // "down.1.block", "0.conv1.weight"
+  const bool down = starts_with(head, "down.");
+  const int level = std::stoi(split_after(head, 1).second);
+  const std::string kind = split_after(head, 2).second;
+  const std::string block =
+      down ? "down_blocks." + std::to_string(level) : "up_blocks." + std::to_string(levels - 1 - level);
+  if (kind == "downsample" || kind == "upsample") {
+    list.whole(parameter, block + (down ? ".downsamplers.0.conv." : ".upsamplers.0.conv.") + rest);
+    return;
+  }
+  const auto [index, part] = split_after(rest, 1);
+  if (kind == "block") {
+    add_res_block(list, parameter, block + ".resnets." + index, part);
+  } else if (kind == "attn") {
+    add_attention(list, parameter, block + ".attentions." + index, part);
+  } else {
+    DIFFUSE_CHECK(false, "parameter ", parameter.name, " has no diffusers name");
+  }
+}
+
+void add_parameter(TensorList& list, const model::Parameter& parameter, int levels) {
+  const std::string& name = parameter.name;
+  if (starts_with(name, "time_embed.0.")) return list.whole(parameter, "time_embedding.linear_1." + name.substr(13));
+  if (starts_with(name, "time_embed.1.")) return list.whole(parameter, "time_embedding.linear_2." + name.substr(13));
+  if (name == "class_embed.weight") return list.whole(parameter, "class_embedding.weight");
+  if (starts_with(name, "conv_in.")) return list.whole(parameter, name);
+  if (starts_with(name, "out.norm.")) return list.whole(parameter, "conv_norm_out." + norm_part(name.substr(9)));
+  if (starts_with(name, "out.conv.")) return list.whole(parameter, "conv_out." + name.substr(9));
+  if (starts_with(name, "mid.block1.")) return add_res_block(list, parameter, "mid_block.resnets.0", name.substr(11));
+  if (starts_with(name, "mid.block2.")) return add_res_block(list, parameter, "mid_block.resnets.1", name.substr(11));
+  if (starts_with(name, "mid.attn.")) return add_attention(list, parameter, "mid_block.attentions.0", name.substr(9));
+  DIFFUSE_CHECK(starts_with(name, "down.") || starts_with(name, "up."), "parameter ", name, " has no diffusers name");
+  add_level_parameter(list, parameter, levels);
+}
+
+}  // namespace
+
+std::vector<DiffusersTensor> diffusers_tensors(const model::ParameterStore& store) {
+  // The levels are the down path's downsampling convs plus one.
+  int levels = 1;
+  for (int64_t i = 0; i < store.count(); ++i) {
+    const std::string& name = store.at(i).name;
+    if (starts_with(name, "down.") && name.find(".downsample.weight") != std::string::npos) ++levels;
+  }
+  std::vector<DiffusersTensor> tensors;
+  TensorList list(tensors);
+  for (int64_t i = 0; i < store.count(); ++i) add_parameter(list, store.at(i), levels);
+  return tensors;
+}
+
+Tensor to_diffusers(const DiffusersTensor& tensor, const Tensor& parameter) {
+  const Tensor rows = parameter.slice(tensor.first_row, tensor.first_row + tensor.rows);
+  Tensor out = Tensor::empty(tensor.shape);
+  if (parameter.rank() != 4 || tensor.shape.size() == 2) {  // same element order
+    std::memcpy(out.f32(), rows.f32(), static_cast<size_t>(rows.numel()) * sizeof(float));
+    return out;
+  }
+  // [out,kh,kw,in] -> [out,in,kh,kw]
+  const int64_t o_count = rows.dim(0), kh = rows.dim(1), kw = rows.dim(2), in = rows.dim(3);
+  const float* from = rows.f32();
+  float* to = out.f32();
+  for (int64_t o = 0; o < o_count; ++o)
+    for (int64_t y = 0; y < kh; ++y)
+      for (int64_t x = 0; x < kw; ++x)
+        for (int64_t c = 0; c < in; ++c) to[((o * in + c) * kh + y) * kw + x] = from[((o * kh + y) * kw + x) * in + c];
+  return out;
+}
+
+void from_diffusers(const DiffusersTensor& tensor, const Tensor& value, const Tensor& parameter) {
+  DIFFUSE_CHECK(value.shape() == tensor.shape, "diffusers tensor ", tensor.name, " has shape ", value.describe(),
+                ", the model needs ", Tensor::empty(tensor.shape).describe());
+  const Tensor rows = parameter.slice(tensor.first_row, tensor.first_row + tensor.rows);
+  if (parameter.rank() != 4 || tensor.shape.size() == 2) {
+    std::memcpy(rows.f32(), value.f32(), static_cast<size_t>(rows.numel()) * sizeof(float));
+    return;
+  }
+  const int64_t o_count = rows.dim(0), kh = rows.dim(1), kw = rows.dim(2), in = rows.dim(3);
+  const float* from = value.f32();
+  float* to = rows.f32();
+  for (int64_t o = 0; o < o_count; ++o)
+    for (int64_t y = 0; y < kh; ++y)
+      for (int64_t x = 0; x < kw; ++x)
+        for (int64_t c = 0; c < in; ++c) to[((o * kh + y) * kw + x) * in + c] = from[((o * in + c) * kh + y) * kw + x];
+}
+
+const std::vector<std::string>& diffusers_mapped_keys() {
+  static const std::vector<std::string> keys = {
+      "model.image_size", "model.image_channels", "model.channels", "model.channel_mults", "model.num_res_blocks",
+      "model.attention_resolutions", "model.dropout", "model.num_classes", "model.groups",
+      // The scheduler config's; the last two matter to training only.
+      "diffusion.schedule", "diffusion.timesteps", "diffusion.prediction", "diffusion.loss_weight",
+      "diffusion.class_dropout"};
+  return keys;
+}
+
+void check_expressible_in_diffusers(const Config& config) {
+  const YAML::Node ours = YAML::Load(config_to_yaml(config));
+  const YAML::Node defaults = YAML::Load(config_to_yaml(Config{}));
+  const auto& mapped = diffusers_mapped_keys();
+  for (const char* section : {"model", "diffusion"}) {
+    for (const auto& entry : ours[section]) {
+      const std::string key = std::string(section) + "." + entry.first.as<std::string>();
+      if (std::find(mapped.begin(), mapped.end(), key) != mapped.end()) continue;
+      DIFFUSE_CHECK(YAML::Dump(entry.second) == YAML::Dump(defaults[section][entry.first.as<std::string>()]), key,
+                    " = ", YAML::Dump(entry.second), " has no counterpart in diffusers' UNet2DModel export");
+    }
+  }
+}
+
+namespace {
+
+bool has_attention(const ModelConfig& model, int level) {
+  const auto& listed = model.attention_resolutions;
+  return std::find(listed.begin(), listed.end(), model.image_size >> level) != listed.end();
+}
+
+// UNet2DModel's defaults (diffusers 0.27) for the keys a config.json may leave out.
+Json diffusers_default(const std::string& key) {
+  static const Json defaults = {
+      {"in_channels", 3},
+      {"out_channels", 3},
+      {"center_input_sample", false},
+      {"time_embedding_type", "positional"},
+      {"freq_shift", 0},
+      {"flip_sin_to_cos", true},
+      {"down_block_types", {"DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"}},
+      {"up_block_types", {"AttnUpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"}},
+      {"block_out_channels", {224, 448, 672, 896}},
+      {"layers_per_block", 2},
+      {"mid_block_scale_factor", 1},
+      {"downsample_padding", 1},
+      {"downsample_type", "conv"},
+      {"upsample_type", "conv"},
+      {"act_fn", "silu"},
+      {"attention_head_dim", 8},
+      {"norm_num_groups", 32},
+      {"attn_norm_num_groups", nullptr},
+      {"norm_eps", 1e-5},
+      {"resnet_time_scale_shift", "default"},
+      {"add_attention", true},
+      {"class_embed_type", nullptr},
+      {"num_class_embeds", nullptr}};
+  return defaults.contains(key) ? defaults[key] : Json();
+}
+
+}  // namespace
+
+Json diffusers_unet_config(const ModelConfig& model) {
+  Json down_types = Json::array(), up_types = Json::array(), widths = Json::array();
+  const int levels = static_cast<int>(model.channel_mults.size());
+  for (int level = 0; level < levels; ++level) {
+    down_types.push_back(has_attention(model, level) ? "AttnDownBlock2D" : "DownBlock2D");
+    up_types.push_back(has_attention(model, levels - 1 - level) ? "AttnUpBlock2D" : "UpBlock2D");
+    widths.push_back(model.channels * model.channel_mults[static_cast<size_t>(level)]);
+  }
+  return {{"_class_name", "UNet2DModel"},
+          {"_diffusers_version", "0.27.2"},
+          {"sample_size", model.image_size},
+          {"in_channels", model.image_channels},
+          {"out_channels", model.image_channels},
+          {"center_input_sample", false},
+          {"time_embedding_type", "positional"},
+          {"freq_shift", 1},
+          {"flip_sin_to_cos", false},
+          {"down_block_types", down_types},
+          {"up_block_types", up_types},
+          {"block_out_channels", widths},
+          {"layers_per_block", model.num_res_blocks},
+          {"mid_block_scale_factor", 1},
+          {"downsample_padding", 1},
+          {"downsample_type", "conv"},
+          {"upsample_type", "conv"},
+          {"dropout", model.dropout},
+          {"act_fn", "silu"},
+          {"attention_head_dim", nullptr},
+          {"norm_num_groups", model.groups},
+          {"attn_norm_num_groups", nullptr},
+          {"norm_eps", round_to_significant_digits(model::kGroupNormEps, 6)},
+          {"resnet_time_scale_shift", "default"},
+          {"add_attention", true},
+          {"class_embed_type", nullptr},
+          {"num_class_embeds", model.num_classes > 0 ? Json(model.num_classes + 1) : Json()}};
+}
+
+void check_diffusers_unet_config(const Json& theirs, const ModelConfig& model, const std::string& origin) {
+  DIFFUSE_CHECK(theirs.is_object(), origin, " is not a JSON object");
+  const std::string class_name = theirs.value("_class_name", std::string("UNet2DModel"));
+  DIFFUSE_CHECK(class_name == "UNet2DModel", origin, " describes a ", class_name, ", not a UNet2DModel");
+  const Json ours = diffusers_unet_config(model);
+  for (const auto& [key, expected] : ours.items()) {
+    if (key == "_class_name" || key == "_diffusers_version" || key == "dropout") continue;
+    const Json given = theirs.contains(key) ? theirs[key] : diffusers_default(key);
+    // diffusers also takes the size as [height, width].
+    if (key == "sample_size" && (given.is_null() || given == Json::array({expected, expected}))) continue;
+    if (key == "norm_eps") {
+      DIFFUSE_CHECK(given.is_number() && std::abs(given.get<double>() - expected.get<double>()) <= 1e-9, origin,
+                    ": norm_eps is ", given.dump(), ", the config's model has ", expected.dump());
+      continue;
+    }
+    if (key == "attention_head_dim" && given.is_number_integer()) {
+      // One head per attention block: the head is as wide as every block with attention, and the mid block.
+      const int width = given.get<int>();
+      const int levels = static_cast<int>(model.channel_mults.size());
+      bool single_head = width == model.channels * model.channel_mults.back();
+      for (int level = 0; level < levels; ++level)
+        single_head = single_head && (!has_attention(model, level) ||
+                                      width == model.channels * model.channel_mults[static_cast<size_t>(level)]);
+      DIFFUSE_CHECK(single_head, origin, ": attention_head_dim ", width,
+                    " makes multi-head attention; the config's model has one head per attention block");
+      continue;
+    }
+    DIFFUSE_CHECK(given == expected, origin, ": ", key, " is ", given.dump(), ", the config's model has ",
+                  expected.dump());
+  }
+}
+
+Json diffusers_scheduler_config(const DiffusionConfig& diffusion, std::string& why_not) {
+  if (diffusion.schedule == ScheduleKind::CosineContinuous) {
+    why_not = "the cosine_continuous schedule is continuous-time, which DDPMScheduler cannot express";
+    return Json();
+  }
+  const char* prediction = diffusion.prediction == Prediction::Eps ? "epsilon"
+                           : diffusion.prediction == Prediction::V ? "v_prediction"
+                                                                   : "sample";
+  // Our discrete schedules are diffusers' "linear" (1e-4 to 0.02) and "squaredcos_cap_v2" (betas capped at 0.999).
+  return {{"_class_name", "DDPMScheduler"},
+          {"_diffusers_version", "0.27.2"},
+          {"num_train_timesteps", diffusion.timesteps},
+          {"beta_start", 0.0001},
+          {"beta_end", 0.02},
+          {"beta_schedule", diffusion.schedule == ScheduleKind::Linear ? "linear" : "squaredcos_cap_v2"},
+          {"prediction_type", prediction},
+          {"variance_type", "fixed_small"},
+          {"clip_sample", true},
+          {"clip_sample_range", 1.0},
+          {"timestep_spacing", "leading"},
+          {"steps_offset", 0}};
+}
+
+}  // namespace diffuse

@@ -1,0 +1,119 @@
+// Export to and import from diffusers UNet2DModel directories.
+#include "run/diffusers_transfer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "io/atomic_file.h"
+#include "io/checkpoint.h"
+#include "io/json.h"
+#include "io/output_path.h"
+#include "io/safetensors.h"
+#include "run/checkpoint_model.h"
+#include "run/config.h"
+#include "run/diffusers_layout.h"
+#include "run/model_setup.h"
+
+namespace diffuse {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kWeightsFile = "diffusion_pytorch_model.safetensors";
+
+Json read_json_file(const std::string& path) {
+  std::ifstream stream(path);
+  DIFFUSE_CHECK(stream, "cannot read ", path);
+  std::stringstream text;
+  text << stream.rdbuf();
+  try {
+    return Json::parse(text.str());
+  } catch (const Json::exception& error) {
+    DIFFUSE_CHECK(false, path, " is not valid JSON: ", error.what());
+  }
+  return Json();
+}
+
+}  // namespace
+
+void export_diffusers(const std::string& checkpoint, const std::string& ema, const std::string& out_dir) {
+  std::error_code error;
+  DIFFUSE_CHECK(!fs::exists(out_dir) || (fs::is_directory(out_dir) && fs::is_empty(out_dir, error)), "--out ", out_dir,
+                " exists and is not an empty directory; it is not overwritten");
+  const std::unique_ptr<CheckpointModel> loaded = load_checkpoint_model(checkpoint, ema);
+  check_expressible_in_diffusers(loaded->config);
+  std::vector<NamedTensor> tensors;
+  for (const DiffusersTensor& tensor : diffusers_tensors(loaded->store))
+    tensors.push_back({tensor.name, to_diffusers(tensor, loaded->store.value(tensor.parameter))});
+  std::string no_scheduler;
+  const Json scheduler = diffusers_scheduler_config(loaded->config.diffusion, no_scheduler);
+
+  fs::create_directories(out_dir, error);
+  DIFFUSE_CHECK(!error, "cannot create --out ", out_dir, ": ", error.message());
+  write_safetensors((fs::path(out_dir) / kWeightsFile).string(), tensors, {{"format", "pt"}});
+  write_json_file((fs::path(out_dir) / "config.json").string(), diffusers_unet_config(loaded->config.model));
+  if (scheduler.is_null()) {
+    log_warning("no scheduler_config.json written: ", no_scheduler);
+  } else {
+    write_json_file((fs::path(out_dir) / "scheduler_config.json").string(), scheduler);
+  }
+  log_info("wrote the UNet2DModel of ", checkpoint, " (", loaded->store.numel(), " parameters) to ", out_dir);
+}
+
+void import_diffusers(const std::string& from_dir, const std::string& config_path,
+                      const std::vector<std::string>& overrides, const std::string& out) {
+  check_output_path(out, "--out", {".h5"});
+  DIFFUSE_CHECK(!fs::exists(out), "--out ", out, " already exists; it is not overwritten");
+  const std::string weights = (fs::path(from_dir) / kWeightsFile).string();
+  if (!fs::exists(weights)) {
+    const bool pickle = fs::exists(fs::path(from_dir) / "diffusion_pytorch_model.bin");
+    DIFFUSE_CHECK(!pickle, from_dir,
+                  " holds only diffusion_pytorch_model.bin (a pickle, not read here): convert it to safetensors "
+                  "with python -c \"from diffusers import UNet2DModel; m = UNet2DModel.from_pretrained('",
+                  from_dir, "'); m.save_pretrained('", from_dir, "', safe_serialization=True)\"");
+    DIFFUSE_CHECK(false, from_dir, " has no ", kWeightsFile);
+  }
+  const Config config = load_config(config_path, overrides);
+  const std::string config_json = (fs::path(from_dir) / "config.json").string();
+  check_diffusers_unet_config(read_json_file(config_json), config.model, config_json);
+
+  model::ParameterStore store;
+  model::UNet unet(unet_spec(config.model), store);
+  store.finalize(Device::CPU);
+  const SafetensorsReader reader(weights);
+  std::set<std::string> unused;
+  for (const SafetensorsEntry& entry : reader.entries()) unused.insert(entry.name);
+  for (const DiffusersTensor& tensor : diffusers_tensors(store)) {
+    const std::string name = reader.contains(tensor.name) || tensor.legacy.empty() || !reader.contains(tensor.legacy)
+                                 ? tensor.name
+                                 : tensor.legacy;
+    DIFFUSE_CHECK(reader.contains(name), weights, " has no tensor ", tensor.name, " (", tensor.parameter,
+                  " of the config's model, ", Tensor::empty(tensor.shape).describe(), ")");
+    const Tensor value = reader.read_f32(name);
+    DIFFUSE_CHECK(value.shape() == tensor.shape, weights, ": tensor ", name, " is ", value.describe(),
+                  ", the config's model has ", Tensor::empty(tensor.shape).describe());
+    from_diffusers(tensor, value, store.value(tensor.parameter));
+    unused.erase(name);
+  }
+  DIFFUSE_CHECK(unused.empty(), weights, " has tensor ", unused.empty() ? "" : *unused.begin(),
+                " that the config's model does not have");
+
+  CheckpointMeta meta;
+  meta.seed = config.seed;
+  meta.config_yaml = config_to_yaml(config);
+  CheckpointBuffers buffers;
+  buffers.params = store.params();
+  for (const double rate : config.train.ema_rates) buffers.ema.emplace_back(rate, store.params());
+  buffers.adam_m = Tensor::zeros({store.numel()});
+  buffers.adam_v = Tensor::zeros({store.numel()});
+  write_checkpoint(out, checkpoint_layout(store), meta, buffers);
+  log_info("wrote ", out, " (step 0, ", store.numel(), " parameters) from ", from_dir);
+}
+
+}  // namespace diffuse
