@@ -33,6 +33,16 @@ TEST(Config, Cifar10DdpmConfigBuildsTheDdpmModel) {
   EXPECT_EQ(store.numel(), 35746307);
 }
 
+// EDM's CIFAR-10 recipe: the DDPM++-like network with every ADM option on, and the EDM formulation.
+TEST(Config, Cifar10EdmConfigBuildsItsNetwork) {
+  const Config config = load_config(std::string(DIFFUSE_SOURCE_DIR) + "/configs/cifar10_edm.yaml");
+  EXPECT_EQ(config.diffusion.formulation, Formulation::kEdm);
+  EXPECT_TRUE(config.model.scale_shift_norm && config.model.resblock_updown);
+  model::ParameterStore store;
+  const model::UNet unet(unet_spec(config.model), store);
+  EXPECT_EQ(store.numel(), 60863747);
+}
+
 // ADM's options default to DDPM's network; set, they reach the U-Net spec.
 TEST(Config, AdmModelKeys) {
   const ModelConfig defaults = parse_config("", "inline").model;
