@@ -104,8 +104,10 @@ void add_level_parameter(TensorList& list, const model::Parameter& parameter, in
   const std::string block =
       down ? "down_blocks." + std::to_string(level) : "up_blocks." + std::to_string(levels - 1 - level);
   if (kind == "downsample" || kind == "upsample") {
-    list.whole(parameter, block + (down ? ".downsamplers.0.conv." : ".upsamplers.0.conv.") + rest);
-    return;
+    const std::string resampler = block + (down ? ".downsamplers.0" : ".upsamplers.0");
+    // A conv's weight and bias, or with resblock_updown a ResBlock's parts (diffusers' "resnet" resamplers).
+    if (rest == "weight" || rest == "bias") return list.whole(parameter, resampler + ".conv." + rest);
+    return add_res_block(list, parameter, resampler, rest);
   }
   const auto [index, part] = split_after(rest, 1);
   if (kind == "block") {
@@ -135,11 +137,11 @@ void add_parameter(TensorList& list, const model::Parameter& parameter, int leve
 }  // namespace
 
 std::vector<DiffusersTensor> diffusers_tensors(const model::ParameterStore& store) {
-  // The levels are the down path's downsampling convs plus one.
+  // The levels are the down path's, "down.<level>.".
   int levels = 1;
   for (int64_t i = 0; i < store.count(); ++i) {
     const std::string& name = store.at(i).name;
-    if (starts_with(name, "down.") && name.find(".downsample.weight") != std::string::npos) ++levels;
+    if (starts_with(name, "down.")) levels = std::max(levels, std::stoi(split_after(name, 1).second) + 1);
   }
   std::vector<DiffusersTensor> tensors;
   TensorList list(tensors);
@@ -185,14 +187,56 @@ void from_diffusers(const DiffusersTensor& tensor, const Tensor& value, const Te
 const std::vector<std::string>& diffusers_mapped_keys() {
   static const std::vector<std::string> keys = {
       "model.image_size", "model.image_channels", "model.channels", "model.channel_mults", "model.num_res_blocks",
-      "model.attention_resolutions", "model.dropout", "model.num_classes", "model.groups",
-      // The scheduler config's; the last two matter to training only.
-      "diffusion.schedule", "diffusion.timesteps", "diffusion.prediction", "diffusion.loss_weight",
-      "diffusion.class_dropout"};
+      "model.attention_resolutions", "model.dropout", "model.num_classes", "model.groups", "model.scale_shift_norm",
+      "model.num_heads", "model.num_head_channels", "model.resblock_updown",
+      // The scheduler config's, or with formulation edm the preconditioning export describes (sigma_data);
+      // the loss weight, class dropout and EDM's training noise levels matter to training only.
+      "diffusion.schedule", "diffusion.timesteps", "diffusion.prediction", "diffusion.formulation",
+      "diffusion.sigma_data", "diffusion.loss_weight", "diffusion.min_snr_gamma", "diffusion.class_dropout",
+      "diffusion.p_mean", "diffusion.p_std"};
   return keys;
 }
 
+namespace {
+
+bool has_attention(const ModelConfig& model, int level) {
+  const auto& listed = model.attention_resolutions;
+  return std::find(listed.begin(), listed.end(), model.image_size >> level) != listed.end();
+}
+
+// The channel counts of the attention blocks: the levels with attention, and the middle block's (the last level's).
+std::vector<int> attention_widths(const ModelConfig& model) {
+  std::vector<int> widths;
+  for (size_t level = 0; level < model.channel_mults.size(); ++level)
+    if (has_attention(model, static_cast<int>(level))) widths.push_back(model.channels * model.channel_mults[level]);
+  widths.push_back(model.channels * model.channel_mults.back());
+  return widths;
+}
+
+// Our heads in an attention block of `width` channels (model/unet.h).
+int heads_of(const ModelConfig& model, int width) {
+  return model.num_head_channels > 0 ? width / model.num_head_channels : model.num_heads;
+}
+
+// UNet2DModel's attention_head_dim: the channels per head of every attention block, null meaning one head as wide
+// as each block. An Error when our heads are of different widths in different blocks, which diffusers cannot say.
+Json diffusers_attention_head_dim(const ModelConfig& model) {
+  if (model.num_head_channels > 0) return model.num_head_channels;
+  if (model.num_heads == 1) return Json();
+  const std::vector<int> widths = attention_widths(model);
+  const int head = widths.front() / model.num_heads;
+  for (const int width : widths)
+    DIFFUSE_CHECK(width / model.num_heads == head, "model.num_heads = ", model.num_heads, " makes attention heads of ",
+                  head, " and ", width / model.num_heads,
+                  " channels, but diffusers' UNet2DModel has one attention_head_dim (channels per head) for every "
+                  "attention block; model.num_head_channels sets that");
+  return head;
+}
+
+}  // namespace
+
 void check_expressible_in_diffusers(const Config& config) {
+  diffusers_attention_head_dim(config.model);
   const YAML::Node ours = YAML::Load(config_to_yaml(config));
   const YAML::Node defaults = YAML::Load(config_to_yaml(Config{}));
   const auto& mapped = diffusers_mapped_keys();
@@ -207,11 +251,6 @@ void check_expressible_in_diffusers(const Config& config) {
 }
 
 namespace {
-
-bool has_attention(const ModelConfig& model, int level) {
-  const auto& listed = model.attention_resolutions;
-  return std::find(listed.begin(), listed.end(), model.image_size >> level) != listed.end();
-}
 
 // UNet2DModel's defaults (diffusers 0.27) for the keys a config.json may leave out.
 Json diffusers_default(const std::string& key) {
@@ -247,9 +286,14 @@ Json diffusers_default(const std::string& key) {
 Json diffusers_unet_config(const ModelConfig& model) {
   Json down_types = Json::array(), up_types = Json::array(), widths = Json::array();
   const int levels = static_cast<int>(model.channel_mults.size());
+  // With resblock_updown the levels without attention resample with ResBlocks too (diffusers' DownBlock2D and
+  // UpBlock2D resample with convs whatever downsample_type and upsample_type say).
+  const char* plain_down = model.resblock_updown ? "ResnetDownsampleBlock2D" : "DownBlock2D";
+  const char* plain_up = model.resblock_updown ? "ResnetUpsampleBlock2D" : "UpBlock2D";
+  const char* resampler = model.resblock_updown ? "resnet" : "conv";
   for (int level = 0; level < levels; ++level) {
-    down_types.push_back(has_attention(model, level) ? "AttnDownBlock2D" : "DownBlock2D");
-    up_types.push_back(has_attention(model, levels - 1 - level) ? "AttnUpBlock2D" : "UpBlock2D");
+    down_types.push_back(has_attention(model, level) ? "AttnDownBlock2D" : plain_down);
+    up_types.push_back(has_attention(model, levels - 1 - level) ? "AttnUpBlock2D" : plain_up);
     widths.push_back(model.channels * model.channel_mults[static_cast<size_t>(level)]);
   }
   return {{"_class_name", "UNet2DModel"},
@@ -267,15 +311,16 @@ Json diffusers_unet_config(const ModelConfig& model) {
           {"layers_per_block", model.num_res_blocks},
           {"mid_block_scale_factor", 1},
           {"downsample_padding", 1},
-          {"downsample_type", "conv"},
-          {"upsample_type", "conv"},
+          {"downsample_type", resampler},
+          {"upsample_type", resampler},
           {"dropout", model.dropout},
           {"act_fn", "silu"},
-          {"attention_head_dim", nullptr},
+          {"attention_head_dim", diffusers_attention_head_dim(model)},
           {"norm_num_groups", model.groups},
-          {"attn_norm_num_groups", nullptr},
+          // null leaves the mid block's attention without GroupNorm unless resnet_time_scale_shift is "default".
+          {"attn_norm_num_groups", model.scale_shift_norm ? Json(model.groups) : Json()},
           {"norm_eps", round_to_significant_digits(model::kGroupNormEps, 6)},
-          {"resnet_time_scale_shift", "default"},
+          {"resnet_time_scale_shift", model.scale_shift_norm ? "scale_shift" : "default"},
           {"add_attention", true},
           {"class_embed_type", nullptr},
           {"num_class_embeds", model.num_classes > 0 ? Json(model.num_classes + 1) : Json()}};
@@ -296,16 +341,18 @@ void check_diffusers_unet_config(const Json& theirs, const ModelConfig& model, c
                     ": norm_eps is ", given.dump(), ", the config's model has ", expected.dump());
       continue;
     }
-    if (key == "attention_head_dim" && given.is_number_integer()) {
-      // One head per attention block: the head is as wide as every block with attention, and the mid block.
-      const int width = given.get<int>();
-      const int levels = static_cast<int>(model.channel_mults.size());
-      bool single_head = width == model.channels * model.channel_mults.back();
-      for (int level = 0; level < levels; ++level)
-        single_head = single_head && (!has_attention(model, level) ||
-                                      width == model.channels * model.channel_mults[static_cast<size_t>(level)]);
-      DIFFUSE_CHECK(single_head, origin, ": attention_head_dim ", width,
-                    " makes multi-head attention; the config's model has one head per attention block");
+    // With resnet_time_scale_shift "default" null means norm_num_groups.
+    if (key == "attn_norm_num_groups" && given == Json(model.groups)) continue;
+    if (key == "attention_head_dim" && (given.is_null() || given.is_number_integer())) {
+      // diffusers' attention block of C channels has C / attention_head_dim heads (one when null): every block
+      // (the mid block's too) must have our heads, whichever of num_heads or num_head_channels says so.
+      for (const int width : attention_widths(model)) {
+        const int head = given.is_null() ? width : given.get<int>();
+        const int heads = head > 0 && width % head == 0 ? width / head : 0;
+        DIFFUSE_CHECK(heads == heads_of(model, width), origin, ": attention_head_dim ", given.dump(), " makes ",
+                      heads > 0 ? concat(heads, " heads") : std::string("no whole heads"), " in the ", width,
+                      "-channel attention blocks; the config's model has ", heads_of(model, width));
+      }
       continue;
     }
     DIFFUSE_CHECK(given == expected, origin, ": ", key, " is ", given.dump(), ", the config's model has ",
@@ -314,6 +361,15 @@ void check_diffusers_unet_config(const Json& theirs, const ModelConfig& model, c
 }
 
 Json diffusers_scheduler_config(const DiffusionConfig& diffusion, std::string& why_not) {
+  if (diffusion.formulation == Formulation::kEdm) {
+    // diffusers' EDM schedulers precondition too, but feed the UNet c_noise itself, not our 250 c_noise + 500.
+    const double sd = diffusion.sigma_data;
+    why_not = concat("an EDM model needs its preconditioning around the UNet, D(x, sigma) = c_skip x + c_out ",
+                     "UNet(c_in x, 250 ln(sigma) / 4 + 500), c_skip = sd^2 / (sigma^2 + sd^2), c_out = sigma sd / ",
+                     "sqrt(sigma^2 + sd^2), c_in = 1 / sqrt(sigma^2 + sd^2), sd = sigma_data = ", sd,
+                     " (README: Moving models to and from diffusers)");
+    return Json();
+  }
   if (diffusion.schedule == ScheduleKind::CosineContinuous) {
     why_not = "the cosine_continuous schedule is continuous-time, which DDPMScheduler cannot express";
     return Json();

@@ -9,15 +9,24 @@
 //   num_class_embeds num_classes + 1 with class_embed_type null: an nn.Embedding added to the time MLP's output,
 //     as ours is (our last row, "no class", is diffusers' label num_classes);
 //   downsample_padding 1: our stride-2 conv pads 1 on every side (model/unet.h);
-//   attention_head_dim null: one head as wide as each block (ours is single-head);
+//   attention_head_dim: channels per head in every attention block (the mid block's too), so num_head_channels, or
+//     with num_heads the one width C / num_heads all blocks share (refused when they differ); null: one head as
+//     wide as each block (num_heads 1). Heads split q, k and v into consecutive channel slices, as ours;
+//   resnet_time_scale_shift "scale_shift" for scale_shift_norm: ResnetBlock2D's time_emb_proj gives 2*out values,
+//     chunked scale then shift, and norm2(h) * (1 + scale) + shift, as our ResBlock's AdaGN; with it
+//     attn_norm_num_groups groups, without which the mid block's attention would have no GroupNorm;
+//   downsample_type / upsample_type "resnet" for resblock_updown, with ResnetDownsampleBlock2D and
+//     ResnetUpsampleBlock2D at the levels without attention: a ResnetBlock2D with down / up resamples x and
+//     SiLU(norm1(x)) (2x2 average pool, nearest 2x) before conv1 and the skip, as ours;
 //   norm_num_groups groups, norm_eps 1e-6, act_fn "silu", layers_per_block num_res_blocks, mid block with attention.
 // Names: time_embed.{0,1} = time_embedding.linear_{1,2}; class_embed = class_embedding; conv_in; down.L.block.I =
 // down_blocks.L.resnets.I (norm1, conv1, temb_proj = time_emb_proj, norm2, conv2, skip = conv_shortcut);
 // down.L.attn.I = down_blocks.L.attentions.I (norm = group_norm, qkv = to_q + to_k + to_v, proj = to_out.0);
-// down.L.downsample = down_blocks.L.downsamplers.0.conv; mid.{block1,attn,block2} = mid_block.{resnets.0,
-// attentions.0,resnets.1}; up.L = up_blocks.(levels - 1 - L) with upsample = upsamplers.0.conv; out.norm =
-// conv_norm_out; out.conv = conv_out; gamma/beta = weight/bias. Conv weights are [out,in,kh,kw] there
-// ([out,kh,kw,in] here); the attention's 1x1 convs are Linear [out,in] there.
+// down.L.downsample = down_blocks.L.downsamplers.0.conv (with resblock_updown a ResBlock = downsamplers.0);
+// mid.{block1,attn,block2} = mid_block.{resnets.0,attentions.0,resnets.1}; up.L = up_blocks.(levels - 1 - L) with
+// upsample = upsamplers.0.conv (a ResBlock = upsamplers.0); out.norm = conv_norm_out; out.conv = conv_out;
+// gamma/beta = weight/bias. Conv weights are [out,in,kh,kw] there ([out,kh,kw,in] here); the attention's 1x1 convs
+// are Linear [out,in] there.
 #pragma once
 
 #include <cstdint>
@@ -63,7 +72,7 @@ Json diffusers_unet_config(const ModelConfig& model);
 void check_diffusers_unet_config(const Json& theirs, const ModelConfig& model, const std::string& origin);
 
 // The DDPMScheduler config of our schedule and prediction; a null Json with `why_not` set when diffusers'
-// schedulers cannot express it.
+// schedulers cannot express it (the continuous cosine schedule; EDM's preconditioning, which `why_not` spells out).
 Json diffusers_scheduler_config(const DiffusionConfig& diffusion, std::string& why_not);
 
 }  // namespace diffuse

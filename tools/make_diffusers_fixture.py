@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Writes tests/reference/diffusers_tiny/ with Hugging Face diffusers, for tests/run/test_diffusers.cpp:
+"""Writes tests/reference/diffusers_tiny/ and tests/reference/diffusers_tiny_adm/ with Hugging Face diffusers, for
+tests/run/test_diffusers.cpp. Each holds:
 
   model/config.json, model/diffusion_pytorch_model.safetensors
-      a UNet2DModel in diffuse's architecture (the model section of model.yaml, run/diffusers_layout.h), class-
-      conditional, every weight seeded random, saved by save_pretrained
+      a UNet2DModel in diffuse's architecture (the model section of the directory's model.yaml,
+      run/diffusers_layout.h), class-conditional, every weight seeded random, saved by save_pretrained;
+      diffusers_tiny_adm's has every ADM option on (scale_shift_norm, num_head_channels, resblock_updown)
   io.safetensors
       "sample" [2,2,8,8] (NCHW), "timestep" [2], "class_labels" [2] (as float32) and "output" [2,2,8,8], the model's
       output on them in float32
@@ -15,7 +17,7 @@ huggingface_hub 0.23.4, safetensors 0.4.3):
   apt-get install -y python3-torch python3-venv
   /usr/bin/python3 -m venv --system-site-packages /tmp/diffusers-venv
   /tmp/diffusers-venv/bin/pip install diffusers==0.27.2 huggingface_hub==0.23.4 safetensors==0.4.3
-  /tmp/diffusers-venv/bin/python tools/make_diffusers_fixture.py [--output tests/reference/diffusers_tiny]
+  /tmp/diffusers-venv/bin/python tools/make_diffusers_fixture.py [--output tests/reference]
 """
 import argparse
 import os
@@ -44,13 +46,28 @@ CONFIG = dict(
     num_class_embeds=4,  # 3 classes and "no class"
 )
 
+# diffusers_tiny_adm/model.yaml's: three levels so that every resampling block kind is there (attention at
+# resolution 4 only), scale_shift_norm as "scale_shift", num_head_channels 4 as attention_head_dim (4 heads in
+# the 16-channel blocks), resblock_updown as the "resnet" resamplers and the Resnet*sampleBlock2D blocks;
+# attn_norm_num_groups because without it a "scale_shift" model's mid-block attention has no GroupNorm.
+ADM_CONFIG = dict(
+    CONFIG,
+    down_block_types=("ResnetDownsampleBlock2D", "AttnDownBlock2D", "ResnetDownsampleBlock2D"),
+    up_block_types=("ResnetUpsampleBlock2D", "AttnUpBlock2D", "ResnetUpsampleBlock2D"),
+    block_out_channels=(8, 16, 16),
+    downsample_type="resnet",
+    upsample_type="resnet",
+    attention_head_dim=4,
+    resnet_time_scale_shift="scale_shift",
+    attn_norm_num_groups=4,
+)
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--output", default="tests/reference/diffusers_tiny")
-    output = parser.parse_args().output
+FIXTURES = {"diffusers_tiny": CONFIG, "diffusers_tiny_adm": ADM_CONFIG}
+
+
+def write_fixture(config, output):
     torch.manual_seed(0)
-    model = UNet2DModel(**CONFIG).eval()
+    model = UNet2DModel(**config).eval()
     with torch.no_grad():
         # Default inits leave norms at 1/0 and biases small: move everything so that every tensor matters.
         for parameter in model.parameters():
@@ -67,6 +84,14 @@ def main():
         os.path.join(output, "io.safetensors"),
         metadata={"format": "pt", "source": "make_diffusers_fixture.py"},
     )
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--output", default="tests/reference")
+    output = parser.parse_args().output
+    for name, config in FIXTURES.items():
+        write_fixture(config, os.path.join(output, name))
 
 
 if __name__ == "__main__":

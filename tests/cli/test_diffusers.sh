@@ -83,6 +83,30 @@ else
   fail "parameter count: $(cat "$work/python.log")"
 fi
 
+# Every ADM option on (scale_shift_norm, num_head_channels, resblock_updown): the committed fixture, imported and
+# exported again, loads in diffusers and computes our output.
+adm=$source_dir/tests/reference/diffusers_tiny_adm
+"$diffuse" import --from "$adm/model" --config "$adm/model.yaml" --out "$work/adm.h5" >/dev/null 2>&1
+"$diffuse" export --ckpt "$work/adm.h5" --format diffusers --out "$work/adm" >/dev/null 2>&1
+if "$python" "$forward" "$work/adm" "$work/adm_io.safetensors" 3 >"$work/adm.log" 2>&1 &&
+  "$compare" "$work/adm.h5" first "$work/adm_io.safetensors" >"$work/compare.log" 2>&1; then
+  pass "diffusers computes our output with every ADM option on ($(cat "$work/compare.log"))"
+else
+  fail "diffusers' output differs from ours (ADM options): $(tail -3 "$work/adm.log") $(cat "$work/compare.log")"
+fi
+
+# An EDM model: the UNet is exported, without a scheduler config, saying what must wrap it.
+sed -e 's/^  schedule: linear$/  formulation: edm/' -e '/^  timesteps:/d' -e '/^  prediction:/d' \
+  "$fixture/model.yaml" >"$work/edm.yaml"
+"$diffuse" import --from "$fixture/model" --config "$work/edm.yaml" --out "$work/edm.h5" >/dev/null 2>&1
+if "$diffuse" export --ckpt "$work/edm.h5" --format diffusers --out "$work/edm" >"$work/edm.log" 2>&1 &&
+  [[ -f $work/edm/config.json && ! -e $work/edm/scheduler_config.json ]] &&
+  grep -q "^warning: no scheduler_config.json written: an EDM model needs its preconditioning" "$work/edm.log"; then
+  pass "export of an EDM model writes no scheduler config and says why"
+else
+  fail "EDM export: $(cat "$work/edm.log") $(ls "$work/edm")"
+fi
+
 # Imported back: the same parameters, then fine-tuned (train --resume), sampled.
 "$diffuse" import --from "$work/exported" --config "$config" "${settings[@]}" --out "$work/imported.h5" >/dev/null 2>&1
 if "$compare" "$work/imported.h5" none "$work/io.safetensors" >/dev/null 2>&1; then

@@ -30,6 +30,8 @@ namespace fs = std::filesystem;
 const std::string kFixture = std::string(DIFFUSE_SOURCE_DIR) + "/tests/reference/diffusers_tiny";
 const std::string kModelDir = kFixture + "/model";
 const std::string kConfig = kFixture + "/model.yaml";
+// The same kind of fixture with every ADM option on: scale_shift_norm, num_head_channels, resblock_updown.
+const std::string kAdmFixture = std::string(DIFFUSE_SOURCE_DIR) + "/tests/reference/diffusers_tiny_adm";
 
 // Runs `action`, which must throw an Error whose message contains every one of `parts`.
 void expect_error(const std::function<void()>& action, const std::vector<std::string>& parts) {
@@ -56,6 +58,11 @@ std::string edited_model(const testing::ScratchDirectory& scratch,
   return dir;
 }
 
+Json read_json(const std::string& path) {
+  std::ifstream stream(path);
+  return Json::parse(stream);
+}
+
 Tensor parameters_of(const std::string& checkpoint) {
   return load_checkpoint_model(checkpoint, "none")->store.params();
 }
@@ -64,11 +71,12 @@ bool same_bits(const Tensor& a, const Tensor& b) {
   return a.numel() == b.numel() && std::memcmp(a.f32(), b.f32(), static_cast<size_t>(a.numel()) * 4) == 0;
 }
 
-TEST(Diffusers, ImportedFixtureGivesDiffusersOutput) {
+// Imports the fixture directory `fixture` and checks that our model computes diffusers' output on its inputs.
+void expect_import_gives_diffusers_output(const std::string& fixture) {
   testing::ScratchDirectory scratch("diffusers");
-  import_diffusers(kModelDir, kConfig, {}, scratch.file("imported.h5"));
+  import_diffusers(fixture + "/model", fixture + "/model.yaml", {}, scratch.file("imported.h5"));
   const auto loaded = load_checkpoint_model(scratch.file("imported.h5"), "none");
-  const SafetensorsReader io(kFixture + "/io.safetensors");
+  const SafetensorsReader io(fixture + "/io.safetensors");
   const Tensor ours = testing::nchw_forward(*loaded->unet, io);
   const Tensor theirs = io.read_f32("output");
   ASSERT_EQ(ours.shape(), theirs.shape());
@@ -79,6 +87,16 @@ TEST(Diffusers, ImportedFixtureGivesDiffusersOutput) {
   }
   EXPECT_GT(largest, 0.1f);
   EXPECT_LE(difference, 1e-4f * largest);
+}
+
+TEST(Diffusers, ImportedFixtureGivesDiffusersOutput) { expect_import_gives_diffusers_output(kFixture); }
+
+TEST(Diffusers, ImportedAdmFixtureGivesDiffusersOutput) {
+  const Json config = read_json(kAdmFixture + "/model/config.json");
+  ASSERT_EQ(config["resnet_time_scale_shift"], "scale_shift");
+  ASSERT_EQ(config["downsample_type"], "resnet");
+  ASSERT_EQ(config["attention_head_dim"], 4);
+  expect_import_gives_diffusers_output(kAdmFixture);
 }
 
 TEST(Diffusers, ImportedCheckpointStartsFreshWithEmaAtTheWeights) {
@@ -98,6 +116,89 @@ TEST(Diffusers, ExportThenImportGivesTheSameParameters) {
   EXPECT_TRUE(fs::exists(scratch.file("exported/scheduler_config.json")));
   import_diffusers(scratch.file("exported"), kConfig, {}, scratch.file("second.h5"));
   EXPECT_TRUE(same_bits(parameters_of(scratch.file("first.h5")), parameters_of(scratch.file("second.h5"))));
+}
+
+TEST(Diffusers, AdmExportThenImportGivesTheSameParametersAndConfig) {
+  testing::ScratchDirectory scratch("diffusers");
+  const std::string config = kAdmFixture + "/model.yaml";
+  import_diffusers(kAdmFixture + "/model", config, {}, scratch.file("first.h5"));
+  export_diffusers(scratch.file("first.h5"), "none", scratch.file("exported"));
+  // What diffusers wrote for this model, but for the version-dependent keys export leaves out.
+  Json theirs = read_json(kAdmFixture + "/model/config.json");
+  for (const char* key : {"_diffusers_version", "num_train_timesteps"}) theirs.erase(key);
+  Json ours = read_json(scratch.file("exported/config.json"));
+  ours.erase("_diffusers_version");
+  for (const auto& [key, value] : theirs.items()) EXPECT_EQ(ours[key], value) << key;
+  import_diffusers(scratch.file("exported"), config, {}, scratch.file("second.h5"));
+  EXPECT_TRUE(same_bits(parameters_of(scratch.file("first.h5")), parameters_of(scratch.file("second.h5"))));
+}
+
+TEST(Diffusers, NumHeadsMapsToTheHeadWidthItGivesEveryAttentionBlock) {
+  ModelConfig model = load_config(kConfig).model;  // attention in 16 channels at resolution 4 and the middle
+  model.num_heads = 4;
+  EXPECT_EQ(diffusers_unet_config(model)["attention_head_dim"], 4);
+  model.num_heads = 1;
+  model.num_head_channels = 8;
+  EXPECT_EQ(diffusers_unet_config(model)["attention_head_dim"], 8);
+  model.num_head_channels = 0;
+  EXPECT_TRUE(diffusers_unet_config(model)["attention_head_dim"].is_null());
+}
+
+TEST(Diffusers, NumHeadsOverBlocksOfDifferentWidthsIsRefusedByName) {
+  testing::ScratchDirectory scratch("diffusers");
+  const std::vector<std::string> heads = {"model.attention_resolutions=[8,4]", "model.num_heads=2"};
+  import_diffusers(kModelDir, kConfig, {}, scratch.file("single.h5"));
+  Config config = load_config(kConfig, heads);  // heads of 4 channels at resolution 8, of 8 at 4
+  expect_error([&] { check_expressible_in_diffusers(config); },
+               {"model.num_heads = 2 makes attention heads of 4 and 8 channels", "one attention_head_dim"});
+  expect_error([&] { import_diffusers(kModelDir, kConfig, heads, scratch.file("out.h5")); }, {"model.num_heads = 2"});
+  EXPECT_FALSE(fs::exists(scratch.file("out.h5")));
+  config.model.num_heads = 1;
+  config.model.num_head_channels = 4;  // the same width everywhere: fine
+  EXPECT_NO_THROW(check_expressible_in_diffusers(config));
+}
+
+TEST(Diffusers, ConfigJsonWithOtherAdmOptionsIsRefusedNamingTheKey) {
+  const ModelConfig adm = load_config(kAdmFixture + "/model.yaml").model;
+  ModelConfig plain = adm;
+  plain.scale_shift_norm = false;
+  expect_error([&] { check_diffusers_unet_config(diffusers_unet_config(adm), plain, "x.json"); },
+               {"x.json: resnet_time_scale_shift is \"scale_shift\", the config's model has \"default\""});
+  plain = adm;
+  plain.resblock_updown = false;
+  expect_error([&] { check_diffusers_unet_config(diffusers_unet_config(adm), plain, "x.json"); },
+               {"x.json: down_block_types is"});
+  plain = adm;
+  plain.num_head_channels = 8;  // 2 heads where the directory has 4
+  expect_error(
+      [&] { check_diffusers_unet_config(diffusers_unet_config(adm), plain, "x.json"); },
+      {"x.json: attention_head_dim 4 makes 4 heads in the 16-channel attention blocks; the config's model has 2"});
+}
+
+TEST(Diffusers, EdmModelExportsWithoutSchedulerConfigAndImportsAlike) {
+  testing::ScratchDirectory scratch("diffusers");
+  // EDM's keys replace the VP ones (run/config.cpp): the fixture's schedule, prediction and timesteps go.
+  const std::string config = scratch.file("edm.yaml");
+  {
+    YAML::Node yaml = YAML::LoadFile(kConfig);
+    yaml["diffusion"] = YAML::Load("{formulation: edm, sigma_data: 0.6}");
+    std::ofstream(config) << yaml;
+  }
+  import_diffusers(kModelDir, config, {}, scratch.file("edm.h5"));
+  import_diffusers(kModelDir, kConfig, {}, scratch.file("vp.h5"));
+  EXPECT_EQ(load_checkpoint_model(scratch.file("edm.h5"), "none")->config.diffusion.formulation, Formulation::kEdm);
+  EXPECT_TRUE(same_bits(parameters_of(scratch.file("edm.h5")), parameters_of(scratch.file("vp.h5"))));
+
+  export_diffusers(scratch.file("edm.h5"), "none", scratch.file("exported"));
+  EXPECT_TRUE(fs::exists(scratch.file("exported/config.json")));
+  EXPECT_FALSE(fs::exists(scratch.file("exported/scheduler_config.json")));
+  import_diffusers(scratch.file("exported"), config, {}, scratch.file("again.h5"));
+  EXPECT_TRUE(same_bits(parameters_of(scratch.file("edm.h5")), parameters_of(scratch.file("again.h5"))));
+
+  std::string why_not;
+  EXPECT_TRUE(diffusers_scheduler_config(load_config(config).diffusion, why_not).is_null());
+  EXPECT_NE(why_not.find("250 ln(sigma) / 4 + 500"), std::string::npos) << why_not;
+  EXPECT_NE(why_not.find("sigma_data = 0.6"), std::string::npos) << why_not;
 }
 
 TEST(Diffusers, LegacyAttentionNamesImportAlike) {
@@ -225,6 +326,15 @@ TEST(Diffusers, EveryModelAndDiffusionSettingIsMapped) {
       EXPECT_NE(std::find(mapped.begin(), mapped.end(), key), mapped.end()) << key << " is not mapped";
     }
   EXPECT_NO_THROW(check_expressible_in_diffusers(Config{}));
+}
+
+// Settings that only change training export as they are.
+TEST(Diffusers, TrainingOnlySettingsExport) {
+  Config config;
+  config.diffusion.loss_weight = LossWeighting::MinSnr;
+  config.diffusion.min_snr_gamma = 3.0;
+  config.diffusion.class_dropout = 0.2;
+  EXPECT_NO_THROW(check_expressible_in_diffusers(config));
 }
 
 }  // namespace
