@@ -4,20 +4,18 @@
 // in place as column slices of qkv (leading dimension 3C); the GEMM threads
 // each per-(sample, head) product and OpenMP the row-wise softmax between them.
 #include <algorithm>
-#include <cmath>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/gemm.h"
 #include "core/cpu/parallel.h"
 #include "core/math/exp.h"
+#include "core/math/score_scale.h"
 
 namespace diffuse::cpu {
 
 namespace {
 
 thread_local ScratchBuffer score_grad_buffer;
-
-float score_scale(int64_t channels) { return channels > 0 ? 1.0f / std::sqrt(static_cast<float>(channels)) : 1.0f; }
 
 // Each of `count` rows of `width` scores becomes its softmax; the row max is subtracted so exp cannot overflow.
 // The loops vectorize: exp_vectorizable instead of libm's, and simd reductions (their order is fixed by the

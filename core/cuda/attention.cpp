@@ -8,18 +8,15 @@
 // In bf16/fp16 the GEMMs read operand copies (qkv, dout, probs and the score
 // gradients rounded once) and write fp32: probs, the softmax and the row dots
 // stay fp32, as on the CPU.
-#include <cmath>
-
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/gemm.h"
 #include "core/cuda/kernels.h"
+#include "core/math/score_scale.h"
 #include "core/matmul_precision.h"
 
 namespace diffuse::cuda {
 
 namespace {
-
-float score_scale(int64_t channels) { return channels > 0 ? 1.0f / std::sqrt(static_cast<float>(channels)) : 1.0f; }
 
 // Element offset of a typed pointer, for the q / k / v column slices.
 const void* offset(const Tensor& tensor, int64_t elements) {
