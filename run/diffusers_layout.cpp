@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -281,6 +282,14 @@ Json diffusers_default(const std::string& key) {
   return defaults.contains(key) ? defaults[key] : Json();
 }
 
+// Whether `value` is a whole number that int holds (get<int> would silently cut a larger one).
+bool holds_int(const Json& value) {
+  if (value.is_number_unsigned())
+    return value.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int>::max());
+  return value.is_number_integer() && value.get<int64_t>() >= std::numeric_limits<int>::min() &&
+         value.get<int64_t>() <= std::numeric_limits<int>::max();
+}
+
 }  // namespace
 
 Json diffusers_unet_config(const ModelConfig& model) {
@@ -328,8 +337,10 @@ Json diffusers_unet_config(const ModelConfig& model) {
 
 void check_diffusers_unet_config(const Json& theirs, const ModelConfig& model, const std::string& origin) {
   DIFFUSE_CHECK(theirs.is_object(), origin, " is not a JSON object");
-  const std::string class_name = theirs.value("_class_name", std::string("UNet2DModel"));
-  DIFFUSE_CHECK(class_name == "UNet2DModel", origin, " describes a ", class_name, ", not a UNet2DModel");
+  const Json class_name = theirs.contains("_class_name") ? theirs["_class_name"] : Json("UNet2DModel");
+  DIFFUSE_CHECK(class_name.is_string(), origin, ": _class_name is ", class_name.dump(), ", not a class name");
+  DIFFUSE_CHECK(class_name == "UNet2DModel", origin, " describes a ", class_name.get<std::string>(),
+                ", not a UNet2DModel");
   const Json ours = diffusers_unet_config(model);
   for (const auto& [key, expected] : ours.items()) {
     if (key == "_class_name" || key == "_diffusers_version" || key == "dropout") continue;
@@ -344,6 +355,8 @@ void check_diffusers_unet_config(const Json& theirs, const ModelConfig& model, c
     // With resnet_time_scale_shift "default" null means norm_num_groups.
     if (key == "attn_norm_num_groups" && given == Json(model.groups)) continue;
     if (key == "attention_head_dim" && (given.is_null() || given.is_number_integer())) {
+      DIFFUSE_CHECK(given.is_null() || holds_int(given), origin, ": attention_head_dim is ", given.dump(),
+                    ", not a head width");
       // diffusers' attention block of C channels has C / attention_head_dim heads (one when null): every block
       // (the mid block's too) must have our heads, whichever of num_heads or num_head_channels says so.
       for (const int width : attention_widths(model)) {

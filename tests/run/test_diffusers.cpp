@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -265,6 +266,20 @@ TEST(Diffusers, ConfigJsonOfAnotherModelIsRefusedNamingTheKey) {
                {"attention_head_dim 8"});
   padded["attention_head_dim"] = 16;  // one head everywhere, as ours
   EXPECT_NO_THROW(check_diffusers_unet_config(padded, load_config(kConfig).model, "x.json"));
+}
+
+TEST(Diffusers, ConfigJsonValuesOfTheWrongTypeAreRefusedNamingTheKey) {
+  const ModelConfig model = load_config(kConfig).model;
+  Json wrong = diffusers_unet_config(model);
+  wrong["_class_name"] = 5;
+  expect_error([&] { check_diffusers_unet_config(wrong, model, "x.json"); }, {"x.json: _class_name is 5"});
+  wrong = diffusers_unet_config(model);
+  wrong["attention_head_dim"] = (int64_t{1} << 32) + 16;  // 16, the fixture's head width, were it cut to 32 bits
+  expect_error([&] { check_diffusers_unet_config(wrong, model, "x.json"); },
+               {"x.json: attention_head_dim is 4294967312"});
+  wrong["attention_head_dim"] = std::numeric_limits<uint64_t>::max();
+  expect_error([&] { check_diffusers_unet_config(wrong, model, "x.json"); },
+               {"x.json: attention_head_dim is 18446744073709551615"});
 }
 
 TEST(Diffusers, ParameterWithoutADiffusersNameIsNamed) {
