@@ -405,4 +405,15 @@ Json diffusers_scheduler_config(const DiffusionConfig& diffusion, std::string& w
           {"steps_offset", 0}};
 }
 
+void check_diffusers_scheduler_config(const Json& theirs, const Json& ours, const std::string& origin) {
+  DIFFUSE_CHECK(theirs.is_object(), origin, " is not a JSON object");
+  // DDPMScheduler's defaults; the other keys shape sampling, not what the network learnt.
+  const Json defaults = {{"prediction_type", "epsilon"}, {"beta_schedule", "linear"}, {"num_train_timesteps", 1000}};
+  for (const auto& [key, fallback] : defaults.items()) {
+    const Json given = theirs.contains(key) ? theirs[key] : fallback;
+    DIFFUSE_CHECK(given == ours[key], origin, ": ", key, " is ", given.dump(), ", the config's model has ",
+                  ours[key].dump());
+  }
+}
+
 }  // namespace diffuse

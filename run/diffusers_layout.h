@@ -74,5 +74,9 @@ void check_diffusers_unet_config(const Json& theirs, const ModelConfig& model, c
 // The DDPMScheduler config of our schedule and prediction; a null Json with `why_not` set when diffusers'
 // schedulers cannot express it (the continuous cosine schedule; EDM's preconditioning, which `why_not` spells out).
 Json diffusers_scheduler_config(const DiffusionConfig& diffusion, std::string& why_not);
+// An Error naming `origin` and the first of prediction_type, beta_schedule and num_train_timesteps in which
+// `theirs` (a scheduler_config.json, absent keys taking DDPMScheduler's defaults) differs from `ours`, what
+// diffusers_scheduler_config writes for the config's schedule.
+void check_diffusers_scheduler_config(const Json& theirs, const Json& ours, const std::string& origin);
 
 }  // namespace diffuse

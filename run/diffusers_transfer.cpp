@@ -26,6 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kWeightsFile = "diffusion_pytorch_model.safetensors";
+constexpr const char* kSchedulerFile = "scheduler_config.json";
 
 Json read_json_file(const std::string& path) {
   std::ifstream stream(path);
@@ -38,6 +39,23 @@ Json read_json_file(const std::string& path) {
     DIFFUSE_CHECK(false, path, " is not valid JSON: ", error.what());
   }
   return Json();
+}
+
+// Refuses a scheduler_config.json in `from_dir` that describes another schedule or prediction than what export
+// would write for `diffusion`; one is ignored where export writes none (diffusers' schedulers cannot express it).
+void check_scheduler_config(const std::string& from_dir, const DiffusionConfig& diffusion) {
+  const std::string path = (fs::path(from_dir) / kSchedulerFile).string();
+  std::error_code error;
+  const bool present = fs::exists(path, error);
+  DIFFUSE_CHECK(!error, "cannot look for ", path, ": ", error.message());
+  if (!present) return;
+  std::string no_scheduler;
+  const Json ours = diffusers_scheduler_config(diffusion, no_scheduler);
+  if (ours.is_null()) {
+    log_warning("ignoring ", path, ": ", no_scheduler);
+    return;
+  }
+  check_diffusers_scheduler_config(read_json_file(path), ours, path);
 }
 
 }  // namespace
@@ -61,7 +79,7 @@ void export_diffusers(const std::string& checkpoint, const std::string& ema, con
   if (scheduler.is_null()) {
     log_warning("no scheduler_config.json written: ", no_scheduler);
   } else {
-    write_json_file((fs::path(out_dir) / "scheduler_config.json").string(), scheduler);
+    write_json_file((fs::path(out_dir) / kSchedulerFile).string(), scheduler);
   }
   log_info("wrote the UNet2DModel of ", checkpoint, " (", loaded->store.numel(), " parameters) to ", out_dir);
 }
@@ -82,6 +100,7 @@ void import_diffusers(const std::string& from_dir, const std::string& config_pat
   const Config config = load_config(config_path, overrides);
   const std::string config_json = (fs::path(from_dir) / "config.json").string();
   check_diffusers_unet_config(read_json_file(config_json), config.model, config_json);
+  check_scheduler_config(from_dir, config.diffusion);
 
   model::ParameterStore store;
   model::UNet unet(unet_spec(config.model), store);

@@ -282,6 +282,46 @@ TEST(Diffusers, ConfigJsonValuesOfTheWrongTypeAreRefusedNamingTheKey) {
                {"x.json: attention_head_dim is 18446744073709551615"});
 }
 
+// A copy of the fixture's model directory in `scratch` with the scheduler_config.json `scheduler`.
+std::string model_with_scheduler(const testing::ScratchDirectory& scratch, const Json& scheduler) {
+  const std::string dir = scratch.file("scheduled");
+  fs::create_directories(dir);
+  for (const char* file : {"config.json", "diffusion_pytorch_model.safetensors"})
+    fs::copy_file(kModelDir + "/" + file, dir + "/" + file);
+  std::ofstream(dir + "/scheduler_config.json") << scheduler.dump(2);
+  return dir;
+}
+
+TEST(Diffusers, SchedulerConfigOfAnotherScheduleIsRefusedNamingTheKey) {
+  testing::ScratchDirectory scratch("diffusers");
+  std::string why_not;
+  const Json ours = diffusers_scheduler_config(load_config(kConfig).diffusion, why_not);
+  import_diffusers(model_with_scheduler(scratch, ours), kConfig, {}, scratch.file("same.h5"));
+  for (const auto& [key, value] : std::vector<std::pair<std::string, Json>>{
+           {"prediction_type", "v_prediction"}, {"beta_schedule", "squaredcos_cap_v2"}, {"num_train_timesteps", 500}}) {
+    testing::ScratchDirectory other("diffusers");
+    Json theirs = ours;
+    theirs[key] = value;
+    const std::string dir = model_with_scheduler(other, theirs);
+    expect_error([&] { import_diffusers(dir, kConfig, {}, other.file("out.h5")); },
+                 {dir + "/scheduler_config.json: " + key + " is " + value.dump() + ", the config's model has " +
+                  ours[key].dump()});
+    EXPECT_FALSE(fs::exists(other.file("out.h5")));
+  }
+  // diffusers' defaults stand for absent keys: "linear" and 1000 steps are the fixture's.
+  testing::ScratchDirectory sparse("diffusers");
+  const std::string dir = model_with_scheduler(sparse, {{"prediction_type", "sample"}});
+  expect_error([&] { import_diffusers(dir, kConfig, {}, sparse.file("out.h5")); },
+               {"prediction_type is \"sample\", the config's model has \"epsilon\""});
+}
+
+TEST(Diffusers, SchedulerConfigIsIgnoredForAScheduleWithoutOne) {
+  testing::ScratchDirectory scratch("diffusers");
+  const std::string dir = model_with_scheduler(scratch, {{"prediction_type", "v_prediction"}});
+  import_diffusers(dir, kConfig, {"diffusion.schedule=cosine_continuous"}, scratch.file("out.h5"));
+  EXPECT_TRUE(fs::exists(scratch.file("out.h5")));
+}
+
 TEST(Diffusers, ParameterWithoutADiffusersNameIsNamed) {
   model::ParameterStore store;
   store.declare("conv_in.weight", {8, 3, 3, 2}, {});
