@@ -31,8 +31,12 @@ std::string check_output_path(const std::string& path, const std::string& flag,
                 joined(extensions));
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   const std::filesystem::path directory = parent.empty() ? std::filesystem::path(".") : parent;
-  DIFFUSE_CHECK(std::filesystem::is_directory(directory), flag, " ", path, ": directory ", directory.string(),
-                std::filesystem::exists(directory) ? " is not a directory" : " does not exist");
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(directory, error);
+  DIFFUSE_CHECK(std::filesystem::is_directory(status), flag, " ", path, ": directory ", directory.string(),
+                status.type() == std::filesystem::file_type::not_found ? " does not exist"
+                : error                                                ? " cannot be looked at: " + error.message()
+                                                                       : " is not a directory");
   DIFFUSE_CHECK(::access(directory.c_str(), W_OK | X_OK) == 0, flag, " ", path, ": directory ", directory.string(),
                 " is not writable");
   return extension == extensions.end() ? std::string() : *extension;

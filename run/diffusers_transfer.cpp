@@ -1,6 +1,8 @@
 // Export to and import from diffusers UNet2DModel directories.
 #include "run/diffusers_transfer.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -28,6 +30,28 @@ namespace fs = std::filesystem;
 constexpr const char* kWeightsFile = "diffusion_pytorch_model.safetensors";
 constexpr const char* kSchedulerFile = "scheduler_config.json";
 
+// fs::exists and fs::is_empty whose failures (a path through a symlink loop, an unreadable directory) are Errors
+// naming the path rather than filesystem_errors.
+bool path_exists(const fs::path& path) {
+  std::error_code error;
+  const bool found = fs::exists(path, error);
+  DIFFUSE_CHECK(!error, "cannot look for ", path.string(), ": ", error.message());
+  return found;
+}
+bool is_empty_directory(const fs::path& path) {
+  std::error_code error;
+  const bool empty = fs::is_directory(path, error) && fs::is_empty(path, error);
+  DIFFUSE_CHECK(!error, "cannot look into ", path.string(), ": ", error.message());
+  return empty;
+}
+
+// `path` without trailing separators ("out/" is "out"), so that its parent is the directory holding it.
+fs::path without_trailing_separator(const std::string& path) {
+  fs::path trimmed(path);
+  while (!trimmed.has_filename() && trimmed.has_relative_path()) trimmed = trimmed.parent_path();
+  return trimmed;
+}
+
 Json read_json_file(const std::string& path) {
   std::ifstream stream(path);
   DIFFUSE_CHECK(stream, "cannot read ", path);
@@ -45,10 +69,7 @@ Json read_json_file(const std::string& path) {
 // would write for `diffusion`; one is ignored where export writes none (diffusers' schedulers cannot express it).
 void check_scheduler_config(const std::string& from_dir, const DiffusionConfig& diffusion) {
   const std::string path = (fs::path(from_dir) / kSchedulerFile).string();
-  std::error_code error;
-  const bool present = fs::exists(path, error);
-  DIFFUSE_CHECK(!error, "cannot look for ", path, ": ", error.message());
-  if (!present) return;
+  if (!path_exists(path)) return;
   std::string no_scheduler;
   const Json ours = diffusers_scheduler_config(diffusion, no_scheduler);
   if (ours.is_null()) {
@@ -61,8 +82,9 @@ void check_scheduler_config(const std::string& from_dir, const DiffusionConfig& 
 }  // namespace
 
 void export_diffusers(const std::string& checkpoint, const std::string& ema, const std::string& out_dir) {
-  std::error_code error;
-  DIFFUSE_CHECK(!fs::exists(out_dir) || (fs::is_directory(out_dir) && fs::is_empty(out_dir, error)), "--out ", out_dir,
+  const fs::path out = without_trailing_separator(out_dir);
+  check_output_path(out.string(), "--out", {});
+  DIFFUSE_CHECK(!path_exists(out) || is_empty_directory(out), "--out ", out_dir,
                 " exists and is not an empty directory; it is not overwritten");
   const std::unique_ptr<CheckpointModel> loaded = load_checkpoint_model(checkpoint, ema);
   check_expressible_in_diffusers(loaded->config);
@@ -72,25 +94,32 @@ void export_diffusers(const std::string& checkpoint, const std::string& ema, con
   std::string no_scheduler;
   const Json scheduler = diffusers_scheduler_config(loaded->config.diffusion, no_scheduler);
 
-  fs::create_directories(out_dir, error);
-  DIFFUSE_CHECK(!error, "cannot create --out ", out_dir, ": ", error.message());
-  write_safetensors((fs::path(out_dir) / kWeightsFile).string(), tensors, {{"format", "pt"}});
-  write_json_file((fs::path(out_dir) / "config.json").string(), diffusers_unet_config(loaded->config.model));
-  if (scheduler.is_null()) {
-    log_warning("no scheduler_config.json written: ", no_scheduler);
-  } else {
-    write_json_file((fs::path(out_dir) / kSchedulerFile).string(), scheduler);
+  // The files go into a sibling directory that becomes --out only when whole, so a failure leaves nothing.
+  const fs::path staging = out.parent_path() / concat(".", out.filename().string(), ".tmp-", ::getpid());
+  std::error_code error;
+  DIFFUSE_CHECK(fs::create_directory(staging, error), "cannot create ", staging.string(), ": ",
+                error ? error.message() : "it exists");
+  try {
+    write_safetensors((staging / kWeightsFile).string(), tensors, {{"format", "pt"}});
+    write_json_file((staging / "config.json").string(), diffusers_unet_config(loaded->config.model));
+    if (!scheduler.is_null()) write_json_file((staging / kSchedulerFile).string(), scheduler);
+    fs::rename(staging, out, error);  // replaces an empty --out directory
+    DIFFUSE_CHECK(!error, "cannot rename ", staging.string(), " to --out ", out_dir, ": ", error.message());
+  } catch (...) {
+    fs::remove_all(staging, error);
+    throw;
   }
+  if (scheduler.is_null()) log_warning("no scheduler_config.json written: ", no_scheduler);
   log_info("wrote the UNet2DModel of ", checkpoint, " (", loaded->store.numel(), " parameters) to ", out_dir);
 }
 
 void import_diffusers(const std::string& from_dir, const std::string& config_path,
                       const std::vector<std::string>& overrides, const std::string& out) {
   check_output_path(out, "--out", {".h5"});
-  DIFFUSE_CHECK(!fs::exists(out), "--out ", out, " already exists; it is not overwritten");
+  DIFFUSE_CHECK(!path_exists(out), "--out ", out, " already exists; it is not overwritten");
   const std::string weights = (fs::path(from_dir) / kWeightsFile).string();
-  if (!fs::exists(weights)) {
-    const bool pickle = fs::exists(fs::path(from_dir) / "diffusion_pytorch_model.bin");
+  if (!path_exists(weights)) {
+    const bool pickle = path_exists(fs::path(from_dir) / "diffusion_pytorch_model.bin");
     DIFFUSE_CHECK(!pickle, from_dir,
                   " holds only diffusion_pytorch_model.bin (a pickle, not read here): convert it to safetensors "
                   "with python -c \"from diffusers import UNet2DModel; m = UNet2DModel.from_pretrained('",

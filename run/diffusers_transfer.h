@@ -9,8 +9,9 @@ namespace diffuse {
 
 // Writes out_dir/diffusion_pytorch_model.safetensors, out_dir/config.json and, where diffusers can express our
 // schedule, out_dir/scheduler_config.json, from the weights `ema` ("first", "none" or a rate, as `diffuse sample`
-// takes them) of `checkpoint`. out_dir must not exist or be empty; a model or setting UNet2DModel cannot express
-// is an Error naming it, before anything is written.
+// takes them) of `checkpoint`. out_dir must not exist or be empty, and its parent must exist; a model or setting
+// UNet2DModel cannot express is an Error naming it, before anything is written. The files are written into a
+// sibling directory renamed to out_dir when complete, so a failure leaves out_dir as it was.
 void export_diffusers(const std::string& checkpoint, const std::string& ema, const std::string& out_dir);
 
 // Writes the checkpoint `out` (which must not exist) at step 0 holding the UNet2DModel of `from_dir`, checked

@@ -20,6 +20,7 @@
 #include "run/config.h"
 #include "run/diffusers_layout.h"
 #include "run/diffusers_transfer.h"
+#include "tests/support/file_size_limit.h"
 #include "tests/support/nchw_forward.h"
 #include "tests/support/scratch_directory.h"
 
@@ -355,6 +356,50 @@ TEST(Diffusers, ExportRefusesANonEmptyDirectory) {
   expect_error([&] { export_diffusers(scratch.file("imported.h5"), "first", scratch.file("taken")); },
                {"taken exists and is not an empty directory"});
   EXPECT_FALSE(fs::exists(scratch.file("taken/config.json")));
+}
+
+// Everything but `kept` in `directory`: what a failed export left behind.
+std::vector<std::string> entries_besides(const std::string& directory, const std::string& kept) {
+  std::vector<std::string> names;
+  for (const fs::directory_entry& entry : fs::directory_iterator(directory))
+    if (entry.path().filename() != kept) names.push_back(entry.path().filename().string());
+  return names;
+}
+
+TEST(Diffusers, FailedExportLeavesNothingBehind) {
+  testing::ScratchDirectory scratch("diffusers");
+  import_diffusers(kModelDir, kConfig, {}, scratch.file("imported.h5"));
+  const std::string parent = scratch.file("parent");
+  fs::create_directories(parent);
+  fs::copy_file(scratch.file("imported.h5"), parent + "/imported.h5");
+  {
+    const testing::FileSizeLimit full_disk(4096);  // the weights do not fit
+    expect_error([&] { export_diffusers(parent + "/imported.h5", "none", parent + "/exported"); },
+                 {"diffusion_pytorch_model.safetensors"});
+  }
+  EXPECT_EQ(entries_besides(parent, "imported.h5"), std::vector<std::string>());
+  // An empty --out directory stays as it was.
+  fs::create_directories(parent + "/empty");
+  {
+    const testing::FileSizeLimit full_disk(4096);
+    expect_error([&] { export_diffusers(parent + "/imported.h5", "none", parent + "/empty/"); },
+                 {"diffusion_pytorch_model.safetensors"});
+  }
+  EXPECT_TRUE(fs::is_empty(parent + "/empty"));
+  EXPECT_EQ(entries_besides(parent, "imported.h5"), std::vector<std::string>{"empty"});
+  export_diffusers(parent + "/imported.h5", "none", parent + "/empty/");
+  EXPECT_TRUE(fs::exists(parent + "/empty/config.json"));
+  EXPECT_EQ(entries_besides(parent, "imported.h5"), std::vector<std::string>{"empty"});
+}
+
+TEST(Diffusers, UnreadableOutPathIsOneErrorNamingIt) {
+  testing::ScratchDirectory scratch("diffusers");
+  import_diffusers(kModelDir, kConfig, {}, scratch.file("imported.h5"));
+  fs::create_directory_symlink("loop", scratch.file("loop"));  // a path under it cannot be resolved (ELOOP)
+  expect_error([&] { export_diffusers(scratch.file("imported.h5"), "none", scratch.file("loop/exported")); },
+               {scratch.file("loop/exported")});
+  expect_error([&] { import_diffusers(kModelDir, kConfig, {}, scratch.file("loop/out.h5")); },
+               {scratch.file("loop/out.h5")});
 }
 
 TEST(Diffusers, ContinuousScheduleExportsWithoutSchedulerConfig) {
