@@ -1,5 +1,7 @@
 #include "eval/published_statistics.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <utility>
 #include <vector>
@@ -11,7 +13,12 @@ namespace diffuse::eval {
 
 GaussianStatistics read_published_statistics(const std::string& path, int64_t feature_dim,
                                              const std::string& features_path) {
-  std::map<std::string, NpyArray> arrays = read_npz_arrays(path, {"mu", "sigma"});
+  // A mean of feature_dim values and a feature_dim^2 covariance; larger entries cannot be statistics of these features.
+  const uint64_t dim = static_cast<uint64_t>(std::max<int64_t>(feature_dim, 0));
+  uint64_t covariance_elements = 0;
+  if (__builtin_mul_overflow(dim, dim, &covariance_elements)) covariance_elements = UINT64_MAX;
+  std::map<std::string, NpyArray> arrays =
+      read_npz_arrays(path, {{"mu", npy_max_bytes(dim)}, {"sigma", npy_max_bytes(covariance_elements)}});
   return with_file_context("npz", path, [&] {
     NpyArray& mu = arrays["mu"];
     NpyArray& sigma = arrays["sigma"];

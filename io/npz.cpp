@@ -19,8 +19,7 @@ namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicBytes = 6;
-// Arrays larger than this are not statistics but a corrupt or hostile size field.
-constexpr uint64_t kMaxArrayBytes = uint64_t{1} << 32;
+constexpr uint64_t kMaxNpyHeaderBytes = kMagicBytes + 2 + 2 + 65535;  // magic, version, length, version 1.0's dict
 
 // The .npy header's dict: {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), } (keys in any order).
 struct NpyHeader {
@@ -154,7 +153,8 @@ std::string member_names(zip_t* archive) {
   return names.empty() ? "nothing" : names;
 }
 
-std::string read_member(zip_t* archive, const std::string& array) {
+std::string read_member(zip_t* archive, const NpzArrayRequest& request) {
+  const std::string& array = request.name;
   const std::string member = array + ".npy";
   const zip_int64_t index = zip_name_locate(archive, member.c_str(), 0);
   DIFFUSE_CHECK(index >= 0, "there is no array '", array, "' (no ", member, "; the archive holds ",
@@ -164,8 +164,9 @@ std::string read_member(zip_t* archive, const std::string& array) {
   DIFFUSE_CHECK(
       zip_stat_index(archive, static_cast<zip_uint64_t>(index), 0, &stat) == 0 && (stat.valid & ZIP_STAT_SIZE),
       "cannot read the size of ", member, ": ", zip_strerror(archive));
-  DIFFUSE_CHECK(stat.size <= kMaxArrayBytes, member, " claims ", stat.size, " bytes, more than the ", kMaxArrayBytes,
-                " read");
+  // The size is the archive's claim: checked before it sizes the buffer, and the read must fill it exactly.
+  DIFFUSE_CHECK(stat.size <= request.max_bytes, member, " claims ", stat.size, " bytes, more than the ",
+                request.max_bytes, " it may hold");
   zip_file_t* file = zip_fopen_index(archive, static_cast<zip_uint64_t>(index), 0);
   DIFFUSE_CHECK(file, "cannot open ", member, ": ", zip_strerror(archive));
   std::string bytes(stat.size, '\0');
@@ -220,16 +221,24 @@ NpyArray parse_npy(const std::string& bytes) {
   return array;
 }
 
-std::map<std::string, NpyArray> read_npz_arrays(const std::string& path, const std::vector<std::string>& names) {
+uint64_t npy_max_bytes(uint64_t elements) {
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(elements, uint64_t{8}, &bytes) ||
+      __builtin_add_overflow(bytes, kMaxNpyHeaderBytes, &bytes))
+    return UINT64_MAX;
+  return bytes;
+}
+
+std::map<std::string, NpyArray> read_npz_arrays(const std::string& path, const std::vector<NpzArrayRequest>& requests) {
   return with_file_context("npz", path, [&] {
     const Archive archive = open_archive(path);
     std::map<std::string, NpyArray> arrays;
-    for (const std::string& name : names) {
-      const std::string bytes = read_member(archive.get(), name);
+    for (const NpzArrayRequest& request : requests) {
+      const std::string bytes = read_member(archive.get(), request);
       try {
-        arrays[name] = parse_npy(bytes);
+        arrays[request.name] = parse_npy(bytes);
       } catch (const Error& error) {
-        throw error_with_file_context(error, "array", "'" + name + "'");
+        throw error_with_file_context(error, "array", "'" + request.name + "'");
       }
     }
     return arrays;

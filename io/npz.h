@@ -8,6 +8,7 @@
 // read; anything else is an Error naming the file and the array.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -24,8 +25,19 @@ struct NpyArray {
 // Parses one .npy file's bytes; errors describe the problem without naming a file.
 NpyArray parse_npy(const std::string& bytes);
 
-// The arrays `names` of the .npz `path` (without ".npy"). A missing, truncated or non-zip file, a missing
-// array or an unreadable one is an Error "npz <path>: ..." that names the array.
-std::map<std::string, NpyArray> read_npz_arrays(const std::string& path, const std::vector<std::string>& names);
+// One array to read from an .npz: its name (without ".npy") and the most bytes its .npy may take, header included.
+// An archive's entry sizes are its own claims: one above max_bytes is refused before anything is allocated.
+struct NpzArrayRequest {
+  std::string name;
+  uint64_t max_bytes = 0;
+};
+
+// The most bytes a .npy of `elements` float64 (or float32) values takes: the elements and the largest header
+// (version 1.0's, 10 + 65535 bytes; numpy writes later versions only for headers that do not fit it).
+uint64_t npy_max_bytes(uint64_t elements);
+
+// The arrays `requests` of the .npz `path`. A missing, truncated or non-zip file, a missing array, one larger
+// than its max_bytes or an unreadable one is an Error "npz <path>: ..." that names the array.
+std::map<std::string, NpyArray> read_npz_arrays(const std::string& path, const std::vector<NpzArrayRequest>& requests);
 
 }  // namespace diffuse

@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
+#include <zip.h>
 
 #include <cstring>
+#include <fstream>
 
 #include "io/npz.h"
 #include "tests/support/op_testing.h"
+#include "tests/support/scratch_directory.h"
 
 namespace diffuse {
 namespace {
@@ -60,6 +63,55 @@ TEST(Npy, BadFilesAreErrorsThatSayWhy) {
                     parse_npy(npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (-1,), }", doubles({1})));
                   }),
                   "its .npy header is not a dict");
+}
+
+// Writes the .npz `path` holding `member` (stored, uncompressed) with `bytes`, its central directory claiming
+// `claimed` bytes instead when that is not 0: the size a crafted archive lies about.
+void write_npz(const std::string& path, const std::string& member, const std::string& bytes, uint32_t claimed = 0) {
+  int code = 0;
+  zip_t* archive = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code);
+  ASSERT_NE(archive, nullptr);
+  zip_source_t* source = zip_source_buffer(archive, bytes.data(), bytes.size(), 0);
+  const zip_int64_t index = zip_file_add(archive, member.c_str(), source, 0);
+  ASSERT_GE(index, 0);
+  ASSERT_EQ(zip_set_file_compression(archive, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0), 0);
+  ASSERT_EQ(zip_close(archive), 0);
+  if (claimed == 0) return;
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  std::string zip((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const size_t central = zip.find("PK\x01\x02");
+  ASSERT_NE(central, std::string::npos);
+  for (int i = 0; i < 4; ++i) zip[central + 24 + i] = static_cast<char>((claimed >> (8 * i)) & 0xff);
+  file.seekp(0);
+  file.write(zip.data(), static_cast<std::streamsize>(zip.size()));
+}
+
+TEST(Npz, ReadsArraysWithinTheirCeilings) {
+  const testing::ScratchDirectory scratch("npz");
+  const std::string bytes = npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", doubles({1, 2}));
+  write_npz(scratch.file("a.npz"), "mu.npy", bytes);
+  EXPECT_EQ(read_npz_arrays(scratch.file("a.npz"), {{"mu", bytes.size()}}).at("mu").values,
+            (std::vector<double>{1, 2}));
+  EXPECT_CONTAINS(error_message([&] {
+                    read_npz_arrays(scratch.file("a.npz"), {{"mu", bytes.size() - 1}});
+                  }),
+                  "npz " + scratch.file("a.npz") + ": mu.npy claims " + std::to_string(bytes.size()) +
+                      " bytes, more than the " + std::to_string(bytes.size() - 1) + " it may hold");
+}
+
+TEST(Npz, ClaimedSizesAreNotBelievedBeyondTheCeilingOrTheData) {
+  const testing::ScratchDirectory scratch("npz");
+  const std::string bytes = npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", doubles({1, 2}));
+  write_npz(scratch.file("huge.npz"), "sigma.npy", bytes, 64u << 20);  // 64 MiB in a file of 200 bytes
+  EXPECT_CONTAINS(error_message([&] {
+                    read_npz_arrays(scratch.file("huge.npz"), {{"sigma", 4096}});
+                  }),
+                  "npz " + scratch.file("huge.npz") + ": sigma.npy claims 67108864 bytes, more than the 4096");
+  write_npz(scratch.file("short.npz"), "sigma.npy", bytes, static_cast<uint32_t>(bytes.size() + 8));
+  EXPECT_CONTAINS(error_message([&] {
+                    read_npz_arrays(scratch.file("short.npz"), {{"sigma", 4096}});
+                  }),
+                  "npz " + scratch.file("short.npz") + ": cannot read sigma.npy");
 }
 
 }  // namespace
