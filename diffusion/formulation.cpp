@@ -1,5 +1,6 @@
 #include "diffusion/formulation.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/ops.h"
@@ -89,11 +90,11 @@ double x_error_weight(const Parameterization& network, LossWeighting weighting, 
 }
 
 double default_sigma_min(const Parameterization& network, const NoiseSchedule& schedule) {
-  return network.is_edm() ? kEdmSigmaMin : schedule.smallest_ve_sigma();
+  return network.is_edm() ? kEdmSigmaMin : std::max(kEdmSigmaMin, schedule.smallest_ve_sigma());
 }
 
 double default_sigma_max(const Parameterization& network, const NoiseSchedule& schedule) {
-  return network.is_edm() ? kEdmSigmaMax : schedule.largest_ve_sigma();
+  return network.is_edm() ? kEdmSigmaMax : std::min(kEdmSigmaMax, schedule.largest_ve_sigma());
 }
 
 }  // namespace diffuse

@@ -90,8 +90,9 @@ double training_weight(const Parameterization& network, LossWeighting weighting,
 double x_error_weight(const Parameterization& network, LossWeighting weighting, const NoiseLevel& level,
                       double min_snr_gamma);
 
-// The ODE samplers' Karras grid when the options leave it 0: the schedule's trained VE range for vp, EDM's
-// 0.002..80 for edm.
+// The ODE samplers' Karras grid when the options leave it 0: EDM's 0.002..80, which Karras et al. use for VP and
+// VE models alike, clipped to the schedule's trained VE range for vp (a cosine_continuous schedule reaches 1808,
+// where the first of a few Heun steps is wasted).
 double default_sigma_min(const Parameterization& network, const NoiseSchedule& schedule);
 double default_sigma_max(const Parameterization& network, const NoiseSchedule& schedule);
 

@@ -44,8 +44,8 @@ struct SamplerOptions {
   int steps = 50;
   double eta = 0.0;       // 0: deterministic DDIM; 1: DDPM ancestral
   double guidance = 0.0;  // w; 0 = plain conditional sampling
-  // The Karras grid of the ODE samplers, in VE sigma (diffusion/schedule.h); 0 = the schedule's smallest / largest
-  // (EDM's 0.002 / 80 for an EDM model).
+  // The Karras grid of the ODE samplers, in VE sigma (diffusion/schedule.h); 0 = EDM's 0.002 / 80, clipped to the
+  // schedule's trained range (diffusion/formulation.h default_sigma_min / max).
   double sigma_min = 0.0;
   double sigma_max = 0.0;
   double rho = 7.0;

@@ -94,8 +94,8 @@ struct SampleConfig {
   SamplerKind sampler = SamplerKind::kDdim;  // ddpm | ddim | euler | heun | dpmpp_2m
   int steps = 50;
   double eta = 0.0;  // ddim only
-  // The Karras sigma grid of euler, heun and dpmpp_2m in VE sigma (sigma / alpha); 0 = the schedule's smallest and
-  // largest noise levels (0.002 and 80 with diffusion.formulation edm).
+  // The Karras sigma grid of euler, heun and dpmpp_2m in VE sigma (sigma / alpha); 0 = EDM's 0.002 and 80, clipped
+  // to the noise levels the schedule trains on.
   double sigma_min = 0.0;
   double sigma_max = 0.0;
   double rho = 7.0;
