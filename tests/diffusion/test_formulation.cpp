@@ -10,9 +10,13 @@
 #include "core/ops.h"
 #include "diffusion/formulation.h"
 #include "diffusion/sampler.h"
+#include "tests/diffusion/sample_moments.h"
 
 namespace diffuse {
 namespace {
+
+using testing::mean_of;
+using testing::std_of;
 
 constexpr double kDataMean = 0.1;
 constexpr double kDataStd = 0.2;  // mean +- 4.5 std stays inside [-1, 1], where D's clipping never acts
@@ -107,19 +111,6 @@ TEST(EdmPreconditioning, ExactNetworkReadThroughOurCodeIsTheAnalyticDenoiser) {
     EXPECT_NEAR(denoised, kDataMean + kDataStd * kDataStd * (x_s - kDataMean) / (kDataStd * kDataStd + s * s), 2e-5)
         << s;
   }
-}
-
-double mean_of(const std::vector<float>& values) {
-  double sum = 0;
-  for (float v : values) sum += v;
-  return sum / static_cast<double>(values.size());
-}
-
-double std_of(const std::vector<float>& values) {
-  const double mean = mean_of(values);
-  double sum2 = 0;
-  for (float v : values) sum2 += (v - mean) * (v - mean);
-  return std::sqrt(sum2 / static_cast<double>(values.size()));
 }
 
 // Every sampler on an EDM model draws from the data distribution: the ODE samplers on EDM's default grid

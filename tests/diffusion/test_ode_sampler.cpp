@@ -18,9 +18,13 @@
 #include "core/philox.h"
 #include "diffusion/ode_sampler.h"
 #include "diffusion/sampler.h"
+#include "tests/diffusion/sample_moments.h"
 
 namespace diffuse {
 namespace {
+
+using testing::mean_of;
+using testing::std_of;
 
 constexpr double kDataMean = 0.1;
 constexpr double kDataStd = 0.2;  // mean +- 4.5 std stays inside [-1, 1], where D's clipping never acts
@@ -58,19 +62,6 @@ Denoiser exact_gaussian_denoiser(const NoiseSchedule& schedule, Prediction predi
       out.f32()[i] = static_cast<float>(output);
     }
   };
-}
-
-double mean_of(const std::vector<float>& values) {
-  double sum = 0;
-  for (float v : values) sum += v;
-  return sum / static_cast<double>(values.size());
-}
-
-double std_of(const std::vector<float>& values) {
-  const double mean = mean_of(values);
-  double sum2 = 0;
-  for (float v : values) sum2 += (v - mean) * (v - mean);
-  return std::sqrt(sum2 / static_cast<double>(values.size()));
 }
 
 constexpr SamplerKind kOdeSamplers[] = {SamplerKind::kEuler, SamplerKind::kHeun, SamplerKind::kDpmpp2m};

@@ -20,44 +20,23 @@
 #include "core/ops.h"
 #include "core/philox.h"
 #include "tests/gpu/gpu_testing.h"
+#include "tests/support/op_arguments.h"
 #include "tests/support/op_testing.h"
 
 namespace diffuse {
 namespace {
 
+using testing::accumulated;
+using testing::Arg;
 using testing::copy_to;
+using testing::Fill;
+using testing::input;
+using testing::labels;
+using testing::make_argument;
+using testing::output;
 using testing::relative_error;
-
-enum class Fill {
-  Uniform,   // U(-1, 1)
-  Positive,  // U(0.25, 2): loss weights, Adam's second moments
-  Offset,    // 50 + U(-1, 1): a mean large against the spread (group norm's hard case)
-  Times,     // U(0, 1000): diffusion timesteps
-  Labels,    // i32 in [0, classes)
-};
-
-enum class Role {
-  Input,        // read only: must come back unchanged
-  Output,       // written
-  Accumulated,  // added to (parameter gradients)
-};
-
-struct Arg {
-  Shape shape;
-  Role role = Role::Input;
-  Fill fill = Fill::Uniform;
-  DType dtype = DType::F32;
-  int classes = 0;
-};
-
-Arg input(Shape shape, Fill fill = Fill::Uniform) { return Arg{std::move(shape), Role::Input, fill}; }
-Arg output(Shape shape) { return Arg{std::move(shape), Role::Output}; }
-Arg accumulated(Shape shape) { return Arg{std::move(shape), Role::Accumulated}; }
-Arg labels(Shape shape, int classes) { return Arg{std::move(shape), Role::Input, Fill::Labels, DType::I32, classes}; }
-Arg typed(Arg arg, DType dtype) {
-  arg.dtype = dtype;
-  return arg;
-}
+using testing::Role;
+using testing::typed;
 
 // Calls the op on the arguments (all on one device); returns its scalar result, or 0.
 using OpCall = std::function<double(const std::vector<Tensor>&)>;
@@ -73,33 +52,6 @@ struct OpCase {
 };
 
 std::ostream& operator<<(std::ostream& out, const OpCase& op) { return out << op.name; }
-
-Tensor make_argument(const Arg& arg, uint64_t seed) {
-  if (arg.fill == Fill::Labels) {
-    Tensor tensor = Tensor::empty(arg.shape, DType::I32);
-    for (int64_t i = 0; i < tensor.numel(); ++i) tensor.i32()[i] = static_cast<int32_t>((i * 7 + 3) % arg.classes);
-    return tensor;
-  }
-  Tensor values;
-  switch (arg.fill) {
-    case Fill::Positive:
-      values = testing::random_tensor(arg.shape, seed, 0.25f, 2.0f);
-      break;
-    case Fill::Offset:
-      values = testing::random_tensor(arg.shape, seed, 49.0f, 51.0f);
-      break;
-    case Fill::Times:
-      values = testing::random_tensor(arg.shape, seed, 0.0f, 1000.0f);
-      break;
-    default:
-      values = testing::random_tensor(arg.shape, seed);
-      break;
-  }
-  if (arg.dtype == DType::F32) return values;
-  Tensor converted = Tensor::empty(arg.shape, arg.dtype);
-  ops::cast(values, converted);
-  return converted;
-}
 
 std::vector<Tensor> make_arguments(const OpCase& op) {
   std::vector<Tensor> tensors;
