@@ -32,6 +32,10 @@ cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Release -DDIFFUSE_CUDA=OFF "-DCM
 # core/cpu/uniform_batch.cpp) in its fake stack frames unaligned, and the aligned store then faults.
 export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:check_initialization_order=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# Two tests at a time with two OpenMP threads each oversubscribe the cores; spinning waiters then burn whole
+# timeslices at every barrier, which the sanitizers' slower code turns into minutes (the ADM U-Net's gradient
+# check: over 10 minutes spinning, 12 s passive).
+export OMP_WAIT_POLICY=passive
 # The build runs each test binary to list its tests, so the options are set before it.
 cmake --build build-sanitize --parallel "$(nproc)" --target "${areas[@]/#/tests_}"
 
