@@ -12,7 +12,7 @@ source_dir=$2
 source "$(dirname "$0")/../support/cli_testing.sh"
 
 tensorboard_version=2.21.0
-if ! { python3 -m venv "$work/venv" && "$work/venv/bin/pip" install --quiet "tensorboard==$tensorboard_version"; } \
+if ! { /usr/bin/python3 -m venv "$work/venv" && "$work/venv/bin/pip" install --quiet "tensorboard==$tensorboard_version"; } \
   >"$work/pip.log" 2>&1; then
   fail "cannot install tensorboard==$tensorboard_version into a venv (needs python3-venv and PyPI): $(tail -n 5 "$work/pip.log")"
   finish "TensorBoard"
