@@ -7,12 +7,14 @@
 #include <chrono>
 #include <cstdio>
 #include <numeric>
+#include <optional>
 #include <string>
 
 #include "bench/bench_model.h"
 #include "bench/gemm_peak.h"
 #include "bench/profile_report.h"
 #include "core/allocator.h"
+#include "core/gpu_peaks.h"
 #include "core/log.h"
 #include "core/op_profile.h"
 #include "io/json.h"
@@ -39,15 +41,6 @@ void wait_for(Device device) {
   (void)device;
 #endif
 }
-
-#if DIFFUSE_HAS_CUDA
-// Dense bf16 tensor-core peak of the GPU, by name, in TFLOP/s; 0 when unknown.
-double gpu_peak_tflops(const std::string& name) {
-  if (name.find("H100") != std::string::npos || name.find("H200") != std::string::npos) return 989.0;
-  if (name.find("A100") != std::string::npos) return 312.0;
-  return 0.0;
-}
-#endif
 
 }  // namespace
 
@@ -87,6 +80,7 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
 
   // The yardstick: the CPU's measured sgemm rate, or the GPU's dense bf16 peak.
   std::string device_label = "cpu";
+  std::optional<GpuPeak> peak;
   double yardstick_gflops = 0.0;
   int64_t reserved_peak = 0;
   if (device == Device::CPU) {
@@ -94,7 +88,8 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
   } else {
 #if DIFFUSE_HAS_CUDA
     device_label = cuda::device_name();
-    yardstick_gflops = gpu_peak_tflops(device_label) * 1000.0;
+    peak = gpu_peak(device_label);
+    if (peak) yardstick_gflops = peak->dense_bf16_tflops * 1000.0;
     reserved_peak = cuda::reserved_peak_bytes();
 #endif
   }
@@ -120,8 +115,8 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
         "  GEMM peak    %.1f GFLOP/s (fp32 sgemm 1024^3, same threads, median of one after each step)  ratio %.3f\n",
         yardstick_gflops, ratio);
   } else if (yardstick_gflops > 0) {
-    std::printf("  MFU          %.3f of %.0f TFLOP/s (dense bf16 peak of the %s)\n", ratio, yardstick_gflops / 1000,
-                device_label.c_str());
+    std::printf("  MFU          %.3f of %.0f TFLOP/s (dense bf16 peak of the %s datasheet, for %s)\n", ratio,
+                yardstick_gflops / 1000, peak->model.c_str(), device_label.c_str());
   } else {
     std::printf("  MFU          n/a (no peak known for %s)\n", device_label.c_str());
   }
@@ -143,6 +138,7 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
                         {"gemm_gflops", round_to_decimals(yardstick_gflops, 3)},
                         {"ratio", round_to_decimals(ratio, 4)},
                         {"mfu", round_to_decimals(device == Device::CPU ? 0.0 : ratio, 4)},
+                        {"mfu_peak", peak ? peak->model : ""},
                         {"step_s", round_to_decimals(median, 5)},
                         {"peak_mem_bytes", tensor_peak},
                         {"peak_rss_bytes", resident_peak},

@@ -4,8 +4,9 @@
 // to the GEMM GFLOP/s measured in the same run, and peak memory next to what
 // the step needs (activations kept for backward + weights, gradients, Adam
 // moments and EMA copies). On a GPU (--device cuda, or auto with a GPU
-// visible) the yardstick is the GPU's dense bf16 peak instead (989 TFLOP/s on
-// H100/H200): the ratio is the model FLOP utilisation (MFU), and train.precision
+// visible) the yardstick is the GPU's dense bf16 peak instead (core/gpu_peaks.h:
+// H100 SXM, PCIe and NVL, H200 SXM and NVL, A100, L40S; the datasheet entry used is printed
+// and is "mfu_peak" in the JSON): the ratio is the model FLOP utilisation (MFU), and train.precision
 // (--set train.precision=bf16) picks the matrix products' type. The last line is
 // one JSON object.
 #pragma once

@@ -3,7 +3,7 @@
 # with the CUDA backend, runs the GPU tests (every op against the CPU backend, a
 # whole training step on both devices), then benchmarks training the DDPM
 # CIFAR-10 model at batch 128 in bf16 and fp32, ending with a table of img/s,
-# MFU (against the GPU's dense bf16 peak: 989 TFLOP/s on H100/H200) and peak
+# MFU (against the GPU's dense bf16 datasheet peak, core/gpu_peaks.h: 989 TFLOP/s on an H100 or H200 SXM) and peak
 # memory. Meant to finish within 8 minutes on an H100/H200; every phase has a
 # time limit.
 #
@@ -177,6 +177,8 @@ done
 field() { echo "$1" | grep -o "\"$2\": [0-9.e+-]*" | awk '{print $2}'; }
 echo
 echo "gpu_check: $(echo "$gpus" | head -1 | cut -d, -f1), DDPM CIFAR-10 (35.7M parameters), batch 128, $((SECONDS - started)) s"
+mfu_peak=$(echo "${results[bf16]:-${results[fp32]:-}}" | grep -o '"mfu_peak": "[^"]*"' | cut -d'"' -f4)
+echo "MFU against the dense bf16 peak of: ${mfu_peak:-no known GPU (MFU 0)}"
 printf '%-10s %10s %8s %18s %18s\n' precision "img/s" MFU "tensors peak GiB" "GPU pool peak GiB"
 for precision in bf16 fp32; do
   json=${results[$precision]}
