@@ -2,6 +2,8 @@
 // time embedding, the per-channel scale and shift of the adaptive group norm, and the flat add / accumulate / scale
 // used by residuals and gradient plumbing. Flat loops over contiguous fp32 memory; in-place use (output aliasing an
 // input) is safe because each element is read before it is written and no other element depends on it.
+#include "core/math/elementwise.h"
+
 #include <algorithm>
 
 #include "core/cpu/cpu_backend.h"
@@ -81,7 +83,7 @@ void CpuBackend::scale_shift_channels_forward(const Tensor& x, const Tensor& sca
       const int64_t base = (i * hw + p) * c;
       const float* scale = modulation + i * 2 * c;
       const float* shift = scale + c;
-      for (int64_t ch = 0; ch < c; ++ch) out[base + ch] = in[base + ch] * (1.0f + scale[ch]) + shift[ch];
+      for (int64_t ch = 0; ch < c; ++ch) out[base + ch] = scale_shift_value(in[base + ch], scale[ch], shift[ch]);
     }
 }
 
@@ -121,7 +123,7 @@ void CpuBackend::scale_shift_channels_backward(const Tensor& x, const Tensor& sc
     for (int64_t p = 0; p < hw; ++p) {
       const int64_t base = (i * hw + p) * c;
       const float* scale = modulation + i * 2 * c;
-      for (int64_t ch = 0; ch < c; ++ch) out[base + ch] = grad[base + ch] * (1.0f + scale[ch]);
+      for (int64_t ch = 0; ch < c; ++ch) out[base + ch] = scale_shift_input_grad(grad[base + ch], scale[ch]);
     }
 }
 

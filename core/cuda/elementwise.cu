@@ -46,7 +46,7 @@ __global__ void scale_shift_channels_kernel(const float* x, const float* scale_s
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t n = i / (pixels * channels), c = i % channels;
     const float* scale = scale_shift + n * 2 * channels;
-    y[i] = x[i] * (1.0f + scale[c]) + scale[channels + c];
+    y[i] = scale_shift_value(x[i], scale[c], scale[channels + c]);
   }
 }
 
@@ -54,7 +54,7 @@ __global__ void scale_shift_channels_backward_kernel(const float* scale_shift, c
                                                      int64_t pixels, int64_t channels, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t n = i / (pixels * channels), c = i % channels;
-    dx[i] = dy[i] * (1.0f + scale_shift[n * 2 * channels + c]);
+    dx[i] = scale_shift_input_grad(dy[i], scale_shift[n * 2 * channels + c]);
   }
 }
 

@@ -1,5 +1,5 @@
 // Element maps of the flat-buffer ops, shared by the CPU and CUDA backends:
-// clamp (the samplers' clipping) and the EMA update of the weights.
+// clamp (the samplers' clipping), the EMA update of the weights and the adaptive group norm's modulation.
 #pragma once
 
 #include "core/hd.h"
@@ -16,5 +16,9 @@ DIFFUSE_HD float clamp_value(float x, float low, float high) {
 DIFFUSE_HD float ema_average(float average, float param, float decay) {
   return decay * average + (1.0f - decay) * param;
 }
+
+// One element of scale_shift_channels: x (1 + scale) + shift, and its gradient with respect to x.
+DIFFUSE_HD float scale_shift_value(float x, float scale, float shift) { return x * (1.0f + scale) + shift; }
+DIFFUSE_HD float scale_shift_input_grad(float dy, float scale) { return dy * (1.0f + scale); }
 
 }  // namespace diffuse
