@@ -150,21 +150,41 @@ std::vector<DiffusersTensor> diffusers_tensors(const model::ParameterStore& stor
   return tensors;
 }
 
+namespace {
+
+// [A,B,C,D] -> [A,D,B,C] (to_channels_first) or its inverse [A,B,C,D] -> [A,C,D,B].
+Tensor move_channels(const Tensor& from, bool to_channels_first) {
+  DIFFUSE_CHECK(from.rank() == 4, "moving channels needs a 4-D tensor, got ", from.describe());
+  const int64_t n = from.dim(0), a = from.dim(1), b = from.dim(2), c = from.dim(3);
+  Tensor to = Tensor::empty(to_channels_first ? Shape{n, c, a, b} : Shape{n, b, c, a});
+  const float* in = from.f32();
+  float* out = to.f32();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t y = 0; y < a; ++y)
+      for (int64_t x = 0; x < b; ++x)
+        for (int64_t k = 0; k < c; ++k) {
+          // Channels first, element [i,y,x,k] goes to [i,k,y,x]; back, [i,y,x,k] read as [i,C,H,W] goes to [i,x,k,y].
+          const int64_t target = to_channels_first ? ((i * c + k) * a + y) * b + x : ((i * b + x) * c + k) * a + y;
+          out[target] = in[((i * a + y) * b + x) * c + k];
+        }
+  return to;
+}
+
+// Conv weights are the only 4-D diffusers tensors in another element order; the rest are ours reshaped.
+bool is_conv_weight(const DiffusersTensor& tensor, const Tensor& parameter) {
+  return parameter.rank() == 4 && tensor.shape.size() == 4;
+}
+
+}  // namespace
+
+Tensor channels_first(const Tensor& channels_last) { return move_channels(channels_last, true); }
+Tensor channels_last(const Tensor& channels_first) { return move_channels(channels_first, false); }
+
 Tensor to_diffusers(const DiffusersTensor& tensor, const Tensor& parameter) {
   const Tensor rows = parameter.slice(tensor.first_row, tensor.first_row + tensor.rows);
+  if (is_conv_weight(tensor, parameter)) return channels_first(rows);
   Tensor out = Tensor::empty(tensor.shape);
-  if (parameter.rank() != 4 || tensor.shape.size() == 2) {  // same element order
-    std::memcpy(out.f32(), rows.f32(), static_cast<size_t>(rows.numel()) * sizeof(float));
-    return out;
-  }
-  // [out,kh,kw,in] -> [out,in,kh,kw]
-  const int64_t o_count = rows.dim(0), kh = rows.dim(1), kw = rows.dim(2), in = rows.dim(3);
-  const float* from = rows.f32();
-  float* to = out.f32();
-  for (int64_t o = 0; o < o_count; ++o)
-    for (int64_t y = 0; y < kh; ++y)
-      for (int64_t x = 0; x < kw; ++x)
-        for (int64_t c = 0; c < in; ++c) to[((o * in + c) * kh + y) * kw + x] = from[((o * kh + y) * kw + x) * in + c];
+  std::memcpy(out.f32(), rows.f32(), static_cast<size_t>(rows.numel()) * sizeof(float));
   return out;
 }
 
@@ -172,17 +192,8 @@ void from_diffusers(const DiffusersTensor& tensor, const Tensor& value, const Te
   DIFFUSE_CHECK(value.shape() == tensor.shape, "diffusers tensor ", tensor.name, " has shape ", value.describe(),
                 ", the model needs ", Tensor::empty(tensor.shape).describe());
   const Tensor rows = parameter.slice(tensor.first_row, tensor.first_row + tensor.rows);
-  if (parameter.rank() != 4 || tensor.shape.size() == 2) {
-    std::memcpy(rows.f32(), value.f32(), static_cast<size_t>(rows.numel()) * sizeof(float));
-    return;
-  }
-  const int64_t o_count = rows.dim(0), kh = rows.dim(1), kw = rows.dim(2), in = rows.dim(3);
-  const float* from = value.f32();
-  float* to = rows.f32();
-  for (int64_t o = 0; o < o_count; ++o)
-    for (int64_t y = 0; y < kh; ++y)
-      for (int64_t x = 0; x < kw; ++x)
-        for (int64_t c = 0; c < in; ++c) to[((o * kh + y) * kw + x) * in + c] = from[((o * in + c) * kh + y) * kw + x];
+  const Tensor ours = is_conv_weight(tensor, parameter) ? channels_last(value) : value;
+  std::memcpy(rows.f32(), ours.f32(), static_cast<size_t>(rows.numel()) * sizeof(float));
 }
 
 const std::vector<std::string>& diffusers_mapped_keys() {

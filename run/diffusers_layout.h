@@ -54,6 +54,11 @@ struct DiffusersTensor {
 // has no place for.
 std::vector<DiffusersTensor> diffusers_tensors(const model::ParameterStore& store);
 
+// PyTorch's channels-first order and ours, for a 4-D f32 host tensor (new tensors): [A,B,C,D] -> [A,D,B,C], e.g.
+// images NHWC -> NCHW and conv weights [out,kh,kw,in] -> [out,in,kh,kw]; and back, [A,D,B,C] -> [A,B,C,D].
+Tensor channels_first(const Tensor& channels_last);
+Tensor channels_last(const Tensor& channels_first);
+
 // Our parameter's rows as the diffusers tensor (a new host tensor of tensor.shape).
 Tensor to_diffusers(const DiffusersTensor& tensor, const Tensor& parameter);
 // Writes the diffusers tensor `value` (of tensor.shape) into our parameter's rows (a host tensor).
