@@ -10,7 +10,7 @@
 #include "core/ops.h"
 #include "diffusion/formulation.h"
 #include "diffusion/sampler.h"
-#include "tests/diffusion/sample_moments.h"
+#include "tests/diffusion/sampler_testing.h"
 
 namespace diffuse {
 namespace {
