@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "io/file_context.h"
+#include "io/little_endian.h"
 
 // .npy elements are little-endian; so is every machine diffuse runs on, which lets them be copied as they are.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, ".npy reading assumes a little-endian host");
@@ -118,12 +119,6 @@ class HeaderParser {
   size_t at_ = 0;
 };
 
-uint32_t little_endian(const std::string& bytes, size_t at, size_t width) {
-  uint32_t value = 0;
-  for (size_t i = width; i-- > 0;) value = (value << 8) | static_cast<unsigned char>(bytes[at + i]);
-  return value;
-}
-
 struct CloseArchive {
   void operator()(zip_t* archive) const { zip_discard(archive); }
 };
@@ -189,7 +184,7 @@ NpyArray parse_npy(const std::string& bytes) {
   const size_t length_bytes = major == 1 ? 2 : 4;
   const size_t header_start = kMagicBytes + 2 + length_bytes;
   DIFFUSE_CHECK(bytes.size() >= header_start, "the .npy header is truncated");
-  const size_t header_length = little_endian(bytes, kMagicBytes + 2, length_bytes);
+  const size_t header_length = read_little_endian(bytes.data() + kMagicBytes + 2, static_cast<int>(length_bytes));
   DIFFUSE_CHECK(header_length <= bytes.size() - header_start, "the .npy header is truncated");
   const NpyHeader header = HeaderParser(bytes.substr(header_start, header_length)).parse();
 

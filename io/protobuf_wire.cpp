@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "io/little_endian.h"
+
 namespace diffuse {
 
 void append_varint(std::string& out, uint64_t value) {
@@ -16,10 +18,6 @@ void ProtoMessage::key(int field, int wire_type) {
   append_varint(encoded_, (static_cast<uint64_t>(field) << 3) | static_cast<uint64_t>(wire_type));
 }
 
-void ProtoMessage::little_endian(uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) encoded_.push_back(static_cast<char>((value >> (8 * i)) & 0xFFu));
-}
-
 ProtoMessage& ProtoMessage::varint(int field, uint64_t value) {
   key(field, 0);
   append_varint(encoded_, value);
@@ -30,7 +28,7 @@ ProtoMessage& ProtoMessage::float64(int field, double value) {
   uint64_t bits = 0;
   std::memcpy(&bits, &value, sizeof(bits));
   key(field, 1);
-  little_endian(bits, 8);
+  append_little_endian(encoded_, bits, 8);
   return *this;
 }
 
@@ -38,7 +36,7 @@ ProtoMessage& ProtoMessage::float32(int field, float value) {
   uint32_t bits = 0;
   std::memcpy(&bits, &value, sizeof(bits));
   key(field, 5);
-  little_endian(bits, 4);
+  append_little_endian(encoded_, bits, 4);
   return *this;
 }
 

@@ -27,7 +27,6 @@ class ProtoMessage {
 
  private:
   void key(int field, int wire_type);
-  void little_endian(uint64_t value, int bytes);
 
   std::string encoded_;
 };

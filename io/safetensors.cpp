@@ -11,6 +11,7 @@
 #include "io/atomic_file.h"
 #include "io/file_context.h"
 #include "io/json.h"
+#include "io/little_endian.h"
 
 // The format is little-endian; so is every machine diffuse runs on, which lets bytes be copied as they are.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors I/O assumes a little-endian host");
@@ -57,12 +58,6 @@ void read_at(std::FILE* file, uint64_t offset, void* bytes, uint64_t size, const
                 std::strerror(errno));
   DIFFUSE_CHECK(std::fread(bytes, 1, size, file) == size, "cannot read ", what, " (", size, " bytes at offset ", offset,
                 "): ", std::ferror(file) ? std::strerror(errno) : "the file ends before them");
-}
-
-uint64_t read_u64_le(const unsigned char* bytes) {
-  uint64_t value = 0;
-  for (int i = 7; i >= 0; --i) value = (value << 8) | bytes[i];
-  return value;
 }
 
 // One header entry, checked against the data section's size.
@@ -156,7 +151,7 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
                   "-byte header length");
     unsigned char length_bytes[kHeaderLengthBytes];
     read_at(file.get(), 0, length_bytes, kHeaderLengthBytes, "the header length");
-    const uint64_t header_bytes = read_u64_le(length_bytes);
+    const uint64_t header_bytes = read_little_endian(length_bytes, static_cast<int>(kHeaderLengthBytes));
     DIFFUSE_CHECK(header_bytes <= kMaxHeaderBytes, "the header length ", header_bytes, " is larger than the ",
                   kMaxHeaderBytes, " bytes allowed");
     DIFFUSE_CHECK(header_bytes <= size - kHeaderLengthBytes, "the header length ", header_bytes,
@@ -259,8 +254,7 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
 
   std::string bytes;
   bytes.reserve(kHeaderLengthBytes + text.size() + data_size);
-  for (uint64_t i = 0, length = text.size(); i < kHeaderLengthBytes; ++i)
-    bytes.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
+  append_little_endian(bytes, text.size(), static_cast<int>(kHeaderLengthBytes));
   bytes += text;
   for (const NamedTensor* named : sorted)
     bytes.append(static_cast<const char*>(named->tensor.raw()), named->tensor.nbytes());

@@ -1,16 +1,9 @@
 #include "io/tfrecord.h"
 
 #include "io/crc32c.h"
+#include "io/little_endian.h"
 
 namespace diffuse {
-
-namespace {
-
-void append_little_endian(std::string& out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xFFu));
-}
-
-}  // namespace
 
 uint32_t masked_crc32c(std::string_view bytes) {
   const uint32_t crc = crc32c(bytes.data(), bytes.size());
