@@ -14,13 +14,13 @@ int network_evaluations(SamplerKind sampler, int steps) {
   return sampler == SamplerKind::kHeun ? 2 * steps - 1 : steps;
 }
 
+bool takes_churn(SamplerKind sampler) { return sampler == SamplerKind::kEuler || sampler == SamplerKind::kHeun; }
+
 Tensor sample_images(const NoiseSchedule& schedule, const Parameterization& network, const Denoiser& denoiser,
                      const Shape& shape, const Tensor& labels, const SamplerOptions& options) {
   DIFFUSE_CHECK(shape.size() == 4, "sample_images: shape must be [N,H,W,C], got ", shape_string(shape));
-  DIFFUSE_CHECK(
-      options.s_churn == 0.0 || options.sampler == SamplerKind::kEuler || options.sampler == SamplerKind::kHeun,
-      "churn (s_churn ", options.s_churn, ") applies to the euler and heun samplers only, not to ",
-      name_of(kSamplerNames, options.sampler));
+  DIFFUSE_CHECK(options.s_churn == 0.0 || takes_churn(options.sampler), "churn (s_churn ", options.s_churn,
+                ") applies to the euler and heun samplers only, not to ", name_of(kSamplerNames, options.sampler));
   if (options.sampler != SamplerKind::kDdpm && options.sampler != SamplerKind::kDdim)
     return sample_ode(schedule, network, denoiser, shape, labels, options);
   DIFFUSE_CHECK(options.eta >= 0.0, "sampler eta must be >= 0, got ", options.eta);

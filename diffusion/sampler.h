@@ -14,7 +14,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <limits>
 
 #include "core/enum_names.h"
 #include "core/tensor.h"
@@ -38,6 +37,11 @@ inline constexpr EnumName<SamplerKind> kSamplerNames[] = {{SamplerKind::kDdpm, "
 // The denoiser evaluations (NFE) of `steps` steps, not counting guidance's second pass: heun's last step is an
 // Euler step, so it takes 2 steps - 1; every other sampler one per step.
 int network_evaluations(SamplerKind sampler, int steps);
+// Whether the sampler takes EDM's churn (s_churn): euler and heun do.
+bool takes_churn(SamplerKind sampler);
+
+// The default s_tmax: above any noise level, and finite so that a config holding it round-trips through YAML.
+inline constexpr double kUnboundedChurnSigma = 1e30;
 
 struct SamplerOptions {
   SamplerKind sampler = SamplerKind::kDdim;  // ddpm and ddim both follow eta
@@ -52,7 +56,7 @@ struct SamplerOptions {
   // EDM's churn of euler and heun: 0 = deterministic; churned steps are those with sigma_i in [s_tmin, s_tmax].
   double s_churn = 0.0;
   double s_tmin = 0.0;
-  double s_tmax = std::numeric_limits<double>::infinity();
+  double s_tmax = kUnboundedChurnSigma;
   double s_noise = 1.0;  // the added noise's scale relative to the exact sqrt(sigma_hat^2 - sigma_i^2)
   uint64_t seed = 0;
   uint32_t first_sample = 0;    // global index of this batch's first sample

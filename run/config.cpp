@@ -388,8 +388,7 @@ void validate(const Config& c, const std::string& origin) {
             concat("must be below sample.sigma_max (", sigma_min, " >= ", sigma_max, ")"), origin);
   }
   require(c.sample.s_churn >= 0, "sample.s_churn", "must be >= 0 (0 = deterministic)", origin);
-  require(c.sample.s_churn == 0 || c.sample.sampler == SamplerKind::kEuler || c.sample.sampler == SamplerKind::kHeun,
-          "sample.s_churn",
+  require(c.sample.s_churn == 0 || takes_churn(c.sample.sampler), "sample.s_churn",
           concat("applies to sample.sampler euler and heun only, not to ", name_of(kSamplerNames, c.sample.sampler),
                  ": set it to 0, or sample with euler or heun"),
           origin);

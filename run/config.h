@@ -103,7 +103,7 @@ struct SampleConfig {
   // are those with sigma_i in [s_tmin, s_tmax] (the default s_tmax is above any schedule's largest sigma).
   double s_churn = 0.0;
   double s_tmin = 0.0;
-  double s_tmax = 1e30;
+  double s_tmax = kUnboundedChurnSigma;
   double s_noise = 1.0;
   double guidance = 0.0;  // classifier-free guidance weight w (0 = conditional only)
   int per_class = 8;      // grid columns per class for conditional models

@@ -24,8 +24,7 @@ SamplerOptions sampler_options(const Config& config, const SamplingFlags& flags,
   options.sigma_max = sample.sigma_max;
   options.rho = sample.rho;
   // Churn is euler's and heun's (a sample.s_churn meant for them stays there when another sampler is asked for).
-  const bool churns = options.sampler == SamplerKind::kEuler || options.sampler == SamplerKind::kHeun;
-  options.s_churn = churns ? sample.s_churn : 0.0;
+  options.s_churn = takes_churn(options.sampler) ? sample.s_churn : 0.0;
   options.s_tmin = sample.s_tmin;
   options.s_tmax = sample.s_tmax;
   options.s_noise = sample.s_noise;
