@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
+#include <string>
 
 #include "core/half.h"
 #include "io/atomic_file.h"
@@ -163,12 +165,22 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
 
     DIFFUSE_CHECK(!header.empty() && header[0] == '{', "the header is not a JSON object");
     Json parsed;
+    // The parser keeps one of two equal keys silently, so names are counted as they are read.
+    std::set<std::string> names;
+    std::string repeated_name;
+    const auto note_repeated_names = [&](int depth, Json::parse_event_t event, Json& parsed_value) {
+      if (depth == 1 && event == Json::parse_event_t::key && !names.insert(parsed_value.get<std::string>()).second &&
+          repeated_name.empty())
+        repeated_name = parsed_value.get<std::string>();
+      return true;
+    };
     try {
-      parsed = Json::parse(header);
+      parsed = Json::parse(header, note_repeated_names);
     } catch (const Json::parse_error& error) {
       fail(concat("the header is not valid JSON: ", error.what()), __FILE__, __LINE__);
     }
     DIFFUSE_CHECK(parsed.is_object(), "the header is not a JSON object");
+    DIFFUSE_CHECK(repeated_name.empty(), "the header names '", repeated_name, "' twice");
     for (const auto& [name, value] : parsed.items()) {
       if (name == kMetadataKey)
         metadata_ = parse_metadata(value);

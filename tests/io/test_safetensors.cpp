@@ -126,6 +126,16 @@ TEST_F(SafetensorsTest, HeaderMustBeAJsonObject) {
   EXPECT_CONTAINS(open_error(craft(R"({"__metadata__": {"k": 1}})")), "value of \"k\" is not a string");
 }
 
+// JSON parsers keep one of two equal keys silently; a header naming a tensor twice is ambiguous.
+TEST_F(SafetensorsTest, ATensorNamedTwiceIsAnError) {
+  EXPECT_CONTAINS(open_error(craft(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                                       "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})",
+                                   "abcd")),
+                  "the header names 'a' twice");
+  EXPECT_CONTAINS(open_error(craft(R"({"__metadata__": {"k": "x"}, "__metadata__": {"k": "y"}})")),
+                  "the header names '__metadata__' twice");
+}
+
 TEST_F(SafetensorsTest, EntriesNeedDtypeShapeAndOffsetsOfTheRightTypes) {
   EXPECT_CONTAINS(open_error(craft(R"({"a": {"shape": [1], "data_offsets": [0, 4]}})", "abcd")),
                   "tensor 'a' has no string \"dtype\"");
