@@ -78,4 +78,15 @@ std::vector<double> lognormal_pair_probabilities(const std::vector<double>& sigm
 // The pair index i (0-based, sigma_i < sigma_{i+1}) for a uniform draw u in [0, 1).
 int draw_pair(const std::vector<double>& probabilities, double u);
 
+// The levels a `steps`-step consistency sample evaluates f at, decreasing from sigma_max: options.consistency_sigmas
+// after sigma_max, or steps - 1 evenly spaced indices of the N-level grid below it (index round((N - 1) (K - k) /
+// K) for step k of K); a K above N - 1 is an Error naming it.
+std::vector<double> consistency_sampling_sigmas(const std::vector<double>& grid, const SamplerOptions& options);
+
+// sample_images for options.sampler consistency (Song et al. 2023, Algorithm 1): x = sigma_max z, x = f(x,
+// sigma_max), then for each later level tau: x = f(x + sqrt(tau^2 - sigma_min^2) z_k, tau), each z_k keyed by
+// global sample index; f is clipped to [-1, 1] like the other samplers' x estimates and guided like them.
+Tensor sample_consistency(const NoiseSchedule& schedule, const Parameterization& network, const Denoiser& denoiser,
+                          const Shape& shape, const Tensor& labels, const SamplerOptions& options);
+
 }  // namespace diffuse

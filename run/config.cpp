@@ -116,11 +116,13 @@ std::vector<Field> schema(Config& c) {
       {"sample.s_tmin", Kind::Double, &c.sample.s_tmin},
       {"sample.s_tmax", Kind::Double, &c.sample.s_tmax},
       {"sample.s_noise", Kind::Double, &c.sample.s_noise},
+      {"sample.consistency_sigmas", Kind::DoubleList, &c.sample.consistency_sigmas},
       {"sample.guidance", Kind::Double, &c.sample.guidance},
       {"sample.per_class", Kind::Int, &c.sample.per_class},
       {"sample.count", Kind::Int, &c.sample.count},
       {"eval.features", Kind::String, &c.eval.features},
       {"eval.samples", Kind::Int64, &c.eval.samples},
+      choice("distill.method", &c.distill.method, kDistillMethodNames),
       {"distill.from_steps", Kind::Int, &c.distill.from_steps},
       {"distill.to_steps", Kind::Int, &c.distill.to_steps},
       {"distill.steps_per_stage", Kind::Int64, &c.distill.steps_per_stage},
@@ -128,6 +130,13 @@ std::vector<Field> schema(Config& c) {
       // The SNR weight alone ("simple") would ignore the student's error at high noise, where its few steps start.
       choice("distill.loss_weight", &c.distill.loss_weight,
              named_subset(kLossWeightingNames, {LossWeighting::SnrTruncated, LossWeighting::SnrPlusOne})),
+      {"consistency.levels", Kind::Int, &c.consistency.levels},
+      {"consistency.target_ema", Kind::Double, &c.consistency.target_ema},
+      {"consistency.huber_c", Kind::Double, &c.consistency.huber_c},
+      {"consistency.s0", Kind::Int, &c.consistency.s0},
+      {"consistency.s1", Kind::Int, &c.consistency.s1},
+      {"consistency.p_mean", Kind::Double, &c.consistency.p_mean},
+      {"consistency.p_std", Kind::Double, &c.consistency.p_std},
       choice("runtime.device", &c.runtime.device, kDeviceRequestNames),
       {"runtime.threads", Kind::Int, &c.runtime.threads},
       {"runtime.collective_timeout_s", Kind::Double, &c.runtime.collective_timeout_s},
@@ -396,6 +405,9 @@ void validate(const Config& c, const std::string& origin) {
   require(c.sample.s_tmin <= c.sample.s_tmax, "sample.s_tmin",
           concat("must not be above sample.s_tmax (", c.sample.s_tmin, " > ", c.sample.s_tmax, ")"), origin);
   require(c.sample.s_noise > 0, "sample.s_noise", "must be positive", origin);
+  for (auto sigma = c.sample.consistency_sigmas.begin(); sigma != c.sample.consistency_sigmas.end(); ++sigma)
+    require(*sigma > 0 && (sigma == c.sample.consistency_sigmas.begin() || *sigma < *(sigma - 1)),
+            "sample.consistency_sigmas", concat("must be positive and decreasing, got ", *sigma), origin);
   require(c.sample.per_class > 0, "sample.per_class", "must be positive", origin);
   require(c.sample.count > 0, "sample.count", "must be positive", origin);
   const DistillConfig& d = c.distill;
@@ -404,6 +416,15 @@ void validate(const Config& c, const std::string& origin) {
           "must be distill.to_steps times a power of two (2, 4, 8, ...)", origin);
   require(d.steps_per_stage > 0, "distill.steps_per_stage", "must be positive", origin);
   require(d.lr > 0, "distill.lr", "must be positive", origin);
+  const ConsistencyConfig& cm = c.consistency;
+  require(cm.levels >= 2, "consistency.levels", concat("must be at least 2, got ", cm.levels), origin);
+  require(cm.target_ema >= 0 && cm.target_ema < 1, "consistency.target_ema",
+          concat("must be in [0, 1), got ", cm.target_ema), origin);
+  require(cm.huber_c > 0, "consistency.huber_c", concat("must be positive, got ", cm.huber_c), origin);
+  require(cm.s0 >= 1, "consistency.s0", concat("must be positive, got ", cm.s0), origin);
+  require(cm.s1 >= cm.s0, "consistency.s1", concat("must be at least consistency.s0 (", cm.s0, "), got ", cm.s1),
+          origin);
+  require(cm.p_std > 0, "consistency.p_std", concat("must be positive, got ", cm.p_std), origin);
   require(c.eval.samples > 1, "eval.samples", "must be at least 2", origin);
   require(c.runtime.threads >= 0 && c.runtime.threads <= kMaxThreads, "runtime.threads",
           concat("must be in [0, ", kMaxThreads, "]"), origin);

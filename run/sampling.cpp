@@ -28,6 +28,8 @@ SamplerOptions sampler_options(const Config& config, const SamplingFlags& flags,
   options.s_tmin = sample.s_tmin;
   options.s_tmax = sample.s_tmax;
   options.s_noise = sample.s_noise;
+  options.consistency_levels = config.consistency.levels;
+  options.consistency_sigmas = sample.consistency_sigmas;
   return options;
 }
 

@@ -29,7 +29,8 @@ struct SamplingFlags {
 // The sample section (and the config's seed) with the flags given over it. `model_steps`, when > 0, is a distilled
 // student's own step count, which replaces sample.steps unless --steps is given. DDPM is DDIM with eta 1; the
 // Karras grid of the ODE samplers is sample.sigma_min, sample.sigma_max and sample.rho, and euler's and heun's churn
-// sample.s_churn, s_tmin, s_tmax and s_noise.
+// sample.s_churn, s_tmin, s_tmax and s_noise. The consistency sampler walks the model's grid of consistency.levels
+// levels, at sample.consistency_sigmas when given.
 SamplerOptions sampler_options(const Config& config, const SamplingFlags& flags = {}, int model_steps = 0);
 
 // The order of the classes over a set of `count` samples of a class-conditional model.

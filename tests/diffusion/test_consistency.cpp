@@ -5,14 +5,19 @@
 // probability-flow ODE dx/dS = (x - D) / S has the solution x(S') = x(S) sqrt((sd^2 + S'^2) / (sd^2 + S^2)).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/philox.h"
 #include "diffusion/consistency.h"
 #include "diffusion/distillation.h"
 #include "diffusion/ode_sampler.h"
+#include "diffusion/sampler.h"
+#include "tests/diffusion/sampler_testing.h"
 
 namespace diffuse {
 namespace {
@@ -192,6 +197,72 @@ TEST(ConsistencyLevels, DrawPairInvertsTheCumulativeProbabilities) {
 TEST(PseudoHuber, CIsIctsDefaultPerSqrtDim) {
   EXPECT_DOUBLE_EQ(pseudo_huber_c(3072), 0.00054 * std::sqrt(3072.0));  // CIFAR-10: about 0.03
   EXPECT_DOUBLE_EQ(pseudo_huber_c(784, 0.001), 0.028);
+}
+
+SamplerOptions consistency_options(int steps) {
+  SamplerOptions options;
+  options.sampler = SamplerKind::kConsistency;
+  options.steps = steps;
+  options.consistency_levels = 18;
+  options.seed = 11;
+  return options;
+}
+
+TEST(ConsistencySampler, EvaluatesAtEvenlySpacedGridIndicesFromSigmaMax) {
+  const std::vector<double> grid = consistency_sigmas(18, 0.002, 80.0, 7.0);
+  EXPECT_EQ(consistency_sampling_sigmas(grid, consistency_options(1)), std::vector<double>{grid[17]});
+  EXPECT_EQ(consistency_sampling_sigmas(grid, consistency_options(2)), (std::vector<double>{grid[17], grid[9]}));
+  EXPECT_EQ(consistency_sampling_sigmas(grid, consistency_options(4)),
+            (std::vector<double>{grid[17], grid[13], grid[9], grid[4]}));
+  EXPECT_EQ(consistency_sampling_sigmas(grid, consistency_options(17)).back(), grid[1]);
+  try {
+    consistency_sampling_sigmas(grid, consistency_options(18));
+    FAIL() << "18 steps on an 18-level grid";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("--steps 18"), std::string::npos) << error.what();
+  }
+}
+
+TEST(ConsistencySampler, TakesTheIntermediateLevelsGiven) {
+  const std::vector<double> grid = consistency_sigmas(18, 0.002, 80.0, 7.0);
+  SamplerOptions options = consistency_options(3);
+  options.consistency_sigmas = {5.0, 0.8};
+  EXPECT_EQ(consistency_sampling_sigmas(grid, options), (std::vector<double>{80.0, 5.0, 0.8}));
+  options.consistency_sigmas = {0.8, 5.0};  // not decreasing
+  EXPECT_THROW(consistency_sampling_sigmas(grid, options), Error);
+  options.consistency_sigmas = {5.0};  // one short of 3 steps
+  EXPECT_THROW(consistency_sampling_sigmas(grid, options), Error);
+}
+
+// An x0 network whose output is a fixed value: one consistency step lands on clamp(a sigma_max z + b value).
+TEST(ConsistencySampler, OneStepIsTheConsistencyFunctionAtSigmaMax) {
+  const NoiseSchedule schedule(ScheduleKind::CosineContinuous, 1000);
+  const Parameterization network(Prediction::X0);
+  const Denoiser constant = [](const Tensor&, const Tensor&, const Tensor&, const Tensor& out) {
+    Tensor value = out;
+    fill(value, 0.3f);
+  };
+  const SamplerOptions options = consistency_options(1);
+  const Tensor images = sample_images(schedule, network, constant, {2, 3, 3, 1}, Tensor(), options);
+  Tensor z = Tensor::empty({2, 3, 3, 1});
+  ops::fill_normal(z, options.seed, kPurposeSampler, 0, 0);
+  const Mix f = consistency_output(network, schedule.at_ve_sigma(80.0), 0.002);
+  const std::vector<float> noise = to_vector(z), drawn = to_vector(images);
+  for (size_t i = 0; i < drawn.size(); ++i)
+    EXPECT_NEAR(drawn[i], std::clamp(f.first * 80.0 * noise[i] + f.second * 0.3, -1.0, 1.0), 1e-5) << i;
+}
+
+TEST(ConsistencySampler, IsKeyedByGlobalSampleIndex) {
+  const NoiseSchedule schedule(ScheduleKind::CosineContinuous, 1000);
+  const Parameterization network = Parameterization::edm(EdmPreconditioning{});
+  // A network that depends on its input, so that every step's noise shows in the samples.
+  const Denoiser halve = [](const Tensor& z, const Tensor&, const Tensor&, const Tensor& out) {
+    ops::scale(z, 0.5f, out);
+  };
+  for (int steps : {1, 3})
+    testing::expect_keyed_by_global_index(consistency_options(steps), [&](const Shape& shape, const SamplerOptions& o) {
+      return sample_images(schedule, network, halve, shape, Tensor(), o);
+    });
 }
 
 }  // namespace
