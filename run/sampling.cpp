@@ -33,6 +33,12 @@ SamplerOptions sampler_options(const Config& config, const SamplingFlags& flags,
   return options;
 }
 
+SamplerKind command_sampler(const std::string& flag, const CheckpointMeta& meta) {
+  if (!flag.empty()) return value_named(kSamplerNames, flag, "--sampler");
+  return meta.method == name_of(kDistillMethodNames, DistillMethod::kConsistency) ? SamplerKind::kConsistency
+                                                                                  : SamplerKind::kDdim;
+}
+
 Tensor sample_labels(LabelOrder order, int num_classes, int64_t count, int64_t begin, int64_t end) {
   if (num_classes <= 0) return Tensor();
   const int64_t per_class = std::max<int64_t>(1, count / num_classes);

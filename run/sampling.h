@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "core/progress.h"
 #include "core/tensor.h"
 #include "diffusion/diffusion_setup.h"
 #include "diffusion/sampler.h"
 #include "distributed/rank_share.h"
+#include "io/checkpoint.h"
 #include "model/unet.h"
 #include "run/config.h"
 
@@ -32,6 +34,10 @@ struct SamplingFlags {
 // sample.s_churn, s_tmin, s_tmax and s_noise. The consistency sampler walks the model's grid of consistency.levels
 // levels, at sample.consistency_sigmas when given.
 SamplerOptions sampler_options(const Config& config, const SamplingFlags& flags = {}, int model_steps = 0);
+
+// The sampler of `diffuse sample` and `diffuse eval`: --sampler when given (`flag`, a SamplerKind name), else
+// consistency for consistency models (a consistency-distilled student) and ddim for the others.
+SamplerKind command_sampler(const std::string& flag, const CheckpointMeta& meta);
 
 // The order of the classes over a set of `count` samples of a class-conditional model.
 enum class LabelOrder {

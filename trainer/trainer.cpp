@@ -175,6 +175,7 @@ void Trainer::save_checkpoint() {
   meta.seed = config_.seed;
   meta.config_yaml = config_to_yaml(config_);
   meta.sampling_steps = sampling_steps_;
+  meta.method = student_method_;
   meta.window_steps = window_steps_;
   meta.window_loss_sum = window_loss_folded_;
   // Written from host copies (the buffers themselves on the CPU backend).

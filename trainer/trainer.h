@@ -67,8 +67,12 @@ class Trainer {
   void set_micro_step(MicroStep micro_step) { micro_step_ = std::move(micro_step); }
   // Starts from these weights (parameters and every EMA buffer) instead of the seeded initialization.
   void start_from_weights(const Tensor& weights);
-  // Distilled students: how many sampler steps the model is trained for (the checkpoints' sampling_steps).
-  void set_sampling_steps(int steps) { sampling_steps_ = steps; }
+  // Distilled students: the distillation method and how many sampler steps the model is trained for (the
+  // checkpoints' method and sampling_steps).
+  void set_student(std::string method, int sampling_steps) {
+    student_method_ = std::move(method);
+    sampling_steps_ = sampling_steps;
+  }
   // Prefixes the progress line (e.g. "stage 2/8") and adds these values to every metrics.jsonl line.
   void set_progress_label(std::string prefix, std::vector<std::pair<std::string, double>> metrics);
   // Where the TensorBoard event files go (a directory TensorBoard shows as one run); RUN/tensorboard unless set.
@@ -128,6 +132,7 @@ class Trainer {
   Evaluator evaluator_;                       // empty unless train.eval_every is set
   MicroStep micro_step_;                      // empty: the diffusion loss
   int sampling_steps_ = 0;                    // 0: not a distilled student
+  std::string student_method_;
   std::string progress_prefix_;
   std::vector<std::pair<std::string, double>> label_metrics_;
   std::string tensorboard_directory_;
