@@ -15,7 +15,7 @@
 #include "run/checkpoint_model.h"
 #include "run/model_setup.h"
 #include "run/run_session.h"
-#include "trainer/consistency_step.h"
+#include "trainer/consistency_loss.h"
 #include "trainer/distillation_step.h"
 
 namespace diffuse {
@@ -23,9 +23,6 @@ namespace diffuse {
 namespace fs = std::filesystem;
 
 namespace {
-
-// A consistency student's default sampling steps: one.
-constexpr int kConsistencySamplingSteps = 1;
 
 std::string stage_directory(const std::string& run_dir, size_t stage, int student_steps) {
   return (fs::path(run_dir) / concat("stage-", stage + 1, "-", student_steps, "steps")).string();
@@ -105,26 +102,6 @@ void check_consistency_teacher(const CheckpointModel& teacher, const std::string
                 "(diffusion.formulation vp or edm)");
 }
 
-// The consistency-distillation run: the teacher's model, a constant learning rate, the target network's EMA rate
-// among the EMA rates, and one-step consistency sample grids.
-Config consistency_distillation_config(const Config& config, const Config& teacher) {
-  Config run = config;
-  run.model = teacher.model;
-  run.diffusion = teacher.diffusion;
-  run.train.steps = config.distill.steps_per_stage;
-  run.train.lr = config.distill.lr;
-  run.train.warmup_steps = 0;
-  run.train.lr_decay = LrDecay::kConstant;
-  const double mu = config.consistency.target_ema;
-  std::vector<double>& rates = run.train.ema_rates;
-  if (mu > 0.0 && std::find(rates.begin(), rates.end(), mu) == rates.end()) rates.push_back(mu);
-  run.sample.sampler = SamplerKind::kConsistency;
-  run.sample.eta = 0.0;
-  run.sample.s_churn = 0.0;
-  run.sample.steps = kConsistencySamplingSteps;
-  return run;
-}
-
 void run_consistency_distillation(const DistillOptions& options, const EvaluatorFactory& make_evaluator) {
   std::unique_ptr<CheckpointModel> teacher = load_checkpoint_model(options.teacher, "first");
   check_consistency_teacher(*teacher, options.teacher);
@@ -154,28 +131,13 @@ void run_consistency_distillation(const DistillOptions& options, const Evaluator
   } else {
     trainer.resume_from(checkpoint);
   }
-  const DiffusionSetup setup = diffusion_setup(run);
-  const ConsistencyObjective objective = consistency_objective(run, setup, false);
-  // The target network: the EMA of rate mu, in a model of its own; with mu = 0 the student itself.
-  const double mu = run.consistency.target_ema;
-  std::unique_ptr<CheckpointModel> target = mu > 0.0 ? checkpoint_model_on(*teacher, device.device) : nullptr;
-  const std::vector<double>& rates = run.train.ema_rates;
-  const size_t target_ema = static_cast<size_t>(std::find(rates.begin(), rates.end(), mu) - rates.begin());
-  model::UNet& teacher_unet = *teacher->unet;
-  trainer.set_micro_step([&](model::UNet& student, const MicroBatch& batch, float loss_scale) {
-    model::UNet* target_unet = &student;
-    if (target) {
-      copy(trainer.ema(target_ema), target->store.params());
-      target_unet = target->unet.get();
-    }
-    return consistency_micro_batch(student, *target_unet, &teacher_unet, setup, objective, run.seed, batch, loss_scale);
-  });
-  trainer.set_student(name_of(kDistillMethodNames, DistillMethod::kConsistency), kConsistencySamplingSteps);
+  ConsistencyLoss loss(run, teacher->unet.get(), device.device);
+  loss.install(trainer);
   trainer.set_evaluator(std::move(evaluator));
   if (session.rank() == 0)
-    log_info("consistency distillation of ", options.teacher, " on ", objective.levels, " levels (",
-             consistency_teacher_solver(setup.network) == TeacherSolver::kHeun ? "heun" : "ddim",
-             " teacher steps), target EMA ", mu, ", ", run.train.steps, " steps on ", device.description);
+    log_info("consistency distillation of ", options.teacher, " on ", loss.objective().levels, " levels (",
+             run.diffusion.formulation == Formulation::kEdm ? "heun" : "ddim", " teacher steps), target EMA ",
+             run.consistency.target_ema, ", ", run.train.steps, " steps on ", device.description);
   if (trainer.run() == RunOutcome::kStopped) {
     if (session.rank() == 0)
       log_info("stopped at step ", trainer.step(), ": wrote ", checkpoint_path(options.run_dir, trainer.step()),
