@@ -52,7 +52,7 @@ void run_sample(const SampleArguments& arguments) {
   const int classes = spec.num_classes;
   const Tensor labels = command_sample_labels(classes, arguments.count, arguments.label);
   DIFFUSE_CHECK(arguments.guidance == 0.0 || classes > 0, "--guidance needs a class-conditional model");
-  const SamplerKind sampler = command_sampler(arguments.sampler, meta);
+  const SamplerKind sampler = command_sampler(arguments.sampler, config, meta);
   const SamplingFlags flags{sampler, arguments.steps, arguments.eta, arguments.guidance, arguments.seed};
   const SamplerOptions options = sampler_options(config, flags, meta.sampling_steps);
   ProgressLine progress("sampling", arguments.count);

@@ -127,7 +127,7 @@ void run_eval(const EvalOptions& options) {
     const DeviceChoice& device = session.device_choice();
     const std::unique_ptr<CheckpointModel> loaded =
         load_checkpoint_model(options.checkpoint, options.ema, device.device);
-    const SamplerKind sampler_kind = command_sampler(options.sampler, loaded->meta);
+    const SamplerKind sampler_kind = command_sampler(options.sampler, loaded->config, loaded->meta);
     const char* sampler_name = name_of(kSamplerNames, sampler_kind);
     const model::UNetSpec& spec = loaded->spec;
     check_image_shape(info, options.features, spec.image_size, spec.image_size, spec.image_channels,

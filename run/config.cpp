@@ -312,9 +312,10 @@ void validate_attention_heads(const ModelConfig& m, const std::string& origin) {
 void validate_formulation(const DiffusionConfig& d, const std::string& origin) {
   require(d.sigma_data > 0, "diffusion.sigma_data", "must be positive", origin);
   require(d.p_std > 0, "diffusion.p_std", "must be positive", origin);
-  if (d.formulation != Formulation::kEdm) return;
+  if (d.formulation == Formulation::kVp) return;
   const DiffusionConfig vp;
-  const std::string unused = "does not apply to diffusion.formulation edm, ";
+  const std::string unused =
+      concat("does not apply to diffusion.formulation ", name_of(kFormulationNames, d.formulation), ", ");
   require(d.schedule == vp.schedule, "diffusion.schedule",
           unused + "whose noise levels are log-normal (diffusion.p_mean, diffusion.p_std): remove it", origin);
   require(d.prediction == vp.prediction, "diffusion.prediction",
@@ -388,7 +389,7 @@ void validate(const Config& c, const std::string& origin) {
   require(c.sample.rho > 0, "sample.rho", "must be positive", origin);
   if (c.sample.sigma_min > 0 || c.sample.sigma_max > 0) {
     const NoiseSchedule schedule(c.diffusion.schedule, c.diffusion.timesteps);
-    const Parameterization network = c.diffusion.formulation == Formulation::kEdm
+    const Parameterization network = c.diffusion.formulation != Formulation::kVp
                                          ? Parameterization::edm(EdmPreconditioning{})
                                          : Parameterization(c.diffusion.prediction);
     const double sigma_min = c.sample.sigma_min > 0 ? c.sample.sigma_min : default_sigma_min(network, schedule);
@@ -425,6 +426,20 @@ void validate(const Config& c, const std::string& origin) {
   require(cm.s1 >= cm.s0, "consistency.s1", concat("must be at least consistency.s0 (", cm.s0, "), got ", cm.s1),
           origin);
   require(cm.p_std > 0, "consistency.p_std", concat("must be positive, got ", cm.p_std), origin);
+  if (c.sample.sampler == SamplerKind::kConsistency && c.diffusion.formulation == Formulation::kConsistency) {
+    // Consistency training's sample grids walk its final curriculum grid (run/sampling.h).
+    const int levels = cm.s1 + 1;
+    require(c.sample.steps < levels, "sample.steps",
+            concat("is ", c.sample.steps, ", more than the consistency model's grid of ", levels,
+                   " levels allows (at most ", levels - 1, ")"),
+            origin);
+    require(c.sample.consistency_sigmas.empty() ||
+                static_cast<int>(c.sample.consistency_sigmas.size()) == c.sample.steps - 1,
+            "sample.consistency_sigmas",
+            concat("lists ", c.sample.consistency_sigmas.size(), " levels for ", c.sample.steps,
+                   " steps: give sample.steps - 1"),
+            origin);
+  }
   require(c.eval.samples > 1, "eval.samples", "must be at least 2", origin);
   require(c.runtime.threads >= 0 && c.runtime.threads <= kMaxThreads, "runtime.threads",
           concat("must be in [0, ", kMaxThreads, "]"), origin);

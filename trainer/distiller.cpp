@@ -15,7 +15,7 @@
 #include "run/checkpoint_model.h"
 #include "run/model_setup.h"
 #include "run/run_session.h"
-#include "trainer/consistency_loss.h"
+#include "trainer/consistency_distillation.h"
 #include "trainer/distillation_step.h"
 
 namespace diffuse {
@@ -28,10 +28,21 @@ std::string stage_directory(const std::string& run_dir, size_t stage, int studen
   return (fs::path(run_dir) / concat("stage-", stage + 1, "-", student_steps, "steps")).string();
 }
 
+// Both methods step the teacher's probability-flow ODE, which a consistency model does not have.
+void check_has_ode(const CheckpointModel& teacher, const std::string& path) {
+  DIFFUSE_CHECK(teacher.config.diffusion.formulation != Formulation::kConsistency, "teacher ", path,
+                " has diffusion.formulation consistency, which has no ODE step to teach with: distil from a ",
+                "diffusion model (diffusion.formulation vp or edm)");
+  DIFFUSE_CHECK(teacher.meta.method != name_of(kDistillMethodNames, DistillMethod::kConsistency), "teacher ", path,
+                " is a consistency student, which has no ODE step to teach with: distil from a diffusion model ",
+                "(diffusion.formulation vp or edm)");
+}
+
 // The teacher must be a continuous-time model predicting x or v, or an EDM model (whose D is a data prediction
 // with a skip connection): its DDIM steps then land exactly on t - 1/(2N).
 void check_teacher(const CheckpointModel& teacher, const std::string& path) {
   const DiffusionConfig& diffusion = teacher.config.diffusion;
+  check_has_ode(teacher, path);
   if (diffusion.formulation == Formulation::kEdm) return;  // its schedule is cosine_continuous, as config requires
   DIFFUSE_CHECK(diffusion.schedule == ScheduleKind::CosineContinuous, "teacher ", path, " was trained with schedule '",
                 name_of(kScheduleNames, diffusion.schedule),
@@ -95,16 +106,9 @@ void check_or_record_teacher(const std::string& run_dir, const std::string& teac
   write_file_atomically(record.string(), identity + "\n");
 }
 
-// A consistency teacher must have a probability-flow ODE to step: a diffusion model, not a consistency student.
-void check_consistency_teacher(const CheckpointModel& teacher, const std::string& path) {
-  DIFFUSE_CHECK(teacher.meta.method != name_of(kDistillMethodNames, DistillMethod::kConsistency), "teacher ", path,
-                " is a consistency student, which has no ODE step to teach with: distil from a diffusion model "
-                "(diffusion.formulation vp or edm)");
-}
-
 void run_consistency_distillation(const DistillOptions& options, const EvaluatorFactory& make_evaluator) {
   std::unique_ptr<CheckpointModel> teacher = load_checkpoint_model(options.teacher, "first");
-  check_consistency_teacher(*teacher, options.teacher);
+  check_has_ode(*teacher, options.teacher);
   DIFFUSE_CHECK(options.resume.empty() || options.resume == "auto", "distill --resume takes 'auto', got '",
                 options.resume, "'");
   RunSession session(options.config_path, options.overrides, SessionKind::kTraining);
@@ -131,7 +135,7 @@ void run_consistency_distillation(const DistillOptions& options, const Evaluator
   } else {
     trainer.resume_from(checkpoint);
   }
-  ConsistencyLoss loss(run, teacher->unet.get(), device.device);
+  ConsistencyDistillation loss(run, *teacher->unet, device.device);
   loss.install(trainer);
   trainer.set_evaluator(std::move(evaluator));
   if (session.rank() == 0)

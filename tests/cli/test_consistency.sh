@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Consistency distillation from the command line: a tiny teacher (configs/tiny.yaml), `distill --method
-# consistency`, resumed; the student samples in one step by default and in two with --steps 2; and the bad
-# inputs (a target EMA outside [0, 1), a consistency student as teacher, --steps beyond the student's grid) are
-# one error line naming the value, with nothing written.
+# Consistency models from the command line: a tiny teacher (configs/tiny.yaml), `distill --method
+# consistency`, resumed; the student samples in one step by default and in two with --steps 2; consistency
+# training (`train` with diffusion.formulation consistency), resumed, sampled with the consistency sampler by
+# default; and the bad inputs (a target EMA outside [0, 1), a consistency model as teacher, --steps beyond the
+# model's grid) are one error line naming the value, with nothing written.
 # Usage: test_consistency.sh path/to/diffuse path/to/source-dir
 set -euo pipefail
 diffuse=$1
@@ -34,6 +35,21 @@ student=$work/cd/checkpoints/ckpt-00000004.h5
   grep -q "wrote 4 samples (consistency, 2 steps, NFE 2) to " "$work/two.log" &&
   pass "the student samples in two steps with --steps 2" || fail "two-step sample: $(cat "$work/two.log")"
 
+# Consistency training: tiny.yaml's v and snr_plus_one keys back at their defaults, as for edm.
+ict=(--set diffusion.formulation=consistency --set diffusion.prediction=eps --set diffusion.loss_weight=simple
+  --set consistency.s0=2 --set consistency.s1=8 --set sample.sampler=consistency --set sample.steps=1)
+"$diffuse" train "${common[@]}" "${ict[@]}" --run-dir "$work/ict" --set train.steps=2 >"$work/ict.log" 2>&1 &&
+  "$diffuse" train "${common[@]}" "${ict[@]}" --run-dir "$work/ict" --set train.steps=4 --resume auto \
+    >"$work/ict-resume.log" 2>&1 && grep -q "resumed from .*ckpt-00000002.h5 at step 2" "$work/ict-resume.log" &&
+  grep -q 'formulation: "consistency"' "$work/ict/config.yaml" &&
+  pass "train with diffusion.formulation consistency runs and resumes" ||
+  fail "consistency training: $(cat "$work/ict.log" "$work/ict-resume.log")"
+ict_model=$work/ict/checkpoints/ckpt-00000004.h5
+"$diffuse" sample --ckpt "$ict_model" --n 4 --batch 4 --steps 2 --out "$work/ict.h5" >"$work/ict-sample.log" 2>&1 &&
+  grep -q "wrote 4 samples (consistency, 2 steps, NFE 2) to " "$work/ict-sample.log" &&
+  pass "a consistency-trained model samples with the consistency sampler by default" ||
+  fail "consistency-trained sample: $(cat "$work/ict-sample.log")"
+
 # one_error NAME PATTERN PATH COMMAND...: COMMAND fails with one error line, matching PATTERN, and PATH is not
 # created (sample logs its device first).
 one_error() {
@@ -53,6 +69,12 @@ one_error "target EMA -0.5" "consistency.target_ema.*got -0.5" "$work/mu" \
   "$diffuse" "${distill[@]}" --run-dir "$work/mu" --set consistency.target_ema=-0.5
 one_error "consistency student as teacher" "^error: teacher .* is a consistency student" "$work/student-teacher" \
   "$diffuse" distill "${common[@]}" --teacher "$student" --method consistency --run-dir "$work/student-teacher"
+one_error "consistency-trained teacher" "^error: teacher .* has diffusion.formulation consistency, which has no ODE" \
+  "$work/ict-teacher" "$diffuse" distill "${common[@]}" --teacher "$ict_model" --method consistency \
+  --run-dir "$work/ict-teacher"
+one_error "consistency-trained teacher, progressive" "^error: teacher .* has diffusion.formulation consistency" \
+  "$work/ict-progressive" "$diffuse" distill "${common[@]}" --teacher "$ict_model" --run-dir "$work/ict-progressive" \
+  --from 8 --to 4
 one_error "steps beyond the grid" "^error: --steps 6 is more than the consistency model's grid of 6 levels" \
   "$work/six.h5" "$diffuse" sample --ckpt "$student" --n 4 --steps 6 --out "$work/six.h5"
 

@@ -1,6 +1,7 @@
 // Consistency distillation on real ranks (`mpirun -np 2` from ctest) on the Fashion-MNIST test split with
-// configs/tiny.yaml at half width: two ranks with half the batch each follow one rank with the whole batch, the
-// student and its target network alike, because every draw is keyed by global sample index.
+// configs/tiny.yaml at half width: two ranks with half the batch each follow one rank with the whole batch, in
+// consistency distillation (the student and its target network alike) and in consistency training, because every
+// draw is keyed by global sample index.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -14,7 +15,7 @@
 #include "distributed/rank_agreement.h"
 #include "run/checkpoint_model.h"
 #include "tests/mpi/mpi_testing.h"
-#include "trainer/consistency_loss.h"
+#include "trainer/consistency_distillation.h"
 #include "trainer/trainer.h"
 
 namespace diffuse {
@@ -57,12 +58,12 @@ class DistributedConsistency : public ::testing::Test {
     return root_ + "/" + name + "-rank" + std::to_string(rank());
   }
 
-  // `run` learnt with a ConsistencyLoss from `weights` on `communicator`, in `directory`.
+  // `run` learnt with consistency distillation from `weights` on `communicator`, in `directory`.
   static std::unique_ptr<Trainer> consistency_run(const Config& run, const Tensor& weights, model::UNet* teacher,
                                                   const std::string& directory, Communicator& communicator) {
     auto trainer = std::make_unique<Trainer>(run, Device::CPU, directory, communicator, false);
     trainer->start_from_weights(weights);
-    ConsistencyLoss loss(run, teacher, Device::CPU);
+    ConsistencyDistillation loss(run, *teacher, Device::CPU);
     loss.install(*trainer);
     trainer->run();
     return trainer;
@@ -104,6 +105,17 @@ TEST_F(DistributedConsistency, DistillationOnManyRanksFollowsOneRank) {
   EXPECT_EQ(run.train.ema_rates[target], 0.95);
   EXPECT_LT(relative_difference(to_vector(whole->ema(target)), to_vector(split->ema(target))), 1e-5);
   EXPECT_NE(to_vector(whole->parameters().params()), to_vector(teacher->store.params())) << "the student learnt";
+}
+
+TEST_F(DistributedConsistency, TrainingOnManyRanksFollowsOneRank) {
+  // 4 steps over the curriculum's two stages (s0 2, s1 4).
+  const Config config = tiny({"train.steps=4", "diffusion.formulation=consistency", "diffusion.prediction=eps",
+                              "diffusion.loss_weight=simple", "consistency.s0=2", "consistency.s1=4"});
+  Trainer split(config, Device::CPU, run_dir("ict-split"), test_world(), false);
+  split.run();
+  Trainer whole(config, Device::CPU, local_run_dir("ict-whole"), single_, false);
+  whole.run();
+  EXPECT_LT(relative_difference(to_vector(whole.parameters().params()), to_vector(split.parameters().params())), 1e-5);
 }
 
 }  // namespace

@@ -201,6 +201,23 @@ TEST(Config, ConsistencyKeysNameTheKeyAndTheValue) {
     EXPECT_NE(message.find(value), std::string::npos) << message;
   }
   EXPECT_EQ(parse_config("", "a.yaml", {"consistency.target_ema=0"}).consistency.target_ema, 0.0);
+  // Consistency training's sample grids fit its final grid of s1 + 1 levels.
+  const std::vector<std::string> ict = {"diffusion.formulation=consistency", "sample.sampler=consistency",
+                                        "consistency.s1=16"};
+  const std::string steps = testing::error_message([&] {
+    std::vector<std::string> settings = ict;
+    settings.push_back("sample.steps=17");
+    parse_config("", "a.yaml", settings);
+  });
+  EXPECT_NE(steps.find("is 17, more than the consistency model's grid of 17 levels allows (at most 16)"),
+            std::string::npos)
+      << steps;
+  EXPECT_NE(testing::error_message([&] {
+              std::vector<std::string> settings = ict;
+              settings.insert(settings.end(), {"sample.steps=2", "sample.consistency_sigmas=[2, 1]"});
+              parse_config("", "a.yaml", settings);
+            }).find("sample.consistency_sigmas"),
+            std::string::npos);
 }
 
 TEST(Sampling, ConsistencySamplerTakesTheModelsGridAndLevels) {
@@ -208,6 +225,10 @@ TEST(Sampling, ConsistencySamplerTakesTheModelsGridAndLevels) {
   const SamplerOptions options = sampler_options(config);
   EXPECT_EQ(options.consistency_levels, 40);
   EXPECT_EQ(options.consistency_sigmas, (std::vector<double>{2.5, 0.5}));
+  // A consistency-trained model walks its curriculum's final grid.
+  EXPECT_EQ(sampler_options(parse_config("diffusion: {formulation: consistency}\nconsistency: {s1: 640}\n", "a.yaml"))
+                .consistency_levels,
+            641);
 }
 
 TEST(Config, InvalidValuesAreRejected) {
@@ -238,6 +259,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& enumerated_
       {"runtime.device", {"cpu", "cuda", "auto"}},
       {"sample.sampler", {"ddpm", "ddim", "euler", "heun", "dpmpp_2m", "consistency"}},
       {"distill.method", {"progressive", "consistency"}},
+      {"diffusion.formulation", {"vp", "edm", "consistency"}},
   };
   return keys;
 }

@@ -1,4 +1,4 @@
-// `diffuse distill --method consistency` end to end (trainer/distiller.h, trainer/consistency_loss.h) on
+// `diffuse distill --method consistency` end to end (trainer/distiller.h, trainer/consistency_distillation.h) on
 // configs/tiny.yaml and real Fashion-MNIST: the student's checkpoints (method, sampling_steps, the target
 // network's EMA), a bit-exact resume, the loss going down, and a teacher without an ODE step refused.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "trainer/consistency_loss.h"
+#include "trainer/consistency_distillation.h"
 
 #include <algorithm>
 #include <string>
@@ -26,13 +26,13 @@ Config consistency_distillation_config(const Config& config, const Config& teach
   return run;
 }
 
-ConsistencyLoss::ConsistencyLoss(const Config& run, model::UNet* teacher, Device device)
+ConsistencyDistillation::ConsistencyDistillation(const Config& run, model::UNet& teacher, Device device)
     : run_(run),
       setup_(diffusion_setup(run)),
-      objective_(consistency_objective(run, setup_, teacher == nullptr)),
+      objective_(consistency_objective(run, setup_, false)),
       teacher_(teacher) {
   const double mu = run.consistency.target_ema;
-  if (!teacher || mu == 0.0) return;
+  if (mu == 0.0) return;
   const std::vector<double>& rates = run.train.ema_rates;
   const auto rate = std::find(rates.begin(), rates.end(), mu);
   DIFFUSE_CHECK(rate != rates.end(), "the target network's EMA rate ", mu, " is not among train.ema_rates");
@@ -41,17 +41,16 @@ ConsistencyLoss::ConsistencyLoss(const Config& run, model::UNet* teacher, Device
   target_store_.finalize(device);
 }
 
-void ConsistencyLoss::install(Trainer& trainer) {
+void ConsistencyDistillation::install(Trainer& trainer) {
   trainer.set_micro_step([this, &trainer](model::UNet& student, const MicroBatch& batch, float loss_scale) {
     model::UNet* target = &student;
     if (target_) {
       copy(trainer.ema(target_ema_), target_store_.params());
       target = target_.get();
     }
-    return consistency_micro_batch(student, *target, teacher_, setup_, objective_, run_.seed, batch, loss_scale);
+    return consistency_micro_batch(student, *target, &teacher_, setup_, objective_, run_.seed, batch, loss_scale);
   });
-  if (teacher_)
-    trainer.set_student(name_of(kDistillMethodNames, DistillMethod::kConsistency), kConsistencySamplingSteps);
+  trainer.set_student(name_of(kDistillMethodNames, DistillMethod::kConsistency), kConsistencySamplingSteps);
 }
 
 }  // namespace diffuse

@@ -1,10 +1,11 @@
-// Consistency distillation and consistency training as a Trainer's objective (trainer/consistency_step.h): the
-// micro-step, the target network and, for distillation, the teacher and the student's checkpoint labels.
+// Consistency distillation as a Trainer's objective (trainer/consistency_step.h): the micro-step with the teacher
+// and the target network, and the student's checkpoint labels. (Consistency training needs neither: the Trainer
+// runs it itself for diffusion.formulation consistency.)
 //
-// The target network of distillation is the Trainer's EMA of rate consistency.target_ema (mu), which the run's
-// train.ema_rates must list (consistency_distillation_config adds it): checkpoints then hold it and a resume
-// continues bit for bit. Its weights are copied into a model of its own before each micro-step. With mu = 0, and
-// always in consistency training (iCT), the target is the online network itself, run without gradients.
+// The target network is the Trainer's EMA of rate consistency.target_ema (mu), which the run's train.ema_rates
+// must list (consistency_distillation_config adds it): checkpoints then hold it and a resume continues bit for
+// bit. Its weights are copied into a model of its own before each micro-step. With mu = 0 the target is the
+// online network itself, run without gradients.
 #pragma once
 
 #include <memory>
@@ -26,13 +27,13 @@ inline constexpr int kConsistencySamplingSteps = 1;
 // the target's EMA rate among train.ema_rates, and one-step consistency sample grids.
 Config consistency_distillation_config(const Config& config, const Config& teacher);
 
-class ConsistencyLoss {
+class ConsistencyDistillation {
  public:
-  // `teacher` (null: consistency training) must outlive this and live on `device`, like the Trainer's model.
-  ConsistencyLoss(const Config& run, model::UNet* teacher, Device device);
+  // `teacher` must outlive this and live on `device`, like the Trainer's model.
+  ConsistencyDistillation(const Config& run, model::UNet& teacher, Device device);
 
-  // Makes `trainer` (built from the same run config) learn with this loss; distillation also labels its
-  // checkpoints as a consistency student of kConsistencySamplingSteps.
+  // Makes `trainer` (built from the same run config) learn with this loss, and labels its checkpoints as a
+  // consistency student of kConsistencySamplingSteps.
   void install(Trainer& trainer);
 
   const ConsistencyObjective& objective() const { return objective_; }
@@ -41,7 +42,7 @@ class ConsistencyLoss {
   Config run_;
   DiffusionSetup setup_;
   ConsistencyObjective objective_;
-  model::UNet* teacher_;
+  model::UNet& teacher_;
   // The target network with mu > 0 (distillation), and the index of its EMA rate.
   model::ParameterStore target_store_;
   std::unique_ptr<model::UNet> target_;
