@@ -252,6 +252,32 @@ TEST(ConsistencySampler, OneStepIsTheConsistencyFunctionAtSigmaMax) {
     EXPECT_NEAR(drawn[i], std::clamp(f.first * 80.0 * noise[i] + f.second * 0.3, -1.0, 1.0), 1e-5) << i;
 }
 
+// Class-conditional with guidance: the output f is built from (1 + w) o_c - w o_u, as every sampler's.
+TEST(ConsistencySampler, GuidesWithTheNullLabel) {
+  const NoiseSchedule schedule(ScheduleKind::CosineContinuous, 1000);
+  const Parameterization network(Prediction::X0);
+  // The output is 0.1 times the label: 0.1 c for class c, 0.3 for the null label 3.
+  const Denoiser by_label = [](const Tensor& z, const Tensor&, const Tensor& labels, const Tensor& out) {
+    const int64_t elements = z.numel() / z.dim(0);
+    for (int64_t i = 0; i < z.numel(); ++i) out.f32()[i] = 0.1f * static_cast<float>(labels.i32()[i / elements]);
+  };
+  SamplerOptions options = consistency_options(1);
+  options.guidance = 2.0;
+  options.null_label = 3;
+  Tensor labels = Tensor::empty({2}, DType::I32);
+  labels.i32()[0] = 1;
+  labels.i32()[1] = 2;
+  const Tensor images = sample_images(schedule, network, by_label, {2, 1, 1, 1}, labels, options);
+  Tensor z = Tensor::empty({2, 1, 1, 1});
+  ops::fill_normal(z, options.seed, kPurposeSampler, 0, 0);
+  const Mix f = consistency_output(network, schedule.at_ve_sigma(80.0), 0.002);
+  for (int n = 0; n < 2; ++n) {
+    const double guided = 3.0 * 0.1 * labels.i32()[n] - 2.0 * 0.3;
+    EXPECT_NEAR(to_vector(images)[n], std::clamp(f.first * 80.0 * to_vector(z)[n] + f.second * guided, -1.0, 1.0), 1e-5)
+        << n;
+  }
+}
+
 TEST(ConsistencySampler, IsKeyedByGlobalSampleIndex) {
   const NoiseSchedule schedule(ScheduleKind::CosineContinuous, 1000);
   const Parameterization network = Parameterization::edm(EdmPreconditioning{});
