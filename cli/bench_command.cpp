@@ -25,7 +25,7 @@ void add_bench_command(CLI::App& app) {
   CLI::App* sample = bench->add_subcommand("sample", "Sampling throughput (inference only)");
   sample->add_option("--config", sample_options->config, "YAML config")->required()->check(CLI::ExistingFile);
   sample->add_option("--batch", sample_options->batch, "Images sampled together (default 256)");
-  sample->add_option("--sampler", sample_options->sampler, "ddpm, ddim (default), euler, heun or dpmpp_2m")
+  sample->add_option("--sampler", sample_options->sampler, "ddpm, ddim (default), euler, heun, dpmpp_2m or consistency")
       ->check(one_of_names(kSamplerNames));
   sample->add_option("--steps", sample_options->steps, "Sampler steps (default 50)");
   sample->add_option("--repeats", sample_options->repeats, "Timed batches (the median is reported)");

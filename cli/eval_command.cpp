@@ -41,7 +41,9 @@ void add_eval_command(CLI::App& app) {
                       "EMA rate whose weights to use, 'none' for the raw weights "
                       "(default: the checkpoint's first EMA rate)");
   command
-      ->add_option("--sampler", arguments->sampler, "ddpm (ancestral), ddim, or the ODE solvers euler, heun, dpmpp_2m")
+      ->add_option("--sampler", arguments->sampler,
+                   "ddpm (ancestral), ddim, the ODE solvers euler, heun, dpmpp_2m, or consistency (default: "
+                   "consistency for consistency models, else ddim)")
       ->check(one_of_names(kSamplerNames));
   command->add_option("--steps", arguments->steps, "Sampling steps (default: a student's own, else the config's)")
       ->check(at_least(1));

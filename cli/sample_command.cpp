@@ -23,7 +23,7 @@ namespace {
 struct SampleArguments {
   std::string checkpoint;
   std::string ema = "first";
-  std::string sampler = "ddim";
+  std::string sampler;       // absent: consistency for consistency models, else ddim
   std::optional<int> steps;  // absent: the student's sampling_steps, else the config's
   double eta = 0.0;
   std::optional<int> label;  // absent: all classes
@@ -52,7 +52,7 @@ void run_sample(const SampleArguments& arguments) {
   const int classes = spec.num_classes;
   const Tensor labels = command_sample_labels(classes, arguments.count, arguments.label);
   DIFFUSE_CHECK(arguments.guidance == 0.0 || classes > 0, "--guidance needs a class-conditional model");
-  const SamplerKind sampler = value_named(kSamplerNames, arguments.sampler, "--sampler");
+  const SamplerKind sampler = command_sampler(arguments.sampler, config, meta);
   const SamplingFlags flags{sampler, arguments.steps, arguments.eta, arguments.guidance, arguments.seed};
   const SamplerOptions options = sampler_options(config, flags, meta.sampling_steps);
   ProgressLine progress("sampling", arguments.count);
@@ -79,7 +79,9 @@ void add_sample_command(CLI::App& app) {
                       "EMA rate whose weights to use, 'none' for the raw weights "
                       "(default: the checkpoint's first EMA rate)");
   command
-      ->add_option("--sampler", arguments->sampler, "ddpm (ancestral), ddim, or the ODE solvers euler, heun, dpmpp_2m")
+      ->add_option("--sampler", arguments->sampler,
+                   "ddpm (ancestral), ddim, the ODE solvers euler, heun, dpmpp_2m, or consistency (default: "
+                   "consistency for consistency models, else ddim)")
       ->check(one_of_names(kSamplerNames));
   command->add_option("--steps", arguments->steps, "Sampling steps (default: a student's own, else the config's)")
       ->check(at_least(1));

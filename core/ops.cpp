@@ -567,6 +567,28 @@ void mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& w
   args.backend().mse_loss_backward(pred, target, weights, loss_scale, dpred);
 }
 
+void pseudo_huber_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& weights, float c,
+                               const Tensor& per_sample) {
+  const OpArgs args("pseudo_huber_loss_forward", {ARG(pred), ARG(target), ARG(weights), ARG(per_sample)});
+  args.require(pred.rank() >= 1 && pred.numel() > 0, "pred must be a non-empty batch");
+  args.require(c > 0.0f, concat("c must be positive, got ", c));
+  args.shape("target", pred.shape());
+  args.shape("weights", {pred.dim(0)});
+  args.shape("per_sample", {pred.dim(0)});
+  args.backend().pseudo_huber_loss_forward(pred, target, weights, c, per_sample);
+}
+
+void pseudo_huber_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float c,
+                                float loss_scale, const Tensor& dpred) {
+  const OpArgs args("pseudo_huber_loss_backward", {ARG(pred), ARG(target), ARG(weights), ARG(dpred)});
+  args.require(pred.rank() >= 1 && pred.numel() > 0, "pred must be a non-empty batch");
+  args.require(c > 0.0f, concat("c must be positive, got ", c));
+  args.shape("target", pred.shape());
+  args.shape("weights", {pred.dim(0)});
+  args.shape("dpred", pred.shape());
+  args.backend().pseudo_huber_loss_backward(pred, target, weights, c, loss_scale, dpred);
+}
+
 void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& per_sample) {
   const OpArgs args("cross_entropy_forward", {ARG(logits), ARG(labels), ARG(per_sample)});
   args.rank("logits", 2);

@@ -199,6 +199,14 @@ void mse_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& we
 void mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float loss_scale,
                        const Tensor& dpred);
 
+// The pseudo-Huber distance (Song & Dhariwal 2023): pred, target [N,...], weights [N], c > 0 ->
+// per_sample [N] = weights[n] * (sqrt(sum_i (pred - target)^2 + c^2) - c).
+void pseudo_huber_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& weights, float c,
+                               const Tensor& per_sample);
+// dpred = d(loss_scale * sum_n per_sample[n]) / dpred = loss_scale w (pred - target) / sqrt(|pred - target|^2 + c^2).
+void pseudo_huber_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float c,
+                                float loss_scale, const Tensor& dpred);
+
 // logits [N,K], labels [N] i32 in [0,K) -> per_sample [N] = -log softmax(logits[n])[labels[n]].
 void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& per_sample);
 // dlogits = d(loss_scale * sum_n per_sample[n]) / dlogits = loss_scale * (softmax - one_hot).

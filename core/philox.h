@@ -63,6 +63,7 @@ enum RandomPurpose : uint32_t {
   kPurposeDataOrder = 6,
   kPurposeFlip = 7,
   kPurposeChurn = 8,
+  kPurposeConsistencyLevel = 9,
   kPurposeDropoutBase = 1u << 16,
 };
 

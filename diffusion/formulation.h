@@ -28,8 +28,12 @@
 
 namespace diffuse {
 
-enum class Formulation { kVp, kEdm };
-inline constexpr EnumName<Formulation> kFormulationNames[] = {{Formulation::kVp, "vp"}, {Formulation::kEdm, "edm"}};
+// consistency: a consistency model trained without a teacher (iCT, diffusion/consistency.h). Its network is fed and
+// read as an edm model's (its Parameterization is edm), and its consistency function is
+// f = c_skip x + (1 - c_skip) D with that D.
+enum class Formulation { kVp, kEdm, kConsistency };
+inline constexpr EnumName<Formulation> kFormulationNames[] = {
+    {Formulation::kVp, "vp"}, {Formulation::kEdm, "edm"}, {Formulation::kConsistency, "consistency"}};
 
 // EDM's Karras grid when sample.sigma_min / sigma_max are left 0.
 inline constexpr double kEdmSigmaMin = 0.002;

@@ -5,6 +5,7 @@
 #include "core/on_device.h"
 #include "core/ops.h"
 #include "core/philox.h"
+#include "diffusion/consistency.h"
 #include "diffusion/guidance.h"
 #include "diffusion/ode_sampler.h"
 
@@ -21,6 +22,8 @@ Tensor sample_images(const NoiseSchedule& schedule, const Parameterization& netw
   DIFFUSE_CHECK(shape.size() == 4, "sample_images: shape must be [N,H,W,C], got ", shape_string(shape));
   DIFFUSE_CHECK(options.s_churn == 0.0 || takes_churn(options.sampler), "churn (s_churn ", options.s_churn,
                 ") applies to the euler and heun samplers only, not to ", name_of(kSamplerNames, options.sampler));
+  if (options.sampler == SamplerKind::kConsistency)
+    return sample_consistency(schedule, network, denoiser, shape, labels, options);
   if (options.sampler != SamplerKind::kDdpm && options.sampler != SamplerKind::kDdim)
     return sample_ode(schedule, network, denoiser, shape, labels, options);
   DIFFUSE_CHECK(options.eta >= 0.0, "sampler eta must be >= 0, got ", options.eta);

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "core/enum_names.h"
 #include "core/tensor.h"
@@ -27,12 +28,11 @@ namespace diffuse {
 using Denoiser = std::function<void(const Tensor& z, const Tensor& time, const Tensor& labels, const Tensor& out)>;
 
 // What sample.sampler and --sampler name: DDIM, DDPM's ancestral sampler (DDIM with eta 1), or an ODE solver.
-enum class SamplerKind { kDdpm, kDdim, kEuler, kHeun, kDpmpp2m };
-inline constexpr EnumName<SamplerKind> kSamplerNames[] = {{SamplerKind::kDdpm, "ddpm"},
-                                                          {SamplerKind::kDdim, "ddim"},
-                                                          {SamplerKind::kEuler, "euler"},
-                                                          {SamplerKind::kHeun, "heun"},
-                                                          {SamplerKind::kDpmpp2m, "dpmpp_2m"}};
+// consistency samples a consistency model (diffusion/consistency.h) in one or a few steps.
+enum class SamplerKind { kDdpm, kDdim, kEuler, kHeun, kDpmpp2m, kConsistency };
+inline constexpr EnumName<SamplerKind> kSamplerNames[] = {
+    {SamplerKind::kDdpm, "ddpm"}, {SamplerKind::kDdim, "ddim"},        {SamplerKind::kEuler, "euler"},
+    {SamplerKind::kHeun, "heun"}, {SamplerKind::kDpmpp2m, "dpmpp_2m"}, {SamplerKind::kConsistency, "consistency"}};
 
 // The denoiser evaluations (NFE) of `steps` steps, not counting guidance's second pass: heun's last step is an
 // Euler step, so it takes 2 steps - 1; every other sampler one per step.
@@ -58,6 +58,10 @@ struct SamplerOptions {
   double s_tmin = 0.0;
   double s_tmax = kUnboundedChurnSigma;
   double s_noise = 1.0;  // the added noise's scale relative to the exact sqrt(sigma_hat^2 - sigma_i^2)
+  // The consistency sampler: the model's grid of N levels on [sigma_min, sigma_max] (rho as above), and the
+  // intermediate levels of a multistep sample, decreasing (empty: steps - 1 evenly spaced indices of the grid).
+  int consistency_levels = 0;
+  std::vector<double> consistency_sigmas;
   uint64_t seed = 0;
   uint32_t first_sample = 0;    // global index of this batch's first sample
   int null_label = -1;          // the "no class" label (num_classes) for guidance

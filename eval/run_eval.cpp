@@ -123,10 +123,12 @@ void run_eval(const EvalOptions& options) {
     report.context["images"] = options.images;
   } else {
     count = options.count.value_or(kDefaultSampleCount);
-    const SamplerKind sampler_kind = value_named(kSamplerNames, options.sampler, "--sampler");
+    if (!options.sampler.empty()) value_named(kSamplerNames, options.sampler, "--sampler");  // before the load
     const DeviceChoice& device = session.device_choice();
     const std::unique_ptr<CheckpointModel> loaded =
         load_checkpoint_model(options.checkpoint, options.ema, device.device);
+    const SamplerKind sampler_kind = command_sampler(options.sampler, loaded->config, loaded->meta);
+    const char* sampler_name = name_of(kSamplerNames, sampler_kind);
     const model::UNetSpec& spec = loaded->spec;
     check_image_shape(info, options.features, spec.image_size, spec.image_size, spec.image_channels,
                       "the samples of " + options.checkpoint);
@@ -138,7 +140,7 @@ void run_eval(const EvalOptions& options) {
     const SamplerOptions sampler = sampler_options(loaded->config, flags, loaded->meta.sampling_steps);
     share = rank_share(count, rank, communicator.size());
     if (rank == 0)
-      log_info("sampling ", count, " images (", options.sampler, ", ", sampler.steps, " steps, NFE ",
+      log_info("sampling ", count, " images (", sampler_name, ", ", sampler.steps, " steps, NFE ",
                network_evaluations(sampler_kind, sampler.steps), ", guidance ", options.guidance, ") on ",
                communicator.size(), " rank(s), on ", device.description);
     ProgressLine progress("sampling", count, rank == 0);
@@ -152,7 +154,7 @@ void run_eval(const EvalOptions& options) {
     report.context["checkpoint"] = options.checkpoint;
     report.context["step"] = loaded->meta.step;
     report.context["ema"] = options.ema;
-    report.context["sampler"] = options.sampler;
+    report.context["sampler"] = sampler_name;
     report.context["steps"] = sampler.steps;
     report.context["nfe"] = network_evaluations(sampler_kind, sampler.steps);
     report.context["eta"] = sampler.eta;

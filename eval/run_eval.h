@@ -22,8 +22,8 @@ struct EvalOptions {
   std::string checkpoint;
   std::string images;
   std::string ema = "first";
-  std::string sampler = "ddim";  // a SamplerKind name
-  std::optional<int> steps;      // absent: the student's sampling_steps, else the config's
+  std::string sampler;       // a SamplerKind name; "": consistency for consistency models, else ddim
+  std::optional<int> steps;  // absent: the student's sampling_steps, else the config's
   double eta = 0.0;
   double guidance = 0.0;
   std::optional<int64_t> count;  // images to evaluate; absent: kDefaultSampleCount, or all of --images

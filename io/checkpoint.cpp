@@ -71,6 +71,7 @@ CheckpointMeta read_meta(const Hdf5File& file) {
   meta.config_yaml = file.string_attribute("config");
   if (file.has_attribute("sampling_steps"))
     meta.sampling_steps = static_cast<int>(file.int_attribute("sampling_steps"));
+  if (file.has_attribute("method")) meta.method = file.string_attribute("method");
   if (file.has_attribute("window_steps")) {  // absent from checkpoints older than the attribute: no open window
     meta.window_steps = file.int_attribute("window_steps");
     meta.window_loss_sum = file.double_attribute("window_loss_sum");
@@ -181,6 +182,7 @@ void write_checkpoint(const std::string& path, const std::vector<ParameterEntry>
   file.set_attribute("seed", meta.seed);
   file.set_attribute("config", meta.config_yaml);
   if (meta.sampling_steps > 0) file.set_attribute("sampling_steps", int32_t{meta.sampling_steps});
+  if (!meta.method.empty()) file.set_attribute("method", meta.method);
   file.set_attribute("window_steps", meta.window_steps);
   file.set_attribute("window_loss_sum", meta.window_loss_sum);
   write_buffer_group(file, "/params", layout, buffers.params);

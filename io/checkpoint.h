@@ -4,7 +4,7 @@
 //   /optimizer/m/<name>, /optimizer/v/<name>
 //   root attributes: format_version, step, epoch, samples_seen, world_size,
 //   loss_scale, seed, config (resolved YAML), window_steps and window_loss_sum
-//   (the open logging window), and sampling_steps for students.
+//   (the open logging window), and sampling_steps and method for students.
 // Written to a temporary name, fsynced and renamed: a crash mid-write leaves
 // the previous checkpoint as the newest complete one.
 #pragma once
@@ -37,6 +37,7 @@ struct CheckpointMeta {
   uint64_t seed = 0;
   std::string config_yaml;
   int sampling_steps = 0;  // distilled students only; 0 = not a student
+  std::string method;      // distilled students: how, "progressive" or "consistency"; "" = not a student
   // The logging window open at `step` (steps since the last metrics line and the sum of their per-sample
   // losses over all ranks), so that a resumed run logs the same windowed loss as one never interrupted.
   int64_t window_steps = 0;

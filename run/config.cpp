@@ -116,11 +116,13 @@ std::vector<Field> schema(Config& c) {
       {"sample.s_tmin", Kind::Double, &c.sample.s_tmin},
       {"sample.s_tmax", Kind::Double, &c.sample.s_tmax},
       {"sample.s_noise", Kind::Double, &c.sample.s_noise},
+      {"sample.consistency_sigmas", Kind::DoubleList, &c.sample.consistency_sigmas},
       {"sample.guidance", Kind::Double, &c.sample.guidance},
       {"sample.per_class", Kind::Int, &c.sample.per_class},
       {"sample.count", Kind::Int, &c.sample.count},
       {"eval.features", Kind::String, &c.eval.features},
       {"eval.samples", Kind::Int64, &c.eval.samples},
+      choice("distill.method", &c.distill.method, kDistillMethodNames),
       {"distill.from_steps", Kind::Int, &c.distill.from_steps},
       {"distill.to_steps", Kind::Int, &c.distill.to_steps},
       {"distill.steps_per_stage", Kind::Int64, &c.distill.steps_per_stage},
@@ -128,6 +130,13 @@ std::vector<Field> schema(Config& c) {
       // The SNR weight alone ("simple") would ignore the student's error at high noise, where its few steps start.
       choice("distill.loss_weight", &c.distill.loss_weight,
              named_subset(kLossWeightingNames, {LossWeighting::SnrTruncated, LossWeighting::SnrPlusOne})),
+      {"consistency.levels", Kind::Int, &c.consistency.levels},
+      {"consistency.target_ema", Kind::Double, &c.consistency.target_ema},
+      {"consistency.huber_c", Kind::Double, &c.consistency.huber_c},
+      {"consistency.s0", Kind::Int, &c.consistency.s0},
+      {"consistency.s1", Kind::Int, &c.consistency.s1},
+      {"consistency.p_mean", Kind::Double, &c.consistency.p_mean},
+      {"consistency.p_std", Kind::Double, &c.consistency.p_std},
       choice("runtime.device", &c.runtime.device, kDeviceRequestNames),
       {"runtime.threads", Kind::Int, &c.runtime.threads},
       {"runtime.collective_timeout_s", Kind::Double, &c.runtime.collective_timeout_s},
@@ -303,9 +312,10 @@ void validate_attention_heads(const ModelConfig& m, const std::string& origin) {
 void validate_formulation(const DiffusionConfig& d, const std::string& origin) {
   require(d.sigma_data > 0, "diffusion.sigma_data", "must be positive", origin);
   require(d.p_std > 0, "diffusion.p_std", "must be positive", origin);
-  if (d.formulation != Formulation::kEdm) return;
+  if (d.formulation == Formulation::kVp) return;
   const DiffusionConfig vp;
-  const std::string unused = "does not apply to diffusion.formulation edm, ";
+  const std::string unused =
+      concat("does not apply to diffusion.formulation ", name_of(kFormulationNames, d.formulation), ", ");
   require(d.schedule == vp.schedule, "diffusion.schedule",
           unused + "whose noise levels are log-normal (diffusion.p_mean, diffusion.p_std): remove it", origin);
   require(d.prediction == vp.prediction, "diffusion.prediction",
@@ -379,7 +389,7 @@ void validate(const Config& c, const std::string& origin) {
   require(c.sample.rho > 0, "sample.rho", "must be positive", origin);
   if (c.sample.sigma_min > 0 || c.sample.sigma_max > 0) {
     const NoiseSchedule schedule(c.diffusion.schedule, c.diffusion.timesteps);
-    const Parameterization network = c.diffusion.formulation == Formulation::kEdm
+    const Parameterization network = c.diffusion.formulation != Formulation::kVp
                                          ? Parameterization::edm(EdmPreconditioning{})
                                          : Parameterization(c.diffusion.prediction);
     const double sigma_min = c.sample.sigma_min > 0 ? c.sample.sigma_min : default_sigma_min(network, schedule);
@@ -396,6 +406,9 @@ void validate(const Config& c, const std::string& origin) {
   require(c.sample.s_tmin <= c.sample.s_tmax, "sample.s_tmin",
           concat("must not be above sample.s_tmax (", c.sample.s_tmin, " > ", c.sample.s_tmax, ")"), origin);
   require(c.sample.s_noise > 0, "sample.s_noise", "must be positive", origin);
+  for (auto sigma = c.sample.consistency_sigmas.begin(); sigma != c.sample.consistency_sigmas.end(); ++sigma)
+    require(*sigma > 0 && (sigma == c.sample.consistency_sigmas.begin() || *sigma < *(sigma - 1)),
+            "sample.consistency_sigmas", concat("must be positive and decreasing, got ", *sigma), origin);
   require(c.sample.per_class > 0, "sample.per_class", "must be positive", origin);
   require(c.sample.count > 0, "sample.count", "must be positive", origin);
   const DistillConfig& d = c.distill;
@@ -404,6 +417,29 @@ void validate(const Config& c, const std::string& origin) {
           "must be distill.to_steps times a power of two (2, 4, 8, ...)", origin);
   require(d.steps_per_stage > 0, "distill.steps_per_stage", "must be positive", origin);
   require(d.lr > 0, "distill.lr", "must be positive", origin);
+  const ConsistencyConfig& cm = c.consistency;
+  require(cm.levels >= 2, "consistency.levels", concat("must be at least 2, got ", cm.levels), origin);
+  require(cm.target_ema >= 0 && cm.target_ema < 1, "consistency.target_ema",
+          concat("must be in [0, 1), got ", cm.target_ema), origin);
+  require(cm.huber_c > 0, "consistency.huber_c", concat("must be positive, got ", cm.huber_c), origin);
+  require(cm.s0 >= 1, "consistency.s0", concat("must be positive, got ", cm.s0), origin);
+  require(cm.s1 >= cm.s0, "consistency.s1", concat("must be at least consistency.s0 (", cm.s0, "), got ", cm.s1),
+          origin);
+  require(cm.p_std > 0, "consistency.p_std", concat("must be positive, got ", cm.p_std), origin);
+  if (c.sample.sampler == SamplerKind::kConsistency && c.diffusion.formulation == Formulation::kConsistency) {
+    // Consistency training's sample grids walk its final curriculum grid (run/sampling.h).
+    const int levels = cm.s1 + 1;
+    require(c.sample.steps < levels, "sample.steps",
+            concat("is ", c.sample.steps, ", more than the consistency model's grid of ", levels,
+                   " levels allows (at most ", levels - 1, ")"),
+            origin);
+    require(c.sample.consistency_sigmas.empty() ||
+                static_cast<int>(c.sample.consistency_sigmas.size()) == c.sample.steps - 1,
+            "sample.consistency_sigmas",
+            concat("lists ", c.sample.consistency_sigmas.size(), " levels for ", c.sample.steps,
+                   " steps: give sample.steps - 1"),
+            origin);
+  }
   require(c.eval.samples > 1, "eval.samples", "must be at least 2", origin);
   require(c.runtime.threads >= 0 && c.runtime.threads <= kMaxThreads, "runtime.threads",
           concat("must be in [0, ", kMaxThreads, "]"), origin);

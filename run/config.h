@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "diffusion/consistency.h"
 #include "diffusion/formulation.h"
 #include "diffusion/objective.h"
 #include "diffusion/sampler.h"
@@ -91,7 +92,7 @@ struct TrainConfig {
 };
 
 struct SampleConfig {
-  SamplerKind sampler = SamplerKind::kDdim;  // ddpm | ddim | euler | heun | dpmpp_2m
+  SamplerKind sampler = SamplerKind::kDdim;  // ddpm | ddim | euler | heun | dpmpp_2m | consistency
   int steps = 50;
   double eta = 0.0;  // ddim only
   // The Karras sigma grid of euler, heun and dpmpp_2m in VE sigma (sigma / alpha); 0 = EDM's 0.002 and 80, clipped
@@ -105,18 +106,39 @@ struct SampleConfig {
   double s_tmin = 0.0;
   double s_tmax = kUnboundedChurnSigma;
   double s_noise = 1.0;
+  // The consistency sampler's intermediate levels after sigma_max, decreasing, one fewer than the steps (empty:
+  // evenly spaced indices of the model's grid, diffusion/consistency.h).
+  std::vector<double> consistency_sigmas;
   double guidance = 0.0;  // classifier-free guidance weight w (0 = conditional only)
   int per_class = 8;      // grid columns per class for conditional models
   int count = 64;         // grid size for unconditional models
 };
 
-// Progressive distillation (`diffuse distill`): stages from from_steps down to to_steps sampler steps.
+// `diffuse distill`'s methods: progressive (Salimans & Ho 2022) or consistency (Song et al. 2023).
+enum class DistillMethod { kProgressive, kConsistency };
+inline constexpr EnumName<DistillMethod> kDistillMethodNames[] = {{DistillMethod::kProgressive, "progressive"},
+                                                                  {DistillMethod::kConsistency, "consistency"}};
+
+// `diffuse distill`: progressive distillation in stages from from_steps down to to_steps sampler steps, or
+// consistency distillation in one run of steps_per_stage steps (consistency section).
 struct DistillConfig {
+  DistillMethod method = DistillMethod::kProgressive;
   int from_steps = 1024;           // the teacher's sampler steps
   int to_steps = 4;                // the last student's; from_steps / to_steps is a power of two
   int64_t steps_per_stage = 1000;  // optimizer steps per halving
   double lr = 1e-4;                // decays linearly to 0 within each stage
   LossWeighting loss_weight = LossWeighting::SnrTruncated;  // snr_trunc (max(SNR, 1)) | snr_plus_one (the v-MSE)
+};
+
+// Consistency models (diffusion/consistency.h), on the Karras grid of sample.sigma_min, sigma_max and rho.
+struct ConsistencyConfig {
+  int levels = 18;                      // distillation: N, the student's grid (Song et al.'s CIFAR-10 choice)
+  double target_ema = 0.95;             // distillation: mu, the target network's EMA rate (0: the online network)
+  double huber_c = kPseudoHuberFactor;  // the pseudo-Huber c per sqrt(pixels x channels)
+  int s0 = 10;                          // training: the curriculum's first N - 1...
+  int s1 = 1280;                        // ...doubled in equal stages up to this
+  double p_mean = -1.1;                 // training: the log-normal over level pairs
+  double p_std = 2.0;
 };
 
 // Sample quality measured while training (train.eval_every).
@@ -140,6 +162,7 @@ struct Config {
   SampleConfig sample;
   EvalConfig eval;
   DistillConfig distill;
+  ConsistencyConfig consistency;
   RuntimeConfig runtime;
 };
 

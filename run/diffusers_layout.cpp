@@ -385,10 +385,11 @@ void check_diffusers_unet_config(const Json& theirs, const ModelConfig& model, c
 }
 
 Json diffusers_scheduler_config(const DiffusionConfig& diffusion, std::string& why_not) {
-  if (diffusion.formulation == Formulation::kEdm) {
+  if (diffusion.formulation != Formulation::kVp) {
     // diffusers' EDM schedulers precondition too, but feed the UNet c_noise itself, not our 250 c_noise + 500.
     const double sd = diffusion.sigma_data;
-    why_not = concat("an EDM model needs its preconditioning around the UNet, D(x, sigma) = c_skip x + c_out ",
+    why_not = concat(diffusion.formulation == Formulation::kEdm ? "an EDM" : "a consistency",
+                     " model needs its preconditioning around the UNet, D(x, sigma) = c_skip x + c_out ",
                      "UNet(c_in x, 250 ln(sigma) / 4 + 500), c_skip = sd^2 / (sigma^2 + sd^2), c_out = sigma sd / ",
                      "sqrt(sigma^2 + sd^2), c_in = 1 / sqrt(sigma^2 + sd^2), sd = sigma_data = ", sd,
                      " (README: Moving models to and from diffusers)");

@@ -27,7 +27,7 @@ model::UNetSpec unet_spec(const ModelConfig& config) {
 DiffusionSetup diffusion_setup(const Config& config) {
   const DiffusionConfig& diffusion = config.diffusion;
   const Parameterization network =
-      diffusion.formulation == Formulation::kEdm
+      diffusion.formulation != Formulation::kVp  // a consistency model's network is preconditioned as edm's
           ? Parameterization::edm(EdmPreconditioning{diffusion.sigma_data, diffusion.p_mean, diffusion.p_std})
           : Parameterization(diffusion.prediction);
   return DiffusionSetup{NoiseSchedule(diffusion.schedule, diffusion.timesteps),

@@ -28,7 +28,21 @@ SamplerOptions sampler_options(const Config& config, const SamplingFlags& flags,
   options.s_tmin = sample.s_tmin;
   options.s_tmax = sample.s_tmax;
   options.s_noise = sample.s_noise;
+  options.consistency_levels = consistency_model_levels(config);
+  options.consistency_sigmas = sample.consistency_sigmas;
   return options;
+}
+
+int consistency_model_levels(const Config& config) {
+  return config.diffusion.formulation == Formulation::kConsistency ? config.consistency.s1 + 1
+                                                                   : config.consistency.levels;
+}
+
+SamplerKind command_sampler(const std::string& flag, const Config& config, const CheckpointMeta& meta) {
+  if (!flag.empty()) return value_named(kSamplerNames, flag, "--sampler");
+  const bool consistency_model = config.diffusion.formulation == Formulation::kConsistency ||
+                                 meta.method == name_of(kDistillMethodNames, DistillMethod::kConsistency);
+  return consistency_model ? SamplerKind::kConsistency : SamplerKind::kDdim;
 }
 
 Tensor sample_labels(LabelOrder order, int num_classes, int64_t count, int64_t begin, int64_t end) {

@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "core/progress.h"
 #include "core/tensor.h"
 #include "diffusion/diffusion_setup.h"
 #include "diffusion/sampler.h"
 #include "distributed/rank_share.h"
+#include "io/checkpoint.h"
 #include "model/unet.h"
 #include "run/config.h"
 
@@ -29,8 +31,18 @@ struct SamplingFlags {
 // The sample section (and the config's seed) with the flags given over it. `model_steps`, when > 0, is a distilled
 // student's own step count, which replaces sample.steps unless --steps is given. DDPM is DDIM with eta 1; the
 // Karras grid of the ODE samplers is sample.sigma_min, sample.sigma_max and sample.rho, and euler's and heun's churn
-// sample.s_churn, s_tmin, s_tmax and s_noise.
+// sample.s_churn, s_tmin, s_tmax and s_noise. The consistency sampler walks the model's grid of consistency.levels
+// levels (consistency_model_levels), at sample.consistency_sigmas when given.
 SamplerOptions sampler_options(const Config& config, const SamplingFlags& flags = {}, int model_steps = 0);
+
+// The levels of a consistency model's grid: a trained one's final curriculum N = consistency.s1 + 1, a distilled
+// one's consistency.levels.
+int consistency_model_levels(const Config& config);
+
+// The sampler of `diffuse sample` and `diffuse eval`: --sampler when given (`flag`, a SamplerKind name), else
+// consistency for consistency models (diffusion.formulation consistency, or a consistency-distilled student) and
+// ddim for the others.
+SamplerKind command_sampler(const std::string& flag, const Config& config, const CheckpointMeta& meta);
 
 // The order of the classes over a set of `count` samples of a class-conditional model.
 enum class LabelOrder {

@@ -1,5 +1,6 @@
 #include "trainer/distiller.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "run/checkpoint_model.h"
 #include "run/model_setup.h"
 #include "run/run_session.h"
+#include "trainer/consistency_distillation.h"
 #include "trainer/distillation_step.h"
 
 namespace diffuse {
@@ -26,10 +28,21 @@ std::string stage_directory(const std::string& run_dir, size_t stage, int studen
   return (fs::path(run_dir) / concat("stage-", stage + 1, "-", student_steps, "steps")).string();
 }
 
+// Both methods step the teacher's probability-flow ODE, which a consistency model does not have.
+void check_has_ode(const CheckpointModel& teacher, const std::string& path) {
+  DIFFUSE_CHECK(teacher.config.diffusion.formulation != Formulation::kConsistency, "teacher ", path,
+                " has diffusion.formulation consistency, which has no ODE step to teach with: distil from a ",
+                "diffusion model (diffusion.formulation vp or edm)");
+  DIFFUSE_CHECK(teacher.meta.method != name_of(kDistillMethodNames, DistillMethod::kConsistency), "teacher ", path,
+                " is a consistency student, which has no ODE step to teach with: distil from a diffusion model ",
+                "(diffusion.formulation vp or edm)");
+}
+
 // The teacher must be a continuous-time model predicting x or v, or an EDM model (whose D is a data prediction
 // with a skip connection): its DDIM steps then land exactly on t - 1/(2N).
 void check_teacher(const CheckpointModel& teacher, const std::string& path) {
   const DiffusionConfig& diffusion = teacher.config.diffusion;
+  check_has_ode(teacher, path);
   if (diffusion.formulation == Formulation::kEdm) return;  // its schedule is cosine_continuous, as config requires
   DIFFUSE_CHECK(diffusion.schedule == ScheduleKind::CosineContinuous, "teacher ", path, " was trained with schedule '",
                 name_of(kScheduleNames, diffusion.schedule),
@@ -93,6 +106,51 @@ void check_or_record_teacher(const std::string& run_dir, const std::string& teac
   write_file_atomically(record.string(), identity + "\n");
 }
 
+void run_consistency_distillation(const DistillOptions& options, const EvaluatorFactory& make_evaluator) {
+  std::unique_ptr<CheckpointModel> teacher = load_checkpoint_model(options.teacher, "first");
+  check_has_ode(*teacher, options.teacher);
+  DIFFUSE_CHECK(options.resume.empty() || options.resume == "auto", "distill --resume takes 'auto', got '",
+                options.resume, "'");
+  RunSession session(options.config_path, options.overrides, SessionKind::kTraining);
+  Communicator& communicator = session.communicator();
+  const DeviceChoice& device = session.device_choice();
+  if (device.device != Device::CPU) teacher = checkpoint_model_on(*teacher, device.device);
+  const Config run = consistency_distillation_config(session.config(), teacher->config);
+
+  std::optional<RunDirectoryLock> lock;  // rank 0's, held for the whole distillation
+  const std::string checkpoint = decided_on_rank_zero(communicator, [&] {
+    lock.emplace(options.run_dir);
+    const std::string newest = options.resume == "auto" ? newest_complete_checkpoint(options.run_dir) : "";
+    check_or_record_teacher(options.run_dir, options.teacher, teacher->meta.step);
+    return newest;
+  });
+  Evaluator evaluator;
+  if (run.train.eval_every > 0) {
+    DIFFUSE_CHECK(make_evaluator, "train.eval_every is set but this program cannot evaluate during distillation");
+    evaluator = make_evaluator(run, communicator);
+  }
+  Trainer trainer(run, device.device, options.run_dir, communicator, !checkpoint.empty());
+  if (checkpoint.empty()) {
+    trainer.start_from_weights(teacher->store.params());
+  } else {
+    trainer.resume_from(checkpoint);
+  }
+  ConsistencyDistillation loss(run, *teacher->unet, device.device);
+  loss.install(trainer);
+  trainer.set_evaluator(std::move(evaluator));
+  if (session.rank() == 0)
+    log_info("consistency distillation of ", options.teacher, " on ", loss.objective().levels, " levels (",
+             run.diffusion.formulation == Formulation::kEdm ? "heun" : "ddim", " teacher steps), target EMA ",
+             run.consistency.target_ema, ", ", run.train.steps, " steps on ", device.description);
+  if (trainer.run() == RunOutcome::kStopped) {
+    if (session.rank() == 0)
+      log_info("stopped at step ", trainer.step(), ": wrote ", checkpoint_path(options.run_dir, trainer.step()),
+               "; to continue, run the same command with --resume auto");
+    return;
+  }
+  if (session.rank() == 0) log_info("done: one-step consistency student ", newest_checkpoint(options.run_dir));
+}
+
 }  // namespace
 
 std::vector<int> distillation_stages(int from_steps, int to_steps) {
@@ -104,6 +162,14 @@ std::vector<int> distillation_stages(int from_steps, int to_steps) {
 }
 
 void run_distillation(const DistillOptions& options, const EvaluatorFactory& make_evaluator) {
+  if (options.method) {
+    DistillOptions with_method = options;
+    with_method.overrides.push_back(concat("distill.method=", name_of(kDistillMethodNames, *options.method)));
+    with_method.method.reset();
+    return run_distillation(with_method, make_evaluator);
+  }
+  if (load_config(options.config_path, options.overrides).distill.method == DistillMethod::kConsistency)
+    return run_consistency_distillation(options, make_evaluator);
   // The teacher first: a distilled teacher's own step count is where the next distillation starts.
   std::unique_ptr<CheckpointModel> teacher = load_checkpoint_model(options.teacher, "first");
   check_teacher(*teacher, options.teacher);
@@ -198,7 +264,7 @@ void run_distillation(const DistillOptions& options, const EvaluatorFactory& mak
     trainer.set_micro_step([&](model::UNet& student, const MicroBatch& batch, float loss_scale) {
       return distill_micro_batch(student, teacher_unet, setup, student_steps, stage_run.seed, batch, loss_scale);
     });
-    trainer.set_sampling_steps(student_steps);
+    trainer.set_student(name_of(kDistillMethodNames, DistillMethod::kProgressive), student_steps);
     // One TensorBoard run per stage, side by side under `tensorboard --logdir RUN/tensorboard`.
     trainer.set_tensorboard_directory(
         (fs::path(options.run_dir) / "tensorboard" / fs::path(directory).filename()).string());

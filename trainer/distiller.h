@@ -1,5 +1,7 @@
-// `diffuse distill`: progressive distillation (Salimans & Ho 2022, Algorithm 2)
-// of a teacher checkpoint, stage by stage from distill.from_steps sampler
+// `diffuse distill`: progressive distillation (distill.method progressive, the default) or consistency
+// distillation (consistency) of a teacher checkpoint.
+//
+// Progressive distillation (Salimans & Ho 2022, Algorithm 2) goes stage by stage from distill.from_steps sampler
 // steps down to distill.to_steps, halving each stage.
 //
 // Each stage is a training run (trainer.h, so distributed, resumable and
@@ -13,8 +15,17 @@
 // = N. The model and diffusion sections come from the teacher, whose schedule
 // must be cosine_continuous and prediction x0 or v, or whose formulation is
 // edm; the loss weight is distill.loss_weight.
+//
+// Consistency distillation (Song et al. 2023; trainer/consistency_step.h) is one training run in RUN itself of
+// distill.steps_per_stage steps at the constant rate distill.lr: the student starts from the teacher's first EMA
+// weights, on a grid of consistency.levels levels, and learns against a target network that is the EMA of rate
+// consistency.target_ema of the student (added to train.ema_rates; 0: the student itself), so checkpoints hold it
+// and a resume continues bit for bit. The teacher steps its probability-flow ODE: Heun for edm, DDIM for vp (any
+// schedule and prediction). The student's checkpoints carry method consistency and sampling_steps 1, and its
+// config samples with the consistency sampler.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,9 +38,10 @@ struct DistillOptions {
   std::vector<std::string> overrides;  // "key=value"
   std::string teacher;                 // checkpoint
   std::string run_dir;
-  int from_steps = 0;  // 0: a student teacher's sampling_steps, else distill.from_steps
-  int to_steps = 0;    // 0: distill.to_steps
-  std::string resume;  // "" or "auto": continue the newest stage from its newest checkpoint
+  int from_steps = 0;                   // 0: a student teacher's sampling_steps, else distill.from_steps
+  int to_steps = 0;                     // 0: distill.to_steps
+  std::string resume;                   // "" or "auto": continue the newest stage from its newest checkpoint
+  std::optional<DistillMethod> method;  // --method; absent: distill.method
 };
 
 // The student step counts of the stages: from/2, from/4, ..., to.

@@ -73,6 +73,8 @@ Trainer::Trainer(const Config& config, Device device, const std::string& run_dir
       lr_schedule_{config.train.lr, config.train.warmup_steps, config.train.lr_decay, config.train.steps},
       tensorboard_directory_((fs::path(run_dir) / "tensorboard").string()),
       scaler_(DynamicLossScaler::fixed()) {
+  if (config_.diffusion.formulation == Formulation::kConsistency)
+    consistency_training_ = consistency_objective(config_, setup_, true);
   const int world = communicator_.size();
   // On the CPU backend bf16 computes where the CPU can and fp32 otherwise (it says so).
   const PrecisionPolicy precision = precision_policy(config_.train.precision, device_);
@@ -175,6 +177,7 @@ void Trainer::save_checkpoint() {
   meta.seed = config_.seed;
   meta.config_yaml = config_to_yaml(config_);
   meta.sampling_steps = sampling_steps_;
+  meta.method = student_method_;
   meta.window_steps = window_steps_;
   meta.window_loss_sum = window_loss_folded_;
   // Written from host copies (the buffers themselves on the CPU backend).
@@ -271,7 +274,10 @@ double Trainer::train_step(const Batch& batch) {
     // Only the last micro-step's backward finishes gradients, so only it starts reductions.
     if (reducer_ && part == train.accumulation - 1) reducer_->arm();
     const Tensor losses = micro_step_ ? micro_step_(*unet_, micro_batch, loss_scale)
-                                      : train_micro_batch(*unet_, setup_, config_.seed, micro_batch, loss_scale);
+                          : consistency_training_
+                              ? consistency_micro_batch(*unet_, *unet_, nullptr, setup_, *consistency_training_,
+                                                        config_.seed, micro_batch, loss_scale)
+                              : train_micro_batch(*unet_, setup_, config_.seed, micro_batch, loss_scale);
     // Summed on the device: reading the losses every micro-step would make the host wait for the GPU.
     if (!window_losses_.defined()) window_losses_ = Tensor::zeros(losses.shape(), DType::F32, losses.device());
     ops::accumulate(window_losses_, losses);

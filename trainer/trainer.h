@@ -37,6 +37,7 @@
 #include "optim/lr_schedule.h"
 #include "run/config.h"
 #include "run/evaluator.h"
+#include "trainer/consistency_step.h"
 #include "trainer/training_step.h"
 
 namespace diffuse {
@@ -67,8 +68,12 @@ class Trainer {
   void set_micro_step(MicroStep micro_step) { micro_step_ = std::move(micro_step); }
   // Starts from these weights (parameters and every EMA buffer) instead of the seeded initialization.
   void start_from_weights(const Tensor& weights);
-  // Distilled students: how many sampler steps the model is trained for (the checkpoints' sampling_steps).
-  void set_sampling_steps(int steps) { sampling_steps_ = steps; }
+  // Distilled students: the distillation method and how many sampler steps the model is trained for (the
+  // checkpoints' method and sampling_steps).
+  void set_student(std::string method, int sampling_steps) {
+    student_method_ = std::move(method);
+    sampling_steps_ = sampling_steps;
+  }
   // Prefixes the progress line (e.g. "stage 2/8") and adds these values to every metrics.jsonl line.
   void set_progress_label(std::string prefix, std::vector<std::pair<std::string, double>> metrics);
   // Where the TensorBoard event files go (a directory TensorBoard shows as one run); RUN/tensorboard unless set.
@@ -126,8 +131,11 @@ class Trainer {
   std::unique_ptr<AdamW> optimizer_;          // sharded over the ranks with train.shard_optimizer (ZeRO-1)
   std::unique_ptr<GradientReducer> reducer_;  // null on one rank
   Evaluator evaluator_;                       // empty unless train.eval_every is set
-  MicroStep micro_step_;                      // empty: the diffusion loss
-  int sampling_steps_ = 0;                    // 0: not a distilled student
+  MicroStep micro_step_;                      // empty: the diffusion loss, or consistency training's
+  // diffusion.formulation consistency: iCT's objective, whose target network is the online one (mu = 0).
+  std::optional<ConsistencyObjective> consistency_training_;
+  int sampling_steps_ = 0;  // 0: not a distilled student
+  std::string student_method_;
   std::string progress_prefix_;
   std::vector<std::pair<std::string, double>> label_metrics_;
   std::string tensorboard_directory_;

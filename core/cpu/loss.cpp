@@ -1,10 +1,25 @@
-// CPU weighted mean-squared-error loss: per-sample losses (the trainer logs
-// them per timestep bucket) and the gradient of loss_scale * their sum.
+// CPU per-sample losses, weighted mean-squared error and pseudo-Huber (the trainer logs them per timestep
+// bucket), and the gradient of loss_scale * their sum.
 #include <vector>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/math/pseudo_huber.h"
 
 namespace diffuse::cpu {
+
+namespace {
+
+// Sum of (p - q)^2 over one sample, accumulated in double like the MSE.
+double squared_distance(const float* p, const float* q, int64_t elements) {
+  double total = 0.0;
+  for (int64_t i = 0; i < elements; ++i) {
+    const double diff = static_cast<double>(p[i]) - q[i];
+    total += diff * diff;
+  }
+  return total;
+}
+
+}  // namespace
 
 void CpuBackend::mse_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& weights,
                                   const Tensor& per_sample) {
@@ -36,6 +51,38 @@ void CpuBackend::mse_loss_backward(const Tensor& pred, const Tensor& target, con
   for (int64_t s = 0; s < n; ++s)
     coefficient[s] = static_cast<float>(2.0 * loss_scale * w[s] / static_cast<double>(elements));
     // collapse(2): batch 1 still spreads over the threads.
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t s = 0; s < n; ++s) {
+    for (int64_t i = 0; i < elements; ++i) {
+      const int64_t k = s * elements + i;
+      dp[k] = coefficient[s] * (p[k] - q[k]);
+    }
+  }
+}
+
+void CpuBackend::pseudo_huber_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& weights, float c,
+                                           const Tensor& per_sample) {
+  const int64_t n = pred.dim(0), elements = pred.numel() / n;
+  const float* w = weights.f32();
+  float* loss = per_sample.f32();
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < n; ++s)
+    loss[s] =
+        pseudo_huber_value(squared_distance(pred.f32() + s * elements, target.f32() + s * elements, elements), c, w[s]);
+}
+
+void CpuBackend::pseudo_huber_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float c,
+                                            float loss_scale, const Tensor& dpred) {
+  const int64_t n = pred.dim(0), elements = pred.numel() / n;
+  const float* p = pred.f32();
+  const float* q = target.f32();
+  const float* w = weights.f32();
+  float* dp = dpred.f32();
+  std::vector<float> coefficient(static_cast<size_t>(n));
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < n; ++s)
+    coefficient[s] =
+        pseudo_huber_coefficient(squared_distance(p + s * elements, q + s * elements, elements), c, w[s], loss_scale);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t s = 0; s < n; ++s) {
     for (int64_t i = 0; i < elements; ++i) {

@@ -204,6 +204,21 @@ void add_loss_and_optimizer_cases(std::vector<OpCase>& cases) {
       {"mse_loss_backward_batch",
        {input({128, 32, 32, 3}), input({128, 32, 32, 3}), input({128}, Fill::Positive), output({128, 32, 32, 3})},
        op([](Backend& b, const std::vector<Tensor>& a) { b.mse_loss_backward(a[0], a[1], a[2], 0.25f, a[3]); })});
+  cases.push_back(
+      {"pseudo_huber_loss_forward_batch",
+       {input({128, 32, 32, 3}), input({128, 32, 32, 3}), input({128}, Fill::Positive), output({128})},
+       op([](Backend& b, const std::vector<Tensor>& a) { b.pseudo_huber_loss_forward(a[0], a[1], a[2], 0.03f, a[3]); }),
+       1e-6,
+       1e-7});
+  // The per-sample coefficient comes from a double sum in the block's order: equal up to the fp32 rounding.
+  cases.push_back(
+      {"pseudo_huber_loss_backward_batch",
+       {input({128, 32, 32, 3}), input({128, 32, 32, 3}), input({128}, Fill::Positive), output({128, 32, 32, 3})},
+       op([](Backend& b, const std::vector<Tensor>& a) {
+         b.pseudo_huber_loss_backward(a[0], a[1], a[2], 0.03f, 0.25f, a[3]);
+       }),
+       1e-6,
+       1e-7});
   // Parameter buffers of 9M elements (the CIFAR-10 DDPM model has about 36M parameters).
   const Shape params{9'000'011};
   cases.push_back({"adamw_update",

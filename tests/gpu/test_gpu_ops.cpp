@@ -542,6 +542,22 @@ std::vector<OpCase> all_cases() {
                    },
                    1e-6,
                    1e-7});
+  cases.push_back({"pseudo_huber_loss_forward",
+                   {input({4, 3, 4, 4}), input({4, 3, 4, 4}), input({4}, Fill::Positive), output({4})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::pseudo_huber_loss_forward(a[0], a[1], a[2], 0.03f, a[3]);
+                     return 0.0;
+                   },
+                   1e-6,
+                   1e-7});
+  cases.push_back({"pseudo_huber_loss_backward",
+                   {input({4, 3, 4, 4}), input({4, 3, 4, 4}), input({4}, Fill::Positive), output({4, 3, 4, 4})},
+                   [](const std::vector<Tensor>& a) {
+                     ops::pseudo_huber_loss_backward(a[0], a[1], a[2], 0.03f, 0.25f, a[3]);
+                     return 0.0;
+                   },
+                   1e-6,
+                   1e-7});
   // ---- optimiser and flat buffers
   cases.push_back({"adamw_update",
                    {output({1000}), input({1000}), output({1000}), Arg{{1000}, Role::Output, Fill::Positive}},

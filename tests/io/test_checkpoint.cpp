@@ -61,6 +61,7 @@ TEST_F(CheckpointTest, RoundTripsEverything) {
   meta.seed = 0xfeedfacecafebeefull;
   meta.config_yaml = "train:\n  steps: 5\n";
   meta.sampling_steps = 8;
+  meta.method = "consistency";
   const CheckpointBuffers written{filled(0), {{0.999, filled(100)}, {0.9999, filled(200)}}, filled(300), filled(400)};
   const std::string path = checkpoint_path(run_dir_.string(), meta.step);
   EXPECT_EQ(fs::path(path).filename(), "ckpt-00001234.h5");
@@ -76,6 +77,7 @@ TEST_F(CheckpointTest, RoundTripsEverything) {
   EXPECT_EQ(read_meta.seed, 0xfeedfacecafebeefull);
   EXPECT_EQ(read_meta.config_yaml, meta.config_yaml);
   EXPECT_EQ(read_meta.sampling_steps, 8);
+  EXPECT_EQ(read_meta.method, "consistency");
   EXPECT_EQ(checkpoint_ema_rates(path), (std::vector<double>{0.999, 0.9999}));
 
   CheckpointBuffers read{

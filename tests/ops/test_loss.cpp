@@ -1,9 +1,11 @@
-// Weighted MSE loss: per-sample forward and the gradient of loss_scale * sum
+// Weighted MSE and pseudo-Huber losses: per-sample forward and the gradient of loss_scale * sum
 // against naive double loops and finite differences.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <vector>
 
+#include "core/error.h"
 #include "core/ops.h"
 #include "tests/support/op_testing.h"
 
@@ -81,6 +83,65 @@ TEST(MseLossGrad, Dpred) {
       return loss_scale * total;
     });
   }
+}
+
+// The pseudo-Huber distance sqrt(|p - q|^2 + c^2) - c per sample, in double.
+std::vector<float> naive_pseudo_huber(const Tensor& pred, const Tensor& target, const Tensor& weights, float c) {
+  const int64_t n = pred.dim(0), elements = pred.numel() / n;
+  const std::vector<float> p = to_vector(pred), q = to_vector(target), w = to_vector(weights);
+  std::vector<float> expected(n);
+  for (int64_t s = 0; s < n; ++s) {
+    double total = 0.0;
+    for (int64_t i = s * elements; i < (s + 1) * elements; ++i) total += (double(p[i]) - q[i]) * (double(p[i]) - q[i]);
+    expected[s] = static_cast<float>(w[s] * (std::sqrt(total + double(c) * c) - c));
+  }
+  return expected;
+}
+
+TEST(PseudoHuberLoss, ForwardMatchesNaiveLoop) {
+  uint64_t seed = 200;
+  for (const Shape& shape : kShapes) {
+    const int64_t n = shape[0];
+    const Tensor pred = random_tensor(shape, seed++), target = random_tensor(shape, seed++);
+    const Tensor weights = random_tensor({n}, seed++, 0.0f, 2.0f);
+    const Tensor per_sample = Tensor::empty({n});
+    const float c = 0.03f;
+    ops::pseudo_huber_loss_forward(pred, target, weights, c, per_sample);
+    expect_close(per_sample, from_vector(naive_pseudo_huber(pred, target, weights, c), {n}), 1e-6, 1e-12,
+                 "pseudo-Huber per_sample " + shape_string(shape));
+  }
+}
+
+TEST(PseudoHuberLoss, IsQuadraticNearZeroAndLinearFarAway) {
+  // sqrt(d^2 + c^2) - c = d^2 / (2c) + O(d^4 / c^3): quadratic near 0, like the MSE, linear far away.
+  const Tensor pred = from_vector({1e-3f, -2e-3f}, {1, 2}), target = from_vector({0.0f, 0.0f}, {1, 2});
+  const Tensor weights = from_vector({1.0f}, {1}), per_sample = Tensor::empty({1});
+  ops::pseudo_huber_loss_forward(pred, target, weights, 1.0f, per_sample);
+  EXPECT_NEAR(to_vector(per_sample)[0], 5e-6 / 2.0, 1e-10);
+  ops::pseudo_huber_loss_forward(from_vector({300.0f, 400.0f}, {1, 2}), target, weights, 1e-3f, per_sample);
+  EXPECT_NEAR(to_vector(per_sample)[0], 500.0 - 1e-3, 1e-4);
+}
+
+TEST(PseudoHuberLossGrad, Dpred) {
+  for (const Shape& shape : std::vector<Shape>{{1, 3}, {3, 2, 2, 3}, {4, 5}}) {
+    const int64_t n = shape[0];
+    const Tensor pred = random_tensor(shape, 260), target = random_tensor(shape, 261);
+    const Tensor weights = random_tensor({n}, 262, 0.5f, 2.0f);
+    const float loss_scale = 8.0f, c = 0.5f;
+    const Tensor dpred = Tensor::empty(shape), per_sample = Tensor::empty({n});
+    ops::pseudo_huber_loss_backward(pred, target, weights, c, loss_scale, dpred);
+    testing::expect_gradient("pseudo-Huber dpred " + shape_string(shape), pred, dpred, [&] {
+      ops::pseudo_huber_loss_forward(pred, target, weights, c, per_sample);
+      double total = 0.0;
+      for (float value : to_vector(per_sample)) total += value;
+      return loss_scale * total;
+    });
+  }
+}
+
+TEST(PseudoHuberLoss, RejectsANonPositiveC) {
+  const Tensor pred = random_tensor({2, 3}, 1), per_sample = Tensor::empty({2});
+  EXPECT_THROW(ops::pseudo_huber_loss_forward(pred, pred, from_vector({1.0f, 1.0f}, {2}), 0.0f, per_sample), Error);
 }
 
 }  // namespace

@@ -288,6 +288,11 @@ TEST(Validation, OtherFamilies) {
         ops::mse_loss_forward(f32({2, 3}), f32({2, 3}), f32({3}), f32({2}));
       },
       {"mse_loss_forward", "weights", "[3]"});
+  expect_op_error(
+      [&] {
+        ops::pseudo_huber_loss_backward(f32({2, 3}), f32({2, 4}), f32({2}), 0.1f, 1.0f, f32({2, 3}));
+      },
+      {"pseudo_huber_loss_backward", "target", "[2,4]"});
   expect_op_error([&] { ops::adamw_update(f32({4}), f32({4}), f32({5}), f32({4}), ops::AdamWStep{}); },
                   {"adamw_update", "m", "[5]", "[4]"});
   expect_op_error([&] { ops::cast(f32({4}), Tensor::zeros({4}, DType::I32)); }, {"cast", "i32"});

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -182,6 +183,54 @@ TEST(Config, WrongTypeNamesKeyExpectationAndValue) {
   EXPECT_NE(list.find("expected a list of integers"), std::string::npos) << list;
 }
 
+TEST(Config, ConsistencyKeysNameTheKeyAndTheValue) {
+  const Config defaults = parse_config("", "a.yaml");
+  EXPECT_EQ(defaults.distill.method, DistillMethod::kProgressive);
+  EXPECT_EQ(defaults.consistency.levels, 18);
+  EXPECT_EQ(defaults.consistency.target_ema, 0.95);
+  EXPECT_EQ(defaults.consistency.huber_c, 0.00054);
+  for (const auto& [setting, key, value] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"consistency.target_ema=1", "consistency.target_ema", "got 1"},
+           {"consistency.target_ema=-0.5", "consistency.target_ema", "got -0.5"},
+           {"consistency.levels=1", "consistency.levels", "got 1"},
+           {"consistency.huber_c=0", "consistency.huber_c", "got 0"},
+           {"consistency.s1=5", "consistency.s1", "got 5"},
+           {"sample.consistency_sigmas=[1, 2]", "sample.consistency_sigmas", "got 2"}}) {
+    const std::string message = testing::error_message([&] { parse_config("", "a.yaml", {setting}); });
+    EXPECT_NE(message.find(key), std::string::npos) << message;
+    EXPECT_NE(message.find(value), std::string::npos) << message;
+  }
+  EXPECT_EQ(parse_config("", "a.yaml", {"consistency.target_ema=0"}).consistency.target_ema, 0.0);
+  // Consistency training's sample grids fit its final grid of s1 + 1 levels.
+  const std::vector<std::string> ict = {"diffusion.formulation=consistency", "sample.sampler=consistency",
+                                        "consistency.s1=16"};
+  const std::string steps = testing::error_message([&] {
+    std::vector<std::string> settings = ict;
+    settings.push_back("sample.steps=17");
+    parse_config("", "a.yaml", settings);
+  });
+  EXPECT_NE(steps.find("is 17, more than the consistency model's grid of 17 levels allows (at most 16)"),
+            std::string::npos)
+      << steps;
+  EXPECT_NE(testing::error_message([&] {
+              std::vector<std::string> settings = ict;
+              settings.insert(settings.end(), {"sample.steps=2", "sample.consistency_sigmas=[2, 1]"});
+              parse_config("", "a.yaml", settings);
+            }).find("sample.consistency_sigmas"),
+            std::string::npos);
+}
+
+TEST(Sampling, ConsistencySamplerTakesTheModelsGridAndLevels) {
+  const Config config = parse_config("consistency: {levels: 40}\nsample: {consistency_sigmas: [2.5, 0.5]}\n", "a.yaml");
+  const SamplerOptions options = sampler_options(config);
+  EXPECT_EQ(options.consistency_levels, 40);
+  EXPECT_EQ(options.consistency_sigmas, (std::vector<double>{2.5, 0.5}));
+  // A consistency-trained model walks its curriculum's final grid.
+  EXPECT_EQ(sampler_options(parse_config("diffusion: {formulation: consistency}\nconsistency: {s1: 640}\n", "a.yaml"))
+                .consistency_levels,
+            641);
+}
+
 TEST(Config, InvalidValuesAreRejected) {
   EXPECT_NE(
       testing::error_message([] { parse_config("diffusion: {schedule: sqrt}\n", "a.yaml"); }).find("is not one of"),
@@ -208,7 +257,9 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& enumerated_
       {"train.reduce_dtype", {"fp32", "bf16"}},
       {"distill.loss_weight", {"snr_trunc", "snr_plus_one"}},
       {"runtime.device", {"cpu", "cuda", "auto"}},
-      {"sample.sampler", {"ddpm", "ddim", "euler", "heun", "dpmpp_2m"}},
+      {"sample.sampler", {"ddpm", "ddim", "euler", "heun", "dpmpp_2m", "consistency"}},
+      {"distill.method", {"progressive", "consistency"}},
+      {"diffusion.formulation", {"vp", "edm", "consistency"}},
   };
   return keys;
 }

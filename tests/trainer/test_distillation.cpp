@@ -83,6 +83,7 @@ TEST_F(DistillationTest, TwoStagesLowerTheirLossAndLabelTheirStudents) {
     ASSERT_FALSE(checkpoint.empty()) << directory;
     const CheckpointMeta meta = read_checkpoint_meta(checkpoint);
     EXPECT_EQ(meta.sampling_steps, steps);
+    EXPECT_EQ(meta.method, "progressive");
     EXPECT_EQ(meta.step, 30);
     const std::vector<double> losses = logged(directory + "/metrics.jsonl", "loss");
     ASSERT_EQ(losses.size(), 6u) << name;

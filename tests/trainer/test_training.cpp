@@ -80,6 +80,33 @@ TEST_F(TrainingTest, EdmResumeIsBitExact) {
       config, [](const std::string& name) { return run_dir("edm-" + name); }, communicator_);
 }
 
+// The same for consistency training (iCT), whose 6 steps cross the curriculum's two stages (s0 2, s1 4: N = 3
+// levels for steps 0..2, then 5), with sample grids from the consistency sampler.
+TEST_F(TrainingTest, ConsistencyTrainingResumeIsBitExact) {
+  std::vector<std::string> settings = kResumeSettings;
+  settings.insert(settings.end(), {"diffusion.formulation=consistency", "diffusion.prediction=eps",
+                                   "diffusion.loss_weight=simple", "consistency.s0=2", "consistency.s1=4",
+                                   "sample.sampler=consistency", "sample.steps=2", "train.sample_every=3"});
+  const Config config = tiny(settings);
+  expect_bit_exact_resume(
+      config, [](const std::string& name) { return run_dir("ict-" + name); }, communicator_);
+  EXPECT_TRUE(fs::exists(run_dir("ict-straight") + "/samples/step-00000003.png"));
+}
+
+// Consistency training learns with its own loss: from the same start and draws, an EDM run goes elsewhere.
+TEST_F(TrainingTest, ConsistencyTrainingIsNotEdmTraining) {
+  const std::vector<std::string> edm = {"train.steps=1", "diffusion.formulation=edm", "diffusion.prediction=eps",
+                                        "diffusion.loss_weight=simple"};
+  std::vector<std::string> consistency = edm;
+  consistency[1] = "diffusion.formulation=consistency";
+  Trainer edm_run(tiny(edm), Device::CPU, run_dir("edm-one-step"), communicator_, false);
+  edm_run.run();
+  Trainer consistency_run(tiny(consistency), Device::CPU, run_dir("ict-one-step"), communicator_, false);
+  consistency_run.run();
+  EXPECT_NE(to_vector(edm_run.parameters().params()), to_vector(consistency_run.parameters().params()));
+  EXPECT_TRUE(std::isfinite(logged_losses(run_dir("ict-one-step")).back()));
+}
+
 // An EDM model's training levels: ln(sigma) ~ N(p_mean, p_std^2), drawn per global sample index.
 TEST_F(TrainingTest, EdmTrainingLevelsAreLogNormal) {
   const DiffusionSetup setup =
