@@ -35,6 +35,13 @@ void add_time(std::map<std::string, OpTime>& to, const char* op, double seconds)
   ++total.calls;
 }
 
+bool strip_suffix(std::string& name, const std::string& suffix) {
+  if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return false;
+  name.resize(name.size() - suffix.size());
+  return true;
+}
+
 double host_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -83,6 +90,26 @@ void reset_op_profile() {
   totals().clear();
   for (auto& [clock, spans] : unsettled()) clock->recycle();
   unsettled().clear();
+}
+
+std::vector<FamilyTime> family_times(const std::vector<OpTime>& times) {
+  std::map<std::string, FamilyTime> families;
+  for (const OpTime& time : times) {
+    std::string family = time.op;
+    if (strip_suffix(family, "_forward")) {
+      families[family].forward += time.seconds;
+    } else if (strip_suffix(family, "_backward")) {
+      families[family].backward += time.seconds;
+    } else {
+      families[family].other += time.seconds;
+    }
+    families[family].family = family;
+  }
+  std::vector<FamilyTime> rows;
+  for (const auto& [name, family] : families) rows.push_back(family);
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const FamilyTime& a, const FamilyTime& b) { return a.total() > b.total(); });
+  return rows;
 }
 
 OpTimer::OpTimer(const char* op, DeviceClock* clock) : op_(op), clock_(clock) {

@@ -35,6 +35,16 @@ std::vector<OpTime> op_profile();
 // Forgets the totals and any unsettled device-timed ops.
 void reset_op_profile();
 
+// An op family's time: "conv2d" has conv2d_forward's as forward, conv2d_backward's as backward; ops without either
+// suffix (adamw_update, fill_normal) are families of their own, with their time as other.
+struct FamilyTime {
+  std::string family;
+  double forward = 0.0, backward = 0.0, other = 0.0;
+  double total() const { return forward + backward + other; }
+};
+// The families of `times`, longest first.
+std::vector<FamilyTime> family_times(const std::vector<OpTime>& times);
+
 // Marks points in a device's stream of work and measures the device time between them.
 class DeviceClock {
  public:

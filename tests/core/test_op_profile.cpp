@@ -121,6 +121,34 @@ TEST(OpProfile, DeviceTimedOpsCountTheirDeviceTimeOnceSettledWithOneWait) {
   reset_op_profile();
 }
 
+// From device marks to the table bench --profile prints: each family's forward, backward and other time.
+TEST(OpProfile, DeviceTimesAddUpPerFamily) {
+  FakeDeviceClock clock;
+  reset_op_profile();
+  const auto run = [&](const char* op, double seconds) {
+    const OpTimer timer(op, &clock);
+    clock.now += seconds;
+  };
+  run("conv2d_forward", 0.5);
+  run("group_norm_forward", 0.125);
+  run("conv2d_forward", 0.5);
+  run("conv2d_backward", 2.0);
+  run("adamw_update", 0.25);
+  const std::vector<FamilyTime> families = family_times(op_profile());
+  reset_op_profile();
+
+  ASSERT_EQ(families.size(), 3u);
+  EXPECT_EQ(families[0].family, "conv2d");
+  EXPECT_DOUBLE_EQ(families[0].forward, 1.0);
+  EXPECT_DOUBLE_EQ(families[0].backward, 2.0);
+  EXPECT_DOUBLE_EQ(families[0].other, 0.0);
+  EXPECT_EQ(families[1].family, "adamw_update");
+  EXPECT_DOUBLE_EQ(families[1].other, 0.25);
+  EXPECT_EQ(families[2].family, "group_norm");
+  EXPECT_DOUBLE_EQ(families[2].forward, 0.125);
+  EXPECT_DOUBLE_EQ(families[2].total(), 0.125);
+}
+
 TEST(OpProfile, ResetForgetsUnsettledDeviceTimes) {
   FakeDeviceClock clock;
   reset_op_profile();
