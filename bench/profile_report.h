@@ -1,7 +1,8 @@
-// `bench ... --profile`: the op profile (core/op_profile.h) of the timed
-// steps as a table per op family (conv2d, group_norm, attention, ...) with
-// forward, backward and other (optimizer, noise, casts) time per step and
-// the share of the step, plus the time outside any op.
+// `bench ... --profile`: the op profile (core/op_profile.h: GPU ops timed on
+// the device) of the timed steps as a table per op family (conv2d,
+// group_norm, attention, ...) with forward, backward and other (optimizer,
+// noise, casts) time per step and the share of the step, plus the time
+// outside any op.
 #pragma once
 
 namespace diffuse {

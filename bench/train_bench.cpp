@@ -71,6 +71,7 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
     const auto start = std::chrono::steady_clock::now();
     train_step(options.warmup + step);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (options.profile) settle_op_profile();  // GPU op times, read once per step, outside its timing
     if (device == Device::CPU) yardstick.sample();
   }
   set_op_profiling(false);

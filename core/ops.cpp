@@ -2,7 +2,7 @@
 // Messages name the op, the offending argument and all arguments' shapes.
 #include "core/ops.h"
 
-#include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,13 +18,8 @@ namespace {
 // Lives for the whole op call, so it also times the call when op profiling is on.
 class OpArgs {
  public:
-  OpArgs(const char* op, std::initializer_list<std::pair<const char*, const Tensor*>> args)
-      : op_(op), args_(args), profiled_(op_profiling()) {
-    if (profiled_) start_ = std::chrono::steady_clock::now();
-  }
-  ~OpArgs() {
-    if (profiled_)
-      record_op_time(op_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  OpArgs(const char* op, std::initializer_list<std::pair<const char*, const Tensor*>> args) : op_(op), args_(args) {
+    if (op_profiling()) timer_.emplace(op, device_clock(first_device()));
   }
   OpArgs(const OpArgs&) = delete;
   OpArgs& operator=(const OpArgs&) = delete;
@@ -96,8 +91,14 @@ class OpArgs {
  private:
   const char* op_;
   std::vector<std::pair<const char*, const Tensor*>> args_;
-  bool profiled_;
-  std::chrono::steady_clock::time_point start_;
+  std::optional<OpTimer> timer_;  // while profiling: times the op until the call ends
+
+  // Where the op runs, for its timing; the CPU if it has no defined tensor (validation rejects it then).
+  Device first_device() const {
+    for (const auto& [name, tensor] : args_)
+      if (tensor->defined()) return tensor->device();
+    return Device::CPU;
+  }
 };
 
 #define ARG(t) std::pair<const char*, const Tensor*>(#t, &t)

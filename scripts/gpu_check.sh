@@ -163,8 +163,9 @@ run "$build/diffuse" bench train --help 2>/dev/null | grep -q -- "--device" && d
 declare -A results
 for precision in bf16 fp32; do
   say "bench train: configs/cifar10_ddpm.yaml, batch 128, $precision"
-  if run timeout 150 "$build/diffuse" bench train --config configs/cifar10_ddpm.yaml --batch 128 --steps 5 --warmup 2 \
-    "${device_flag[@]}" --set "train.precision=$precision" >"$logs/bench-$precision.log" 2>&1; then
+  # DIFFUSE_CUDNN_LOG_ALGORITHMS=1: the cuDNN algorithm of each convolution, printed once, when it is chosen.
+  if run env DIFFUSE_CUDNN_LOG_ALGORITHMS=1 timeout 150 "$build/diffuse" bench train --config configs/cifar10_ddpm.yaml \
+    --batch 128 --steps 5 --warmup 2 "${device_flag[@]}" --set "train.precision=$precision" >"$logs/bench-$precision.log" 2>&1; then
     sed 's/^/  /' "$logs/bench-$precision.log" | grep -v '^  {'
     results[$precision]=$(tail -1 "$logs/bench-$precision.log")
   else

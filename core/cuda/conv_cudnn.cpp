@@ -28,6 +28,7 @@
 #include "core/cuda/context.h"
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/kernels.h"
+#include "core/cuda/library_types.h"
 #include "core/log.h"
 #include "core/matmul_precision.h"
 
@@ -66,22 +67,12 @@ struct ConvPlan {
   cudnnFilterDescriptor_t w = nullptr;
   cudnnTensorDescriptor_t y = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
-  int algorithm = 0;                          // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t of the pass
+  ConvTypes types{};  // what the descriptors are configured with, for the record (core/cuda/library_types.h)
+  int algorithm = 0;  // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t of the pass
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;  // the math the algorithm was measured with
   size_t workspace_bytes = 0;
   bool usable = false;  // cuDNN offered an algorithm within the workspace limit
 };
-
-cudnnDataType_t cudnn_type(DType dtype) {
-  switch (dtype) {
-    case DType::BF16:
-      return CUDNN_DATA_BFLOAT16;
-    case DType::F16:
-      return CUDNN_DATA_HALF;
-    default:
-      return CUDNN_DATA_FLOAT;
-  }
-}
 
 int to_int(int64_t value) {
   DIFFUSE_CHECK(value >= 0 && value <= INT32_MAX, "conv2d: extent ", value, " is too large for cuDNN");
@@ -117,6 +108,15 @@ bool measure_algorithms() {
     return mode == "find";
   }();
   return measure;
+}
+
+// DIFFUSE_CUDNN_LOG_ALGORITHMS=1 logs each plan's algorithm once, when it is made (scripts/gpu_check.sh sets it).
+bool log_algorithms() {
+  static const bool log = [] {
+    const char* flag = std::getenv("DIFFUSE_CUDNN_LOG_ALGORITHMS");
+    return flag != nullptr && std::string(flag) == "1";
+  }();
+  return log;
 }
 
 // cudnnFind runs every algorithm once (on scratch memory it allocates itself);
@@ -174,8 +174,9 @@ bool choose_algorithm(cudnnHandle_t handle, ConvPass pass, ConvPlan& plan) {
 
 ConvPlan make_plan(cudnnHandle_t handle, const ConvKey& key) {
   const ConvShape& s = key.shape;
-  const cudnnDataType_t type = cudnn_type(key.dtype);
   ConvPlan plan;
+  plan.types = conv_types(key.dtype);
+  const cudnnDataType_t type = plan.types.data;
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan.x));
   CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan.x, CUDNN_TENSOR_NHWC, type, to_int(s.batch), to_int(s.in_channels),
                                          to_int(s.height), to_int(s.width)));
@@ -186,9 +187,9 @@ ConvPlan make_plan(cudnnHandle_t handle, const ConvKey& key) {
   CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan.w, type, CUDNN_TENSOR_NHWC, to_int(s.out_channels), to_int(s.in_channels),
                                          to_int(s.kernel_h), to_int(s.kernel_w)));
   CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&plan.conv));
-  // Cross-correlation, as the CPU backend computes; fp32 accumulation for every dtype.
+  // Cross-correlation, as the CPU backend computes; fp32 accumulation for every dtype (conv_types).
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan.conv, s.pad_h, s.pad_w, s.stride, s.stride, 1, 1,
-                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+                                              CUDNN_CROSS_CORRELATION, plan.types.compute));
   CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv, key.dtype == DType::F32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
   plan.usable = choose_algorithm(handle, key.pass, plan);
   DIFFUSE_CHECK(plan.usable || key.dtype != DType::F32, "conv2d: cuDNN has no algorithm for this convolution (",
@@ -201,6 +202,15 @@ ConvPlan make_plan(cudnnHandle_t handle, const ConvKey& key) {
                 "; that convolution runs in fp32");
   // Run with the math the algorithm was measured with; fp32 keeps FMA math so it never runs as TF32.
   if (plan.usable && key.dtype != DType::F32) CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv, plan.math));
+  if (plan.usable && log_algorithms()) {
+    const char* pass = key.pass == ConvPass::Forward        ? "forward"
+                       : key.pass == ConvPass::BackwardData ? "backward data"
+                                                            : "backward filter";
+    log_info("conv2d ", pass, " ", dtype_name(key.dtype), " ", s.batch, "x", s.height, "x", s.width, "x", s.in_channels,
+             " -> ", s.out_channels, " channels, kernel ", s.kernel_h, "x", s.kernel_w, " stride ", s.stride,
+             ": cuDNN algorithm ", plan.algorithm, plan.math == CUDNN_TENSOR_OP_MATH ? " (tensor ops)" : "",
+             ", workspace ", plan.workspace_bytes >> 20, " MiB");
+  }
   return plan;
 }
 
@@ -232,6 +242,7 @@ void forward(DeviceContext& device, DType dtype, const ConvShape& shape, const v
   const ConvPlan& plan = plan_for(device, ConvPass::Forward, dtype, shape);
   void* workspace = device.workspace(plan.workspace_bytes);
   const float alpha = 1.0f, beta = 0.0f;
+  record_call(call_types(LibraryCall::ConvForward, plan.types));
   CUDNN_CHECK(cudnnConvolutionForward(device.cudnn(), &alpha, plan.x, x, plan.w, w, plan.conv,
                                       static_cast<cudnnConvolutionFwdAlgo_t>(plan.algorithm), workspace,
                                       plan.workspace_bytes, &beta, plan.y, y));
@@ -242,6 +253,7 @@ void backward_data(DeviceContext& device, DType dtype, const ConvShape& shape, c
   const ConvPlan& plan = plan_for(device, ConvPass::BackwardData, dtype, shape);
   void* workspace = device.workspace(plan.workspace_bytes);
   const float alpha = 1.0f, beta = 0.0f;
+  record_call(call_types(LibraryCall::ConvBackwardData, plan.types));
   CUDNN_CHECK(cudnnConvolutionBackwardData(device.cudnn(), &alpha, plan.w, w, plan.y, dy, plan.conv,
                                            static_cast<cudnnConvolutionBwdDataAlgo_t>(plan.algorithm), workspace,
                                            plan.workspace_bytes, &beta, plan.x, dx));
@@ -253,6 +265,7 @@ void backward_filter(DeviceContext& device, DType dtype, const ConvShape& shape,
   const ConvPlan& plan = plan_for(device, ConvPass::BackwardFilter, dtype, shape);
   void* workspace = device.workspace(plan.workspace_bytes);
   const float alpha = 1.0f;
+  record_call(call_types(LibraryCall::ConvBackwardFilter, plan.types));
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(device.cudnn(), &alpha, plan.x, x, plan.y, dy, plan.conv,
                                              static_cast<cudnnConvolutionBwdFilterAlgo_t>(plan.algorithm), workspace,
                                              plan.workspace_bytes, &beta, plan.w, dw));

@@ -1,28 +1,15 @@
 // cuBLAS GEMM wrapper: core/gemm_mapping.h turns the row-major product into the
-// column-major one cuBLAS computes; this file only makes that call, through
-// cublasGemmStridedBatchedEx.
+// column-major one cuBLAS computes, core/cuda/library_types.h the types; this
+// file only makes that call, through cublasGemmStridedBatchedEx.
 #include "core/cuda/gemm.h"
 
 #include "core/checks_cuda.h"
 #include "core/cuda/context.h"
+#include "core/cuda/library_types.h"
 
 namespace diffuse::cuda {
 
 namespace {
-
-cudaDataType_t cuda_type(DType dtype) {
-  switch (dtype) {
-    case DType::BF16:
-      return CUDA_R_16BF;
-    case DType::F16:
-      return CUDA_R_16F;
-    case DType::F32:
-      return CUDA_R_32F;
-    default:
-      DIFFUSE_CHECK(false, "gemm: operands must be f32, bf16 or f16, not ", dtype_name(dtype));
-      return CUDA_R_32F;
-  }
-}
 
 cublasOperation_t to_cublas(blas::Op op) { return op == blas::Op::T ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
@@ -56,13 +43,14 @@ void gemm(DType operands, Transpose transpose_a, Transpose transpose_b, int64_t 
                                    device.stream()));
     return;
   }
-  const cudaDataType_t type = cuda_type(operands);
+  const GemmTypes types = gemm_types(operands);
   const void* blas_a = call.a_from == blas::Operand::A ? a.data : b.data;
   const void* blas_b = call.b_from == blas::Operand::A ? a.data : b.data;
+  record_call(call_types(types));
   CUBLAS_CHECK(cublasGemmStridedBatchedEx(device.cublas(), to_cublas(call.op_a), to_cublas(call.op_b), call.m, call.n,
-                                          call.k, &call.alpha, blas_a, type, call.lda, call.stride_a, blas_b, type,
-                                          call.ldb, call.stride_b, &call.beta, c, CUDA_R_32F, call.ldc, call.stride_c,
-                                          call.batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                                          call.k, &call.alpha, blas_a, types.operands, call.lda, call.stride_a, blas_b,
+                                          types.operands, call.ldb, call.stride_b, &call.beta, c, types.output,
+                                          call.ldc, call.stride_c, call.batch, types.compute, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace diffuse::cuda

@@ -8,11 +8,22 @@
 // fp32 results must match within the entry's rtol/atol. Entries that are
 // matrix products (conv, linear, attention) run again with bf16 and fp16
 // products (ScopedMatmulDtype) against the same fp32 CPU result, held to
-// a relative error of 1e-2 (outputs, and the change of accumulated gradients).
+// a relative error of 1e-2 (outputs, and the change of accumulated gradients),
+// and every cuDNN/cuBLAS call they make must have run in the type asked for
+// (core/cuda/library_types.h): a silent fallback to fp32 would pass the
+// tolerance.
+//
+// The small entries reach every code path; the realistic ones (suite
+// RealisticSizes: batch 128 at 32x32x256 and the DDPM CIFAR-10 model's
+// shapes, one or two per kernel family and every cuDNN pass) catch what only
+// real sizes reach: 32-bit overflows, grid limits, cuDNN having no algorithm
+// (or none in bf16) for a shape, workspace limits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -602,6 +613,300 @@ std::vector<OpCase> all_cases() {
   return cases;
 }
 
+// One call's entry, with the default tolerances; for the realistic sizes.
+OpCase entry(std::string name, std::vector<Arg> args, OpCall call, double rtol = 1e-5, double atol = 1e-5) {
+  return OpCase{std::move(name), std::move(args), std::move(call), rtol, atol};
+}
+
+// A convolution's forward (with bias and residual) and its whole backward (data, filter and bias gradients):
+// every cuDNN pass, in fp32 and (as matrix products) bf16 and fp16. Sums of `terms` products of U(-1,1) values
+// differ by their order and by cuDNN's algorithm (Winograd and FFT ones round differently): the tolerance grows
+// with the longest sum (the filter gradient's, over every pixel). An indexing error is off by whole values.
+void add_realistic_conv(std::vector<OpCase>& cases, const std::string& name, const Shape& x, int64_t cout,
+                        int64_t kernel, const ops::Conv2dWindow& w) {
+  const int64_t n = x[0], h = x[1], wd = x[2], cin = x[3];
+  const Shape weight{cout, kernel, kernel, cin};
+  const Shape y{n, swept(h, kernel, w.stride, w.pad_h), swept(wd, kernel, w.stride, w.pad_w), cout};
+  const auto atol_for = [](int64_t terms) { return std::max(1e-4, 1e-6 * static_cast<double>(terms)); };
+  OpCase forward = entry(
+      "conv_forward_" + name, {input(x), input(weight), input({cout}), input(y), output(y)},
+      [w](const std::vector<Tensor>& a) {
+        ops::conv2d_forward(a[0], a[1], a[2], a[4], w, a[3]);
+        return 0.0;
+      },
+      1e-5, atol_for(kernel * kernel * cin));
+  forward.matrix_product = true;
+  cases.push_back(forward);
+  OpCase backward = entry(
+      "conv_backward_" + name, {input(x), input(weight), input(y), output(x), accumulated(weight), accumulated({cout})},
+      [w](const std::vector<Tensor>& a) {
+        ops::conv2d_backward(a[0], a[1], a[2], a[3], a[4], a[5], w);
+        return 0.0;
+      },
+      1e-5, atol_for(std::max(kernel * kernel * cout, y[0] * y[1] * y[2])));
+  backward.matrix_product = true;
+  cases.push_back(backward);
+}
+
+// Sizes of real training: batch 128 at 32x32 with 256 channels, and the DDPM CIFAR-10 model's shapes
+// (configs/cifar10_ddpm.yaml: 128 channels at 32x32, 256 at 16x16 and below, attention at 16x16, 35.7M
+// parameters), plus the evaluation networks' (Inception's pools, resizing 32x32 images to 299x299).
+std::vector<OpCase> realistic_cases() {
+  std::vector<OpCase> cases;
+  const Shape wide{128, 32, 32, 256}, ddpm{128, 32, 32, 128}, image{128, 32, 32, 3};
+  // ---- cuDNN: each pass, for the widest layer and the DDPM model's odd ones
+  add_realistic_conv(cases, "128x32x32x256_3x3", wide, 256, 3, window(1, 1, 1));
+  add_realistic_conv(cases, "ddpm_image_in_128x32x32x3_to_128", image, 128, 3, window(1, 1, 1));
+  add_realistic_conv(cases, "ddpm_image_out_128x32x32x128_to_3", ddpm, 3, 3, window(1, 1, 1));
+  add_realistic_conv(cases, "ddpm_downsample_128x32x32x128_stride2", ddpm, 128, 3, window(2, 1, 1));
+  add_realistic_conv(cases, "ddpm_skip_128x16x16x384_to_256_1x1", {128, 16, 16, 384}, 256, 1, window(1, 0, 0));
+  // ---- cuBLAS: the time embedding's linear layers and attention at 16x16 (256 tokens, 256 channels, one head)
+  for (OpCase op :
+       {entry(
+            "linear_forward_128x512_to_512", {input({128, 512}), input({512, 512}), input({512}), output({128, 512})},
+            [](const std::vector<Tensor>& a) {
+              ops::linear_forward(a[0], a[1], a[2], a[3]);
+              return 0.0;
+            },
+            1e-5, 1e-4),
+        entry(
+            "linear_backward_128x512_to_512",
+            {input({128, 512}), input({512, 512}), input({128, 512}), output({128, 512}), accumulated({512, 512}),
+             accumulated({512})},
+            [](const std::vector<Tensor>& a) {
+              ops::linear_backward(a[0], a[1], a[2], a[3], a[4], a[5]);
+              return 0.0;
+            },
+            1e-5, 1e-4),
+        entry(
+            "attention_forward_ddpm_128x256x256",
+            {input({128, 256, 768}), output({128, 256, 256}), output({128, 256, 256})},
+            [](const std::vector<Tensor>& a) {
+              ops::attention_forward(a[0], a[1], a[2]);
+              return 0.0;
+            },
+            1e-4, 1e-5),
+        entry(
+            "attention_backward_ddpm_128x256x256",
+            {input({128, 256, 768}), output({128, 256, 256}), output({128, 256, 256}), input({128, 256, 256}),
+             output({128, 256, 768})},
+            [](const std::vector<Tensor>& a) {
+              ops::attention_forward(a[0], a[1], a[2]);
+              ops::attention_backward(a[0], a[2], a[3], a[4]);
+              return 0.0;
+            },
+            1e-4, 1e-4)}) {
+    op.matrix_product = true;
+    if (op.name.rfind("attention_backward", 0) == 0) op.low_precision_tolerance = 2e-2;
+    cases.push_back(op);
+  }
+  // ---- group norm (reductions over 8192 values per group; gamma and beta gradients over 131072 per channel)
+  cases.push_back(entry(
+      "group_norm_forward_128x32x32x256",
+      {input(wide), input({256}), input({256}), output(wide), output({128, 32}), output({128, 32})},
+      [](const std::vector<Tensor>& a) {
+        ops::group_norm_forward(a[0], a[1], a[2], 32, 1e-5f, a[3], a[4], a[5]);
+        return 0.0;
+      },
+      1e-5, 1e-4));
+  cases.push_back(entry(
+      "group_norm_backward_128x32x32x256",
+      {input(wide), input({256}), input({256}), output(wide), output({128, 32}), output({128, 32}), input(wide),
+       output(wide), accumulated({256}), accumulated({256})},
+      [](const std::vector<Tensor>& a) {
+        ops::group_norm_forward(a[0], a[1], a[2], 32, 1e-5f, a[3], a[4], a[5]);
+        ops::group_norm_backward(a[0], a[1], a[4], a[5], 32, a[6], a[7], a[8], a[9]);
+        return 0.0;
+      },
+      1e-4, 1e-3));
+  const ops::Dropout dropout{0.1f, ops::DropoutKey{42, 7, 100, 3}};  // the DDPM model's dropout
+  cases.push_back(entry(
+      "group_norm_silu_forward_dropout_ddpm_128x32x32x128",
+      {input(ddpm), input({128}), input({128}), output(ddpm), output({128, 32}), output({128, 32})},
+      [dropout](const std::vector<Tensor>& a) {
+        ops::group_norm_silu_forward(a[0], a[1], a[2], 32, 1e-5f, dropout, a[3], a[4], a[5]);
+        return 0.0;
+      },
+      1e-5, 1e-4));
+  cases.push_back(entry(
+      "group_norm_silu_backward_dropout_ddpm_128x32x32x128",
+      {input(ddpm), input({128}), input({128}), output(ddpm), output({128, 32}), output({128, 32}), input(ddpm),
+       output(ddpm), accumulated({128}), accumulated({128})},
+      [dropout](const std::vector<Tensor>& a) {
+        ops::group_norm_silu_forward(a[0], a[1], a[2], 32, 1e-5f, dropout, a[3], a[4], a[5]);
+        ops::group_norm_silu_backward(a[0], a[1], a[2], a[4], a[5], 32, dropout, a[6], a[7], a[8], a[9]);
+        return 0.0;
+      },
+      1e-4, 1e-3));
+  // ---- elementwise, bias and channel vectors (the time embedding added to every pixel)
+  cases.push_back(entry("silu_forward_128x32x32x256", {input(wide), output(wide)}, [](const std::vector<Tensor>& a) {
+    ops::silu_forward(a[0], a[1]);
+    return 0.0;
+  }));
+  cases.push_back(entry("add_channel_vector_forward_in_place_128x32x32x256", {output(wide), input({128, 256})},
+                        [](const std::vector<Tensor>& a) {
+                          ops::add_channel_vector_forward(a[0], a[1], a[0]);
+                          return 0.0;
+                        }));
+  cases.push_back(entry(
+      "add_channel_vector_backward_128x32x32x256", {input(wide), output(wide), output({128, 256})},
+      [](const std::vector<Tensor>& a) {
+        ops::add_channel_vector_backward(a[0], a[1], a[2]);
+        return 0.0;
+      },
+      1e-5, 1e-4));
+  // ---- resampling and plumbing (the DDPM decoder at 32x32: 256 upsampled channels and 128 skipped)
+  cases.push_back(entry("upsample_forward_ddpm_128x16x16x256", {input({128, 16, 16, 256}), output(wide)},
+                        [](const std::vector<Tensor>& a) {
+                          ops::upsample_nearest2x_forward(a[0], a[1]);
+                          return 0.0;
+                        }));
+  cases.push_back(entry("upsample_backward_ddpm_128x32x32x256", {input(wide), output({128, 16, 16, 256})},
+                        [](const std::vector<Tensor>& a) {
+                          ops::upsample_nearest2x_backward(a[0], a[1]);
+                          return 0.0;
+                        }));
+  cases.push_back(entry("concat_channels_ddpm_256_and_128", {input(wide), input(ddpm), output({128, 32, 32, 384})},
+                        [](const std::vector<Tensor>& a) {
+                          ops::concat_channels(a[0], a[1], a[2]);
+                          return 0.0;
+                        }));
+  cases.push_back(entry("split_channels_ddpm_384_to_256_and_128",
+                        {input({128, 32, 32, 384}), output(wide), output(ddpm)}, [](const std::vector<Tensor>& a) {
+                          ops::split_channels(a[0], a[1], a[2]);
+                          return 0.0;
+                        }));
+  // ---- randomness, embeddings, loss
+  cases.push_back(
+      entry("dropout_forward_ddpm_128x32x32x128", {input(ddpm), output(ddpm)}, [](const std::vector<Tensor>& a) {
+        ops::dropout_forward(a[0], 0.1f, ops::DropoutKey{42, 7, 100, 3}, a[1]);
+        return 0.0;
+      }));
+  cases.push_back(entry(
+      "fill_normal_noise_128x32x32x3", {output(image)},
+      [](const std::vector<Tensor>& a) {
+        ops::fill_normal(a[0], 1234, kPurposeNoise, 7, 100);
+        return 0.0;
+      },
+      1e-6, 1e-7));
+  cases.push_back(entry(
+      "timestep_embedding_forward_128x128", {input({128}, Fill::Times), output({128, 128})},
+      [](const std::vector<Tensor>& a) {
+        ops::timestep_embedding_forward(a[0], a[1]);
+        return 0.0;
+      },
+      1e-6, 1e-6));
+  cases.push_back(entry(
+      "embedding_backward_10_classes_128x512", {labels({128}, 10), input({128, 512}), accumulated({10, 512})},
+      [](const std::vector<Tensor>& a) {
+        ops::embedding_backward(a[0], a[1], a[2]);
+        return 0.0;
+      },
+      1e-5, 1e-5));
+  cases.push_back(entry(
+      "mse_loss_forward_128x32x32x3", {input(image), input(image), input({128}, Fill::Positive), output({128})},
+      [](const std::vector<Tensor>& a) {
+        ops::mse_loss_forward(a[0], a[1], a[2], a[3]);
+        return 0.0;
+      },
+      1e-6, 1e-7));
+  cases.push_back(entry(
+      "mse_loss_backward_128x32x32x3", {input(image), input(image), input({128}, Fill::Positive), output(image)},
+      [](const std::vector<Tensor>& a) {
+        ops::mse_loss_backward(a[0], a[1], a[2], 1.0f / 128, a[3]);
+        return 0.0;
+      },
+      1e-6, 1e-7));
+  // ---- the optimizer over the DDPM model's 35,746,307 parameters
+  const int64_t parameters = 35746307;
+  cases.push_back(entry(
+      "adamw_update_ddpm_parameters",
+      {output({parameters}), input({parameters}), output({parameters}),
+       Arg{{parameters}, Role::Output, Fill::Positive}},
+      [](const std::vector<Tensor>& a) {
+        ops::AdamWStep step;
+        step.lr = 2e-4f;
+        step.step = 5000;
+        step.grad_scale = 0.5f;
+        ops::adamw_update(a[0], a[1], a[2], a[3], step);
+        return 0.0;
+      },
+      1e-6, 1e-7));
+  cases.push_back(entry(
+      "ema_update_ddpm_parameters", {output({parameters}), input({parameters})},
+      [](const std::vector<Tensor>& a) {
+        ops::ema_update(a[0], a[1], 0.9999f);
+        return 0.0;
+      },
+      1e-6, 1e-7));
+  cases.push_back(entry(
+      "sum_of_squares_ddpm_parameters", {input({parameters})},
+      [](const std::vector<Tensor>& a) { return ops::sum_of_squares(a[0]); }, 1e-10, 0.0));
+  // ---- casts
+  for (const DType low : {DType::BF16, DType::F16})
+    cases.push_back(entry(
+        std::string("cast_f32_to_") + dtype_name(low) + "_128x32x32x256", {input(wide), typed(output(wide), low)},
+        [](const std::vector<Tensor>& a) {
+          ops::cast(a[0], a[1]);
+          return 0.0;
+        },
+        0.0, 0.0));
+  // ---- the evaluation networks: Inception's first max pool and a mixed block's average pool, its global pool,
+  // resizing CIFAR-10 images to 299x299, and a 1000-class classifier's loss
+  const ops::Pool2dWindow max_pool{3, 2, 0}, avg_pool{3, 1, 1};
+  const Shape stem{32, 147, 147, 64}, stem_pooled{32, 73, 73, 64}, mixed{32, 35, 35, 288};
+  cases.push_back(entry(
+      "max_pool_forward_inception_32x147x147x64", {input(stem), output(stem_pooled)},
+      [max_pool](const std::vector<Tensor>& a) {
+        ops::max_pool2d_forward(a[0], a[1], max_pool);
+        return 0.0;
+      },
+      0.0, 0.0));
+  cases.push_back(entry(
+      "max_pool_backward_inception_32x147x147x64", {input(stem), input(stem_pooled), output(stem)},
+      [max_pool](const std::vector<Tensor>& a) {
+        ops::max_pool2d_backward(a[0], a[1], a[2], max_pool);
+        return 0.0;
+      },
+      1e-6, 1e-7));
+  cases.push_back(entry(
+      "avg_pool_forward_inception_32x35x35x288", {input(mixed), output(mixed)},
+      [avg_pool](const std::vector<Tensor>& a) {
+        ops::avg_pool2d_forward(a[0], a[1], avg_pool);
+        return 0.0;
+      },
+      1e-6, 1e-7));
+  cases.push_back(entry(
+      "global_avg_pool_forward_inception_64x8x8x2048", {input({64, 8, 8, 2048}), output({64, 2048})},
+      [](const std::vector<Tensor>& a) {
+        ops::global_avg_pool_forward(a[0], a[1]);
+        return 0.0;
+      },
+      1e-6, 1e-7));
+  cases.push_back(entry(
+      "resize_bilinear_forward_64x32x32x3_to_299", {input({64, 32, 32, 3}), output({64, 299, 299, 3})},
+      [](const std::vector<Tensor>& a) {
+        ops::resize_bilinear_forward(a[0], a[1]);
+        return 0.0;
+      },
+      1e-6, 1e-6));
+  cases.push_back(entry(
+      "resize_bilinear_backward_64x299x299x3_to_32", {input({64, 299, 299, 3}), output({64, 32, 32, 3})},
+      [](const std::vector<Tensor>& a) {
+        ops::resize_bilinear_backward(a[0], a[1]);
+        return 0.0;
+      },
+      1e-5, 1e-5));
+  cases.push_back(entry(
+      "cross_entropy_backward_128x1000", {input({128, 1000}), labels({128}, 1000), output({128, 1000})},
+      [](const std::vector<Tensor>& a) {
+        ops::cross_entropy_backward(a[0], a[1], 1.0f / 128, a[2]);
+        return 0.0;
+      },
+      1e-6, 1e-7));
+  return cases;
+}
+
 class GpuOps : public ::testing::TestWithParam<OpCase> {};
 
 TEST_P(GpuOps, MatchesCpu) {
@@ -610,7 +915,9 @@ TEST_P(GpuOps, MatchesCpu) {
   const std::vector<Tensor> initial = make_arguments(op);
   const std::vector<Tensor> host = copies_on(initial, Device::CPU), device = copies_on(initial, Device::CUDA);
   const double expected = op.call(host);
+  testing::reset_library_calls();
   const double actual = op.call(device);
+  testing::expect_library_calls_in(DType::F32, false, op.name);  // fp32 throughout: no TF32, no lower type
   EXPECT_NEAR(actual, expected, op.rtol * std::fabs(expected) + op.atol) << op.name << ": returned value";
   for (size_t i = 0; i < host.size(); ++i)
     testing::expect_close(device[i], host[i], op.rtol, op.atol, op.name + " argument " + std::to_string(i));
@@ -624,8 +931,10 @@ void expect_low_precision_close(const OpCase& op, DType dtype) {
   op.call(host);  // fp32: the matmul dtype is process-wide, and the CPU would follow it too
   {
     const ScopedMatmulDtype products(dtype);
+    testing::reset_library_calls();
     op.call(device);
   }
+  testing::expect_library_calls_in(dtype, initial[0].numel() > 0, op.name + " in " + dtype_name(dtype));
   for (size_t i = 0; i < host.size(); ++i) {
     const std::string what = op.name + " argument " + std::to_string(i) + " in " + dtype_name(dtype);
     switch (op.args[i].role) {
@@ -648,9 +957,9 @@ void expect_low_precision_close(const OpCase& op, DType dtype) {
   }
 }
 
-std::vector<OpCase> matrix_product_cases() {
+std::vector<OpCase> matrix_products_of(const std::vector<OpCase>& cases) {
   std::vector<OpCase> selected;
-  for (const OpCase& op : all_cases())
+  for (const OpCase& op : cases)
     if (op.matrix_product) selected.push_back(op);
   return selected;
 }
@@ -670,8 +979,11 @@ TEST_P(GpuLowPrecisionProducts, Fp16CloseToFp32Cpu) {
 std::string case_name(const ::testing::TestParamInfo<OpCase>& info) { return info.param.name; }
 
 INSTANTIATE_TEST_SUITE_P(AllOps, GpuOps, ::testing::ValuesIn(all_cases()), case_name);
-INSTANTIATE_TEST_SUITE_P(MatrixProducts, GpuLowPrecisionProducts, ::testing::ValuesIn(matrix_product_cases()),
+INSTANTIATE_TEST_SUITE_P(MatrixProducts, GpuLowPrecisionProducts, ::testing::ValuesIn(matrix_products_of(all_cases())),
                          case_name);
+INSTANTIATE_TEST_SUITE_P(RealisticSizes, GpuOps, ::testing::ValuesIn(realistic_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(RealisticSizes, GpuLowPrecisionProducts,
+                         ::testing::ValuesIn(matrix_products_of(realistic_cases())), case_name);
 
 // Bad labels found by a kernel surface as an Error at the next synchronisation.
 TEST(GpuOpErrors, OutOfRangeLabelIsReported) {

@@ -3,13 +3,16 @@
 // library version checks name both versions; the rest skip with the reason.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "core/backend.h"
 #include "core/cuda/random.h"
 #include "core/matmul_precision.h"
+#include "core/op_profile.h"
 #include "core/ops.h"
 #include "tests/gpu/gpu_testing.h"
 #include "tests/support/op_testing.h"
@@ -146,6 +149,40 @@ TEST(GpuRuntime, UploadsMayReuseTheirSourceAtOnce) {
       ASSERT_EQ(values[static_cast<size_t>(i)], static_cast<float>(k * 7919 + i % 7919))
           << "upload " << k << " at " << i;
   }
+}
+
+// With op profiling on, GPU ops are timed on the device (core/op_profile.h): each call is counted once its times
+// are settled, and the device time of the ops fits inside the wall time around them.
+TEST(GpuRuntime, OpProfileTimesGpuOpsOnTheDevice) {
+  DIFFUSE_REQUIRE_GPU();
+  EXPECT_NE(device_clock(Device::CUDA), nullptr);
+  const Tensor x = testing::copy_to(testing::random_tensor({128, 32, 32, 128}, 1), Device::CUDA);
+  const Tensor w = testing::copy_to(testing::random_tensor({128, 3, 3, 128}, 2), Device::CUDA);
+  const Tensor y = Tensor::empty({128, 32, 32, 128}, DType::F32, Device::CUDA);
+  ops::conv2d_forward(x, w, Tensor(), y, 1, 1);  // the cuDNN plan is made before the profile starts
+  cuda::synchronize();
+
+  reset_op_profile();
+  set_op_profiling(true);
+  const auto start = std::chrono::steady_clock::now();
+  for (int call = 0; call < 3; ++call) ops::conv2d_forward(x, w, Tensor(), y, 1, 1);
+  ops::silu_forward(y, y);
+  cuda::synchronize();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  set_op_profiling(false);
+
+  std::map<std::string, OpTime> by_op;
+  double device_total = 0.0;
+  for (const OpTime& time : op_profile()) {
+    by_op[time.op] = time;
+    device_total += time.seconds;
+  }
+  EXPECT_EQ(by_op["conv2d_forward"].calls, 3);
+  EXPECT_EQ(by_op["silu_forward"].calls, 1);
+  EXPECT_GT(by_op["conv2d_forward"].seconds, 0.0);
+  EXPECT_GT(by_op["silu_forward"].seconds, 0.0);
+  EXPECT_LE(device_total, wall);
+  reset_op_profile();
 }
 
 }  // namespace

@@ -15,8 +15,10 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, float low, float high) {
   Tensor tensor = Tensor::empty(shape);
   float* data = tensor.f32();
   const RandomStream stream{seed, 0x7e57u, 0, 0};
-  for (int64_t i = 0; i < tensor.numel(); ++i)
-    data[i] = low + (high - low) * random_uniform(stream, static_cast<uint64_t>(i));
+  const int64_t count = tensor.numel();
+  // In parallel: the GPU tests' realistic sizes draw tens of millions of values per argument.
+#pragma omp parallel for schedule(static) if (count > (int64_t{1} << 20))
+  for (int64_t i = 0; i < count; ++i) data[i] = low + (high - low) * random_uniform(stream, static_cast<uint64_t>(i));
   return tensor;
 }
 
