@@ -63,22 +63,6 @@ check_python_wheels
 wheel_roots=()  # where a toolkit without cuBLAS finds a wheel's
 for dir in "${active_site_packages[@]}"; do [[ -d "$dir/nvidia" ]] && wheel_roots+=("$dir/nvidia"); done
 
-# find_file_in NAME_PATTERN ROOT...: the first file matching the pattern under the roots.
-find_file_in() {
-  local pattern=$1
-  shift
-  for dir in "$@"; do
-    [[ -d "$dir" ]] || continue
-    local found
-    found=$(find -L "$dir" -maxdepth 5 -name "$pattern" \( -type f -o -type l \) 2>/dev/null | sort | head -1)
-    if [[ -n "$found" ]]; then
-      echo "$found"
-      return 0
-    fi
-  done
-  return 1
-}
-
 runtime_dirs=()
 cmake_libs=()
 # locate LIBRARY HEADER VARIABLE_PREFIX EXTRA_ROOT [WHEEL_ROOT...]: passes the library file and header folder to
@@ -89,7 +73,7 @@ locate() {
   roots=()
   [[ -n "$extra" ]] && roots+=("$extra")
   roots+=("$cuda_home" "$deps" "$@" /usr /usr/local)
-  file=$(find_file_in "$library.so" "${roots[@]}" || find_file_in "$library.so.[0-9]*" "${roots[@]}") ||
+  file=$(find_library "$library" "${roots[@]}") ||
     fail "$library not found in: ${roots[*]} (install the toolkit's, a wheel's, or set ${variable}_ROOT)"
   include=$(find_file_in "$header" "$(dirname "$(dirname "$file")")" "${roots[@]}") ||
     fail "$header not found next to $file"

@@ -1,14 +1,15 @@
 # shellcheck shell=bash
-# The checks scripts/gpu_check.sh makes before it builds, as functions to source (tests/cli/test_gpu_prereqs.sh
-# drives them with a fake nvidia-smi, nvcc, cmake, ldd and Python environments): the driver against nvcc's CUDA,
-# nvcc and CMake against diffuse's floors, cuDNN and NCCL (headers and pip wheels) against the floors in
-# core/library_versions.h and nvcc's CUDA major, and gpu-deps' glibc floor against this machine's glibc.
+# The checks scripts/gpu_check.sh makes before it builds, and how it finds cuDNN and NCCL, as functions to
+# source (tests/cli/test_gpu_prereqs.sh drives them with a fake nvidia-smi, nvcc, cmake, ldd, Python
+# environments and library folders): the driver against nvcc's CUDA, nvcc and CMake against diffuse's floors,
+# cuDNN and NCCL (headers and pip wheels) against the floors in core/library_versions.h and nvcc's CUDA major,
+# and gpu-deps' glibc floor against this machine's glibc.
 # The floors are read from where the build keeps them, never repeated here.
 #
 # Each finding is one line on stdout. `problem` lines stop the build (prereq_problems counts them; the caller
 # stops after every check has run, so that all of them are listed); `warning` lines do not.
 #
-# Needs prereq_source: the repository root.
+# Needs prereq_source (the repository root) and, for finding libraries, cuda_home (nvcc's toolkit).
 # shellcheck disable=SC2154
 
 prereq_problems=0
@@ -44,7 +45,7 @@ cuda_floor() { sed -n 's/^ *set(DIFFUSE_CUDA_FLOOR \([0-9.]*\)).*/\1/p' "$prereq
 # ---- the toolchain ---------------------------------------------------------------------------------------------
 # check_nvcc NVCC: sets nvcc_cuda (13.0) from NVCC --version, and says when it is older than diffuse's floor.
 check_nvcc() {
-  nvcc_cuda=$("$1" --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9.]*\),.*/\1/p' | head -1)
+  nvcc_cuda=$("$1" --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9.]*\),.*/\1/p' | sed -n 1p)
   if [[ -z "$nvcc_cuda" ]]; then
     problem "$1 --version names no CUDA release: is it nvcc?"
     nvcc_cuda=0
@@ -58,8 +59,8 @@ check_nvcc() {
 # architecture (as gpu_check.sh builds) on an older driver; across majors nothing runs.
 check_driver() {
   local driver driver_cuda
-  driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
-  driver_cuda=$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9][0-9.]*\).*/\1/p' | head -1)
+  driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | sed -n 1p)
+  driver_cuda=$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9][0-9.]*\).*/\1/p' | sed -n 1p)
   if [[ -z "$driver_cuda" ]]; then
     problem "nvidia-smi names no CUDA version for driver ${driver:-?}: is the driver loaded?"
   elif version_at_least "$driver_cuda" "$nvcc_cuda"; then
@@ -95,7 +96,7 @@ check_library_headers() {
     cuDNN) file=$include/cudnn_version.h names=(CUDNN_MAJOR CUDNN_MINOR CUDNN_PATCHLEVEL) ;;
     NCCL) file=$include/nccl.h names=(NCCL_MAJOR NCCL_MINOR NCCL_PATCH) ;;
   esac
-  version=$(for name in "${names[@]}"; do sed -n "s/^#define $name \([0-9]*\).*/\1/p" "$file" 2>/dev/null | head -1; done |
+  version=$(for name in "${names[@]}"; do sed -n "s/^#define $name \([0-9]*\).*/\1/p" "$file" 2>/dev/null | sed -n 1p; done |
     paste -sd.)
   if [[ ! "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
     problem "$file names no $library version"
@@ -171,6 +172,52 @@ check_python_wheels() {
   done < <(python_env_roots)
 }
 
+# ---- finding them ----------------------------------------------------------------------------------------------
+# in_other_toolkit FILE: whether FILE lies in a CUDA toolkit (a cuda* folder with bin/nvcc) other than cuda_home's:
+# its libraries are built for that toolkit's CUDA (/usr/local/cuda-13.0's cuDNN under a CUDA 12 nvcc, say).
+in_other_toolkit() {
+  local dir home
+  home=$(cd "$cuda_home" && pwd -P)
+  dir=$(cd "$(dirname "$1")" && pwd -P)
+  while [[ "$dir" != / ]]; do
+    if [[ "$(basename "$dir")" == cuda* && -x "$dir/bin/nvcc" ]]; then
+      [[ "$dir" != "$home" ]]
+      return
+    fi
+    dir=$(dirname "$dir")
+  done
+  return 1
+}
+
+# find_file_in NAME_PATTERN ROOT...: the first file matching the pattern under the roots, outside other toolkits.
+find_file_in() {
+  local pattern=$1 dir file
+  local -a files
+  shift
+  for dir in "$@"; do
+    [[ -d "$dir" ]] || continue
+    mapfile -t files < <(find -L "$dir" -maxdepth 5 -name "$pattern" \( -type f -o -type l \) 2>/dev/null | sort)
+    for file in "${files[@]}"; do
+      if ! in_other_toolkit "$file"; then
+        echo "$file"
+        return 0
+      fi
+    done
+  done
+  return 1
+}
+
+# find_library LIBRARY ROOT...: LIBRARY.so, or a versioned LIBRARY.so.N as pip wheels ship, from the first root
+# that has either.
+find_library() {
+  local library=$1 dir
+  shift
+  for dir in "$@"; do
+    find_file_in "$library.so" "$dir" || find_file_in "$library.so.[0-9]*" "$dir" && return 0
+  done
+  return 1
+}
+
 # ---- gpu-deps --------------------------------------------------------------------------------------------------
 # check_glibc FLOOR_FILE: the glibc that gpu-deps' libraries need (GLIBC_FLOOR, written by prepare_gpu_deps.sh)
 # against this machine's (ldd --version).
@@ -181,7 +228,7 @@ check_glibc() {
     return 0
   fi
   floor=$(cat "$1")
-  have=$(ldd --version 2>&1 | head -1 | grep -o '[0-9][0-9.]*$' || true)
+  have=$(ldd --version 2>&1 | sed -n 1p | grep -o '[0-9][0-9.]*$' || true)
   if [[ -z "$have" ]]; then
     warning "ldd --version names no glibc version; gpu-deps needs glibc $floor or newer"
   elif ! version_at_least "$have" "$floor"; then

@@ -54,6 +54,7 @@ prereqs() {
     source "$source_dir/scripts/gpu_prereqs.sh"
     system_python_envs=()
     nvcc_cuda=$FAKE_NVCC
+    cuda_home=${cuda_home:-}
     eval "$1"
     echo "problems: $prereq_problems"
   ) 2>&1
@@ -157,16 +158,31 @@ expect "gpu-deps needing an older glibc says nothing" "$(FAKE_GLIBC=2.39 prereqs
 expect "gpu-deps without GLIBC_FLOOR is a warning" "$(prereqs 'check_glibc "$work/none"')" \
   "^gpu_check: warning: $work/none is missing" '^problems: 0$'
 libstdcxx=$(g++ -print-file-name=libstdc++.so.6)
-libz=$(find /usr/lib /lib -name 'libz.so.1' 2>/dev/null | head -1)
-floor_both=$(prereqs "glibc_floor '$libz' '$libstdcxx'" | head -1)
-floor_libz=$(prereqs "glibc_floor '$libz'" | head -1)
-floor_libstdcxx=$(prereqs "glibc_floor '$libstdcxx'" | head -1)
+libz=$(find /usr/lib /lib -name 'libz.so.1' 2>/dev/null | sed -n 1p)
+floor_both=$(prereqs "glibc_floor '$libz' '$libstdcxx'" | sed -n 1p)
+floor_libz=$(prereqs "glibc_floor '$libz'" | sed -n 1p)
+floor_libstdcxx=$(prereqs "glibc_floor '$libstdcxx'" | sed -n 1p)
 newest=$(printf '%s\n' "$floor_libz" "$floor_libstdcxx" | sort -V | tail -1)
 if [[ "$floor_both" =~ ^2\.[0-9]+$ && "$floor_both" == "$newest" ]]; then
   pass "the glibc floor of several libraries is the newest GLIBC_ version any references ($floor_both)"
 else
   fail "glibc_floor: both '$floor_both', libz '$floor_libz', libstdc++ '$floor_libstdcxx'"
 fi
+
+# ---- finding the libraries: the first root with either name, outside other CUDA toolkits
+roots=$work/roots
+mkdir -p "$roots/cuda-13.0/bin" "$roots/cuda-13.0/lib" "$roots/wheel/lib" "$roots/plain/lib"
+ln -s "$work/bin/nvcc" "$roots/cuda-13.0/bin/nvcc"
+touch "$roots/cuda-13.0/lib/libcudnn.so" "$roots/wheel/lib/libcudnn.so.9" "$roots/plain/lib/libcudnn.so"
+expect "a library in another CUDA toolkit is passed over" \
+  "$(cuda_home=$work/bin prereqs 'find_library libcudnn "$roots/cuda-13.0" "$roots/wheel"')" \
+  "^$roots/wheel/lib/libcudnn.so.9$" '^problems: 0$'
+expect "nvcc's own toolkit's library is taken" \
+  "$(cuda_home=$roots/cuda-13.0 prereqs 'find_library libcudnn "$roots/cuda-13.0" "$roots/wheel"')" \
+  "^$roots/cuda-13.0/lib/libcudnn.so$" '^problems: 0$'
+expect "a wheel's versioned name in an earlier root comes before a plain name in a later one" \
+  "$(cuda_home=$work/bin prereqs 'find_library libcudnn "$roots/wheel" "$roots/plain"')" \
+  "^$roots/wheel/lib/libcudnn.so.9$" '^problems: 0$'
 
 # ---- gpu_check.sh lists every problem, then stops before building
 mkdir -p "$work/cuda/bin" "$work/cuda/lib64" "$work/old/lib"
