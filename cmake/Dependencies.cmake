@@ -63,8 +63,8 @@ if(NOT DIFFUSE_CUDA STREQUAL "OFF")
     string(REGEX MATCH "release ([0-9.]+)" DIFFUSE_NVCC_RELEASE "${DIFFUSE_NVCC_VERSION}")
     if(CMAKE_MATCH_1 AND CMAKE_MATCH_1 VERSION_LESS DIFFUSE_CUDA_FLOOR)
       set(DIFFUSE_CUDA_TOO_OLD ON)
-      set(DIFFUSE_CUDA_TOO_OLD_MESSAGE "${CMAKE_CUDA_COMPILER} is CUDA ${CMAKE_MATCH_1}; diffuse's CUDA backend builds "
-                                       "with CUDA ${DIFFUSE_CUDA_FLOOR} or newer")
+      string(CONCAT DIFFUSE_CUDA_TOO_OLD_MESSAGE "${CMAKE_CUDA_COMPILER} is CUDA ${CMAKE_MATCH_1}; diffuse's CUDA "
+                    "backend builds with CUDA ${DIFFUSE_CUDA_FLOOR} or newer")
       if(DIFFUSE_CUDA STREQUAL "ON")
         message(FATAL_ERROR "${DIFFUSE_CUDA_TOO_OLD_MESSAGE}: set CMAKE_CUDA_COMPILER to a newer toolkit's nvcc")
       endif()
