@@ -9,9 +9,13 @@
 #
 #   scripts/gpu_check.sh [BUILD_DIR]        (default build-gpu)
 #
+# Before building it checks the driver, nvcc, CMake, cuDNN, NCCL, their pip
+# wheels in every Python environment and gpu-deps' glibc, lists what is missing
+# or does not fit, one line each, and stops if anything does (scripts/gpu_prereqs.sh).
 # cuDNN, NCCL and cuBLAS are taken from CUDNN_ROOT / NCCL_ROOT, the CUDA
 # toolkit (CUDA_HOME, default /usr/local/cuda), gpu-deps/prefix or Python
-# wheels (site-packages/nvidia/...), the first that has them. The other libraries come from the
+# wheels of nvcc's CUDA major (site-packages/nvidia/...), the first that has
+# them, never from another CUDA toolkit. The other libraries come from the
 # system, or, where the system lacks them, from gpu-deps/prefix: made here by
 # scripts/prepare_gpu_deps.sh and carried as gpu-deps/gpu-deps.tar.xz, which
 # this script unpacks (DIFFUSE_USE_GPU_DEPS=1: use it even where the system has
