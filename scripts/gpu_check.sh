@@ -9,9 +9,13 @@
 #
 #   scripts/gpu_check.sh [BUILD_DIR]        (default build-gpu)
 #
+# Before building it checks the driver, nvcc, CMake, cuDNN, NCCL, their pip
+# wheels in every Python environment and gpu-deps' glibc, lists what is missing
+# or does not fit, one line each, and stops if anything does (scripts/gpu_prereqs.sh).
 # cuDNN, NCCL and cuBLAS are taken from CUDNN_ROOT / NCCL_ROOT, the CUDA
 # toolkit (CUDA_HOME, default /usr/local/cuda), gpu-deps/prefix or Python
-# wheels (site-packages/nvidia/...), the first that has them. The other libraries come from the
+# wheels of nvcc's CUDA major (site-packages/nvidia/...), the first that has
+# them, never from another CUDA toolkit. The other libraries come from the
 # system, or, where the system lacks them, from gpu-deps/prefix: made here by
 # scripts/prepare_gpu_deps.sh and carried as gpu-deps/gpu-deps.tar.xz, which
 # this script unpacks (DIFFUSE_USE_GPU_DEPS=1: use it even where the system has
@@ -50,45 +54,42 @@ if [[ ! -d gpu-deps/prefix && -f gpu-deps/gpu-deps.tar.xz ]]; then
   tar -C gpu-deps -xJf gpu-deps/gpu-deps.tar.xz
 fi
 deps=$root/gpu-deps/prefix
-site_packages=$(python3 -c 'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' \
-  2>/dev/null || true)
-wheel_roots=()
-for dir in $site_packages; do [[ -d "$dir/nvidia" ]] && wheel_roots+=("$dir/nvidia"); done
 
-# find_file_in NAME_PATTERN ROOT...: the first file matching the pattern under the roots.
-find_file_in() {
-  local pattern=$1
-  shift
-  for dir in "$@"; do
-    [[ -d "$dir" ]] || continue
-    local found
-    found=$(find -L "$dir" -maxdepth 5 -name "$pattern" \( -type f -o -type l \) 2>/dev/null | sort | head -1)
-    if [[ -n "$found" ]]; then
-      echo "$found"
-      return 0
-    fi
-  done
-  return 1
-}
+# ---- before building: nvcc, the driver, CMake, the pip wheels of cuDNN and NCCL in every Python environment, then
+# (below) the cuDNN and NCCL headers and gpu-deps' glibc; one line for each problem, all listed before stopping.
+prereq_source=$root
+# shellcheck source=scripts/gpu_prereqs.sh
+source scripts/gpu_prereqs.sh
+check_nvcc "$nvcc"
+check_driver
+check_cmake
+check_python_wheels
+wheel_roots=()  # where a toolkit without cuBLAS finds a wheel's
+for dir in "${active_site_packages[@]}"; do [[ -d "$dir/nvidia" ]] && wheel_roots+=("$dir/nvidia"); done
 
 runtime_dirs=()
 cmake_libs=()
-# locate LIBRARY HEADER VARIABLE_PREFIX EXTRA_ROOT: passes the library file and header folder to CMake.
+# locate LIBRARY HEADER VARIABLE_PREFIX EXTRA_ROOT [WHEEL_ROOT...]: passes the library file and header folder to
+# CMake; sets located_include.
 locate() {
   local library=$1 header=$2 variable=$3 extra=$4 roots file include
+  shift 4
   roots=()
   [[ -n "$extra" ]] && roots+=("$extra")
-  roots+=("$cuda_home" "$deps" "${wheel_roots[@]}" /usr /usr/local)
-  file=$(find_file_in "$library.so" "${roots[@]}" || find_file_in "$library.so.[0-9]*" "${roots[@]}") ||
+  roots+=("$cuda_home" "$deps" "$@" /usr /usr/local)
+  file=$(find_library "$library" "${roots[@]}") ||
     fail "$library not found in: ${roots[*]} (install the toolkit's, a wheel's, or set ${variable}_ROOT)"
   include=$(find_file_in "$header" "$(dirname "$(dirname "$file")")" "${roots[@]}") ||
     fail "$header not found next to $file"
   say "$library: $file (headers $(dirname "$include"))"
   cmake_libs+=("-DDIFFUSE_${variable}_LIBRARY=$file" "-DDIFFUSE_${variable}_INCLUDE=$(dirname "$include")")
   runtime_dirs+=("$(dirname "$file")")
+  located_include=$(dirname "$include")
 }
-locate libcudnn cudnn.h CUDNN "${CUDNN_ROOT:-}"
-locate libnccl nccl.h NCCL "${NCCL_ROOT:-}"
+locate libcudnn cudnn.h CUDNN "${CUDNN_ROOT:-}" "${cudnn_wheel_roots[@]}"
+check_library_headers cuDNN "$located_include" kCudnnFloor
+locate libnccl nccl.h NCCL "${NCCL_ROOT:-}" "${nccl_wheel_roots[@]}"
+check_library_headers NCCL "$located_include" kNcclFloor
 if ! find_file_in "libcublas.so*" "$cuda_home/lib64" "$cuda_home/lib" "$cuda_home/targets" >/dev/null; then
   cublas=$(find_file_in "libcublas.so.[0-9]*" "${wheel_roots[@]}") || fail "cuBLAS is in neither the toolkit nor a wheel"
   export CUBLAS_ROOT
@@ -113,6 +114,7 @@ if ((${#missing[@]})); then
   [[ -d "$deps" ]] || fail "the system lacks ${missing[*]} and there is no gpu-deps/: run scripts/prepare_gpu_deps.sh \
 on a Debian machine with the packages and bring gpu-deps/gpu-deps.tar.xz"
   say "using gpu-deps/prefix (the system lacks ${missing[*]})"
+  check_glibc "$deps/GLIBC_FLOOR"
   # DT_RPATH (not RUNPATH) so that the libraries' own dependencies are found in the prefix too.
   cmake_deps+=("-DCMAKE_PREFIX_PATH=$deps" "-DHDF5_ROOT=$deps" "-DHDF5_PREFER_PARALLEL=OFF"
     "-DCMAKE_EXE_LINKER_FLAGS=-Wl,-rpath-link,$deps/lib -Wl,--disable-new-dtags -Wl,-rpath,$deps/lib")
@@ -120,6 +122,7 @@ on a Debian machine with the packages and bring gpu-deps/gpu-deps.tar.xz"
 fi
 mpi=OFF
 command -v mpicc >/dev/null && mpi=AUTO
+((prereq_problems == 0)) || fail "$prereq_problems problem$( ((prereq_problems == 1)) || echo s) above; nothing was built"
 
 # ---- build -----------------------------------------------------------------------------------------------------
 mkdir -p "$build"

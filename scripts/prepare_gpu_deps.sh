@@ -6,7 +6,9 @@
 # GPU machine where nothing can be installed. Open MPI is left out: it needs
 # its install tree and plugins, so the GPU build goes without MPI unless the
 # machine has one. Run here after scripts/setup.sh (the Debian packages must be
-# installed); gpu-deps/ is ignored by git.
+# installed); gpu-deps/ is ignored by git. The glibc its libraries need is written
+# into it (prefix/GLIBC_FLOOR) and printed: a GPU machine with an older glibc
+# cannot load them, which gpu_check.sh says before building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,5 +75,14 @@ endif()
 set(yaml-cpp_FOUND TRUE)
 CMAKE
 
+# ---- the oldest glibc all of it runs with (the newest GLIBC_x.y symbol version it references), for gpu_check.sh to
+# compare with the GPU machine's
+prereq_source=$PWD
+# shellcheck source=scripts/gpu_prereqs.sh
+source scripts/gpu_prereqs.sh
+glibc=$(glibc_floor "$prefix"/lib/*.so*)
+echo "$glibc" >"$prefix/GLIBC_FLOOR"
+
 tar -C gpu-deps -cJf "$archive" prefix
-echo "prepare_gpu_deps: $(du -sh "$prefix" | cut -f1) in $prefix, packed into $archive ($(du -sh "$archive" | cut -f1))"
+echo "prepare_gpu_deps: $(du -sh "$prefix" | cut -f1) in $prefix, packed into $archive ($(du -sh "$archive" | cut -f1));" \
+  "it needs glibc $glibc or newer (GLIBC_FLOOR)"
