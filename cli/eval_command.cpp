@@ -43,16 +43,20 @@ void add_eval_command(CLI::App& app) {
   command
       ->add_option("--sampler", arguments->sampler,
                    "ddpm (ancestral), ddim, the ODE solvers euler, heun, dpmpp_2m, or consistency (default: "
-                   "consistency for consistency models, else ddim)")
+                   "consistency for consistency models, else the checkpoint's sample.sampler)")
       ->check(one_of_names(kSamplerNames));
   command->add_option("--steps", arguments->steps, "Sampling steps (default: a student's own, else the config's)")
       ->check(at_least(1));
-  command->add_option("--eta", arguments->eta, "DDIM eta (0 = deterministic)")->check(finite_number());
-  command->add_option("--guidance", arguments->guidance, "Classifier-free guidance weight w")->check(finite_number());
+  command->add_option("--eta", arguments->eta, "DDIM eta (0 = deterministic; default: the checkpoint's sample.eta)")
+      ->check(finite_number());
+  command
+      ->add_option("--guidance", arguments->guidance,
+                   "Classifier-free guidance weight w (default: the checkpoint's sample.guidance)")
+      ->check(finite_number());
   command->add_option("--batch", arguments->batch, "Images per forward pass")
       ->capture_default_str()
       ->check(at_least(1));
-  command->add_option("--seed", arguments->seed, "Sampling seed")->capture_default_str();
+  command->add_option("--seed", arguments->seed, "Sampling seed (default: the checkpoint's seed)");
   command->add_option("--device", arguments->device, "Where to sample: cpu, cuda, or auto (the GPU when there is one)")
       ->capture_default_str();
   command->add_option("--save-samples", arguments->save_samples,

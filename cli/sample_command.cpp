@@ -25,12 +25,13 @@ struct SampleArguments {
   std::string ema = "first";
   std::string sampler;       // absent: consistency for consistency models, else ddim
   std::optional<int> steps;  // absent: the student's sampling_steps, else the config's
-  double eta = 0.0;
+  // Absent: the checkpoint's sample section (and its seed).
+  std::optional<double> eta;
   std::optional<int> label;  // absent: all classes
-  double guidance = 0.0;
+  std::optional<double> guidance;
   int count = 64;
   int batch = 64;
-  uint64_t seed = 0;
+  std::optional<uint64_t> seed;
   std::string out;
   std::string device = "auto";
 };
@@ -51,7 +52,7 @@ void run_sample(const SampleArguments& arguments) {
 
   const int classes = spec.num_classes;
   const Tensor labels = command_sample_labels(classes, arguments.count, arguments.label);
-  DIFFUSE_CHECK(arguments.guidance == 0.0 || classes > 0, "--guidance needs a class-conditional model");
+  DIFFUSE_CHECK(arguments.guidance.value_or(0.0) == 0.0 || classes > 0, "--guidance needs a class-conditional model");
   const SamplerKind sampler = command_sampler(arguments.sampler, config, meta);
   const SamplingFlags flags{sampler, arguments.steps, arguments.eta, arguments.guidance, arguments.seed};
   const SamplerOptions options = sampler_options(config, flags, meta.sampling_steps);
@@ -81,16 +82,22 @@ void add_sample_command(CLI::App& app) {
   command
       ->add_option("--sampler", arguments->sampler,
                    "ddpm (ancestral), ddim, the ODE solvers euler, heun, dpmpp_2m, or consistency (default: "
-                   "consistency for consistency models, else ddim)")
+                   "consistency for consistency models, else the checkpoint's sample.sampler)")
       ->check(one_of_names(kSamplerNames));
   command->add_option("--steps", arguments->steps, "Sampling steps (default: a student's own, else the config's)")
       ->check(at_least(1));
-  command->add_option("--eta", arguments->eta, "DDIM eta (0 = deterministic; ddim only)")->check(finite_number());
+  command
+      ->add_option("--eta", arguments->eta,
+                   "DDIM eta (0 = deterministic; ddim only; default: the checkpoint's sample.eta)")
+      ->check(finite_number());
   command->add_option("--class", arguments->label, "Sample only this class (default: all classes in turn)");
-  command->add_option("--guidance", arguments->guidance, "Classifier-free guidance weight w")->check(finite_number());
+  command
+      ->add_option("--guidance", arguments->guidance,
+                   "Classifier-free guidance weight w (default: the checkpoint's sample.guidance)")
+      ->check(finite_number());
   command->add_option("--n", arguments->count, "Number of samples")->check(at_least(1));
   command->add_option("--batch", arguments->batch, "Samples per forward pass")->check(at_least(1));
-  command->add_option("--seed", arguments->seed, "Sampling seed");
+  command->add_option("--seed", arguments->seed, "Sampling seed (default: the checkpoint's seed)");
   command->add_option("--out", arguments->out, "Output: grid.png or samples.h5")->required();
   command->add_option("--device", arguments->device, "cpu, cuda, or auto (the GPU when there is one)")
       ->capture_default_str();

@@ -134,14 +134,14 @@ void run_eval(const EvalOptions& options) {
                       "the samples of " + options.checkpoint);
     check_reference(spec.image_size, spec.image_channels, "the samples of " + options.checkpoint);
     check_sample_count(count, info.feature_dim, "--n");
-    DIFFUSE_CHECK(options.guidance == 0.0 || spec.num_classes > 0, "--guidance needs a class-conditional model");
-    // The flags' defaults are given too: eval samples with its own, not the checkpoint's sample section.
+    DIFFUSE_CHECK(options.guidance.value_or(0.0) == 0.0 || spec.num_classes > 0,
+                  "--guidance needs a class-conditional model");
     const SamplingFlags flags{sampler_kind, options.steps, options.eta, options.guidance, options.seed};
     const SamplerOptions sampler = sampler_options(loaded->config, flags, loaded->meta.sampling_steps);
     share = rank_share(count, rank, communicator.size());
     if (rank == 0)
       log_info("sampling ", count, " images (", sampler_name, ", ", sampler.steps, " steps, NFE ",
-               network_evaluations(sampler_kind, sampler.steps), ", guidance ", options.guidance, ") on ",
+               network_evaluations(sampler_kind, sampler.steps), ", guidance ", sampler.guidance, ") on ",
                communicator.size(), " rank(s), on ", device.description);
     ProgressLine progress("sampling", count, rank == 0);
     local_images =
@@ -158,8 +158,8 @@ void run_eval(const EvalOptions& options) {
     report.context["steps"] = sampler.steps;
     report.context["nfe"] = network_evaluations(sampler_kind, sampler.steps);
     report.context["eta"] = sampler.eta;
-    report.context["guidance"] = options.guidance;
-    report.context["seed"] = options.seed;
+    report.context["guidance"] = sampler.guidance;
+    report.context["seed"] = sampler.seed;
   }
   const double sampling_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

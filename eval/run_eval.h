@@ -22,13 +22,15 @@ struct EvalOptions {
   std::string checkpoint;
   std::string images;
   std::string ema = "first";
-  std::string sampler;       // a SamplerKind name; "": consistency for consistency models, else ddim
-  std::optional<int> steps;  // absent: the student's sampling_steps, else the config's
-  double eta = 0.0;
-  double guidance = 0.0;
+  // Sampling flags; absent ("" for the sampler): as command_sampler and sampler_options (run/sampling.h) say,
+  // from the checkpoint, so eval measures what `diffuse sample` draws.
+  std::string sampler;  // a SamplerKind name
+  std::optional<int> steps;
+  std::optional<double> eta;
+  std::optional<double> guidance;
   std::optional<int64_t> count;  // images to evaluate; absent: kDefaultSampleCount, or all of --images
   int64_t batch = 64;
-  uint64_t seed = 0;
+  std::optional<uint64_t> seed;
   std::string reference;        // --ref: a dataset file, or
   std::string reference_stats;  // --ref-stats: published statistics (.npz), FID only
   std::string features;

@@ -42,7 +42,9 @@ SamplerKind command_sampler(const std::string& flag, const Config& config, const
   if (!flag.empty()) return value_named(kSamplerNames, flag, "--sampler");
   const bool consistency_model = config.diffusion.formulation == Formulation::kConsistency ||
                                  meta.method == name_of(kDistillMethodNames, DistillMethod::kConsistency);
-  return consistency_model ? SamplerKind::kConsistency : SamplerKind::kDdim;
+  if (consistency_model) return SamplerKind::kConsistency;
+  // A progressive student learned DDIM steps, whatever its teacher's sample section says.
+  return meta.sampling_steps > 0 ? SamplerKind::kDdim : config.sample.sampler;
 }
 
 Tensor sample_labels(LabelOrder order, int num_classes, int64_t count, int64_t begin, int64_t end) {

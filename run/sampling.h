@@ -40,8 +40,9 @@ SamplerOptions sampler_options(const Config& config, const SamplingFlags& flags 
 int consistency_model_levels(const Config& config);
 
 // The sampler of `diffuse sample` and `diffuse eval`: --sampler when given (`flag`, a SamplerKind name), else
-// consistency for consistency models (diffusion.formulation consistency, or a consistency-distilled student) and
-// ddim for the others.
+// consistency for consistency models (diffusion.formulation consistency, or a consistency-distilled student, whose
+// sample section is its teacher's), ddim for progressive students (sampling_steps > 0) and the checkpoint's
+// sample.sampler for the others.
 SamplerKind command_sampler(const std::string& flag, const Config& config, const CheckpointMeta& meta);
 
 // The order of the classes over a set of `count` samples of a class-conditional model.

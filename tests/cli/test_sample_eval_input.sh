@@ -2,7 +2,8 @@
 # `diffuse sample` and `diffuse eval` on a checkpoint of configs/tiny.yaml:
 # bad flag values fail before any work with one "error:" line naming the flag
 # and write nothing, outputs that cannot be written fail before sampling,
-# `eval --images --n` evaluates the first n images, and long runs print
+# `eval --images --n` evaluates the first n images, eval samples as the
+# checkpoint's sample section says unless flags are given, and long runs print
 # progress lines with an ETA.
 # Usage: test_sample_eval_input.sh path/to/diffuse path/to/source-dir
 set -euo pipefail
@@ -29,7 +30,7 @@ expect_flag_error() {
 
 prepare_fmnist_test_split "$diffuse" "$work/test.h5"
 "$diffuse" train --config "$source_dir/configs/tiny.yaml" --run-dir "$work/run" --set "data.train=$work/test.h5" \
-  --set train.steps=2 --set train.checkpoint_every=2 >/dev/null
+  --set train.steps=2 --set train.checkpoint_every=2 --set sample.sampler=euler --set sample.guidance=0.5 >/dev/null
 checkpoint=$work/run/checkpoints/ckpt-00000002.h5
 
 "$diffuse" sample --ckpt "$checkpoint" --steps 2 --n 24 --batch 8 --out "$work/samples.h5" >"$work/sample.log" 2>/dev/null
@@ -81,5 +82,10 @@ grep -q "^features 12/12 images  .* ETA " "$work/images.log" && pass "eval print
 "${evaluate[@]}" --ckpt "$checkpoint" --steps 2 --n 12 --out "$work/checkpoint.json" >"$work/checkpoint.log" 2>/dev/null
 grep -q "^sampling 12/12 images  .* ETA " "$work/checkpoint.log" && pass "eval prints sampling progress" ||
   fail "eval sampling progress: $(cat "$work/checkpoint.log")"
+grep -q '"sampler": "euler",' "$work/checkpoint.json" && grep -q '"guidance": 0.5,' "$work/checkpoint.json" &&
+  pass "eval samples as the checkpoint's sample section says" || fail "eval sampler: $(cat "$work/checkpoint.json")"
+"${evaluate[@]}" --ckpt "$checkpoint" --sampler ddim --steps 2 --guidance 0 --n 12 --out "$work/flags.json" >/dev/null 2>&1
+grep -q '"sampler": "ddim",' "$work/flags.json" && grep -q '"guidance": 0.0,' "$work/flags.json" &&
+  pass "eval's flags win over the sample section" || fail "eval flags: $(cat "$work/flags.json")"
 
 finish "sample and eval input"

@@ -323,6 +323,24 @@ TEST(Sampling, FlagsGivenOverrideTheSampleSection) {
   EXPECT_EQ(sampler_options(config, flags).eta, 1.0);
 }
 
+// `sample` and `eval` sample as the checkpoint's sample section says unless --sampler is given; students sample
+// as they were distilled to, whatever their teacher's section says.
+TEST(Sampling, CommandSamplerFollowsTheCheckpoint) {
+  const Config heun = parse_config("sample: {sampler: heun, steps: 18}\n", "a.yaml");
+  const CheckpointMeta model;
+  EXPECT_EQ(command_sampler("", heun, model), SamplerKind::kHeun);
+  EXPECT_EQ(command_sampler("dpmpp_2m", heun, model), SamplerKind::kDpmpp2m);
+  CheckpointMeta progressive_student;
+  progressive_student.sampling_steps = 4;
+  progressive_student.method = "progressive";
+  EXPECT_EQ(command_sampler("", heun, progressive_student), SamplerKind::kDdim);
+  CheckpointMeta consistency_student;
+  consistency_student.sampling_steps = 1;
+  consistency_student.method = "consistency";
+  EXPECT_EQ(command_sampler("", heun, consistency_student), SamplerKind::kConsistency);
+  EXPECT_EQ(command_sampler("heun", heun, consistency_student), SamplerKind::kHeun);
+}
+
 // eta is DDIM's: the ODE samplers refuse an --eta and leave the section's (meant for ddim) alone.
 TEST(Sampling, EtaIsForDdimOnly) {
   const Config config = parse_config("sample: {sampler: ddim, eta: 0.5}\n", "a.yaml");
