@@ -83,7 +83,9 @@
   X(void, cross_entropy_backward,                                                                                      \
     (const Tensor& logits, const Tensor& labels, float loss_scale, const Tensor& dlogits))                             \
   X(void, adamw_update,                                                                                                \
-    (const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamWStep& step))              \
-  X(void, ema_update, (const Tensor& ema, const Tensor& params, float decay))                                          \
-  X(double, sum_of_squares, (const Tensor& x))                                                                         \
+    (const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamWStep& step,               \
+     const Tensor& decision))                                                                                          \
+  X(void, ema_update, (const Tensor& ema, const Tensor& params, float decay, const Tensor& decision))                  \
+  X(void, sum_of_squares, (const Tensor& x, const Tensor& result))                                                     \
+  X(void, decide_step, (const Tensor& partial_squares, const StepRule& rule, const Tensor& state))                     \
   X(void, cast, (const Tensor& source, const Tensor& destination))
