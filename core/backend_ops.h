@@ -62,6 +62,7 @@
   X(void, add, (const Tensor& a, const Tensor& b, const Tensor& y))                                                    \
   X(void, accumulate, (const Tensor& y, const Tensor& x))                                                              \
   X(void, scale, (const Tensor& x, float alpha, const Tensor& y))                                                      \
+  X(void, fill_zero, (const Tensor& x))                                                                                \
   X(void, combine_per_sample, (const Tensor& p, const Tensor& a, const Tensor& q, const Tensor& b, const Tensor& y))   \
   X(void, clamp, (const Tensor& x, float low, float high, const Tensor& y))                                            \
   X(void, attention_forward, (const Tensor& qkv, const Tensor& out, const Tensor& probs, int heads))                   \

@@ -437,6 +437,12 @@ void scale(const Tensor& x, float alpha, const Tensor& y) {
   args.backend().scale(x, alpha, y);
 }
 
+void fill_zero(const Tensor& x) {
+  const OpArgs args("fill_zero", {ARG(x)});
+  args.defined("x");
+  backend_for(x.device()).fill_zero(x);
+}
+
 void combine_per_sample(const Tensor& p, const Tensor& a, const Tensor& q, const Tensor& b, const Tensor& y) {
   const OpArgs args("combine_per_sample", {ARG(p), ARG(a), ARG(q), ARG(b), ARG(y)});
   args.require(p.rank() >= 1, "p must have a batch axis");

@@ -117,6 +117,8 @@ void add(const Tensor& a, const Tensor& b, const Tensor& y);
 void accumulate(const Tensor& y, const Tensor& x);
 // y = alpha * x; y may alias x.
 void scale(const Tensor& x, float alpha, const Tensor& y);
+// Every element of x (any dtype) set to exactly zero by a memset, whatever it held (scale by 0 would keep NaN).
+void fill_zero(const Tensor& x);
 
 // y[n] = a[n] * p[n] + b[n] * q[n] for every sample n: p, q, y [N,...], a, b [N]
 // (noising z = alpha x + sigma eps, targets and sampler updates). y may alias p or q.

@@ -118,6 +118,8 @@ void add_elementwise_cases(std::vector<OpCase>& cases) {
   cases.push_back({"accumulate", {output(kLevel1), input(kLevel1)}, op([](Backend& b, const std::vector<Tensor>& a) {
                      b.accumulate(a[0], a[1]);
                    })});
+  cases.push_back(
+      {"fill_zero", {output(kLevel1)}, op([](Backend& b, const std::vector<Tensor>& a) { b.fill_zero(a[0]); })});
   cases.push_back({"scale", {input(kLevel1), output(kLevel1)}, op([](Backend& b, const std::vector<Tensor>& a) {
                      b.scale(a[0], -0.37f, a[1]);
                    })});

@@ -298,6 +298,7 @@ TEST(Validation, OtherFamilies) {
                   {"decide_step", "partial_squares", "whole doubles"});
   expect_op_error([&] { ops::decide_step(f32({2}), StepRule{}, f32({2})); }, {"decide_step", "state", "[2]"});
   expect_op_error([&] { ops::cast(f32({4}), Tensor::zeros({4}, DType::I32)); }, {"cast", "i32"});
+  expect_op_error([&] { ops::fill_zero(Tensor()); }, {"fill_zero", "x is required"});
 }
 
 // A scalar where a rank-4 tensor belongs, and a tensor on a device this build or machine cannot run ops on: a
