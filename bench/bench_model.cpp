@@ -2,6 +2,7 @@
 
 #include "core/ops.h"
 #include "core/philox.h"
+#include "optim/loss_scaler.h"
 #include "run/model_setup.h"
 
 namespace diffuse {
@@ -11,6 +12,7 @@ BenchModel::BenchModel(const Config& config_in, Device device, int batch, uint32
   store.finalize(device);
   store.initialize(config.seed);
   optimizer = std::make_unique<AdamW>(store.params(), store.grads(), config.train.ema_rates);
+  step_state = step_state_tensor(DynamicLossScaler::fixed().step_state(), device);
   micro.images = Tensor::empty({batch, spec.image_size, spec.image_size, spec.image_channels}, DType::F32, device);
   ops::fill_normal(micro.images, config.seed, kPurposeDataOrder, 0, first_sample);
   ops::clamp(micro.images, -1.0f, 1.0f, micro.images);
@@ -22,10 +24,10 @@ BenchModel::BenchModel(const Config& config_in, Device device, int batch, uint32
 }
 
 void BenchModel::update(int64_t step) {
-  optimizer->grad_sum_of_squares();  // the trainer's gradient-norm pass, part of every step
+  optimizer->decide(DynamicLossScaler::fixed().rule(config.train.grad_clip), step_state);
   ops::AdamWStep adam;
   adam.step = step;
-  optimizer->step(adam);
+  optimizer->step(adam, step_state);
 }
 
 }  // namespace diffuse

@@ -18,7 +18,8 @@ struct BenchModel {
   // `batch` images whose global indices start at `first_sample`.
   BenchModel(const Config& config, Device device, int batch, uint32_t first_sample);
 
-  // AdamW (step is 1-based) and every EMA rate of the config, as the trainer's update does.
+  // The step decision on the device, then AdamW (step is 1-based) and every EMA rate of the config reading it, as
+  // the trainer's update does.
   void update(int64_t step);
 
   const Config& config;
@@ -27,6 +28,7 @@ struct BenchModel {
   model::ParameterStore store;
   model::UNet unet;
   std::unique_ptr<AdamW> optimizer;  // whole (every rank's reducer sums the gradients), one EMA per train.ema_rates
+  Tensor step_state;                 // f32 [kStepStateFloats]: the loss scaler's state at scale 1
   MicroBatch micro;
 };
 

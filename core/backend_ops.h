@@ -62,6 +62,7 @@
   X(void, add, (const Tensor& a, const Tensor& b, const Tensor& y))                                                    \
   X(void, accumulate, (const Tensor& y, const Tensor& x))                                                              \
   X(void, scale, (const Tensor& x, float alpha, const Tensor& y))                                                      \
+  X(void, fill_zero, (const Tensor& x))                                                                                \
   X(void, combine_per_sample, (const Tensor& p, const Tensor& a, const Tensor& q, const Tensor& b, const Tensor& y))   \
   X(void, clamp, (const Tensor& x, float low, float high, const Tensor& y))                                            \
   X(void, attention_forward, (const Tensor& qkv, const Tensor& out, const Tensor& probs, int heads))                   \
@@ -87,7 +88,9 @@
   X(void, cross_entropy_backward,                                                                                      \
     (const Tensor& logits, const Tensor& labels, float loss_scale, const Tensor& dlogits))                             \
   X(void, adamw_update,                                                                                                \
-    (const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamWStep& step))              \
-  X(void, ema_update, (const Tensor& ema, const Tensor& params, float decay))                                          \
-  X(double, sum_of_squares, (const Tensor& x))                                                                         \
+    (const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamWStep& step,               \
+     const Tensor& decision))                                                                                          \
+  X(void, ema_update, (const Tensor& ema, const Tensor& params, float decay, const Tensor& decision))                  \
+  X(void, sum_of_squares, (const Tensor& x, const Tensor& result))                                                     \
+  X(void, decide_step, (const Tensor& partial_squares, const StepRule& rule, const Tensor& state))                     \
   X(void, cast, (const Tensor& source, const Tensor& destination))

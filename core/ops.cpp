@@ -2,12 +2,14 @@
 // Messages name the op, the offending argument and all arguments' shapes.
 #include "core/ops.h"
 
+#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/backend.h"
+#include "core/on_device.h"
 #include "core/op_profile.h"
 
 namespace diffuse::ops {
@@ -436,6 +438,12 @@ void scale(const Tensor& x, float alpha, const Tensor& y) {
   args.backend().scale(x, alpha, y);
 }
 
+void fill_zero(const Tensor& x) {
+  const OpArgs args("fill_zero", {ARG(x)});
+  args.defined("x");
+  backend_for(x.device()).fill_zero(x);
+}
+
 void combine_per_sample(const Tensor& p, const Tensor& a, const Tensor& q, const Tensor& b, const Tensor& y) {
   const OpArgs args("combine_per_sample", {ARG(p), ARG(a), ARG(q), ARG(b), ARG(y)});
   args.require(p.rank() >= 1, "p must have a batch axis");
@@ -608,27 +616,61 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& labels, float lo
   args.backend(DType::F32, {"labels"}).cross_entropy_backward(logits, labels, loss_scale, dlogits);
 }
 
-void adamw_update(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamWStep& step) {
-  const OpArgs args("adamw_update", {ARG(params), ARG(grads), ARG(m), ARG(v)});
+namespace {
+
+// A step state, where an op reads or writes one (decide_step's output, the updates' optional input).
+void check_step_state(const OpArgs& args, const char* name) { args.shape(name, {kStepStateFloats}); }
+
+}  // namespace
+
+void adamw_update(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamWStep& step,
+                  const Tensor& decision) {
+  const OpArgs args("adamw_update", {ARG(params), ARG(grads), ARG(m), ARG(v), ARG(decision)});
   args.rank("params", 1);
   args.shape("grads", params.shape());
   args.shape("m", params.shape());
   args.shape("v", params.shape());
+  if (decision.defined()) check_step_state(args, "decision");
   args.require(step.step >= 1, concat("step ", step.step, " must be >= 1"));
-  args.backend().adamw_update(params, grads, m, v, step);
+  args.backend().adamw_update(params, grads, m, v, step, decision);
 }
 
-void ema_update(const Tensor& ema, const Tensor& params, float decay) {
-  const OpArgs args("ema_update", {ARG(ema), ARG(params)});
+void ema_update(const Tensor& ema, const Tensor& params, float decay, const Tensor& decision) {
+  const OpArgs args("ema_update", {ARG(ema), ARG(params), ARG(decision)});
   args.require(decay >= 0.0f && decay <= 1.0f, concat("decay ", decay, " is outside [0, 1]"));
   args.defined("params");
   args.shape("ema", params.shape());
-  args.backend().ema_update(ema, params, decay);
+  if (decision.defined()) check_step_state(args, "decision");
+  args.backend().ema_update(ema, params, decay, decision);
+}
+
+void sum_of_squares(const Tensor& x, const Tensor& result) {
+  const OpArgs args("sum_of_squares", {ARG(x), ARG(result)});
+  args.defined("x");
+  args.shape("result", {2});
+  args.backend().sum_of_squares(x, result);
 }
 
 double sum_of_squares(const Tensor& x) {
-  const OpArgs args("sum_of_squares", {ARG(x)});
-  return args.backend().sum_of_squares(x);
+  const Tensor result = Tensor::empty({2}, DType::F32, x.device());
+  sum_of_squares(x, result);
+  double sum = 0.0;
+  std::memcpy(&sum, on_device(result, Device::CPU).raw(), sizeof(sum));
+  return sum;
+}
+
+void decide_step(const Tensor& partial_squares, const StepRule& rule, const Tensor& state) {
+  const OpArgs args("decide_step", {ARG(partial_squares), ARG(state)});
+  args.rank("partial_squares", 1);
+  args.require(partial_squares.numel() >= 2 && partial_squares.numel() % 2 == 0,
+               concat("partial_squares must hold whole doubles (an even number of f32 slots, at least 2), got ",
+                      partial_squares.numel()));
+  check_step_state(args, "state");
+  args.require(rule.min_scale > 0 && rule.min_scale <= rule.max_scale && rule.growth_factor > 1 &&
+                   rule.backoff_factor > 0 && rule.backoff_factor < 1 && rule.growth_interval > 0,
+               "rule needs 0 < min_scale <= max_scale, growth_factor > 1, 0 < backoff_factor < 1 and "
+               "growth_interval > 0");
+  args.backend().decide_step(partial_squares, rule, state);
 }
 
 void cast(const Tensor& source, const Tensor& destination) {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 
+#include "core/math/step_decision.h"
 #include "core/tensor.h"
 
 namespace diffuse::ops {
@@ -116,6 +117,8 @@ void add(const Tensor& a, const Tensor& b, const Tensor& y);
 void accumulate(const Tensor& y, const Tensor& x);
 // y = alpha * x; y may alias x.
 void scale(const Tensor& x, float alpha, const Tensor& y);
+// Every element of x (any dtype) set to exactly zero by a memset, whatever it held (scale by 0 would keep NaN).
+void fill_zero(const Tensor& x);
 
 // y[n] = a[n] * p[n] + b[n] * q[n] for every sample n: p, q, y [N,...], a, b [N]
 // (noising z = alpha x + sigma eps, targets and sampler updates). y may alias p or q.
@@ -223,12 +226,21 @@ struct AdamWStep {
   int64_t step = 1;         // 1-based, for bias correction
   float grad_scale = 1.0f;  // multiplies the gradient first (loss-scale undo, clipping)
 };
-// Flat fp32 buffers of equal length: decoupled weight decay, bias-corrected moments.
-void adamw_update(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamWStep& step);
-// ema = decay * ema + (1 - decay) * params.
-void ema_update(const Tensor& ema, const Tensor& params, float decay);
-// sum of x^2 in double (gradient norms; inf/NaN propagate, which the loss scaler relies on).
+// Flat fp32 buffers of equal length: decoupled weight decay, bias-corrected moments. With `decision` (a step state,
+// see decide_step) the update reads its gradient factor in place of step.grad_scale from the device and leaves
+// params, m and v alone when it says skip, so the host need not wait for the decision.
+void adamw_update(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamWStep& step,
+                  const Tensor& decision = Tensor());
+// ema = decay * ema + (1 - decay) * params; nothing when `decision` (a step state) says skip.
+void ema_update(const Tensor& ema, const Tensor& params, float decay, const Tensor& decision = Tensor());
+// sum of x^2 in double (gradient norms; inf/NaN propagate, which the loss scaler relies on), read to the host.
 double sum_of_squares(const Tensor& x);
+// The same sum left on x's device in `result`, f32 [2] holding the double's bytes (there is no f64 dtype).
+void sum_of_squares(const Tensor& x, const Tensor& result);
+// The optimiser step's decision on the device (core/math/step_decision.h): partial_squares, f32 [2k], holds k
+// doubles (sums of squares of the gradients' parts, e.g. the ranks' shards) added in order; state, f32
+// [kStepStateFloats], holds a StepState that is updated and receives the gradient factor and the skip flag.
+void decide_step(const Tensor& partial_squares, const StepRule& rule, const Tensor& state);
 // Element type conversion between f32, bf16 and f16 (round to nearest even).
 void cast(const Tensor& source, const Tensor& destination);
 

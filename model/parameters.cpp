@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
+#include "core/ops.h"
 #include "core/philox.h"
 
 namespace diffuse::model {
@@ -67,14 +67,7 @@ const Tensor& ParameterStore::checked_view(const Tensor& view, const std::string
 
 void ParameterStore::zero_grads() {
   DIFFUSE_CHECK(finalized(), "zero_grads() before the parameter store is finalized");
-  if (device_ == Device::CPU) {
-    std::memset(grads_.raw(), 0, grads_.nbytes());
-    return;
-  }
-  // ops has no fill op yet, and scale(grads, 0) would keep NaN (0 * NaN); a
-  // device-to-device copy from a zero buffer always clears.
-  if (!zeros_.defined()) zeros_ = Tensor::zeros({numel_}, DType::F32, device_);
-  copy(zeros_, grads_);
+  ops::fill_zero(grads_);
 }
 
 namespace {

@@ -112,7 +112,6 @@ class ParameterStore {
   Device device_ = Device::CPU;
   Tensor params_;  // f32 [numel_]
   Tensor grads_;   // f32 [numel_]
-  Tensor zeros_;   // f32 [numel_] on a non-CPU device: the source zero_grads() copies from
   GradientReadyHook gradient_ready_hook_;
 };
 

@@ -19,6 +19,8 @@ AdamW::AdamW(const Tensor& params, const Tensor& grads, const std::vector<double
     update_params_ = params;
     update_grads_ = grads;
   }
+  squares_ = Tensor::empty({2}, DType::F32, device);
+  if (sharded()) gathered_squares_ = Tensor::empty({2 * shards_.ranks}, DType::F32, device);
   m_ = Tensor::zeros({update_params_.numel()}, DType::F32, device);
   v_ = Tensor::zeros({update_params_.numel()}, DType::F32, device);
   for (double rate : ema_rates) {
@@ -28,15 +30,17 @@ AdamW::AdamW(const Tensor& params, const Tensor& grads, const std::vector<double
   }
 }
 
-double AdamW::grad_sum_of_squares() const {
-  const double squares = ops::sum_of_squares(update_grads_);
-  return sharded() ? communicator_->all_reduce_sum(squares) : squares;
+void AdamW::decide(const StepRule& rule, const Tensor& state) const {
+  ops::sum_of_squares(update_grads_, squares_);
+  if (!sharded()) return ops::decide_step(squares_, rule, state);
+  communicator_->all_gather(squares_, gathered_squares_);
+  ops::decide_step(gathered_squares_, rule, state);
 }
 
-void AdamW::step(const ops::AdamWStep& hyperparameters) {
-  ops::adamw_update(update_params_, update_grads_, m_, v_, hyperparameters);
+void AdamW::step(const ops::AdamWStep& hyperparameters, const Tensor& decision) {
+  ops::adamw_update(update_params_, update_grads_, m_, v_, hyperparameters, decision);
   if (sharded()) communicator_->all_gather_in_place(params_, shards_.counts());
-  for (auto& [rate, buffer] : emas_) ops::ema_update(buffer, params_, static_cast<float>(rate));
+  for (auto& [rate, buffer] : emas_) ops::ema_update(buffer, params_, static_cast<float>(rate), decision);
 }
 
 void AdamW::reset_emas(const Tensor& weights) {

@@ -40,11 +40,15 @@ class AdamW {
   // (rate, f32 [params]) in the order of the rates given.
   const std::vector<std::pair<double, Tensor>>& emas() const { return emas_; }
 
-  // The sum of squares of the whole summed gradient (collective when sharded).
-  double grad_sum_of_squares() const;
+  // The step's decision on the device (ops::decide_step): the sum of squares of the whole summed gradient (when
+  // sharded, the ranks' shard sums all-gathered and added in rank order, so every rank decides alike) updates
+  // `state`, f32 [kStepStateFloats] on the parameters' device. Nothing is read to the host. Collective when sharded.
+  void decide(const StepRule& rule, const Tensor& state) const;
   // One update with these hyperparameters (step 1-based; grad_scale multiplies the gradients first): AdamW on
-  // this rank's shard, the parameters all-gathered when sharded, then every EMA. Collective when sharded.
-  void step(const ops::AdamWStep& hyperparameters);
+  // this rank's shard, the parameters all-gathered when sharded, then every EMA. With `decision` (decide()'s
+  // state) its gradient factor replaces grad_scale, and a skipped step leaves parameters, moments and EMA as they
+  // are. Collective when sharded.
+  void step(const ops::AdamWStep& hyperparameters, const Tensor& decision = Tensor());
   // Sets every EMA buffer to these weights.
   void reset_emas(const Tensor& weights);
 
@@ -67,6 +71,8 @@ class AdamW {
   // unless sharded), and their moments.
   Tensor update_params_, update_grads_;
   Tensor m_, v_;
+  Tensor squares_;           // f32 [2]: this rank's sum of squares, a double
+  Tensor gathered_squares_;  // f32 [2 x ranks]: every shard's, in rank order (sharded only)
   std::vector<std::pair<double, Tensor>> emas_;
 };
 

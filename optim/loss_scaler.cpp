@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
+#include "core/on_device.h"
 
 namespace diffuse {
 
@@ -11,11 +13,11 @@ DynamicLossScaler DynamicLossScaler::fixed() {
   LossScalerOptions options;
   options.initial_scale = 1.0;
   DynamicLossScaler scaler(options);
-  scaler.dynamic_ = false;
+  scaler.rule_.dynamic = false;
   return scaler;
 }
 
-DynamicLossScaler::DynamicLossScaler(const LossScalerOptions& options) : options_(options) {
+DynamicLossScaler::DynamicLossScaler(const LossScalerOptions& options) {
   DIFFUSE_CHECK(
       options.min_scale > 0 && options.min_scale <= options.initial_scale && options.initial_scale <= options.max_scale,
       "loss scaler: need 0 < min_scale <= initial_scale <= max_scale, got ", options.min_scale, ", ",
@@ -23,42 +25,55 @@ DynamicLossScaler::DynamicLossScaler(const LossScalerOptions& options) : options
   DIFFUSE_CHECK(options.growth_factor > 1 && options.backoff_factor > 0 && options.backoff_factor < 1 &&
                     options.growth_interval > 0,
                 "loss scaler: need growth_factor > 1, 0 < backoff_factor < 1 and growth_interval > 0");
-  scale_ = options.initial_scale;
+  rule_.growth_factor = options.growth_factor;
+  rule_.backoff_factor = options.backoff_factor;
+  rule_.growth_interval = options.growth_interval;
+  rule_.min_scale = options.min_scale;
+  rule_.max_scale = options.max_scale;
+  state_.scale = options.initial_scale;
 }
 
 bool DynamicLossScaler::update(double scaled_sum_of_squares) {
-  if (!std::isfinite(scaled_sum_of_squares)) {
-    ++skipped_;
-    ++consecutive_skips_;
-    good_steps_ = 0;
-    if (dynamic_) scale_ = std::max(options_.min_scale, scale_ * options_.backoff_factor);
-    return false;
-  }
-  consecutive_skips_ = 0;
-  if (dynamic_ && ++good_steps_ >= options_.growth_interval) {
-    scale_ = std::min(options_.max_scale, scale_ * options_.growth_factor);
-    good_steps_ = 0;
-  }
-  return true;
+  return decide_step(*this, scaled_sum_of_squares, 0.0).apply;
 }
 
 void DynamicLossScaler::restore(const State& state) {
   DIFFUSE_CHECK(state.scale > 0 && std::isfinite(state.scale), "loss scaler: cannot restore scale ", state.scale);
-  scale_ = dynamic_ ? std::min(options_.max_scale, std::max(options_.min_scale, state.scale)) : 1.0;
-  good_steps_ = state.good_steps;
-  skipped_ = state.skipped_steps;
-  consecutive_skips_ = 0;
+  state_ = StepState{};
+  state_.scale = rule_.dynamic ? std::min(rule_.max_scale, std::max(rule_.min_scale, state.scale)) : 1.0;
+  state_.good_steps = state.good_steps;
+  state_.skipped_steps = state.skipped_steps;
+}
+
+StepRule DynamicLossScaler::rule(double grad_clip) const {
+  StepRule rule = rule_;
+  rule.grad_clip = grad_clip;
+  return rule;
 }
 
 StepDecision decide_step(DynamicLossScaler& scaler, double scaled_sum_of_squares, double grad_clip) {
-  const double scale = scaler.scale();  // the scale this step's gradients carry, before update() changes it
+  StepState state = scaler.step_state();
+  decide_step_state(scaler.rule(grad_clip), scaled_sum_of_squares, state);
+  scaler.set_step_state(state);
   StepDecision decision;
-  decision.grad_norm = std::sqrt(scaled_sum_of_squares) / scale;
-  decision.apply = scaler.update(scaled_sum_of_squares);
-  if (!decision.apply) return decision;
-  const double clip = grad_clip > 0 && decision.grad_norm > grad_clip ? grad_clip / decision.grad_norm : 1.0;
-  decision.grad_scale = static_cast<float>(clip / scale);
+  decision.apply = state.skip == 0;
+  decision.grad_norm = state.grad_norm;
+  decision.grad_scale = state.grad_factor;
   return decision;
+}
+
+Tensor step_state_tensor(const StepState& state, Device device) {
+  const Tensor host = Tensor::empty({kStepStateFloats});
+  std::memcpy(host.raw(), &state, sizeof(state));
+  return on_device(host, device);
+}
+
+StepState read_step_state(const Tensor& state) {
+  DIFFUSE_CHECK(state.dtype() == DType::F32 && state.shape() == Shape{kStepStateFloats}, "a step state is f32 [",
+                kStepStateFloats, "], got ", state.describe());
+  StepState value;
+  std::memcpy(&value, on_device(state, Device::CPU).raw(), sizeof(value));
+  return value;
 }
 
 }  // namespace diffuse

@@ -3,23 +3,25 @@
 //
 // The loss is multiplied by scale() before backward, so the gradients come out
 // multiplied by it too; the optimiser divides it back out. Once a step's
-// gradients are complete (after the all-reduce), their sum of squares goes to
-// decide_step(): if it is inf or NaN some gradient overflowed, so the step is
+// gradients are complete (after the all-reduce), their sum of squares decides
+// the step: if it is inf or NaN some gradient overflowed, so the step is
 // skipped (no AdamW, no EMA update) and the scale halves; after
 // growth_interval finite steps in a row the scale doubles. Scaler state
 // belongs in checkpoints (the `loss_scale` attribute) so a resumed run
 // continues with the same scale.
 //
-// Wiring, in Trainer::run (one rank's view; ranks agree because they all see
-// the same all-reduced gradients):
-//   loss_scale = scaler.scale() / batch_size                  // was 1 / batch_size
-//   ... train_micro_batch(..., loss_scale) per micro-batch, all_reduce_sum(grads) ...
-//   StepDecision d = decide_step(scaler, ops::sum_of_squares(grads), train.grad_clip);
-//   if (d.apply) { adam.grad_scale = d.grad_scale; adamw_update(...); ema_update(...); }
-//   log d.grad_norm (unscaled), scaler.scale() and scaler.skipped_steps().
+// The rule is written once (core/math/step_decision.h). The trainer applies it
+// on the device every step (AdamW::decide, then AdamW::step reading the
+// decision there), and this class holds the host's copy of the state: uploaded
+// when a run starts or resumes, read back only when the trainer logs,
+// checkpoints or finishes (set_step_state). decide_step() takes the same
+// decision on the host, for tests and host-side loops.
 #pragma once
 
 #include <cstdint>
+
+#include "core/math/step_decision.h"
+#include "core/tensor.h"
 
 namespace diffuse {
 
@@ -38,18 +40,18 @@ class DynamicLossScaler {
   static DynamicLossScaler fixed();
   explicit DynamicLossScaler(const LossScalerOptions& options = LossScalerOptions());
 
-  bool dynamic() const { return dynamic_; }
+  bool dynamic() const { return rule_.dynamic; }
   // What the loss is multiplied by before backward.
-  float scale() const { return static_cast<float>(scale_); }
+  float scale() const { return static_cast<float>(state_.scale); }
 
   // Records a step whose gradients (scaled by scale()) have this sum of squares;
   // returns whether to apply it. Halves the scale on overflow, grows it after
   // growth_interval finite steps in a row.
   bool update(double scaled_sum_of_squares);
 
-  int64_t skipped_steps() const { return skipped_; }                // over the run
-  int64_t consecutive_skips() const { return consecutive_skips_; }  // the trainer may stop after many
-  int64_t good_steps() const { return good_steps_; }                // finite steps since the scale last changed
+  int64_t skipped_steps() const { return state_.skipped_steps; }          // over the run
+  int64_t consecutive_skips() const { return state_.consecutive_skips; }  // the trainer may stop after many
+  int64_t good_steps() const { return state_.good_steps; }                // finite steps since the scale last changed
 
   // For checkpoints.
   struct State {
@@ -57,16 +59,18 @@ class DynamicLossScaler {
     int64_t good_steps = 0;
     int64_t skipped_steps = 0;
   };
-  State state() const { return State{scale_, good_steps_, skipped_}; }
+  State state() const { return State{state_.scale, state_.good_steps, state_.skipped_steps}; }
   void restore(const State& state);
 
+  // The rule the device applies (ops::decide_step), clipping the unscaled global norm to grad_clip (0 = none).
+  StepRule rule(double grad_clip) const;
+  // The whole state as the device holds it, last decision included, and the device's state read back.
+  const StepState& step_state() const { return state_; }
+  void set_step_state(const StepState& state) { state_ = state; }
+
  private:
-  LossScalerOptions options_;
-  bool dynamic_ = true;
-  double scale_ = 1.0;
-  int64_t good_steps_ = 0;
-  int64_t skipped_ = 0;
-  int64_t consecutive_skips_ = 0;
+  StepRule rule_;
+  StepState state_;
 };
 
 // One optimiser step's decision.
@@ -78,7 +82,11 @@ struct StepDecision {
 
 // Updates the scaler from the gradients' sum of squares (taken at the scale
 // the step was run with) and computes the AdamW gradient factor, clipping the
-// unscaled global norm to grad_clip (0 = no clipping).
+// unscaled global norm to grad_clip (0 = no clipping): ops::decide_step on the host.
 StepDecision decide_step(DynamicLossScaler& scaler, double scaled_sum_of_squares, double grad_clip);
+
+// A step state as the device holds it (f32 [kStepStateFloats] on `device`), and read back to the host.
+Tensor step_state_tensor(const StepState& state, Device device);
+StepState read_step_state(const Tensor& state);
 
 }  // namespace diffuse

@@ -80,6 +80,7 @@ Trainer::Trainer(const Config& config, Device device, const std::string& run_dir
   const PrecisionPolicy precision = precision_policy(config_.train.precision, device_);
   apply_precision(precision);
   if (precision.loss_scaling) scaler_ = DynamicLossScaler();
+  upload_step_state();
   // First, so that ranks with different configs fail together before they disagree on anything else.
   if (world > 1) require_same_on_every_rank(communicator_, config_to_yaml(config_), "configurations");
   DIFFUSE_CHECK(config_.train.batch_size % (world * config_.train.accumulation) == 0, "train.batch_size ",
@@ -129,6 +130,7 @@ void Trainer::resume_from(const std::string& checkpoint) {
   optimizer_->load({buffers.adam_m, buffers.adam_v}, buffers.ema);
   step_ = meta.step;
   scaler_.restore({meta.loss_scale, meta.loss_scale_good_steps, 0});
+  upload_step_state();
   window_steps_ = meta.window_steps;
   window_loss_folded_ = meta.window_loss_sum;
   const Config saved = parse_config(meta.config_yaml, checkpoint);
@@ -160,6 +162,7 @@ void Trainer::set_progress_label(std::string prefix, std::vector<std::pair<std::
 
 void Trainer::save_checkpoint() {
   // Sharded moments are gathered for the file (for a moment every rank holds them whole).
+  read_step_state();
   const AdamW::Moments moments = optimizer_->gather_moments();
   // The open logging window goes into the file; folding it here, in an interrupted run and an uninterrupted
   // one alike, makes the resumed run's first windowed loss the uninterrupted run's to the bit.
@@ -260,9 +263,33 @@ double Trainer::take_window_loss_sum() {
   return sum;
 }
 
-double Trainer::train_step(const Batch& batch) {
+void Trainer::upload_step_state() {
+  step_state_ = step_state_tensor(scaler_.step_state(), device_);
+  step_read_ = step_;
+}
+
+void Trainer::read_step_state() {
+  const int64_t skipped_before = scaler_.skipped_steps();
+  scaler_.set_step_state(diffuse::read_step_state(step_state_));
+  const int64_t skipped = scaler_.skipped_steps() - skipped_before;
+  if (skipped > 0)
+    log_warning("step ", step_, ": the gradients of ", skipped, " of the ", step_ - step_read_, " steps since step ",
+                step_read_, " were not finite; skipped (", scaler_.skipped_steps(), " skipped so far, loss scale now ",
+                scaler_.scale(), ")");
+  step_read_ = step_;
+  const TrainConfig& train = config_.train;
+  DIFFUSE_CHECK(scaler_.consecutive_skips() < train.max_consecutive_skips, "training diverged: the gradients of ",
+                scaler_.consecutive_skips(), " steps in a row, up to step ", step_,
+                ", were not finite (train.max_consecutive_skips = ", train.max_consecutive_skips,
+                "); the checkpoints written before it are kept in ", (fs::path(run_dir_) / "checkpoints").string(),
+                ": lower train.lr or check the data, then resume from them");
+}
+
+void Trainer::train_step(const Batch& batch) {
   const TrainConfig& train = config_.train;
   const int64_t micro = batch.images.dim(0) / train.accumulation;
+  // A dynamic scale moves on the device; the loss needs it on the host before backward (fp16 only).
+  if (scaler_.dynamic()) read_step_state();
   const float loss_scale = scaler_.scale() / static_cast<float>(train.batch_size);
   store_.zero_grads();
   for (int part = 0; part < train.accumulation; ++part) {
@@ -284,20 +311,10 @@ double Trainer::train_step(const Batch& batch) {
   }
   last_reduction_wait_ = reducer_ ? reducer_->finish() : 0.0;
 
-  // Unscales, clips and skips the step when a gradient overflowed (the same decision on every rank).
-  const StepDecision decision = decide_step(scaler_, optimizer_->grad_sum_of_squares(), train.grad_clip);
+  // Unscales, clips and skips the step when a gradient overflowed: decided on the device from the all-reduced
+  // gradients (the same decision on every rank) and read there by AdamW and the EMA.
+  optimizer_->decide(scaler_.rule(train.grad_clip), step_state_);
   ++step_;
-  if (!decision.apply) {
-    log_warning("step ", step_, ": gradients are not finite; skipped (", scaler_.skipped_steps(),
-                " skipped so far, loss scale now ", scaler_.scale(), ")");
-    // Every rank sees the same all-reduced gradients, so every rank ends here together.
-    DIFFUSE_CHECK(scaler_.consecutive_skips() < train.max_consecutive_skips, "training diverged: the gradients of ",
-                  scaler_.consecutive_skips(), " steps in a row, up to step ", step_,
-                  ", were not finite (train.max_consecutive_skips = ", train.max_consecutive_skips,
-                  "); the checkpoints written before it are kept in ", (fs::path(run_dir_) / "checkpoints").string(),
-                  ": lower train.lr or check the data, then resume from them");
-    return decision.grad_norm;
-  }
   ops::AdamWStep adam;
   adam.lr = static_cast<float>(lr_schedule_.rate(step_));
   adam.beta1 = static_cast<float>(train.beta1);
@@ -305,9 +322,7 @@ double Trainer::train_step(const Batch& batch) {
   adam.eps = static_cast<float>(train.adam_eps);
   adam.weight_decay = static_cast<float>(train.weight_decay);
   adam.step = step_;
-  adam.grad_scale = decision.grad_scale;
-  optimizer_->step(adam);
-  return decision.grad_norm;
+  optimizer_->step(adam, step_state_);
 }
 
 RunOutcome Trainer::run(int64_t stop_after) {
@@ -345,12 +360,15 @@ RunOutcome Trainer::run(int64_t stop_after) {
   while (step_ < last) {
     const Batch batch = loader.next();
     DIFFUSE_CHECK(batch.step == step_, "data loader is at step ", batch.step, " but training is at ", step_);
-    const double grad_norm = train_step(batch);
+    train_step(batch);
     ++window_steps_;
     ++timed_steps;
     window_wait += last_reduction_wait_;
 
-    if (step_ % train.log_every == 0 || step_ == last) {
+    const bool log_step = step_ % train.log_every == 0 || step_ == last;
+    if (log_step || step_ % train.checkpoint_every == 0 || step_ == last) read_step_state();
+    if (log_step) {
+      const double grad_norm = scaler_.step_state().grad_norm;
       const double loss = take_window_loss_sum() / static_cast<double>(window_steps_ * train.batch_size);
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - window_start).count();

@@ -107,9 +107,15 @@ class Trainer {
   void save_checkpoint();
 
  private:
-  // One optimizer step; returns the gradient norm before clipping. Adds the
+  // One optimizer step, decided on the device (nothing is read back unless the loss scale is dynamic). Adds the
   // step's per-sample losses to window_losses_.
-  double train_step(const Batch& batch);
+  void train_step(const Batch& batch);
+  // The scaler's state onto the device, where every step updates it (after construction and resume).
+  void upload_step_state();
+  // The device's step state read into scaler_ (a wait for the device): at log steps, checkpoints and the end of a
+  // run. Warns about the steps skipped since the last read and ends a diverged run (every rank reads at the same
+  // steps and holds the same state, so every rank ends together).
+  void read_step_state();
   // The logging window's loss summed over its samples on every rank, and a new window begins (one read from the
   // device; collective).
   double take_window_loss_sum();
@@ -141,6 +147,8 @@ class Trainer {
   std::string tensorboard_directory_;
   std::optional<EventFileWriter> events_;  // rank 0's, opened by run()
   DynamicLossScaler scaler_;               // fp16: dynamic; otherwise scale 1, still skipping non-finite steps
+  Tensor step_state_;                      // f32 [kStepStateFloats] on the device: scaler_'s state as it moves
+  int64_t step_read_ = 0;                  // the step of the last read_step_state()
   int64_t steps_per_epoch_ = 0;            // set by run() from the dataset; 0 before
   int64_t step_ = 0;
   double last_reduction_wait_ = 0.0;

@@ -5,6 +5,7 @@
 #include "core/math/elementwise.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/parallel.h"
@@ -143,6 +144,8 @@ void CpuBackend::accumulate(const Tensor& y, const Tensor& x) {
 #pragma omp parallel for schedule(static) if (worth_threads(count))
   for (int64_t i = 0; i < count; ++i) out[i] += in[i];
 }
+
+void CpuBackend::fill_zero(const Tensor& x) { std::memset(x.raw(), 0, x.nbytes()); }
 
 void CpuBackend::scale(const Tensor& x, float alpha, const Tensor& y) {
   const int64_t count = x.numel();

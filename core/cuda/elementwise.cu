@@ -1,7 +1,8 @@
 // Element-wise ops on the GPU: SiLU and ReLU (core/math/activation.h, shared
 // with the CPU), the per-channel vector add of a ResBlock's time embedding, the flat
 // per-channel scale and shift of the adaptive group norm, the flat
-// add / accumulate / scale of residuals and gradient plumbing, and the
+// add / accumulate / scale of residuals and gradient plumbing, the memset
+// that zeroes gradients, and the
 // per-sample combination and clamp of the diffusion arithmetic. One thread per
 // element in grid-stride loops; each element is read before it is written, so
 // outputs may alias inputs as ops.h allows.
@@ -160,6 +161,8 @@ void CudaBackend::accumulate(const Tensor& y, const Tensor& x) {
 void CudaBackend::scale(const Tensor& x, float alpha, const Tensor& y) {
   launch_elements(scale_kernel, x.numel(), device_data<float>(x), alpha, device_data<float>(y));
 }
+
+void CudaBackend::fill_zero(const Tensor& x) { CUDA_CHECK(cudaMemsetAsync(x.raw(), 0, x.nbytes(), stream())); }
 
 void CudaBackend::combine_per_sample(const Tensor& p, const Tensor& a, const Tensor& q, const Tensor& b,
                                      const Tensor& y) {

@@ -124,13 +124,18 @@ using diffuse::cuda_emulation::make_double2;
 #define __shfl_down_sync(mask, value, delta) ::diffuse::cuda_emulation::shfl_down_sync(mask, value, delta)
 #define atomicCAS(address, compare, value) ::diffuse::cuda_emulation::atomic_cas(address, compare, value)
 
-// The runtime calls of the launchers: copies are immediate, there is one (null) stream.
+// The runtime calls of the launchers: copies and memsets are immediate, there is one (null) stream.
 enum cudaError_t { cudaSuccess = 0 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 using cudaStream_t = struct EmulatedStream*;
 
 inline cudaError_t cudaMemcpyAsync(void* destination, const void* source, size_t bytes, cudaMemcpyKind, cudaStream_t) {
   std::memmove(destination, source, bytes);
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaMemsetAsync(void* destination, int value, size_t bytes, cudaStream_t) {
+  std::memset(destination, value, bytes);
   return cudaSuccess;
 }
 

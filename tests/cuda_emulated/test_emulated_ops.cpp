@@ -20,7 +20,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -74,6 +76,16 @@ OpCall op(Body body) {
   };
 }
 
+// A step state holding this decision, as decide_step leaves it.
+Tensor decision(float grad_factor, bool skip) {
+  StepState state;
+  state.grad_factor = grad_factor;
+  state.skip = skip ? 1 : 0;
+  const Tensor tensor = Tensor::empty({kStepStateFloats});
+  std::memcpy(tensor.raw(), &state, sizeof(state));
+  return tensor;
+}
+
 // A batch of 128 x 32 x 32 x 256 activations, and the CIFAR-10 DDPM model's feature maps.
 const Shape kBatch{128, 32, 32, 256};
 const Shape kLevel0{128, 32, 32, 128}, kLevel1{128, 16, 16, 256}, kLevel2{128, 8, 8, 256};
@@ -106,6 +118,8 @@ void add_elementwise_cases(std::vector<OpCase>& cases) {
   cases.push_back({"accumulate", {output(kLevel1), input(kLevel1)}, op([](Backend& b, const std::vector<Tensor>& a) {
                      b.accumulate(a[0], a[1]);
                    })});
+  cases.push_back(
+      {"fill_zero", {output(kLevel1)}, op([](Backend& b, const std::vector<Tensor>& a) { b.fill_zero(a[0]); })});
   cases.push_back({"scale", {input(kLevel1), output(kLevel1)}, op([](Backend& b, const std::vector<Tensor>& a) {
                      b.scale(a[0], -0.37f, a[1]);
                    })});
@@ -221,23 +235,41 @@ void add_loss_and_optimizer_cases(std::vector<OpCase>& cases) {
        1e-7});
   // Parameter buffers of 9M elements (the CIFAR-10 DDPM model has about 36M parameters).
   const Shape params{9'000'011};
-  cases.push_back({"adamw_update",
+  for (const bool decided : {false, true}) {
+    cases.push_back({decided ? "adamw_update_decided" : "adamw_update",
+                     {output(params), input(params), output(params), Arg{params, Role::Output, Fill::Positive}},
+                     op([decided](Backend& b, const std::vector<Tensor>& a) {
+                       AdamWStep step;
+                       step.lr = 1e-3f;
+                       step.weight_decay = 0.01f;
+                       step.step = 3;
+                       step.grad_scale = decided ? 1.0f : 0.5f;
+                       b.adamw_update(a[0], a[1], a[2], a[3], step, decided ? decision(0.5f, false) : kNone);
+                     })});
+  }
+  cases.push_back({"ema_update", {output(params), input(params)}, op([](Backend& b, const std::vector<Tensor>& a) {
+                     b.ema_update(a[0], a[1], 0.9999f, kNone);
+                   })});
+  // A skipped step: every thread of the grid returns at once, leaving the buffers as they were.
+  cases.push_back({"adamw_update_skipped",
                    {output(params), input(params), output(params), Arg{params, Role::Output, Fill::Positive}},
                    op([](Backend& b, const std::vector<Tensor>& a) {
-                     AdamWStep step;
-                     step.lr = 1e-3f;
-                     step.weight_decay = 0.01f;
-                     step.step = 3;
-                     step.grad_scale = 0.5f;
-                     b.adamw_update(a[0], a[1], a[2], a[3], step);
+                     b.adamw_update(a[0], a[1], a[2], a[3], AdamWStep{}, decision(1.0f, true));
                    })});
-  cases.push_back({"ema_update", {output(params), input(params)}, op([](Backend& b, const std::vector<Tensor>& a) {
-                     b.ema_update(a[0], a[1], 0.9999f);
-                   })});
+  cases.push_back(
+      {"ema_update_skipped", {output(params), input(params)}, op([](Backend& b, const std::vector<Tensor>& a) {
+         b.ema_update(a[0], a[1], 0.9999f, decision(1.0f, true));
+       })});
   // 1024 block partials added in a fixed order instead of the CPU's: equal to double rounding.
   cases.push_back({"sum_of_squares",
                    {input(params)},
-                   [](Backend& b, const std::vector<Tensor>& a) { return b.sum_of_squares(a[0]); },
+                   [](Backend& b, const std::vector<Tensor>& a) {
+                     const Tensor result = Tensor::empty({2});
+                     b.sum_of_squares(a[0], result);
+                     double sum = 0.0;
+                     std::memcpy(&sum, result.raw(), sizeof(sum));
+                     return sum;
+                   },
                    1e-12,
                    0.0});
 }
@@ -395,6 +427,33 @@ TEST_P(EmulatedKernels, MatchCpu) {
 
 INSTANTIATE_TEST_SUITE_P(AllKernels, EmulatedKernels, ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<OpCase>& info) { return info.param.name; });
+
+// The step decision kernel against the CPU's, step by step through finite, clipped, overflowing (inf and NaN) and
+// growing steps, from four partial sums (four ranks' shards): the same state to the bit.
+TEST(EmulatedStepDecision, MatchesCpuStepByStep) {
+  StepRule rule;
+  rule.growth_interval = 3;
+  rule.grad_clip = 1.0;
+  StepState initial;
+  initial.scale = 1024.0;
+  Tensor cpu_state = Tensor::empty({kStepStateFloats}), emulated_state = Tensor::empty({kStepStateFloats});
+  std::memcpy(cpu_state.raw(), &initial, sizeof(initial));
+  std::memcpy(emulated_state.raw(), &initial, sizeof(initial));
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double squares : {2.0e5, 9.0e6, inf, std::nan(""), 0.01, 3.0, 3.0, 3.0, 1e30, 0.0}) {
+    SCOPED_TRACE(squares);
+    const double partials[4] = {squares * 0.125, squares * 0.25, squares * 0.5, squares * 0.125};
+    const Tensor partial_squares = Tensor::empty({8});
+    std::memcpy(partial_squares.raw(), partials, sizeof(partials));
+    backend_for(Device::CPU).decide_step(partial_squares, rule, cpu_state);
+    emulated_backend().decide_step(partial_squares, rule, emulated_state);
+    EXPECT_EQ(std::memcmp(cpu_state.raw(), emulated_state.raw(), sizeof(StepState)), 0);
+  }
+  StepState last;
+  std::memcpy(&last, emulated_state.raw(), sizeof(last));
+  EXPECT_EQ(last.skipped_steps, 2);
+  EXPECT_EQ(last.scale, 1024.0);  // halved twice, grown twice
+}
 
 // The row softmax of attention over 256 tokens (a 16 x 16 feature map), forward and backward, against double
 // references: the CPU computes e^x with exp_vectorizable and the GPU with expf, a few ulps apart. The bf16 copies

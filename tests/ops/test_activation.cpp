@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "core/math/exp.h"
@@ -289,6 +290,24 @@ TEST(ScaleForward, MatchesNaiveLoopAndAllowsAliasing) {
     // One correctly rounded fp32 multiplication.
     expect_close(y, from_vector(expected, shape), 1e-7, 0.0, "scale by " + std::to_string(alpha));
     expect_close(in_place, y, 0.0, 0.0, "scale in place");
+  }
+}
+
+// A memset: every element exactly zero whatever it held (scale by 0 would keep NaN and give -0), in any dtype.
+TEST(FillZero, ClearsNanInfAndEveryDtype) {
+  const Tensor x = random_tensor({3, 7}, 81);
+  x.f32()[2] = NAN;
+  x.f32()[5] = -INFINITY;
+  x.f32()[9] = -1.0f;
+  ops::fill_zero(x);
+  for (float value : to_vector(x)) EXPECT_EQ(std::signbit(value) || value != 0.0f, false) << value;
+  for (const DType dtype : {DType::BF16, DType::F16, DType::I32}) {
+    const Tensor typed = Tensor::empty({5}, dtype);
+    std::memset(typed.raw(), 0xff, typed.nbytes());
+    ops::fill_zero(typed);
+    const auto* bytes = static_cast<const unsigned char*>(typed.raw());
+    EXPECT_TRUE(std::all_of(bytes, bytes + typed.nbytes(), [](unsigned char b) { return b == 0; }))
+        << dtype_name(dtype);
   }
 }
 

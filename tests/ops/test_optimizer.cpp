@@ -1,9 +1,12 @@
 // AdamW, EMA and sum of squares on flat fp32 buffers, against scalar double
-// references and closed forms (bias correction, decoupled weight decay).
+// references and closed forms (bias correction, decoupled weight decay), and
+// the step decision they read from the device (its rule against the host's is
+// tested in tests/optim/test_loss_scaler.cpp).
 #include <gtest/gtest.h>
 
 #include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -170,6 +173,57 @@ TEST(SumOfSquares, InfAndNanPropagate) {
   EXPECT_TRUE(std::isnan(ops::sum_of_squares(from_vector(values, {5000}))));
   values[4321] = 1.0f;
   EXPECT_TRUE(std::isnan(ops::sum_of_squares(from_vector(values, {5000}))));
+}
+
+TEST(SumOfSquares, StaysOnTheDeviceAsADouble) {
+  const Tensor x = random_tensor({1001}, 12, -3.0f, 3.0f), result = Tensor::empty({2});
+  ops::sum_of_squares(x, result);
+  double on_device = 0.0;
+  std::memcpy(&on_device, result.raw(), sizeof(on_device));
+  EXPECT_EQ(on_device, ops::sum_of_squares(x));
+}
+
+// A step state with this decision, as decide_step leaves it.
+Tensor decision(float grad_factor, bool skip) {
+  StepState state;
+  state.grad_factor = grad_factor;
+  state.skip = skip ? 1 : 0;
+  const Tensor tensor = Tensor::empty({kStepStateFloats});
+  std::memcpy(tensor.raw(), &state, sizeof(state));
+  return tensor;
+}
+
+TEST(AdamW, DecisionOnTheDeviceReplacesGradScale) {
+  const Tensor grads = random_tensor({100}, 13);
+  const Tensor a = random_tensor({100}, 14), ma = Tensor::zeros({100}), va = Tensor::zeros({100});
+  const Tensor b = random_tensor({100}, 14), mb = Tensor::zeros({100}), vb = Tensor::zeros({100});
+  ops::AdamWStep s;
+  s.grad_scale = 0.25f;
+  ops::adamw_update(a, grads, ma, va, s);
+  s.grad_scale = 1.0f;  // ignored: the decision says 0.25
+  ops::adamw_update(b, grads, mb, vb, s, decision(0.25f, false));
+  expect_close(b, a, 0.0, 0.0, "params");
+  expect_close(mb, ma, 0.0, 0.0, "m");
+  expect_close(vb, va, 0.0, 0.0, "v");
+}
+
+TEST(AdamW, SkippedDecisionLeavesEverything) {
+  const Tensor grads = random_tensor({100}, 15), params = random_tensor({100}, 16);
+  const Tensor m = random_tensor({100}, 17), v = random_tensor({100}, 18, 0.1f, 1.0f);
+  const std::vector<float> p0 = to_vector(params), m0 = to_vector(m), v0 = to_vector(v);
+  ops::adamw_update(params, grads, m, v, ops::AdamWStep{}, decision(1.0f, true));
+  EXPECT_EQ(to_vector(params), p0);
+  EXPECT_EQ(to_vector(m), m0);
+  EXPECT_EQ(to_vector(v), v0);
+}
+
+TEST(Ema, SkippedDecisionKeepsTheAverage) {
+  const Tensor ema = random_tensor({13}, 19), params = random_tensor({13}, 20);
+  const std::vector<float> e0 = to_vector(ema);
+  ops::ema_update(ema, params, 0.5f, decision(1.0f, true));
+  EXPECT_EQ(to_vector(ema), e0);
+  ops::ema_update(ema, params, 0.0f, decision(1.0f, false));
+  EXPECT_EQ(to_vector(ema), to_vector(params));
 }
 
 }  // namespace

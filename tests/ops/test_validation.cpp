@@ -295,7 +295,15 @@ TEST(Validation, OtherFamilies) {
       {"pseudo_huber_loss_backward", "target", "[2,4]"});
   expect_op_error([&] { ops::adamw_update(f32({4}), f32({4}), f32({5}), f32({4}), ops::AdamWStep{}); },
                   {"adamw_update", "m", "[5]", "[4]"});
+  expect_op_error([&] { ops::adamw_update(f32({4}), f32({4}), f32({4}), f32({4}), ops::AdamWStep{}, f32({3})); },
+                  {"adamw_update", "decision", "[3]"});
+  expect_op_error([&] { ops::ema_update(f32({4}), f32({4}), 0.9f, f32({3})); }, {"ema_update", "decision", "[3]"});
+  expect_op_error([&] { ops::sum_of_squares(f32({4}), f32({1})); }, {"sum_of_squares", "result", "[1]"});
+  expect_op_error([&] { ops::decide_step(f32({3}), StepRule{}, f32({kStepStateFloats})); },
+                  {"decide_step", "partial_squares", "whole doubles"});
+  expect_op_error([&] { ops::decide_step(f32({2}), StepRule{}, f32({2})); }, {"decide_step", "state", "[2]"});
   expect_op_error([&] { ops::cast(f32({4}), Tensor::zeros({4}, DType::I32)); }, {"cast", "i32"});
+  expect_op_error([&] { ops::fill_zero(Tensor()); }, {"fill_zero", "x is required"});
 }
 
 // A scalar where a rank-4 tensor belongs, and a tensor on a device this build or machine cannot run ops on: a

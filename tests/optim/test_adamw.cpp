@@ -1,7 +1,8 @@
 // The optimizer state and the learning-rate schedules: each decay's rate at
 // the warmup and end points, AdamW's state against the bare ops it runs, the
-// sharded path (on one process: one shard) against the whole one, and the
-// gather/load round trip checkpoints rely on.
+// sharded path (on one process: one shard) against the whole one, the step
+// decision it takes and reads on the device, and the gather/load round trip
+// checkpoints rely on.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,6 +12,7 @@
 #include "core/ops.h"
 #include "distributed/communicator.h"
 #include "optim/adamw.h"
+#include "optim/loss_scaler.h"
 #include "optim/lr_schedule.h"
 #include "tests/support/op_testing.h"
 
@@ -65,6 +67,9 @@ struct Model {
   Tensor grads = testing::random_tensor({kNumel}, 2);
 };
 
+// A fresh scaler's state at scale 1, as a device tensor.
+Tensor unit_scale_state() { return step_state_tensor(DynamicLossScaler::fixed().step_state(), Device::CPU); }
+
 std::vector<ops::AdamWStep> three_steps() {
   std::vector<ops::AdamWStep> steps(3);
   for (int i = 0; i < 3; ++i) {
@@ -82,7 +87,6 @@ TEST(AdamW, StepRunsTheAdamWAndEmaOps) {
   const Tensor m = Tensor::zeros({kNumel}), v = Tensor::zeros({kNumel});
   std::vector<Tensor> emas = {testing::random_tensor({kNumel}, 1), testing::random_tensor({kNumel}, 1)};
   for (const ops::AdamWStep& step : three_steps()) {
-    EXPECT_EQ(optimizer.grad_sum_of_squares(), ops::sum_of_squares(reference.grads));
     optimizer.step(step);
     ops::adamw_update(reference.params, reference.grads, m, v, step);
     ops::ema_update(emas[0], reference.params, 0.9f);
@@ -110,15 +114,64 @@ TEST(AdamW, ShardedOnOneRankMatchesTheWholeState) {
   ASSERT_EQ(sharded.shard_grads().numel(), kNumel);
   // The gradient reducer's part: this rank's summed gradients in the shard buffer.
   copy(sharded_model.grads, sharded.shard_grads());
+  const StepRule rule = DynamicLossScaler::fixed().rule(1.0);
+  const Tensor whole_state = unit_scale_state(), sharded_state = unit_scale_state();
   for (const ops::AdamWStep& step : three_steps()) {
-    EXPECT_EQ(sharded.grad_sum_of_squares(), whole.grad_sum_of_squares());
-    whole.step(step);
-    sharded.step(step);
+    whole.decide(rule, whole_state);
+    sharded.decide(rule, sharded_state);
+    EXPECT_EQ(read_step_state(sharded_state).grad_norm, std::sqrt(ops::sum_of_squares(whole_model.grads)));
+    EXPECT_EQ(to_vector(sharded_state), to_vector(whole_state));
+    whole.step(step, whole_state);
+    sharded.step(step, sharded_state);
   }
   EXPECT_EQ(to_vector(sharded_model.params), to_vector(whole_model.params));
   EXPECT_EQ(to_vector(sharded.m()), to_vector(whole.m()));
   EXPECT_EQ(to_vector(sharded.v()), to_vector(whole.v()));
   EXPECT_EQ(to_vector(sharded.emas()[0].second), to_vector(whole.emas()[0].second));
+}
+
+// The decision on the device is the host's decide_step, and the update reads its factor in place of grad_scale.
+TEST(AdamW, DecisionOnTheDeviceSetsTheGradientFactor) {
+  Model model, reference;
+  AdamW optimizer(model.params, model.grads, {0.9});
+  AdamW host_decided(reference.params, reference.grads, {0.9});
+  DynamicLossScaler scaler = DynamicLossScaler::fixed();
+  const Tensor state = unit_scale_state();
+  for (const ops::AdamWStep& step : three_steps()) {
+    optimizer.decide(scaler.rule(1.0), state);
+    const StepDecision decision = decide_step(scaler, ops::sum_of_squares(reference.grads), 1.0);
+    ASSERT_TRUE(decision.apply);
+    ASSERT_LT(decision.grad_scale, 1.0f);  // the random gradients' norm is above 1: clipped
+    EXPECT_EQ(read_step_state(state).grad_factor, decision.grad_scale);
+    ops::AdamWStep clipped = step;
+    clipped.grad_scale = decision.grad_scale;
+    optimizer.step(step, state);
+    host_decided.step(clipped);
+  }
+  EXPECT_EQ(to_vector(model.params), to_vector(reference.params));
+  EXPECT_EQ(to_vector(optimizer.m()), to_vector(host_decided.m()));
+  EXPECT_EQ(to_vector(optimizer.v()), to_vector(host_decided.v()));
+  EXPECT_EQ(to_vector(optimizer.emas()[0].second), to_vector(host_decided.emas()[0].second));
+}
+
+// A step whose gradients are not finite leaves the parameters, the moments and the EMA as they were.
+TEST(AdamW, SkippedDecisionLeavesTheStateAlone) {
+  Model model;
+  AdamW optimizer(model.params, model.grads, {0.9});
+  const Tensor state = unit_scale_state();
+  optimizer.step(three_steps()[0], state);  // some moments to keep
+  const std::vector<float> params = to_vector(model.params), m = to_vector(optimizer.m()), v = to_vector(optimizer.v()),
+                           ema = to_vector(optimizer.emas()[0].second);
+  model.grads.f32()[7] = INFINITY;
+  optimizer.decide(DynamicLossScaler::fixed().rule(1.0), state);
+  const StepState decided = read_step_state(state);
+  EXPECT_EQ(decided.skip, 1);
+  EXPECT_EQ(decided.skipped_steps, 1);
+  optimizer.step(three_steps()[1], state);
+  EXPECT_EQ(to_vector(model.params), params);
+  EXPECT_EQ(to_vector(optimizer.m()), m);
+  EXPECT_EQ(to_vector(optimizer.v()), v);
+  EXPECT_EQ(to_vector(optimizer.emas()[0].second), ema);
 }
 
 TEST(AdamW, GatheredMomentsLoadIntoAFreshState) {

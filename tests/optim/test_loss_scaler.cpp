@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -107,6 +108,37 @@ TEST(StepDecision, UnscalesTheNormAndClipsIt) {
   const StepDecision overflowed = decide_step(scaler, std::numeric_limits<double>::infinity(), 1.0);
   EXPECT_FALSE(overflowed.apply);
   EXPECT_FALSE(std::isfinite(overflowed.grad_norm));
+}
+
+// The device's decision (ops::decide_step, here on the CPU backend) against the host's decide_step, step by step
+// through finite, clipped, overflowing (inf and NaN) and growing steps: the same state to the bit.
+TEST(StepDecision, TheOpOnTheDeviceIsTheHostsDecision) {
+  DynamicLossScaler host(small_interval()), initial(small_interval());
+  const Tensor state = step_state_tensor(initial.step_state(), Device::CPU);
+  const double inf = std::numeric_limits<double>::infinity();
+  const double scale2 = 1024.0 * 1024.0;  // the squares of unit gradients at the initial scale
+  for (double squares : {0.25 * scale2, 9.0 * scale2, inf, std::nan(""), 0.01, 3.0, 3.0, 3.0, 1e30, 0.0}) {
+    SCOPED_TRACE(squares);
+    // Two partial sums (two shards) that add up to `squares` exactly.
+    const double halves[2] = {squares / 2, squares / 2};
+    const Tensor partials = Tensor::empty({4});
+    std::memcpy(partials.raw(), halves, sizeof(halves));
+    ops::decide_step(partials, host.rule(1.0), state);
+    const StepDecision expected = decide_step(host, squares, 1.0);
+    const StepState device = read_step_state(state), wanted = host.step_state();
+    EXPECT_EQ(device.skip == 0, expected.apply);
+    EXPECT_EQ(device.grad_factor, expected.grad_scale);
+    EXPECT_TRUE(device.grad_norm == expected.grad_norm ||
+                (std::isnan(device.grad_norm) && std::isnan(wanted.grad_norm)));
+    EXPECT_EQ(device.scale, wanted.scale);
+    EXPECT_EQ(device.good_steps, wanted.good_steps);
+    EXPECT_EQ(device.skipped_steps, wanted.skipped_steps);
+    EXPECT_EQ(device.consecutive_skips, wanted.consecutive_skips);
+  }
+  // The sequence went through every branch: two skips that halve the scale, growth after three good steps in a
+  // row (twice), clipping.
+  EXPECT_EQ(host.skipped_steps(), 2);
+  EXPECT_EQ(host.scale(), 1024.0f);
 }
 
 // A linear model y = x W^T + b with a weighted MSE loss, its parameters in one
