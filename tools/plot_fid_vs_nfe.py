@@ -8,8 +8,8 @@ Each --model LABEL=DIR names a directory of eval reports (*.json, the files
 `diffuse eval --out` writes); every report there is one point: its sampler and
 NFE from the report's context, its FID. One line per (model, sampler), NFE on a
 log2 axis. The same points are printed as a Markdown table (rows: model and
-sampler; columns: NFE). Reports with different sample counts, feature networks
-or references cannot be compared, so mixing them is an error.
+sampler; columns: NFE). Reports with different sample counts, guidance weights,
+feature networks or references cannot be compared, so mixing them is an error.
 
 Needs python3-matplotlib.
 """
@@ -26,7 +26,7 @@ def read_reports(label, directory):
     for path in sorted(pathlib.Path(directory).glob("*.json")):
         with open(path) as f:
             report = json.load(f)
-        for key in ("fid", "n", "sampler", "nfe", "feature_sha256", "reference"):
+        for key in ("fid", "n", "sampler", "nfe", "guidance", "feature_sha256", "reference"):
             if key not in report:
                 sys.exit(f"error: {path} has no '{key}': is it a report of `diffuse eval --ckpt`?")
         reports.append((label, path, report))
@@ -36,11 +36,11 @@ def read_reports(label, directory):
 
 
 def check_comparable(reports):
-    for key in ("n", "feature_sha256", "reference"):
+    for key in ("n", "guidance", "feature_sha256", "reference"):
         values = {str(report[key]) for _, _, report in reports}
         if len(values) > 1:
             sys.exit(f"error: the reports differ in '{key}' ({', '.join(sorted(values))}): "
-                     "FID is only comparable at equal n, features and reference")
+                     "FID is only comparable at equal n, guidance, features and reference")
 
 
 def main():
