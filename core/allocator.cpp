@@ -35,6 +35,12 @@ size_t rounded_size(size_t bytes) {
 // the largest phase rather than the sum of all phases. The benches' "tensors
 // peak" counts tensors in use; the process's resident size includes the cache.
 class CpuAllocator final : public Allocator {
+ public:
+  void release_cached() override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    empty_cache();
+  }
+
  protected:
   void* raw_allocate(size_t bytes) override {
     const size_t size = rounded_size(bytes);

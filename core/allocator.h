@@ -20,6 +20,10 @@ class Allocator {
   int64_t bytes_in_use() const { return in_use_.load(); }
   int64_t peak_bytes() const { return peak_.load(); }
   void reset_peak() { peak_.store(in_use_.load()); }
+  // Gives the free blocks kept for reuse back to the system (to the driver, for a device), so that a request larger
+  // than any of them, or memory allocated outside this allocator, can be had. Allocators that cache nothing have
+  // nothing to give back.
+  virtual void release_cached() {}
 
  protected:
   virtual void* raw_allocate(size_t bytes) = 0;

@@ -29,8 +29,10 @@
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/kernels.h"
 #include "core/cuda/library_types.h"
+#include "core/cuda/runtime.h"
 #include "core/log.h"
 #include "core/matmul_precision.h"
+#include "core/memory_retry.h"
 
 namespace diffuse::cuda {
 
@@ -73,6 +75,21 @@ struct ConvPlan {
   size_t workspace_bytes = 0;
   bool usable = false;  // cuDNN offered an algorithm within the workspace limit
 };
+
+// "conv2d forward bf16 128x32x32x256 -> 256 channels, kernel 3x3 stride 1", for messages.
+std::string describe(const ConvKey& key) {
+  const ConvShape& s = key.shape;
+  const char* pass = key.pass == ConvPass::Forward        ? "forward"
+                     : key.pass == ConvPass::BackwardData ? "backward data"
+                                                          : "backward filter";
+  return concat("conv2d ", pass, " ", dtype_name(key.dtype), " ", s.batch, "x", s.height, "x", s.width, "x",
+                s.in_channels, " -> ", s.out_channels, " channels, kernel ", s.kernel_h, "x", s.kernel_w, " stride ",
+                s.stride);
+}
+
+// The pool keeps every freed block; what neither cudnnFind's own scratch nor a larger workspace can then get is
+// given back to the driver before they try again (core/memory_retry.h).
+void release_cached_memory() { device_allocator().release_cached(); }
 
 int to_int(int64_t value) {
   DIFFUSE_CHECK(value >= 0 && value <= INT32_MAX, "conv2d: extent ", value, " is too large for cuDNN");
@@ -119,25 +136,43 @@ bool log_algorithms() {
   return log;
 }
 
-// cudnnFind runs every algorithm once (on scratch memory it allocates itself);
-// if it fails (out of memory, say) or offers nothing usable, ask the
-// heuristics instead. Both fill up to kCount results; `find` returns its cuDNN
-// status, `heuristic` throws on failure. False when neither offers an algorithm.
+// cudnnFind's status, with running out of memory thrown as OutOfMemoryError for with_memory_retry.
+cudnnStatus_t memory_checked(cudnnStatus_t status) {
+  if (status == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED ||
+      status == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED)
+    throw OutOfMemoryError(concat("cuDNN error: ", cudnnGetErrorString(status), " in cudnnFind"));
+  return status;
+}
+
+// cudnnFind runs every algorithm once (on scratch memory it allocates itself,
+// outside our pool: when that runs out, the pool is trimmed and the search
+// retried once); if it fails or offers nothing usable, ask the heuristics
+// instead. Both fill up to kCount results; `find` returns its cuDNN status,
+// `heuristic` throws on failure. False when neither offers an algorithm.
 template <typename Perf, int kCount, typename Find, typename Heuristic>
-bool choose(ConvPlan& plan, const Find& find, const Heuristic& heuristic) {
+bool choose(const ConvKey& key, ConvPlan& plan, const Find& find, const Heuristic& heuristic) {
   Perf results[kCount];
   int returned = 0;
-  if (measure_algorithms() && find(kCount, &returned, results) == CUDNN_STATUS_SUCCESS && pick(results, returned, plan))
-    return true;
+  if (measure_algorithms()) {
+    bool measured = false;
+    try {
+      measured =
+          with_memory_retry([&] { return memory_checked(find(kCount, &returned, results)); }, release_cached_memory,
+                            [&] { return concat(describe(key), ": cuDNN algorithm search"); }) == CUDNN_STATUS_SUCCESS;
+    } catch (const OutOfMemoryError& error) {
+      log_warning(error.what(), "; choosing by cuDNN's heuristics instead");
+    }
+    if (measured && pick(results, returned, plan)) return true;
+  }
   heuristic(kCount, &returned, results);
   return pick(results, returned, plan);
 }
 
-bool choose_algorithm(cudnnHandle_t handle, ConvPass pass, ConvPlan& plan) {
-  switch (pass) {
+bool choose_algorithm(cudnnHandle_t handle, const ConvKey& key, ConvPlan& plan) {
+  switch (key.pass) {
     case ConvPass::Forward:
       return choose<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
-          plan,
+          key, plan,
           [&](int count, int* returned, auto* results) {
             return cudnnFindConvolutionForwardAlgorithm(handle, plan.x, plan.w, plan.conv, plan.y, count, returned,
                                                         results);
@@ -148,7 +183,7 @@ bool choose_algorithm(cudnnHandle_t handle, ConvPass pass, ConvPlan& plan) {
           });
     case ConvPass::BackwardData:
       return choose<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
-          plan,
+          key, plan,
           [&](int count, int* returned, auto* results) {
             return cudnnFindConvolutionBackwardDataAlgorithm(handle, plan.w, plan.y, plan.conv, plan.x, count, returned,
                                                              results);
@@ -159,7 +194,7 @@ bool choose_algorithm(cudnnHandle_t handle, ConvPass pass, ConvPlan& plan) {
           });
     case ConvPass::BackwardFilter:
       return choose<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
-          plan,
+          key, plan,
           [&](int count, int* returned, auto* results) {
             return cudnnFindConvolutionBackwardFilterAlgorithm(handle, plan.x, plan.y, plan.conv, plan.w, count,
                                                                returned, results);
@@ -191,7 +226,7 @@ ConvPlan make_plan(cudnnHandle_t handle, const ConvKey& key) {
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan.conv, s.pad_h, s.pad_w, s.stride, s.stride, 1, 1,
                                               CUDNN_CROSS_CORRELATION, plan.types.compute));
   CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv, key.dtype == DType::F32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
-  plan.usable = choose_algorithm(handle, key.pass, plan);
+  plan.usable = choose_algorithm(handle, key, plan);
   DIFFUSE_CHECK(plan.usable || key.dtype != DType::F32, "conv2d: cuDNN has no algorithm for this convolution (",
                 s.batch, "x", s.height, "x", s.width, "x", s.in_channels, " -> ", s.out_channels, " channels, kernel ",
                 s.kernel_h, "x", s.kernel_w, ") within ", kWorkspaceLimit >> 20,
@@ -203,15 +238,21 @@ ConvPlan make_plan(cudnnHandle_t handle, const ConvKey& key) {
   // Run with the math the algorithm was measured with; fp32 keeps FMA math so it never runs as TF32.
   if (plan.usable && key.dtype != DType::F32) CUDNN_CHECK(cudnnSetConvolutionMathType(plan.conv, plan.math));
   if (plan.usable && log_algorithms()) {
-    const char* pass = key.pass == ConvPass::Forward        ? "forward"
-                       : key.pass == ConvPass::BackwardData ? "backward data"
-                                                            : "backward filter";
-    log_info("conv2d ", pass, " ", dtype_name(key.dtype), " ", s.batch, "x", s.height, "x", s.width, "x", s.in_channels,
-             " -> ", s.out_channels, " channels, kernel ", s.kernel_h, "x", s.kernel_w, " stride ", s.stride,
-             ": cuDNN algorithm ", plan.algorithm, plan.math == CUDNN_TENSOR_OP_MATH ? " (tensor ops)" : "",
-             ", workspace ", plan.workspace_bytes >> 20, " MiB");
+    log_info(describe(key), ": cuDNN algorithm ", plan.algorithm,
+             plan.math == CUDNN_TENSOR_OP_MATH ? " (tensor ops)" : "", ", workspace ", plan.workspace_bytes >> 20,
+             " MiB");
   }
   return plan;
+}
+
+// The context's workspace, grown to the plan's size; when the device is out
+// of memory for it, the pool is trimmed and the allocation retried once.
+void* workspace_for(DeviceContext& device, const ConvPlan& plan, ConvPass pass, DType dtype, const ConvShape& shape) {
+  return with_memory_retry([&] { return device.workspace(plan.workspace_bytes); }, release_cached_memory,
+                           [&] {
+                             return concat(describe(ConvKey{device.device(), pass, dtype, shape}),
+                                           ": cuDNN workspace of ", plan.workspace_bytes >> 20, " MiB");
+                           });
 }
 
 // The cached plan for a pass; made (and timed) on first use.
@@ -240,7 +281,7 @@ DType pass_type(DeviceContext& device, ConvPass pass, const ConvShape& shape) {
 
 void forward(DeviceContext& device, DType dtype, const ConvShape& shape, const void* x, const void* w, void* y) {
   const ConvPlan& plan = plan_for(device, ConvPass::Forward, dtype, shape);
-  void* workspace = device.workspace(plan.workspace_bytes);
+  void* workspace = workspace_for(device, plan, ConvPass::Forward, dtype, shape);
   const float alpha = 1.0f, beta = 0.0f;
   record_call(call_types(LibraryCall::ConvForward, plan.types));
   CUDNN_CHECK(cudnnConvolutionForward(device.cudnn(), &alpha, plan.x, x, plan.w, w, plan.conv,
@@ -251,7 +292,7 @@ void forward(DeviceContext& device, DType dtype, const ConvShape& shape, const v
 void backward_data(DeviceContext& device, DType dtype, const ConvShape& shape, const void* w, const void* dy,
                    void* dx) {
   const ConvPlan& plan = plan_for(device, ConvPass::BackwardData, dtype, shape);
-  void* workspace = device.workspace(plan.workspace_bytes);
+  void* workspace = workspace_for(device, plan, ConvPass::BackwardData, dtype, shape);
   const float alpha = 1.0f, beta = 0.0f;
   record_call(call_types(LibraryCall::ConvBackwardData, plan.types));
   CUDNN_CHECK(cudnnConvolutionBackwardData(device.cudnn(), &alpha, plan.w, w, plan.y, dy, plan.conv,
@@ -263,7 +304,7 @@ void backward_data(DeviceContext& device, DType dtype, const ConvShape& shape, c
 void backward_filter(DeviceContext& device, DType dtype, const ConvShape& shape, const void* x, const void* dy,
                      float beta, void* dw) {
   const ConvPlan& plan = plan_for(device, ConvPass::BackwardFilter, dtype, shape);
-  void* workspace = device.workspace(plan.workspace_bytes);
+  void* workspace = workspace_for(device, plan, ConvPass::BackwardFilter, dtype, shape);
   const float alpha = 1.0f;
   record_call(call_types(LibraryCall::ConvBackwardFilter, plan.types));
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(device.cudnn(), &alpha, plan.x, x, plan.y, dy, plan.conv,

@@ -6,6 +6,7 @@
 #include "core/cuda/context.h"
 #include "core/cuda/runtime.h"
 #include "core/library_versions.h"
+#include "core/memory_retry.h"
 
 namespace diffuse::cuda {
 
@@ -38,16 +39,31 @@ const Discovery& discovery() {
 // freeing a tensor never waits for the GPU and the pool recycles memory across
 // steps. Devices without memory pools fall back to cudaMalloc / cudaFree.
 class CudaAllocator final : public Allocator {
+ public:
+  void release_cached() override {
+    DeviceContext& device = context();
+    if (!device.has_memory_pool()) return;  // cudaFree gives memory straight back: nothing is cached
+    // Blocks freed on the stream stay the pool's until the host has seen that work complete.
+    CUDA_CHECK(cudaStreamSynchronize(device.stream()));
+    cudaMemPool_t pool = nullptr;
+    CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device.device()));
+    CUDA_CHECK(cudaMemPoolTrimTo(pool, 0));
+  }
+
  protected:
+  // Running out of memory throws OutOfMemoryError, which a caller may cure by release_cached (core/memory_retry.h).
   void* raw_allocate(size_t bytes) override {
     void* pointer = nullptr;
     const size_t rounded = bytes == 0 ? 256 : bytes;
     DeviceContext& device = context();
-    if (device.has_memory_pool()) {
-      CUDA_CHECK(cudaMallocAsync(&pointer, rounded, device.stream()));
-    } else {
-      CUDA_CHECK(cudaMalloc(&pointer, rounded));
+    const cudaError_t status =
+        device.has_memory_pool() ? cudaMallocAsync(&pointer, rounded, device.stream()) : cudaMalloc(&pointer, rounded);
+    if (status == cudaErrorMemoryAllocation) {
+      cudaGetLastError();  // not sticky, but recorded: clear it so that the next launch check does not report it
+      throw OutOfMemoryError(concat(process_rank() >= 0 ? concat("[rank ", process_rank(), "] ") : std::string(),
+                                    "CUDA error: out of memory allocating ", rounded, " bytes of device memory"));
     }
+    CUDA_CHECK(status);
     return pointer;
   }
   // Called from Tensor deleters, through Allocator::deallocate, which defers what this throws.
