@@ -9,7 +9,7 @@ namespace diffuse::cpu {
 
 namespace {
 
-// Sum of (p - q)^2 over one sample, accumulated in double like the MSE.
+// Sum of (p - q)^2 over one sample, in double: a 32x32x3 sample sums 3072 squares.
 double squared_distance(const float* p, const float* q, int64_t elements) {
   double total = 0.0;
   for (int64_t i = 0; i < elements; ++i) {
@@ -17,6 +17,20 @@ double squared_distance(const float* p, const float* q, int64_t elements) {
     total += diff * diff;
   }
   return total;
+}
+
+// dpred = coefficient[s] * (pred - target) over every sample s.
+void scale_difference_per_sample(const float* p, const float* q, const std::vector<float>& coefficient,
+                                 int64_t elements, float* dp) {
+  const int64_t n = static_cast<int64_t>(coefficient.size());
+  // collapse(2): batch 1 still spreads over the threads.
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t s = 0; s < n; ++s) {
+    for (int64_t i = 0; i < elements; ++i) {
+      const int64_t k = s * elements + i;
+      dp[k] = coefficient[s] * (p[k] - q[k]);
+    }
+  }
 }
 
 }  // namespace
@@ -29,15 +43,9 @@ void CpuBackend::mse_loss_forward(const Tensor& pred, const Tensor& target, cons
   const float* w = weights.f32();
   float* loss = per_sample.f32();
 #pragma omp parallel for schedule(static)
-  for (int64_t s = 0; s < n; ++s) {
-    // Double accumulation: a 32x32x3 sample sums 3072 squares.
-    double total = 0.0;
-    for (int64_t i = s * elements; i < (s + 1) * elements; ++i) {
-      const double diff = static_cast<double>(p[i]) - q[i];
-      total += diff * diff;
-    }
-    loss[s] = static_cast<float>(w[s] * total / static_cast<double>(elements));
-  }
+  for (int64_t s = 0; s < n; ++s)
+    loss[s] = static_cast<float>(w[s] * squared_distance(p + s * elements, q + s * elements, elements) /
+                                 static_cast<double>(elements));
 }
 
 void CpuBackend::mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float loss_scale,
@@ -50,14 +58,7 @@ void CpuBackend::mse_loss_backward(const Tensor& pred, const Tensor& target, con
   std::vector<float> coefficient(static_cast<size_t>(n));
   for (int64_t s = 0; s < n; ++s)
     coefficient[s] = static_cast<float>(2.0 * loss_scale * w[s] / static_cast<double>(elements));
-    // collapse(2): batch 1 still spreads over the threads.
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t s = 0; s < n; ++s) {
-    for (int64_t i = 0; i < elements; ++i) {
-      const int64_t k = s * elements + i;
-      dp[k] = coefficient[s] * (p[k] - q[k]);
-    }
-  }
+  scale_difference_per_sample(p, q, coefficient, elements, dp);
 }
 
 void CpuBackend::pseudo_huber_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& weights, float c,
@@ -83,13 +84,7 @@ void CpuBackend::pseudo_huber_loss_backward(const Tensor& pred, const Tensor& ta
   for (int64_t s = 0; s < n; ++s)
     coefficient[s] =
         pseudo_huber_coefficient(squared_distance(p + s * elements, q + s * elements, elements), c, w[s], loss_scale);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t s = 0; s < n; ++s) {
-    for (int64_t i = 0; i < elements; ++i) {
-      const int64_t k = s * elements + i;
-      dp[k] = coefficient[s] * (p[k] - q[k]);
-    }
-  }
+  scale_difference_per_sample(p, q, coefficient, elements, dp);
 }
 
 }  // namespace diffuse::cpu

@@ -9,29 +9,6 @@ namespace diffuse::cuda {
 
 namespace {
 
-__global__ void mse_per_sample_kernel(const float* pred, const float* target, const float* weights, float* loss,
-                                      int64_t elements) {
-  const int64_t s = blockIdx.x;
-  const float* p = pred + s * elements;
-  const float* q = target + s * elements;
-  double total = 0.0;
-  for (int64_t i = threadIdx.x; i < elements; i += blockDim.x) {
-    const double diff = static_cast<double>(p[i]) - q[i];
-    total += diff * diff;
-  }
-  total = block_sum(total);
-  if (threadIdx.x == 0) loss[s] = static_cast<float>(weights[s] * total / static_cast<double>(elements));
-}
-
-__global__ void mse_backward_kernel(const float* pred, const float* target, const float* weights, float loss_scale,
-                                    float* dpred, int64_t elements, int64_t count) {
-  for (int64_t k = grid_start(); k < count; k += grid_stride()) {
-    const int64_t s = k / elements;
-    const float coefficient = static_cast<float>(2.0 * loss_scale * weights[s] / static_cast<double>(elements));
-    dpred[k] = coefficient * (pred[k] - target[k]);
-  }
-}
-
 // Sum of (pred - target)^2 over sample blockIdx.x, in double, on thread 0 (0 elsewhere).
 __device__ double sample_squared_distance(const float* pred, const float* target, int64_t elements) {
   const int64_t s = blockIdx.x;
@@ -43,6 +20,22 @@ __device__ double sample_squared_distance(const float* pred, const float* target
     total += diff * diff;
   }
   return block_sum(total);
+}
+
+__global__ void mse_per_sample_kernel(const float* pred, const float* target, const float* weights, float* loss,
+                                      int64_t elements) {
+  const double squared = sample_squared_distance(pred, target, elements);
+  if (threadIdx.x == 0)
+    loss[blockIdx.x] = static_cast<float>(weights[blockIdx.x] * squared / static_cast<double>(elements));
+}
+
+__global__ void mse_backward_kernel(const float* pred, const float* target, const float* weights, float loss_scale,
+                                    float* dpred, int64_t elements, int64_t count) {
+  for (int64_t k = grid_start(); k < count; k += grid_stride()) {
+    const int64_t s = k / elements;
+    const float coefficient = static_cast<float>(2.0 * loss_scale * weights[s] / static_cast<double>(elements));
+    dpred[k] = coefficient * (pred[k] - target[k]);
+  }
 }
 
 __global__ void pseudo_huber_per_sample_kernel(const float* pred, const float* target, const float* weights, float c,
