@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include "core/math/step_decision.h"
+#include "core/step_state.h"
 #include "core/tensor.h"
 
 namespace diffuse {
@@ -84,9 +85,5 @@ struct StepDecision {
 // the step was run with) and computes the AdamW gradient factor, clipping the
 // unscaled global norm to grad_clip (0 = no clipping): ops::decide_step on the host.
 StepDecision decide_step(DynamicLossScaler& scaler, double scaled_sum_of_squares, double grad_clip);
-
-// A step state as the device holds it (f32 [kStepStateFloats] on `device`), and read back to the host.
-Tensor step_state_tensor(const StepState& state, Device device);
-StepState read_step_state(const Tensor& state);
 
 }  // namespace diffuse

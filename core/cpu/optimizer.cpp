@@ -9,25 +9,15 @@
 #include "core/math/adamw.h"
 #include "core/math/elementwise.h"
 #include "core/math/step_decision.h"
+#include "core/step_state.h"
 
 namespace diffuse::cpu {
-
-namespace {
-
-// The step state a tensor holds (f32 [kStepStateFloats]), by value: the tensor's floats are no StepState object.
-StepState read_state(const Tensor& state) {
-  StepState value;
-  std::memcpy(&value, state.raw(), sizeof(value));
-  return value;
-}
-
-}  // namespace
 
 void CpuBackend::adamw_update(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
                               const AdamWStep& step, const Tensor& decision) {
   float grad_scale = step.grad_scale;
   if (decision.defined()) {
-    const StepState state = read_state(decision);
+    const StepState state = read_step_state(decision);
     if (state.skip) return;
     grad_scale = state.grad_factor;
   }
@@ -43,7 +33,7 @@ void CpuBackend::adamw_update(const Tensor& params, const Tensor& grads, const T
 }
 
 void CpuBackend::ema_update(const Tensor& ema, const Tensor& params, float decay, const Tensor& decision) {
-  if (decision.defined() && read_state(decision).skip) return;
+  if (decision.defined() && read_step_state(decision).skip) return;
   const int64_t count = params.numel();
   float* average = ema.f32();
   const float* p = params.f32();
@@ -70,7 +60,7 @@ void CpuBackend::decide_step(const Tensor& partial_squares, const StepRule& rule
   std::memcpy(partials.data(), partial_squares.raw(), partials.size() * sizeof(double));
   double squares = 0.0;
   for (double partial : partials) squares += partial;
-  StepState value = read_state(state);
+  StepState value = read_step_state(state);
   decide_step_state(rule, squares, value);
   std::memcpy(state.raw(), &value, sizeof(value));
 }

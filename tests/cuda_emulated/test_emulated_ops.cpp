@@ -33,6 +33,7 @@
 #include "core/half.h"
 #include "core/ops.h"
 #include "core/philox.h"
+#include "core/step_state.h"
 #include "tests/support/op_arguments.h"
 #include "tests/support/op_testing.h"
 
@@ -81,9 +82,7 @@ Tensor decision(float grad_factor, bool skip) {
   StepState state;
   state.grad_factor = grad_factor;
   state.skip = skip ? 1 : 0;
-  const Tensor tensor = Tensor::empty({kStepStateFloats});
-  std::memcpy(tensor.raw(), &state, sizeof(state));
-  return tensor;
+  return step_state_tensor(state, Device::CPU);
 }
 
 // A batch of 128 x 32 x 32 x 256 activations, and the CIFAR-10 DDPM model's feature maps.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/ops.h"
+#include "core/step_state.h"
 #include "tests/support/op_testing.h"
 
 namespace diffuse {
@@ -188,9 +189,7 @@ Tensor decision(float grad_factor, bool skip) {
   StepState state;
   state.grad_factor = grad_factor;
   state.skip = skip ? 1 : 0;
-  const Tensor tensor = Tensor::empty({kStepStateFloats});
-  std::memcpy(tensor.raw(), &state, sizeof(state));
-  return tensor;
+  return step_state_tensor(state, Device::CPU);
 }
 
 TEST(AdamW, DecisionOnTheDeviceReplacesGradScale) {
