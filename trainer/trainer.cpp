@@ -25,6 +25,7 @@
 #include "run/precision.h"
 #include "run/run_session.h"
 #include "run/sampling.h"
+#include "trainer/consistency_step.h"
 #include "trainer/metrics.h"
 
 namespace diffuse {
@@ -73,8 +74,12 @@ Trainer::Trainer(const Config& config, Device device, const std::string& run_dir
       lr_schedule_{config.train.lr, config.train.warmup_steps, config.train.lr_decay, config.train.steps},
       tensorboard_directory_((fs::path(run_dir) / "tensorboard").string()),
       scaler_(DynamicLossScaler::fixed()) {
+  // Consistency training (iCT): the online network is its own target (mu = 0), and there is no teacher.
   if (config_.diffusion.formulation == Formulation::kConsistency)
-    consistency_training_ = consistency_objective(config_, setup_, true);
+    micro_step_ = [this, objective = consistency_objective(config_, setup_, true)](
+                      model::UNet& unet, const MicroBatch& batch, float loss_scale) {
+      return consistency_micro_batch(unet, unet, nullptr, setup_, objective, config_.seed, batch, loss_scale);
+    };
   const int world = communicator_.size();
   // On the CPU backend bf16 computes where the CPU can and fp32 otherwise (it says so).
   const PrecisionPolicy precision = precision_policy(config_.train.precision, device_);
@@ -301,10 +306,7 @@ void Trainer::train_step(const Batch& batch) {
     // Only the last micro-step's backward finishes gradients, so only it starts reductions.
     if (reducer_ && part == train.accumulation - 1) reducer_->arm();
     const Tensor losses = micro_step_ ? micro_step_(*unet_, micro_batch, loss_scale)
-                          : consistency_training_
-                              ? consistency_micro_batch(*unet_, *unet_, nullptr, setup_, *consistency_training_,
-                                                        config_.seed, micro_batch, loss_scale)
-                              : train_micro_batch(*unet_, setup_, config_.seed, micro_batch, loss_scale);
+                                      : train_micro_batch(*unet_, setup_, config_.seed, micro_batch, loss_scale);
     // Summed on the device: reading the losses every micro-step would make the host wait for the GPU.
     if (!window_losses_.defined()) window_losses_ = Tensor::zeros(losses.shape(), DType::F32, losses.device());
     ops::accumulate(window_losses_, losses);
@@ -366,6 +368,7 @@ RunOutcome Trainer::run(int64_t stop_after) {
     window_wait += last_reduction_wait_;
 
     const bool log_step = step_ % train.log_every == 0 || step_ == last;
+    // The log reports the state; a checkpoint step must know whether steps are being skipped (below).
     if (log_step || step_ % train.checkpoint_every == 0 || step_ == last) read_step_state();
     if (log_step) {
       const double grad_norm = scaler_.step_state().grad_norm;

@@ -37,7 +37,6 @@
 #include "optim/lr_schedule.h"
 #include "run/config.h"
 #include "run/evaluator.h"
-#include "trainer/consistency_step.h"
 #include "trainer/training_step.h"
 
 namespace diffuse {
@@ -137,10 +136,8 @@ class Trainer {
   std::unique_ptr<AdamW> optimizer_;          // sharded over the ranks with train.shard_optimizer (ZeRO-1)
   std::unique_ptr<GradientReducer> reducer_;  // null on one rank
   Evaluator evaluator_;                       // empty unless train.eval_every is set
-  MicroStep micro_step_;                      // empty: the diffusion loss, or consistency training's
-  // diffusion.formulation consistency: iCT's objective, whose target network is the online one (mu = 0).
-  std::optional<ConsistencyObjective> consistency_training_;
-  int sampling_steps_ = 0;  // 0: not a distilled student
+  MicroStep micro_step_;                      // empty: the diffusion loss; else distillation's or iCT's
+  int sampling_steps_ = 0;                    // 0: not a distilled student
   std::string student_method_;
   std::string progress_prefix_;
   std::vector<std::pair<std::string, double>> label_metrics_;
