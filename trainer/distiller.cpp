@@ -161,13 +161,10 @@ std::vector<int> distillation_stages(int from_steps, int to_steps) {
   return stages;
 }
 
-void run_distillation(const DistillOptions& options, const EvaluatorFactory& make_evaluator) {
-  if (options.method) {
-    DistillOptions with_method = options;
-    with_method.overrides.push_back(concat("distill.method=", name_of(kDistillMethodNames, *options.method)));
-    with_method.method.reset();
-    return run_distillation(with_method, make_evaluator);
-  }
+void run_distillation(const DistillOptions& given, const EvaluatorFactory& make_evaluator) {
+  // --method is distill.method set on the command line, so the runs' stored configs record it.
+  DistillOptions options = given;
+  if (given.method) options.overrides.push_back(concat("distill.method=", name_of(kDistillMethodNames, *given.method)));
   if (load_config(options.config_path, options.overrides).distill.method == DistillMethod::kConsistency)
     return run_consistency_distillation(options, make_evaluator);
   // The teacher first: a distilled teacher's own step count is where the next distillation starts.
