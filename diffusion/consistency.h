@@ -1,7 +1,7 @@
 // Consistency models (Song et al. 2023) and improved consistency training (iCT, Song & Dhariwal 2023), in the VE
 // frame x = z / alpha of the ODE samplers (diffusion/schedule.h), on an N-level Karras grid
 // sigma_min = sigma_1 < ... < sigma_N = sigma_max (EDM's 0.002..80 and rho 7 unless the sample section says
-// otherwise, clipped to a VP schedule's trained range: default_sigma_min / max).
+// otherwise, clipped to a VP schedule's trained range: diffusion/formulation.h sigma_range).
 //
 // The consistency function. Song et al. write f(x, s) = c_skip(s) x + c_out(s) F(x, s) with
 //   c_skip(s) = sd^2 / ((s - sigma_min)^2 + sd^2),   c_out(s) = sd (s - sigma_min) / sqrt(sd^2 + s^2),

@@ -38,9 +38,8 @@ Tensor sample_consistency(const NoiseSchedule& schedule, const Parameterization&
                 "the consistency sampler needs the model's grid (at least 2 "
                 "levels), got ",
                 options.consistency_levels);
-  const double sigma_min = options.sigma_min > 0.0 ? options.sigma_min : default_sigma_min(network, schedule);
-  const double sigma_max = options.sigma_max > 0.0 ? options.sigma_max : default_sigma_max(network, schedule);
-  const std::vector<double> grid = consistency_sigmas(options.consistency_levels, sigma_min, sigma_max, options.rho);
+  const SigmaRange range = sigma_range(options.sigma_min, options.sigma_max, network, schedule);
+  const std::vector<double> grid = consistency_sigmas(options.consistency_levels, range.min, range.max, options.rho);
   const std::vector<double> sigmas = consistency_sampling_sigmas(grid, options);
 
   const Device device = options.device;
@@ -51,12 +50,12 @@ Tensor sample_consistency(const NoiseSchedule& schedule, const Parameterization&
   const auto scalar = [&](double value) { return per_sample_constant(count, value, device); };
 
   ops::fill_normal(x, options.seed, kPurposeSampler, 0, options.first_sample);
-  ops::scale(x, static_cast<float>(sigma_max), x);
+  ops::scale(x, static_cast<float>(range.max), x);
   for (size_t k = 0; k < sigmas.size(); ++k) {
     if (k > 0) {
       // Back up to tau from the clean estimate: x = f + sqrt(tau^2 - sigma_min^2) z_k.
       ops::fill_normal(noise, options.seed, kPurposeSampler, static_cast<uint32_t>(k), options.first_sample);
-      const double added = std::sqrt(sigmas[k] * sigmas[k] - sigma_min * sigma_min);
+      const double added = std::sqrt(sigmas[k] * sigmas[k] - range.min * range.min);
       ops::combine_per_sample(x, scalar(1.0), noise, scalar(added), x);
     }
     // x = f(x, tau) = a x + b o, o the (guided) network output at the level whose VE sigma is tau.
@@ -64,7 +63,7 @@ Tensor sample_consistency(const NoiseSchedule& schedule, const Parameterization&
     ops::scale(x, static_cast<float>(level.alpha), z);
     guided_output(denoiser, network_input(network, level, z, input), scalar(network_time(network, level)),
                   device_labels, options, out, scratch);
-    const Mix f = consistency_output(network, level, sigma_min);
+    const Mix f = consistency_output(network, level, range.min);
     ops::combine_per_sample(x, scalar(f.first), out, scalar(f.second), x);
     ops::clamp(x, -1.0f, 1.0f, x);
   }

@@ -89,12 +89,22 @@ double x_error_weight(const Parameterization& network, LossWeighting weighting, 
   return output_loss_weight(Prediction::X0, weighting, level, min_snr_gamma) * c_out * c_out;
 }
 
+namespace {
+
 double default_sigma_min(const Parameterization& network, const NoiseSchedule& schedule) {
   return network.is_edm() ? kEdmSigmaMin : std::max(kEdmSigmaMin, schedule.smallest_ve_sigma());
 }
 
 double default_sigma_max(const Parameterization& network, const NoiseSchedule& schedule) {
   return network.is_edm() ? kEdmSigmaMax : std::min(kEdmSigmaMax, schedule.largest_ve_sigma());
+}
+
+}  // namespace
+
+SigmaRange sigma_range(double sigma_min, double sigma_max, const Parameterization& network,
+                       const NoiseSchedule& schedule) {
+  return SigmaRange{sigma_min > 0.0 ? sigma_min : default_sigma_min(network, schedule),
+                    sigma_max > 0.0 ? sigma_max : default_sigma_max(network, schedule)};
 }
 
 }  // namespace diffuse

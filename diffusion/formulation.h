@@ -94,10 +94,15 @@ double training_weight(const Parameterization& network, LossWeighting weighting,
 double x_error_weight(const Parameterization& network, LossWeighting weighting, const NoiseLevel& level,
                       double min_snr_gamma);
 
-// The ODE samplers' Karras grid when the options leave it 0: EDM's 0.002..80, which Karras et al. use for VP and
-// VE models alike, clipped to the schedule's trained VE range for vp (a cosine_continuous schedule reaches 1808,
-// where the first of a few Heun steps is wasted).
-double default_sigma_min(const Parameterization& network, const NoiseSchedule& schedule);
-double default_sigma_max(const Parameterization& network, const NoiseSchedule& schedule);
+// The ends of the ODE samplers' and consistency models' Karras grid as configured (sample.sigma_min,
+// sample.sigma_max), where a 0 means the default: EDM's 0.002..80, which Karras et al. use for VP and VE models
+// alike, clipped to the schedule's trained VE range for vp (a cosine_continuous schedule reaches 1808, where the
+// first of a few Heun steps is wasted).
+struct SigmaRange {
+  double min;
+  double max;
+};
+SigmaRange sigma_range(double sigma_min, double sigma_max, const Parameterization& network,
+                       const NoiseSchedule& schedule);
 
 }  // namespace diffuse

@@ -70,15 +70,14 @@ Tensor sample_ode(const NoiseSchedule& schedule, const Parameterization& network
   const SamplerKind kind = options.sampler;
   DIFFUSE_CHECK(kind == SamplerKind::kEuler || kind == SamplerKind::kHeun || kind == SamplerKind::kDpmpp2m,
                 "sample_ode: ", name_of(kSamplerNames, kind), " is not an ODE sampler");
-  const double sigma_min = options.sigma_min > 0.0 ? options.sigma_min : default_sigma_min(network, schedule);
-  const double sigma_max = options.sigma_max > 0.0 ? options.sigma_max : default_sigma_max(network, schedule);
-  const std::vector<double> sigmas = karras_sigmas(options.steps, sigma_min, sigma_max, options.rho);
+  const SigmaRange range = sigma_range(options.sigma_min, options.sigma_max, network, schedule);
+  const std::vector<double> sigmas = karras_sigmas(options.steps, range.min, range.max, options.rho);
 
   VeDenoiser denoise(schedule, network, denoiser, shape, labels, options);
   const auto map = [&] { return Tensor::empty(shape, DType::F32, options.device); };
   Tensor x = map(), denoised = map(), previous = map(), slope = map(), trial = map();
   ops::fill_normal(x, options.seed, kPurposeSampler, 0, options.first_sample);
-  ops::scale(x, static_cast<float>(sigma_max), x);
+  ops::scale(x, static_cast<float>(range.max), x);
   const double churn_gamma = std::min(options.s_churn / options.steps, std::sqrt(2.0) - 1.0);
   Tensor churn_noise = churn_gamma > 0.0 ? map() : Tensor();
 

@@ -49,7 +49,7 @@ struct SamplerOptions {
   double eta = 0.0;       // 0: deterministic DDIM; 1: DDPM ancestral
   double guidance = 0.0;  // w; 0 = plain conditional sampling
   // The Karras grid of the ODE samplers, in VE sigma (diffusion/schedule.h); 0 = EDM's 0.002 / 80, clipped to the
-  // schedule's trained range (diffusion/formulation.h default_sigma_min / max).
+  // schedule's trained range (diffusion/formulation.h sigma_range).
   double sigma_min = 0.0;
   double sigma_max = 0.0;
   double rho = 7.0;

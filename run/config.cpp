@@ -392,10 +392,9 @@ void validate(const Config& c, const std::string& origin) {
     const Parameterization network = c.diffusion.formulation != Formulation::kVp
                                          ? Parameterization::edm(EdmPreconditioning{})
                                          : Parameterization(c.diffusion.prediction);
-    const double sigma_min = c.sample.sigma_min > 0 ? c.sample.sigma_min : default_sigma_min(network, schedule);
-    const double sigma_max = c.sample.sigma_max > 0 ? c.sample.sigma_max : default_sigma_max(network, schedule);
-    require(sigma_min < sigma_max, "sample.sigma_min",
-            concat("must be below sample.sigma_max (", sigma_min, " >= ", sigma_max, ")"), origin);
+    const SigmaRange range = sigma_range(c.sample.sigma_min, c.sample.sigma_max, network, schedule);
+    require(range.min < range.max, "sample.sigma_min",
+            concat("must be below sample.sigma_max (", range.min, " >= ", range.max, ")"), origin);
   }
   require(c.sample.s_churn >= 0, "sample.s_churn", "must be >= 0 (0 = deterministic)", origin);
   require(c.sample.s_churn == 0 || takes_churn(c.sample.sampler), "sample.s_churn",

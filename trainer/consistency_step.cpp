@@ -41,10 +41,9 @@ ConsistencyCall consistency_call(const DiffusionSetup& setup, double sigma_min, 
 
 ConsistencyObjective consistency_objective(const Config& config, const DiffusionSetup& setup, bool training) {
   ConsistencyObjective objective;
-  objective.sigma_min =
-      config.sample.sigma_min > 0 ? config.sample.sigma_min : default_sigma_min(setup.network, setup.schedule);
-  objective.sigma_max =
-      config.sample.sigma_max > 0 ? config.sample.sigma_max : default_sigma_max(setup.network, setup.schedule);
+  const SigmaRange range = sigma_range(config.sample.sigma_min, config.sample.sigma_max, setup.network, setup.schedule);
+  objective.sigma_min = range.min;
+  objective.sigma_max = range.max;
   objective.rho = config.sample.rho;
   objective.levels = config.consistency.levels;
   objective.training = training;
