@@ -17,8 +17,8 @@ class OutOfMemoryError : public Error {
 };
 
 // Returns attempt(). When it throws OutOfMemoryError, calls trim() and attempt() once more; when that also runs
-// out of memory, throws OutOfMemoryError naming what() (the op and shape) and the last failure. Other errors
-// propagate at once, without a retry: trimming cannot cure them.
+// out of memory, throws OutOfMemoryError naming what() (the op and shape), the last failure and what to lower.
+// Other errors propagate at once, without a retry: trimming cannot cure them.
 template <typename Attempt, typename Trim, typename What>
 auto with_memory_retry(const Attempt& attempt, const Trim& trim, const What& what) {
   try {
@@ -29,8 +29,9 @@ auto with_memory_retry(const Attempt& attempt, const Trim& trim, const What& wha
   try {
     return attempt();
   } catch (const OutOfMemoryError& error) {
-    throw OutOfMemoryError(concat(
-        what(), ": out of device memory even after releasing the memory pool's cached blocks (", error.what(), ")"));
+    throw OutOfMemoryError(
+        concat(what(), ": out of device memory even after releasing the memory pool's cached blocks (", error.what(),
+               "): lower the batch size (train.batch_size, or --batch), or raise train.accumulation"));
   }
 }
 

@@ -56,6 +56,7 @@ TEST(MemoryRetry, ASecondFailureNamesTheOpTheShapeAndTheTrim) {
             std::string::npos)
       << message;
   EXPECT_NE(message.find("cudaMallocAsync"), std::string::npos) << message;
+  EXPECT_NE(message.find("lower the batch size"), std::string::npos) << message;
 }
 
 TEST(MemoryRetry, OtherErrorsAreNotRetried) {
