@@ -6,7 +6,7 @@
 //         accumulation (core/matmul_precision.h); everything else stays fp32.
 //         On a CPU with AVX512-BF16 or AMX the convolutions do the same on
 //         oneDNN's bf16 kernels.
-//   fp16  the same in fp16 (GPU only), whose narrow range needs a dynamic loss
+//   fp16  the same in fp16 (GPU only: an error on the CPU), whose narrow range needs a dynamic loss
 //         scaler (optim/loss_scaler.h) so small gradients do not flush to zero.
 //
 // In every mode the master weights, gradients, AdamW moments, EMA copies and
@@ -14,6 +14,8 @@
 // fp32; only the products' operands are rounded. Separately, train.reduce_dtype
 // bf16 sends the gradients between ranks as bf16 (distributed/gradient_reducer.h).
 #pragma once
+
+#include <string>
 
 #include "core/dtype.h"
 #include "core/enum_names.h"
@@ -35,11 +37,14 @@ struct PrecisionPolicy {
   bool loss_scaling = false;               // fp16 compute: a DynamicLossScaler guards each step
 };
 
-// The policy for train.precision on `device`. Where the device cannot
-// multiply in the requested type (fp16 on a CPU, bf16 on a CPU without bf16
-// instructions) the run computes in fp32, with a warning: a GPU config still
-// trains on a laptop.
+// The policy for train.precision on `device`. bf16 on a CPU without bf16
+// instructions computes in fp32, with a warning: a bf16 GPU config still
+// trains on a laptop. fp16 on a CPU is an Error naming the setting: there are
+// no fp16 products there, and its loss scaler would guard an fp32 run.
 PrecisionPolicy precision_policy(Precision precision, Device device);
+// The Error precision_policy throws, alone, naming the config it came from (`origin`): commands check it before they
+// write anything.
+void require_precision_available(Precision precision, Device device, const std::string& origin);
 
 // Makes the backends compute as the policy says. Process-wide: call once before
 // the first step (every device the process uses follows it).

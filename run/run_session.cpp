@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "run/precision.h"
+
 namespace diffuse {
 
 namespace {
@@ -15,7 +17,10 @@ Config with_runtime(const RuntimeConfig& runtime) {
 }  // namespace
 
 RunSession::RunSession(const std::string& config_path, const std::vector<std::string>& overrides, SessionKind kind)
-    : RunSession(load_config(config_path, overrides), "runtime.device", kind) {}
+    : RunSession(load_config(config_path, overrides), "runtime.device", kind) {
+  // Before anything is written: a precision this device cannot compute in is a config error.
+  if (kind == SessionKind::kTraining) require_precision_available(config_.train.precision, device(), config_path);
+}
 
 RunSession::RunSession(const RuntimeConfig& runtime, const std::string& device_setting, SessionKind kind)
     : RunSession(with_runtime(runtime), device_setting, kind) {}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Config input a person can plausibly get wrong: a directory, an empty or a
-# comment-only file as --config, and --set values that would exhaust memory or
-# crash. Each fails with one readable error line naming the file or key and a
-# non-zero exit, before a run directory is made.
+# comment-only file as --config, --set values that would exhaust memory or
+# crash, and fp16 where there are no fp16 products. Each fails with one
+# readable error line naming the file or key and a non-zero exit, before a run
+# directory is made.
 # Usage: test_config_input.sh path/to/diffuse path/to/source-dir
 set -euo pipefail
 diffuse=$1
@@ -34,6 +35,8 @@ printf '# data:\n#   train: datasets/fashion-mnist/train.h5\n\n' >"$work/comment
 expect_config_error "comment-only config file" "config file $work/comments.yaml has no settings" "$work/comments.yaml"
 expect_config_error "huge diffusion.timesteps" "config key 'diffusion.timesteps'" "$config" \
   --set diffusion.timesteps=2000000000
+expect_config_error "fp16 on the CPU" "train.precision fp16 in $config needs a GPU" "$config" --set train.precision=fp16 \
+  --set runtime.device=cpu
 expect_config_error "huge runtime.threads" "config key 'runtime.threads'" "$config" --set runtime.threads=100000
 
 finish "config input"
