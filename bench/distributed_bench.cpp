@@ -17,6 +17,7 @@
 #include "io/json.h"
 #include "run/precision.h"
 #include "run/run_session.h"
+#include "trainer/warm_up.h"
 
 namespace diffuse {
 
@@ -58,7 +59,7 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
   const int ranks = world.size(), rank = world.rank();
   const ThreadChoice& threads = session.threads();
   if (ranks == 1) {
-    run_train_bench(options, config, session.device());
+    run_train_bench(options, config, session.device(), world);
     return;
   }
   DIFFUSE_CHECK(options.device != DeviceRequest::kCuda, "bench on several ranks runs on the CPU backend (MPI)");
@@ -84,6 +85,10 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
     bench.update(++step);
   };
 
+  // The reducer is not armed: the warm-up reduces no bucket.
+  const double warm_up_seconds = warm_up(bench.store, world, [&] {
+    train_micro_batch(bench.unet, bench.setup, config.seed, bench.micro, 1.0f / static_cast<float>(batch));
+  });
   for (int i = 0; i < options.warmup; ++i) train_step(true);
   std::vector<double> step_seconds, exposed_seconds, reduce_seconds, alone_seconds;
   for (int i = 0; i < options.steps; ++i) {
@@ -119,6 +124,8 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
       reducer.buckets().size(), name_of(kReduceDTypeNames, config.train.reduce_dtype));
   std::printf("  step         %.3f s on %d ranks, %.3f s on one rank with the same per-rank batch (medians of %d)\n",
               step_s, ranks, alone_s, options.steps);
+  std::printf("  untimed      warm-up forward and backward %.3f s (rank 0), then %d step(s)\n", warm_up_seconds,
+              options.warmup);
   std::printf("  scaling      %.3f (one-rank step / %d-rank step); %.1f img/s over all ranks\n", scaling, ranks,
               images_per_second);
   std::printf("  all-reduce   %.4f s per step on its own; %.4f s of it not hidden behind backward: %.0f%% hidden\n",
@@ -132,6 +139,7 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
                         {"reduce_dtype", name_of(kReduceDTypeNames, config.train.reduce_dtype)},
                         {"img_per_s", round_to_decimals(images_per_second, 3)},
                         {"step_s", round_to_decimals(step_s, 5)},
+                        {"warmup_s", round_to_decimals(warm_up_seconds, 5)},
                         {"step_s_one_rank", round_to_decimals(alone_s, 5)},
                         {"scaling", round_to_decimals(scaling, 4)},
                         {"allreduce_s", round_to_decimals(reduce_s, 5)},

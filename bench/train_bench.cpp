@@ -19,6 +19,7 @@
 #include "core/op_profile.h"
 #include "io/json.h"
 #include "run/precision.h"
+#include "trainer/warm_up.h"
 
 #if DIFFUSE_HAS_CUDA
 #include "core/cuda/runtime.h"
@@ -44,7 +45,8 @@ void wait_for(Device device) {
 
 }  // namespace
 
-void run_train_bench(const TrainBenchOptions& options, const Config& config, Device device) {
+void run_train_bench(const TrainBenchOptions& options, const Config& config, Device device,
+                     Communicator& communicator) {
   const int batch = options.batch > 0 ? options.batch : config.train.batch_size;
   DIFFUSE_CHECK(options.steps > 0 && options.warmup >= 0, "bench needs --steps > 0 and --warmup >= 0");
   apply_precision(precision_policy(config.train.precision, device));
@@ -60,6 +62,9 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
     wait_for(device);  // the GPU runs ahead of the host: a step ends when its work does
   };
 
+  const double warm_up_seconds = warm_up(bench.store, communicator, [&] {
+    train_micro_batch(bench.unet, bench.setup, config.seed, bench.micro, 1.0f / batch);
+  });
   for (int step = 0; step < options.warmup; ++step) train_step(step);
   if (options.profile) {
     reset_op_profile();
@@ -110,6 +115,7 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
               omp_get_max_threads(), static_cast<long long>(parameters), unet.forward_macs_per_image() / 1e9);
   std::printf("  step         %.3f s (median of %d; min %.3f, max %.3f)\n", median, options.steps, seconds.front(),
               seconds.back());
+  std::printf("  untimed      warm-up forward and backward %.3f s, then %d step(s)\n", warm_up_seconds, options.warmup);
   std::printf("  throughput   %.1f img/s, %.1f GFLOP/s\n", images_per_second, gflops);
   if (device == Device::CPU) {
     std::printf(
@@ -141,6 +147,7 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
                         {"mfu", round_to_decimals(device == Device::CPU ? 0.0 : ratio, 4)},
                         {"mfu_peak", peak ? peak->model : ""},
                         {"step_s", round_to_decimals(median, 5)},
+                        {"warmup_s", round_to_decimals(warm_up_seconds, 5)},
                         {"peak_mem_bytes", tensor_peak},
                         {"peak_rss_bytes", resident_peak},
                         {"gpu_pool_peak_bytes", reserved_peak},

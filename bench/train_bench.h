@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "distributed/communicator.h"
 #include "run/config.h"
 #include "run/device_choice.h"
 
@@ -25,12 +26,14 @@ struct TrainBenchOptions {
   std::vector<std::string> overrides;
   int batch = 0;                                // 0 = the config's train.batch_size
   int steps = 5;                                // timed steps
-  int warmup = 1;                               // untimed steps first (allocation, caches)
+  int warmup = 1;                               // untimed steps after the warm-up (trainer/warm_up.h)
   DeviceRequest device = DeviceRequest::kAuto;  // cpu | cuda | auto (cuda when a GPU is visible)
   bool profile = false;                         // time per op family (bench/profile_report.h)
 };
 
-// On one rank, with the config and the device that the run session resolved (bench/distributed_bench.h).
-void run_train_bench(const TrainBenchOptions& options, const Config& config, Device device);
+// On one rank, with the config, the device and the communicator that the run session resolved
+// (bench/distributed_bench.h). The timed steps start after the trainer's warm-up (trainer/warm_up.h) and
+// options.warmup untimed steps.
+void run_train_bench(const TrainBenchOptions& options, const Config& config, Device device, Communicator& communicator);
 
 }  // namespace diffuse

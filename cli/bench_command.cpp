@@ -16,7 +16,7 @@ void add_bench_command(CLI::App& app) {
   train->add_option("--config", options->config, "YAML config")->required()->check(CLI::ExistingFile);
   train->add_option("--batch", options->batch, "Batch size (default: the config's train.batch_size)");
   train->add_option("--steps", options->steps, "Timed steps (the median is reported)");
-  train->add_option("--warmup", options->warmup, "Untimed steps first");
+  train->add_option("--warmup", options->warmup, "Untimed steps after the warm-up forward and backward");
   train->add_option("--set", options->overrides, "Override a config key (repeatable)");
   train->add_flag("--profile", options->profile, "Print the time per op family, forward and backward");
   train->callback([options] { run_train_bench_on_every_rank(*options); });

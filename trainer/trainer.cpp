@@ -27,6 +27,7 @@
 #include "run/sampling.h"
 #include "trainer/consistency_step.h"
 #include "trainer/metrics.h"
+#include "trainer/warm_up.h"
 
 namespace diffuse {
 
@@ -327,6 +328,29 @@ void Trainer::train_step(const Batch& batch) {
   optimizer_->step(adam, step_state_);
 }
 
+void Trainer::warm_up() {
+  const TrainConfig& train = config_.train;
+  const model::UNetSpec& spec = unet_->spec();
+  const int64_t micro = train.batch_size / (communicator_.size() * train.accumulation);
+  MicroBatch batch;
+  batch.images = Tensor::zeros({micro, spec.image_size, spec.image_size, spec.image_channels}, DType::F32, device_);
+  if (spec.num_classes > 0) batch.labels = Tensor::zeros({micro}, DType::I32);
+  batch.step = static_cast<uint32_t>(step_);
+  batch.first_sample = static_cast<uint32_t>(communicator_.rank() * micro * train.accumulation);
+  const float loss_scale = scaler_.scale() / static_cast<float>(train.batch_size);
+  const double seconds = diffuse::warm_up(store_, communicator_, [&] {
+    // The per-sample losses are dropped: they belong to no logging window.
+    if (micro_step_) {
+      micro_step_(*unet_, batch, loss_scale);
+    } else {
+      train_micro_batch(*unet_, setup_, config_.seed, batch, loss_scale);
+    }
+  });
+  if (communicator_.rank() == 0)
+    log_info("warm-up forward and backward (micro-batch ", micro, ") and one all-reduce took ",
+             std::round(seconds * 1000.0) / 1000.0, " s, before the first step");
+}
+
 RunOutcome Trainer::run(int64_t stop_after) {
   const TrainConfig& train = config_.train;
   const int world = communicator_.size(), rank = communicator_.rank();
@@ -354,6 +378,9 @@ RunOutcome Trainer::run(int64_t stop_after) {
                                reducer_->sends_bf16() ? " sent as bf16" : "")
                       : std::string(),
              optimizer_->sharded() ? ", optimizer state sharded (ZeRO-1)" : "");
+
+  // Before the clock starts: the first step's timing leaves out cuDNN's algorithm search and NCCL's connections.
+  if (step_ < last) warm_up();
 
   auto window_start = std::chrono::steady_clock::now();
   const auto run_start = window_start;

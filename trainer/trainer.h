@@ -84,8 +84,9 @@ class Trainer {
   // Loads parameters, EMA, optimizer state and the step from a checkpoint (every rank reads it), warning
   // about every configuration key that differs from the checkpoint's.
   void resume_from(const std::string& checkpoint);
-  // Writes RUN/config.yaml (only now, so that a failed resume leaves it as it was), then trains until
-  // train.steps (or `stop_after` more steps when >= 0, for tests), or until a stop signal reaches any rank.
+  // Writes RUN/config.yaml (only now, so that a failed resume leaves it as it was), warms up (warm_up(), unless
+  // there is no step left), then trains until train.steps (or `stop_after` more steps when >= 0, for tests), or
+  // until a stop signal reaches any rank.
   // Rank 0 logs to metrics.jsonl and to a new TensorBoard event file, each hiding what earlier runs logged
   // after the step this one starts from. TensorBoard gets the metrics.jsonl values less set_progress_label's
   // constants (plus loss_scale with fp16), and the sample grids as the image "samples".
@@ -100,6 +101,13 @@ class Trainer {
   const ShardLayout& shards() const { return optimizer_->shards(); }
   // Seconds the last step waited for gradient reduction after backward (0 on one rank).
   double last_reduction_wait() const { return last_reduction_wait_; }
+
+  // What run() does before its first step (trainer/warm_up.h): one forward and backward of the micro-step on a
+  // micro-batch of the real shape (zero images, class 0) with the gradient reducer not armed, its gradients zeroed,
+  // then one all-reduce of one float. Nothing else changes: parameters, optimizer state, EMA, step, loss scale,
+  // metrics and the data order are as before (every draw is keyed, none consumed). Logs the time it took on rank 0.
+  // Collective.
+  void warm_up();
 
   // Writes RUN/checkpoints/ckpt-<step>.h5 now and prunes old ones. Collective
   // (sharded optimizer state is gathered first); rank 0 writes.

@@ -110,6 +110,76 @@ std::string error_of(const std::function<void()>& body) {
   return "";
 }
 
+// Passes every collective on to `inner`, counting the non-blocking ones (gradient buckets start those).
+class CountingCommunicator final : public Communicator {
+ public:
+  explicit CountingCommunicator(Communicator& inner) : inner_(inner) {}
+  const char* name() const override { return inner_.name(); }
+  int rank() const override { return inner_.rank(); }
+  int size() const override { return inner_.size(); }
+  int local_rank() const override { return inner_.local_rank(); }
+  int local_size() const override { return inner_.local_size(); }
+  void all_reduce(const Tensor& input, const Tensor& output, ReduceOp op) override {
+    inner_.all_reduce(input, output, op);
+  }
+  double all_reduce(double value, ReduceOp op) override { return inner_.all_reduce(value, op); }
+  void broadcast(const Tensor& buffer, int root) override { inner_.broadcast(buffer, root); }
+  void all_gather(const Tensor& local, const Tensor& gathered) override { inner_.all_gather(local, gathered); }
+  void all_gather_in_place(const Tensor& buffer, const std::vector<int64_t>& counts) override {
+    inner_.all_gather_in_place(buffer, counts);
+  }
+  void barrier() override { inner_.barrier(); }
+  CollectiveHandle start_all_reduce(const Tensor& buffer, ReduceOp op) override {
+    started_values.push_back(buffer.numel());
+    return inner_.start_all_reduce(buffer, op);
+  }
+  CollectiveHandle start_reduce_scatter(const Tensor& input, const Tensor& output,
+                                        const std::vector<int64_t>& counts) override {
+    started_values.push_back(input.numel());
+    return inner_.start_reduce_scatter(input, output, counts);
+  }
+  void progress() override { inner_.progress(); }
+  void wait(CollectiveHandle handle) override { inner_.wait(handle); }
+
+  std::vector<int64_t> started_values;  // per started non-blocking collective, the values it reduces
+
+ private:
+  Communicator& inner_;
+};
+
+// The warm-up before the first step reduces no gradient bucket (only its one float) and changes no state, with
+// the optimizer whole and sharded; the run continued after it follows the straight run to the bit.
+TEST_F(DistributedTraining, WarmUpReducesNoBucketAndChangesNoState) {
+  for (const std::string sharded : {"false", "true"}) {
+    const Config config = tiny({"train.steps=3", "train.shard_optimizer=" + sharded});
+    Trainer straight(config, Device::CPU, run_dir("warm-up-straight-" + sharded), test_world(), false);
+    straight.run();
+
+    CountingCommunicator counting(test_world());
+    Trainer warmed(config, Device::CPU, run_dir("warm-up-midway-" + sharded), counting, false);
+    warmed.run(1);
+    ASSERT_FALSE(counting.started_values.empty()) << "the step reduced its gradients in buckets";
+    const std::vector<float> params = to_vector(warmed.parameters().params());
+    const std::vector<float> ema = to_vector(warmed.ema(0));
+    const std::vector<float> adam_m = to_vector(warmed.adam_m()), adam_v = to_vector(warmed.adam_v());
+    counting.started_values.clear();
+    warmed.warm_up();
+    EXPECT_EQ(counting.started_values, std::vector<int64_t>{1}) << "sharded " << sharded;
+    EXPECT_EQ(warmed.step(), 1);
+    EXPECT_EQ(to_vector(warmed.parameters().params()), params);
+    EXPECT_EQ(to_vector(warmed.ema(0)), ema);
+    EXPECT_EQ(to_vector(warmed.adam_m()), adam_m);
+    EXPECT_EQ(to_vector(warmed.adam_v()), adam_v);
+    const std::vector<float> grads = to_vector(warmed.parameters().grads());
+    EXPECT_EQ(grads, std::vector<float>(grads.size(), 0.0f));
+
+    warmed.run();
+    EXPECT_EQ(to_vector(warmed.parameters().params()), to_vector(straight.parameters().params()));
+    EXPECT_EQ(to_vector(warmed.adam_m()), to_vector(straight.adam_m()));
+    EXPECT_EQ(to_vector(warmed.adam_v()), to_vector(straight.adam_v()));
+  }
+}
+
 TEST_F(DistributedTraining, EveryRankHoldsTheSameState) {
   Trainer trainer(tiny({"train.steps=3"}), Device::CPU, run_dir("identical"), test_world(), false);
   trainer.run();

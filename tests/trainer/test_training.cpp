@@ -131,6 +131,38 @@ TEST_F(TrainingTest, EdmTrainingLevelsAreLogNormal) {
             training_level(setup, RandomStream{3, kPurposeTimestep, 5, 17}).sigma);
 }
 
+// The warm-up that run() does before its first step changes no state: parameters, Adam moments, EMA and the
+// step are as they were and the gradients are zero; and a run that warms up again midway follows the straight
+// run to the bit, logged losses included (its data, draws and logging window did not move).
+TEST_F(TrainingTest, WarmUpChangesNoState) {
+  const Config config = tiny({"train.steps=4", "train.log_every=1", "train.accumulation=2"});
+  Trainer straight(config, Device::CPU, run_dir("warm-up-straight"), communicator_, false);
+  straight.run();
+
+  Trainer warmed(config, Device::CPU, run_dir("warm-up-midway"), communicator_, false);
+  warmed.run(2);
+  const std::vector<float> params = to_vector(warmed.parameters().params());
+  const std::vector<float> ema = to_vector(warmed.ema(0));
+  const std::vector<float> adam_m = to_vector(warmed.adam_m()), adam_v = to_vector(warmed.adam_v());
+  const std::vector<float> grads = to_vector(warmed.parameters().grads());
+  ASSERT_NE(grads, std::vector<float>(grads.size(), 0.0f));  // the last step left its gradients
+  warmed.warm_up();
+  EXPECT_EQ(warmed.step(), 2);
+  EXPECT_EQ(to_vector(warmed.parameters().params()), params);
+  EXPECT_EQ(to_vector(warmed.ema(0)), ema);
+  EXPECT_EQ(to_vector(warmed.adam_m()), adam_m);
+  EXPECT_EQ(to_vector(warmed.adam_v()), adam_v);
+  EXPECT_EQ(to_vector(warmed.parameters().grads()), std::vector<float>(grads.size(), 0.0f));
+
+  warmed.run();
+  EXPECT_EQ(warmed.step(), 4);
+  EXPECT_EQ(to_vector(warmed.parameters().params()), to_vector(straight.parameters().params()));
+  EXPECT_EQ(to_vector(warmed.ema(0)), to_vector(straight.ema(0)));
+  EXPECT_EQ(to_vector(warmed.adam_m()), to_vector(straight.adam_m()));
+  EXPECT_EQ(to_vector(warmed.adam_v()), to_vector(straight.adam_v()));
+  EXPECT_EQ(logged_losses(run_dir("warm-up-midway")), logged_losses(run_dir("warm-up-straight")));
+}
+
 // Gradient accumulation splits the same global batch: same gradients up to
 // summation order, and the same logged loss (every micro-batch's share).
 TEST_F(TrainingTest, AccumulationMatchesOneBigBatch) {
