@@ -18,4 +18,6 @@ void set_matmul_dtype(DType dtype) {
 
 DType matmul_dtype() { return matmul_type.load(); }
 
+DType product_dtype(DType activations) { return activations == DType::F32 ? matmul_dtype() : activations; }
+
 }  // namespace diffuse

@@ -1,7 +1,9 @@
-// The element type matrix products (conv2d, linear, attention) multiply in:
-// fp32 (the default: exact fp32 arithmetic, no TF32), bf16 or fp16. In bf16 or
-// fp16 a backend rounds those ops' fp32 inputs to that type on the fly and
-// multiplies with fp32 accumulation (tensor cores on GPUs, oneDNN's bf16
+// The element type matrix products (conv2d, linear, attention) multiply in.
+// Activations in bf16 or fp16 multiply in their own type (fp32 accumulation,
+// outputs rounded once). fp32 activations multiply in the process-wide matmul
+// dtype: fp32 (the default: exact fp32 arithmetic, no TF32), bf16 or fp16, in
+// which case a backend rounds those ops' fp32 inputs to that type on the fly
+// and multiplies with fp32 accumulation (tensor cores on GPUs, oneDNN's bf16
 // kernels on CPUs, for convolutions, while the CPU's linear layers and
 // attention stay fp32); their outputs and gradients stay fp32, as do all other
 // ops.
@@ -16,6 +18,10 @@ namespace diffuse {
 // Process-wide; F32, BF16 or F16 (anything else throws).
 void set_matmul_dtype(DType dtype);
 DType matmul_dtype();
+
+// What a product whose activations have dtype `activations` multiplies in: that dtype when it is bf16 or fp16,
+// the matmul dtype when it is fp32.
+DType product_dtype(DType activations);
 
 // Whether the CPU backend multiplies in `dtype` at full speed on this CPU:
 // fp32 always; bf16 where the CPU has AVX512-BF16 or AMX (oneDNN's bf16

@@ -62,18 +62,25 @@ class OpArgs {
     require(tensor.rank() == expected, concat(name, " must have rank ", expected, ", got ", tensor.rank()));
   }
 
-  // All defined arguments on one device, with `dtype` except where listed as i32.
-  Device common_device(DType dtype, std::initializer_list<const char*> int_args = {}) const {
+  // All defined arguments on one device, with `dtype` except those listed as i32 or as f32-only, and the
+  // weights, which may be f32 or `dtype` (a low-precision copy of fp32 master weights).
+  Device common_device(DType dtype, std::initializer_list<const char*> int_args = {},
+                       std::initializer_list<const char*> f32_args = {},
+                       std::initializer_list<const char*> weight_args = {}) const {
+    const auto listed = [](std::initializer_list<const char*> names, const char* name) {
+      for (const char* listed_name : names)
+        if (std::string(listed_name) == name) return true;
+      return false;
+    };
     const Tensor* first = nullptr;
     for (const auto& [name, tensor] : args_) {
       if (!tensor->defined()) continue;
-      bool is_int = false;
-      for (const char* int_name : int_args) is_int = is_int || std::string(int_name) == name;
-      const DType expected = is_int ? DType::I32 : dtype;
+      const DType expected = listed(int_args, name) ? DType::I32 : listed(f32_args, name) ? DType::F32 : dtype;
+      const bool weight = listed(weight_args, name) && expected != DType::F32;
       const bool castable = expected != DType::I32 && tensor->dtype() != DType::I32;
-      require(tensor->dtype() == expected,
+      require(tensor->dtype() == expected || (weight && tensor->dtype() == DType::F32),
               concat(name, " has dtype ", dtype_name(tensor->dtype()), ", expected ", dtype_name(expected),
-                     castable ? " (convert it with ops::cast)" : ""));
+                     weight ? " or f32" : "", castable ? " (convert it with ops::cast)" : ""));
       if (first == nullptr) first = tensor;
       require(tensor->device() == first->device(), "arguments are on different devices (copy them to one device)");
     }
@@ -82,7 +89,25 @@ class OpArgs {
   }
 
   Backend& backend(DType dtype = DType::F32, std::initializer_list<const char*> int_args = {}) const {
-    const Device device = common_device(dtype, int_args);
+    return backend_on(common_device(dtype, int_args));
+  }
+
+  // The backend of a matrix-product op (conv2d, linear, attention): the activations (`activation` sets the
+  // dtype, every argument not listed below shares it) are f32, bf16 or f16 (f16 on the GPU only), the weights
+  // f32 or the activation dtype, and `f32_args` (biases, parameter gradients, softmax probabilities) f32.
+  Backend& product_backend(const char* activation, std::initializer_list<const char*> weight_args,
+                           std::initializer_list<const char*> f32_args) const {
+    const Tensor& reference = get(activation);
+    const DType dtype = reference.defined() ? reference.dtype() : DType::F32;
+    require(dtype != DType::I32, concat(activation, " has dtype i32, expected f32, bf16 or f16"));
+    const Device device = common_device(dtype, {}, f32_args, weight_args);
+    require(device != Device::CPU || dtype != DType::F16,
+            concat(activation, " has dtype f16: the CPU backend has no f16 products (use bf16 or f32)"));
+    return backend_on(device);
+  }
+
+ private:
+  Backend& backend_on(Device device) const {
     try {
       return backend_for(device);
     } catch (const Error& error) {
@@ -90,7 +115,6 @@ class OpArgs {
     }
   }
 
- private:
   const char* op_;
   std::vector<std::pair<const char*, const Tensor*>> args_;
   std::optional<OpTimer> timer_;  // while profiling: times the op until the call ends
@@ -182,7 +206,7 @@ void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   args.shape("y", out);
   args.optional_shape("residual", out);
   args.require(!residual.defined() || residual.raw() != y.raw(), "residual must not be y's memory");
-  args.backend().conv2d_forward(x, weight, bias, residual, y, window);
+  args.product_backend("x", {"weight"}, {"bias"}).conv2d_forward(x, weight, bias, residual, y, window);
 }
 
 void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
@@ -193,7 +217,8 @@ void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, co
   args.optional_shape("dx", x.shape());
   args.optional_shape("dweight", weight.shape());
   args.optional_shape("dbias", {weight.dim(0)});
-  args.backend().conv2d_backward(x, weight, dy, dx, dweight, dbias, window);
+  args.product_backend("x", {"weight"}, {"dweight", "dbias"})
+      .conv2d_backward(x, weight, dy, dx, dweight, dbias, window);
 }
 
 void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) {
@@ -203,7 +228,7 @@ void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, c
   args.shape("weight", {weight.dim(0), x.dim(1)});
   args.optional_shape("bias", {weight.dim(0)});
   args.shape("y", {x.dim(0), weight.dim(0)});
-  args.backend().linear_forward(x, weight, bias, y);
+  args.product_backend("x", {"weight"}, {"bias"}).linear_forward(x, weight, bias, y);
 }
 
 void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx, const Tensor& dweight,
@@ -216,7 +241,7 @@ void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, co
   args.optional_shape("dx", x.shape());
   args.optional_shape("dweight", weight.shape());
   args.optional_shape("dbias", {weight.dim(0)});
-  args.backend().linear_backward(x, weight, dy, dx, dweight, dbias);
+  args.product_backend("x", {"weight"}, {"dweight", "dbias"}).linear_backward(x, weight, dy, dx, dweight, dbias);
 }
 
 void group_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
@@ -479,7 +504,7 @@ void attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs
   const int64_t n = qkv.dim(0), l = qkv.dim(1), c = qkv.dim(2) / 3;
   args.shape("out", {n, l, c});
   args.shape("probs", {n * heads, l, l});
-  args.backend().attention_forward(qkv, out, probs, heads);
+  args.product_backend("qkv", {}, {"probs"}).attention_forward(qkv, out, probs, heads);
 }
 
 void attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv, int heads) {
@@ -489,7 +514,7 @@ void attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& do
   args.shape("probs", {n * heads, l, l});
   args.shape("dout", {n, l, c});
   args.shape("dqkv", qkv.shape());
-  args.backend().attention_backward(qkv, probs, dout, dqkv, heads);
+  args.product_backend("qkv", {}, {"probs"}).attention_backward(qkv, probs, dout, dqkv, heads);
 }
 
 void dropout_forward(const Tensor& x, float p, const DropoutKey& key, const Tensor& y) {

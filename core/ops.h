@@ -10,6 +10,14 @@
 //  - Every op checks its arguments first: a shape, dtype or device mismatch
 //    throws an Error naming the op and the shapes involved.
 //  - The op runs on the backend of its tensors' device (all must agree).
+//  - Tensors are f32 unless an op says otherwise. The matrix products (conv2d,
+//    linear, attention) also take low-precision activations: x, y, dx, dy,
+//    residual (conv), qkv, out, dout, dqkv (attention) share one dtype, f32,
+//    bf16 or, on the GPU only, f16 (the CPU has no f16 products); weights are
+//    f32 or that dtype (the low-precision copy of fp32 master weights); bias,
+//    dweight, dbias and probs are always f32. Low-precision activations
+//    multiply in their type with fp32 accumulation, each output rounded once
+//    (core/matmul_precision.h); weight and bias gradients accumulate in fp32.
 #pragma once
 
 #include <cstdint>

@@ -3,11 +3,20 @@
 // backward into dqkv. q_h, k_h and v_h (D = C / heads channels each) are read
 // in place as column slices of qkv (leading dimension 3C); the GEMM threads
 // each per-(sample, head) product and OpenMP the row-wise softmax between them.
+//
+// bf16 qkv multiplies in bf16 (gemm_bf16.h) with fp32 accumulation: scores,
+// probs, the softmax and its row dots are fp32, probs and score gradients are
+// rounded to bf16 as the next product's operand, and out and dqkv are computed
+// in fp32 and rounded once. Where the CPU cannot multiply bf16 the fp32 path
+// runs on widened copies (widened.h).
 #include <algorithm>
+#include <type_traits>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/gemm.h"
+#include "core/cpu/gemm_bf16.h"
 #include "core/cpu/parallel.h"
+#include "core/cpu/widened.h"
 #include "core/math/exp.h"
 #include "core/math/score_scale.h"
 
@@ -16,6 +25,17 @@ namespace diffuse::cpu {
 namespace {
 
 thread_local ScratchBuffer score_grad_buffer;
+thread_local ScratchBuffer operand_buffer;
+
+// fp32 values as an operand of a product in T: themselves, or rounded to bf16 into operand_buffer.
+template <typename T>
+const T* operand(const float* values, int64_t count) {
+  if constexpr (std::is_same_v<T, float>) {
+    return values;
+  } else {
+    return rounded_bf16(values, count, operand_buffer);
+  }
+}
 
 // Each of `count` rows of `width` scores becomes its softmax; the row max is subtracted so exp cannot overflow.
 // The loops vectorize: exp_vectorizable instead of libm's, and simd reductions (their order is fixed by the
@@ -53,39 +73,33 @@ void softmax_rows_backward(const float* probs, float* grads, int64_t count, int6
   }
 }
 
-}  // namespace
-
-void CpuBackend::attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs, int heads) {
-  const int64_t batch = qkv.dim(0), tokens = qkv.dim(1), channels = qkv.dim(2) / 3, stride = 3 * channels;
-  const int64_t width = channels / heads, score_count = tokens * tokens;
+// The products in T (float or bf16) of packed qkv; probs and o (out) are fp32.
+template <typename T>
+void attend(const T* packed, int64_t batch, int64_t tokens, int64_t channels, int heads, float* p, float* o) {
+  const int64_t stride = 3 * channels, width = channels / heads, score_count = tokens * tokens;
   const float scale = score_scale(width);
-  const float* packed = qkv.f32();
-  float* p = probs.f32();
-  float* o = out.f32();
   for (int64_t n = 0; n < batch; ++n)
     for (int64_t h = 0; h < heads; ++h) {  // scores = q_h k_h^T / sqrt(D)
-      const float* q = packed + n * tokens * stride + h * width;
+      const T* q = packed + n * tokens * stride + h * width;
       gemm(Transpose::No, Transpose::Yes, tokens, tokens, width, scale, q, stride, q + channels, stride, 0.0f,
            p + (n * heads + h) * score_count, tokens);
     }
   softmax_rows(p, batch * heads * tokens, tokens);
+  const T* probs = operand<T>(p, batch * heads * score_count);
   for (int64_t n = 0; n < batch; ++n)
     for (int64_t h = 0; h < heads; ++h) {  // out_h = probs_h v_h
-      const float* v = packed + n * tokens * stride + 2 * channels + h * width;
-      gemm(Transpose::No, Transpose::No, tokens, width, tokens, 1.0f, p + (n * heads + h) * score_count, tokens, v,
+      const T* v = packed + n * tokens * stride + 2 * channels + h * width;
+      gemm(Transpose::No, Transpose::No, tokens, width, tokens, 1.0f, probs + (n * heads + h) * score_count, tokens, v,
            stride, 0.0f, o + n * tokens * channels + h * width, channels);
     }
 }
 
-void CpuBackend::attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv,
-                                    int heads) {
-  const int64_t batch = qkv.dim(0), tokens = qkv.dim(1), channels = qkv.dim(2) / 3, stride = 3 * channels;
-  const int64_t width = channels / heads, score_count = tokens * tokens;
+// The backward products in T (float or bf16) of packed qkv and grad_out; probs and grad_packed (dqkv) are fp32.
+template <typename T>
+void attend_backward(const T* packed, const float* p, const T* grad_out, int64_t batch, int64_t tokens,
+                     int64_t channels, int heads, float* grad_packed) {
+  const int64_t stride = 3 * channels, width = channels / heads, score_count = tokens * tokens;
   const float scale = score_scale(width);
-  const float* packed = qkv.f32();
-  const float* p = probs.f32();
-  const float* grad_out = dout.f32();
-  float* grad_packed = dqkv.f32();
   // Score gradients need [samples, heads, L, L] of scratch; take as many samples at a time as the budget allows.
   const size_t sample_bytes = std::max<size_t>(1, static_cast<size_t>(heads * score_count) * sizeof(float));
   const int64_t group =
@@ -94,23 +108,26 @@ void CpuBackend::attention_backward(const Tensor& qkv, const Tensor& probs, cons
 
   for (int64_t first = 0; first < batch; first += group) {
     const int64_t last = std::min(batch, first + group);
+    const T* group_probs = operand<T>(p + first * heads * score_count, (last - first) * heads * score_count);
     for (int64_t n = first; n < last; ++n)
       for (int64_t h = 0; h < heads; ++h) {
-        const float* v = packed + n * tokens * stride + 2 * channels + h * width;
-        const float* grad_o = grad_out + n * tokens * channels + h * width;
+        const T* v = packed + n * tokens * stride + 2 * channels + h * width;
+        const T* grad_o = grad_out + n * tokens * channels + h * width;
         // d probs = dout_h v_h^T
         gemm(Transpose::No, Transpose::Yes, tokens, tokens, width, 1.0f, grad_o, channels, v, stride, 0.0f,
              score_grads + ((n - first) * heads + h) * score_count, tokens);
         // dv_h = probs_h^T dout_h
-        gemm(Transpose::Yes, Transpose::No, tokens, width, tokens, 1.0f, p + (n * heads + h) * score_count, tokens,
-             grad_o, channels, 0.0f, grad_packed + n * tokens * stride + 2 * channels + h * width, stride);
+        gemm(Transpose::Yes, Transpose::No, tokens, width, tokens, 1.0f,
+             group_probs + ((n - first) * heads + h) * score_count, tokens, grad_o, channels, 0.0f,
+             grad_packed + n * tokens * stride + 2 * channels + h * width, stride);
       }
     softmax_rows_backward(p + first * heads * score_count, score_grads, (last - first) * heads * tokens, tokens);
+    const T* group_score_grads = operand<T>(score_grads, (last - first) * heads * score_count);
     for (int64_t n = first; n < last; ++n)
       for (int64_t h = 0; h < heads; ++h) {
-        const float* q = packed + n * tokens * stride + h * width;
-        const float* k = q + channels;
-        const float* grad_scores = score_grads + ((n - first) * heads + h) * score_count;
+        const T* q = packed + n * tokens * stride + h * width;
+        const T* k = q + channels;
+        const T* grad_scores = group_score_grads + ((n - first) * heads + h) * score_count;
         float* grad_q = grad_packed + n * tokens * stride + h * width;
         // dq_h = d scores k_h / sqrt(D); dk_h = d scores^T q_h / sqrt(D)
         gemm(Transpose::No, Transpose::No, tokens, width, tokens, scale, grad_scores, tokens, k, stride, 0.0f, grad_q,
@@ -119,6 +136,36 @@ void CpuBackend::attention_backward(const Tensor& qkv, const Tensor& probs, cons
              grad_q + channels, stride);
       }
   }
+}
+
+}  // namespace
+
+void CpuBackend::attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs, int heads) {
+  const int64_t batch = qkv.dim(0), tokens = qkv.dim(1), channels = qkv.dim(2) / 3;
+  if (qkv.dtype() == DType::F32) return attend(qkv.f32(), batch, tokens, channels, heads, probs.f32(), out.f32());
+  const Tensor computed = f32_output(out);
+  if (bf16_products_native()) {
+    attend(static_cast<const bf16*>(qkv.raw()), batch, tokens, channels, heads, probs.f32(), computed.f32());
+  } else {
+    attend(widened(qkv).f32(), batch, tokens, channels, heads, probs.f32(), computed.f32());
+  }
+  round_into(computed, out);
+}
+
+void CpuBackend::attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv,
+                                    int heads) {
+  const int64_t batch = qkv.dim(0), tokens = qkv.dim(1), channels = qkv.dim(2) / 3;
+  if (qkv.dtype() == DType::F32)
+    return attend_backward(qkv.f32(), probs.f32(), dout.f32(), batch, tokens, channels, heads, dqkv.f32());
+  const Tensor computed = f32_output(dqkv);
+  if (bf16_products_native()) {
+    attend_backward(static_cast<const bf16*>(qkv.raw()), probs.f32(), static_cast<const bf16*>(dout.raw()), batch,
+                    tokens, channels, heads, computed.f32());
+  } else {
+    attend_backward(widened(qkv).f32(), probs.f32(), widened(dout).f32(), batch, tokens, channels, heads,
+                    computed.f32());
+  }
+  round_into(computed, dqkv);
 }
 
 }  // namespace diffuse::cpu

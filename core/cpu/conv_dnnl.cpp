@@ -17,23 +17,25 @@ namespace {
 using dnnl::memory;
 using Tag = memory::format_tag;
 
-// (batch, height, width, in, out, kernel_h, kernel_w, stride, pad_h, pad_w), compute type.
-using PlanKey = std::pair<std::array<int64_t, 10>, DType>;
+// (batch, height, width, in, out, kernel_h, kernel_w, stride, pad_h, pad_w), (compute, activation, weight
+// types, whether the forward adds y's contents).
+using PlanKey = std::pair<std::array<int64_t, 10>, std::array<int, 4>>;
 
-// An activation operand in our fp32 NHWC layout and in the compute type, with the reorder that rounds it.
+// An activation operand in our NHWC layout, as stored and in the compute type, with the reorder that rounds it.
 struct Operand {
-  memory::desc f32, compute;
-  dnnl::reorder round;  // built only when the compute type is not fp32
+  memory::desc stored, compute;
+  dnnl::reorder round;  // built only when the two types differ
 };
 
-// Everything oneDNN needs for one problem. Weights arrive as fp32 [Co,Kh,Kw,Ci]
+// Everything oneDNN needs for one problem. Weights arrive as [Co,Kh,Kw,Ci]
 // (oneDNN's "ohwi") and are reordered into whatever blocked layout and type
 // each primitive prefers; activations stay NHWC, rounded to the compute type
-// first when that is not fp32.
+// first when they are stored in another.
 struct ConvPlan {
   Operand x, dy;
-  memory::desc weight_f32;     // our layout
-  bool rounds_inputs = false;  // compute type is not fp32
+  memory::desc weight_stored;    // our layout and type
+  memory::desc weight_gradient;  // our layout in fp32
+  bool rounds_inputs = false;    // activations are stored in another type than the compute type
 
   dnnl::convolution_forward::primitive_desc forward_pd;
   bool forward_optimized = false;
@@ -65,32 +67,40 @@ memory::dims padding_right(const ConvGeometry& g) {
           (g.out_width - 1) * g.stride + g.kernel_w - g.width - g.pad_w};
 }
 
-std::unique_ptr<ConvPlan> make_plan(const ConvGeometry& g, DType compute) {
+std::unique_ptr<ConvPlan> make_plan(const ConvGeometry& g, const DnnlConvTypes& types, bool add_to_y) {
   auto plan = std::make_unique<ConvPlan>();
-  const memory::data_type f32 = memory::data_type::f32, type = dnnl_type(compute);
+  const memory::data_type f32 = memory::data_type::f32, type = dnnl_type(types.compute);
+  const memory::data_type stored = dnnl_type(types.activations);
   const memory::dims x_dims = {g.batch, g.in_channels, g.height, g.width};
   const memory::dims y_dims = {g.batch, g.out_channels, g.out_height, g.out_width};
   const memory::dims weight_dims = {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
-  plan->weight_f32 = memory::desc(weight_dims, f32, Tag::ohwi);
-  plan->rounds_inputs = compute != DType::F32;
+  plan->weight_stored = memory::desc(weight_dims, dnnl_type(types.weights), Tag::ohwi);
+  plan->weight_gradient = memory::desc(weight_dims, f32, Tag::ohwi);
+  plan->rounds_inputs = types.compute != types.activations;
   dnnl::engine& engine = dnnl_engine();
   for (auto [operand, dims] : {std::pair{&plan->x, x_dims}, std::pair{&plan->dy, y_dims}}) {
-    operand->f32 = memory::desc(dims, f32, Tag::nhwc);
+    operand->stored = memory::desc(dims, stored, Tag::nhwc);
     operand->compute = memory::desc(dims, type, Tag::nhwc);
     if (plan->rounds_inputs)
-      operand->round = dnnl::reorder(dnnl::reorder::primitive_desc(engine, operand->f32, engine, operand->compute));
+      operand->round = dnnl::reorder(dnnl::reorder::primitive_desc(engine, operand->stored, engine, operand->compute));
   }
   const memory::desc any_weights(weight_dims, type, Tag::any);
   const memory::desc bias(memory::dims{g.out_channels}, f32, Tag::a);
   const dnnl::convolution_forward::desc forward(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                                plan->x.compute, any_weights, bias, plan->dy.f32, strides_of(g),
+                                                plan->x.compute, any_weights, bias, plan->dy.stored, strides_of(g),
                                                 padding_left(g), padding_right(g));
-  plan->forward_pd = dnnl::convolution_forward::primitive_desc(forward, user_scratchpad(), engine);
+  dnnl::primitive_attr attr = user_scratchpad();
+  if (add_to_y) {
+    dnnl::post_ops sum;
+    sum.append_sum(1.0f);
+    attr.set_post_ops(sum);
+  }
+  plan->forward_pd = dnnl::convolution_forward::primitive_desc(forward, attr, engine);
   plan->forward_optimized = is_optimized(plan->forward_pd.impl_info_str());
   if (plan->forward_optimized) {
     plan->forward = dnnl::convolution_forward(plan->forward_pd);
-    plan->forward_weights =
-        dnnl::reorder(dnnl::reorder::primitive_desc(engine, plan->weight_f32, engine, plan->forward_pd.weights_desc()));
+    plan->forward_weights = dnnl::reorder(
+        dnnl::reorder::primitive_desc(engine, plan->weight_stored, engine, plan->forward_pd.weights_desc()));
   }
   return plan;
 }
@@ -99,9 +109,10 @@ void build_backward(const ConvGeometry& g, DType compute, ConvPlan& plan) {
   dnnl::engine& engine = dnnl_engine();
   const memory::dims weight_dims = {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
   const memory::desc any_weights(weight_dims, dnnl_type(compute), Tag::any);
+  // With bf16 data the filter gradient comes out in fp32 (oneDNN accumulates and writes it in fp32).
   const memory::desc any_weight_gradient(weight_dims, memory::data_type::f32, Tag::any);
 
-  const dnnl::convolution_backward_data::desc data(dnnl::algorithm::convolution_direct, plan.x.f32, any_weights,
+  const dnnl::convolution_backward_data::desc data(dnnl::algorithm::convolution_direct, plan.x.stored, any_weights,
                                                    plan.dy.compute, strides_of(g), padding_left(g), padding_right(g));
   plan.backward_data_pd =
       dnnl::convolution_backward_data::primitive_desc(data, user_scratchpad(), engine, plan.forward_pd);
@@ -109,7 +120,7 @@ void build_backward(const ConvGeometry& g, DType compute, ConvPlan& plan) {
   if (plan.backward_data_optimized) {
     plan.backward_data = dnnl::convolution_backward_data(plan.backward_data_pd);
     plan.backward_data_weights = dnnl::reorder(
-        dnnl::reorder::primitive_desc(engine, plan.weight_f32, engine, plan.backward_data_pd.weights_desc()));
+        dnnl::reorder::primitive_desc(engine, plan.weight_stored, engine, plan.backward_data_pd.weights_desc()));
   }
 
   const dnnl::convolution_backward_weights::desc weights(dnnl::algorithm::convolution_direct, plan.x.compute,
@@ -125,29 +136,30 @@ void build_backward(const ConvGeometry& g, DType compute, ConvPlan& plan) {
     dnnl::primitive_attr accumulate;
     accumulate.set_post_ops(sum);
     plan.add_weight_gradient = dnnl::reorder(dnnl::reorder::primitive_desc(
-        engine, plan.backward_weights_pd.diff_weights_desc(), engine, plan.weight_f32, accumulate));
+        engine, plan.backward_weights_pd.diff_weights_desc(), engine, plan.weight_gradient, accumulate));
   }
   plan.backward_built = true;
 }
 
 // oneDNN throws when it has no implementation at all for a problem (a data type this CPU cannot do); that is
 // the same answer as "only reference loops": the im2col path takes over.
-ConvPlan& plan_for(const ConvGeometry& g, DType compute, bool backward) {
+ConvPlan& plan_for(const ConvGeometry& g, const DnnlConvTypes& types, bool backward, bool add_to_y = false) {
   thread_local std::map<PlanKey, std::unique_ptr<ConvPlan>> plans;
   const PlanKey key{
       {g.batch, g.height, g.width, g.in_channels, g.out_channels, g.kernel_h, g.kernel_w, g.stride, g.pad_h, g.pad_w},
-      compute};
+      {static_cast<int>(types.compute), static_cast<int>(types.activations), static_cast<int>(types.weights),
+       add_to_y ? 1 : 0}};
   std::unique_ptr<ConvPlan>& plan = plans[key];
   if (!plan) {
     try {
-      plan = make_plan(g, compute);
+      plan = make_plan(g, types, add_to_y);
     } catch (const dnnl::error&) {
       plan = std::make_unique<ConvPlan>();  // nothing optimized
     }
   }
   if (backward && !plan->backward_built && plan->forward_optimized) {
     try {
-      build_backward(g, compute, *plan);
+      build_backward(g, types.compute, *plan);
     } catch (const dnnl::error&) {
       plan->backward_data_optimized = plan->backward_weights_optimized = false;
       plan->backward_built = true;
@@ -166,13 +178,13 @@ memory scratch_memory(const memory::desc& desc, ScratchBuffer& buffer) {
   return memory(desc, dnnl_engine(), buffer.get((desc.get_size() + sizeof(float) - 1) / sizeof(float)));
 }
 
-memory user_memory(const memory::desc& desc, const float* data) {
-  return memory(desc, dnnl_engine(), const_cast<float*>(data));  // oneDNN takes void*; inputs are only read
+memory user_memory(const memory::desc& desc, const void* data) {
+  return memory(desc, dnnl_engine(), const_cast<void*>(data));  // oneDNN takes void*; inputs are only read
 }
 
-// `data` (fp32 NHWC) as the primitive's input: itself, or rounded into `buffer`.
-memory compute_input(const ConvPlan& plan, const Operand& operand, const float* data, ScratchBuffer& buffer) {
-  memory original = user_memory(operand.f32, data);
+// `data` (NHWC as stored) as the primitive's input: itself, or rounded into `buffer`.
+memory compute_input(const ConvPlan& plan, const Operand& operand, const void* data, ScratchBuffer& buffer) {
+  memory original = user_memory(operand.stored, data);
   if (!plan.rounds_inputs) return original;
   memory rounded = scratch_memory(operand.compute, buffer);
   operand.round.execute(dnnl_stream(), original, rounded);
@@ -180,8 +192,8 @@ memory compute_input(const ConvPlan& plan, const Operand& operand, const float* 
 }
 
 memory reordered_weights(const ConvPlan& plan, const dnnl::reorder& reorder, const memory::desc& wanted,
-                         const float* weight) {
-  memory original = user_memory(plan.weight_f32, weight);
+                         const void* weight) {
+  memory original = user_memory(plan.weight_stored, weight);
   memory reordered = scratch_memory(wanted, scratch.weights);
   reorder.execute(dnnl_stream(), original, reordered);
   return reordered;
@@ -197,9 +209,9 @@ void run(const dnnl::primitive& primitive, const PrimitiveDesc& pd, std::unorder
 
 }  // namespace
 
-bool dnnl_conv_forward(const ConvGeometry& g, DType compute, const float* x, const float* weight, const float* bias,
-                       float* y) {
-  ConvPlan& plan = plan_for(g, compute, false);
+bool dnnl_conv_forward(const ConvGeometry& g, const DnnlConvTypes& types, const void* x, const void* weight,
+                       const float* bias, bool add_to_y, void* y) {
+  ConvPlan& plan = plan_for(g, types, false, add_to_y);
   if (!plan.forward_optimized) return false;
   // The primitive was made with a bias; without one it adds zeros.
   if (bias == nullptr) {
@@ -211,13 +223,13 @@ bool dnnl_conv_forward(const ConvGeometry& g, DType compute, const float* x, con
       {{DNNL_ARG_SRC, compute_input(plan, plan.x, x, scratch.x)},
        {DNNL_ARG_WEIGHTS, reordered_weights(plan, plan.forward_weights, plan.forward_pd.weights_desc(), weight)},
        {DNNL_ARG_BIAS, user_memory(plan.forward_pd.bias_desc(), bias)},
-       {DNNL_ARG_DST, user_memory(plan.dy.f32, y)}});
+       {DNNL_ARG_DST, user_memory(plan.dy.stored, y)}});
   return true;
 }
 
-DnnlBackward dnnl_conv_backward(const ConvGeometry& g, DType compute, const float* x, const float* dy,
-                                const float* weight, float* dx, float* dweight) {
-  ConvPlan& plan = plan_for(g, compute, true);
+DnnlBackward dnnl_conv_backward(const ConvGeometry& g, const DnnlConvTypes& types, const void* x, const void* dy,
+                                const void* weight, void* dx, float* dweight) {
+  ConvPlan& plan = plan_for(g, types, true);
   const bool data = dx != nullptr && plan.backward_data_optimized;
   const bool weights = dweight != nullptr && plan.backward_weights_optimized;
   if (!data && !weights) return {};
@@ -228,7 +240,7 @@ DnnlBackward dnnl_conv_backward(const ConvGeometry& g, DType compute, const floa
         {{DNNL_ARG_SRC, compute_input(plan, plan.x, x, scratch.x)},
          {DNNL_ARG_DIFF_DST, dy_memory},
          {DNNL_ARG_DIFF_WEIGHTS, gradient}});
-    memory accumulated = user_memory(plan.weight_f32, dweight);
+    memory accumulated = user_memory(plan.weight_gradient, dweight);
     plan.add_weight_gradient.execute(dnnl_stream(), gradient, accumulated);
     dnnl_stream().wait();
   }
@@ -237,13 +249,13 @@ DnnlBackward dnnl_conv_backward(const ConvGeometry& g, DType compute, const floa
         {{DNNL_ARG_DIFF_DST, dy_memory},
          {DNNL_ARG_WEIGHTS,
           reordered_weights(plan, plan.backward_data_weights, plan.backward_data_pd.weights_desc(), weight)},
-         {DNNL_ARG_DIFF_SRC, user_memory(plan.x.f32, dx)}});
+         {DNNL_ARG_DIFF_SRC, user_memory(plan.x.stored, dx)}});
   }
   return {data, weights};
 }
 
-std::string conv_implementations(const ConvGeometry& g, DType compute) {
-  const ConvPlan& plan = plan_for(g, compute, true);
+std::string conv_implementations(const ConvGeometry& g, const DnnlConvTypes& types) {
+  const ConvPlan& plan = plan_for(g, types, true);
   // Without an optimized forward no backward is built either, so every part reads "im2col".
   const auto name = [](bool optimized, const auto& pd) {
     return std::string(optimized ? pd.impl_info_str() : "im2col");

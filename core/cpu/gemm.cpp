@@ -49,7 +49,10 @@ void fill_rows(float* matrix, int64_t rows, int64_t cols, const float* vector) {
   for (int64_t row = 0; row < rows; ++row) std::memcpy(matrix + row * cols, vector, row_bytes);
 }
 
-void add_column_sums(const float* matrix, int64_t rows, int64_t cols, float* sums) {
+namespace {
+
+template <typename T>
+void sum_columns(const T* matrix, int64_t rows, int64_t cols, float* sums) {
   // Threads own disjoint blocks of one cache line of columns, so no reduction
   // across threads is needed and the result is the same for any thread count.
   constexpr int64_t kBlock = 16;
@@ -59,11 +62,21 @@ void add_column_sums(const float* matrix, int64_t rows, int64_t cols, float* sum
     const int64_t first = block * kBlock, width = std::min(kBlock, cols - first);
     double partial[kBlock] = {};
     for (int64_t row = 0; row < rows; ++row) {
-      const float* values = matrix + row * cols + first;
-      for (int64_t j = 0; j < width; ++j) partial[j] += values[j];
+      const T* values = matrix + row * cols + first;
+      for (int64_t j = 0; j < width; ++j) partial[j] += to_float(values[j]);
     }
     for (int64_t j = 0; j < width; ++j) sums[first + j] += static_cast<float>(partial[j]);
   }
+}
+
+}  // namespace
+
+void add_column_sums(const float* matrix, int64_t rows, int64_t cols, float* sums) {
+  sum_columns(matrix, rows, cols, sums);
+}
+
+void add_column_sums(const bf16* matrix, int64_t rows, int64_t cols, float* sums) {
+  sum_columns(matrix, rows, cols, sums);
 }
 
 size_t scratch_budget_bytes() { return scratch_budget.load(std::memory_order_relaxed); }

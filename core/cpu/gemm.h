@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/half.h"
+
 namespace diffuse::cpu {
 
 enum class Transpose { No, Yes };
@@ -24,6 +26,7 @@ void fill_rows(float* matrix, int64_t rows, int64_t cols, const float* vector);
 // sums[c] += sum over rows of matrix[r, c]; summed in double, in an order that
 // does not depend on the thread count.
 void add_column_sums(const float* matrix, int64_t rows, int64_t cols, float* sums);
+void add_column_sums(const bf16* matrix, int64_t rows, int64_t cols, float* sums);
 
 // The most scratch memory one op call may hold (im2col patches, attention
 // score gradients); larger problems are processed in chunks. Tests lower it

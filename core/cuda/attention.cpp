@@ -5,9 +5,11 @@
 // (D = C / heads channels) in place as column slices of qkv (leading dimension
 // 3C); the row softmax and its backward are warp-per-row kernels (softmax.cu).
 //
-// In bf16/fp16 the GEMMs read operand copies (qkv, dout, probs and the score
-// gradients rounded once) and write fp32: probs, the softmax and the row dots
-// stay fp32, as on the CPU.
+// The GEMMs multiply in the product dtype of qkv (core/matmul_precision.h). In
+// bf16/fp16 they read bf16/fp16 qkv and dout as they are (fp32 ones rounded
+// into operand copies), probs and the score gradients rounded once, and write
+// fp32: probs, the softmax and the row dots stay fp32, as on the CPU, and a
+// bf16/fp16 out or dqkv is the fp32 result rounded once.
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/gemm.h"
 #include "core/cuda/kernels.h"
@@ -23,14 +25,24 @@ const void* offset(const Tensor& tensor, int64_t elements) {
   return static_cast<const char*>(tensor.raw()) + elements * static_cast<int64_t>(dtype_size(tensor.dtype()));
 }
 
+// An fp32 tensor for the GEMMs to write `output` into: `output` itself when it is fp32.
+Tensor f32_result(const Tensor& output) {
+  return output.dtype() == DType::F32 ? output : Tensor::empty(output.shape(), DType::F32, Device::CUDA);
+}
+
+// output = result rounded to output's type; nothing when they are the same tensor.
+void round_into(const Tensor& result, const Tensor& output) {
+  bias_epilogue(result.raw(), DType::F32, nullptr, nullptr, 1, result.numel(), output.raw(), output.dtype());
+}
+
 }  // namespace
 
 void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs, int heads) {
   const int64_t batch = qkv.dim(0), tokens = qkv.dim(1), channels = qkv.dim(2) / 3, stride = 3 * channels;
   const int64_t width = channels / heads, sample = tokens * stride, scores = tokens * tokens;
   const int64_t sample_scores = heads * scores;  // probs between samples, for one head
-  const DType dtype = matmul_dtype();
-  const Tensor packed = cast_copy(qkv, dtype);
+  const DType dtype = product_dtype(qkv.dtype());
+  const Tensor packed = cast_copy(qkv, dtype), result = f32_result(out);
   float* p = static_cast<float*>(probs.raw());
   for (int64_t h = 0; h < heads; ++h)  // scores = q_h k_h^T / sqrt(D)
     gemm(dtype, Transpose::No, Transpose::Yes, tokens, tokens, width, score_scale(width),
@@ -41,9 +53,10 @@ void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& out, const 
   for (int64_t h = 0; h < heads; ++h) {  // out_h = probs_h v_h
     const Matrix probs_operand{offset(dtype == DType::F32 ? probs : probs_low, h * scores), tokens, sample_scores};
     gemm(dtype, Transpose::No, Transpose::No, tokens, width, tokens, 1.0f, probs_operand,
-         {offset(packed, 2 * channels + h * width), stride, sample}, 0.0f, static_cast<float*>(out.raw()) + h * width,
-         channels, tokens * channels, batch);
+         {offset(packed, 2 * channels + h * width), stride, sample}, 0.0f,
+         static_cast<float*>(result.raw()) + h * width, channels, tokens * channels, batch);
   }
+  round_into(result, out);
 }
 
 void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& dout, const Tensor& dqkv,
@@ -52,9 +65,10 @@ void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& probs, con
   const int64_t width = channels / heads, sample = tokens * stride, scores = tokens * tokens;
   const int64_t sample_scores = heads * scores;
   const float scale = score_scale(width);
-  const DType dtype = matmul_dtype();
+  const DType dtype = product_dtype(qkv.dtype());
   const Tensor packed = cast_copy(qkv, dtype), grad_out = cast_copy(dout, dtype), p = cast_copy(probs, dtype);
-  float* grad_packed = static_cast<float*>(dqkv.raw());
+  const Tensor result = f32_result(dqkv);
+  float* grad_packed = static_cast<float*>(result.raw());
 
   // d probs = dout_h v_h^T (fp32 scratch), dv_h = probs_h^T dout_h
   const Tensor score_grads = Tensor::empty(probs.shape(), DType::F32, Device::CUDA);
@@ -80,6 +94,7 @@ void CudaBackend::attention_backward(const Tensor& qkv, const Tensor& probs, con
     gemm(dtype, Transpose::Yes, Transpose::No, tokens, width, tokens, scale, ds, q, 0.0f,
          grad_packed + channels + h * width, stride, sample, batch);
   }
+  round_into(result, dqkv);
 }
 
 }  // namespace diffuse::cuda

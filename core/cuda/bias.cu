@@ -1,7 +1,8 @@
 // Bias kernels of the GEMM-shaped ops: the broadcast before a linear layer's
-// GEMM, the epilogue after a convolution (widening a bf16/fp16 result and
-// adding the bias in one pass), and the column sums that give bias gradients
-// (and the time-embedding gradient of add_channel_vector_backward).
+// GEMM, the epilogue after a convolution or GEMM (converting the product to the
+// output's type and adding the bias and skip connection in one pass), and the
+// column sums, of fp32, bf16 or fp16 rows, that give bias gradients (and the
+// time-embedding gradient of add_channel_vector_backward).
 //
 // Column sums are deterministic and in double, as on the CPU: stage 1 sums a
 // chunk of rows per column (threads walk columns, so reads are coalesced),
@@ -15,15 +16,15 @@ namespace {
 
 constexpr int64_t kRowsPerChunk = 64;
 
-template <typename In>
-__global__ void bias_epilogue_kernel(const In* source, const float* bias, const float* residual, int64_t rows,
-                                     int64_t cols, float* y) {
+template <typename In, typename Out>
+__global__ void bias_epilogue_kernel(const In* source, const float* bias, const Out* residual, int64_t rows,
+                                     int64_t cols, Out* y) {
   const int64_t count = rows * cols;
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     float value = to_float(source[i]);
     if (bias != nullptr) value += bias[i % cols];
-    if (residual != nullptr) value += residual[i];
-    y[i] = value;
+    if (residual != nullptr) value += to_float(residual[i]);
+    y[i] = from_float<Out>(value);
   }
 }
 
@@ -33,14 +34,15 @@ __global__ void fill_rows_kernel(float* y, int64_t rows, int64_t cols, const flo
 }
 
 // grid (chunks, batches); partial[(b * chunks + chunk) * cols + c].
-__global__ void chunk_column_sums_kernel(const float* x, int64_t rows, int64_t cols, int64_t chunks, double* partial) {
+template <typename In>
+__global__ void chunk_column_sums_kernel(const In* x, int64_t rows, int64_t cols, int64_t chunks, double* partial) {
   const int64_t batch = blockIdx.y, chunk = blockIdx.x;
   const int64_t first = chunk * kRowsPerChunk;
   const int64_t last = first + kRowsPerChunk < rows ? first + kRowsPerChunk : rows;
-  const float* matrix = x + batch * rows * cols;
+  const In* matrix = x + batch * rows * cols;
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
     double sum = 0.0;
-    for (int64_t r = first; r < last; ++r) sum += matrix[r * cols + c];
+    for (int64_t r = first; r < last; ++r) sum += to_float(matrix[r * cols + c]);
     partial[(batch * chunks + chunk) * cols + c] = sum;
   }
 }
@@ -56,25 +58,44 @@ __global__ void reduce_chunks_kernel(const double* partial, int64_t batches, int
   }
 }
 
+template <typename In, typename Out>
+void launch_epilogue(const void* source, const float* bias, const void* residual, int64_t rows, int64_t cols, void* y) {
+  launch_kernel(bias_epilogue_kernel<In, Out>, grid_for(rows * cols), kThreads, static_cast<const In*>(source), bias,
+                static_cast<const Out*>(residual), rows, cols, static_cast<Out*>(y));
+}
+
+template <typename In>
+void launch_epilogue_from(const void* source, const float* bias, const void* residual, int64_t rows, int64_t cols,
+                          void* y, DType y_type) {
+  switch (y_type) {
+    case DType::BF16:
+      return launch_epilogue<In, bf16>(source, bias, residual, rows, cols, y);
+    case DType::F16:
+      return launch_epilogue<In, f16>(source, bias, residual, rows, cols, y);
+    default:
+      return launch_epilogue<In, float>(source, bias, residual, rows, cols, y);
+  }
+}
+
+template <typename In>
+void launch_column_sums(const void* x, int64_t batches, int64_t rows, int64_t cols, int64_t chunks, double* partial) {
+  launch_kernel(chunk_column_sums_kernel<In>, dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(batches)),
+                threads_for_columns(cols), static_cast<const In*>(x), rows, cols, chunks, partial);
+}
+
 }  // namespace
 
-void bias_epilogue(const void* source, DType source_type, const float* bias, const float* residual, int64_t rows,
-                   int64_t cols, float* y) {
+void bias_epilogue(const void* source, DType source_type, const float* bias, const void* residual, int64_t rows,
+                   int64_t cols, void* y, DType y_type) {
   const int64_t count = rows * cols;
-  if (count == 0 || (source == y && bias == nullptr && residual == nullptr)) return;
+  if (count == 0 || (source == y && source_type == y_type && bias == nullptr && residual == nullptr)) return;
   switch (source_type) {
     case DType::BF16:
-      launch_kernel(bias_epilogue_kernel<bf16>, grid_for(count), kThreads, static_cast<const bf16*>(source), bias,
-                    residual, rows, cols, y);
-      break;
+      return launch_epilogue_from<bf16>(source, bias, residual, rows, cols, y, y_type);
     case DType::F16:
-      launch_kernel(bias_epilogue_kernel<f16>, grid_for(count), kThreads, static_cast<const f16*>(source), bias,
-                    residual, rows, cols, y);
-      break;
+      return launch_epilogue_from<f16>(source, bias, residual, rows, cols, y, y_type);
     default:
-      launch_kernel(bias_epilogue_kernel<float>, grid_for(count), kThreads, static_cast<const float*>(source), bias,
-                    residual, rows, cols, y);
-      break;
+      return launch_epilogue_from<float>(source, bias, residual, rows, cols, y, y_type);
   }
 }
 
@@ -84,15 +105,29 @@ void fill_rows(float* y, int64_t rows, int64_t cols, const float* vector) {
   launch_kernel(fill_rows_kernel, grid_for(count), kThreads, y, rows, cols, vector);
 }
 
-void column_sums(const float* x, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode) {
+void column_sums(const void* x, DType x_type, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode) {
   if (batches == 0 || cols == 0) return;
   const int64_t chunks = rows == 0 ? 1 : (rows + kRowsPerChunk - 1) / kRowsPerChunk;
   DIFFUSE_CHECK(batches <= 65535, "column_sums: ", batches, " batches exceed the grid's y extent");
   Tensor partial = scratch_doubles(batches * chunks * cols);
-  launch_kernel(chunk_column_sums_kernel, dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(batches)),
-                threads_for_columns(cols), x, rows, cols, chunks, device_data<double>(partial));
-  launch_kernel(reduce_chunks_kernel, grid_for(batches * cols), kThreads, device_data<double>(partial), batches, cols,
-                chunks, out, mode == Reduce::Accumulate);
+  double* partial_data = device_data<double>(partial);
+  switch (x_type) {
+    case DType::BF16:
+      launch_column_sums<bf16>(x, batches, rows, cols, chunks, partial_data);
+      break;
+    case DType::F16:
+      launch_column_sums<f16>(x, batches, rows, cols, chunks, partial_data);
+      break;
+    default:
+      launch_column_sums<float>(x, batches, rows, cols, chunks, partial_data);
+      break;
+  }
+  launch_kernel(reduce_chunks_kernel, grid_for(batches * cols), kThreads, partial_data, batches, cols, chunks, out,
+                mode == Reduce::Accumulate);
+}
+
+void column_sums(const float* x, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode) {
+  column_sums(x, DType::F32, batches, rows, cols, out, mode);
 }
 
 }  // namespace diffuse::cuda

@@ -8,9 +8,13 @@
 // runs that must repeat bit for bit), with its workspace size; the workspace
 // itself is the context's, grown to the largest plan. fp32 convolutions use
 // FMA math only (cuDNN would otherwise allow TF32 on Ampere and later); bf16
-// and fp16 ones use tensor cores with fp32 accumulation, on operand copies
-// made by cast_copy, and their results are widened into the fp32 outputs
-// (the bias added in the same pass).
+// and fp16 ones use tensor cores with fp32 accumulation. bf16/fp16 activations
+// are read as they are (the weights as they are when they are the activations'
+// low-precision copy) and y and dx are written in their type, the bias and
+// skip connection added in one more pass; fp32 activations multiplied in the
+// matmul dtype are rounded into operand copies made by cast_copy and the
+// results widened into the fp32 outputs. Where cuDNN has no algorithm for a
+// low-precision type and shape, the pass runs in fp32 on widened copies.
 //
 // This uses cuDNN's convolution API of cuDNN 7/8, deprecated but supported
 // throughout cuDNN 9: the one proven on every GPU generation and the least
@@ -271,10 +275,10 @@ ConvShape shape_of(const Tensor& x, const Tensor& weight, const Conv2dWindow& wi
                    weight.dim(1), weight.dim(2), window.stride, window.pad_h, window.pad_w};
 }
 
-// What a pass multiplies in: the process's matmul dtype, or fp32 where cuDNN
-// has no algorithm for that type and shape. (ops.cpp admits fp32 tensors only.)
-DType pass_type(DeviceContext& device, ConvPass pass, const ConvShape& shape) {
-  const DType wanted = matmul_dtype();
+// What a pass multiplies in: the product dtype of the activations (core/matmul_precision.h), or fp32 where cuDNN
+// has no algorithm for that type and shape.
+DType pass_type(DeviceContext& device, ConvPass pass, const ConvShape& shape, DType activations) {
+  const DType wanted = product_dtype(activations);
   if (wanted == DType::F32 || plan_for(device, pass, wanted, shape).usable) return wanted;
   return DType::F32;
 }
@@ -319,20 +323,15 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& weight, const Te
   DeviceContext& device = context();
   const ConvShape shape = shape_of(x, weight, window);
   if (shape.batch == 0) return;  // nothing to write (cuDNN refuses empty descriptors)
-  const DType dtype = pass_type(device, ConvPass::Forward, shape);
+  const DType dtype = pass_type(device, ConvPass::Forward, shape, x.dtype());
   const int64_t pixels = shape.batch * shape.out_height() * shape.out_width();
   const float* bias_data = bias.defined() ? static_cast<const float*>(bias.raw()) : nullptr;
-  const float* residual_data = residual.defined() ? static_cast<const float*>(residual.raw()) : nullptr;
-  float* out = static_cast<float*>(y.raw());
-  if (dtype == DType::F32) {
-    forward(device, dtype, shape, x.raw(), weight.raw(), out);
-    bias_epilogue(out, DType::F32, bias_data, residual_data, pixels, shape.out_channels, out);
-    return;
-  }
-  const Tensor x_low = cast_copy(x, dtype), w_low = cast_copy(weight, dtype);
-  const Tensor y_low = Tensor::empty(y.shape(), dtype, Device::CUDA);
-  forward(device, dtype, shape, x_low.raw(), w_low.raw(), y_low.raw());
-  bias_epilogue(y_low.raw(), dtype, bias_data, residual_data, pixels, shape.out_channels, out);
+  const void* residual_data = residual.defined() ? residual.raw() : nullptr;
+  const Tensor x_op = cast_copy(x, dtype), w_op = cast_copy(weight, dtype);
+  // The product goes straight into y when it has y's type (bias and skip connection then added in place).
+  const Tensor product = dtype == y.dtype() ? y : Tensor::empty(y.shape(), dtype, Device::CUDA);
+  forward(device, dtype, shape, x_op.raw(), w_op.raw(), product.raw());
+  bias_epilogue(product.raw(), dtype, bias_data, residual_data, pixels, shape.out_channels, y.raw(), y.dtype());
 }
 
 void CudaBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, const Tensor& dx,
@@ -342,32 +341,30 @@ void CudaBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const T
   if (shape.batch == 0) return;  // nothing to write; parameter gradients unchanged
   const int64_t pixels = shape.batch * shape.out_height() * shape.out_width();
   if (dbias.defined())
-    column_sums(static_cast<const float*>(dy.raw()), 1, pixels, shape.out_channels, static_cast<float*>(dbias.raw()),
+    column_sums(dy.raw(), dy.dtype(), 1, pixels, shape.out_channels, static_cast<float*>(dbias.raw()),
                 Reduce::Accumulate);
-  Tensor dy_low;  // dy in the operand type, made once for both passes
+  Tensor dy_op;  // dy in the operand type, made once for both passes
   if (dx.defined()) {
-    const DType dtype = pass_type(device, ConvPass::BackwardData, shape);
-    if (dtype == DType::F32) {
-      backward_data(device, dtype, shape, weight.raw(), dy.raw(), dx.raw());
-    } else {
-      dy_low = cast_copy(dy, dtype);
-      const Tensor w_low = cast_copy(weight, dtype);
-      const Tensor dx_low = Tensor::empty(dx.shape(), dtype, Device::CUDA);
-      backward_data(device, dtype, shape, w_low.raw(), dy_low.raw(), dx_low.raw());
-      bias_epilogue(dx_low.raw(), dtype, nullptr, nullptr, shape.batch * shape.height * shape.width, shape.in_channels,
-                    static_cast<float*>(dx.raw()));
-    }
+    const DType dtype = pass_type(device, ConvPass::BackwardData, shape, x.dtype());
+    dy_op = cast_copy(dy, dtype);
+    const Tensor w_op = cast_copy(weight, dtype);
+    const Tensor product = dtype == dx.dtype() ? dx : Tensor::empty(dx.shape(), dtype, Device::CUDA);
+    backward_data(device, dtype, shape, w_op.raw(), dy_op.raw(), product.raw());
+    bias_epilogue(product.raw(), dtype, nullptr, nullptr, shape.batch * shape.height * shape.width, shape.in_channels,
+                  dx.raw(), dx.dtype());
   }
-  if (dweight.defined()) {
-    const DType dtype = pass_type(device, ConvPass::BackwardFilter, shape);
+  if (dweight.defined()) {  // dweight is fp32 whatever the activations' type
+    const DType dtype = pass_type(device, ConvPass::BackwardFilter, shape, x.dtype());
+    if (!dy_op.defined() || dy_op.dtype() != dtype) dy_op = cast_copy(dy, dtype);
+    const Tensor x_op = cast_copy(x, dtype);
     if (dtype == DType::F32) {
-      backward_filter(device, dtype, shape, x.raw(), dy.raw(), 1.0f, dweight.raw());
+      backward_filter(device, dtype, shape, x_op.raw(), dy_op.raw(), 1.0f, dweight.raw());
     } else {
-      // The filter gradient comes out in the operand type and is folded into the fp32 gradient.
-      if (!dy_low.defined() || dy_low.dtype() != dtype) dy_low = cast_copy(dy, dtype);
-      const Tensor x_low = cast_copy(x, dtype);
+      // cuDNN's filter gradient has the filter descriptor's type, which must be the data's (no fp32 output for
+      // bf16/f16 data in this API): each call's gradient, accumulated in fp32 inside cuDNN, lands in an explicit
+      // buffer of the operand type and is added into the fp32 gradient, which accumulates across calls in fp32.
       const Tensor dw_low = Tensor::empty(weight.shape(), dtype, Device::CUDA);
-      backward_filter(device, dtype, shape, x_low.raw(), dy_low.raw(), 0.0f, dw_low.raw());
+      backward_filter(device, dtype, shape, x_op.raw(), dy_op.raw(), 0.0f, dw_low.raw());
       add_widened(dw_low.raw(), dtype, static_cast<float*>(dweight.raw()), weight.numel());
     }
   }

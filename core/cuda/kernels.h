@@ -18,11 +18,11 @@ Tensor cast_copy(const Tensor& source, DType dtype);
 void add_widened(const void* x, DType x_type, float* y, int64_t count);
 
 // ---- bias.cu ----------------------------------------------------------------
-// y[r, c] = float(source[r, c]) + bias[c] + residual[r, c] for rows x cols;
-// bias and residual may be null; source may be y itself (fp32). The epilogue
-// of a convolution: widening, bias and skip connection in one pass.
-void bias_epilogue(const void* source, DType source_type, const float* bias, const float* residual, int64_t rows,
-                   int64_t cols, float* y);
+// y[r, c] = source[r, c] + bias[c] + residual[r, c] for rows x cols, computed in fp32 and rounded once to y's
+// type (residual has y's type); bias and residual may be null; source may be y itself. The epilogue of a
+// convolution or GEMM: widening or rounding, bias and skip connection in one pass.
+void bias_epilogue(const void* source, DType source_type, const float* bias, const void* residual, int64_t rows,
+                   int64_t cols, void* y, DType y_type);
 // y[r, :] = vector for every row (a bias broadcast before a beta = 1 GEMM).
 void fill_rows(float* y, int64_t rows, int64_t cols, const float* vector);
 
@@ -31,6 +31,8 @@ enum class Reduce { Write, Accumulate };
 // sums per chunk of rows in fp32, chunks added in a fixed order in double:
 // the same bits on every run.
 void column_sums(const float* x, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode);
+// The same of x in x_type (f32, bf16 or f16): the bias gradient of low-precision activations.
+void column_sums(const void* x, DType x_type, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode);
 
 // ---- softmax.cu -------------------------------------------------------------
 // Each of `rows` rows of `width` fp32 scores becomes its softmax, in place; `low`, when defined (bf16 or f16, as

@@ -502,7 +502,7 @@ TEST(EmulatedBiasKernels, EpilogueBroadcastAndWideningMatchLoops) {
     Tensor product = Tensor::empty({rows, cols}, low);
     ops::cast(testing::random_tensor({rows, cols}, 13), product);
     Tensor y = Tensor::empty({rows, cols}), expected = Tensor::empty({rows, cols});
-    cuda::bias_epilogue(product.raw(), low, bias.f32(), residual.f32(), rows, cols, y.f32());
+    cuda::bias_epilogue(product.raw(), low, bias.f32(), residual.raw(), rows, cols, y.raw(), DType::F32);
     Tensor widened = Tensor::empty({rows, cols});
     ops::cast(product, widened);
     for (int64_t i = 0; i < rows * cols; ++i)
@@ -518,6 +518,39 @@ TEST(EmulatedBiasKernels, EpilogueBroadcastAndWideningMatchLoops) {
   cuda::fill_rows(broadcast.f32(), rows, cols, bias.f32());
   for (int64_t i = 0; i < rows * cols; ++i) expected.f32()[i] = bias.f32()[i % cols];
   testing::expect_close(broadcast, expected, 0.0, 0.0, "fill_rows");
+}
+
+// Low-precision activations: the epilogue's bf16 or f16 output (from a GEMM's fp32 result, or in place on a
+// convolution's own output, plus bias and skip connection) is the fp32 sum rounded once, and the column sums of
+// bf16 or f16 rows (their bias gradients) are those of the widened rows, bit for bit.
+TEST(EmulatedBiasKernels, LowPrecisionOutputsRoundOnceAndColumnSumsWiden) {
+  const cuda_emulation::ScopedBlockCap cap(kCappedBlocks);
+  const int64_t rows = 64 * 16, cols = 96;
+  const Tensor bias = testing::random_tensor({cols}, 21), source = testing::random_tensor({rows, cols}, 22);
+  for (const DType low : {DType::BF16, DType::F16}) {
+    const std::string name = dtype_name(low);
+    Tensor residual = Tensor::empty({rows, cols}, low), residual_wide = testing::random_tensor({rows, cols}, 23);
+    ops::cast(residual_wide, residual);
+    ops::cast(residual, residual_wide);
+    Tensor sum = Tensor::empty({rows, cols}), expected = Tensor::empty({rows, cols}, low);
+    for (int64_t i = 0; i < rows * cols; ++i)
+      sum.f32()[i] = source.f32()[i] + bias.f32()[i % cols] + residual_wide.f32()[i];
+    ops::cast(sum, expected);
+    Tensor y = Tensor::empty({rows, cols}, low);
+    cuda::bias_epilogue(source.raw(), DType::F32, bias.f32(), residual.raw(), rows, cols, y.raw(), low);
+    testing::expect_close(y, expected, 0.0, 0.0, "epilogue of an fp32 product into " + name);
+
+    Tensor in_place = copy_to(residual, Device::CPU);
+    for (int64_t i = 0; i < rows * cols; ++i) sum.f32()[i] = residual_wide.f32()[i] + bias.f32()[i % cols];
+    ops::cast(sum, expected);
+    cuda::bias_epilogue(in_place.raw(), low, bias.f32(), nullptr, rows, cols, in_place.raw(), low);
+    testing::expect_close(in_place, expected, 0.0, 0.0, "epilogue in place on a " + name + " product");
+
+    Tensor sums = Tensor::empty({cols}), expected_sums = Tensor::empty({cols});
+    cuda::column_sums(residual.raw(), low, 1, rows, cols, sums.f32(), cuda::Reduce::Write);
+    cuda::column_sums(residual_wide.f32(), 1, rows, cols, expected_sums.f32(), cuda::Reduce::Write);
+    testing::expect_close(sums, expected_sums, 0.0, 0.0, "column sums of " + name + " rows");
+  }
 }
 
 // group_norm's chunk grid and column_sums' grid have a block row per sample: 65535 samples reach CUDA's limit

@@ -289,7 +289,7 @@ TEST(Conv2dPaths, ModelShapesUseOneDnnKernels) {
                             ConvCase{8, 16, 16, 96, 64, 1, 1, Bias::With}}) {
     const ConvInputs in(c, 120);
     const cpu::ConvGeometry g = cpu::ConvGeometry::of(in.x, in.weight, {c.stride, c.padding(), c.padding()});
-    const std::string implementations = cpu::conv_implementations(g, DType::F32);
+    const std::string implementations = cpu::conv_implementations(g, {DType::F32});
     // conv_implementations says "im2col" wherever oneDNN offered only its reference loops.
     EXPECT_EQ(implementations.find("im2col"), std::string::npos) << c.name() << ": " << implementations;
   }

@@ -144,6 +144,59 @@ TEST(Validation, HalfPrecisionTensorsRejectedByFp32Ops) {
       {"upsample_nearest2x_forward", "f16", "[2,4,4,3]"});
 }
 
+// Matrix products: activations share one float dtype, weights are f32 or that dtype, biases, weight gradients and
+// probabilities f32; the CPU has no f16 products.
+TEST(Validation, ProductDtypes) {
+  const auto bf16 = [](const Shape& shape) { return Tensor::zeros(shape, DType::BF16); };
+  const Tensor x = bf16({1, 8, 8, 4}), y = bf16({1, 8, 8, 8});
+  expect_op_error(
+      [&] {
+        ops::conv2d_forward(x, bf16({8, 3, 3, 4}), Tensor(), f32({1, 8, 8, 8}), 1, 1);
+      },
+      {"conv2d_forward", "y has dtype f32, expected bf16"});
+  expect_op_error(
+      [&] {
+        ops::conv2d_forward(x, Tensor::zeros({8, 3, 3, 4}, DType::F16), Tensor(), y, 1, 1);
+      },
+      {"conv2d_forward", "weight has dtype f16, expected bf16 or f32"});
+  expect_op_error(
+      [&] {
+        ops::conv2d_forward(x, f32({8, 3, 3, 4}), bf16({8}), y, 1, 1);
+      },
+      {"conv2d_forward", "bias has dtype bf16, expected f32"});
+  expect_op_error(
+      [&] {
+        ops::conv2d_backward(x, f32({8, 3, 3, 4}), y, x, bf16({8, 3, 3, 4}), Tensor(), 1, 1);
+      },
+      {"conv2d_backward", "dweight has dtype bf16, expected f32"});
+  expect_op_error(
+      [&] {
+        ops::conv2d_forward(f32({1, 8, 8, 4}), bf16({8, 3, 3, 4}), Tensor(), f32({1, 8, 8, 8}), 1, 1);
+      },
+      {"conv2d_forward", "weight has dtype bf16, expected f32"});
+  expect_op_error(
+      [&] {
+        ops::linear_backward(bf16({2, 3}), bf16({4, 3}), bf16({2, 4}), Tensor(), Tensor(), bf16({4}));
+      },
+      {"linear_backward", "dbias has dtype bf16, expected f32"});
+  expect_op_error(
+      [&] {
+        ops::linear_forward(Tensor::zeros({2, 3}, DType::F16), f32({4, 3}), Tensor(),
+                            Tensor::zeros({2, 4}, DType::F16));
+      },
+      {"linear_forward", "x has dtype f16", "no f16 products"});
+  expect_op_error(
+      [&] {
+        ops::attention_forward(bf16({2, 16, 12}), bf16({2, 16, 4}), bf16({2, 16, 16}));
+      },
+      {"attention_forward", "probs has dtype bf16, expected f32"});
+  expect_op_error(
+      [&] {
+        ops::attention_forward(bf16({2, 16, 12}), f32({2, 16, 4}), f32({2, 16, 16}));
+      },
+      {"attention_forward", "out has dtype f32, expected bf16"});
+}
+
 TEST(Validation, WrongRank) {
   expect_op_error(
       [&] {
