@@ -8,6 +8,7 @@
 // stage 2 adds the chunks of each column in order.
 #include "core/cuda/kernel_support.cuh"
 #include "core/cuda/kernels.h"
+#include "core/float_storage.h"
 
 namespace diffuse::cuda {
 
@@ -33,14 +34,15 @@ __global__ void fill_rows_kernel(float* y, int64_t rows, int64_t cols, const flo
 }
 
 // grid (chunks, batches); partial[(b * chunks + chunk) * cols + c].
-__global__ void chunk_column_sums_kernel(const float* x, int64_t rows, int64_t cols, int64_t chunks, double* partial) {
+template <typename In>
+__global__ void chunk_column_sums_kernel(const In* x, int64_t rows, int64_t cols, int64_t chunks, double* partial) {
   const int64_t batch = blockIdx.y, chunk = blockIdx.x;
   const int64_t first = chunk * kRowsPerChunk;
   const int64_t last = first + kRowsPerChunk < rows ? first + kRowsPerChunk : rows;
-  const float* matrix = x + batch * rows * cols;
+  const In* matrix = x + batch * rows * cols;
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
     double sum = 0.0;
-    for (int64_t r = first; r < last; ++r) sum += matrix[r * cols + c];
+    for (int64_t r = first; r < last; ++r) sum += to_float(matrix[r * cols + c]);
     partial[(batch * chunks + chunk) * cols + c] = sum;
   }
 }
@@ -84,13 +86,17 @@ void fill_rows(float* y, int64_t rows, int64_t cols, const float* vector) {
   launch_kernel(fill_rows_kernel, grid_for(count), kThreads, y, rows, cols, vector);
 }
 
-void column_sums(const float* x, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode) {
+void column_sums(const void* x, DType x_type, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode) {
   if (batches == 0 || cols == 0) return;
   const int64_t chunks = rows == 0 ? 1 : (rows + kRowsPerChunk - 1) / kRowsPerChunk;
   DIFFUSE_CHECK(batches <= 65535, "column_sums: ", batches, " batches exceed the grid's y extent");
   Tensor partial = scratch_doubles(batches * chunks * cols);
-  launch_kernel(chunk_column_sums_kernel, dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(batches)),
-                threads_for_columns(cols), x, rows, cols, chunks, device_data<double>(partial));
+  with_storage_type(x_type, [&](auto tag) {
+    using In = decltype(tag);
+    launch_kernel(chunk_column_sums_kernel<In>, dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(batches)),
+                  threads_for_columns(cols), static_cast<const In*>(x), rows, cols, chunks,
+                  device_data<double>(partial));
+  });
   launch_kernel(reduce_chunks_kernel, grid_for(batches * cols), kThreads, device_data<double>(partial), batches, cols,
                 chunks, out, mode == Reduce::Accumulate);
 }
