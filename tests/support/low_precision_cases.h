@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/backend.h"
@@ -15,8 +16,11 @@
 
 namespace diffuse::testing {
 
+// An argument of an entry: an activation unless made with fp32(); an Arg converts to one, so entries list plain
+// input(...) and output(...) for activations.
 struct CaseArg {
-  CaseArg(Arg arg, bool activation = true) : arg(std::move(arg)), activation(activation) {}  // NOLINT: implicit
+  CaseArg(Arg arg, bool activation = true)  // NOLINT(google-explicit-constructor)
+      : arg(std::move(arg)), activation(activation) {}
   Arg arg;
   bool activation;
 };
