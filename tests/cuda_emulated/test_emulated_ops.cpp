@@ -429,7 +429,8 @@ TEST_P(EmulatedKernels, MatchCpu) {
 INSTANTIATE_TEST_SUITE_P(AllKernels, EmulatedKernels, ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<OpCase>& info) { return info.param.name; });
 
-// The ops that take bf16 and f16 activations (tests/support/low_precision_cases.h), both backends in low precision.
+// The ops that take bf16 and f16 activations (tests/support/low_precision_cases.h), both backends in low precision,
+// at the table's small sizes (the fp32 entries above cover the realistic ones; the storage type changes no indexing).
 class EmulatedLowPrecisionKernels : public ::testing::TestWithParam<std::tuple<testing::LowPrecisionCase, DType>> {};
 
 TEST_P(EmulatedLowPrecisionKernels, MatchCpu) {
