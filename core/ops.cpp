@@ -20,6 +20,8 @@ namespace {
 // Lives for the whole op call, so it also times the call when op profiling is on.
 class OpArgs {
  public:
+  using Names = std::vector<const char*>;
+
   OpArgs(const char* op, std::initializer_list<std::pair<const char*, const Tensor*>> args) : op_(op), args_(args) {
     if (op_profiling()) timer_.emplace(op, device_clock(first_device()));
   }
@@ -62,25 +64,32 @@ class OpArgs {
     require(tensor.rank() == expected, concat(name, " must have rank ", expected, ", got ", tensor.rank()));
   }
 
-  // All defined arguments on one device, with `dtype` except those listed as i32 or as f32-only, and the
-  // weights, which may be f32 or `dtype` (a low-precision copy of fp32 master weights).
-  Device common_device(DType dtype, std::initializer_list<const char*> int_args = {},
-                       std::initializer_list<const char*> f32_args = {},
-                       std::initializer_list<const char*> weight_args = {}) const {
-    const auto listed = [](std::initializer_list<const char*> names, const char* name) {
-      for (const char* listed_name : names)
-        if (std::string(listed_name) == name) return true;
-      return false;
-    };
+  // All defined arguments on one device, with their dtypes: the `activations` share one float dtype (f32, bf16 or
+  // f16: that of the first of them defined), the `weights` are f32 or that dtype (a low-precision copy of fp32
+  // master weights), the `ints` are i32 and every other argument (parameters, their gradients, statistics) is f32.
+  Device common_device(const Names& activations, const Names& ints, const Names& weights = {}) const {
+    const char* first_activation = nullptr;
+    for (const char* name : activations)
+      if (get(name).defined()) {
+        first_activation = name;
+        break;
+      }
+    const DType activation_dtype = first_activation != nullptr ? get(first_activation).dtype() : DType::F32;
+    if (first_activation != nullptr)
+      require(activation_dtype != DType::I32, concat(first_activation, " has dtype i32, expected f32, bf16 or f16"));
     const Tensor* first = nullptr;
     for (const auto& [name, tensor] : args_) {
       if (!tensor->defined()) continue;
-      const DType expected = listed(int_args, name) ? DType::I32 : listed(f32_args, name) ? DType::F32 : dtype;
-      const bool weight = listed(weight_args, name) && expected != DType::F32;
-      const bool castable = expected != DType::I32 && tensor->dtype() != DType::I32;
-      require(tensor->dtype() == expected || (weight && tensor->dtype() == DType::F32),
-              concat(name, " has dtype ", dtype_name(tensor->dtype()), ", expected ", dtype_name(expected),
-                     weight ? " or f32" : "", castable ? " (convert it with ops::cast)" : ""));
+      if (listed(activations, name)) {
+        if (std::string(name) != first_activation)
+          require_dtype(name, *tensor, activation_dtype, concat(" like ", first_activation));
+      } else if (listed(weights, name) && activation_dtype != DType::F32) {
+        require(tensor->dtype() == activation_dtype || tensor->dtype() == DType::F32,
+                concat(name, " has dtype ", dtype_name(tensor->dtype()), ", expected ", dtype_name(activation_dtype),
+                       " or f32", tensor->dtype() != DType::I32 ? " (convert it with ops::cast)" : ""));
+      } else {
+        require_dtype(name, *tensor, listed(ints, name) ? DType::I32 : DType::F32, "");
+      }
       if (first == nullptr) first = tensor;
       require(tensor->device() == first->device(), "arguments are on different devices (copy them to one device)");
     }
@@ -88,20 +97,21 @@ class OpArgs {
     return first->device();
   }
 
-  Backend& backend(DType dtype = DType::F32, std::initializer_list<const char*> int_args = {}) const {
-    return backend_on(common_device(dtype, int_args));
+  Backend& backend(const Names& activations = {}, const Names& ints = {}) const {
+    return backend_on(common_device(activations, ints));
   }
 
   // The backend of a matrix-product op (conv2d, linear, attention): the activations (`activation` sets the
   // dtype, every argument not listed below shares it) are f32, bf16 or f16 (f16 on the GPU only), the weights
   // f32 or the activation dtype, and `f32_args` (biases, parameter gradients, softmax probabilities) f32.
-  Backend& product_backend(const char* activation, std::initializer_list<const char*> weight_args,
-                           std::initializer_list<const char*> f32_args) const {
+  Backend& product_backend(const char* activation, const Names& weight_args, const Names& f32_args) const {
+    Names activations{activation};
+    for (const auto& [name, tensor] : args_)
+      if (name != std::string(activation) && !listed(weight_args, name) && !listed(f32_args, name))
+        activations.push_back(name);
+    const Device device = common_device(activations, {}, weight_args);
     const Tensor& reference = get(activation);
-    const DType dtype = reference.defined() ? reference.dtype() : DType::F32;
-    require(dtype != DType::I32, concat(activation, " has dtype i32, expected f32, bf16 or f16"));
-    const Device device = common_device(dtype, {}, f32_args, weight_args);
-    require(device != Device::CPU || dtype != DType::F16,
+    require(device != Device::CPU || !reference.defined() || reference.dtype() != DType::F16,
             concat(activation, " has dtype f16: the CPU backend has no f16 products (use bf16 or f32)"));
     return backend_on(device);
   }
@@ -118,6 +128,20 @@ class OpArgs {
   const char* op_;
   std::vector<std::pair<const char*, const Tensor*>> args_;
   std::optional<OpTimer> timer_;  // while profiling: times the op until the call ends
+
+  static bool listed(const Names& names, const char* name) {
+    for (const char* listed_name : names)
+      if (std::string(listed_name) == name) return true;
+    return false;
+  }
+
+  // `which` says whose dtype `expected` is, when it is another argument's.
+  void require_dtype(const char* name, const Tensor& tensor, DType expected, const std::string& which) const {
+    const bool castable = expected != DType::I32 && tensor.dtype() != DType::I32;
+    require(tensor.dtype() == expected,
+            concat(name, " has dtype ", dtype_name(tensor.dtype()), ", expected ", dtype_name(expected), which,
+                   castable ? " (convert it with ops::cast)" : ""));
+  }
 
   // Where the op runs, for its timing; the CPU if it has no defined tensor (validation rejects it then).
   Device first_device() const {
@@ -248,7 +272,7 @@ void group_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta
                         const Tensor& y, const Tensor& mean, const Tensor& rstd) {
   const OpArgs args("group_norm_forward", {ARG(x), ARG(gamma), ARG(beta), ARG(y), ARG(mean), ARG(rstd)});
   check_group_norm_forward(args, x, groups, eps);
-  args.backend().group_norm_forward(x, gamma, beta, groups, eps, y, mean, rstd);
+  args.backend({"x", "y"}).group_norm_forward(x, gamma, beta, groups, eps, y, mean, rstd);
 }
 
 void group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd, int groups,
@@ -256,7 +280,7 @@ void group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mea
   const OpArgs args("group_norm_backward",
                     {ARG(x), ARG(gamma), ARG(mean), ARG(rstd), ARG(dy), ARG(dx), ARG(dgamma), ARG(dbeta)});
   check_group_norm_backward(args, x, groups);
-  args.backend().group_norm_backward(x, gamma, mean, rstd, groups, dy, dx, dgamma, dbeta);
+  args.backend({"x", "dy", "dx"}).group_norm_backward(x, gamma, mean, rstd, groups, dy, dx, dgamma, dbeta);
 }
 
 void group_norm_silu_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
@@ -264,7 +288,7 @@ void group_norm_silu_forward(const Tensor& x, const Tensor& gamma, const Tensor&
   const OpArgs args("group_norm_silu_forward", {ARG(x), ARG(gamma), ARG(beta), ARG(y), ARG(mean), ARG(rstd)});
   check_group_norm_forward(args, x, groups, eps);
   check_dropout_probability(args, dropout.p);
-  args.backend().group_norm_silu_forward(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
+  args.backend({"x", "y"}).group_norm_silu_forward(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
 }
 
 void group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
@@ -275,14 +299,15 @@ void group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor
   check_group_norm_backward(args, x, groups);
   args.shape("beta", {x.dim(3)});
   check_dropout_probability(args, dropout.p);
-  args.backend().group_norm_silu_backward(x, gamma, beta, mean, rstd, groups, dropout, dy, dx, dgamma, dbeta);
+  args.backend({"x", "dy", "dx"})
+      .group_norm_silu_backward(x, gamma, beta, mean, rstd, groups, dropout, dy, dx, dgamma, dbeta);
 }
 
 void silu_forward(const Tensor& x, const Tensor& y) {
   const OpArgs args("silu_forward", {ARG(x), ARG(y)});
   args.defined("x");
   args.shape("y", x.shape());
-  args.backend().silu_forward(x, y);
+  args.backend({"x", "y"}).silu_forward(x, y);
 }
 
 void silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
@@ -290,7 +315,7 @@ void silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
   args.defined("x");
   args.shape("dy", x.shape());
   args.shape("dx", x.shape());
-  args.backend().silu_backward(x, dy, dx);
+  args.backend({"x", "dy", "dx"}).silu_backward(x, dy, dx);
 }
 
 void relu_forward(const Tensor& x, const Tensor& y) {
@@ -327,14 +352,14 @@ void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& wi
   const OpArgs args("avg_pool2d_forward", {ARG(x), ARG(y)});
   args.rank("x", 4);
   args.shape("y", pool_output_shape(args, x.shape(), window));
-  args.backend().avg_pool2d_forward(x, y, window);
+  args.backend({"x", "y"}).avg_pool2d_forward(x, y, window);
 }
 
 void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) {
   const OpArgs args("avg_pool2d_backward", {ARG(dy), ARG(dx)});
   args.rank("dx", 4);
   args.shape("dy", pool_output_shape(args, dx.shape(), window));
-  args.backend().avg_pool2d_backward(dy, dx, window);
+  args.backend({"dy", "dx"}).avg_pool2d_backward(dy, dx, window);
 }
 
 void global_avg_pool_forward(const Tensor& x, const Tensor& y) {
@@ -375,14 +400,14 @@ void upsample_nearest2x_forward(const Tensor& x, const Tensor& y) {
   const OpArgs args("upsample_nearest2x_forward", {ARG(x), ARG(y)});
   args.rank("x", 4);
   args.shape("y", {x.dim(0), 2 * x.dim(1), 2 * x.dim(2), x.dim(3)});
-  args.backend().upsample_nearest2x_forward(x, y);
+  args.backend({"x", "y"}).upsample_nearest2x_forward(x, y);
 }
 
 void upsample_nearest2x_backward(const Tensor& dy, const Tensor& dx) {
   const OpArgs args("upsample_nearest2x_backward", {ARG(dy), ARG(dx)});
   args.rank("dx", 4);
   args.shape("dy", {dx.dim(0), 2 * dx.dim(1), 2 * dx.dim(2), dx.dim(3)});
-  args.backend().upsample_nearest2x_backward(dy, dx);
+  args.backend({"dy", "dx"}).upsample_nearest2x_backward(dy, dx);
 }
 
 void concat_channels(const Tensor& a, const Tensor& b, const Tensor& y) {
@@ -390,7 +415,7 @@ void concat_channels(const Tensor& a, const Tensor& b, const Tensor& y) {
   args.rank("a", 4);
   args.shape("b", {a.dim(0), a.dim(1), a.dim(2), b.rank() == 4 ? b.dim(3) : -1});
   args.shape("y", {a.dim(0), a.dim(1), a.dim(2), a.dim(3) + b.dim(3)});
-  args.backend().concat_channels(a, b, y);
+  args.backend({"a", "b", "y"}).concat_channels(a, b, y);
 }
 
 void split_channels(const Tensor& y, const Tensor& a, const Tensor& b) {
@@ -403,7 +428,7 @@ void split_channels(const Tensor& y, const Tensor& a, const Tensor& b) {
   args.require(0 <= ca && ca <= y.dim(3), concat("split at channel ", ca, " is out of range"));
   args.optional_shape("a", {y.dim(0), y.dim(1), y.dim(2), ca});
   args.optional_shape("b", {y.dim(0), y.dim(1), y.dim(2), y.dim(3) - ca});
-  args.backend().split_channels(y, a, b);
+  args.backend({"y", "a", "b"}).split_channels(y, a, b);
 }
 
 void add_channel_vector_forward(const Tensor& x, const Tensor& v, const Tensor& y) {
@@ -411,7 +436,7 @@ void add_channel_vector_forward(const Tensor& x, const Tensor& v, const Tensor& 
   args.rank("x", 4);
   args.shape("v", {x.dim(0), x.dim(3)});
   args.shape("y", x.shape());
-  args.backend().add_channel_vector_forward(x, v, y);
+  args.backend({"x", "y"}).add_channel_vector_forward(x, v, y);
 }
 
 void add_channel_vector_backward(const Tensor& dy, const Tensor& dx, const Tensor& dv) {
@@ -419,7 +444,7 @@ void add_channel_vector_backward(const Tensor& dy, const Tensor& dx, const Tenso
   args.rank("dy", 4);
   args.optional_shape("dx", dy.shape());
   args.shape("dv", {dy.dim(0), dy.dim(3)});
-  args.backend().add_channel_vector_backward(dy, dx, dv);
+  args.backend({"dy", "dx"}).add_channel_vector_backward(dy, dx, dv);
 }
 
 void scale_shift_channels_forward(const Tensor& x, const Tensor& scale_shift, const Tensor& y) {
@@ -427,7 +452,7 @@ void scale_shift_channels_forward(const Tensor& x, const Tensor& scale_shift, co
   args.rank("x", 4);
   args.shape("scale_shift", {x.dim(0), 2 * x.dim(3)});
   args.shape("y", x.shape());
-  args.backend().scale_shift_channels_forward(x, scale_shift, y);
+  args.backend({"x", "y"}).scale_shift_channels_forward(x, scale_shift, y);
 }
 
 void scale_shift_channels_backward(const Tensor& x, const Tensor& scale_shift, const Tensor& dy, const Tensor& dx,
@@ -438,7 +463,7 @@ void scale_shift_channels_backward(const Tensor& x, const Tensor& scale_shift, c
   args.shape("dy", x.shape());
   args.optional_shape("dx", x.shape());
   args.optional_shape("dscale_shift", scale_shift.shape());
-  args.backend().scale_shift_channels_backward(x, scale_shift, dy, dx, dscale_shift);
+  args.backend({"x", "dy", "dx"}).scale_shift_channels_backward(x, scale_shift, dy, dx, dscale_shift);
 }
 
 void add(const Tensor& a, const Tensor& b, const Tensor& y) {
@@ -446,21 +471,21 @@ void add(const Tensor& a, const Tensor& b, const Tensor& y) {
   args.defined("a");
   args.shape("b", a.shape());
   args.shape("y", a.shape());
-  args.backend().add(a, b, y);
+  args.backend({"a", "b", "y"}).add(a, b, y);
 }
 
 void accumulate(const Tensor& y, const Tensor& x) {
   const OpArgs args("accumulate", {ARG(y), ARG(x)});
   args.defined("y");
   args.shape("x", y.shape());
-  args.backend().accumulate(y, x);
+  args.backend({"y", "x"}).accumulate(y, x);
 }
 
 void scale(const Tensor& x, float alpha, const Tensor& y) {
   const OpArgs args("scale", {ARG(x), ARG(y)});
   args.defined("x");
   args.shape("y", x.shape());
-  args.backend().scale(x, alpha, y);
+  args.backend({"x", "y"}).scale(x, alpha, y);
 }
 
 void fill_zero(const Tensor& x) {
@@ -522,7 +547,7 @@ void dropout_forward(const Tensor& x, float p, const DropoutKey& key, const Tens
   check_dropout_probability(args, p);
   args.require(x.rank() >= 1, "x must have a batch axis");
   args.shape("y", x.shape());
-  args.backend().dropout_forward(x, p, key, y);
+  args.backend({"x", "y"}).dropout_forward(x, p, key, y);
 }
 
 void dropout_backward(const Tensor& dy, float p, const DropoutKey& key, const Tensor& dx) {
@@ -530,7 +555,7 @@ void dropout_backward(const Tensor& dy, float p, const DropoutKey& key, const Te
   check_dropout_probability(args, p);
   args.require(dy.rank() >= 1, "dy must have a batch axis");
   args.shape("dx", dy.shape());
-  args.backend().dropout_backward(dy, p, key, dx);
+  args.backend({"dy", "dx"}).dropout_backward(dy, p, key, dx);
 }
 
 void fill_normal(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint32_t step, uint32_t first_sample) {
@@ -571,7 +596,7 @@ void embedding_forward(const Tensor& table, const Tensor& labels, const Tensor& 
   args.rank("table", 2);
   args.rank("labels", 1);
   args.shape("out", {labels.dim(0), table.dim(1)});
-  args.backend(DType::F32, {"labels"}).embedding_forward(table, labels, out);
+  args.backend({}, {"labels"}).embedding_forward(table, labels, out);
 }
 
 void embedding_backward(const Tensor& labels, const Tensor& dout, const Tensor& dtable) {
@@ -579,7 +604,7 @@ void embedding_backward(const Tensor& labels, const Tensor& dout, const Tensor& 
   args.rank("dtable", 2);
   args.rank("labels", 1);
   args.shape("dout", {labels.dim(0), dtable.dim(1)});
-  args.backend(DType::F32, {"labels"}).embedding_backward(labels, dout, dtable);
+  args.backend({}, {"labels"}).embedding_backward(labels, dout, dtable);
 }
 
 void mse_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& weights, const Tensor& per_sample) {
@@ -629,7 +654,7 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Ten
   args.require(logits.dim(1) > 0, "logits need at least one class");
   args.shape("labels", {logits.dim(0)});
   args.shape("per_sample", {logits.dim(0)});
-  args.backend(DType::F32, {"labels"}).cross_entropy_forward(logits, labels, per_sample);
+  args.backend({}, {"labels"}).cross_entropy_forward(logits, labels, per_sample);
 }
 
 void cross_entropy_backward(const Tensor& logits, const Tensor& labels, float loss_scale, const Tensor& dlogits) {
@@ -638,7 +663,7 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& labels, float lo
   args.require(logits.dim(1) > 0, "logits need at least one class");
   args.shape("labels", {logits.dim(0)});
   args.shape("dlogits", logits.shape());
-  args.backend(DType::F32, {"labels"}).cross_entropy_backward(logits, labels, loss_scale, dlogits);
+  args.backend({}, {"labels"}).cross_entropy_backward(logits, labels, loss_scale, dlogits);
 }
 
 namespace {

@@ -9,6 +9,12 @@
 //    gradient slot skips that gradient.
 //  - Every op checks its arguments first: a shape, dtype or device mismatch
 //    throws an Error naming the op and the shapes involved.
+//  - Tensors are f32 unless an op says otherwise. The ops marked "Activations:
+//    f32, bf16 or f16" take the activation arguments they name (the tensors that
+//    flow between layers and their gradients) in any of the three, all of one
+//    dtype within a call; their parameters, parameter gradients and statistics
+//    stay f32. They compute in fp32 (bf16/f16 widened on load), round once to
+//    nearest even on store, and sum in fp32 or double as the f32 path does.
 //  - The op runs on the backend of its tensors' device (all must agree).
 //  - Tensors are f32 unless an op says otherwise. The matrix products (conv2d,
 //    linear, attention) also take low-precision activations: x, y, dx, dy,
@@ -66,6 +72,7 @@ void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, co
 // ---- normalisation and activation --------------------------------------------
 
 // x [N,H,W,C], gamma/beta [C], C divisible by groups -> y; saves mean/rstd [N,groups] for backward.
+// Activations: f32, bf16 or f16 for x, y, dy, dx (here and in group_norm_silu_*).
 void group_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
                         const Tensor& y, const Tensor& mean, const Tensor& rstd);
 void group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd, int groups,
@@ -95,7 +102,7 @@ void group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor
                               const Tensor& rstd, int groups, const Dropout& dropout, const Tensor& dy,
                               const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta);
 
-// y = x * sigmoid(x), any shape.
+// y = x * sigmoid(x), any shape. Activations: f32, bf16 or f16 for x, y, dy, dx.
 void silu_forward(const Tensor& x, const Tensor& y);
 void silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx);
 
@@ -105,25 +112,27 @@ void relu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx);
 
 // ---- resampling and plumbing --------------------------------------------------
 
-// x [N,H,W,C] -> y [N,2H,2W,C], nearest neighbour.
+// x [N,H,W,C] -> y [N,2H,2W,C], nearest neighbour. Activations: f32, bf16 or f16 for x, y, dy, dx.
 void upsample_nearest2x_forward(const Tensor& x, const Tensor& y);
 void upsample_nearest2x_backward(const Tensor& dy, const Tensor& dx);
 
 // a [N,H,W,Ca], b [N,H,W,Cb] -> y [N,H,W,Ca+Cb]. Its backward is split_channels.
+// Activations: f32, bf16 or f16 for a, b, y (here and in split_channels).
 void concat_channels(const Tensor& a, const Tensor& b, const Tensor& y);
 // y [N,H,W,Ca+Cb] -> a [N,H,W,Ca], b [N,H,W,Cb] (either may be undefined). Its backward is concat_channels.
 void split_channels(const Tensor& y, const Tensor& a, const Tensor& b);
 
 // x [N,H,W,C] + v [N,C] broadcast over H,W -> y (the time embedding in a ResBlock).
+// Activations: f32, bf16 or f16 for x, y, dy, dx; v and dv are f32.
 void add_channel_vector_forward(const Tensor& x, const Tensor& v, const Tensor& y);
 // dx = dy (skipped when undefined or the same memory), dv [N,C] = sum over H,W of dy.
 void add_channel_vector_backward(const Tensor& dy, const Tensor& dx, const Tensor& dv);
 
-// y = a + b (residual connections), same shapes; y may alias a or b.
+// y = a + b (residual connections), same shapes; y may alias a or b. Activations: f32, bf16 or f16 for a, b, y.
 void add(const Tensor& a, const Tensor& b, const Tensor& y);
-// y += x.
+// y += x. Activations: f32, bf16 or f16 for y, x.
 void accumulate(const Tensor& y, const Tensor& x);
-// y = alpha * x; y may alias x.
+// y = alpha * x; y may alias x. Activations: f32, bf16 or f16 for x, y.
 void scale(const Tensor& x, float alpha, const Tensor& y);
 // Every element of x (any dtype) set to exactly zero by a memset, whatever it held (scale by 0 would keep NaN).
 void fill_zero(const Tensor& x);
@@ -136,6 +145,7 @@ void clamp(const Tensor& x, float low, float high, const Tensor& y);
 
 // The adaptive group norm's modulation: y = x * (1 + scale) + shift per sample and channel, with
 // x [N,H,W,C] and scale_shift [N,2C] holding scale in its first C columns and shift in the last C; y may alias x.
+// Activations: f32, bf16 or f16 for x, y, dy, dx; scale_shift and dscale_shift are f32.
 void scale_shift_channels_forward(const Tensor& x, const Tensor& scale_shift, const Tensor& y);
 // dx = dy * (1 + scale) (dx may alias dy); WRITES dscale_shift [N,2C]: sum over H,W of dy * x, then of dy.
 void scale_shift_channels_backward(const Tensor& x, const Tensor& scale_shift, const Tensor& dy, const Tensor& dx,
@@ -157,6 +167,7 @@ void max_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& wi
 void max_pool2d_backward(const Tensor& x, const Tensor& dy, const Tensor& dx, const Pool2dWindow& window);
 // Average pooling divides by the taps inside the image (PyTorch's count_include_pad=False,
 // TensorFlow's 'SAME' average pool), so border outputs are not pulled towards zero.
+// Activations (average pooling only): f32, bf16 or f16 for x, y, dy, dx.
 void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window);
 void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Pool2dWindow& window);
 
@@ -182,7 +193,7 @@ void attention_backward(const Tensor& qkv, const Tensor& probs, const Tensor& do
 
 // ---- randomness ---------------------------------------------------------------
 
-// x [N,...] -> y = mask * x / (1 - p); 0 <= p < 1.
+// x [N,...] -> y = mask * x / (1 - p); 0 <= p < 1. Activations: f32, bf16 or f16 for x, y, dy, dx.
 void dropout_forward(const Tensor& x, float p, const DropoutKey& key, const Tensor& y);
 void dropout_backward(const Tensor& dy, float p, const DropoutKey& key, const Tensor& dx);
 

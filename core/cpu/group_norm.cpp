@@ -1,6 +1,9 @@
 // Group normalisation on the CPU, alone and fused with SiLU and dropout
-// (group_norm_silu_*): NHWC fp32, statistics per (sample, group) over
+// (group_norm_silu_*): NHWC, statistics per (sample, group) over
 // H*W*(C/groups) elements, with the element formulas of core/math.
+// Activations (x, y, dy, dx) are f32, bf16 or f16, one type per call; every
+// loop is templated on it, widens on load and rounds once on store, while
+// parameters, statistics and sums stay fp32 or double.
 //
 // Every pass walks fixed chunks of a sample's pixels. Sums accumulate one
 // double per channel (contiguous, so the inner loop vectorises) and chunks are
@@ -11,16 +14,19 @@
 // The fused forward writes only dropout(SiLU(normalized)). Its backward
 // recomputes normalized and the mask from x, the statistics and the key: the
 // first pass writes g = d(SiLU input) into dx while it sums, the second turns
-// dx into the input gradient in place. Plain group norm is the same code with
+// dx into the input gradient in place (g stays fp32: with bf16 or f16 dx it
+// goes to a scratch buffer instead). Plain group norm is the same code with
 // the activation and dropout compiled out.
 #include "core/math/group_norm.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/parallel.h"
 #include "core/cpu/uniform_batch.h"
+#include "core/float_storage.h"
 #include "core/math/activation.h"
 #include "core/math/dropout.h"
 
@@ -97,18 +103,19 @@ std::vector<double> reduce_chunks(const std::vector<double>& partial, const Layo
 }
 
 // mean and rstd [n, groups] of x, from one read.
-void group_statistics(const float* x, const Layout& s, float eps, float* mean, float* rstd) {
+template <typename T>
+void group_statistics(const T* x, const Layout& s, float eps, float* mean, float* rstd) {
   // A chunk's slot holds its per-channel sums and squares about the shift, side by side.
   std::vector<double> partial(static_cast<size_t>(s.n * s.chunks * 2 * s.c));
   for_each_chunk(s, [&](int64_t i, int64_t k) {
     double* sum = partial.data() + (i * s.chunks + k) * 2 * s.c;
     double* squares = sum + s.c;
     std::fill(sum, sum + 2 * s.c, 0.0);
-    const float* shift = x + i * s.hw * s.c;
+    const T* shift = x + i * s.hw * s.c;
     for (int64_t p = k * kChunkPixels; p < std::min(s.hw, (k + 1) * kChunkPixels); ++p) {
-      const float* row = x + (i * s.hw + p) * s.c;
+      const T* row = x + (i * s.hw + p) * s.c;
       for (int64_t ch = 0; ch < s.c; ++ch) {
-        const double d = static_cast<double>(row[ch]) - shift[ch];
+        const double d = static_cast<double>(to_float(row[ch])) - to_float(shift[ch]);
         sum[ch] += d;
         squares[ch] += d * d;
       }
@@ -120,7 +127,8 @@ void group_statistics(const float* x, const Layout& s, float eps, float* mean, f
       GroupMoments moments;
       const double* t = totals.data() + i * 2 * s.c;
       for (int64_t ch = g * s.cg; ch < (g + 1) * s.cg; ++ch)
-        if (s.hw > 0) moments.add_channel(x[i * s.hw * s.c + ch], static_cast<double>(s.hw), t[ch], t[s.c + ch]);
+        if (s.hw > 0)
+          moments.add_channel(to_float(x[i * s.hw * s.c + ch]), static_cast<double>(s.hw), t[ch], t[s.c + ch]);
       mean[i * s.groups + g] = static_cast<float>(moments.mean);
       rstd[i * s.groups + g] = group_norm_rstd(moments.variance(), eps);
     }
@@ -139,8 +147,8 @@ ChannelTerms channel_terms(const Layout& s, const float* mean, const float* rstd
 }
 
 // y = dropout(SiLU(normalized)), either step compiled in or out; y may alias x.
-template <bool kSilu, bool kDropout>
-void write_output(const float* x, const Layout& s, const ChannelTerms& terms, const Dropout& dropout, float* y) {
+template <bool kSilu, bool kDropout, typename T>
+void write_output(const T* x, const Layout& s, const ChannelTerms& terms, const Dropout& dropout, T* y) {
   const float p = dropout.p, keep_scale = dropout_scale(p);
   for_each_chunk(s, [&](int64_t i, int64_t k) {
     for_each_tile(s, k, [&](int64_t first, int64_t last) {
@@ -148,15 +156,15 @@ void write_output(const float* x, const Layout& s, const ChannelTerms& terms, co
       const float* m = terms.mean.data() + i * s.c;
       const float* scale = terms.scale.data() + i * s.c;
       for (int64_t pixel = first; pixel < last; ++pixel) {
-        const float* in = x + (i * s.hw + pixel) * s.c;
-        float* out = y + (i * s.hw + pixel) * s.c;
+        const T* in = x + (i * s.hw + pixel) * s.c;
+        T* out = y + (i * s.hw + pixel) * s.c;
         const float* u = kDropout ? uniforms + (pixel - first) * s.c : nullptr;
 #pragma omp simd
         for (int64_t ch = 0; ch < s.c; ++ch) {
-          float value = group_norm_output(in[ch], m[ch], scale[ch], terms.beta[ch]);
+          float value = group_norm_output(to_float(in[ch]), m[ch], scale[ch], terms.beta[ch]);
           if constexpr (kSilu) value = silu(value);
           if constexpr (kDropout) value = dropout_apply(value, u[ch], p, keep_scale);
-          out[ch] = value;
+          out[ch] = from_float<T>(value);
         }
       }
     });
@@ -166,8 +174,8 @@ void write_output(const float* x, const Layout& s, const ChannelTerms& terms, co
 // Per-channel sums of g and g * (x - mean) for each (sample, chunk), side by side. g = dy for plain group norm;
 // for the fused op g = dropout(dy) * SiLU'(normalized), the gradient at the normalisation's output, also written
 // to `g_out` when it is not null (it may alias dy).
-template <bool kSilu, bool kDropout>
-std::vector<double> gradient_sums(const float* x, const float* dy, const Layout& s, const ChannelTerms& terms,
+template <bool kSilu, bool kDropout, typename T>
+std::vector<double> gradient_sums(const T* x, const T* dy, const Layout& s, const ChannelTerms& terms,
                                   const Dropout& dropout, float* g_out) {
   const float p = dropout.p, keep_scale = dropout_scale(p);
   std::vector<double> partial(static_cast<size_t>(s.n * s.chunks * 2 * s.c));
@@ -181,23 +189,28 @@ std::vector<double> gradient_sums(const float* x, const float* dy, const Layout&
       const float* uniforms = kDropout ? tile_uniforms(dropout.key, s, i, first, last) : nullptr;
       for (int64_t pixel = first; pixel < last; ++pixel) {
         const int64_t at = (i * s.hw + pixel) * s.c;
-        const float* in = x + at;
-        const float* g = dy + at;
+        const T* in = x + at;
+        const auto add_sums = [&](const auto* g) {
+          for (int64_t ch = 0; ch < s.c; ++ch) {
+            const float grad = to_float(g[ch]);
+            sum_g[ch] += grad;
+            sum_g_centred[ch] += static_cast<double>(grad) * (static_cast<double>(to_float(in[ch])) - m[ch]);
+          }
+        };
         if constexpr (kSilu) {
           // g first, in a loop of its own so that it vectorizes; then the sums read it back.
           float* out = g_out ? g_out + at : row_scratch(s.c);
+          const T* grad_out = dy + at;
           const float* u = kDropout ? uniforms + (pixel - first) * s.c : nullptr;
 #pragma omp simd
           for (int64_t ch = 0; ch < s.c; ++ch) {
-            float grad = g[ch];
+            float grad = to_float(grad_out[ch]);
             if constexpr (kDropout) grad = dropout_apply(grad, u[ch], p, keep_scale);
-            out[ch] = grad * silu_derivative(group_norm_output(in[ch], m[ch], scale[ch], terms.beta[ch]));
+            out[ch] = grad * silu_derivative(group_norm_output(to_float(in[ch]), m[ch], scale[ch], terms.beta[ch]));
           }
-          g = out;
-        }
-        for (int64_t ch = 0; ch < s.c; ++ch) {
-          sum_g[ch] += g[ch];
-          sum_g_centred[ch] += static_cast<double>(g[ch]) * (static_cast<double>(in[ch]) - m[ch]);
+          add_sums(out);
+        } else {
+          add_sums(dy + at);
         }
       }
     });
@@ -205,16 +218,37 @@ std::vector<double> gradient_sums(const float* x, const float* dy, const Layout&
   return partial;
 }
 
-template <bool kSilu, bool kDropout>
+template <bool kSilu, bool kDropout, typename T>
 void forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps, const Dropout& dropout,
              const Tensor& y, const Tensor& mean, const Tensor& rstd) {
   const Layout s = layout_of(x, groups);
-  group_statistics(x.f32(), s, eps, mean.f32(), rstd.f32());
+  group_statistics(storage_data<T>(x), s, eps, mean.f32(), rstd.f32());
   const ChannelTerms terms = channel_terms(s, mean.f32(), rstd.f32(), gamma.f32(), beta.f32());
-  write_output<kSilu, kDropout>(x.f32(), s, terms, dropout, y.f32());
+  write_output<kSilu, kDropout>(storage_data<T>(x), s, terms, dropout, storage_data<T>(y));
 }
 
-template <bool kSilu, bool kDropout>
+// dx from the gradient at the normalisation's output (dy, or the fused op's fp32 g) and the per-channel terms.
+// Each element is read before it is written, so dx may alias the gradient.
+template <typename T, typename G>
+void write_input_gradient(const T* x, const G* gradient, const float* gamma, const Layout& s, const ChannelTerms& terms,
+                          const std::vector<float>& row_rstd, const std::vector<float>& row_mean_g,
+                          const std::vector<float>& row_slope, T* dx) {
+#pragma omp parallel for collapse(2) schedule(static) if (worth_threads(s.n * s.hw * s.c))
+  for (int64_t i = 0; i < s.n; ++i)
+    for (int64_t p = 0; p < s.hw; ++p) {
+      const int64_t at = (i * s.hw + p) * s.c;
+      const float* m = terms.mean.data() + i * s.c;
+      const float* r = row_rstd.data() + i * s.c;
+      const float* mean_g = row_mean_g.data() + i * s.c;
+      const float* slope = row_slope.data() + i * s.c;
+      for (int64_t ch = 0; ch < s.c; ++ch)
+        dx[at + ch] =
+            from_float<T>(group_norm_input_grad(to_float(gradient[at + ch]), to_float(x[at + ch]), gamma[ch], m[ch],
+                                                r[ch], GroupNormGradCoefficients{mean_g[ch], slope[ch]}));
+    }
+}
+
+template <bool kSilu, bool kDropout, typename T>
 void backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& rstd,
               int groups, const Dropout& dropout, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
               const Tensor& dbeta) {
@@ -224,10 +258,21 @@ void backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Te
   const float* rp = rstd.f32();
   // Plain group norm needs no beta (its backward reads no normalized values).
   const ChannelTerms terms = channel_terms(s, mean.f32(), rp, gp, beta.defined() ? beta.f32() : nullptr);
-  // The fused op keeps g in dx for the last pass; plain group norm reads dy there.
-  float* g_buffer = kSilu && dx.defined() ? dx.f32() : nullptr;
+  // The fused op keeps g for the last pass: in dx when dx is fp32, else in fp32 scratch (rounding g to dx's type
+  // would round twice). Plain group norm reads dy there.
+  std::vector<float> g_scratch;
+  float* g_buffer = nullptr;
+  if (kSilu && dx.defined()) {
+    if constexpr (std::is_same_v<T, float>) {
+      g_buffer = dx.f32();
+    } else {
+      g_scratch.resize(static_cast<size_t>(x.numel()));
+      g_buffer = g_scratch.data();
+    }
+  }
+  const T* xp = storage_data<T>(x);
   const std::vector<double> totals =
-      reduce_chunks(gradient_sums<kSilu, kDropout>(x.f32(), dy.f32(), s, terms, dropout, g_buffer), s, 2 * s.c);
+      reduce_chunks(gradient_sums<kSilu, kDropout>(xp, storage_data<T>(dy), s, terms, dropout, g_buffer), s, 2 * s.c);
 
   // Parameter gradients accumulate, summed over the batch in double first.
   if (dgamma.defined() || dbeta.defined()) {
@@ -263,49 +308,48 @@ void backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Te
     }
   const std::vector<float> row_rstd = per_channel(rp, s);
 
-  // Each element is read before it is written, so dx may alias dy (or hold g).
-  const float* gradient = kSilu ? dx.f32() : dy.f32();
-  const float* xp = x.f32();
-  float* dxp = dx.f32();
-#pragma omp parallel for collapse(2) schedule(static) if (worth_threads(s.n * s.hw * s.c))
-  for (int64_t i = 0; i < s.n; ++i)
-    for (int64_t p = 0; p < s.hw; ++p) {
-      const int64_t at = (i * s.hw + p) * s.c;
-      const float* m = terms.mean.data() + i * s.c;
-      const float* r = row_rstd.data() + i * s.c;
-      const float* mean_g = row_mean_g.data() + i * s.c;
-      const float* slope = row_slope.data() + i * s.c;
-      for (int64_t ch = 0; ch < s.c; ++ch)
-        dxp[at + ch] = group_norm_input_grad(gradient[at + ch], xp[at + ch], gp[ch], m[ch], r[ch],
-                                             GroupNormGradCoefficients{mean_g[ch], slope[ch]});
-    }
+  if constexpr (kSilu) {
+    write_input_gradient(xp, g_buffer, gp, s, terms, row_rstd, row_mean_g, row_slope, storage_data<T>(dx));
+  } else {
+    write_input_gradient(xp, storage_data<T>(dy), gp, s, terms, row_rstd, row_mean_g, row_slope, storage_data<T>(dx));
+  }
 }
 
 }  // namespace
 
 void CpuBackend::group_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups, float eps,
                                     const Tensor& y, const Tensor& mean, const Tensor& rstd) {
-  forward<false, false>(x, gamma, beta, groups, eps, Dropout{}, y, mean, rstd);
+  with_storage_type(x.dtype(), [&](auto tag) {
+    forward<false, false, decltype(tag)>(x, gamma, beta, groups, eps, Dropout{}, y, mean, rstd);
+  });
 }
 
 void CpuBackend::group_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
                                      int groups, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
                                      const Tensor& dbeta) {
-  backward<false, false>(x, gamma, Tensor(), mean, rstd, groups, Dropout{}, dy, dx, dgamma, dbeta);
+  with_storage_type(x.dtype(), [&](auto tag) {
+    backward<false, false, decltype(tag)>(x, gamma, Tensor(), mean, rstd, groups, Dropout{}, dy, dx, dgamma, dbeta);
+  });
 }
 
 void CpuBackend::group_norm_silu_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, int groups,
                                          float eps, const Dropout& dropout, const Tensor& y, const Tensor& mean,
                                          const Tensor& rstd) {
-  const auto run = dropout.p > 0.0f ? forward<true, true> : forward<true, false>;
-  run(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
+  with_storage_type(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const auto run = dropout.p > 0.0f ? forward<true, true, T> : forward<true, false, T>;
+    run(x, gamma, beta, groups, eps, dropout, y, mean, rstd);
+  });
 }
 
 void CpuBackend::group_norm_silu_backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean,
                                           const Tensor& rstd, int groups, const Dropout& dropout, const Tensor& dy,
                                           const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
-  const auto run = dropout.p > 0.0f ? backward<true, true> : backward<true, false>;
-  run(x, gamma, beta, mean, rstd, groups, dropout, dy, dx, dgamma, dbeta);
+  with_storage_type(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const auto run = dropout.p > 0.0f ? backward<true, true, T> : backward<true, false, T>;
+    run(x, gamma, beta, mean, rstd, groups, dropout, dy, dx, dgamma, dbeta);
+  });
 }
 
 }  // namespace diffuse::cpu

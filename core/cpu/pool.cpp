@@ -4,15 +4,18 @@
 // contiguous, so every tap is a vectorisable loop over one channel row; the
 // window geometry is core/math/pool.h's, shared with the CUDA backend.
 // Backward passes scatter into dx; threads split the batch, so overlapping
-// windows never race.
+// windows never race. Average pooling also takes bf16 and f16 activations: it
+// sums in fp32 and rounds each output once.
 #include "core/math/pool.h"
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/float_storage.h"
 
 namespace diffuse::cpu {
 
@@ -34,6 +37,70 @@ void for_each_tap(const PoolGeometry& g, int64_t n, int64_t oy, int64_t ox, cons
 
 int64_t output_offset(const PoolGeometry& g, int64_t n, int64_t oy, int64_t ox) {
   return ((n * g.out_height + oy) * g.out_width + ox) * g.channels;
+}
+
+// Where `count` elements of T are summed in fp32: in place when T is float, else in this thread's scratch, which
+// store_sums then rounds into them.
+template <typename T>
+float* fp32_sums(T* elements, int64_t count) {
+  if constexpr (std::is_same_v<T, float>) {
+    return elements;
+  } else {
+    thread_local std::vector<float> scratch;
+    scratch.resize(static_cast<size_t>(count));
+    return scratch.data();
+  }
+}
+
+template <typename T>
+void store_sums(const float* sums, T* elements, int64_t count) {
+  if constexpr (!std::is_same_v<T, float>)
+    for (int64_t i = 0; i < count; ++i) elements[i] = from_float<T>(sums[i]);
+}
+
+template <typename T>
+void avg_pool_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
+  const PoolGeometry g = geometry_of(x, y, window);
+  const T* in = storage_data<T>(x);
+  T* out = storage_data<T>(y);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t oy = 0; oy < g.out_height; ++oy)
+      for (int64_t ox = 0; ox < g.out_width; ++ox) {
+        T* target = out + output_offset(g, n, oy, ox);
+        float* sum = fp32_sums(target, g.channels);
+        std::fill(sum, sum + g.channels, 0.0f);
+        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
+          for (int64_t c = 0; c < g.channels; ++c) sum[c] += to_float(in[pixel + c]);
+        });
+        const float weight = g.average_weight(oy, ox);
+        for (int64_t c = 0; c < g.channels; ++c) sum[c] *= weight;
+        store_sums(sum, target, g.channels);
+      }
+}
+
+template <typename T>
+void avg_pool_backward(const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) {
+  const PoolGeometry g = geometry_of(dx, dy, window);
+  const T* grad_out = storage_data<T>(dy);
+  const int64_t sample = g.height * g.width * g.channels;
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < g.batch; ++n) {
+    // The sample's gradient, summed over overlapping windows; a tap's offset less n * sample indexes it.
+    T* target = storage_data<T>(dx) + n * sample;
+    float* sum = fp32_sums(target, sample);
+    std::fill(sum, sum + sample, 0.0f);
+    for (int64_t oy = 0; oy < g.out_height; ++oy)
+      for (int64_t ox = 0; ox < g.out_width; ++ox) {
+        const float weight = g.average_weight(oy, ox);
+        const T* source = grad_out + output_offset(g, n, oy, ox);
+        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
+          float* row = sum + (pixel - n * sample);
+          for (int64_t c = 0; c < g.channels; ++c) row[c] += to_float(source[c]) * weight;
+        });
+      }
+    store_sums(sum, target, sample);
+  }
 }
 
 }  // namespace
@@ -82,38 +149,11 @@ void CpuBackend::max_pool2d_backward(const Tensor& x, const Tensor& dy, const Te
 }
 
 void CpuBackend::avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
-  const PoolGeometry g = geometry_of(x, y, window);
-  const float* in = x.f32();
-  float* out = y.f32();
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t oy = 0; oy < g.out_height; ++oy)
-      for (int64_t ox = 0; ox < g.out_width; ++ox) {
-        float* target = out + output_offset(g, n, oy, ox);
-        std::fill(target, target + g.channels, 0.0f);
-        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
-          for (int64_t c = 0; c < g.channels; ++c) target[c] += in[pixel + c];
-        });
-        const float weight = g.average_weight(oy, ox);
-        for (int64_t c = 0; c < g.channels; ++c) target[c] *= weight;
-      }
+  with_storage_type(x.dtype(), [&](auto tag) { avg_pool_forward<decltype(tag)>(x, y, window); });
 }
 
 void CpuBackend::avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) {
-  const PoolGeometry g = geometry_of(dx, dy, window);
-  const float* grad_out = dy.f32();
-  float* grad_in = dx.f32();
-  std::memset(grad_in, 0, dx.nbytes());
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t oy = 0; oy < g.out_height; ++oy)
-      for (int64_t ox = 0; ox < g.out_width; ++ox) {
-        const float weight = g.average_weight(oy, ox);
-        const float* source = grad_out + output_offset(g, n, oy, ox);
-        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
-          for (int64_t c = 0; c < g.channels; ++c) grad_in[pixel + c] += source[c] * weight;
-        });
-      }
+  with_storage_type(dy.dtype(), [&](auto tag) { avg_pool_backward<decltype(tag)>(dy, dx, window); });
 }
 
 void CpuBackend::global_avg_pool_forward(const Tensor& x, const Tensor& y) {

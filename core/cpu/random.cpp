@@ -11,6 +11,7 @@
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/parallel.h"
 #include "core/cpu/uniform_batch.h"
+#include "core/float_storage.h"
 #include "core/math/dropout.h"
 #include "core/philox.h"
 
@@ -44,10 +45,12 @@ void for_each_block(const Tensor& tensor, uint64_t seed, uint32_t purpose, uint3
 }
 
 // y = dropout(x) for forward (x) and backward (dy) alike: the mask is regenerated, never stored. Parallel over
-// (row, run of blocks) like for_each_block, drawing each run's uniforms in one batch.
+// (row, run of blocks) like for_each_block, drawing each run's uniforms in one batch. T is the activations'
+// storage type: each element is widened, masked and scaled in fp32, and rounded once.
+template <typename T>
 void apply_dropout(const Tensor& x, float p, const DropoutKey& key, const Tensor& y) {
-  const float* in = x.f32();
-  float* out = y.f32();
+  const T* in = storage_data<T>(x);
+  T* out = storage_data<T>(y);
   if (p == 0.0f) {  // every uniform is > 0, so nothing drops and the scale is exactly 1
     if (out != in) std::copy(in, in + x.numel(), out);
     return;
@@ -66,11 +69,16 @@ void apply_dropout(const Tensor& x, float p, const DropoutKey& key, const Tensor
       const int64_t first = task * kTaskElements, count = std::min(kTaskElements, row_length - first);
       float uniforms[kTaskElements];
       draw_uniforms(stream, first, count, uniforms);
-      const float* source = in + row * row_length + first;
-      float* target = out + row * row_length + first;
+      const T* source = in + row * row_length + first;
+      T* target = out + row * row_length + first;
 #pragma omp simd
-      for (int64_t i = 0; i < count; ++i) target[i] = dropout_apply(source[i], uniforms[i], p, scale);
+      for (int64_t i = 0; i < count; ++i)
+        target[i] = from_float<T>(dropout_apply(to_float(source[i]), uniforms[i], p, scale));
     }
+}
+
+void apply_dropout(const Tensor& x, float p, const DropoutKey& key, const Tensor& y) {
+  with_storage_type(x.dtype(), [&](auto tag) { apply_dropout<decltype(tag)>(x, p, key, y); });
 }
 
 }  // namespace

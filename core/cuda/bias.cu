@@ -9,6 +9,7 @@
 // stage 2 adds the chunks of each column in order.
 #include "core/cuda/kernel_support.cuh"
 #include "core/cuda/kernels.h"
+#include "core/float_storage.h"
 
 namespace diffuse::cuda {
 
@@ -77,12 +78,6 @@ void launch_epilogue_from(const void* source, const float* bias, const void* res
   }
 }
 
-template <typename In>
-void launch_column_sums(const void* x, int64_t batches, int64_t rows, int64_t cols, int64_t chunks, double* partial) {
-  launch_kernel(chunk_column_sums_kernel<In>, dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(batches)),
-                threads_for_columns(cols), static_cast<const In*>(x), rows, cols, chunks, partial);
-}
-
 }  // namespace
 
 void bias_epilogue(const void* source, DType source_type, const float* bias, const void* residual, int64_t rows,
@@ -110,24 +105,14 @@ void column_sums(const void* x, DType x_type, int64_t batches, int64_t rows, int
   const int64_t chunks = rows == 0 ? 1 : (rows + kRowsPerChunk - 1) / kRowsPerChunk;
   DIFFUSE_CHECK(batches <= 65535, "column_sums: ", batches, " batches exceed the grid's y extent");
   Tensor partial = scratch_doubles(batches * chunks * cols);
-  double* partial_data = device_data<double>(partial);
-  switch (x_type) {
-    case DType::BF16:
-      launch_column_sums<bf16>(x, batches, rows, cols, chunks, partial_data);
-      break;
-    case DType::F16:
-      launch_column_sums<f16>(x, batches, rows, cols, chunks, partial_data);
-      break;
-    default:
-      launch_column_sums<float>(x, batches, rows, cols, chunks, partial_data);
-      break;
-  }
-  launch_kernel(reduce_chunks_kernel, grid_for(batches * cols), kThreads, partial_data, batches, cols, chunks, out,
-                mode == Reduce::Accumulate);
-}
-
-void column_sums(const float* x, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode) {
-  column_sums(x, DType::F32, batches, rows, cols, out, mode);
+  with_storage_type(x_type, [&](auto tag) {
+    using In = decltype(tag);
+    launch_kernel(chunk_column_sums_kernel<In>, dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(batches)),
+                  threads_for_columns(cols), static_cast<const In*>(x), rows, cols, chunks,
+                  device_data<double>(partial));
+  });
+  launch_kernel(reduce_chunks_kernel, grid_for(batches * cols), kThreads, device_data<double>(partial), batches, cols,
+                chunks, out, mode == Reduce::Accumulate);
 }
 
 }  // namespace diffuse::cuda

@@ -5,10 +5,13 @@
 // that zeroes gradients, and the
 // per-sample combination and clamp of the diffusion arithmetic. One thread per
 // element in grid-stride loops; each element is read before it is written, so
-// outputs may alias inputs as ops.h allows.
+// outputs may alias inputs as ops.h allows. The ops core/ops.h lets take bf16
+// or f16 activations have kernels templated on the storage type T: they widen
+// on load, compute in fp32 and round once on store, as the CPU backend does.
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/kernel_support.cuh"
 #include "core/cuda/kernels.h"
+#include "core/float_storage.h"
 #include "core/math/activation.h"
 #include "core/math/elementwise.h"
 
@@ -16,12 +19,15 @@ namespace diffuse::cuda {
 
 namespace {
 
-__global__ void silu_kernel(const float* x, float* y, int64_t count) {
-  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = silu(x[i]);
+template <typename T>
+__global__ void silu_kernel(const T* x, T* y, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = from_float<T>(silu(to_float(x[i])));
 }
 
-__global__ void silu_backward_kernel(const float* x, const float* dy, float* dx, int64_t count) {
-  for (int64_t i = grid_start(); i < count; i += grid_stride()) dx[i] = dy[i] * silu_derivative(x[i]);
+template <typename T>
+__global__ void silu_backward_kernel(const T* x, const T* dy, T* dx, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride())
+    dx[i] = from_float<T>(to_float(dy[i]) * silu_derivative(to_float(x[i])));
 }
 
 __global__ void relu_kernel(const float* x, float* y, int64_t count) {
@@ -33,59 +39,67 @@ __global__ void relu_backward_kernel(const float* x, const float* dy, float* dx,
 }
 
 // x [N, HW, C] + v [N, C].
-__global__ void add_channel_vector_kernel(const float* x, const float* v, float* y, int64_t pixels, int64_t channels,
+template <typename T>
+__global__ void add_channel_vector_kernel(const T* x, const float* v, T* y, int64_t pixels, int64_t channels,
                                           int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t n = i / (pixels * channels), c = i % channels;
-    y[i] = x[i] + v[n * channels + c];
+    y[i] = from_float<T>(to_float(x[i]) + v[n * channels + c]);
   }
 }
 
 // x [N, HW, C] * (1 + scale [N, C]) + shift [N, C], scale and shift side by side in [N, 2C].
-__global__ void scale_shift_channels_kernel(const float* x, const float* scale_shift, float* y, int64_t pixels,
+template <typename T>
+__global__ void scale_shift_channels_kernel(const T* x, const float* scale_shift, T* y, int64_t pixels,
                                             int64_t channels, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t n = i / (pixels * channels), c = i % channels;
     const float* scale = scale_shift + n * 2 * channels;
-    y[i] = scale_shift_value(x[i], scale[c], scale[channels + c]);
+    y[i] = from_float<T>(scale_shift_value(to_float(x[i]), scale[c], scale[channels + c]));
   }
 }
 
-__global__ void scale_shift_channels_backward_kernel(const float* scale_shift, const float* dy, float* dx,
-                                                     int64_t pixels, int64_t channels, int64_t count) {
+template <typename T>
+__global__ void scale_shift_channels_backward_kernel(const float* scale_shift, const T* dy, T* dx, int64_t pixels,
+                                                     int64_t channels, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t n = i / (pixels * channels), c = i % channels;
-    dx[i] = scale_shift_input_grad(dy[i], scale_shift[n * 2 * channels + c]);
+    dx[i] = from_float<T>(scale_shift_input_grad(to_float(dy[i]), scale_shift[n * 2 * channels + c]));
   }
 }
 
 // One thread per (sample, channel) sums over the pixels in double, in pixel order (deterministic, as on the CPU);
 // neighbouring threads read neighbouring channels.
-__global__ void scale_shift_channels_sums_kernel(const float* x, const float* dy, float* dscale_shift, int64_t pixels,
+template <typename T>
+__global__ void scale_shift_channels_sums_kernel(const T* x, const T* dy, float* dscale_shift, int64_t pixels,
                                                  int64_t channels, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t n = i / channels, c = i % channels;
     double scale_sum = 0.0, shift_sum = 0.0;
     for (int64_t p = 0; p < pixels; ++p) {
       const int64_t at = (n * pixels + p) * channels + c;
-      scale_sum += static_cast<double>(dy[at]) * x[at];
-      shift_sum += dy[at];
+      const float grad = to_float(dy[at]);
+      scale_sum += static_cast<double>(grad) * to_float(x[at]);
+      shift_sum += grad;
     }
     dscale_shift[n * 2 * channels + c] = static_cast<float>(scale_sum);
     dscale_shift[n * 2 * channels + channels + c] = static_cast<float>(shift_sum);
   }
 }
 
-__global__ void add_kernel(const float* a, const float* b, float* y, int64_t count) {
-  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = a[i] + b[i];
+template <typename T>
+__global__ void add_kernel(const T* a, const T* b, T* y, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = from_float<T>(to_float(a[i]) + to_float(b[i]));
 }
 
-__global__ void accumulate_kernel(float* y, const float* x, int64_t count) {
-  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] += x[i];
+template <typename T>
+__global__ void accumulate_kernel(T* y, const T* x, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = from_float<T>(to_float(y[i]) + to_float(x[i]));
 }
 
-__global__ void scale_kernel(const float* x, float alpha, float* y, int64_t count) {
-  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = alpha * x[i];
+template <typename T>
+__global__ void scale_kernel(const T* x, float alpha, T* y, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = from_float<T>(alpha * to_float(x[i]));
 }
 
 __global__ void combine_per_sample_kernel(const float* p, const float* a, const float* q, const float* b, float* y,
@@ -103,12 +117,17 @@ __global__ void clamp_kernel(const float* x, float low, float high, float* y, in
 }  // namespace
 
 void CudaBackend::silu_forward(const Tensor& x, const Tensor& y) {
-  launch_elements(silu_kernel, x.numel(), device_data<float>(x), device_data<float>(y));
+  with_storage_type(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch_elements(silu_kernel<T>, x.numel(), device_data<T>(x), device_data<T>(y));
+  });
 }
 
 void CudaBackend::silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
-  launch_elements(silu_backward_kernel, x.numel(), device_data<float>(x), device_data<float>(dy),
-                  device_data<float>(dx));
+  with_storage_type(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch_elements(silu_backward_kernel<T>, x.numel(), device_data<T>(x), device_data<T>(dy), device_data<T>(dx));
+  });
 }
 
 void CudaBackend::relu_forward(const Tensor& x, const Tensor& y) {
@@ -121,45 +140,62 @@ void CudaBackend::relu_backward(const Tensor& x, const Tensor& dy, const Tensor&
 }
 
 void CudaBackend::add_channel_vector_forward(const Tensor& x, const Tensor& v, const Tensor& y) {
-  launch_elements(add_channel_vector_kernel, x.numel(), device_data<float>(x), device_data<float>(v),
-                  device_data<float>(y), x.dim(1) * x.dim(2), x.dim(3));
+  with_storage_type(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch_elements(add_channel_vector_kernel<T>, x.numel(), device_data<T>(x), device_data<float>(v),
+                    device_data<T>(y), x.dim(1) * x.dim(2), x.dim(3));
+  });
 }
 
 void CudaBackend::add_channel_vector_backward(const Tensor& dy, const Tensor& dx, const Tensor& dv) {
   // The ResBlock usually passes dx == dy (the gradient flows through unchanged).
   if (dx.defined() && dx.raw() != dy.raw() && dy.nbytes() > 0)
     CUDA_CHECK(cudaMemcpyAsync(dx.raw(), dy.raw(), dy.nbytes(), cudaMemcpyDeviceToDevice, stream()));
-  column_sums(device_data<float>(dy), dy.dim(0), dy.dim(1) * dy.dim(2), dy.dim(3), device_data<float>(dv),
-              Reduce::Write);
+  column_sums(dy.raw(), dy.dtype(), dy.dim(0), dy.dim(1) * dy.dim(2), dy.dim(3), device_data<float>(dv), Reduce::Write);
 }
 
 void CudaBackend::scale_shift_channels_forward(const Tensor& x, const Tensor& scale_shift, const Tensor& y) {
-  launch_elements(scale_shift_channels_kernel, x.numel(), device_data<float>(x), device_data<float>(scale_shift),
-                  device_data<float>(y), x.dim(1) * x.dim(2), x.dim(3));
+  with_storage_type(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch_elements(scale_shift_channels_kernel<T>, x.numel(), device_data<T>(x), device_data<float>(scale_shift),
+                    device_data<T>(y), x.dim(1) * x.dim(2), x.dim(3));
+  });
 }
 
 void CudaBackend::scale_shift_channels_backward(const Tensor& x, const Tensor& scale_shift, const Tensor& dy,
                                                 const Tensor& dx, const Tensor& dscale_shift) {
   const int64_t pixels = x.dim(1) * x.dim(2), channels = x.dim(3);
-  // The sums first: dx may alias dy.
-  if (dscale_shift.defined())
-    launch_elements(scale_shift_channels_sums_kernel, x.dim(0) * channels, device_data<float>(x),
-                    device_data<float>(dy), device_data<float>(dscale_shift), pixels, channels);
-  if (dx.defined())
-    launch_elements(scale_shift_channels_backward_kernel, x.numel(), device_data<float>(scale_shift),
-                    device_data<float>(dy), device_data<float>(dx), pixels, channels);
+  with_storage_type(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    // The sums first: dx may alias dy.
+    if (dscale_shift.defined())
+      launch_elements(scale_shift_channels_sums_kernel<T>, x.dim(0) * channels, device_data<T>(x), device_data<T>(dy),
+                      device_data<float>(dscale_shift), pixels, channels);
+    if (dx.defined())
+      launch_elements(scale_shift_channels_backward_kernel<T>, x.numel(), device_data<float>(scale_shift),
+                      device_data<T>(dy), device_data<T>(dx), pixels, channels);
+  });
 }
 
 void CudaBackend::add(const Tensor& a, const Tensor& b, const Tensor& y) {
-  launch_elements(add_kernel, a.numel(), device_data<float>(a), device_data<float>(b), device_data<float>(y));
+  with_storage_type(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch_elements(add_kernel<T>, a.numel(), device_data<T>(a), device_data<T>(b), device_data<T>(y));
+  });
 }
 
 void CudaBackend::accumulate(const Tensor& y, const Tensor& x) {
-  launch_elements(accumulate_kernel, y.numel(), device_data<float>(y), device_data<float>(x));
+  with_storage_type(y.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch_elements(accumulate_kernel<T>, y.numel(), device_data<T>(y), device_data<T>(x));
+  });
 }
 
 void CudaBackend::scale(const Tensor& x, float alpha, const Tensor& y) {
-  launch_elements(scale_kernel, x.numel(), device_data<float>(x), alpha, device_data<float>(y));
+  with_storage_type(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch_elements(scale_kernel<T>, x.numel(), device_data<T>(x), alpha, device_data<T>(y));
+  });
 }
 
 void CudaBackend::fill_zero(const Tensor& x) { CUDA_CHECK(cudaMemsetAsync(x.raw(), 0, x.nbytes(), stream())); }

@@ -27,12 +27,12 @@ void bias_epilogue(const void* source, DType source_type, const float* bias, con
 void fill_rows(float* y, int64_t rows, int64_t cols, const float* vector);
 
 enum class Reduce { Write, Accumulate };
-// out[b, c] = (or +=) sum over r of x[b, r, c], x [batches, rows, cols]. Partial
-// sums per chunk of rows in fp32, chunks added in a fixed order in double:
-// the same bits on every run.
-void column_sums(const float* x, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode);
-// The same of x in x_type (f32, bf16 or f16): the bias gradient of low-precision activations.
+// out[b, c] = (or +=) sum over r of x[b, r, c], x [batches, rows, cols] of x_type (f32, bf16 or f16). Partial
+// sums per chunk of rows, chunks added in a fixed order, all in double: the same bits on every run.
 void column_sums(const void* x, DType x_type, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode);
+inline void column_sums(const float* x, int64_t batches, int64_t rows, int64_t cols, float* out, Reduce mode) {
+  column_sums(x, DType::F32, batches, rows, cols, out, mode);
+}
 
 // ---- softmax.cu -------------------------------------------------------------
 // Each of `rows` rows of `width` fp32 scores becomes its softmax, in place; `low`, when defined (bf16 or f16, as

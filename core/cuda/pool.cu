@@ -3,9 +3,11 @@
 // with the CPU), and the global average pool. Forward: a thread per output
 // element. Backward gathers, a thread per input element adding its windows'
 // gradients in the CPU's order (output row-major): no atomics, and the same
-// result on every run.
+// result on every run. Average pooling also takes bf16 and f16 activations:
+// it sums in fp32 and rounds each output once, as the CPU does.
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/kernel_support.cuh"
+#include "core/float_storage.h"
 #include "core/math/pool.h"
 
 namespace diffuse::cuda {
@@ -67,7 +69,8 @@ __global__ void max_pool_backward_kernel(const float* x, const float* dy, float*
   }
 }
 
-__global__ void avg_pool_kernel(const float* x, float* y, PoolGeometry s, int64_t count) {
+template <typename T>
+__global__ void avg_pool_kernel(const T* x, T* y, PoolGeometry s, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t c = i % s.channels, ox = (i / s.channels) % s.out_width;
     const int64_t oy = (i / (s.channels * s.out_width)) % s.out_height,
@@ -75,20 +78,21 @@ __global__ void avg_pool_kernel(const float* x, float* y, PoolGeometry s, int64_
     float sum = 0.0f;
     for (int64_t iy = s.tap_begin(oy); iy < s.tap_end(oy, s.height); ++iy)
       for (int64_t ix = s.tap_begin(ox); ix < s.tap_end(ox, s.width); ++ix)
-        sum += x[at(n, iy, ix, c, s.height, s.width, s.channels)];
-    y[i] = sum * s.average_weight(oy, ox);
+        sum += to_float(x[at(n, iy, ix, c, s.height, s.width, s.channels)]);
+    y[i] = from_float<T>(sum * s.average_weight(oy, ox));
   }
 }
 
-__global__ void avg_pool_backward_kernel(const float* dy, float* dx, PoolGeometry s, int64_t count) {
+template <typename T>
+__global__ void avg_pool_backward_kernel(const T* dy, T* dx, PoolGeometry s, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t c = i % s.channels, ix = (i / s.channels) % s.width;
     const int64_t iy = (i / (s.channels * s.width)) % s.height, n = i / (s.channels * s.width * s.height);
     float sum = 0.0f;
     for (int64_t oy = s.first_output(iy); oy <= s.last_output(iy, s.out_height); ++oy)
       for (int64_t ox = s.first_output(ix); ox <= s.last_output(ix, s.out_width); ++ox)
-        sum += dy[at(n, oy, ox, c, s.out_height, s.out_width, s.channels)] * s.average_weight(oy, ox);
-    dx[i] = sum;
+        sum += to_float(dy[at(n, oy, ox, c, s.out_height, s.out_width, s.channels)]) * s.average_weight(oy, ox);
+    dx[i] = from_float<T>(sum);
   }
 }
 
@@ -122,12 +126,18 @@ void CudaBackend::max_pool2d_backward(const Tensor& x, const Tensor& dy, const T
 }
 
 void CudaBackend::avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
-  launch_elements(avg_pool_kernel, y.numel(), device_data<float>(x), device_data<float>(y), shape_of(x, y, window));
+  with_storage_type(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch_elements(avg_pool_kernel<T>, y.numel(), device_data<T>(x), device_data<T>(y), shape_of(x, y, window));
+  });
 }
 
 void CudaBackend::avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) {
-  launch_elements(avg_pool_backward_kernel, dx.numel(), device_data<float>(dy), device_data<float>(dx),
-                  shape_of(dx, dy, window));
+  with_storage_type(dy.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch_elements(avg_pool_backward_kernel<T>, dx.numel(), device_data<T>(dy), device_data<T>(dx),
+                    shape_of(dx, dy, window));
+  });
 }
 
 void CudaBackend::global_avg_pool_forward(const Tensor& x, const Tensor& y) {

@@ -3,10 +3,13 @@
 // reads stream (seed, purpose, step, first_sample + n) and element i of the row
 // is element i of that stream. One thread per Philox block, which yields the
 // row's four consecutive elements, so uniforms and dropout masks match the CPU
-// bit for bit and normals to the last bit of double-precision libm.
+// bit for bit and normals to the last bit of double-precision libm. Dropout
+// also takes bf16 and f16 activations (T): it masks and scales in fp32 and
+// rounds once; the fills write fp32.
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/kernel_support.cuh"
 #include "core/cuda/random.h"
+#include "core/float_storage.h"
 #include "core/math/dropout.h"
 
 namespace diffuse::cuda {
@@ -22,8 +25,8 @@ struct RowBlocks {
 
 RowBlocks row_blocks(int64_t rows, int64_t row_length) { return RowBlocks{rows, row_length, (row_length + 3) / 4}; }
 
-template <BlockUse use>
-__global__ void philox_blocks_kernel(const float* in, float* out, RowBlocks shape, uint64_t seed, uint32_t purpose,
+template <BlockUse use, typename T>
+__global__ void philox_blocks_kernel(const T* in, T* out, RowBlocks shape, uint64_t seed, uint32_t purpose,
                                      uint32_t step, uint32_t first_sample, float p, float scale) {
   const int64_t count = shape.rows * shape.blocks_per_row;
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
@@ -33,28 +36,29 @@ __global__ void philox_blocks_kernel(const float* in, float* out, RowBlocks shap
     const int64_t first = 4 * block, last = first + 4 < shape.row_length ? first + 4 : shape.row_length;
     const int64_t row_start = row * shape.row_length;
     float values[4] = {};
-    if (use == BlockUse::Normal) normals_of_block(bits, last - first, values);
+    if constexpr (use == BlockUse::Normal) normals_of_block(bits, last - first, values);
     for (int64_t e = first; e < last; ++e) {
       const int lane = static_cast<int>(e & 3);
-      if (use == BlockUse::Uniform) {
+      if constexpr (use == BlockUse::Uniform) {
         out[row_start + e] = uniform_from_bits(bits.v[lane]);
-      } else if (use == BlockUse::Normal) {
+      } else if constexpr (use == BlockUse::Normal) {
         out[row_start + e] = values[lane];
       } else {
-        out[row_start + e] = dropout_apply(in[row_start + e], uniform_from_bits(bits.v[lane]), p, scale);
+        out[row_start + e] =
+            from_float<T>(dropout_apply(to_float(in[row_start + e]), uniform_from_bits(bits.v[lane]), p, scale));
       }
     }
   }
 }
 
-template <BlockUse use>
-void launch(const float* in, float* out, int64_t rows, int64_t row_length, uint64_t seed, uint32_t purpose,
-            uint32_t step, uint32_t first_sample, float p = 0.0f, float scale = 1.0f) {
+template <BlockUse use, typename T>
+void launch(const T* in, T* out, int64_t rows, int64_t row_length, uint64_t seed, uint32_t purpose, uint32_t step,
+            uint32_t first_sample, float p = 0.0f, float scale = 1.0f) {
   const RowBlocks shape = row_blocks(rows, row_length);
   const int64_t count = shape.rows * shape.blocks_per_row;
   if (count == 0) return;
-  launch_kernel(philox_blocks_kernel<use>, grid_for(count), kThreads, in, out, shape, seed, purpose, step, first_sample,
-                p, scale);
+  launch_kernel(philox_blocks_kernel<use, T>, grid_for(count), kThreads, in, out, shape, seed, purpose, step,
+                first_sample, p, scale);
 }
 
 int64_t row_length_of(const Tensor& tensor) { return tensor.dim(0) == 0 ? 0 : tensor.numel() / tensor.dim(0); }
@@ -66,8 +70,11 @@ void apply_dropout(const Tensor& x, float p, const DropoutKey& key, const Tensor
       CUDA_CHECK(cudaMemcpyAsync(y.raw(), x.raw(), x.nbytes(), cudaMemcpyDeviceToDevice, stream()));
     return;
   }
-  launch<BlockUse::Dropout>(device_data<float>(x), device_data<float>(y), x.dim(0), row_length_of(x), key.seed,
-                            kPurposeDropoutBase + key.layer, key.step, key.first_sample, p, dropout_scale(p));
+  with_storage_type(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch<BlockUse::Dropout>(device_data<T>(x), device_data<T>(y), x.dim(0), row_length_of(x), key.seed,
+                              kPurposeDropoutBase + key.layer, key.step, key.first_sample, p, dropout_scale(p));
+  });
 }
 
 }  // namespace
@@ -75,9 +82,9 @@ void apply_dropout(const Tensor& x, float p, const DropoutKey& key, const Tensor
 void fill_random(float* data, int64_t rows, int64_t row_length, uint64_t seed, uint32_t purpose, uint32_t step,
                  uint32_t first_sample, Distribution distribution) {
   if (distribution == Distribution::Normal) {
-    launch<BlockUse::Normal>(nullptr, data, rows, row_length, seed, purpose, step, first_sample);
+    launch<BlockUse::Normal, float>(nullptr, data, rows, row_length, seed, purpose, step, first_sample);
   } else {
-    launch<BlockUse::Uniform>(nullptr, data, rows, row_length, seed, purpose, step, first_sample);
+    launch<BlockUse::Uniform, float>(nullptr, data, rows, row_length, seed, purpose, step, first_sample);
   }
 }
 

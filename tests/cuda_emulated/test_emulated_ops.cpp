@@ -24,6 +24,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/backend.h"
@@ -34,6 +35,7 @@
 #include "core/ops.h"
 #include "core/philox.h"
 #include "core/step_state.h"
+#include "tests/support/low_precision_cases.h"
 #include "tests/support/op_arguments.h"
 #include "tests/support/op_testing.h"
 
@@ -426,6 +428,35 @@ TEST_P(EmulatedKernels, MatchCpu) {
 
 INSTANTIATE_TEST_SUITE_P(AllKernels, EmulatedKernels, ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<OpCase>& info) { return info.param.name; });
+
+// The ops that take bf16 and f16 activations (tests/support/low_precision_cases.h), both backends in low precision,
+// at the table's small sizes (the fp32 entries above cover the realistic ones; the storage type changes no indexing).
+class EmulatedLowPrecisionKernels : public ::testing::TestWithParam<std::tuple<testing::LowPrecisionCase, DType>> {};
+
+TEST_P(EmulatedLowPrecisionKernels, MatchCpu) {
+  const auto& [op, dtype] = GetParam();
+  const cuda_emulation::ScopedBlockCap cap(kCappedBlocks);
+  const std::vector<Tensor> reference = testing::make_case_arguments(op, dtype);
+  std::vector<Tensor> emulated;
+  for (const Tensor& tensor : reference) emulated.push_back(copy_to(tensor, Device::CPU));
+  op.call(backend_for(Device::CPU), reference);
+  op.call(emulated_backend(), emulated);
+  // Where the kernels sum in another order, the fp32 results agree to 1e-5 (as in add_group_norm_cases) and their
+  // roundings to the storage type may then lie one unit in the last place apart: 2u relative (u = 2^-8 for bf16,
+  // 2^-11 for f16).
+  const double unit_roundoff = dtype == DType::BF16 ? 0x1p-8 : 0x1p-11;
+  const double rtol = op.same_arithmetic_on_both_backends ? 0.0 : 1e-5 + 2 * unit_roundoff;
+  const double atol = op.same_arithmetic_on_both_backends ? 0.0 : 1e-4;
+  for (size_t i = 0; i < reference.size(); ++i)
+    testing::expect_close(emulated[i], reference[i], rtol, atol, op.name + " argument " + std::to_string(i));
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedTable, EmulatedLowPrecisionKernels,
+                         ::testing::Combine(::testing::ValuesIn(testing::low_precision_cases()),
+                                            ::testing::Values(DType::BF16, DType::F16)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param).name + "_" + dtype_name(std::get<1>(info.param));
+                         });
 
 // The step decision kernel against the CPU's, step by step through finite, clipped, overflowing (inf and NaN) and
 // growing steps, from four partial sums (four ranks' shards): the same state to the bit.

@@ -25,12 +25,15 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "core/backend.h"
 #include "core/matmul_precision.h"
 #include "core/ops.h"
 #include "core/philox.h"
 #include "tests/gpu/gpu_testing.h"
+#include "tests/support/low_precision_cases.h"
 #include "tests/support/op_arguments.h"
 #include "tests/support/op_testing.h"
 
@@ -984,6 +987,31 @@ INSTANTIATE_TEST_SUITE_P(MatrixProducts, GpuLowPrecisionProducts, ::testing::Val
 INSTANTIATE_TEST_SUITE_P(RealisticSizes, GpuOps, ::testing::ValuesIn(realistic_cases()), case_name);
 INSTANTIATE_TEST_SUITE_P(RealisticSizes, GpuLowPrecisionProducts,
                          ::testing::ValuesIn(matrix_products_of(realistic_cases())), case_name);
+
+// The ops that take bf16 and f16 activations (tests/support/low_precision_cases.h), on both devices in low
+// precision.
+class GpuLowPrecisionActivations : public ::testing::TestWithParam<std::tuple<testing::LowPrecisionCase, DType>> {};
+
+TEST_P(GpuLowPrecisionActivations, MatchCpu) {
+  DIFFUSE_REQUIRE_GPU();
+  const auto& [op, dtype] = GetParam();
+  const std::vector<Tensor> initial = testing::make_case_arguments(op, dtype);
+  const std::vector<Tensor> host = copies_on(initial, Device::CPU), device = copies_on(initial, Device::CUDA);
+  op.call(backend_for(Device::CPU), host);
+  op.call(backend_for(Device::CUDA), device);
+  // fp32 results within 1e-5 (as the fp32 entries) round to values at most one unit in the last place apart: 2u
+  // relative (u = 2^-8 for bf16, 2^-11 for f16).
+  const double rtol = 1e-5 + 2 * (dtype == DType::BF16 ? 0x1p-8 : 0x1p-11);
+  for (size_t i = 0; i < host.size(); ++i)
+    testing::expect_close(device[i], host[i], rtol, 1e-5, op.name + " argument " + std::to_string(i));
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedTable, GpuLowPrecisionActivations,
+                         ::testing::Combine(::testing::ValuesIn(testing::low_precision_cases()),
+                                            ::testing::Values(DType::BF16, DType::F16)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param).name + "_" + dtype_name(std::get<1>(info.param));
+                         });
 
 // Bad labels found by a kernel surface as an Error at the next synchronisation.
 TEST(GpuOpErrors, OutOfRangeLabelIsReported) {

@@ -133,15 +133,47 @@ TEST(Validation, IntegerTensorAsActivation) {
 }
 
 TEST(Validation, HalfPrecisionTensorsRejectedByFp32Ops) {
-  const Tensor a = f32({2, 4, 4, 3}), b = Tensor::zeros({2, 4, 4, 3}, DType::BF16);
-  expect_op_error([&] { ops::add(a, b, f32({2, 4, 4, 3})); }, {"add", "bf16", "[2,4,4,3]"});
-  expect_op_error([&] { ops::dropout_forward(b, 0.1f, ops::DropoutKey{}, b); }, {"dropout_forward", "bf16"});
+  const Tensor b = Tensor::zeros({2, 4, 4, 3}, DType::BF16);
+  expect_op_error([&] { ops::relu_forward(b, b); }, {"relu_forward", "x has dtype bf16, expected f32"});
   const Tensor h = Tensor::zeros({2, 4, 4, 3}, DType::F16);
+  expect_op_error([&] { ops::clamp(h, -1.0f, 1.0f, h); }, {"clamp", "f16", "[2,4,4,3]"});
+}
+
+// Activations share one dtype, f32, bf16 or f16: the first defined one's.
+TEST(Validation, MixedActivationDtypesNameTheArgumentAndBothDtypes) {
+  const Tensor a = f32({2, 4, 4, 3}), b = Tensor::zeros({2, 4, 4, 3}, DType::BF16);
   expect_op_error(
       [&] {
-        ops::upsample_nearest2x_forward(h, Tensor::zeros({2, 8, 8, 3}, DType::F16));
+        ops::add(a, b, f32({2, 4, 4, 3}));
       },
-      {"upsample_nearest2x_forward", "f16", "[2,4,4,3]"});
+      {"add", "b has dtype bf16, expected f32 like a", "[2,4,4,3]"});
+  const Tensor h = Tensor::zeros({2, 4, 4, 3}, DType::F16);
+  expect_op_error([&] { ops::silu_backward(b, h, b); }, {"silu_backward", "dy has dtype f16, expected bf16 like x"});
+  expect_op_error(
+      [&] {
+        ops::upsample_nearest2x_forward(h, Tensor::zeros({2, 8, 8, 3}, DType::BF16));
+      },
+      {"upsample_nearest2x_forward", "y has dtype bf16, expected f16 like x"});
+  expect_op_error([&] { ops::silu_forward(Tensor::zeros({4}, DType::I32), f32({4})); },
+                  {"silu_forward", "x has dtype i32, expected f32, bf16 or f16"});
+}
+
+// Parameters, their gradients and the statistics stay f32 beside bf16 or f16 activations.
+TEST(Validation, ParametersAndStatisticsStayFp32) {
+  const Tensor x = Tensor::zeros({2, 4, 4, 8}, DType::BF16), y = Tensor::zeros({2, 4, 4, 8}, DType::BF16);
+  const Tensor gamma = Tensor::zeros({8}, DType::BF16), beta = f32({8}), mean = f32({2, 2}), rstd = f32({2, 2});
+  expect_op_error([&] { ops::group_norm_forward(x, gamma, beta, 2, 1e-5f, y, mean, rstd); },
+                  {"group_norm_forward", "gamma has dtype bf16, expected f32"});
+  expect_op_error(
+      [&] {
+        ops::group_norm_forward(x, f32({8}), beta, 2, 1e-5f, y, mean, Tensor::zeros({2, 2}, DType::BF16));
+      },
+      {"group_norm_forward", "rstd has dtype bf16, expected f32"});
+  expect_op_error(
+      [&] {
+        ops::add_channel_vector_backward(x, x, Tensor::zeros({2, 8}, DType::F16));
+      },
+      {"add_channel_vector_backward", "dv has dtype f16, expected f32"});
 }
 
 // Matrix products: activations share one float dtype, weights are f32 or that dtype, biases, weight gradients and
