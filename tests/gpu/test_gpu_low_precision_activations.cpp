@@ -47,9 +47,9 @@ struct Input {
   }
 };
 
-class GpuLowPrecisionActivations : public ::testing::TestWithParam<DType> {};
+class GpuLowPrecisionProductActivations : public ::testing::TestWithParam<DType> {};
 
-TEST_P(GpuLowPrecisionActivations, ConvolutionNearFp32Cpu) {
+TEST_P(GpuLowPrecisionProductActivations, ConvolutionNearFp32Cpu) {
   DIFFUSE_REQUIRE_GPU();
   const DType dtype = GetParam();
   const Shape x_shape{4, 16, 16, 32}, weight_shape{64, 3, 3, 32}, y_shape{4, 16, 16, 64};
@@ -77,7 +77,7 @@ TEST_P(GpuLowPrecisionActivations, ConvolutionNearFp32Cpu) {
   }
 }
 
-TEST_P(GpuLowPrecisionActivations, LinearNearFp32Cpu) {
+TEST_P(GpuLowPrecisionProductActivations, LinearNearFp32Cpu) {
   DIFFUSE_REQUIRE_GPU();
   const DType dtype = GetParam();
   const int64_t rows = 64, in_features = 256, out_features = 128;
@@ -102,7 +102,7 @@ TEST_P(GpuLowPrecisionActivations, LinearNearFp32Cpu) {
   testing::expect_close(testing::copy_to(gpu_dbias, Device::CPU), dbias, 1e-6, 1e-5, "linear dbias");
 }
 
-TEST_P(GpuLowPrecisionActivations, AttentionNearFp32Cpu) {
+TEST_P(GpuLowPrecisionProductActivations, AttentionNearFp32Cpu) {
   DIFFUSE_REQUIRE_GPU();
   const DType dtype = GetParam();
   const int64_t batch = 2, tokens = 64, channels = 64;
@@ -126,7 +126,7 @@ TEST_P(GpuLowPrecisionActivations, AttentionNearFp32Cpu) {
 
 std::string dtype_case_name(const ::testing::TestParamInfo<DType>& info) { return dtype_name(info.param); }
 
-INSTANTIATE_TEST_SUITE_P(Types, GpuLowPrecisionActivations, ::testing::Values(DType::BF16, DType::F16),
+INSTANTIATE_TEST_SUITE_P(Types, GpuLowPrecisionProductActivations, ::testing::Values(DType::BF16, DType::F16),
                          dtype_case_name);
 
 }  // namespace
