@@ -3,6 +3,7 @@
 // marks (a fake device clock with set timestamps stands in for CUDA events).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -147,6 +148,29 @@ TEST(OpProfile, DeviceTimesAddUpPerFamily) {
   EXPECT_EQ(families[2].family, "group_norm");
   EXPECT_DOUBLE_EQ(families[2].forward, 0.125);
   EXPECT_DOUBLE_EQ(families[2].total(), 0.125);
+}
+
+// Casts left in a mixed-precision step show up in bench --profile as a family of their own, not inside another op's.
+TEST(OpProfile, CastsAreAFamilyOfTheirOwn) {
+  const Tensor source = Tensor::zeros({4, 8});
+  const Tensor narrow = Tensor::empty({4, 8}, DType::BF16);
+  reset_op_profile();
+  set_op_profiling(true);
+  ops::cast(source, narrow);
+  ops::cast(narrow, source);
+  ops::scale(source, 2.0f, Tensor::empty({4, 8}));
+  set_op_profiling(false);
+  EXPECT_EQ(calls_of("cast"), 2);
+  const std::vector<FamilyTime> families = family_times(op_profile());
+  reset_op_profile();
+
+  ASSERT_EQ(families.size(), 2u);
+  const auto cast =
+      std::find_if(families.begin(), families.end(), [](const FamilyTime& f) { return f.family == "cast"; });
+  ASSERT_NE(cast, families.end());
+  EXPECT_EQ(cast->forward, 0.0);
+  EXPECT_EQ(cast->backward, 0.0);
+  EXPECT_GE(cast->other, 0.0);
 }
 
 TEST(OpProfile, ResetForgetsUnsettledDeviceTimes) {
