@@ -5,15 +5,24 @@
 #include <vector>
 
 #include "core/cpu/gemm.h"
+#include "core/cpu/gemm_bf16.h"
+#include "core/error.h"
+#include "core/half.h"
+#include "core/matmul_precision.h"
 
 namespace diffuse {
 
-double measure_gemm_gflops(int n, int repeats) {
+namespace {
+
+// Best GFLOP/s of C = A B over `repeats` timed runs after one warm-up, A and B of element type T.
+template <typename T>
+double best_gemm_gflops(int n, int repeats) {
   const size_t count = static_cast<size_t>(n) * n;
-  std::vector<float> a(count), b(count), c(count);
+  std::vector<T> a(count), b(count);
+  std::vector<float> c(count);
   for (size_t i = 0; i < count; ++i) {
-    a[i] = static_cast<float>(i % 13) * 0.01f;
-    b[i] = static_cast<float>(i % 7) * 0.02f;
+    a[i] = from_float<T>(static_cast<float>(i % 13) * 0.01f);
+    b[i] = from_float<T>(static_cast<float>(i % 7) * 0.02f);
   }
   double best = 0.0;
   for (int run = 0; run <= repeats; ++run) {
@@ -25,7 +34,17 @@ double measure_gemm_gflops(int n, int repeats) {
   return best;
 }
 
-void GemmYardstick::sample() { samples_.push_back(measure_gemm_gflops(1024, 2)); }
+}  // namespace
+
+double measure_gemm_gflops(DType dtype, int n, int repeats) {
+  if (dtype == DType::F32) return best_gemm_gflops<float>(n, repeats);
+  DIFFUSE_CHECK(
+      dtype == DType::BF16 && cpu_multiplies_natively(DType::BF16),
+      concat("no ", dtype_name(dtype), " GEMM yardstick on this CPU (fp32 always; bf16 needs AVX512-BF16 or AMX)"));
+  return best_gemm_gflops<bf16>(n, repeats);
+}
+
+void GemmYardstick::sample() { samples_.push_back(measure_gemm_gflops(dtype_, 1024, 2)); }
 
 double GemmYardstick::median_gflops() const { return samples_.empty() ? 0.0 : median_of(samples_); }
 

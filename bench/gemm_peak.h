@@ -4,11 +4,15 @@
 
 #include <vector>
 
+#include "core/dtype.h"
+
 namespace diffuse {
 
-// Best GFLOP/s of square fp32 GEMMs of size n on the CPU backend's GEMM with
-// the current thread count, over `repeats` timed runs after one warm-up.
-double measure_gemm_gflops(int n = 1024, int repeats = 5);
+// Best GFLOP/s of square GEMMs of size n on the CPU backend's GEMM with the
+// current thread count, over `repeats` timed runs after one warm-up. `dtype`
+// is what A and B hold: F32 (sgemm) or BF16 (fp32 accumulation and result,
+// core/cpu/gemm_bf16.h; only where cpu_multiplies_natively(BF16), else an Error).
+double measure_gemm_gflops(DType dtype = DType::F32, int n = 1024, int repeats = 5);
 
 // The yardstick as the benches use it. Shared machines change speed by tens
 // of percent within seconds, so the GEMM rate is sampled right after each
@@ -16,10 +20,13 @@ double measure_gemm_gflops(int n = 1024, int repeats = 5);
 // numerator and denominator then see the same machine.
 class GemmYardstick {
  public:
+  explicit GemmYardstick(DType dtype = DType::F32) : dtype_(dtype) {}
+  DType dtype() const { return dtype_; }
   void sample();
   double median_gflops() const;
 
  private:
+  DType dtype_;
   std::vector<double> samples_;
 };
 

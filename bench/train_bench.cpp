@@ -16,6 +16,7 @@
 #include "core/allocator.h"
 #include "core/gpu_peaks.h"
 #include "core/log.h"
+#include "core/matmul_precision.h"
 #include "core/op_profile.h"
 #include "io/json.h"
 #include "run/precision.h"
@@ -49,7 +50,8 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
                      Communicator& communicator) {
   const int batch = options.batch > 0 ? options.batch : config.train.batch_size;
   DIFFUSE_CHECK(options.steps > 0 && options.warmup >= 0, "bench needs --steps > 0 and --warmup >= 0");
-  apply_precision(precision_policy(config.train.precision, device));
+  const PrecisionPolicy precision = precision_policy(config.train.precision, device);
+  apply_precision(precision);
   BenchModel bench(config, device, batch, 0);
   const model::UNet& unet = bench.unet;
   const int64_t parameters = bench.store.numel();
@@ -71,26 +73,34 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
     set_op_profiling(true);
   }
   std::vector<double> seconds;
-  GemmYardstick yardstick;
+  // Both CPU yardsticks, sampled side by side; the ratio divides by the one of the type the products multiply in.
+  GemmYardstick fp32_yardstick(DType::F32);
+  std::optional<GemmYardstick> bf16_yardstick;
+  if (device == Device::CPU && cpu_multiplies_natively(DType::BF16)) bf16_yardstick.emplace(DType::BF16);
   for (int step = 0; step < options.steps; ++step) {
     const auto start = std::chrono::steady_clock::now();
     train_step(options.warmup + step);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (options.profile) settle_op_profile();  // GPU op times, read once per step, outside its timing
-    if (device == Device::CPU) yardstick.sample();
+    if (device == Device::CPU) {
+      fp32_yardstick.sample();
+      if (bf16_yardstick) bf16_yardstick->sample();
+    }
   }
   set_op_profiling(false);
   const double mean = std::accumulate(seconds.begin(), seconds.end(), 0.0) / seconds.size();
   std::sort(seconds.begin(), seconds.end());
   const double median = seconds[seconds.size() / 2];
 
-  // The yardstick: the CPU's measured sgemm rate, or the GPU's dense bf16 peak.
+  // The yardstick: the CPU's measured GEMM rate in the type the run computes in, or the GPU's dense bf16 peak.
   std::string device_label = "cpu";
   std::optional<GpuPeak> peak;
   double yardstick_gflops = 0.0;
+  const double bf16_gemm_gflops = bf16_yardstick ? bf16_yardstick->median_gflops() : 0.0;
+  const bool bf16_yardstick_used = bf16_yardstick && precision.compute == DType::BF16;
   int64_t reserved_peak = 0;
   if (device == Device::CPU) {
-    yardstick_gflops = yardstick.median_gflops();
+    yardstick_gflops = bf16_yardstick_used ? bf16_gemm_gflops : fp32_yardstick.median_gflops();
   } else {
 #if DIFFUSE_HAS_CUDA
     device_label = cuda::device_name();
@@ -118,9 +128,15 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
   std::printf("  untimed      warm-up forward and backward %.3f s, then %d step(s)\n", warm_up_seconds, options.warmup);
   std::printf("  throughput   %.1f img/s, %.1f GFLOP/s\n", images_per_second, gflops);
   if (device == Device::CPU) {
-    std::printf(
-        "  GEMM peak    %.1f GFLOP/s (fp32 sgemm 1024^3, same threads, median of one after each step)  ratio %.3f\n",
-        yardstick_gflops, ratio);
+    std::printf("  GEMM peak    fp32 %.1f GFLOP/s", fp32_yardstick.median_gflops());
+    if (bf16_yardstick) {
+      std::printf(", bf16 %.1f GFLOP/s", bf16_gemm_gflops);
+    } else {
+      std::printf(", bf16 absent (this CPU has no AVX512-BF16 or AMX)");
+    }
+    std::printf(" (1024^3, same threads, median of one after each step)\n");
+    std::printf("  ratio        %.3f of the %s GEMM peak (the type this run's products multiply in)\n", ratio,
+                bf16_yardstick_used ? "bf16" : "fp32");
   } else if (yardstick_gflops > 0) {
     std::printf("  MFU          %.3f of %.0f TFLOP/s (dense bf16 peak of the %s datasheet, for %s)\n", ratio,
                 yardstick_gflops / 1000, peak->model.c_str(), device_label.c_str());
@@ -134,6 +150,9 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
       (device == Device::CPU ? resident_peak : reserved_peak) / 1048576.0, needed / 1048576.0,
       unet.activation_bytes(batch) / 1048576.0, state_bytes / 1048576.0);
   if (options.profile) print_op_profile(options.steps, mean, "step");
+  // gemm_gflops: the fp32 yardstick on the CPU (whichever the ratio used), the datasheet peak on a GPU.
+  const double gemm_gflops = device == Device::CPU ? fp32_yardstick.median_gflops() : yardstick_gflops;
+  const char* ratio_yardstick = device != Device::CPU ? "gpu_peak" : bf16_yardstick_used ? "bf16_gemm" : "fp32_gemm";
   const Json summary = {{"bench", "train"},
                         {"config", options.config},
                         {"device", device_label},
@@ -142,7 +161,9 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
                         {"threads", omp_get_max_threads()},
                         {"img_per_s", round_to_decimals(images_per_second, 3)},
                         {"gflops", round_to_decimals(gflops, 3)},
-                        {"gemm_gflops", round_to_decimals(yardstick_gflops, 3)},
+                        {"gemm_gflops", round_to_decimals(gemm_gflops, 3)},
+                        {"bf16_gemm_gflops", round_to_decimals(bf16_gemm_gflops, 3)},
+                        {"ratio_yardstick", ratio_yardstick},
                         {"ratio", round_to_decimals(ratio, 4)},
                         {"mfu", round_to_decimals(device == Device::CPU ? 0.0 : ratio, 4)},
                         {"mfu_peak", peak ? peak->model : ""},
