@@ -14,6 +14,7 @@ using ops::AdamWStep;
 using ops::Conv2dWindow;
 using ops::Dropout;
 using ops::DropoutKey;
+using ops::LossScale;
 using ops::Pool2dWindow;
 
 class Backend {

@@ -79,11 +79,13 @@
   X(void, mse_loss_forward,                                                                                            \
     (const Tensor& pred, const Tensor& target, const Tensor& weights, const Tensor& per_sample))                       \
   X(void, mse_loss_backward,                                                                                           \
-    (const Tensor& pred, const Tensor& target, const Tensor& weights, float loss_scale, const Tensor& dpred))          \
+    (const Tensor& pred, const Tensor& target, const Tensor& weights, const LossScale& loss_scale,                     \
+     const Tensor& dpred))                                                                                             \
   X(void, pseudo_huber_loss_forward,                                                                                   \
     (const Tensor& pred, const Tensor& target, const Tensor& weights, float c, const Tensor& per_sample))              \
   X(void, pseudo_huber_loss_backward,                                                                                  \
-    (const Tensor& pred, const Tensor& target, const Tensor& weights, float c, float loss_scale, const Tensor& dpred)) \
+    (const Tensor& pred, const Tensor& target, const Tensor& weights, float c, const LossScale& loss_scale,            \
+     const Tensor& dpred))                                                                                             \
   X(void, cross_entropy_forward, (const Tensor& logits, const Tensor& labels, const Tensor& per_sample))               \
   X(void, cross_entropy_backward,                                                                                      \
     (const Tensor& logits, const Tensor& labels, float loss_scale, const Tensor& dlogits))                             \

@@ -607,6 +607,14 @@ void embedding_backward(const Tensor& labels, const Tensor& dout, const Tensor& 
   args.backend({}, {"labels"}).embedding_backward(labels, dout, dtable);
 }
 
+namespace {
+
+// A step state, where an op reads or writes one (decide_step's output, the updates' and loss backwards' optional
+// input).
+void check_step_state(const OpArgs& args, const char* name) { args.shape(name, {kStepStateFloats}); }
+
+}  // namespace
+
 void mse_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& weights, const Tensor& per_sample) {
   const OpArgs args("mse_loss_forward", {ARG(pred), ARG(target), ARG(weights), ARG(per_sample)});
   args.require(pred.rank() >= 1 && pred.numel() > 0, "pred must be a non-empty batch");
@@ -616,13 +624,15 @@ void mse_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& we
   args.backend().mse_loss_forward(pred, target, weights, per_sample);
 }
 
-void mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float loss_scale,
+void mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, const LossScale& loss_scale,
                        const Tensor& dpred) {
-  const OpArgs args("mse_loss_backward", {ARG(pred), ARG(target), ARG(weights), ARG(dpred)});
+  const Tensor& scale_state = loss_scale.step_state;
+  const OpArgs args("mse_loss_backward", {ARG(pred), ARG(target), ARG(weights), ARG(dpred), ARG(scale_state)});
   args.require(pred.rank() >= 1 && pred.numel() > 0, "pred must be a non-empty batch");
   args.shape("target", pred.shape());
   args.shape("weights", {pred.dim(0)});
   args.shape("dpred", pred.shape());
+  if (scale_state.defined()) check_step_state(args, "scale_state");
   args.backend().mse_loss_backward(pred, target, weights, loss_scale, dpred);
 }
 
@@ -638,13 +648,15 @@ void pseudo_huber_loss_forward(const Tensor& pred, const Tensor& target, const T
 }
 
 void pseudo_huber_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float c,
-                                float loss_scale, const Tensor& dpred) {
-  const OpArgs args("pseudo_huber_loss_backward", {ARG(pred), ARG(target), ARG(weights), ARG(dpred)});
+                                const LossScale& loss_scale, const Tensor& dpred) {
+  const Tensor& scale_state = loss_scale.step_state;
+  const OpArgs args("pseudo_huber_loss_backward", {ARG(pred), ARG(target), ARG(weights), ARG(dpred), ARG(scale_state)});
   args.require(pred.rank() >= 1 && pred.numel() > 0, "pred must be a non-empty batch");
   args.require(c > 0.0f, concat("c must be positive, got ", c));
   args.shape("target", pred.shape());
   args.shape("weights", {pred.dim(0)});
   args.shape("dpred", pred.shape());
+  if (scale_state.defined()) check_step_state(args, "scale_state");
   args.backend().pseudo_huber_loss_backward(pred, target, weights, c, loss_scale, dpred);
 }
 
@@ -665,13 +677,6 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& labels, float lo
   args.shape("dlogits", logits.shape());
   args.backend({}, {"labels"}).cross_entropy_backward(logits, labels, loss_scale, dlogits);
 }
-
-namespace {
-
-// A step state, where an op reads or writes one (decide_step's output, the updates' optional input).
-void check_step_state(const OpArgs& args, const char* name) { args.shape(name, {kStepStateFloats}); }
-
-}  // namespace
 
 void adamw_update(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamWStep& step,
                   const Tensor& decision) {

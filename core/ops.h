@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 
 #include "core/math/step_decision.h"
 #include "core/tensor.h"
@@ -215,10 +216,19 @@ void embedding_backward(const Tensor& labels, const Tensor& dout, const Tensor& 
 
 // ---- loss ---------------------------------------------------------------------
 
+// What a loss backward multiplies the summed losses by: `factor`, times the dynamic loss scale that `step_state`
+// (a step-state tensor, core/step_state.h) holds where it is defined. The kernels read that scale on the device, so
+// an fp16 step's backward does not wait for the host to learn the scale the last step left.
+struct LossScale {
+  LossScale(float factor = 1.0f, Tensor step_state = Tensor()) : factor(factor), step_state(std::move(step_state)) {}
+  float factor;
+  Tensor step_state;
+};
+
 // pred, target [N,...], weights [N] -> per_sample [N] = weights[n] * mean_i (pred - target)^2.
 void mse_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& weights, const Tensor& per_sample);
 // dpred = d(loss_scale * sum_n per_sample[n]) / dpred.
-void mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float loss_scale,
+void mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, const LossScale& loss_scale,
                        const Tensor& dpred);
 
 // The pseudo-Huber distance (Song & Dhariwal 2023): pred, target [N,...], weights [N], c > 0 ->
@@ -227,7 +237,7 @@ void pseudo_huber_loss_forward(const Tensor& pred, const Tensor& target, const T
                                const Tensor& per_sample);
 // dpred = d(loss_scale * sum_n per_sample[n]) / dpred = loss_scale w (pred - target) / sqrt(|pred - target|^2 + c^2).
 void pseudo_huber_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float c,
-                                float loss_scale, const Tensor& dpred);
+                                const LossScale& loss_scale, const Tensor& dpred);
 
 // logits [N,K], labels [N] i32 in [0,K) -> per_sample [N] = -log softmax(logits[n])[labels[n]].
 void cross_entropy_forward(const Tensor& logits, const Tensor& labels, const Tensor& per_sample);

@@ -42,14 +42,15 @@ ConsistencyDistillation::ConsistencyDistillation(const Config& run, model::UNet&
 }
 
 void ConsistencyDistillation::install(Trainer& trainer) {
-  trainer.set_micro_step([this, &trainer](model::UNet& student, const MicroBatch& batch, float loss_scale) {
-    model::UNet* target = &student;
-    if (target_) {
-      copy(trainer.ema(target_ema_), target_store_.params());
-      target = target_.get();
-    }
-    return consistency_micro_batch(student, *target, &teacher_, setup_, objective_, run_.seed, batch, loss_scale);
-  });
+  trainer.set_micro_step(
+      [this, &trainer](model::UNet& student, const MicroBatch& batch, const ops::LossScale& loss_scale) {
+        model::UNet* target = &student;
+        if (target_) {
+          copy(trainer.ema(target_ema_), target_store_.params());
+          target = target_.get();
+        }
+        return consistency_micro_batch(student, *target, &teacher_, setup_, objective_, run_.seed, batch, loss_scale);
+      });
   trainer.set_student(name_of(kDistillMethodNames, DistillMethod::kConsistency), kConsistencySamplingSteps);
 }
 

@@ -57,7 +57,7 @@ ConsistencyObjective consistency_objective(const Config& config, const Diffusion
 
 Tensor consistency_micro_batch(model::UNet& student, model::UNet& target, model::UNet* teacher,
                                const DiffusionSetup& setup, const ConsistencyObjective& objective, uint64_t seed,
-                               const MicroBatch& batch, float loss_scale) {
+                               const MicroBatch& batch, const ops::LossScale& loss_scale) {
   const Tensor& x = batch.images;
   const int64_t n = x.dim(0);
   const Device device = x.device();

@@ -38,6 +38,6 @@ ConsistencyObjective consistency_objective(const Config& config, const Diffusion
 // consistency training. Returns the per-sample losses (unscaled, on the device), like train_micro_batch.
 Tensor consistency_micro_batch(model::UNet& student, model::UNet& target, model::UNet* teacher,
                                const DiffusionSetup& setup, const ConsistencyObjective& objective, uint64_t seed,
-                               const MicroBatch& batch, float loss_scale);
+                               const MicroBatch& batch, const ops::LossScale& loss_scale);
 
 }  // namespace diffuse

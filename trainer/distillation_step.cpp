@@ -11,7 +11,7 @@
 namespace diffuse {
 
 Tensor distill_micro_batch(model::UNet& student, model::UNet& teacher, const DiffusionSetup& setup, int student_steps,
-                           uint64_t seed, const MicroBatch& batch, float loss_scale) {
+                           uint64_t seed, const MicroBatch& batch, const ops::LossScale& loss_scale) {
   const Tensor& x = batch.images;
   const int64_t n = x.dim(0);
   const Device device = x.device();

@@ -16,6 +16,6 @@ namespace diffuse {
 
 // Returns the per-sample losses (unscaled, on the device), like train_micro_batch.
 Tensor distill_micro_batch(model::UNet& student, model::UNet& teacher, const DiffusionSetup& setup, int student_steps,
-                           uint64_t seed, const MicroBatch& batch, float loss_scale);
+                           uint64_t seed, const MicroBatch& batch, const ops::LossScale& loss_scale);
 
 }  // namespace diffuse

@@ -258,7 +258,7 @@ void run_distillation(const DistillOptions& given, const EvaluatorFactory& make_
     DiffusionSetup setup = diffusion_setup(stage_run);
     setup.weighting = config.distill.loss_weight;
     model::UNet& teacher_unet = *teacher->unet;
-    trainer.set_micro_step([&](model::UNet& student, const MicroBatch& batch, float loss_scale) {
+    trainer.set_micro_step([&](model::UNet& student, const MicroBatch& batch, const ops::LossScale& loss_scale) {
       return distill_micro_batch(student, teacher_unet, setup, student_steps, stage_run.seed, batch, loss_scale);
     });
     trainer.set_student(name_of(kDistillMethodNames, DistillMethod::kProgressive), student_steps);

@@ -78,7 +78,7 @@ Trainer::Trainer(const Config& config, Device device, const std::string& run_dir
   // Consistency training (iCT): the online network is its own target (mu = 0), and there is no teacher.
   if (config_.diffusion.formulation == Formulation::kConsistency)
     micro_step_ = [this, objective = consistency_objective(config_, setup_, true)](
-                      model::UNet& unet, const MicroBatch& batch, float loss_scale) {
+                      model::UNet& unet, const MicroBatch& batch, const ops::LossScale& loss_scale) {
       return consistency_micro_batch(unet, unet, nullptr, setup_, objective, config_.seed, batch, loss_scale);
     };
   const int world = communicator_.size();
@@ -291,12 +291,17 @@ void Trainer::read_step_state() {
                 ": lower train.lr or check the data, then resume from them");
 }
 
+ops::LossScale Trainer::loss_scale() const {
+  const auto batch_size = static_cast<float>(config_.train.batch_size);
+  // A dynamic scale moves on the device, where the loss backward reads it: the step never waits for the host.
+  if (scaler_.dynamic()) return ops::LossScale(1.0f / batch_size, step_state_);
+  return ops::LossScale(scaler_.scale() / batch_size);
+}
+
 void Trainer::train_step(const Batch& batch) {
   const TrainConfig& train = config_.train;
   const int64_t micro = batch.images.dim(0) / train.accumulation;
-  // A dynamic scale moves on the device; the loss needs it on the host before backward (fp16 only).
-  if (scaler_.dynamic()) read_step_state();
-  const float loss_scale = scaler_.scale() / static_cast<float>(train.batch_size);
+  const ops::LossScale loss_scale = this->loss_scale();
   store_.zero_grads();
   for (int part = 0; part < train.accumulation; ++part) {
     MicroBatch micro_batch;
@@ -337,7 +342,7 @@ void Trainer::warm_up() {
   if (spec.num_classes > 0) batch.labels = Tensor::zeros({micro}, DType::I32);
   batch.step = static_cast<uint32_t>(step_);
   batch.first_sample = static_cast<uint32_t>(communicator_.rank() * micro * train.accumulation);
-  const float loss_scale = scaler_.scale() / static_cast<float>(train.batch_size);
+  const ops::LossScale loss_scale = this->loss_scale();
   const double seconds = diffuse::warm_up(store_, communicator_, [&] {
     // The per-sample losses are dropped: they belong to no logging window.
     if (micro_step_) {

@@ -63,7 +63,7 @@ class Trainer {
   Trainer(const Config& config, Device device, const std::string& run_dir, Communicator& communicator, bool resuming);
 
   // Replaces the diffusion loss (train_micro_batch) by another objective with the same contract, e.g. distillation.
-  using MicroStep = std::function<Tensor(model::UNet& unet, const MicroBatch& batch, float loss_scale)>;
+  using MicroStep = std::function<Tensor(model::UNet& unet, const MicroBatch& batch, const ops::LossScale& loss_scale)>;
   void set_micro_step(MicroStep micro_step) { micro_step_ = std::move(micro_step); }
   // Starts from these weights (parameters and every EMA buffer) instead of the seeded initialization.
   void start_from_weights(const Tensor& weights);
@@ -114,11 +114,13 @@ class Trainer {
   void save_checkpoint();
 
  private:
-  // One optimizer step, decided on the device (nothing is read back unless the loss scale is dynamic). Adds the
-  // step's per-sample losses to window_losses_.
+  // One optimizer step, decided on the device (nothing is read back). Adds the step's per-sample losses to
+  // window_losses_.
   void train_step(const Batch& batch);
   // The scaler's state onto the device, where every step updates it (after construction and resume).
   void upload_step_state();
+  // What the loss backward multiplies by: the loss scale over the global batch size (the mean of the losses).
+  ops::LossScale loss_scale() const;
   // The device's step state read into scaler_ (a wait for the device): at log steps, checkpoints and the end of a
   // run. Warns about the steps skipped since the last read and ends a diverged run (every rank reads at the same
   // steps and holds the same state, so every rank ends together).

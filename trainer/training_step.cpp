@@ -37,7 +37,7 @@ NoiseLevel training_level(const DiffusionSetup& setup, const RandomStream& strea
 
 Tensor regress_output(model::UNet& unet, const Tensor& z, const Tensor& time, const Tensor& labels,
                       const model::ForwardContext& context, const Tensor& target, const Tensor& weights,
-                      float loss_scale) {
+                      const ops::LossScale& loss_scale) {
   const int64_t n = z.dim(0);
   const Tensor out = unet.forward(z, time, labels, context);
   Tensor losses = Tensor::empty({n}, DType::F32, z.device());
@@ -49,7 +49,7 @@ Tensor regress_output(model::UNet& unet, const Tensor& z, const Tensor& time, co
 }
 
 Tensor train_micro_batch(model::UNet& unet, const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch,
-                         float loss_scale) {
+                         const ops::LossScale& loss_scale) {
   const Tensor& x = batch.images;
   const int64_t n = x.dim(0);
   const Device device = x.device();

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/ops.h"
 #include "core/philox.h"
 #include "core/tensor.h"
 #include "diffusion/diffusion_setup.h"
@@ -43,12 +44,12 @@ NoiseLevel training_level(const DiffusionSetup& setup, const RandomStream& strea
 // them; the trainer reads its running sum only when it logs.
 Tensor regress_output(model::UNet& unet, const Tensor& z, const Tensor& time, const Tensor& labels,
                       const model::ForwardContext& context, const Tensor& target, const Tensor& weights,
-                      float loss_scale);
+                      const ops::LossScale& loss_scale);
 
 // Runs forward and backward; gradients of (loss_scale * sum of per-sample
 // losses) accumulate into the model's gradient buffer. Returns this
 // micro-batch's per-sample losses, as regress_output.
 Tensor train_micro_batch(model::UNet& unet, const DiffusionSetup& setup, uint64_t seed, const MicroBatch& batch,
-                         float loss_scale);
+                         const ops::LossScale& loss_scale);
 
 }  // namespace diffuse

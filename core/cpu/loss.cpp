@@ -4,6 +4,7 @@
 
 #include "core/cpu/cpu_backend.h"
 #include "core/math/pseudo_huber.h"
+#include "core/step_state.h"
 
 namespace diffuse::cpu {
 
@@ -33,6 +34,13 @@ void scale_difference_per_sample(const float* p, const float* q, const std::vect
   }
 }
 
+// The loss scale as one float, the dynamic scale read from the step state where there is one.
+float loss_scale_value(const LossScale& loss_scale) {
+  if (!loss_scale.step_state.defined()) return loss_scale_times(loss_scale.factor, nullptr);
+  const StepState state = read_step_state(loss_scale.step_state);
+  return loss_scale_times(loss_scale.factor, &state);
+}
+
 }  // namespace
 
 void CpuBackend::mse_loss_forward(const Tensor& pred, const Tensor& target, const Tensor& weights,
@@ -48,8 +56,9 @@ void CpuBackend::mse_loss_forward(const Tensor& pred, const Tensor& target, cons
                                  static_cast<double>(elements));
 }
 
-void CpuBackend::mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float loss_scale,
-                                   const Tensor& dpred) {
+void CpuBackend::mse_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights,
+                                   const LossScale& scale, const Tensor& dpred) {
+  const float loss_scale = loss_scale_value(scale);
   const int64_t n = pred.dim(0), elements = pred.numel() / n;
   const float* p = pred.f32();
   const float* q = target.f32();
@@ -73,7 +82,8 @@ void CpuBackend::pseudo_huber_loss_forward(const Tensor& pred, const Tensor& tar
 }
 
 void CpuBackend::pseudo_huber_loss_backward(const Tensor& pred, const Tensor& target, const Tensor& weights, float c,
-                                            float loss_scale, const Tensor& dpred) {
+                                            const LossScale& scale, const Tensor& dpred) {
+  const float loss_scale = loss_scale_value(scale);
   const int64_t n = pred.dim(0), elements = pred.numel() / n;
   const float* p = pred.f32();
   const float* q = target.f32();

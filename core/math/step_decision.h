@@ -74,4 +74,10 @@ DIFFUSE_HD void decide_step_state(const StepRule& rule, double scaled_sum_of_squ
   state.skip = 0;
 }
 
+// What a loss backward multiplies by: `factor` times the dynamic scale `state` holds (in float, as the loss carries
+// it; decide_step_state divides the same float back out), or `factor` alone where there is no state.
+DIFFUSE_HD float loss_scale_times(float factor, const StepState* state) {
+  return state != nullptr ? factor * static_cast<float>(state->scale) : factor;
+}
+
 }  // namespace diffuse

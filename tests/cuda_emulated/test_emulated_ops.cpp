@@ -87,6 +87,13 @@ Tensor decision(float grad_factor, bool skip) {
   return step_state_tensor(state, Device::CPU);
 }
 
+// A step state holding this dynamic loss scale.
+Tensor scale_state(double scale) {
+  StepState state;
+  state.scale = scale;
+  return step_state_tensor(state, Device::CPU);
+}
+
 // A batch of 128 x 32 x 32 x 256 activations, and the CIFAR-10 DDPM model's feature maps.
 const Shape kBatch{128, 32, 32, 256};
 const Shape kLevel0{128, 32, 32, 128}, kLevel1{128, 16, 16, 256}, kLevel2{128, 8, 8, 256};
@@ -220,6 +227,12 @@ void add_loss_and_optimizer_cases(std::vector<OpCase>& cases) {
        {input({128, 32, 32, 3}), input({128, 32, 32, 3}), input({128}, Fill::Positive), output({128, 32, 32, 3})},
        op([](Backend& b, const std::vector<Tensor>& a) { b.mse_loss_backward(a[0], a[1], a[2], 0.25f, a[3]); })});
   cases.push_back(
+      {"mse_loss_backward_scale_state",
+       {input({128, 32, 32, 3}), input({128, 32, 32, 3}), input({128}, Fill::Positive), output({128, 32, 32, 3})},
+       op([](Backend& b, const std::vector<Tensor>& a) {
+         b.mse_loss_backward(a[0], a[1], a[2], {1.0f / 128, scale_state(65536.0)}, a[3]);
+       })});
+  cases.push_back(
       {"pseudo_huber_loss_forward_batch",
        {input({128, 32, 32, 3}), input({128, 32, 32, 3}), input({128}, Fill::Positive), output({128})},
        op([](Backend& b, const std::vector<Tensor>& a) { b.pseudo_huber_loss_forward(a[0], a[1], a[2], 0.03f, a[3]); }),
@@ -231,6 +244,14 @@ void add_loss_and_optimizer_cases(std::vector<OpCase>& cases) {
        {input({128, 32, 32, 3}), input({128, 32, 32, 3}), input({128}, Fill::Positive), output({128, 32, 32, 3})},
        op([](Backend& b, const std::vector<Tensor>& a) {
          b.pseudo_huber_loss_backward(a[0], a[1], a[2], 0.03f, 0.25f, a[3]);
+       }),
+       1e-6,
+       1e-7});
+  cases.push_back(
+      {"pseudo_huber_loss_backward_scale_state",
+       {input({128, 32, 32, 3}), input({128, 32, 32, 3}), input({128}, Fill::Positive), output({128, 32, 32, 3})},
+       op([](Backend& b, const std::vector<Tensor>& a) {
+         b.pseudo_huber_loss_backward(a[0], a[1], a[2], 0.03f, {1.0f / 128, scale_state(65536.0)}, a[3]);
        }),
        1e-6,
        1e-7});
@@ -483,6 +504,26 @@ TEST(EmulatedStepDecision, MatchesCpuStepByStep) {
   std::memcpy(&last, emulated_state.raw(), sizeof(last));
   EXPECT_EQ(last.skipped_steps, 2);
   EXPECT_EQ(last.scale, 1024.0);  // halved twice, grown twice
+}
+
+// The loss backwards read the dynamic loss scale from a step state inside the kernel: the same gradients, bit for
+// bit, as with that scale times the factor passed from the host.
+TEST(EmulatedLossScale, StateScaleMatchesHostScale) {
+  const cuda_emulation::ScopedBlockCap cap(kCappedBlocks);
+  const Tensor pred = testing::random_tensor({16, 8, 8, 3}, 80), target = testing::random_tensor({16, 8, 8, 3}, 81);
+  const Tensor weights = testing::random_tensor({16}, 82, 0.5f, 2.0f);
+  const float factor = 1.0f / 48;
+  for (const double scale : {1.0, 65536.0, 3.0}) {
+    SCOPED_TRACE(scale);
+    const ops::LossScale from_state(factor, scale_state(scale)), from_host(factor * static_cast<float>(scale));
+    Tensor state_dpred = Tensor::empty(pred.shape()), host_dpred = Tensor::empty(pred.shape());
+    emulated_backend().mse_loss_backward(pred, target, weights, from_state, state_dpred);
+    emulated_backend().mse_loss_backward(pred, target, weights, from_host, host_dpred);
+    EXPECT_EQ(to_vector(state_dpred), to_vector(host_dpred));
+    emulated_backend().pseudo_huber_loss_backward(pred, target, weights, 0.03f, from_state, state_dpred);
+    emulated_backend().pseudo_huber_loss_backward(pred, target, weights, 0.03f, from_host, host_dpred);
+    EXPECT_EQ(to_vector(state_dpred), to_vector(host_dpred));
+  }
 }
 
 // The row softmax of attention over 256 tokens (a 16 x 16 feature map), forward and backward, against double

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/step_state.h"
 #include "tests/support/op_testing.h"
 
 namespace diffuse {
@@ -85,6 +87,28 @@ TEST(MseLossGrad, Dpred) {
   }
 }
 
+// The loss scale a step state holds, read by the op, times the factor: bit for bit the same float passed from the host.
+void expect_state_scale_matches_host_scale(
+    const std::function<void(const ops::LossScale& loss_scale, const Tensor& dpred)>& backward) {
+  for (const double scale : {1.0, 65536.0, 3.0}) {
+    StepState state;
+    state.scale = scale;
+    const float factor = 1.0f / 48;
+    const Tensor from_state = Tensor::empty({4, 3, 3, 2}), from_host = Tensor::empty({4, 3, 3, 2});
+    backward(ops::LossScale(factor, step_state_tensor(state, Device::CPU)), from_state);
+    backward(ops::LossScale(factor * static_cast<float>(scale)), from_host);
+    EXPECT_EQ(to_vector(from_state), to_vector(from_host)) << "scale " << scale;
+  }
+}
+
+TEST(MseLoss, BackwardReadsTheLossScaleFromAStepState) {
+  const Tensor pred = random_tensor({4, 3, 3, 2}, 70), target = random_tensor({4, 3, 3, 2}, 71);
+  const Tensor weights = random_tensor({4}, 72, 0.5f, 2.0f);
+  expect_state_scale_matches_host_scale([&](const ops::LossScale& loss_scale, const Tensor& dpred) {
+    ops::mse_loss_backward(pred, target, weights, loss_scale, dpred);
+  });
+}
+
 // The pseudo-Huber distance sqrt(|p - q|^2 + c^2) - c per sample, in double.
 std::vector<float> naive_pseudo_huber(const Tensor& pred, const Tensor& target, const Tensor& weights, float c) {
   const int64_t n = pred.dim(0), elements = pred.numel() / n;
@@ -120,6 +144,14 @@ TEST(PseudoHuberLoss, IsQuadraticNearZeroAndLinearFarAway) {
   EXPECT_NEAR(to_vector(per_sample)[0], 5e-6 / 2.0, 1e-10);
   ops::pseudo_huber_loss_forward(from_vector({300.0f, 400.0f}, {1, 2}), target, weights, 1e-3f, per_sample);
   EXPECT_NEAR(to_vector(per_sample)[0], 500.0 - 1e-3, 1e-4);
+}
+
+TEST(PseudoHuberLoss, BackwardReadsTheLossScaleFromAStepState) {
+  const Tensor pred = random_tensor({4, 3, 3, 2}, 270), target = random_tensor({4, 3, 3, 2}, 271);
+  const Tensor weights = random_tensor({4}, 272, 0.5f, 2.0f);
+  expect_state_scale_matches_host_scale([&](const ops::LossScale& loss_scale, const Tensor& dpred) {
+    ops::pseudo_huber_loss_backward(pred, target, weights, 0.03f, loss_scale, dpred);
+  });
 }
 
 TEST(PseudoHuberLossGrad, Dpred) {

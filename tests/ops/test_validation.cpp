@@ -378,6 +378,17 @@ TEST(Validation, OtherFamilies) {
         ops::pseudo_huber_loss_backward(f32({2, 3}), f32({2, 4}), f32({2}), 0.1f, 1.0f, f32({2, 3}));
       },
       {"pseudo_huber_loss_backward", "target", "[2,4]"});
+  expect_op_error(
+      [&] {
+        ops::mse_loss_backward(f32({2, 3}), f32({2, 3}), f32({2}), {1.0f, f32({1})}, f32({2, 3}));
+      },
+      {"mse_loss_backward", "scale_state", "[1]"});
+  expect_op_error(
+      [&] {
+        ops::pseudo_huber_loss_backward(f32({2, 3}), f32({2, 3}), f32({2}), 0.1f,
+                                        {1.0f, Tensor::zeros({kStepStateFloats}, DType::I32)}, f32({2, 3}));
+      },
+      {"pseudo_huber_loss_backward", "scale_state", "i32"});
   expect_op_error([&] { ops::adamw_update(f32({4}), f32({4}), f32({5}), f32({4}), ops::AdamWStep{}); },
                   {"adamw_update", "m", "[5]", "[4]"});
   expect_op_error([&] { ops::adamw_update(f32({4}), f32({4}), f32({4}), f32({4}), ops::AdamWStep{}, f32({3})); },

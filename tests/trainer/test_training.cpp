@@ -294,8 +294,8 @@ TEST_F(TrainingTest, DivergedRunEndsWithAnErrorAndKeepsTheLastGoodCheckpoints) {
   const DiffusionSetup setup = diffusion_setup(config);
   Trainer trainer(config, Device::CPU, run_dir("diverged"), communicator_, false);
   // From step 3 on (micro-batch step 2, counted from 0) the loss is scaled by infinity: every gradient overflows.
-  trainer.set_micro_step([&](model::UNet& unet, const MicroBatch& batch, float loss_scale) {
-    return train_micro_batch(unet, setup, config.seed, batch, batch.step >= 2 ? INFINITY : loss_scale);
+  trainer.set_micro_step([&](model::UNet& unet, const MicroBatch& batch, const ops::LossScale& loss_scale) {
+    return train_micro_batch(unet, setup, config.seed, batch, batch.step >= 2 ? ops::LossScale(INFINITY) : loss_scale);
   });
   const std::string message = testing::error_message([&] { trainer.run(); });
   EXPECT_NE(message.find("training diverged: the gradients of 3 steps in a row, up to step 5, were not finite "
