@@ -59,39 +59,20 @@ __global__ void reduce_chunks_kernel(const double* partial, int64_t batches, int
   }
 }
 
-template <typename In, typename Out>
-void launch_epilogue(const void* source, const float* bias, const void* residual, int64_t rows, int64_t cols, void* y) {
-  launch_kernel(bias_epilogue_kernel<In, Out>, grid_for(rows * cols), kThreads, static_cast<const In*>(source), bias,
-                static_cast<const Out*>(residual), rows, cols, static_cast<Out*>(y));
-}
-
-template <typename In>
-void launch_epilogue_from(const void* source, const float* bias, const void* residual, int64_t rows, int64_t cols,
-                          void* y, DType y_type) {
-  switch (y_type) {
-    case DType::BF16:
-      return launch_epilogue<In, bf16>(source, bias, residual, rows, cols, y);
-    case DType::F16:
-      return launch_epilogue<In, f16>(source, bias, residual, rows, cols, y);
-    default:
-      return launch_epilogue<In, float>(source, bias, residual, rows, cols, y);
-  }
-}
-
 }  // namespace
 
 void bias_epilogue(const void* source, DType source_type, const float* bias, const void* residual, int64_t rows,
                    int64_t cols, void* y, DType y_type) {
   const int64_t count = rows * cols;
   if (count == 0 || (source == y && source_type == y_type && bias == nullptr && residual == nullptr)) return;
-  switch (source_type) {
-    case DType::BF16:
-      return launch_epilogue_from<bf16>(source, bias, residual, rows, cols, y, y_type);
-    case DType::F16:
-      return launch_epilogue_from<f16>(source, bias, residual, rows, cols, y, y_type);
-    default:
-      return launch_epilogue_from<float>(source, bias, residual, rows, cols, y, y_type);
-  }
+  with_storage_type(source_type, [&](auto source_tag) {
+    with_storage_type(y_type, [&](auto y_tag) {
+      using In = decltype(source_tag);
+      using Out = decltype(y_tag);
+      launch_kernel(bias_epilogue_kernel<In, Out>, grid_for(count), kThreads, static_cast<const In*>(source), bias,
+                    static_cast<const Out*>(residual), rows, cols, static_cast<Out*>(y));
+    });
+  });
 }
 
 void fill_rows(float* y, int64_t rows, int64_t cols, const float* vector) {
