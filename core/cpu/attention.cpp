@@ -17,6 +17,7 @@
 #include "core/cpu/gemm_bf16.h"
 #include "core/cpu/parallel.h"
 #include "core/cpu/widened.h"
+#include "core/float_storage.h"
 #include "core/math/exp.h"
 #include "core/math/score_scale.h"
 
@@ -145,7 +146,7 @@ void CpuBackend::attention_forward(const Tensor& qkv, const Tensor& out, const T
   if (qkv.dtype() == DType::F32) return attend(qkv.f32(), batch, tokens, channels, heads, probs.f32(), out.f32());
   const Tensor computed = f32_output(out);
   if (bf16_products_native()) {
-    attend(static_cast<const bf16*>(qkv.raw()), batch, tokens, channels, heads, probs.f32(), computed.f32());
+    attend(storage_data<bf16>(qkv), batch, tokens, channels, heads, probs.f32(), computed.f32());
   } else {
     attend(widened(qkv).f32(), batch, tokens, channels, heads, probs.f32(), computed.f32());
   }
@@ -159,8 +160,8 @@ void CpuBackend::attention_backward(const Tensor& qkv, const Tensor& probs, cons
     return attend_backward(qkv.f32(), probs.f32(), dout.f32(), batch, tokens, channels, heads, dqkv.f32());
   const Tensor computed = f32_output(dqkv);
   if (bf16_products_native()) {
-    attend_backward(static_cast<const bf16*>(qkv.raw()), probs.f32(), static_cast<const bf16*>(dout.raw()), batch,
-                    tokens, channels, heads, computed.f32());
+    attend_backward(storage_data<bf16>(qkv), probs.f32(), storage_data<bf16>(dout), batch, tokens, channels, heads,
+                    computed.f32());
   } else {
     attend_backward(widened(qkv).f32(), probs.f32(), widened(dout).f32(), batch, tokens, channels, heads,
                     computed.f32());

@@ -13,6 +13,7 @@
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/gemm.h"
 #include "core/cpu/widened.h"
+#include "core/float_storage.h"
 #include "core/matmul_precision.h"
 
 namespace diffuse::cpu {
@@ -68,7 +69,7 @@ void CpuBackend::conv2d_backward(const Tensor& x, const Tensor& weight, const Te
     if (dx_values != nullptr && !done.data) im2col_conv_backward_data(g, dy.f32(), weight.f32(), dx_values);
     return;
   }
-  if (dbias.defined()) add_column_sums(static_cast<const bf16*>(dy.raw()), g.out_pixels(), g.out_channels, dbias.f32());
+  if (dbias.defined()) add_column_sums(storage_data<bf16>(dy), g.out_pixels(), g.out_channels, dbias.f32());
   DnnlBackward done;
   if (!im2col_only && bf16_products_native())
     done = dnnl_conv_backward(g, {DType::BF16, DType::BF16, weight.dtype()}, x.raw(), dy.raw(), weight.raw(),

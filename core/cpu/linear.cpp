@@ -7,16 +7,15 @@
 #include "core/cpu/gemm.h"
 #include "core/cpu/gemm_bf16.h"
 #include "core/cpu/widened.h"
+#include "core/float_storage.h"
 
 namespace diffuse::cpu {
 
 namespace {
 
-const bf16* bf16_data(const Tensor& tensor) { return static_cast<const bf16*>(tensor.raw()); }
-
 // The weight as a bf16 operand: itself when it is the bf16 copy, else rounded into `buffer`.
 const bf16* bf16_weight(const Tensor& weight, ScratchBuffer& buffer) {
-  if (weight.dtype() == DType::BF16) return bf16_data(weight);
+  if (weight.dtype() == DType::BF16) return storage_data<bf16>(weight);
   return rounded_bf16(weight.f32(), weight.numel(), buffer);
 }
 
@@ -39,7 +38,7 @@ void CpuBackend::linear_forward(const Tensor& x, const Tensor& weight, const Ten
     gemm(Transpose::No, Transpose::Yes, rows, out_features, in_features, 1.0f, x.f32(), in_features, weight.f32(),
          in_features, beta, out.f32(), out_features);
   } else {
-    gemm(Transpose::No, Transpose::Yes, rows, out_features, in_features, 1.0f, bf16_data(x), in_features,
+    gemm(Transpose::No, Transpose::Yes, rows, out_features, in_features, 1.0f, storage_data<bf16>(x), in_features,
          bf16_weight(weight, rounded_weight), in_features, beta, out.f32(), out_features);
   }
   round_into(out, y);
@@ -65,14 +64,14 @@ void CpuBackend::linear_backward(const Tensor& x, const Tensor& weight, const Te
   }
   if (dx.defined()) {
     const Tensor computed = f32_output(dx);
-    gemm(Transpose::No, Transpose::No, rows, in_features, out_features, 1.0f, bf16_data(dy), out_features,
+    gemm(Transpose::No, Transpose::No, rows, in_features, out_features, 1.0f, storage_data<bf16>(dy), out_features,
          bf16_weight(weight, rounded_weight), in_features, 0.0f, computed.f32(), in_features);
     round_into(computed, dx);
   }
   if (dweight.defined())  // accumulated in fp32 straight from the bf16 products
-    gemm(Transpose::Yes, Transpose::No, out_features, in_features, rows, 1.0f, bf16_data(dy), out_features,
-         bf16_data(x), in_features, 1.0f, dweight.f32(), in_features);
-  if (dbias.defined()) add_column_sums(bf16_data(dy), rows, out_features, dbias.f32());
+    gemm(Transpose::Yes, Transpose::No, out_features, in_features, rows, 1.0f, storage_data<bf16>(dy), out_features,
+         storage_data<bf16>(x), in_features, 1.0f, dweight.f32(), in_features);
+  if (dbias.defined()) add_column_sums(storage_data<bf16>(dy), rows, out_features, dbias.f32());
 }
 
 }  // namespace diffuse::cpu
