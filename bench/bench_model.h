@@ -15,8 +15,12 @@
 namespace diffuse {
 
 struct BenchModel {
-  // `batch` images whose global indices start at `first_sample`.
-  BenchModel(const Config& config, Device device, int batch, uint32_t first_sample);
+  // `batch` images whose global indices start at `first_sample`, this rank's share of `global_batch` (0: all of it).
+  BenchModel(const Config& config, Device device, int batch, uint32_t first_sample, int global_batch = 0);
+
+  // The diffusion loss's forward and backward on `micro`, accumulating gradients at loss scale 1 / global batch,
+  // as the trainer's micro-step does.
+  void forward_backward();
 
   // The step decision on the device, then AdamW (step is 1-based) and every EMA rate of the config reading it, as
   // the trainer's update does.
@@ -30,6 +34,7 @@ struct BenchModel {
   std::unique_ptr<AdamW> optimizer;  // whole (every rank's reducer sums the gradients), one EMA per train.ema_rates
   Tensor step_state;                 // f32 [kStepStateFloats]: the loss scaler's state at scale 1
   MicroBatch micro;
+  float loss_scale;  // 1 / the global batch
 };
 
 }  // namespace diffuse

@@ -69,7 +69,7 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
   const int local_batch = batch / ranks;
   if (rank == 0) log_info("computing with ", threads.threads, " thread(s) per rank (", threads.reason, ")");
 
-  BenchModel bench(config, Device::CPU, local_batch, static_cast<uint32_t>(rank * local_batch));
+  BenchModel bench(config, Device::CPU, local_batch, static_cast<uint32_t>(rank * local_batch), batch);
   world.broadcast(bench.store.params(), 0);
   GradientReducer reducer(bench.store, world, config.train.bucket_mb, config.train.reduce_dtype);
 
@@ -80,15 +80,13 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
     bench.store.zero_grads();
     bench.micro.step = static_cast<uint32_t>(step);
     if (reduce) reducer.arm();
-    train_micro_batch(bench.unet, bench.setup, config.seed, bench.micro, 1.0f / static_cast<float>(batch));
+    bench.forward_backward();
     exposed = reduce ? reducer.finish() : 0.0;
     bench.update(++step);
   };
 
   // The reducer is not armed: the warm-up reduces no bucket.
-  const double warm_up_seconds = warm_up(bench.store, world, [&] {
-    train_micro_batch(bench.unet, bench.setup, config.seed, bench.micro, 1.0f / static_cast<float>(batch));
-  });
+  const double warm_up_seconds = warm_up(bench.store, world, [&] { bench.forward_backward(); });
   for (int i = 0; i < options.warmup; ++i) train_step(true);
   std::vector<double> step_seconds, exposed_seconds, reduce_seconds, alone_seconds;
   for (int i = 0; i < options.steps; ++i) {

@@ -59,14 +59,12 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
   auto train_step = [&](int64_t step) {
     bench.store.zero_grads();
     bench.micro.step = static_cast<uint32_t>(step);
-    train_micro_batch(bench.unet, bench.setup, config.seed, bench.micro, 1.0f / batch);
+    bench.forward_backward();
     bench.update(step + 1);
     wait_for(device);  // the GPU runs ahead of the host: a step ends when its work does
   };
 
-  const double warm_up_seconds = warm_up(bench.store, communicator, [&] {
-    train_micro_batch(bench.unet, bench.setup, config.seed, bench.micro, 1.0f / batch);
-  });
+  const double warm_up_seconds = warm_up(bench.store, communicator, [&] { bench.forward_backward(); });
   for (int step = 0; step < options.warmup; ++step) train_step(step);
   if (options.profile) {
     reset_op_profile();
