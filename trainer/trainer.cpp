@@ -76,11 +76,16 @@ Trainer::Trainer(const Config& config, Device device, const std::string& run_dir
       tensorboard_directory_((fs::path(run_dir) / "tensorboard").string()),
       scaler_(DynamicLossScaler::fixed()) {
   // Consistency training (iCT): the online network is its own target (mu = 0), and there is no teacher.
-  if (config_.diffusion.formulation == Formulation::kConsistency)
+  if (config_.diffusion.formulation == Formulation::kConsistency) {
     micro_step_ = [this, objective = consistency_objective(config_, setup_, true)](
                       model::UNet& unet, const MicroBatch& batch, const ops::LossScale& loss_scale) {
       return consistency_micro_batch(unet, unet, nullptr, setup_, objective, config_.seed, batch, loss_scale);
     };
+  } else {
+    micro_step_ = [this](model::UNet& unet, const MicroBatch& batch, const ops::LossScale& loss_scale) {
+      return train_micro_batch(unet, setup_, config_.seed, batch, loss_scale);
+    };
+  }
   const int world = communicator_.size();
   // On the CPU backend bf16 computes where the CPU can and fp32 otherwise (it says so).
   const PrecisionPolicy precision = precision_policy(config_.train.precision, device_);
@@ -311,8 +316,7 @@ void Trainer::train_step(const Batch& batch) {
     micro_batch.first_sample = static_cast<uint32_t>(batch.first_sample + part * micro);
     // Only the last micro-step's backward finishes gradients, so only it starts reductions.
     if (reducer_ && part == train.accumulation - 1) reducer_->arm();
-    const Tensor losses = micro_step_ ? micro_step_(*unet_, micro_batch, loss_scale)
-                                      : train_micro_batch(*unet_, setup_, config_.seed, micro_batch, loss_scale);
+    const Tensor losses = micro_step_(*unet_, micro_batch, loss_scale);
     // Summed on the device: reading the losses every micro-step would make the host wait for the GPU.
     if (!window_losses_.defined()) window_losses_ = Tensor::zeros(losses.shape(), DType::F32, losses.device());
     ops::accumulate(window_losses_, losses);
@@ -343,14 +347,8 @@ void Trainer::warm_up() {
   batch.step = static_cast<uint32_t>(step_);
   batch.first_sample = static_cast<uint32_t>(communicator_.rank() * micro * train.accumulation);
   const ops::LossScale loss_scale = this->loss_scale();
-  const double seconds = diffuse::warm_up(store_, communicator_, [&] {
-    // The per-sample losses are dropped: they belong to no logging window.
-    if (micro_step_) {
-      micro_step_(*unet_, batch, loss_scale);
-    } else {
-      train_micro_batch(*unet_, setup_, config_.seed, batch, loss_scale);
-    }
-  });
+  // The per-sample losses are dropped: they belong to no logging window.
+  const double seconds = diffuse::warm_up(store_, communicator_, [&] { micro_step_(*unet_, batch, loss_scale); });
   if (communicator_.rank() == 0)
     log_info("warm-up forward and backward (micro-batch ", micro, ") and one all-reduce took ",
              std::round(seconds * 1000.0) / 1000.0, " s, before the first step");

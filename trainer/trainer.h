@@ -146,7 +146,7 @@ class Trainer {
   std::unique_ptr<AdamW> optimizer_;          // sharded over the ranks with train.shard_optimizer (ZeRO-1)
   std::unique_ptr<GradientReducer> reducer_;  // null on one rank
   Evaluator evaluator_;                       // empty unless train.eval_every is set
-  MicroStep micro_step_;                      // empty: the diffusion loss; else distillation's or iCT's
+  MicroStep micro_step_;                      // the diffusion loss, iCT's, or distillation's (set_micro_step)
   int sampling_steps_ = 0;                    // 0: not a distilled student
   std::string student_method_;
   std::string progress_prefix_;
