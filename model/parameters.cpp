@@ -40,6 +40,13 @@ Parameter* ParameterStore::declare(const std::string& name, const Shape& shape, 
   return handle;
 }
 
+void ParameterStore::set_compute_dtype(DType dtype) {
+  DIFFUSE_CHECK(!finalized(), "the compute dtype of a parameter store is set before finalize()");
+  DIFFUSE_CHECK(dtype == DType::F32 || dtype == DType::BF16 || dtype == DType::F16,
+                "a parameter store computes in f32, bf16 or f16, not ", dtype_name(dtype));
+  compute_dtype_ = dtype;
+}
+
 void ParameterStore::finalize(Device device) {
   DIFFUSE_CHECK(!finalized(), "the parameter store is already finalized");
   DIFFUSE_CHECK(numel_ > 0, "finalize() of a parameter store without parameters");
@@ -52,6 +59,18 @@ void ParameterStore::finalize(Device device) {
     parameter->value = Tensor::view(params_base + parameter->offset, parameter->shape, DType::F32, device);
     parameter->grad = Tensor::view(grads_base + parameter->offset, parameter->shape, DType::F32, device);
   }
+  if (compute_dtype_ == DType::F32) return;
+  compute_params_ = Tensor::zeros({numel_}, compute_dtype_, device);
+  auto* compute_base = static_cast<char*>(compute_params_.raw());
+  const auto element = static_cast<int64_t>(dtype_size(compute_dtype_));
+  for (auto& parameter : parameters_)
+    parameter->compute =
+        Tensor::view(compute_base + parameter->offset * element, parameter->shape, compute_dtype_, device);
+}
+
+void ParameterStore::update_compute_copy() {
+  DIFFUSE_CHECK(finalized(), "update_compute_copy() before the parameter store is finalized");
+  if (compute_params_.defined()) ops::cast(params_, compute_params_);
 }
 
 const Parameter& ParameterStore::get(const std::string& name) const {

@@ -11,6 +11,11 @@
 // Optimizer, EMA, all-reduce and checkpoints work on params()/grads() as
 // flat vectors; names and offsets map them back to layers.
 //
+// A model that computes in bf16 or fp16 (model/unet.h) also has a third flat
+// buffer in that type, the layout of params(): the weights its matrix products
+// read, rounded from the fp32 masters once per step (update_compute_copy) rather
+// than by every op that reads them.
+//
 // Gradient-ready hook: every layer's backward calls gradient_ready(p) for each
 // of its parameters once it has finished accumulating p's gradient, so that a
 // gradient reduction can start while backward goes on (distributed/gradient_reducer.h).
@@ -54,6 +59,7 @@ struct Parameter {
   int64_t offset = 0;  // first element in the flat buffers
   Tensor value;        // view into params(); defined after finalize()
   Tensor grad;         // view into grads(); defined after finalize()
+  Tensor compute;      // view into compute_params(); defined after finalize() when the store has a compute copy
 };
 
 class ParameterStore {
@@ -66,7 +72,11 @@ class ParameterStore {
   // The pointer stays valid for the store's lifetime.
   Parameter* declare(const std::string& name, const Shape& shape, const ParameterInit& init);
 
-  // Allocates the flat buffers on `device`, zeroes both and creates the views. Once.
+  // The type of the compute copy: BF16 or F16 keep one, F32 (the default) none. Only before finalize().
+  void set_compute_dtype(DType dtype);
+  DType compute_dtype() const { return compute_dtype_; }
+
+  // Allocates the flat buffers on `device`, zeroes them and creates the views. Once.
   void finalize(Device device);
   bool finalized() const { return params_.defined(); }
   Device device() const { return device_; }
@@ -85,6 +95,13 @@ class ParameterStore {
   // The flat buffers, f32 [numel()]; defined after finalize().
   const Tensor& params() const { return params_; }
   const Tensor& grads() const { return grads_; }
+  // The compute copy, compute_dtype() [numel()]; undefined when the compute dtype is F32.
+  const Tensor& compute_params() const { return compute_params_; }
+
+  // Rounds params() into the compute copy (to nearest even, one ops::cast over the flat buffer); nothing without
+  // one. Whoever changes the weights calls it before the next forward that reads the copy: the Trainer does at the
+  // start of every step, after the last update, a load or a swap of weights.
+  void update_compute_copy();
 
   // Called by a layer's backward when `parameter`'s gradient of this backward pass is final.
   void gradient_ready(const Parameter& parameter) const {
@@ -112,6 +129,8 @@ class ParameterStore {
   Device device_ = Device::CPU;
   Tensor params_;  // f32 [numel_]
   Tensor grads_;   // f32 [numel_]
+  DType compute_dtype_ = DType::F32;
+  Tensor compute_params_;  // compute_dtype_ [numel_], or undefined
   GradientReadyHook gradient_ready_hook_;
 };
 

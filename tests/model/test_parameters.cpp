@@ -6,6 +6,8 @@
 #include <limits>
 #include <string>
 
+#include "core/half.h"
+#include "core/ops.h"
 #include "model/parameters.h"
 
 namespace diffuse::model {
@@ -151,6 +153,51 @@ TEST(ParameterStore, InitialisationMatchesIndependentlyComputedValues) {
   const std::vector<float> actual = to_vector(store.value("second.weight"));
   ASSERT_EQ(actual.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) EXPECT_FLOAT_EQ(actual[i], expected[i]) << i;
+}
+
+// The compute copy (bf16 here) holds each weight rounded to nearest even, in the layout of the fp32 buffer, and
+// changes only when update_compute_copy() is called: products read the weights as they were at the step's start.
+TEST(ParameterStore, ComputeCopyHoldsTheWeightsRoundedWhenUpdated) {
+  ParameterStore store;
+  declare_small_model(store);
+  store.set_compute_dtype(DType::BF16);
+  store.finalize(Device::CPU);
+  store.initialize(3);
+  ASSERT_TRUE(store.compute_params().defined());
+  EXPECT_EQ(store.compute_params().dtype(), DType::BF16);
+  EXPECT_EQ(store.compute_params().numel(), store.numel());
+
+  const auto widened = [](const Tensor& copy) {
+    Tensor f32 = Tensor::empty(copy.shape(), DType::F32);
+    ops::cast(copy, f32);
+    return to_vector(f32);
+  };
+  EXPECT_EQ(widened(store.compute_params()), std::vector<float>(store.numel(), 0.0f)) << "no copy before the update";
+  store.update_compute_copy();
+  for (int64_t i = 0; i < store.count(); ++i) {
+    const Parameter& parameter = store.at(i);
+    ASSERT_EQ(parameter.compute.shape(), parameter.shape) << parameter.name;
+    const std::vector<float> values = to_vector(parameter.value), copy = widened(parameter.compute);
+    for (size_t j = 0; j < values.size(); ++j)
+      ASSERT_EQ(copy[j], bf16_to_float(float_to_bf16(values[j]))) << parameter.name << "[" << j << "]";
+  }
+  const std::vector<float> before = widened(store.compute_params());
+  ops::scale(store.params(), 2.0f, store.params());
+  EXPECT_EQ(widened(store.compute_params()), before) << "the copy follows the weights only when updated";
+  store.update_compute_copy();
+  EXPECT_EQ(widened(store.at(0).compute)[0], bf16_to_float(float_to_bf16(to_vector(store.at(0).value)[0])));
+}
+
+TEST(ParameterStore, Fp32StoreKeepsNoComputeCopy) {
+  ParameterStore store;
+  declare_small_model(store);
+  store.finalize(Device::CPU);
+  EXPECT_FALSE(store.compute_params().defined());
+  EXPECT_FALSE(store.at(0).compute.defined());
+  store.update_compute_copy();  // nothing to do
+  EXPECT_THROW(store.set_compute_dtype(DType::BF16), Error) << "after finalize()";
+  ParameterStore integers;
+  EXPECT_THROW(integers.set_compute_dtype(DType::I32), Error);
 }
 
 }  // namespace
