@@ -7,11 +7,12 @@
 
 namespace diffuse {
 
-BenchModel::BenchModel(const Config& config_in, Device device, int batch, uint32_t first_sample, int global_batch)
+BenchModel::BenchModel(const Config& config_in, Device device, DType compute_dtype, int batch, uint32_t first_sample,
+                       int global_batch)
     : config(config_in),
       spec(unet_spec(config.model)),
       setup(diffusion_setup(config)),
-      unet(spec, store),
+      unet(spec, store, compute_dtype),
       loss_scale(1.0f / static_cast<float>(global_batch > 0 ? global_batch : batch)) {
   store.finalize(device);
   store.initialize(config.seed);
@@ -27,7 +28,10 @@ BenchModel::BenchModel(const Config& config_in, Device device, int batch, uint32
   micro.first_sample = first_sample;
 }
 
-void BenchModel::forward_backward() { train_micro_batch(unet, setup, config.seed, micro, loss_scale); }
+void BenchModel::forward_backward() {
+  store.update_compute_copy();
+  train_micro_batch(unet, setup, config.seed, micro, loss_scale);
+}
 
 void BenchModel::update(int64_t step) {
   optimizer->decide(DynamicLossScaler::fixed().rule(config.train.grad_clip), step_state);

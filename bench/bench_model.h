@@ -15,11 +15,13 @@
 namespace diffuse {
 
 struct BenchModel {
-  // `batch` images whose global indices start at `first_sample`, this rank's share of `global_batch` (0: all of it).
-  BenchModel(const Config& config, Device device, int batch, uint32_t first_sample, int global_batch = 0);
+  // `batch` images whose global indices start at `first_sample`, this rank's share of `global_batch` (0: all of it);
+  // the U-Net computes in `compute_dtype` (the precision policy's).
+  BenchModel(const Config& config, Device device, DType compute_dtype, int batch, uint32_t first_sample,
+             int global_batch = 0);
 
-  // The diffusion loss's forward and backward on `micro`, accumulating gradients at loss scale 1 / global batch,
-  // as the trainer's micro-step does.
+  // The weights' compute copy (in bf16 or f16), as the trainer's step begins, then the diffusion loss's forward and
+  // backward on `micro`, accumulating gradients at loss scale 1 / global batch, as the trainer's micro-step does.
   void forward_backward();
 
   // The step decision on the device, then AdamW (step is 1-based) and every EMA rate of the config reading it, as

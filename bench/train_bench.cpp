@@ -52,7 +52,7 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
   DIFFUSE_CHECK(options.steps > 0 && options.warmup >= 0, "bench needs --steps > 0 and --warmup >= 0");
   const PrecisionPolicy precision = precision_policy(config.train.precision, device);
   apply_precision(precision);
-  BenchModel bench(config, device, batch, 0);
+  BenchModel bench(config, device, precision.compute, batch, 0);
   const model::UNet& unet = bench.unet;
   const int64_t parameters = bench.store.numel();
 
@@ -112,8 +112,10 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
   const double gflops = step_flops / median / 1e9;
   const double ratio = yardstick_gflops > 0 ? gflops / yardstick_gflops : 0.0;
   const double images_per_second = batch / median;
-  const int64_t state_bytes =
-      parameters * 4 * (4 + static_cast<int64_t>(bench.optimizer->emas().size()));  // params, grads, m, v, EMA
+  // params, grads, m, v, EMA, and the weights' compute copy in bf16 or fp16
+  const Tensor& compute_copy = bench.store.compute_params();
+  const int64_t state_bytes = parameters * 4 * (4 + static_cast<int64_t>(bench.optimizer->emas().size())) +
+                              (compute_copy.defined() ? static_cast<int64_t>(compute_copy.nbytes()) : 0);
   const int64_t needed = unet.activation_bytes(batch) + state_bytes;
   const int64_t tensor_peak = allocator_for(device).peak_bytes();
   const int64_t resident_peak = peak_resident_bytes();

@@ -37,13 +37,13 @@ class AttentionBlock {
  public:
   AttentionBlock(ParameterStore& store, const std::string& name, const AttentionBlockSpec& spec);
 
-  // x [N,H,W,C] -> y [N,H,W,C], a new tensor.
+  // x [N,H,W,C] -> y [N,H,W,C], a new tensor in x's dtype (the softmax probabilities are f32).
   Tensor forward(const Tensor& x);
   // dy [N,H,W,C] -> dx [N,H,W,C], a new tensor the block does not keep.
   Tensor backward(const Tensor& dy);
 
   double macs_per_image(int64_t height, int64_t width) const;
-  int64_t activation_bytes(int64_t batch, int64_t height, int64_t width) const;
+  int64_t activation_bytes(int64_t batch, int64_t height, int64_t width, DType activations) const;
 
  private:
   AttentionBlockSpec spec_;

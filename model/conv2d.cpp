@@ -22,17 +22,18 @@ Shape Conv2d::output_shape(const Shape& input) const {
 }
 
 Tensor Conv2d::forward(const Tensor& x, const Tensor& residual) {
-  const Tensor y = new_f32(output_shape(x.shape()), x.device());
-  ops::conv2d_forward(x, parameters_.weight->value, parameters_.bias->value, y, spec_.stride, padding(), residual);
+  const Tensor y = new_activation(output_shape(x.shape()), x);
+  ops::conv2d_forward(x, product_weight(*parameters_.weight, x.dtype()), parameters_.bias->value, y, spec_.stride,
+                      padding(), residual);
   keep_for_backward(activations_.x, x);
   return y;
 }
 
 Tensor Conv2d::backward(const Tensor& dy, InputGradient input_gradient) {
   const Tensor x = take_kept(activations_.x, "conv");
-  const Tensor dx = input_gradient == InputGradient::kCompute ? new_f32(x.shape(), x.device()) : Tensor();
-  ops::conv2d_backward(x, parameters_.weight->value, dy, dx, parameters_.weight->grad, parameters_.bias->grad,
-                       spec_.stride, padding());
+  const Tensor dx = input_gradient == InputGradient::kCompute ? new_activation(x.shape(), x) : Tensor();
+  ops::conv2d_backward(x, product_weight(*parameters_.weight, x.dtype()), dy, dx, parameters_.weight->grad,
+                       parameters_.bias->grad, spec_.stride, padding());
   store_->gradient_ready(*parameters_.weight);
   store_->gradient_ready(*parameters_.bias);
   return dx;
@@ -43,8 +44,8 @@ double Conv2d::macs_per_image(int64_t height, int64_t width) const {
   return static_cast<double>(out[1] * out[2]) * spec_.out_channels * spec_.kernel * spec_.kernel * spec_.in_channels;
 }
 
-int64_t Conv2d::activation_bytes(int64_t batch, int64_t height, int64_t width) const {
-  return f32_bytes(output_shape({batch, height, width, spec_.in_channels}));
+int64_t Conv2d::activation_bytes(int64_t batch, int64_t height, int64_t width, DType activations) const {
+  return tensor_bytes(output_shape({batch, height, width, spec_.in_channels}), activations);
 }
 
 }  // namespace diffuse::model

@@ -36,17 +36,17 @@ class Conv2d {
  public:
   Conv2d(ParameterStore& store, const std::string& name, const Conv2dSpec& spec);
 
-  // x [N,H,W,in] -> y [N,Ho,Wo,out], a new tensor; plus `residual` [N,Ho,Wo,out]
-  // when given (a skip connection, added in the convolution's epilogue: its
-  // gradient is dy itself, which the caller routes).
+  // x [N,H,W,in] -> y [N,Ho,Wo,out], a new tensor in x's dtype (f32, or bf16/f16 reading the store's compute
+  // copy of the weight); plus `residual` [N,Ho,Wo,out] when given (a skip connection, added in the convolution's
+  // epilogue: its gradient is dy itself, which the caller routes).
   Tensor forward(const Tensor& x, const Tensor& residual = Tensor());
   // dy [N,Ho,Wo,out] -> dx [N,H,W,in] (undefined with kSkip), a new tensor the layer does not keep.
   Tensor backward(const Tensor& dy, InputGradient input_gradient = InputGradient::kCompute);
 
   Shape output_shape(const Shape& input) const;  // [N,H,W,in] -> [N,Ho,Wo,out]
   double macs_per_image(int64_t height, int64_t width) const;
-  // Bytes forward allocates and keeps for backward (the output).
-  int64_t activation_bytes(int64_t batch, int64_t height, int64_t width) const;
+  // Bytes forward allocates and keeps for backward (the output), with activations of dtype `activations`.
+  int64_t activation_bytes(int64_t batch, int64_t height, int64_t width, DType activations) const;
 
   const Conv2dSpec& spec() const { return spec_; }
   const Conv2dParameters& parameters() const { return parameters_; }

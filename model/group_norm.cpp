@@ -17,7 +17,7 @@ GroupNorm::GroupNorm(ParameterStore& store, const std::string& name, const Group
 Tensor GroupNorm::forward(const Tensor& x, const ops::Dropout& dropout) {
   DIFFUSE_CHECK(spec_.silu || dropout.p == 0.0f, "group norm: dropout needs the fused SiLU (spec.silu)");
   GroupNormActivations& a = activations_;
-  const Tensor y = new_f32(x.shape(), x.device());
+  const Tensor y = new_activation(x.shape(), x);
   // The statistics are a few floats per sample: their buffers stay.
   ensure_buffer(a.mean, {x.dim(0), spec_.groups}, x.device());
   ensure_buffer(a.rstd, {x.dim(0), spec_.groups}, x.device());
@@ -35,7 +35,7 @@ Tensor GroupNorm::forward(const Tensor& x, const ops::Dropout& dropout) {
 Tensor GroupNorm::backward(const Tensor& dy) {
   GroupNormActivations& a = activations_;
   const Tensor x = take_kept(a.x, "group norm");
-  const Tensor dx = new_f32(x.shape(), x.device());
+  const Tensor dx = new_activation(x.shape(), x);
   const GroupNormParameters& p = parameters_;
   if (spec_.silu)
     ops::group_norm_silu_backward(x, p.gamma->value, p.beta->value, a.mean, a.rstd, spec_.groups, a.dropout, dy, dx,

@@ -44,13 +44,14 @@ class GroupNorm {
  public:
   GroupNorm(ParameterStore& store, const std::string& name, const GroupNormSpec& spec);
 
-  // x [N,H,W,C] -> y [N,H,W,C], a new tensor. `dropout` (only with spec.silu) follows the SiLU.
+  // x [N,H,W,C] -> y [N,H,W,C], a new tensor in x's dtype (statistics in f32). `dropout` (only with spec.silu)
+  // follows the SiLU.
   Tensor forward(const Tensor& x, const ops::Dropout& dropout = {});
   // dy [N,H,W,C] -> dx [N,H,W,C], a new tensor the layer does not keep.
   Tensor backward(const Tensor& dy);
 
-  int64_t activation_bytes(int64_t batch, int64_t height, int64_t width) const {
-    return f32_bytes({batch, height, width, spec_.channels}) + 2 * f32_bytes({batch, spec_.groups});
+  int64_t activation_bytes(int64_t batch, int64_t height, int64_t width, DType activations) const {
+    return tensor_bytes({batch, height, width, spec_.channels}, activations) + 2 * f32_bytes({batch, spec_.groups});
   }
 
   const GroupNormSpec& spec() const { return spec_; }

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "model/parameters.h"
 
 namespace diffuse::model {
 
@@ -70,7 +71,26 @@ inline Tensor take_kept(Tensor& slot, const char* layer) {
 // A new f32 tensor of `shape` on `device`, contents undefined.
 inline Tensor new_f32(const Shape& shape, Device device) { return Tensor::empty(shape, DType::F32, device); }
 
-// Bytes of an f32 tensor of `shape` (what the activation_bytes() estimates add up).
-inline int64_t f32_bytes(const Shape& shape) { return shape_numel(shape) * 4; }
+// A new activation of `shape` in the dtype and on the device of `like` (the layer's input or incoming gradient):
+// activations keep the type the model computes in from layer to layer. Contents undefined.
+inline Tensor new_activation(const Shape& shape, const Tensor& like) {
+  return Tensor::empty(shape, like.dtype(), like.device());
+}
+
+// Bytes of a tensor of `shape` in `dtype` (what the activation_bytes() estimates add up).
+inline int64_t tensor_bytes(const Shape& shape, DType dtype) {
+  return shape_numel(shape) * static_cast<int64_t>(dtype_size(dtype));
+}
+inline int64_t f32_bytes(const Shape& shape) { return tensor_bytes(shape, DType::F32); }
+
+// The weight a matrix product reads for activations of `activations`' dtype: the fp32 master for f32 ones, the
+// store's compute copy (ParameterStore::update_compute_copy) for bf16 or f16 ones.
+inline const Tensor& product_weight(const Parameter& weight, DType activations) {
+  if (activations == DType::F32) return weight.value;
+  DIFFUSE_CHECK(weight.compute.defined() && weight.compute.dtype() == activations, "parameter '", weight.name,
+                "' has no ", dtype_name(activations),
+                " compute copy: the model was built to compute in another dtype (ParameterStore::set_compute_dtype)");
+  return weight.compute;
+}
 
 }  // namespace diffuse::model

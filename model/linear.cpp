@@ -14,16 +14,17 @@ Linear::Linear(ParameterStore& store, const std::string& name, const LinearSpec&
 
 Tensor Linear::forward(const Tensor& x) {
   DIFFUSE_CHECK(x.rank() == 2, "linear input must be [M,in], got ", x.describe());
-  const Tensor y = new_f32({x.dim(0), spec_.out_features}, x.device());
-  ops::linear_forward(x, parameters_.weight->value, parameters_.bias->value, y);
+  const Tensor y = new_activation({x.dim(0), spec_.out_features}, x);
+  ops::linear_forward(x, product_weight(*parameters_.weight, x.dtype()), parameters_.bias->value, y);
   keep_for_backward(activations_.x, x);
   return y;
 }
 
 Tensor Linear::backward(const Tensor& dy, InputGradient input_gradient) {
   const Tensor x = take_kept(activations_.x, "linear");
-  const Tensor dx = input_gradient == InputGradient::kCompute ? new_f32(x.shape(), x.device()) : Tensor();
-  ops::linear_backward(x, parameters_.weight->value, dy, dx, parameters_.weight->grad, parameters_.bias->grad);
+  const Tensor dx = input_gradient == InputGradient::kCompute ? new_activation(x.shape(), x) : Tensor();
+  ops::linear_backward(x, product_weight(*parameters_.weight, x.dtype()), dy, dx, parameters_.weight->grad,
+                       parameters_.bias->grad);
   store_->gradient_ready(*parameters_.weight);
   store_->gradient_ready(*parameters_.bias);
   return dx;

@@ -33,13 +33,13 @@ class Linear {
  public:
   Linear(ParameterStore& store, const std::string& name, const LinearSpec& spec);
 
-  // x [M,in] -> y [M,out], a new tensor.
+  // x [M,in] -> y [M,out], a new tensor in x's dtype (as Conv2d::forward).
   Tensor forward(const Tensor& x);
   // dy [M,out] -> dx [M,in] (undefined with kSkip), a new tensor the layer does not keep.
   Tensor backward(const Tensor& dy, InputGradient input_gradient = InputGradient::kCompute);
 
   double macs_per_row() const { return static_cast<double>(spec_.in_features) * spec_.out_features; }
-  int64_t activation_bytes(int64_t rows) const { return f32_bytes({rows, spec_.out_features}); }
+  int64_t activation_bytes(int64_t rows) const { return f32_bytes({rows, spec_.out_features}); }  // f32 input
 
   const LinearSpec& spec() const { return spec_; }
   const LinearParameters& parameters() const { return parameters_; }

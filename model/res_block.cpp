@@ -41,7 +41,7 @@ int64_t ResBlock::output_size(int64_t size) const {
 Tensor ResBlock::resample_forward(const Tensor& x) const {
   if (spec_.resample == Resample::kNone) return x;
   DIFFUSE_CHECK(x.rank() == 4, "res block input must be [N,H,W,C], got ", x.describe());
-  const Tensor y = new_f32({x.dim(0), output_size(x.dim(1)), output_size(x.dim(2)), x.dim(3)}, x.device());
+  const Tensor y = new_activation({x.dim(0), output_size(x.dim(1)), output_size(x.dim(2)), x.dim(3)}, x);
   if (spec_.resample == Resample::kDown) {
     ops::avg_pool2d_forward(x, y, kHalve);
   } else {
@@ -53,8 +53,8 @@ Tensor ResBlock::resample_forward(const Tensor& x) const {
 Tensor ResBlock::resample_backward(const Tensor& dy) const {
   if (spec_.resample == Resample::kNone) return dy;
   const bool down = spec_.resample == Resample::kDown;
-  const Tensor dx = new_f32(
-      {dy.dim(0), down ? 2 * dy.dim(1) : dy.dim(1) / 2, down ? 2 * dy.dim(2) : dy.dim(2) / 2, dy.dim(3)}, dy.device());
+  const Tensor dx = new_activation(
+      {dy.dim(0), down ? 2 * dy.dim(1) : dy.dim(1) / 2, down ? 2 * dy.dim(2) : dy.dim(2) / 2, dy.dim(3)}, dy);
   if (down) {
     ops::avg_pool2d_backward(dy, dx, kHalve);
   } else {
@@ -68,9 +68,9 @@ Tensor ResBlock::modulated_forward(const Tensor& h, const Tensor& temb, const op
   ResBlockActivations& a = activations_;
   const Tensor normalized = norm2_.forward(h);
   const Tensor modulation = temb_proj_.forward(temb);
-  const Tensor modulated = new_f32(normalized.shape(), h.device());
+  const Tensor modulated = new_activation(normalized.shape(), normalized);
   ops::scale_shift_channels_forward(normalized, modulation, modulated);
-  const Tensor activated = new_f32(normalized.shape(), h.device());
+  const Tensor activated = new_activation(normalized.shape(), normalized);
   ops::silu_forward(modulated, activated);
   if (dropout.p > 0.0f) ops::dropout_forward(activated, dropout.p, dropout.key, activated);
   keep_for_backward(a.normalized, normalized);
@@ -142,21 +142,21 @@ double ResBlock::macs_per_image(int64_t height, int64_t width) const {
 // GroupNorm2(h), after dropout) and the block's output. The normalized maps are recomputed in backward, the
 // embedding projection is freed once added, and the 1x1 skip's output lives only while conv2 runs (it is added in
 // conv2's epilogue). Under scale_shift_norm the normalized and the modulated maps are kept as well.
-int64_t ResBlock::activation_bytes(int64_t batch, int64_t height, int64_t width) const {
+int64_t ResBlock::activation_bytes(int64_t batch, int64_t height, int64_t width, DType activations) const {
   const int64_t out_height = output_size(height), out_width = output_size(width);
+  const int64_t norm1 = norm1_.activation_bytes(batch, height, width, activations);
   const int64_t conv1_input = spec_.resample == Resample::kNone
-                                  ? norm1_.activation_bytes(batch, height, width)
-                                  : norm1_.activation_bytes(batch, height, width) -
-                                        f32_bytes({batch, height, width, spec_.in_channels}) +
-                                        f32_bytes({batch, out_height, out_width, spec_.in_channels});
-  int64_t bytes = conv1_input + conv1_.activation_bytes(batch, out_height, out_width) +
-                  norm2_.activation_bytes(batch, out_height, out_width) +
-                  conv2_.activation_bytes(batch, out_height, out_width);
+                                  ? norm1
+                                  : norm1 - tensor_bytes({batch, height, width, spec_.in_channels}, activations) +
+                                        tensor_bytes({batch, out_height, out_width, spec_.in_channels}, activations);
+  int64_t bytes = conv1_input + conv1_.activation_bytes(batch, out_height, out_width, activations) +
+                  norm2_.activation_bytes(batch, out_height, out_width, activations) +
+                  conv2_.activation_bytes(batch, out_height, out_width, activations);
   if (spec_.scale_shift_norm)
-    bytes +=
-        2 * f32_bytes({batch, out_height, out_width, spec_.out_channels}) + f32_bytes({batch, 2 * spec_.out_channels});
-  if (skip_ && spec_.resample != Resample::kNone)
-    bytes += f32_bytes({batch, out_height, out_width, spec_.in_channels});  // the skip conv keeps its resampled input
+    bytes += 2 * tensor_bytes({batch, out_height, out_width, spec_.out_channels}, activations) +
+             f32_bytes({batch, 2 * spec_.out_channels});
+  if (skip_ && spec_.resample != Resample::kNone)  // the skip conv keeps its resampled input
+    bytes += tensor_bytes({batch, out_height, out_width, spec_.in_channels}, activations);
   return bytes;
 }
 

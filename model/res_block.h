@@ -60,7 +60,8 @@ class ResBlock {
  public:
   ResBlock(ParameterStore& store, const std::string& name, const ResBlockSpec& spec);
 
-  // x [N,H,W,in], temb [N,T] -> y [N,H',W',out], a new tensor (H' = H, H/2 or 2H by spec.resample).
+  // x [N,H,W,in], temb [N,T] f32 -> y [N,H',W',out], a new tensor in x's dtype (H' = H, H/2 or 2H by
+  // spec.resample).
   Tensor forward(const Tensor& x, const Tensor& temb, const ForwardContext& context);
   // dy [N,H',W',out] -> dx [N,H,W,in], a new tensor the block does not keep; dtemb() holds d temb.
   Tensor backward(const Tensor& dy);
@@ -69,8 +70,9 @@ class ResBlock {
 
   // For an input of height x width.
   double macs_per_image(int64_t height, int64_t width) const;
-  // Bytes forward keeps for backward in training mode (dropout active when p > 0).
-  int64_t activation_bytes(int64_t batch, int64_t height, int64_t width) const;
+  // Bytes forward keeps for backward in training mode (dropout active when p > 0), with activations of dtype
+  // `activations`.
+  int64_t activation_bytes(int64_t batch, int64_t height, int64_t width, DType activations) const;
 
   const ResBlockSpec& spec() const { return spec_; }
 

@@ -70,6 +70,14 @@ bool has_attention(const UNetSpec& spec, int resolution) {
   return std::find(listed.begin(), listed.end(), resolution) != listed.end();
 }
 
+// x in `dtype`: x itself when it has it, else a rounded (or widened) copy.
+Tensor converted(const Tensor& x, DType dtype) {
+  if (x.dtype() == dtype) return x;
+  const Tensor y = Tensor::empty(x.shape(), dtype, x.device());
+  ops::cast(x, y);
+  return y;
+}
+
 std::string name_of(const char* path, int level, const char* part, int index = -1) {
   std::string name = std::string(path) + "." + std::to_string(level) + "." + part;
   if (index >= 0) name += "." + std::to_string(index);
@@ -85,7 +93,7 @@ std::unique_ptr<ResBlock> UNet::make_block(const std::string& name, int in_chann
                                  ResBlockSpec{in_channels, out_channels, temb_channels_, spec_.groups, spec_.dropout,
                                               dropout_sites_++, spec_.scale_shift_norm, resample});
   macs_per_image_ += block->macs_per_image(resolution, resolution);
-  activation_bytes_per_image_ += block->activation_bytes(1, resolution, resolution);
+  activation_bytes_per_image_ += block->activation_bytes(1, resolution, resolution, compute_dtype_);
   return block;
 }
 
@@ -93,14 +101,15 @@ std::unique_ptr<AttentionBlock> UNet::make_attention(const std::string& name, in
   auto attention = std::make_unique<AttentionBlock>(
       store_, name, AttentionBlockSpec{channels, spec_.groups, attention_heads(spec_, channels, resolution)});
   macs_per_image_ += attention->macs_per_image(resolution, resolution);
-  activation_bytes_per_image_ += attention->activation_bytes(1, resolution, resolution);
+  activation_bytes_per_image_ += attention->activation_bytes(1, resolution, resolution, compute_dtype_);
   return attention;
 }
 
-UNet::UNet(const UNetSpec& spec, ParameterStore& store)
-    : spec_(spec), store_(store), temb_channels_(4 * spec.channels) {
+UNet::UNet(const UNetSpec& spec, ParameterStore& store, DType compute_dtype)
+    : spec_(spec), store_(store), compute_dtype_(compute_dtype), temb_channels_(4 * spec.channels) {
   validate(spec);
   DIFFUSE_CHECK(!store.finalized(), "U-Net: the parameter store is already finalized");
+  store.set_compute_dtype(compute_dtype);  // checks the dtype
   const int levels = static_cast<int>(spec.channel_mults.size());
   const int ch = spec.channels;
 
@@ -115,7 +124,10 @@ UNet::UNet(const UNetSpec& spec, ParameterStore& store)
   int resolution = spec.image_size;
   conv_in_ = std::make_unique<Conv2d>(store, "conv_in", Conv2dSpec{spec.image_channels, ch, 3, 1});
   macs_per_image_ += conv_in_->macs_per_image(resolution, resolution);
-  activation_bytes_per_image_ += conv_in_->activation_bytes(1, resolution, resolution);
+  activation_bytes_per_image_ += conv_in_->activation_bytes(1, resolution, resolution, compute_dtype_);
+  // In bf16 or f16 conv_in keeps the rounded copy of the input (in f32 the caller's input, not counted here).
+  if (compute_dtype_ != DType::F32)
+    activation_bytes_per_image_ += tensor_bytes({1, resolution, resolution, spec.image_channels}, compute_dtype_);
   skip_channels_.push_back(ch);
 
   int channels = ch;
@@ -138,7 +150,7 @@ UNet::UNet(const UNetSpec& spec, ParameterStore& store)
       level.downsample =
           std::make_unique<Conv2d>(store, name_of("down", l, "downsample"), Conv2dSpec{channels, channels, 3, 2});
       macs_per_image_ += level.downsample->macs_per_image(resolution, resolution);
-      activation_bytes_per_image_ += level.downsample->activation_bytes(1, resolution, resolution);
+      activation_bytes_per_image_ += level.downsample->activation_bytes(1, resolution, resolution, compute_dtype_);
       resolution /= 2;
       skip_channels_.push_back(channels);
     }
@@ -157,8 +169,8 @@ UNet::UNet(const UNetSpec& spec, ParameterStore& store)
     for (int i = 0; i <= spec.num_res_blocks; ++i) {
       const int in_channels = channels + skip_channels_[--unpopped];
       // The concat is kept (the block's input); h before it is not (only concat read it).
-      activation_bytes_per_image_ +=
-          f32_bytes({1, resolution, resolution, in_channels}) - f32_bytes({1, resolution, resolution, channels});
+      activation_bytes_per_image_ += tensor_bytes({1, resolution, resolution, in_channels}, compute_dtype_) -
+                                     tensor_bytes({1, resolution, resolution, channels}, compute_dtype_);
       level.blocks.push_back(make_block(name_of("up", l, "block", i), in_channels, level.channels, resolution));
       channels = level.channels;
       if (has_attention(spec, resolution))
@@ -171,8 +183,8 @@ UNet::UNet(const UNetSpec& spec, ParameterStore& store)
       level.upsample = std::make_unique<Upsample>(store, name_of("up", l, "upsample"), channels);
       macs_per_image_ += level.upsample->macs_per_image(resolution, resolution);
       // Upsampling reads h without keeping it.
-      activation_bytes_per_image_ += level.upsample->activation_bytes(1, resolution, resolution) -
-                                     f32_bytes({1, resolution, resolution, channels});
+      activation_bytes_per_image_ += level.upsample->activation_bytes(1, resolution, resolution, compute_dtype_) -
+                                     tensor_bytes({1, resolution, resolution, channels}, compute_dtype_);
       resolution *= 2;
     }
     up_.push_back(std::move(level));
@@ -181,8 +193,9 @@ UNet::UNet(const UNetSpec& spec, ParameterStore& store)
   out_norm_ = std::make_unique<GroupNorm>(store, "out.norm", GroupNormSpec{channels, spec.groups, kGroupNormEps, true});
   out_conv_ = std::make_unique<Conv2d>(store, "out.conv", Conv2dSpec{channels, spec.image_channels, 3, 1, 1e-10f});
   macs_per_image_ += out_conv_->macs_per_image(resolution, resolution);
-  activation_bytes_per_image_ +=
-      out_norm_->activation_bytes(1, resolution, resolution) + out_conv_->activation_bytes(1, resolution, resolution);
+  // The output is returned in f32 whatever the compute dtype.
+  activation_bytes_per_image_ += out_norm_->activation_bytes(1, resolution, resolution, compute_dtype_) +
+                                 out_conv_->activation_bytes(1, resolution, resolution, DType::F32);
 }
 
 void UNet::check_inputs(const Tensor& x, const Tensor& t, const Tensor& labels) const {
@@ -209,6 +222,8 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels, con
   UNetActivations& a = activations_;
   const Device device = x.device();
   const int64_t n = x.dim(0);
+  const DType dtype = context.training ? compute_dtype_ : DType::F32;
+  a.dtype = dtype;
 
   const Tensor temb = time_embed_->forward(t);
   // In place: the time embedding's last linear does not need its output for backward.
@@ -218,7 +233,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels, con
   keep_for_backward(a.temb, temb);
 
   std::vector<Tensor> skips;
-  Tensor h = conv_in_->forward(x);
+  Tensor h = conv_in_->forward(converted(x, dtype));
   skips.push_back(h);
   for (UNetLevel& level : down_) {
     for (size_t i = 0; i < level.blocks.size(); ++i) {
@@ -243,7 +258,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels, con
     for (size_t i = 0; i < level.blocks.size(); ++i) {
       const Tensor skip = std::move(skips.back());  // released here unless a layer keeps it
       skips.pop_back();
-      const Tensor input = new_f32({n, h.dim(1), h.dim(2), h.dim(3) + skip.dim(3)}, device);
+      const Tensor input = new_activation({n, h.dim(1), h.dim(2), h.dim(3) + skip.dim(3)}, h);
       ops::concat_channels(h, skip, input);
       h = level.blocks[i]->forward(input, temb_activated, context);
       if (!level.attentions.empty()) h = level.attentions[i]->forward(h);
@@ -252,7 +267,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels, con
     if (level.resample) h = level.resample->forward(h, temb_activated, context);
   }
 
-  return out_conv_->forward(out_norm_->forward(h));  // out_norm applies SiLU
+  return converted(out_conv_->forward(out_norm_->forward(h)), DType::F32);  // out_norm applies SiLU
 }
 
 // Every ResBlock reads temb_activated, so its gradient is the sum of theirs.
@@ -268,7 +283,7 @@ void UNet::backward(const Tensor& dout) {
   UNetActivations& a = activations_;
   const Tensor temb = take_kept(a.temb, "U-Net");
   // g is the running gradient: each layer's result replaces it, so only it and the skips' gradients are alive.
-  Tensor g = out_norm_->backward(out_conv_->backward(dout));
+  Tensor g = out_norm_->backward(out_conv_->backward(converted(dout, a.dtype)));
 
   // Up path in reverse. Up ResBlock u (forward order) read skip S-1-u; its
   // input gradient splits into d h and that skip's gradient, kept until the
@@ -293,8 +308,8 @@ void UNet::backward(const Tensor& dout) {
       const size_t skip = next_skip++;
       // The skip has the block input's batch and resolution, and skip_channels_[skip] of its channels.
       const int64_t skip_width = skip_channels_[skip];
-      g = new_f32({dinput.dim(0), dinput.dim(1), dinput.dim(2), dinput.dim(3) - skip_width}, dinput.device());
-      dskips[skip] = new_f32({dinput.dim(0), dinput.dim(1), dinput.dim(2), skip_width}, dinput.device());
+      g = new_activation({dinput.dim(0), dinput.dim(1), dinput.dim(2), dinput.dim(3) - skip_width}, dinput);
+      dskips[skip] = new_activation({dinput.dim(0), dinput.dim(1), dinput.dim(2), skip_width}, dinput);
       ops::split_channels(dinput, g, dskips[skip]);
     }
   }

@@ -97,31 +97,43 @@ struct UNetLevel {
 
 // What backward reads besides what the layers keep.
 struct UNetActivations {
-  Tensor temb;  // [N,4ch] time (+ class) embedding, SiLU's input
+  DType dtype = DType::F32;  // what the last forward computed in
+  Tensor temb;               // [N,4ch] time (+ class) embedding, SiLU's input
   // Backward only.
   Tensor dtemb_activated;  // [N,4ch] sum over ResBlocks of d temb_activated; then d temb in place
 };
 
 class UNet {
  public:
-  // Declares all parameters in `store` (which must not be finalized yet).
-  UNet(const UNetSpec& spec, ParameterStore& store);
+  // Declares all parameters in `store` (which must not be finalized yet). `compute_dtype` is what training
+  // forwards and their backward compute in: F32, or BF16 / F16 (mixed precision), which also gives the store its
+  // compute copy of the weights (ParameterStore::set_compute_dtype).
+  UNet(const UNetSpec& spec, ParameterStore& store, DType compute_dtype = DType::F32);
 
   // x [N,S,S,image_channels] f32, t [N] f32 (the value fed to the sinusoidal
   // embedding), labels [N] i32 in [0, num_classes] (num_classes = "no class")
-  // or undefined when unconditional -> [N,S,S,image_channels], a new tensor.
+  // or undefined when unconditional -> [N,S,S,image_channels], a new f32 tensor.
   // Inside a NoBackward scope (model/layer_support.h) it keeps nothing for
   // backward and holds only the skips and a few maps at a time.
+  //
+  // A training forward (context.training) computes in the compute dtype: with
+  // BF16 or F16 it rounds x once, every map between layers (and every gradient
+  // in backward) is stored in that type, the products read the store's compute
+  // copy (which the caller keeps current, ParameterStore::update_compute_copy),
+  // and the output is widened to f32 for the loss. The time embedding, the
+  // statistics and the parameter gradients stay f32. Other forwards (sampling,
+  // teachers) compute in f32 from the fp32 master weights.
   Tensor forward(const Tensor& x, const Tensor& t, const Tensor& labels, const ForwardContext& context);
   // dout [N,S,S,image_channels]: accumulates all parameter gradients.
   void backward(const Tensor& dout);
 
   // Multiply-adds of one forward pass per image (convolutions, linears, attention products).
   double forward_macs_per_image() const { return macs_per_image_; }
-  // Bytes the forward keeps for backward at this batch size, in training mode.
+  // Bytes the forward keeps for backward at this batch size, in training mode (in the compute dtype).
   int64_t activation_bytes(int batch) const { return activation_bytes_per_image_ * batch; }
 
   const UNetSpec& spec() const { return spec_; }
+  DType compute_dtype() const { return compute_dtype_; }
   const ParameterStore& store() const { return store_; }
 
  private:
@@ -133,6 +145,7 @@ class UNet {
 
   UNetSpec spec_;
   ParameterStore& store_;
+  DType compute_dtype_;
   int temb_channels_;
   uint32_t dropout_sites_ = 0;  // ResBlocks made so far: each gets its own dropout layer id
   double macs_per_image_ = 0.0;

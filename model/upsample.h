@@ -18,14 +18,14 @@ class Upsample {
  public:
   Upsample(ParameterStore& store, const std::string& name, int channels);
 
-  // x [N,H,W,C] -> y [N,2H,2W,C], a new tensor.
+  // x [N,H,W,C] -> y [N,2H,2W,C], a new tensor in x's dtype.
   Tensor forward(const Tensor& x);
   // dy [N,2H,2W,C] -> dx [N,H,W,C], a new tensor the layer does not keep.
   Tensor backward(const Tensor& dy);
 
   // For an input of height x width.
   double macs_per_image(int64_t height, int64_t width) const { return conv_.macs_per_image(2 * height, 2 * width); }
-  int64_t activation_bytes(int64_t batch, int64_t height, int64_t width) const;
+  int64_t activation_bytes(int64_t batch, int64_t height, int64_t width, DType activations) const;
 
  private:
   int channels_;

@@ -109,7 +109,7 @@ Trainer::Trainer(const Config& config, Device device, const std::string& run_dir
     return std::string();
   });
 
-  unet_ = std::make_unique<model::UNet>(unet_spec(config_.model), store_);
+  unet_ = std::make_unique<model::UNet>(unet_spec(config_.model), store_, precision.compute);
   store_.finalize(device_);
   store_.initialize(config_.seed);
   communicator_.broadcast(store_.params(), 0);
@@ -308,6 +308,9 @@ void Trainer::train_step(const Batch& batch) {
   const int64_t micro = batch.images.dim(0) / train.accumulation;
   const ops::LossScale loss_scale = this->loss_scale();
   store_.zero_grads();
+  // The weights' one rounding of the step, in bf16 or fp16: after the last update, or whatever load or swap of
+  // weights came since.
+  store_.update_compute_copy();
   for (int part = 0; part < train.accumulation; ++part) {
     MicroBatch micro_batch;
     micro_batch.images = on_device(batch.images.slice(part * micro, (part + 1) * micro), device_);
@@ -348,7 +351,10 @@ void Trainer::warm_up() {
   batch.first_sample = static_cast<uint32_t>(communicator_.rank() * micro * train.accumulation);
   const ops::LossScale loss_scale = this->loss_scale();
   // The per-sample losses are dropped: they belong to no logging window.
-  const double seconds = diffuse::warm_up(store_, communicator_, [&] { micro_step_(*unet_, batch, loss_scale); });
+  const double seconds = diffuse::warm_up(store_, communicator_, [&] {
+    store_.update_compute_copy();
+    micro_step_(*unet_, batch, loss_scale);
+  });
   if (communicator_.rank() == 0)
     log_info("warm-up forward and backward (micro-batch ", micro, ") and one all-reduce took ",
              std::round(seconds * 1000.0) / 1000.0, " s, before the first step");

@@ -8,6 +8,7 @@
 #include <ostream>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "core/allocator.h"
 #include "model/unet.h"
@@ -249,9 +250,11 @@ TEST(UNet, BackwardAccumulatesIntoTheGradientBuffer) {
 
 // A small initialised U-Net (dropout 0.1) and a batch of 3 for the memory tests, which count the bytes in use.
 struct MemoryCase {
-  explicit MemoryCase(const UNetSpec& spec = small_spec(0.1f)) : unet(spec, store) {
+  explicit MemoryCase(const UNetSpec& spec = small_spec(0.1f), DType compute_dtype = DType::F32)
+      : unet(spec, store, compute_dtype) {
     store.finalize(Device::CPU);
     store.initialize(1);
+    store.update_compute_copy();
   }
   ParameterStore store;
   UNet unet;
@@ -259,10 +262,13 @@ struct MemoryCase {
   const Allocator& allocator = allocator_for(Device::CPU);
 };
 
-class UNetMemory : public ::testing::TestWithParam<bool> {};  // with the ADM options or without
+// With the ADM options or without; computing in f32 or in bf16 (maps between layers half the size, the time
+// embedding, statistics, attention probabilities and the returned output f32).
+class UNetMemory : public ::testing::TestWithParam<std::tuple<bool, DType>> {};
 
 TEST_P(UNetMemory, ActivationBytesMatchWhatForwardAllocates) {
-  MemoryCase m(GetParam() ? small_adm_spec(0.1f) : small_spec(0.1f));
+  const auto [adm, compute_dtype] = GetParam();
+  MemoryCase m(adm ? small_adm_spec(0.1f) : small_spec(0.1f), compute_dtype);
   const int64_t before = m.allocator.bytes_in_use();
   Tensor out = m.unet.forward(m.x, m.t, m.labels, {true, 1, 0, 0});
   EXPECT_EQ(m.allocator.bytes_in_use() - before, m.unet.activation_bytes(3));
@@ -280,9 +286,21 @@ TEST_P(UNetMemory, ActivationBytesMatchWhatForwardAllocates) {
   EXPECT_THROW(m.unet.backward(out), Error) << "backward needs a forward that kept its activations";
 }
 
-INSTANTIATE_TEST_SUITE_P(Specs, UNetMemory, ::testing::Bool(), [](const ::testing::TestParamInfo<bool>& info) {
-  return std::string(info.param ? "Adm" : "Ddpm");
-});
+INSTANTIATE_TEST_SUITE_P(Specs, UNetMemory,
+                         ::testing::Combine(::testing::Bool(), ::testing::Values(DType::F32, DType::BF16)),
+                         [](const ::testing::TestParamInfo<std::tuple<bool, DType>>& info) {
+                           return std::string(std::get<0>(info.param) ? "Adm" : "Ddpm") +
+                                  dtype_name(std::get<1>(info.param));
+                         });
+
+// In bf16 the activation estimate is about half the f32 one: only the per-sample vectors, the statistics, the
+// attention probabilities and the output stay f32.
+TEST(UNetMemory, Bf16KeepsAboutHalfTheBytes) {
+  ParameterStore fp32_store, bf16_store;
+  const UNet fp32(small_spec(0.1f), fp32_store), bf16(small_spec(0.1f), bf16_store, DType::BF16);
+  EXPECT_LT(bf16.activation_bytes(3), 0.6 * fp32.activation_bytes(3));
+  EXPECT_GT(bf16.activation_bytes(3), 0.5 * fp32.activation_bytes(3));
+}
 
 // ADM's options are off by default and keep the DDPM network; each changes the parameters as documented.
 TEST(UNet, AdmOptionsNameTheirParametersAsDocumented) {

@@ -69,6 +69,15 @@ const std::vector<std::string> kResumeSettings = {"train.steps=6", "train.checkp
 
 TEST_F(TrainingTest, ResumeIsBitExact) { expect_bit_exact_resume(tiny(kResumeSettings), run_dir, communicator_); }
 
+// The same in bf16 (fp32 on a CPU without bf16 products): the resumed run rounds its weight copy from the loaded
+// weights before its first step, as the straight run does after each update.
+TEST_F(TrainingTest, Bf16ResumeIsBitExact) {
+  std::vector<std::string> settings = kResumeSettings;
+  settings.push_back("train.precision=bf16");
+  expect_bit_exact_resume(
+      tiny(settings), [](const std::string& name) { return run_dir("bf16-" + name); }, communicator_);
+}
+
 // The same for an EDM model, whose noise levels are drawn from a normal rather than a uniform.
 TEST_F(TrainingTest, EdmResumeIsBitExact) {
   std::vector<std::string> settings = kResumeSettings;
