@@ -7,8 +7,11 @@
 // kernels on CPUs, for convolutions, while the CPU's linear layers and
 // attention stay fp32); their outputs and gradients stay fp32, as do all other
 // ops.
-// This is how train.precision reaches the backends (run/precision.h sets
-// it, after checking that the device can).
+// Under train.precision bf16 or fp16 the U-Net's activations are in that type
+// (run/precision.h), so the matmul dtype only reaches the products whose
+// inputs stay fp32: the time embedding's and those of forwards outside
+// training (sampling, teachers). run/precision.h sets it, after checking that
+// the device can.
 #pragma once
 
 #include "core/dtype.h"
