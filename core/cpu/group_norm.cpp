@@ -15,8 +15,8 @@
 // recomputes normalized and the mask from x, the statistics and the key: the
 // first pass writes g = d(SiLU input) into dx while it sums, the second turns
 // dx into the input gradient in place (g stays fp32: with bf16 or f16 dx it
-// goes to a scratch buffer instead). Plain group norm is the same code with
-// the activation and dropout compiled out.
+// goes to a scratch buffer instead, one block of samples at a time). Plain
+// group norm is the same code with the activation and dropout compiled out.
 #include "core/math/group_norm.h"
 
 #include <algorithm>
@@ -248,70 +248,92 @@ void write_input_gradient(const T* x, const G* gradient, const float* gamma, con
     }
 }
 
+// Samples per pass of backward: the whole batch, except where the fused op keeps g in fp32 scratch (bf16 or f16
+// dx), which blocks of samples hold to a few MiB. A sample's statistics and gradients are its own and its dropout
+// key is its global index, so blocks change no result.
+template <bool kSilu, typename T>
+int64_t backward_block(const Layout& whole, bool computes_dx) {
+  constexpr int64_t kScratchBytes = int64_t{4} << 20;
+  if (!kSilu || !computes_dx || std::is_same_v<T, float>) return std::max<int64_t>(whole.n, 1);
+  return std::max<int64_t>(1, kScratchBytes / std::max<int64_t>(1, whole.hw * whole.c * 4));
+}
+
 template <bool kSilu, bool kDropout, typename T>
 void backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& rstd,
               int groups, const Dropout& dropout, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
               const Tensor& dbeta) {
   if (!dx.defined() && !dgamma.defined() && !dbeta.defined()) return;
-  const Layout s = layout_of(x, groups);
+  const Layout whole = layout_of(x, groups);
   const float* gp = gamma.f32();
-  const float* rp = rstd.f32();
-  // Plain group norm needs no beta (its backward reads no normalized values).
-  const ChannelTerms terms = channel_terms(s, mean.f32(), rp, gp, beta.defined() ? beta.f32() : nullptr);
+  const int64_t block = backward_block<kSilu, T>(whole, dx.defined());
   // The fused op keeps g for the last pass: in dx when dx is fp32, else in fp32 scratch (rounding g to dx's type
   // would round twice). Plain group norm reads dy there.
-  std::vector<float> g_scratch;
-  float* g_buffer = nullptr;
-  if (kSilu && dx.defined()) {
-    if constexpr (std::is_same_v<T, float>) {
-      g_buffer = dx.f32();
-    } else {
-      g_scratch.resize(static_cast<size_t>(x.numel()));
-      g_buffer = g_scratch.data();
-    }
-  }
-  const T* xp = storage_data<T>(x);
-  const std::vector<double> totals =
-      reduce_chunks(gradient_sums<kSilu, kDropout>(xp, storage_data<T>(dy), s, terms, dropout, g_buffer), s, 2 * s.c);
+  Tensor g_scratch;
+  if (kSilu && dx.defined() && !std::is_same_v<T, float>)
+    g_scratch = Tensor::empty({std::min(block, whole.n) * whole.hw * whole.c}, DType::F32);
+  // Parameter gradients accumulate, summed over the batch in double first, sample by sample.
+  std::vector<double> gamma_sum(static_cast<size_t>(whole.c), 0.0), beta_sum(static_cast<size_t>(whole.c), 0.0);
 
-  // Parameter gradients accumulate, summed over the batch in double first.
-  if (dgamma.defined() || dbeta.defined()) {
-    std::vector<double> gamma_sum(static_cast<size_t>(s.c), 0.0), beta_sum(static_cast<size_t>(s.c), 0.0);
+  for (int64_t first = 0; first < whole.n; first += block) {
+    Layout s = whole;
+    s.n = std::min(whole.n, first + block) - first;
+    const int64_t offset = first * whole.hw * whole.c;
+    const T* xp = storage_data<T>(x) + offset;
+    const T* dyp = storage_data<T>(dy) + offset;
+    T* dxp = dx.defined() ? storage_data<T>(dx) + offset : nullptr;
+    const float* rp = rstd.f32() + first * groups;
+    Dropout block_dropout = dropout;
+    block_dropout.key.first_sample += static_cast<uint32_t>(first);
+    // Plain group norm needs no beta (its backward reads no normalized values).
+    const ChannelTerms terms =
+        channel_terms(s, mean.f32() + first * groups, rp, gp, beta.defined() ? beta.f32() : nullptr);
+    float* g_buffer = nullptr;
+    if (kSilu && dx.defined()) {
+      if constexpr (std::is_same_v<T, float>) {
+        g_buffer = dxp;
+      } else {
+        g_buffer = g_scratch.f32();
+      }
+    }
+    const std::vector<double> totals =
+        reduce_chunks(gradient_sums<kSilu, kDropout>(xp, dyp, s, terms, block_dropout, g_buffer), s, 2 * s.c);
+
     for (int64_t i = 0; i < s.n; ++i)
       for (int64_t ch = 0; ch < s.c; ++ch) {
         const double* t = totals.data() + i * 2 * s.c;
         gamma_sum[static_cast<size_t>(ch)] += rp[i * s.groups + ch / s.cg] * t[s.c + ch];
         beta_sum[static_cast<size_t>(ch)] += t[ch];
       }
-    for (int64_t ch = 0; ch < s.c; ++ch) {
-      if (dgamma.defined()) dgamma.f32()[ch] += static_cast<float>(gamma_sum[static_cast<size_t>(ch)]);
-      if (dbeta.defined()) dbeta.f32()[ch] += static_cast<float>(beta_sum[static_cast<size_t>(ch)]);
+    if (!dx.defined()) continue;
+
+    // dx coefficients per (sample, group), broadcast per channel. Kept as separate arrays rather than structs so
+    // the final loop reads each contiguously.
+    std::vector<float> row_mean_g(static_cast<size_t>(s.n * s.c)), row_slope(static_cast<size_t>(s.n * s.c));
+    for (int64_t i = 0; i < s.n; ++i)
+      for (int64_t g = 0; g < s.groups; ++g) {
+        const double* t = totals.data() + i * 2 * s.c;
+        double sum_g = 0.0, sum_g_centred = 0.0;
+        for (int64_t ch = g * s.cg; ch < (g + 1) * s.cg; ++ch) {
+          sum_g += gp[ch] * t[ch];
+          sum_g_centred += gp[ch] * t[s.c + ch];
+        }
+        const GroupNormGradCoefficients k =
+            group_norm_grad_coefficients(sum_g, sum_g_centred, rp[i * s.groups + g], s.count());
+        std::fill(row_mean_g.begin() + i * s.c + g * s.cg, row_mean_g.begin() + i * s.c + (g + 1) * s.cg, k.mean_g);
+        std::fill(row_slope.begin() + i * s.c + g * s.cg, row_slope.begin() + i * s.c + (g + 1) * s.cg, k.slope);
+      }
+    const std::vector<float> row_rstd = per_channel(rp, s);
+
+    if constexpr (kSilu) {
+      write_input_gradient(xp, g_buffer, gp, s, terms, row_rstd, row_mean_g, row_slope, dxp);
+    } else {
+      write_input_gradient(xp, dyp, gp, s, terms, row_rstd, row_mean_g, row_slope, dxp);
     }
   }
-  if (!dx.defined()) return;
 
-  // dx coefficients per (sample, group), broadcast per channel. Kept as separate arrays rather than structs so
-  // the final loop reads each contiguously.
-  std::vector<float> row_mean_g(static_cast<size_t>(s.n * s.c)), row_slope(static_cast<size_t>(s.n * s.c));
-  for (int64_t i = 0; i < s.n; ++i)
-    for (int64_t g = 0; g < s.groups; ++g) {
-      const double* t = totals.data() + i * 2 * s.c;
-      double sum_g = 0.0, sum_g_centred = 0.0;
-      for (int64_t ch = g * s.cg; ch < (g + 1) * s.cg; ++ch) {
-        sum_g += gp[ch] * t[ch];
-        sum_g_centred += gp[ch] * t[s.c + ch];
-      }
-      const GroupNormGradCoefficients k =
-          group_norm_grad_coefficients(sum_g, sum_g_centred, rp[i * s.groups + g], s.count());
-      std::fill(row_mean_g.begin() + i * s.c + g * s.cg, row_mean_g.begin() + i * s.c + (g + 1) * s.cg, k.mean_g);
-      std::fill(row_slope.begin() + i * s.c + g * s.cg, row_slope.begin() + i * s.c + (g + 1) * s.cg, k.slope);
-    }
-  const std::vector<float> row_rstd = per_channel(rp, s);
-
-  if constexpr (kSilu) {
-    write_input_gradient(xp, g_buffer, gp, s, terms, row_rstd, row_mean_g, row_slope, storage_data<T>(dx));
-  } else {
-    write_input_gradient(xp, storage_data<T>(dy), gp, s, terms, row_rstd, row_mean_g, row_slope, storage_data<T>(dx));
+  for (int64_t ch = 0; ch < whole.c; ++ch) {
+    if (dgamma.defined()) dgamma.f32()[ch] += static_cast<float>(gamma_sum[static_cast<size_t>(ch)]);
+    if (dbeta.defined()) dbeta.f32()[ch] += static_cast<float>(beta_sum[static_cast<size_t>(ch)]);
   }
 }
 
