@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/ops.h"
 #include "core/philox.h"
@@ -60,17 +61,26 @@ void ParameterStore::finalize(Device device) {
     parameter->grad = Tensor::view(grads_base + parameter->offset, parameter->shape, DType::F32, device);
   }
   if (compute_dtype_ == DType::F32) return;
-  compute_params_ = Tensor::zeros({numel_}, compute_dtype_, device);
-  auto* compute_base = static_cast<char*>(compute_params_.raw());
+  // Each parameter's copy starts on a 16-byte boundary, as tensor-core kernels want their operands.
   const auto element = static_cast<int64_t>(dtype_size(compute_dtype_));
-  for (auto& parameter : parameters_)
-    parameter->compute =
-        Tensor::view(compute_base + parameter->offset * element, parameter->shape, compute_dtype_, device);
+  const int64_t alignment = 16 / element;
+  std::vector<int64_t> compute_offsets;
+  int64_t compute_numel = 0;
+  for (const auto& parameter : parameters_) {
+    compute_offsets.push_back((compute_numel + alignment - 1) / alignment * alignment);
+    compute_numel = compute_offsets.back() + shape_numel(parameter->shape);
+  }
+  compute_params_ = Tensor::zeros({compute_numel}, compute_dtype_, device);
+  auto* compute_base = static_cast<char*>(compute_params_.raw());
+  for (size_t i = 0; i < parameters_.size(); ++i)
+    parameters_[i]->compute =
+        Tensor::view(compute_base + compute_offsets[i] * element, parameters_[i]->shape, compute_dtype_, device);
 }
 
 void ParameterStore::update_compute_copy() {
   DIFFUSE_CHECK(finalized(), "update_compute_copy() before the parameter store is finalized");
-  if (compute_params_.defined()) ops::cast(params_, compute_params_);
+  for (const auto& parameter : parameters_)
+    if (parameter->compute.defined()) ops::cast(parameter->value, parameter->compute);
 }
 
 const Parameter& ParameterStore::get(const std::string& name) const {

@@ -12,9 +12,10 @@
 // flat vectors; names and offsets map them back to layers.
 //
 // A model that computes in bf16 or fp16 (model/unet.h) also has a third flat
-// buffer in that type, the layout of params(): the weights its matrix products
-// read, rounded from the fp32 masters once per step (update_compute_copy) rather
-// than by every op that reads them.
+// buffer in that type, the compute copy: the weights its matrix products read,
+// rounded from the fp32 masters once per step (update_compute_copy) rather than
+// by every op that reads them. It holds the parameters in the same order, each
+// starting on a 16-byte boundary (tensor-core kernels want aligned operands).
 //
 // Gradient-ready hook: every layer's backward calls gradient_ready(p) for each
 // of its parameters once it has finished accumulating p's gradient, so that a
@@ -95,12 +96,12 @@ class ParameterStore {
   // The flat buffers, f32 [numel()]; defined after finalize().
   const Tensor& params() const { return params_; }
   const Tensor& grads() const { return grads_; }
-  // The compute copy, compute_dtype() [numel()]; undefined when the compute dtype is F32.
+  // The compute copy, compute_dtype() [numel() and the alignment gaps]; undefined when the compute dtype is F32.
   const Tensor& compute_params() const { return compute_params_; }
 
-  // Rounds params() into the compute copy (to nearest even, one ops::cast over the flat buffer); nothing without
-  // one. Whoever changes the weights calls it before the next forward that reads the copy: the Trainer does at the
-  // start of every step, after the last update, a load or a swap of weights.
+  // Rounds every parameter into its compute copy (to nearest even, an ops::cast each); nothing without one. Whoever
+  // changes the weights calls it before the next forward that reads the copy: the Trainer does at the start of every
+  // step, after the last update, a load or a swap of weights.
   void update_compute_copy();
 
   // Called by a layer's backward when `parameter`'s gradient of this backward pass is final.
@@ -130,7 +131,7 @@ class ParameterStore {
   Tensor params_;  // f32 [numel_]
   Tensor grads_;   // f32 [numel_]
   DType compute_dtype_ = DType::F32;
-  Tensor compute_params_;  // compute_dtype_ [numel_], or undefined
+  Tensor compute_params_;  // compute_dtype_, or undefined
   GradientReadyHook gradient_ready_hook_;
 };
 
