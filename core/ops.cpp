@@ -322,7 +322,7 @@ void relu_forward(const Tensor& x, const Tensor& y) {
   const OpArgs args("relu_forward", {ARG(x), ARG(y)});
   args.defined("x");
   args.shape("y", x.shape());
-  args.backend().relu_forward(x, y);
+  args.backend({"x", "y"}).relu_forward(x, y);
 }
 
 void relu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
@@ -330,14 +330,14 @@ void relu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
   args.defined("x");
   args.shape("dy", x.shape());
   args.shape("dx", x.shape());
-  args.backend().relu_backward(x, dy, dx);
+  args.backend({"x", "dy", "dx"}).relu_backward(x, dy, dx);
 }
 
 void max_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
   const OpArgs args("max_pool2d_forward", {ARG(x), ARG(y)});
   args.rank("x", 4);
   args.shape("y", pool_output_shape(args, x.shape(), window));
-  args.backend().max_pool2d_forward(x, y, window);
+  args.backend({"x", "y"}).max_pool2d_forward(x, y, window);
 }
 
 void max_pool2d_backward(const Tensor& x, const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) {
@@ -345,7 +345,7 @@ void max_pool2d_backward(const Tensor& x, const Tensor& dy, const Tensor& dx, co
   args.rank("x", 4);
   args.shape("dy", pool_output_shape(args, x.shape(), window));
   args.shape("dx", x.shape());
-  args.backend().max_pool2d_backward(x, dy, dx, window);
+  args.backend({"x", "dy", "dx"}).max_pool2d_backward(x, dy, dx, window);
 }
 
 void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
@@ -367,7 +367,7 @@ void global_avg_pool_forward(const Tensor& x, const Tensor& y) {
   args.rank("x", 4);
   args.require(x.dim(1) * x.dim(2) > 0, "x has no pixels");
   args.shape("y", {x.dim(0), x.dim(3)});
-  args.backend().global_avg_pool_forward(x, y);
+  args.backend({"x", "y"}).global_avg_pool_forward(x, y);
 }
 
 void global_avg_pool_backward(const Tensor& dy, const Tensor& dx) {
@@ -375,7 +375,7 @@ void global_avg_pool_backward(const Tensor& dy, const Tensor& dx) {
   args.rank("dx", 4);
   args.require(dx.dim(1) * dx.dim(2) > 0, "dx has no pixels");
   args.shape("dy", {dx.dim(0), dx.dim(3)});
-  args.backend().global_avg_pool_backward(dy, dx);
+  args.backend({"dy", "dx"}).global_avg_pool_backward(dy, dx);
 }
 
 void resize_bilinear_forward(const Tensor& x, const Tensor& y) {
@@ -384,7 +384,7 @@ void resize_bilinear_forward(const Tensor& x, const Tensor& y) {
   args.rank("y", 4);
   args.require(x.dim(1) > 0 && x.dim(2) > 0 && y.dim(1) > 0 && y.dim(2) > 0, "images must not be empty");
   args.shape("y", {x.dim(0), y.dim(1), y.dim(2), x.dim(3)});
-  args.backend().resize_bilinear_forward(x, y);
+  args.backend({"x", "y"}).resize_bilinear_forward(x, y);
 }
 
 void resize_bilinear_backward(const Tensor& dy, const Tensor& dx) {
@@ -393,7 +393,7 @@ void resize_bilinear_backward(const Tensor& dy, const Tensor& dx) {
   args.rank("dx", 4);
   args.require(dx.dim(1) > 0 && dx.dim(2) > 0 && dy.dim(1) > 0 && dy.dim(2) > 0, "images must not be empty");
   args.shape("dy", {dx.dim(0), dy.dim(1), dy.dim(2), dx.dim(3)});
-  args.backend().resize_bilinear_backward(dy, dx);
+  args.backend({"dy", "dx"}).resize_bilinear_backward(dy, dx);
 }
 
 void upsample_nearest2x_forward(const Tensor& x, const Tensor& y) {
@@ -501,7 +501,7 @@ void combine_per_sample(const Tensor& p, const Tensor& a, const Tensor& q, const
   args.shape("q", p.shape());
   args.shape("b", {p.dim(0)});
   args.shape("y", p.shape());
-  args.backend().combine_per_sample(p, a, q, b, y);
+  args.backend({"p", "q", "y"}).combine_per_sample(p, a, q, b, y);
 }
 
 void clamp(const Tensor& x, float low, float high, const Tensor& y) {
@@ -509,7 +509,7 @@ void clamp(const Tensor& x, float low, float high, const Tensor& y) {
   args.require(low <= high, concat("low ", low, " exceeds high ", high));
   args.defined("x");
   args.shape("y", x.shape());
-  args.backend().clamp(x, low, high, y);
+  args.backend({"x", "y"}).clamp(x, low, high, y);
 }
 
 namespace {

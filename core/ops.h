@@ -9,21 +9,21 @@
 //    gradient slot skips that gradient.
 //  - Every op checks its arguments first: a shape, dtype or device mismatch
 //    throws an Error naming the op and the shapes involved.
+//  - The op runs on the backend of its tensors' device (all must agree).
 //  - Tensors are f32 unless an op says otherwise. The ops marked "Activations:
 //    f32, bf16 or f16" take the activation arguments they name (the tensors that
 //    flow between layers and their gradients) in any of the three, all of one
 //    dtype within a call; their parameters, parameter gradients and statistics
 //    stay f32. They compute in fp32 (bf16/f16 widened on load), round once to
 //    nearest even on store, and sum in fp32 or double as the f32 path does.
-//  - The op runs on the backend of its tensors' device (all must agree).
-//  - Tensors are f32 unless an op says otherwise. The matrix products (conv2d,
-//    linear, attention) also take low-precision activations: x, y, dx, dy,
-//    residual (conv), qkv, out, dout, dqkv (attention) share one dtype, f32,
-//    bf16 or, on the GPU only, f16 (the CPU has no f16 products); weights are
-//    f32 or that dtype (the low-precision copy of fp32 master weights); bias,
-//    dweight, dbias and probs are always f32. Low-precision activations
-//    multiply in their type with fp32 accumulation, each output rounded once
-//    (core/matmul_precision.h); weight and bias gradients accumulate in fp32.
+//    The matrix products (conv2d, linear, attention) also take low-precision
+//    activations: x, y, dx, dy, residual (conv), qkv, out, dout, dqkv
+//    (attention) share one dtype, f32, bf16 or, on the GPU only, f16 (the CPU
+//    has no f16 products); weights are f32 or that dtype (the low-precision
+//    copy of fp32 master weights); bias, dweight, dbias and probs are always
+//    f32. Low-precision activations multiply in their type with fp32
+//    accumulation, each output rounded once (core/matmul_precision.h); weight
+//    and bias gradients accumulate in fp32.
 #pragma once
 
 #include <cstdint>
@@ -108,6 +108,7 @@ void silu_forward(const Tensor& x, const Tensor& y);
 void silu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx);
 
 // y = max(x, 0), any shape; y may alias x. Backward: dx = dy where x > 0, else 0.
+// Activations: f32, bf16 or f16 for x, y, dy, dx.
 void relu_forward(const Tensor& x, const Tensor& y);
 void relu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx);
 
@@ -140,8 +141,9 @@ void fill_zero(const Tensor& x);
 
 // y[n] = a[n] * p[n] + b[n] * q[n] for every sample n: p, q, y [N,...], a, b [N]
 // (noising z = alpha x + sigma eps, targets and sampler updates). y may alias p or q.
+// Activations: f32, bf16 or f16 for p, q, y; a and b are f32.
 void combine_per_sample(const Tensor& p, const Tensor& a, const Tensor& q, const Tensor& b, const Tensor& y);
-// y = min(max(x, low), high); y may alias x.
+// y = min(max(x, low), high); y may alias x. Activations: f32, bf16 or f16 for x, y.
 void clamp(const Tensor& x, float low, float high, const Tensor& y);
 
 // The adaptive group norm's modulation: y = x * (1 + scale) + shift per sample and channel, with
@@ -162,23 +164,25 @@ struct Pool2dWindow {
 };
 
 // x [N,H,W,C] -> y [N,Ho,Wo,C], Ho = (H + 2*padding - kernel) / stride + 1; padding < kernel.
+// Activations: f32, bf16 or f16 for x, y, dy, dx (max and average pooling).
 // Max pooling ignores the padding; backward routes each dy to the first maximal tap
 // (recomputed from x, so no indices are stored).
 void max_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window);
 void max_pool2d_backward(const Tensor& x, const Tensor& dy, const Tensor& dx, const Pool2dWindow& window);
 // Average pooling divides by the taps inside the image (PyTorch's count_include_pad=False,
 // TensorFlow's 'SAME' average pool), so border outputs are not pulled towards zero.
-// Activations (average pooling only): f32, bf16 or f16 for x, y, dy, dx.
 void avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window);
 void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const Pool2dWindow& window);
 
 // x [N,H,W,C] -> y [N,C], the mean over H and W. Backward: dx = dy / (H*W) everywhere.
+// Activations: f32, bf16 or f16 for x, y, dy, dx.
 void global_avg_pool_forward(const Tensor& x, const Tensor& y);
 void global_avg_pool_backward(const Tensor& dy, const Tensor& dx);
 
 // x [N,H,W,C] -> y [N,Ho,Wo,C], bilinear with half-pixel centres (PyTorch's
 // align_corners=False, no antialiasing): source coordinate (o + 0.5) * H / Ho - 0.5,
 // clamped at 0 below and at the last pixel above. Backward scatters dy with the same weights.
+// Activations: f32, bf16 or f16 for x, y, dy, dx.
 void resize_bilinear_forward(const Tensor& x, const Tensor& y);
 void resize_bilinear_backward(const Tensor& dy, const Tensor& dx);
 

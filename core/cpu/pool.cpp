@@ -4,17 +4,17 @@
 // contiguous, so every tap is a vectorisable loop over one channel row; the
 // window geometry is core/math/pool.h's, shared with the CUDA backend.
 // Backward passes scatter into dx; threads split the batch, so overlapping
-// windows never race. Average pooling also takes bf16 and f16 activations: it
-// sums in fp32 and rounds each output once.
+// windows never race. Activations may be bf16 or f16: the loops widen on load,
+// take maxima and sums in fp32 (the global pool's in double, as for f32) and
+// round each output once.
 #include "core/math/pool.h"
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
-#include <type_traits>
 #include <vector>
 
 #include "core/cpu/cpu_backend.h"
+#include "core/cpu/fp32_values.h"
 #include "core/float_storage.h"
 
 namespace diffuse::cpu {
@@ -39,23 +39,57 @@ int64_t output_offset(const PoolGeometry& g, int64_t n, int64_t oy, int64_t ox) 
   return ((n * g.out_height + oy) * g.out_width + ox) * g.channels;
 }
 
-// Where `count` elements of T are summed in fp32: in place when T is float, else in this thread's scratch, which
-// store_sums then rounds into them.
 template <typename T>
-float* fp32_sums(T* elements, int64_t count) {
-  if constexpr (std::is_same_v<T, float>) {
-    return elements;
-  } else {
-    thread_local std::vector<float> scratch;
-    scratch.resize(static_cast<size_t>(count));
-    return scratch.data();
-  }
+void max_pool_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
+  const PoolGeometry g = geometry_of(x, y, window);
+  const T* in = storage_data<T>(x);
+  T* out = storage_data<T>(y);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t oy = 0; oy < g.out_height; ++oy)
+      for (int64_t ox = 0; ox < g.out_width; ++ox) {
+        T* target = out + output_offset(g, n, oy, ox);
+        float* best = fp32_values(target, g.channels);
+        std::fill(best, best + g.channels, -std::numeric_limits<float>::infinity());
+        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
+          for (int64_t c = 0; c < g.channels; ++c) best[c] = std::max(best[c], to_float(in[pixel + c]));
+        });
+        store_fp32_values(best, target, g.channels);
+      }
 }
 
 template <typename T>
-void store_sums(const float* sums, T* elements, int64_t count) {
-  if constexpr (!std::is_same_v<T, float>)
-    for (int64_t i = 0; i < count; ++i) elements[i] = from_float<T>(sums[i]);
+void max_pool_backward(const Tensor& x, const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) {
+  const PoolGeometry g = geometry_of(x, dy, window);
+  const T* in = storage_data<T>(x);
+  const T* grad_out = storage_data<T>(dy);
+  const int64_t sample = g.height * g.width * g.channels;
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < g.batch; ++n) {
+    // The sample's gradient, summed over overlapping windows; a tap's offset less n * sample indexes it.
+    T* target = storage_data<T>(dx) + n * sample;
+    float* sum = fp32_values(target, sample);
+    std::fill(sum, sum + sample, 0.0f);
+    std::vector<int64_t> winner(static_cast<size_t>(g.channels));  // first maximal tap's pixel offset per channel
+    std::vector<float> best(static_cast<size_t>(g.channels));
+    for (int64_t oy = 0; oy < g.out_height; ++oy)
+      for (int64_t ox = 0; ox < g.out_width; ++ox) {
+        std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
+        std::fill(winner.begin(), winner.end(), -1);
+        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
+          for (int64_t c = 0; c < g.channels; ++c) {
+            const float value = to_float(in[pixel + c]);
+            if (winner[c] < 0 || value > best[c]) {
+              best[c] = value;
+              winner[c] = pixel;
+            }
+          }
+        });
+        const T* source = grad_out + output_offset(g, n, oy, ox);
+        for (int64_t c = 0; c < g.channels; ++c) sum[winner[c] - n * sample + c] += to_float(source[c]);
+      }
+    store_fp32_values(sum, target, sample);
+  }
 }
 
 template <typename T>
@@ -68,14 +102,14 @@ void avg_pool_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& wind
     for (int64_t oy = 0; oy < g.out_height; ++oy)
       for (int64_t ox = 0; ox < g.out_width; ++ox) {
         T* target = out + output_offset(g, n, oy, ox);
-        float* sum = fp32_sums(target, g.channels);
+        float* sum = fp32_values(target, g.channels);
         std::fill(sum, sum + g.channels, 0.0f);
         for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
           for (int64_t c = 0; c < g.channels; ++c) sum[c] += to_float(in[pixel + c]);
         });
         const float weight = g.average_weight(oy, ox);
         for (int64_t c = 0; c < g.channels; ++c) sum[c] *= weight;
-        store_sums(sum, target, g.channels);
+        store_fp32_values(sum, target, g.channels);
       }
 }
 
@@ -88,7 +122,7 @@ void avg_pool_backward(const Tensor& dy, const Tensor& dx, const Pool2dWindow& w
   for (int64_t n = 0; n < g.batch; ++n) {
     // The sample's gradient, summed over overlapping windows; a tap's offset less n * sample indexes it.
     T* target = storage_data<T>(dx) + n * sample;
-    float* sum = fp32_sums(target, sample);
+    float* sum = fp32_values(target, sample);
     std::fill(sum, sum + sample, 0.0f);
     for (int64_t oy = 0; oy < g.out_height; ++oy)
       for (int64_t ox = 0; ox < g.out_width; ++ox) {
@@ -99,53 +133,49 @@ void avg_pool_backward(const Tensor& dy, const Tensor& dx, const Pool2dWindow& w
           for (int64_t c = 0; c < g.channels; ++c) row[c] += to_float(source[c]) * weight;
         });
       }
-    store_sums(sum, target, sample);
+    store_fp32_values(sum, target, sample);
   }
+}
+
+template <typename T>
+void global_avg_pool(const Tensor& x, const Tensor& y) {
+  const int64_t batch = x.dim(0), pixels = x.dim(1) * x.dim(2), channels = x.dim(3);
+  const T* in = storage_data<T>(x);
+  T* out = storage_data<T>(y);
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < batch; ++n) {
+    // Double sums: an 8x8 Inception map or a 299x299 one sum alike.
+    std::vector<double> sums(static_cast<size_t>(channels), 0.0);
+    for (int64_t p = 0; p < pixels; ++p) {
+      const T* source = in + (n * pixels + p) * channels;
+      for (int64_t c = 0; c < channels; ++c) sums[c] += to_float(source[c]);
+    }
+    for (int64_t c = 0; c < channels; ++c) out[n * channels + c] = from_float<T>(static_cast<float>(sums[c] / pixels));
+  }
+}
+
+template <typename T>
+void global_avg_pool_gradient(const Tensor& dy, const Tensor& dx) {
+  const int64_t batch = dx.dim(0), pixels = dx.dim(1) * dx.dim(2), channels = dx.dim(3);
+  const T* grad_out = storage_data<T>(dy);
+  T* grad_in = storage_data<T>(dx);
+  const float inverse = 1.0f / static_cast<float>(pixels);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t p = 0; p < pixels; ++p) {
+      T* target = grad_in + (n * pixels + p) * channels;
+      for (int64_t c = 0; c < channels; ++c) target[c] = from_float<T>(to_float(grad_out[n * channels + c]) * inverse);
+    }
 }
 
 }  // namespace
 
 void CpuBackend::max_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
-  const PoolGeometry g = geometry_of(x, y, window);
-  const float* in = x.f32();
-  float* out = y.f32();
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t oy = 0; oy < g.out_height; ++oy)
-      for (int64_t ox = 0; ox < g.out_width; ++ox) {
-        float* target = out + output_offset(g, n, oy, ox);
-        std::fill(target, target + g.channels, -std::numeric_limits<float>::infinity());
-        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
-          for (int64_t c = 0; c < g.channels; ++c) target[c] = std::max(target[c], in[pixel + c]);
-        });
-      }
+  with_storage_type(x.dtype(), [&](auto tag) { max_pool_forward<decltype(tag)>(x, y, window); });
 }
 
 void CpuBackend::max_pool2d_backward(const Tensor& x, const Tensor& dy, const Tensor& dx, const Pool2dWindow& window) {
-  const PoolGeometry g = geometry_of(x, dy, window);
-  const float* in = x.f32();
-  const float* grad_out = dy.f32();
-  float* grad_in = dx.f32();
-  std::memset(grad_in, 0, dx.nbytes());
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < g.batch; ++n) {
-    std::vector<int64_t> winner(static_cast<size_t>(g.channels));  // first maximal tap's pixel offset per channel
-    std::vector<float> best(static_cast<size_t>(g.channels));
-    for (int64_t oy = 0; oy < g.out_height; ++oy)
-      for (int64_t ox = 0; ox < g.out_width; ++ox) {
-        std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
-        std::fill(winner.begin(), winner.end(), -1);
-        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
-          for (int64_t c = 0; c < g.channels; ++c)
-            if (winner[c] < 0 || in[pixel + c] > best[c]) {
-              best[c] = in[pixel + c];
-              winner[c] = pixel;
-            }
-        });
-        const float* source = grad_out + output_offset(g, n, oy, ox);
-        for (int64_t c = 0; c < g.channels; ++c) grad_in[winner[c] + c] += source[c];
-      }
-  }
+  with_storage_type(x.dtype(), [&](auto tag) { max_pool_backward<decltype(tag)>(x, dy, dx, window); });
 }
 
 void CpuBackend::avg_pool2d_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
@@ -157,32 +187,11 @@ void CpuBackend::avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const P
 }
 
 void CpuBackend::global_avg_pool_forward(const Tensor& x, const Tensor& y) {
-  const int64_t batch = x.dim(0), pixels = x.dim(1) * x.dim(2), channels = x.dim(3);
-  const float* in = x.f32();
-  float* out = y.f32();
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < batch; ++n) {
-    // Double sums: an 8x8 Inception map or a 299x299 one sum alike.
-    std::vector<double> sums(static_cast<size_t>(channels), 0.0);
-    for (int64_t p = 0; p < pixels; ++p) {
-      const float* source = in + (n * pixels + p) * channels;
-      for (int64_t c = 0; c < channels; ++c) sums[c] += source[c];
-    }
-    for (int64_t c = 0; c < channels; ++c) out[n * channels + c] = static_cast<float>(sums[c] / pixels);
-  }
+  with_storage_type(x.dtype(), [&](auto tag) { global_avg_pool<decltype(tag)>(x, y); });
 }
 
 void CpuBackend::global_avg_pool_backward(const Tensor& dy, const Tensor& dx) {
-  const int64_t batch = dx.dim(0), pixels = dx.dim(1) * dx.dim(2), channels = dx.dim(3);
-  const float* grad_out = dy.f32();
-  float* grad_in = dx.f32();
-  const float inverse = 1.0f / static_cast<float>(pixels);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < batch; ++n)
-    for (int64_t p = 0; p < pixels; ++p) {
-      float* target = grad_in + (n * pixels + p) * channels;
-      for (int64_t c = 0; c < channels; ++c) target[c] = grad_out[n * channels + c] * inverse;
-    }
+  with_storage_type(dy.dtype(), [&](auto tag) { global_avg_pool_gradient<decltype(tag)>(dy, dx); });
 }
 
 }  // namespace diffuse::cpu

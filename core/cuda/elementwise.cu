@@ -5,8 +5,8 @@
 // that zeroes gradients, and the
 // per-sample combination and clamp of the diffusion arithmetic. One thread per
 // element in grid-stride loops; each element is read before it is written, so
-// outputs may alias inputs as ops.h allows. The ops core/ops.h lets take bf16
-// or f16 activations have kernels templated on the storage type T: they widen
+// outputs may alias inputs as ops.h allows. Every kernel here but the memset
+// is templated on the activations' storage type T (f32, bf16 or f16): they widen
 // on load, compute in fp32 and round once on store, as the CPU backend does.
 #include "core/cuda/cuda_backend.h"
 #include "core/cuda/kernel_support.cuh"
@@ -30,12 +30,15 @@ __global__ void silu_backward_kernel(const T* x, const T* dy, T* dx, int64_t cou
     dx[i] = from_float<T>(to_float(dy[i]) * silu_derivative(to_float(x[i])));
 }
 
-__global__ void relu_kernel(const float* x, float* y, int64_t count) {
-  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = relu(x[i]);
+template <typename T>
+__global__ void relu_kernel(const T* x, T* y, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = from_float<T>(relu(to_float(x[i])));
 }
 
-__global__ void relu_backward_kernel(const float* x, const float* dy, float* dx, int64_t count) {
-  for (int64_t i = grid_start(); i < count; i += grid_stride()) dx[i] = relu_input_grad(x[i], dy[i]);
+template <typename T>
+__global__ void relu_backward_kernel(const T* x, const T* dy, T* dx, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride())
+    dx[i] = from_float<T>(relu_input_grad(to_float(x[i]), to_float(dy[i])));
 }
 
 // x [N, HW, C] + v [N, C].
@@ -102,16 +105,19 @@ __global__ void scale_kernel(const T* x, float alpha, T* y, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = from_float<T>(alpha * to_float(x[i]));
 }
 
-__global__ void combine_per_sample_kernel(const float* p, const float* a, const float* q, const float* b, float* y,
+template <typename T>
+__global__ void combine_per_sample_kernel(const T* p, const float* a, const T* q, const float* b, T* y,
                                           int64_t per_sample, int64_t count) {
   for (int64_t i = grid_start(); i < count; i += grid_stride()) {
     const int64_t n = i / per_sample;
-    y[i] = a[n] * p[i] + b[n] * q[i];
+    y[i] = from_float<T>(combine_value(a[n], to_float(p[i]), b[n], to_float(q[i])));
   }
 }
 
-__global__ void clamp_kernel(const float* x, float low, float high, float* y, int64_t count) {
-  for (int64_t i = grid_start(); i < count; i += grid_stride()) y[i] = clamp_value(x[i], low, high);
+template <typename T>
+__global__ void clamp_kernel(const T* x, float low, float high, T* y, int64_t count) {
+  for (int64_t i = grid_start(); i < count; i += grid_stride())
+    y[i] = from_float<T>(clamp_value(to_float(x[i]), low, high));
 }
 
 }  // namespace
@@ -131,12 +137,17 @@ void CudaBackend::silu_backward(const Tensor& x, const Tensor& dy, const Tensor&
 }
 
 void CudaBackend::relu_forward(const Tensor& x, const Tensor& y) {
-  launch_elements(relu_kernel, x.numel(), device_data<float>(x), device_data<float>(y));
+  with_storage_type(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch_elements(relu_kernel<T>, x.numel(), device_data<T>(x), device_data<T>(y));
+  });
 }
 
 void CudaBackend::relu_backward(const Tensor& x, const Tensor& dy, const Tensor& dx) {
-  launch_elements(relu_backward_kernel, x.numel(), device_data<float>(x), device_data<float>(dy),
-                  device_data<float>(dx));
+  with_storage_type(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch_elements(relu_backward_kernel<T>, x.numel(), device_data<T>(x), device_data<T>(dy), device_data<T>(dx));
+  });
 }
 
 void CudaBackend::add_channel_vector_forward(const Tensor& x, const Tensor& v, const Tensor& y) {
@@ -204,12 +215,18 @@ void CudaBackend::combine_per_sample(const Tensor& p, const Tensor& a, const Ten
                                      const Tensor& y) {
   const int64_t count = p.numel();
   if (count == 0) return;
-  launch_elements(combine_per_sample_kernel, count, device_data<float>(p), device_data<float>(a), device_data<float>(q),
-                  device_data<float>(b), device_data<float>(y), count / p.dim(0));
+  with_storage_type(p.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch_elements(combine_per_sample_kernel<T>, count, device_data<T>(p), device_data<float>(a), device_data<T>(q),
+                    device_data<float>(b), device_data<T>(y), count / p.dim(0));
+  });
 }
 
 void CudaBackend::clamp(const Tensor& x, float low, float high, const Tensor& y) {
-  launch_elements(clamp_kernel, x.numel(), device_data<float>(x), low, high, device_data<float>(y));
+  with_storage_type(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch_elements(clamp_kernel<T>, x.numel(), device_data<T>(x), low, high, device_data<T>(y));
+  });
 }
 
 }  // namespace diffuse::cuda

@@ -132,11 +132,20 @@ TEST(Validation, IntegerTensorAsActivation) {
   expect_op_error([&] { ops::fill_normal(x, 1, 2, 3, 4); }, {"fill_normal", "i32", "[2,3]"});
 }
 
+// The losses stay f32 (their sums and gradients feed the fp32 loss scale).
 TEST(Validation, HalfPrecisionTensorsRejectedByFp32Ops) {
-  const Tensor b = Tensor::zeros({2, 4, 4, 3}, DType::BF16);
-  expect_op_error([&] { ops::relu_forward(b, b); }, {"relu_forward", "x has dtype bf16, expected f32"});
+  const Tensor b = Tensor::zeros({2, 4, 4, 3}, DType::BF16), weights = f32({2}), per_sample = f32({2});
+  expect_op_error(
+      [&] {
+        ops::mse_loss_forward(b, f32({2, 4, 4, 3}), weights, per_sample);
+      },
+      {"mse_loss_forward", "pred has dtype bf16, expected f32"});
   const Tensor h = Tensor::zeros({2, 4, 4, 3}, DType::F16);
-  expect_op_error([&] { ops::clamp(h, -1.0f, 1.0f, h); }, {"clamp", "f16", "[2,4,4,3]"});
+  expect_op_error(
+      [&] {
+        ops::pseudo_huber_loss_forward(f32({2, 4, 4, 3}), h, weights, 0.03f, per_sample);
+      },
+      {"pseudo_huber_loss_forward", "target has dtype f16", "[2,4,4,3]"});
 }
 
 // Activations share one dtype, f32, bf16 or f16: the first defined one's.
@@ -156,6 +165,42 @@ TEST(Validation, MixedActivationDtypesNameTheArgumentAndBothDtypes) {
       {"upsample_nearest2x_forward", "y has dtype bf16, expected f16 like x"});
   expect_op_error([&] { ops::silu_forward(Tensor::zeros({4}, DType::I32), f32({4})); },
                   {"silu_forward", "x has dtype i32, expected f32, bf16 or f16"});
+}
+
+// Every op that takes bf16 or f16 activations refuses a bf16 input beside an f32 output (or gradient).
+TEST(Validation, MixedActivationDtypesRefusedByEveryLowPrecisionOp) {
+  const auto bf16 = [](const Shape& shape) { return Tensor::zeros(shape, DType::BF16); };
+  const Shape map{2, 4, 4, 3}, pooled{2, 2, 2, 3}, resized{2, 8, 8, 3};
+  const ops::Pool2dWindow window{2, 2, 0};
+  expect_op_error([&] { ops::relu_forward(bf16(map), f32(map)); },
+                  {"relu_forward", "y has dtype f32, expected bf16 like x", "[2,4,4,3]"});
+  expect_op_error([&] { ops::relu_backward(bf16(map), bf16(map), f32(map)); },
+                  {"relu_backward", "dx has dtype f32, expected bf16 like x"});
+  expect_op_error([&] { ops::max_pool2d_forward(bf16(map), f32(pooled), window); },
+                  {"max_pool2d_forward", "y has dtype f32, expected bf16 like x"});
+  expect_op_error([&] { ops::max_pool2d_backward(bf16(map), f32(pooled), bf16(map), window); },
+                  {"max_pool2d_backward", "dy has dtype f32, expected bf16 like x"});
+  expect_op_error(
+      [&] {
+        ops::global_avg_pool_forward(bf16(map), f32({2, 3}));
+      },
+      {"global_avg_pool_forward", "y has dtype f32, expected bf16 like x"});
+  expect_op_error(
+      [&] {
+        ops::global_avg_pool_backward(bf16({2, 3}), f32(map));
+      },
+      {"global_avg_pool_backward", "dx has dtype f32, expected bf16 like dy"});
+  expect_op_error([&] { ops::resize_bilinear_forward(bf16(map), f32(resized)); },
+                  {"resize_bilinear_forward", "y has dtype f32, expected bf16 like x"});
+  expect_op_error([&] { ops::resize_bilinear_backward(bf16(resized), f32(map)); },
+                  {"resize_bilinear_backward", "dx has dtype f32, expected bf16 like dy"});
+  expect_op_error([&] { ops::clamp(bf16(map), -1.0f, 1.0f, f32(map)); },
+                  {"clamp", "y has dtype f32, expected bf16 like x"});
+  expect_op_error([&] { ops::combine_per_sample(bf16(map), f32({2}), bf16(map), f32({2}), f32(map)); },
+                  {"combine_per_sample", "y has dtype f32, expected bf16 like p"});
+  // The per-sample factors stay f32 beside bf16 samples.
+  expect_op_error([&] { ops::combine_per_sample(bf16(map), bf16({2}), bf16(map), f32({2}), bf16(map)); },
+                  {"combine_per_sample", "a has dtype bf16, expected f32"});
 }
 
 // Parameters, their gradients and the statistics stay f32 beside bf16 or f16 activations.

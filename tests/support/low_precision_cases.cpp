@@ -37,6 +37,18 @@ void add_elementwise_cases(std::vector<LowPrecisionCase>& cases) {
                    {input(kMap), fp32(input({2, 64})), output(kMap), fp32(output({2, 64}))},
                    [](Backend& b, const Args& a) { b.scale_shift_channels_backward(a[0], a[1], a[2], a[2], a[3]); },
                    false});
+  cases.push_back(
+      {"relu_forward", {input(kMap), output(kMap)}, [](Backend& b, const Args& a) { b.relu_forward(a[0], a[1]); }});
+  cases.push_back({"relu_backward", {input(kMap), input(kMap), output(kMap)}, [](Backend& b, const Args& a) {
+                     b.relu_backward(a[0], a[1], a[2]);
+                   }});
+  // Bounds inside U(-1, 1), so both clip.
+  cases.push_back(
+      {"clamp_in_place", {output(kMap)}, [](Backend& b, const Args& a) { b.clamp(a[0], -0.5f, 0.625f, a[0]); }});
+  // y in q's place, as the samplers' updates call it; the per-sample factors stay f32.
+  cases.push_back({"combine_per_sample_in_place",
+                   {input(kMap), fp32(input({2})), output(kMap), fp32(input({2}))},
+                   [](Backend& b, const Args& a) { b.combine_per_sample(a[0], a[1], a[2], a[3], a[2]); }});
   cases.push_back({"dropout_forward", {input(kMap), output(kMap)}, [](Backend& b, const Args& a) {
                      b.dropout_forward(a[0], kDropout.p, kDropout.key, a[1]);
                    }});
@@ -58,7 +70,7 @@ void add_resampling_cases(std::vector<LowPrecisionCase>& cases) {
   cases.push_back({"split_channels",
                    {input({2, 24, 24, 48}), output(kMap), output({2, 24, 24, 16})},
                    [](Backend& b, const Args& a) { b.split_channels(a[0], a[1], a[2]); }});
-  // The ResBlock's downsampling (2x2, stride 2), and overlapping windows whose gradients add up.
+  // The ResBlock's downsampling (2x2, stride 2), and overlapping windows whose gradients add up (max pooling's too).
   for (const Pool2dWindow window : {Pool2dWindow{2, 2, 0}, Pool2dWindow{3, 1, 1}}) {
     const std::string suffix = "_" + std::to_string(window.kernel) + "_stride" + std::to_string(window.stride);
     const Shape pooled = window.stride == 2 ? kHalfMap : kMap;
@@ -68,6 +80,31 @@ void add_resampling_cases(std::vector<LowPrecisionCase>& cases) {
     cases.push_back({"avg_pool2d_backward" + suffix,
                      {input(pooled), output(kMap)},
                      [window](Backend& b, const Args& a) { b.avg_pool2d_backward(a[0], a[1], window); }});
+    cases.push_back({"max_pool2d_forward" + suffix, {input(kMap), output(pooled)}, [window](Backend& b, const Args& a) {
+                       b.max_pool2d_forward(a[0], a[1], window);
+                     }});
+    // Ties in the rounded inputs route the gradient to the first maximal tap in both types alike.
+    cases.push_back({"max_pool2d_backward" + suffix,
+                     {input(kMap), input(pooled), output(kMap)},
+                     [window](Backend& b, const Args& a) { b.max_pool2d_backward(a[0], a[1], a[2], window); }});
+  }
+  cases.push_back({"global_avg_pool_forward", {input(kMap), output({2, 32})}, [](Backend& b, const Args& a) {
+                     b.global_avg_pool_forward(a[0], a[1]);
+                   }});
+  cases.push_back({"global_avg_pool_backward", {input({2, 32}), output(kMap)}, [](Backend& b, const Args& a) {
+                     b.global_avg_pool_backward(a[0], a[1]);
+                   }});
+  // Upscaling by 2 (each input pixel's gradient gathers several outputs') and downscaling by uneven ratios, 24 to
+  // 10 rows and 15 columns (some input pixels feed no output).
+  for (const auto& [from, to] : {std::pair{kHalfMap, kMap}, std::pair{kMap, Shape{2, 10, 15, 32}}}) {
+    const std::string suffix =
+        "_" + std::to_string(from[1]) + "_to_" + std::to_string(to[1]) + "x" + std::to_string(to[2]);
+    cases.push_back({"resize_bilinear_forward" + suffix, {input(from), output(to)}, [](Backend& b, const Args& a) {
+                       b.resize_bilinear_forward(a[0], a[1]);
+                     }});
+    cases.push_back({"resize_bilinear_backward" + suffix, {input(to), output(from)}, [](Backend& b, const Args& a) {
+                       b.resize_bilinear_backward(a[0], a[1]);
+                     }});
   }
 }
 
