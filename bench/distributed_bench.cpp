@@ -119,10 +119,11 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
   const double scaling = alone_s / step_s;
   const double images_per_second = batch / step_s;
   std::printf(
-      "bench train: %s, %d ranks x batch %d (global %d), %d thread(s) per rank, %lld parameters, "
+      "bench train: %s, %d ranks x batch %d (global %d), precision %s, %d thread(s) per rank, %lld parameters, "
       "%zu gradient buckets sent as %s\n",
-      options.config.c_str(), ranks, local_batch, batch, threads.threads, static_cast<long long>(bench.store.numel()),
-      reducer.buckets().size(), name_of(kReduceDTypeNames, config.train.reduce_dtype));
+      options.config.c_str(), ranks, local_batch, batch, precision_name(config.train.precision), threads.threads,
+      static_cast<long long>(bench.store.numel()), reducer.buckets().size(),
+      name_of(kReduceDTypeNames, config.train.reduce_dtype));
   std::printf("  step         %.3f s on %d ranks, %.3f s on one rank with the same per-rank batch (medians of %d)\n",
               step_s, ranks, alone_s, options.steps);
   std::printf("  untimed      warm-up forward and backward %.3f s (rank 0), then %d step(s)\n", warm_up_seconds,
@@ -136,6 +137,7 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
                         {"ranks", ranks},
                         {"batch", batch},
                         {"batch_per_rank", local_batch},
+                        {"precision", precision_name(config.train.precision)},
                         {"threads", threads.threads},
                         {"reduce_dtype", name_of(kReduceDTypeNames, config.train.reduce_dtype)},
                         {"img_per_s", round_to_decimals(images_per_second, 3)},

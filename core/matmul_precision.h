@@ -9,8 +9,9 @@
 // ops.
 // Under train.precision bf16 or fp16 the U-Net's activations are in that type
 // (run/precision.h), so the matmul dtype only reaches the products whose
-// inputs stay fp32: the time embedding's and those of forwards outside
-// training (sampling, teachers). run/precision.h sets it, after checking that
+// inputs stay fp32: the time embedding's, those of forwards outside
+// training (sampling, teachers) and those of U-Nets built in f32 (the
+// consistency-distillation target). run/precision.h sets it, after checking that
 // the device can.
 #pragma once
 

@@ -10,7 +10,7 @@ Conv2d::Conv2d(ParameterStore& store, const std::string& name, const Conv2dSpec&
   DIFFUSE_CHECK((spec.kernel == 3 && (spec.stride == 1 || spec.stride == 2)) || (spec.kernel == 1 && spec.stride == 1),
                 "conv '", name, "': unsupported kernel ", spec.kernel, " stride ", spec.stride);
   parameters_.weight = store.declare(name + ".weight", {spec.out_channels, spec.kernel, spec.kernel, spec.in_channels},
-                                     {InitRule::kFanAvgUniform, spec.init_scale});
+                                     {InitRule::kFanAvgUniform, spec.init_scale}, ComputeCopy::kRounded);
   parameters_.bias = store.declare(name + ".bias", {spec.out_channels}, {InitRule::kZeros});
 }
 

@@ -49,9 +49,12 @@ class NoBackward {
   bool previous_;
 };
 
+// Whether forward passes on this thread keep what backward reads (false inside a NoBackward scope).
+inline bool keeping_activations() { return detail::keep_activations; }
+
 // Stores `value` in a layer's activation slot for backward, or clears the
 // slot inside a NoBackward scope.
-inline void keep_for_backward(Tensor& slot, const Tensor& value) { slot = detail::keep_activations ? value : Tensor(); }
+inline void keep_for_backward(Tensor& slot, const Tensor& value) { slot = keeping_activations() ? value : Tensor(); }
 
 // Backward's check that forward kept what it reads (`slot`, one of them).
 inline void require_kept(const Tensor& slot, const char* layer) {
@@ -87,9 +90,11 @@ inline int64_t f32_bytes(const Shape& shape) { return tensor_bytes(shape, DType:
 // store's compute copy (ParameterStore::update_compute_copy) for bf16 or f16 ones.
 inline const Tensor& product_weight(const Parameter& weight, DType activations) {
   if (activations == DType::F32) return weight.value;
-  DIFFUSE_CHECK(weight.compute.defined() && weight.compute.dtype() == activations, "parameter '", weight.name,
-                "' has no ", dtype_name(activations),
-                " compute copy: the model was built to compute in another dtype (ParameterStore::set_compute_dtype)");
+  DIFFUSE_CHECK(
+      weight.compute.defined() && weight.compute.dtype() == activations, "parameter '", weight.name, "' has no ",
+      dtype_name(activations),
+      " compute copy: it was not declared ComputeCopy::kRounded, or the model was built to compute in another "
+      "dtype (ParameterStore::set_compute_dtype)");
   return weight.compute;
 }
 

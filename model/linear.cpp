@@ -7,6 +7,7 @@ namespace diffuse::model {
 
 Linear::Linear(ParameterStore& store, const std::string& name, const LinearSpec& spec) : store_(&store), spec_(spec) {
   DIFFUSE_CHECK(spec.in_features > 0 && spec.out_features > 0, "linear '", name, "' needs positive feature counts");
+  // The U-Net's linear layers read the f32 time embedding, so their weights keep no low-precision copy.
   parameters_.weight = store.declare(name + ".weight", {spec.out_features, spec.in_features},
                                      {InitRule::kFanAvgUniform, spec.init_scale});
   parameters_.bias = store.declare(name + ".bias", {spec.out_features}, {InitRule::kZeros});

@@ -18,7 +18,8 @@ void weight_fans(const Shape& shape, int64_t& fan_in, int64_t& fan_out) {
   fan_out = receptive_field * shape.front();
 }
 
-Parameter* ParameterStore::declare(const std::string& name, const Shape& shape, const ParameterInit& init) {
+Parameter* ParameterStore::declare(const std::string& name, const Shape& shape, const ParameterInit& init,
+                                   ComputeCopy compute_copy) {
   DIFFUSE_CHECK(!finalized(), "parameter '", name, "' declared after the parameter store was finalized");
   DIFFUSE_CHECK(!name.empty(), "parameter with an empty name");
   DIFFUSE_CHECK(!contains(name), "parameter '", name, "' is declared twice");
@@ -34,6 +35,7 @@ Parameter* ParameterStore::declare(const std::string& name, const Shape& shape, 
   parameter->init = init;
   parameter->index = count();
   parameter->offset = numel_;
+  parameter->compute_copy = compute_copy;
   numel_ += shape_numel(shape);
   Parameter* handle = parameter.get();
   by_name_[name] = handle;
@@ -61,20 +63,23 @@ void ParameterStore::finalize(Device device) {
     parameter->grad = Tensor::view(grads_base + parameter->offset, parameter->shape, DType::F32, device);
   }
   if (compute_dtype_ == DType::F32) return;
-  // Each parameter's copy starts on a 16-byte boundary, as tensor-core kernels want their operands.
+  // Each copy starts on a 16-byte boundary, as tensor-core kernels want their operands.
   const auto element = static_cast<int64_t>(dtype_size(compute_dtype_));
   const int64_t alignment = 16 / element;
   std::vector<int64_t> compute_offsets;
   int64_t compute_numel = 0;
   for (const auto& parameter : parameters_) {
     compute_offsets.push_back((compute_numel + alignment - 1) / alignment * alignment);
-    compute_numel = compute_offsets.back() + shape_numel(parameter->shape);
+    if (parameter->compute_copy == ComputeCopy::kRounded)
+      compute_numel = compute_offsets.back() + shape_numel(parameter->shape);
   }
+  if (compute_numel == 0) return;
   compute_params_ = Tensor::zeros({compute_numel}, compute_dtype_, device);
   auto* compute_base = static_cast<char*>(compute_params_.raw());
   for (size_t i = 0; i < parameters_.size(); ++i)
-    parameters_[i]->compute =
-        Tensor::view(compute_base + compute_offsets[i] * element, parameters_[i]->shape, compute_dtype_, device);
+    if (parameters_[i]->compute_copy == ComputeCopy::kRounded)
+      parameters_[i]->compute =
+          Tensor::view(compute_base + compute_offsets[i] * element, parameters_[i]->shape, compute_dtype_, device);
 }
 
 void ParameterStore::update_compute_copy() {
@@ -136,6 +141,7 @@ void ParameterStore::initialize(uint64_t seed) {
   float* values = host.f32();
   for (const auto& parameter : parameters_) fill_initial_values(*parameter, seed, values + parameter->offset);
   if (device_ != Device::CPU) copy(host, params_);
+  update_compute_copy();
 }
 
 }  // namespace diffuse::model

@@ -1,8 +1,9 @@
 // ParameterStore: every trainable tensor of a model in one flat fp32 buffer,
-// its gradients in a second one of the same layout, and named views into both.
+// its gradients in a second one of the same layout, and named views into both
+// (and, for a model computing in bf16 or fp16, into its compute copy, below).
 //
 // Layers declare their parameters (stable dotted name, shape, init rule) in
-// their constructors; finalize(device) then allocates the two buffers and
+// their constructors; finalize(device) then allocates the buffers and
 // fills in each Parameter's `value` and `grad` views. Declaration order is
 // buffer order, and layers declare in forward order, so the buffer read
 // backwards is the order in which backward finishes gradients (what gradient
@@ -12,10 +13,11 @@
 // flat vectors; names and offsets map them back to layers.
 //
 // A model that computes in bf16 or fp16 (model/unet.h) also has a third flat
-// buffer in that type, the compute copy: the weights its matrix products read,
-// rounded from the fp32 masters once per step (update_compute_copy) rather than
-// by every op that reads them. It holds the parameters in the same order, each
-// starting on a 16-byte boundary (tensor-core kernels want aligned operands).
+// buffer in that type, the compute copy: the weights its matrix products read
+// on bf16 or f16 activations (those declared ComputeCopy::kRounded), rounded
+// from the fp32 masters once per step (update_compute_copy) rather than by every
+// op that reads them, each starting on a 16-byte boundary (tensor-core kernels
+// want aligned operands). Biases, norms and tables are read in f32 and have none.
 //
 // Gradient-ready hook: every layer's backward calls gradient_ready(p) for each
 // of its parameters once it has finished accumulating p's gradient, so that a
@@ -49,6 +51,9 @@ struct ParameterInit {
   float scale = 1.0f;  // variance scale (kFanAvgUniform) or standard deviation (kNormal)
 };
 
+// Whether a parameter gets a compute copy: the weights of products whose activations may be bf16 or f16 do.
+enum class ComputeCopy { kNone, kRounded };
+
 // Fan-in and fan-out of a weight: [out,kh,kw,in] -> (kh*kw*in, kh*kw*out); [out,in] -> (in, out).
 void weight_fans(const Shape& shape, int64_t& fan_in, int64_t& fan_out);
 
@@ -58,9 +63,11 @@ struct Parameter {
   ParameterInit init;  // what initialize() writes
   int64_t index = 0;   // declaration order; also the Philox key of its initial values
   int64_t offset = 0;  // first element in the flat buffers
-  Tensor value;        // view into params(); defined after finalize()
-  Tensor grad;         // view into grads(); defined after finalize()
-  Tensor compute;      // view into compute_params(); defined after finalize() when the store has a compute copy
+  ComputeCopy compute_copy = ComputeCopy::kNone;
+  Tensor value;    // view into params(); defined after finalize()
+  Tensor grad;     // view into grads(); defined after finalize()
+  Tensor compute;  // view into compute_params(); defined after finalize() for kRounded parameters of a store
+                   // with a compute copy
 };
 
 class ParameterStore {
@@ -71,11 +78,11 @@ class ParameterStore {
 
   // Adds a parameter at the end of the buffers. Names must be unique; only before finalize().
   // The pointer stays valid for the store's lifetime.
-  Parameter* declare(const std::string& name, const Shape& shape, const ParameterInit& init);
+  Parameter* declare(const std::string& name, const Shape& shape, const ParameterInit& init,
+                     ComputeCopy compute_copy = ComputeCopy::kNone);
 
   // The type of the compute copy: BF16 or F16 keep one, F32 (the default) none. Only before finalize().
   void set_compute_dtype(DType dtype);
-  DType compute_dtype() const { return compute_dtype_; }
 
   // Allocates the flat buffers on `device`, zeroes them and creates the views. Once.
   void finalize(Device device);
@@ -96,10 +103,12 @@ class ParameterStore {
   // The flat buffers, f32 [numel()]; defined after finalize().
   const Tensor& params() const { return params_; }
   const Tensor& grads() const { return grads_; }
-  // The compute copy, compute_dtype() [numel() and the alignment gaps]; undefined when the compute dtype is F32.
+  // The compute copy in the compute dtype: the kRounded parameters and their alignment gaps; undefined when the
+  // compute dtype is F32 or no parameter has one.
   const Tensor& compute_params() const { return compute_params_; }
 
-  // Rounds every parameter into its compute copy (to nearest even, an ops::cast each); nothing without one. Whoever
+  // Rounds every kRounded parameter into its compute copy (to nearest even, an ops::cast each); nothing without
+  // one. initialize() calls it too. Whoever
   // changes the weights calls it before the next forward that reads the copy: the Trainer does at the start of every
   // step, after the last update, a load or a swap of weights.
   void update_compute_copy();
@@ -118,7 +127,7 @@ class ParameterStore {
   // Writes every parameter from its init rule. Parameter i draws from the Philox
   // stream (seed, kPurposeInit, step 0, sample i), element j from element j of
   // it, so the values depend only on (seed, declaration order, shapes), not on
-  // the machine or device. Computed on the host and copied to the device.
+  // the machine or device. Computed on the host and copied to the device; the compute copy follows.
   void initialize(uint64_t seed);
 
  private:

@@ -223,7 +223,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& labels, con
   const Device device = x.device();
   const int64_t n = x.dim(0);
   const DType dtype = context.training ? compute_dtype_ : DType::F32;
-  a.dtype = dtype;
+  if (keeping_activations()) a.dtype = dtype;  // for the backward of this forward
 
   const Tensor temb = time_embed_->forward(t);
   // In place: the time embedding's last linear does not need its output for backward.

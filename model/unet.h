@@ -97,7 +97,7 @@ struct UNetLevel {
 
 // What backward reads besides what the layers keep.
 struct UNetActivations {
-  DType dtype = DType::F32;  // what the last forward computed in
+  DType dtype = DType::F32;  // what the last forward that kept its activations computed in
   Tensor temb;               // [N,4ch] time (+ class) embedding, SiLU's input
   // Backward only.
   Tensor dtemb_activated;  // [N,4ch] sum over ResBlocks of d temb_activated; then d temb in place
@@ -133,7 +133,6 @@ class UNet {
   int64_t activation_bytes(int batch) const { return activation_bytes_per_image_ * batch; }
 
   const UNetSpec& spec() const { return spec_; }
-  DType compute_dtype() const { return compute_dtype_; }
   const ParameterStore& store() const { return store_; }
 
  private:

@@ -248,16 +248,6 @@ void write_input_gradient(const T* x, const G* gradient, const float* gamma, con
     }
 }
 
-// Samples per pass of backward: the whole batch, except where the fused op keeps g in fp32 scratch (bf16 or f16
-// dx), which blocks of samples hold to a few MiB. A sample's statistics and gradients are its own and its dropout
-// key is its global index, so blocks change no result.
-template <bool kSilu, typename T>
-int64_t backward_block(const Layout& whole, bool computes_dx) {
-  constexpr int64_t kScratchBytes = int64_t{4} << 20;
-  if (!kSilu || !computes_dx || std::is_same_v<T, float>) return std::max<int64_t>(whole.n, 1);
-  return std::max<int64_t>(1, kScratchBytes / std::max<int64_t>(1, whole.hw * whole.c * 4));
-}
-
 template <bool kSilu, bool kDropout, typename T>
 void backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& mean, const Tensor& rstd,
               int groups, const Dropout& dropout, const Tensor& dy, const Tensor& dx, const Tensor& dgamma,
@@ -265,12 +255,16 @@ void backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Te
   if (!dx.defined() && !dgamma.defined() && !dbeta.defined()) return;
   const Layout whole = layout_of(x, groups);
   const float* gp = gamma.f32();
-  const int64_t block = backward_block<kSilu, T>(whole, dx.defined());
   // The fused op keeps g for the last pass: in dx when dx is fp32, else in fp32 scratch (rounding g to dx's type
-  // would round twice). Plain group norm reads dy there.
+  // would round twice), which blocks of samples hold to a few MiB. A sample's statistics and gradients are its
+  // own and its dropout key is its global index, so blocks change no result. Plain group norm reads dy there.
+  constexpr int64_t kScratchBytes = int64_t{4} << 20;
+  const bool g_in_scratch = kSilu && dx.defined() && !std::is_same_v<T, float>;
+  const int64_t block = g_in_scratch
+                            ? std::max<int64_t>(1, kScratchBytes / std::max<int64_t>(1, whole.hw * whole.c * 4))
+                            : std::max<int64_t>(1, whole.n);
   Tensor g_scratch;
-  if (kSilu && dx.defined() && !std::is_same_v<T, float>)
-    g_scratch = Tensor::empty({std::min(block, whole.n) * whole.hw * whole.c}, DType::F32);
+  if (g_in_scratch) g_scratch = Tensor::empty({std::min(block, whole.n) * whole.hw * whole.c}, DType::F32);
   // Parameter gradients accumulate, summed over the batch in double first, sample by sample.
   std::vector<double> gamma_sum(static_cast<size_t>(whole.c), 0.0), beta_sum(static_cast<size_t>(whole.c), 0.0);
 
@@ -288,12 +282,10 @@ void backward(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Te
     const ChannelTerms terms =
         channel_terms(s, mean.f32() + first * groups, rp, gp, beta.defined() ? beta.f32() : nullptr);
     float* g_buffer = nullptr;
-    if (kSilu && dx.defined()) {
-      if constexpr (std::is_same_v<T, float>) {
-        g_buffer = dxp;
-      } else {
-        g_buffer = g_scratch.f32();
-      }
+    if (g_in_scratch) {
+      g_buffer = g_scratch.f32();
+    } else if constexpr (kSilu && std::is_same_v<T, float>) {
+      g_buffer = dxp;  // null when dx is not wanted
     }
     const std::vector<double> totals =
         reduce_chunks(gradient_sums<kSilu, kDropout>(xp, dyp, s, terms, block_dropout, g_buffer), s, 2 * s.c);

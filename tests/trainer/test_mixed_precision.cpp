@@ -79,7 +79,7 @@ TEST(MixedPrecision, Bf16TrainingStepStaysNearTheFp32Step) {
   // D = 40 layers (forward and backward), and independent rounding errors add like a random walk, so the relative
   // distance should be of the order of u sqrt(D) = 0.025; the bounds allow twice that (four times for the
   // gradients, which pass through every layer of both passes). Measured: output 0.012, losses 0.0005, gradients
-  // 0.008. A stale or missing weight copy, or a layer reading the wrong map, moves them by order 1.
+  // 0.008. A missing (zero) weight copy, or a layer reading the wrong map, moves them by order 1.
   constexpr double kUnitRoundoff = 1.0 / 256;
   EXPECT_LT(output, 2 * kUnitRoundoff * std::sqrt(40.0));
   EXPECT_LT(losses, 2 * kUnitRoundoff * std::sqrt(40.0));

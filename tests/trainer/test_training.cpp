@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/matmul_precision.h"
+#include "core/ops.h"
 #include "data/convert.h"
 #include "distributed/stop_signal.h"
 #include "run/model_setup.h"
@@ -69,13 +71,35 @@ const std::vector<std::string> kResumeSettings = {"train.steps=6", "train.checkp
 
 TEST_F(TrainingTest, ResumeIsBitExact) { expect_bit_exact_resume(tiny(kResumeSettings), run_dir, communicator_); }
 
-// The same in bf16 (fp32 on a CPU without bf16 products): the resumed run rounds its weight copy from the loaded
-// weights before its first step, as the straight run does after each update.
+// The same in bf16: the resumed run rounds its weight copy from the loaded weights before its first step, as the
+// straight run does at the start of each.
 TEST_F(TrainingTest, Bf16ResumeIsBitExact) {
+  if (!cpu_multiplies_natively(DType::BF16)) GTEST_SKIP() << "this CPU trains bf16 configs in fp32";
   std::vector<std::string> settings = kResumeSettings;
   settings.push_back("train.precision=bf16");
   expect_bit_exact_resume(
       tiny(settings), [](const std::string& name) { return run_dir("bf16-" + name); }, communicator_);
+}
+
+// A bf16 step reads the weights as they were at its start, rounded once: after 3 steps the compute copy holds the
+// weights of a run stopped after 2, rounded (neither the initial weights nor those of the last update).
+TEST_F(TrainingTest, Bf16StepReadsItsStartingWeightsRounded) {
+  if (!cpu_multiplies_natively(DType::BF16)) GTEST_SKIP() << "this CPU trains bf16 configs in fp32";
+  const Config config = tiny({"train.steps=3", "train.precision=bf16"});
+  Trainer two(config, Device::CPU, run_dir("bf16-two"), communicator_, false);
+  two.run(2);
+  Trainer three(config, Device::CPU, run_dir("bf16-three"), communicator_, false);
+  three.run();
+  ASSERT_EQ(three.step(), 3);
+  const model::Parameter& weight = three.parameters().get("conv_in.weight");
+  ASSERT_TRUE(weight.compute.defined());
+  Tensor expected = Tensor::empty(weight.shape, DType::BF16), copy = Tensor::empty(weight.shape);
+  ops::cast(two.parameters().get("conv_in.weight").value, expected);
+  ops::cast(weight.compute, copy);
+  Tensor rounded = Tensor::empty(weight.shape);
+  ops::cast(expected, rounded);
+  EXPECT_EQ(to_vector(copy), to_vector(rounded));
+  EXPECT_NE(to_vector(two.parameters().get("conv_in.weight").value), to_vector(weight.value));
 }
 
 // The same for an EDM model, whose noise levels are drawn from a normal rather than a uniform.
