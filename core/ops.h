@@ -22,8 +22,10 @@
 //    has no f16 products); weights are f32 or that dtype (the low-precision
 //    copy of fp32 master weights); bias, dweight, dbias and probs are always
 //    f32. Low-precision activations multiply in their type with fp32
-//    accumulation, each output rounded once (core/matmul_precision.h); weight
-//    and bias gradients accumulate in fp32.
+//    accumulation, each output rounded once (core/matmul_precision.h), except
+//    that a GPU convolution adds its bias and residual to the product cuDNN has
+//    rounded and rounds the sum again; weight and bias gradients accumulate in
+//    fp32.
 #pragma once
 
 #include <cstdint>
