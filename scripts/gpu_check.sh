@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The GPU check, for a machine with an NVIDIA GPU and no network: builds diffuse
 # with the CUDA backend, runs the GPU tests (every op against the CPU backend, a
-# whole training step on both devices), then benchmarks training the DDPM
-# CIFAR-10 model at batch 128 in bf16 and fp32, ending with a table of img/s,
-# MFU (against the GPU's dense bf16 datasheet peak, core/gpu_peaks.h: 989 TFLOP/s on an H100 or H200 SXM) and peak
-# memory. Meant to finish within 8 minutes on an H100/H200; every phase has a
-# time limit.
+# whole training step on both devices) and a short subset of them under
+# compute-sanitizer's memcheck, then benchmarks training the DDPM CIFAR-10 model
+# at batch 128 in bf16 and fp32, ending with a table of img/s, MFU (against the
+# GPU's dense bf16 datasheet peak, core/gpu_peaks.h: 989 TFLOP/s on an H100 or
+# H200 SXM) and peak memory. It ends within 8 minutes
+# (DIFFUSE_GPU_CHECK_SECONDS, default 470, from its start): every
+# phase's time limit is the smaller of its own and what is left of that budget.
 #
 #   scripts/gpu_check.sh [BUILD_DIR]        (default build-gpu)
 #
@@ -27,7 +29,14 @@ root=$PWD
 build=${1:-build-gpu}
 logs=$build/gpu-check-logs
 started=$SECONDS
+budget=${DIFFUSE_GPU_CHECK_SECONDS:-470}
 say() { echo "gpu_check [$((SECONDS - started))s] $*"; }
+# phase_limit SECONDS: a phase's time limit, at most what is left of the budget (at least 1 s).
+phase_limit() {
+  local left=$((budget - (SECONDS - started)))
+  ((left < $1)) || left=$1
+  echo $((left > 0 ? left : 1))
+}
 fail() {
   echo "gpu_check: $*" >&2
   exit 1
@@ -132,7 +141,7 @@ command -v ninja >/dev/null && generator=(-G Ninja)
 [[ -f "$build/CMakeCache.txt" ]] && generator=()  # keep the generator the folder was made with
 read -r -a extra_args <<<"${DIFFUSE_CMAKE_ARGS:-}"
 say "configuring $build (sm_$arch, MPI $mpi)"
-timeout 120 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DDIFFUSE_CUDA=ON \
+timeout "$(phase_limit 120)" cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DDIFFUSE_CUDA=ON \
   -DDIFFUSE_MPI=$mpi -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="$arch" "${cmake_libs[@]}" \
   "${cmake_deps[@]}" "${extra_args[@]}" >"$logs/configure.log" 2>&1 || {
   tail -30 "$logs/configure.log"
@@ -140,7 +149,7 @@ timeout 120 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release 
 }
 grep -E "^-- diffuse:" "$logs/configure.log" || true
 say "building diffuse and the GPU tests"
-timeout 300 cmake --build "$build" --parallel "$(nproc)" --target diffuse test_gpu >"$logs/build.log" 2>&1 || {
+timeout "$(phase_limit 300)" cmake --build "$build" --parallel "$(nproc)" --target diffuse test_gpu >"$logs/build.log" 2>&1 || {
   grep -E "error|Error" "$logs/build.log" | head -30
   fail "build failed (log: $logs/build.log)"
 }
@@ -152,12 +161,36 @@ run "$build/diffuse" info | sed 's/^/  /'
 # ---- tests -----------------------------------------------------------------------------------------------------
 say "GPU tests"
 tests_ok=yes
-if run timeout 240 "$build/tests/gpu/test_gpu" --gtest_brief=1 >"$logs/test_gpu.log" 2>&1; then
+if run timeout "$(phase_limit 180)" "$build/tests/gpu/test_gpu" --gtest_brief=1 >"$logs/test_gpu.log" 2>&1; then
   grep -E "^\[  (PASSED|SKIPPED) " "$logs/test_gpu.log" | sed 's/^/  /'
 else
   tests_ok=no
   grep -E "Failure|FAILED|error|Expected|Which is|actual|expected" "$logs/test_gpu.log" | head -60 | sed 's/^/  /'
   say "GPU tests FAILED (log: $logs/test_gpu.log); benchmarking anyway"
+fi
+
+# ---- memcheck: out-of-bounds and misaligned accesses, uninitialized reads of device memory, on the small op table
+sanitizer=$(command -v compute-sanitizer || true)
+for candidate in "$cuda_home/bin/compute-sanitizer" "$cuda_home/compute-sanitizer/compute-sanitizer"; do
+  [[ -z "$sanitizer" && -x "$candidate" ]] && sanitizer=$candidate
+done
+if [[ -n "$sanitizer" ]]; then
+  say "memcheck: the op table's small cases under compute-sanitizer"
+  memcheck_status=0
+  run timeout "$(phase_limit 60)" "$sanitizer" --tool memcheck --error-exitcode 86 "$build/tests/gpu/test_gpu" \
+    --gtest_brief=1 --gtest_filter='AllOps/GpuOps.*:SharedTable/GpuLowPrecisionActivations.*' \
+    >"$logs/memcheck.log" 2>&1 || memcheck_status=$?
+  case $memcheck_status in
+    0) say "memcheck: no errors" ;;
+    124) say "memcheck ran out of its time before the subset finished: no errors so far (log: $logs/memcheck.log)" ;;
+    *)
+      tests_ok=no
+      grep -E "ERROR SUMMARY|Invalid|========= " "$logs/memcheck.log" | head -30 | sed 's/^/  /'
+      say "memcheck FAILED (log: $logs/memcheck.log)"
+      ;;
+  esac
+else
+  say "memcheck skipped: no compute-sanitizer in $cuda_home or on PATH"
 fi
 
 # ---- benchmark -------------------------------------------------------------------------------------------------
@@ -167,7 +200,7 @@ declare -A results
 for precision in bf16 fp32; do
   say "bench train: configs/cifar10_ddpm.yaml, batch 128, $precision"
   # DIFFUSE_CUDNN_LOG_ALGORITHMS=1: the cuDNN algorithm of each convolution, printed once, when it is chosen.
-  if run env DIFFUSE_CUDNN_LOG_ALGORITHMS=1 timeout 150 "$build/diffuse" bench train --config configs/cifar10_ddpm.yaml \
+  if run env DIFFUSE_CUDNN_LOG_ALGORITHMS=1 timeout "$(phase_limit 120)" "$build/diffuse" bench train --config configs/cifar10_ddpm.yaml \
     --batch 128 --steps 5 --warmup 2 "${device_flag[@]}" --set "train.precision=$precision" >"$logs/bench-$precision.log" 2>&1; then
     sed 's/^/  /' "$logs/bench-$precision.log" | grep -v '^  {'
     results[$precision]=$(tail -1 "$logs/bench-$precision.log")
