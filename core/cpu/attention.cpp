@@ -1,16 +1,17 @@
 // CPU multi-head self-attention over qkv [N,L,3C]: per head h, out_h =
 // softmax(q_h k_h^T / sqrt(D)) v_h with probs [N*heads,L,L] saved, and its
 // backward into dqkv. q_h, k_h and v_h (D = C / heads channels each) are read
-// in place as column slices of qkv (leading dimension 3C). Each of the products
-// is one batched_gemm over all samples and heads (gemm.h: one threaded sgemm
-// per matrix), with OpenMP threading the row-wise softmax between them.
+// in place as column slices of qkv (leading dimension 3C). Each product is one
+// batched_gemm over all samples and heads (backward: over as many samples as
+// the scratch budget holds at a time); in fp32 that is one threaded sgemm per
+// matrix (gemm.h), and OpenMP threads the row-wise softmax between products.
 //
-// bf16 qkv multiplies in bf16 (gemm_bf16.h: one oneDNN matmul per product over
-// all samples and heads) with fp32 accumulation: scores,
-// probs, the softmax and its row dots are fp32, probs and score gradients are
-// rounded to bf16 as the next product's operand, and out and dqkv are computed
-// in fp32 and rounded once. Where the CPU cannot multiply bf16 the fp32 path
-// runs on widened copies (widened.h).
+// bf16 qkv multiplies in bf16 with fp32 accumulation, each product one oneDNN
+// matmul over the whole batch (gemm_bf16.h): scores, probs, the softmax and its
+// row dots are fp32, probs and score gradients are rounded to bf16 as the next
+// product's operand, and out and dqkv are computed in fp32 and rounded once.
+// Where the CPU cannot multiply bf16 the fp32 path runs on widened copies
+// (widened.h).
 #include <algorithm>
 #include <type_traits>
 
