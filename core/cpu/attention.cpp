@@ -1,14 +1,17 @@
 // CPU multi-head self-attention over qkv [N,L,3C]: per head h, out_h =
 // softmax(q_h k_h^T / sqrt(D)) v_h with probs [N*heads,L,L] saved, and its
 // backward into dqkv. q_h, k_h and v_h (D = C / heads channels each) are read
-// in place as column slices of qkv (leading dimension 3C); the GEMM threads
-// each per-(sample, head) product and OpenMP the row-wise softmax between them.
+// in place as column slices of qkv (leading dimension 3C). Each product is one
+// batched_gemm over all samples and heads (backward: over as many samples as
+// the scratch budget holds at a time); in fp32 that is one threaded sgemm per
+// matrix (gemm.h), and OpenMP threads the row-wise softmax between products.
 //
-// bf16 qkv multiplies in bf16 (gemm_bf16.h) with fp32 accumulation: scores,
-// probs, the softmax and its row dots are fp32, probs and score gradients are
-// rounded to bf16 as the next product's operand, and out and dqkv are computed
-// in fp32 and rounded once. Where the CPU cannot multiply bf16 the fp32 path
-// runs on widened copies (widened.h).
+// bf16 qkv multiplies in bf16 with fp32 accumulation, each product one oneDNN
+// matmul over the whole batch (gemm_bf16.h): scores, probs, the softmax and its
+// row dots are fp32, probs and score gradients are rounded to bf16 as the next
+// product's operand, and out and dqkv are computed in fp32 and rounded once.
+// Where the CPU cannot multiply bf16 the fp32 path runs on widened copies
+// (widened.h).
 #include <algorithm>
 #include <type_traits>
 
@@ -74,25 +77,28 @@ void softmax_rows_backward(const float* probs, float* grads, int64_t count, int6
   }
 }
 
+// q_h, k_h or v_h (`offset` 0, C or 2C) of every sample and head as read in place from packed qkv [N,L,3C].
+template <typename T>
+MatrixBatch<const T> packed_part(const T* packed, int64_t offset, int64_t tokens, int64_t channels, int heads) {
+  return {packed + offset, tokens * 3 * channels, channels / heads, 3 * channels};
+}
+
 // The products in T (float or bf16) of packed qkv; probs and o (out) are fp32.
 template <typename T>
 void attend(const T* packed, int64_t batch, int64_t tokens, int64_t channels, int heads, float* p, float* o) {
-  const int64_t stride = 3 * channels, width = channels / heads, score_count = tokens * tokens;
-  const float scale = score_scale(width);
-  for (int64_t n = 0; n < batch; ++n)
-    for (int64_t h = 0; h < heads; ++h) {  // scores = q_h k_h^T / sqrt(D)
-      const T* q = packed + n * tokens * stride + h * width;
-      gemm(Transpose::No, Transpose::Yes, tokens, tokens, width, scale, q, stride, q + channels, stride, 0.0f,
-           p + (n * heads + h) * score_count, tokens);
-    }
+  const int64_t width = channels / heads, score_count = tokens * tokens;
+  const MatrixBatch<const T> q = packed_part(packed, 0, tokens, channels, heads),
+                             k = packed_part(packed, channels, tokens, channels, heads),
+                             v = packed_part(packed, 2 * channels, tokens, channels, heads);
+  // scores = q_h k_h^T / sqrt(D)
+  batched_gemm(Transpose::No, Transpose::Yes, batch, heads, tokens, tokens, width, score_scale(width), q, k,
+               MatrixBatch<float>{p, heads * score_count, score_count, tokens});
   softmax_rows(p, batch * heads * tokens, tokens);
   const T* probs = operand<T>(p, batch * heads * score_count);
-  for (int64_t n = 0; n < batch; ++n)
-    for (int64_t h = 0; h < heads; ++h) {  // out_h = probs_h v_h
-      const T* v = packed + n * tokens * stride + 2 * channels + h * width;
-      gemm(Transpose::No, Transpose::No, tokens, width, tokens, 1.0f, probs + (n * heads + h) * score_count, tokens, v,
-           stride, 0.0f, o + n * tokens * channels + h * width, channels);
-    }
+  // out_h = probs_h v_h
+  batched_gemm(Transpose::No, Transpose::No, batch, heads, tokens, width, tokens, 1.0f,
+               MatrixBatch<const T>{probs, heads * score_count, score_count, tokens}, v,
+               MatrixBatch<float>{o, tokens * channels, width, channels});
 }
 
 // The backward products in T (float or bf16) of packed qkv and grad_out; probs and grad_packed (dqkv) are fp32.
@@ -108,34 +114,29 @@ void attend_backward(const T* packed, const float* p, const T* grad_out, int64_t
   float* score_grads = score_grad_buffer.get(static_cast<size_t>(group * heads * score_count));
 
   for (int64_t first = 0; first < batch; first += group) {
-    const int64_t last = std::min(batch, first + group);
-    const T* group_probs = operand<T>(p + first * heads * score_count, (last - first) * heads * score_count);
-    for (int64_t n = first; n < last; ++n)
-      for (int64_t h = 0; h < heads; ++h) {
-        const T* v = packed + n * tokens * stride + 2 * channels + h * width;
-        const T* grad_o = grad_out + n * tokens * channels + h * width;
-        // d probs = dout_h v_h^T
-        gemm(Transpose::No, Transpose::Yes, tokens, tokens, width, 1.0f, grad_o, channels, v, stride, 0.0f,
-             score_grads + ((n - first) * heads + h) * score_count, tokens);
-        // dv_h = probs_h^T dout_h
-        gemm(Transpose::Yes, Transpose::No, tokens, width, tokens, 1.0f,
-             group_probs + ((n - first) * heads + h) * score_count, tokens, grad_o, channels, 0.0f,
-             grad_packed + n * tokens * stride + 2 * channels + h * width, stride);
-      }
-    softmax_rows_backward(p + first * heads * score_count, score_grads, (last - first) * heads * tokens, tokens);
-    const T* group_score_grads = operand<T>(score_grads, (last - first) * heads * score_count);
-    for (int64_t n = first; n < last; ++n)
-      for (int64_t h = 0; h < heads; ++h) {
-        const T* q = packed + n * tokens * stride + h * width;
-        const T* k = q + channels;
-        const T* grad_scores = group_score_grads + ((n - first) * heads + h) * score_count;
-        float* grad_q = grad_packed + n * tokens * stride + h * width;
-        // dq_h = d scores k_h / sqrt(D); dk_h = d scores^T q_h / sqrt(D)
-        gemm(Transpose::No, Transpose::No, tokens, width, tokens, scale, grad_scores, tokens, k, stride, 0.0f, grad_q,
-             stride);
-        gemm(Transpose::Yes, Transpose::No, tokens, width, tokens, scale, grad_scores, tokens, q, stride, 0.0f,
-             grad_q + channels, stride);
-      }
+    const int64_t samples = std::min(batch, first + group) - first;
+    const T* group_packed = packed + first * tokens * stride;
+    const MatrixBatch<const T> q = packed_part(group_packed, 0, tokens, channels, heads),
+                               k = packed_part(group_packed, channels, tokens, channels, heads),
+                               v = packed_part(group_packed, 2 * channels, tokens, channels, heads),
+                               grad_o{grad_out + first * tokens * channels, tokens * channels, width, channels};
+    const MatrixBatch<float> grad_q{grad_packed + first * tokens * stride, tokens * stride, width, stride},
+        grad_k{grad_q.data + channels, tokens * stride, width, stride},
+        grad_v{grad_q.data + 2 * channels, tokens * stride, width, stride},
+        grad_scores{score_grads, heads * score_count, score_count, tokens};
+    const MatrixBatch<const T> probs{operand<T>(p + first * heads * score_count, samples * heads * score_count),
+                                     heads * score_count, score_count, tokens};
+    // d probs = dout_h v_h^T; dv_h = probs_h^T dout_h
+    batched_gemm(Transpose::No, Transpose::Yes, samples, heads, tokens, tokens, width, 1.0f, grad_o, v, grad_scores);
+    batched_gemm(Transpose::Yes, Transpose::No, samples, heads, tokens, width, tokens, 1.0f, probs, grad_o, grad_v);
+    softmax_rows_backward(p + first * heads * score_count, score_grads, samples * heads * tokens, tokens);
+    const MatrixBatch<const T> grad_score_operand{operand<T>(score_grads, samples * heads * score_count),
+                                                  heads * score_count, score_count, tokens};
+    // dq_h = d scores k_h / sqrt(D); dk_h = d scores^T q_h / sqrt(D)
+    batched_gemm(Transpose::No, Transpose::No, samples, heads, tokens, width, tokens, scale, grad_score_operand, k,
+                 grad_q);
+    batched_gemm(Transpose::Yes, Transpose::No, samples, heads, tokens, width, tokens, scale, grad_score_operand, q,
+                 grad_k);
   }
 }
 

@@ -43,6 +43,15 @@ void gemm(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, in
                 " n=", n, " k=", k, " lda=", lda, " ldb=", ldb, " ldc=", ldc);
 }
 
+void batched_gemm(Transpose transpose_a, Transpose transpose_b, int64_t samples, int64_t heads, int64_t m, int64_t n,
+                  int64_t k, float alpha, MatrixBatch<const float> a, MatrixBatch<const float> b,
+                  MatrixBatch<float> c) {
+  for (int64_t sample = 0; sample < samples; ++sample)
+    for (int64_t head = 0; head < heads; ++head)
+      gemm(transpose_a, transpose_b, m, n, k, alpha, a.at(sample, head), a.ld, b.at(sample, head), b.ld, 0.0f,
+           c.at(sample, head), c.ld);
+}
+
 void fill_rows(float* matrix, int64_t rows, int64_t cols, const float* vector) {
   const size_t row_bytes = static_cast<size_t>(cols) * sizeof(float);
 #pragma omp parallel for schedule(static) if (worth_threads(rows * cols))

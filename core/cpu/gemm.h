@@ -20,6 +20,21 @@ enum class Transpose { No, Yes };
 void gemm(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
+// A [samples, heads] grid of row-major matrices as stored: matrix (s, h) starts at
+// data + s * sample_stride + h * head_stride and has row stride ld, so the heads
+// of q inside packed qkv [N,L,3C] are a batch with no copy.
+template <typename T>
+struct MatrixBatch {
+  T* data;
+  int64_t sample_stride, head_stride, ld;
+
+  T* at(int64_t sample, int64_t head) const { return data + sample * sample_stride + head * head_stride; }
+};
+
+// C_(s,h) = alpha * op(A_(s,h)) op(B_(s,h)) for every sample s and head h, overwriting C; one gemm per matrix.
+void batched_gemm(Transpose transpose_a, Transpose transpose_b, int64_t samples, int64_t heads, int64_t m, int64_t n,
+                  int64_t k, float alpha, MatrixBatch<const float> a, MatrixBatch<const float> b, MatrixBatch<float> c);
+
 // rows x cols matrix: every row = vector (bias broadcast before a beta = 1 GEMM).
 void fill_rows(float* matrix, int64_t rows, int64_t cols, const float* vector);
 

@@ -236,5 +236,21 @@ TEST(AttentionBf16Activations, EveryOutputNearTheFp32PathOnWidenedInputs) {
   }
 }
 
+// A budget below one sample's score gradients makes backward take the samples one at a time, each group a batch of
+// its own for the bf16 products.
+TEST(AttentionBf16Activations, BackwardOneSampleAtATimeNearTheFp32Path) {
+  const int64_t batch = 3, tokens = 48, channels = 32;
+  for (const int heads : {1, 2}) {
+    const Bf16Input qkv({batch, tokens, 3 * channels}, 43), dout({batch, tokens, channels}, 44);
+    const AttentionOutputs expected = run_attention(DType::F32, qkv.wide, dout.wide, heads);
+    on_bf16_paths([&](const std::string& path) {
+      const testing::ScratchBudget small(1);
+      const AttentionOutputs got = run_attention(DType::BF16, qkv.low, dout.low, heads);
+      expect_near_fp32(got.dqkv, expected.dqkv, tokens,
+                       concat("attention dqkv one sample at a time", path, " heads=", heads));
+    });
+  }
+}
+
 }  // namespace
 }  // namespace diffuse
