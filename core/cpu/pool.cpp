@@ -39,8 +39,11 @@ int64_t output_offset(const PoolGeometry& g, int64_t n, int64_t oy, int64_t ox) 
   return ((n * g.out_height + oy) * g.out_width + ox) * g.channels;
 }
 
-template <typename T>
-void max_pool_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
+// A pooling forward: every output pixel's channels start at `initial`, fold(values, input row) takes each tap in
+// fp32, finish(values, oy, ox) ends the window, and the values are stored rounded once.
+template <typename T, typename Fold, typename Finish>
+void pool_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window, float initial, const Fold& fold,
+                  const Finish& finish) {
   const PoolGeometry g = geometry_of(x, y, window);
   const T* in = storage_data<T>(x);
   T* out = storage_data<T>(y);
@@ -49,13 +52,22 @@ void max_pool_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& wind
     for (int64_t oy = 0; oy < g.out_height; ++oy)
       for (int64_t ox = 0; ox < g.out_width; ++ox) {
         T* target = out + output_offset(g, n, oy, ox);
-        float* best = fp32_values(target, g.channels);
-        std::fill(best, best + g.channels, -std::numeric_limits<float>::infinity());
-        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
-          for (int64_t c = 0; c < g.channels; ++c) best[c] = std::max(best[c], to_float(in[pixel + c]));
-        });
-        store_fp32_values(best, target, g.channels);
+        float* values = fp32_values(target, g.channels);
+        std::fill(values, values + g.channels, initial);
+        for_each_tap(g, n, oy, ox, [&](int64_t pixel) { fold(values, in + pixel, g.channels); });
+        finish(values, g, oy, ox);
+        store_fp32_values(values, target, g.channels);
       }
+}
+
+template <typename T>
+void max_pool_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
+  pool_forward<T>(
+      x, y, window, -std::numeric_limits<float>::infinity(),
+      [](float* best, const T* row, int64_t channels) {
+        for (int64_t c = 0; c < channels; ++c) best[c] = std::max(best[c], to_float(row[c]));
+      },
+      [](float*, const PoolGeometry&, int64_t, int64_t) {});
 }
 
 template <typename T>
@@ -94,23 +106,15 @@ void max_pool_backward(const Tensor& x, const Tensor& dy, const Tensor& dx, cons
 
 template <typename T>
 void avg_pool_forward(const Tensor& x, const Tensor& y, const Pool2dWindow& window) {
-  const PoolGeometry g = geometry_of(x, y, window);
-  const T* in = storage_data<T>(x);
-  T* out = storage_data<T>(y);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t oy = 0; oy < g.out_height; ++oy)
-      for (int64_t ox = 0; ox < g.out_width; ++ox) {
-        T* target = out + output_offset(g, n, oy, ox);
-        float* sum = fp32_values(target, g.channels);
-        std::fill(sum, sum + g.channels, 0.0f);
-        for_each_tap(g, n, oy, ox, [&](int64_t pixel) {
-          for (int64_t c = 0; c < g.channels; ++c) sum[c] += to_float(in[pixel + c]);
-        });
+  pool_forward<T>(
+      x, y, window, 0.0f,
+      [](float* sum, const T* row, int64_t channels) {
+        for (int64_t c = 0; c < channels; ++c) sum[c] += to_float(row[c]);
+      },
+      [](float* sum, const PoolGeometry& g, int64_t oy, int64_t ox) {
         const float weight = g.average_weight(oy, ox);
         for (int64_t c = 0; c < g.channels; ++c) sum[c] *= weight;
-        store_fp32_values(sum, target, g.channels);
-      }
+      });
 }
 
 template <typename T>
