@@ -25,16 +25,6 @@ const void* offset(const Tensor& tensor, int64_t elements) {
   return static_cast<const char*>(tensor.raw()) + elements * static_cast<int64_t>(dtype_size(tensor.dtype()));
 }
 
-// An fp32 tensor for the GEMMs to write `output` into: `output` itself when it is fp32.
-Tensor f32_result(const Tensor& output) {
-  return output.dtype() == DType::F32 ? output : Tensor::empty(output.shape(), DType::F32, Device::CUDA);
-}
-
-// output = result rounded to output's type; nothing when they are the same tensor.
-void round_into(const Tensor& result, const Tensor& output) {
-  bias_epilogue(result.raw(), DType::F32, nullptr, nullptr, 1, result.numel(), output.raw(), output.dtype());
-}
-
 }  // namespace
 
 void CudaBackend::attention_forward(const Tensor& qkv, const Tensor& out, const Tensor& probs, int heads) {

@@ -70,6 +70,14 @@ Tensor cast_copy(const Tensor& source, DType dtype) {
   return copy;
 }
 
+Tensor f32_result(const Tensor& output) {
+  return output.dtype() == DType::F32 ? output : Tensor::empty(output.shape(), DType::F32, kKernelDevice);
+}
+
+void round_into(const Tensor& result, const Tensor& output) {
+  if (result.raw() != output.raw()) convert(result.raw(), result.dtype(), output.raw(), output.dtype(), result.numel());
+}
+
 void add_widened(const void* x, DType x_type, float* y, int64_t count) {
   if (count == 0) return;
   switch (x_type) {

@@ -14,6 +14,11 @@ namespace diffuse::cuda {
 // `source` itself when it already has `dtype`, else a new CUDA tensor holding it
 // converted (round to nearest even): the operand copy a bf16/fp16 product reads.
 Tensor cast_copy(const Tensor& source, DType dtype);
+// `output` itself when it is f32, else a new f32 CUDA tensor of its shape: where a product writes its fp32 result
+// before it is rounded into `output` once (round_into, or bias_epilogue when a bias is added on the way).
+Tensor f32_result(const Tensor& output);
+// output = result rounded to output's type (round to nearest even); nothing when result is output.
+void round_into(const Tensor& result, const Tensor& output);
 // y[i] += float(x[i]), x of x_type: folds a bf16/fp16 weight gradient into the fp32 one.
 void add_widened(const void* x, DType x_type, float* y, int64_t count);
 

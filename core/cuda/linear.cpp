@@ -12,15 +12,6 @@
 
 namespace diffuse::cuda {
 
-namespace {
-
-// An fp32 tensor for a GEMM to write `output` into: `output` itself when it is fp32.
-Tensor f32_result(const Tensor& output) {
-  return output.dtype() == DType::F32 ? output : Tensor::empty(output.shape(), DType::F32, Device::CUDA);
-}
-
-}  // namespace
-
 void CudaBackend::linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& y) {
   const int64_t rows = x.dim(0), in_features = x.dim(1), out_features = weight.dim(0);
   const DType dtype = product_dtype(x.dtype());
@@ -53,7 +44,7 @@ void CudaBackend::linear_backward(const Tensor& x, const Tensor& weight, const T
     const Tensor product = f32_result(dx);
     gemm(dtype, Transpose::No, Transpose::No, rows, in_features, out_features, 1.0f, {dy_op.raw(), out_features},
          {w_op.raw(), in_features}, 0.0f, static_cast<float*>(product.raw()), in_features);
-    bias_epilogue(product.raw(), DType::F32, nullptr, nullptr, rows, in_features, dx.raw(), dx.dtype());
+    round_into(product, dx);
   }
   if (dweight.defined()) {  // dweight [N,K] += dy^T x, in fp32 whatever the activations' type
     const Tensor x_op = cast_copy(x, dtype);
