@@ -7,12 +7,22 @@
 
 namespace diffuse {
 
-BenchModel::BenchModel(const Config& config_in, Device device, DType compute_dtype, int batch, uint32_t first_sample,
-                       int global_batch)
+namespace {
+
+PrecisionPolicy applied_precision(const Config& config, Device device) {
+  const PrecisionPolicy policy = precision_policy(config.train.precision, device);
+  apply_precision(policy);
+  return policy;
+}
+
+}  // namespace
+
+BenchModel::BenchModel(const Config& config_in, Device device, int batch, uint32_t first_sample, int global_batch)
     : config(config_in),
+      precision(applied_precision(config, device)),
       spec(unet_spec(config.model)),
       setup(diffusion_setup(config)),
-      unet(spec, store, compute_dtype),
+      unet(spec, store, precision.compute),
       loss_scale(1.0f / static_cast<float>(global_batch > 0 ? global_batch : batch)) {
   store.finalize(device);
   store.initialize(config.seed);

@@ -10,15 +10,15 @@
 #include "model/unet.h"
 #include "optim/adamw.h"
 #include "run/config.h"
+#include "run/precision.h"
 #include "trainer/training_step.h"
 
 namespace diffuse {
 
 struct BenchModel {
-  // `batch` images whose global indices start at `first_sample`, this rank's share of `global_batch` (0: all of it);
-  // the U-Net computes in `compute_dtype` (the precision policy's).
-  BenchModel(const Config& config, Device device, DType compute_dtype, int batch, uint32_t first_sample,
-             int global_batch = 0);
+  // `batch` images whose global indices start at `first_sample`, this rank's share of `global_batch` (0: all of it).
+  // Applies train.precision's policy on `device` (run/precision.h) as the trainer does: the U-Net computes in it.
+  BenchModel(const Config& config, Device device, int batch, uint32_t first_sample, int global_batch = 0);
 
   // The weights' compute copy (in bf16 or f16), as the trainer's step begins, then the diffusion loss's forward and
   // backward on `micro`, accumulating gradients at loss scale 1 / global batch, as the trainer's micro-step does.
@@ -29,6 +29,7 @@ struct BenchModel {
   void update(int64_t step);
 
   const Config& config;
+  PrecisionPolicy precision;
   model::UNetSpec spec;
   DiffusionSetup setup;
   model::ParameterStore store;

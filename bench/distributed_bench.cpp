@@ -69,10 +69,7 @@ void run_train_bench_on_every_rank(const TrainBenchOptions& options) {
   const int local_batch = batch / ranks;
   if (rank == 0) log_info("computing with ", threads.threads, " thread(s) per rank (", threads.reason, ")");
 
-  const PrecisionPolicy precision = precision_policy(config.train.precision, Device::CPU);
-  apply_precision(precision);
-  BenchModel bench(config, Device::CPU, precision.compute, local_batch, static_cast<uint32_t>(rank * local_batch),
-                   batch);
+  BenchModel bench(config, Device::CPU, local_batch, static_cast<uint32_t>(rank * local_batch), batch);
   world.broadcast(bench.store.params(), 0);
   GradientReducer reducer(bench.store, world, config.train.bucket_mb, config.train.reduce_dtype);
 

@@ -50,9 +50,7 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
                      Communicator& communicator) {
   const int batch = options.batch > 0 ? options.batch : config.train.batch_size;
   DIFFUSE_CHECK(options.steps > 0 && options.warmup >= 0, "bench needs --steps > 0 and --warmup >= 0");
-  const PrecisionPolicy precision = precision_policy(config.train.precision, device);
-  apply_precision(precision);
-  BenchModel bench(config, device, precision.compute, batch, 0);
+  BenchModel bench(config, device, batch, 0);
   const model::UNet& unet = bench.unet;
   const int64_t parameters = bench.store.numel();
 
@@ -95,7 +93,7 @@ void run_train_bench(const TrainBenchOptions& options, const Config& config, Dev
   std::optional<GpuPeak> peak;
   double yardstick_gflops = 0.0;
   const double bf16_gemm_gflops = bf16_yardstick ? bf16_yardstick->median_gflops() : 0.0;
-  const bool bf16_yardstick_used = bf16_yardstick && precision.compute == DType::BF16;
+  const bool bf16_yardstick_used = bf16_yardstick && bench.precision.compute == DType::BF16;
   int64_t reserved_peak = 0;
   if (device == Device::CPU) {
     yardstick_gflops = bf16_yardstick_used ? bf16_gemm_gflops : fp32_yardstick.median_gflops();
