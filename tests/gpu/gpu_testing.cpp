@@ -8,17 +8,6 @@
 
 namespace diffuse::testing {
 
-double relative_error(const Tensor& actual, const Tensor& expected) {
-  const std::vector<float> a = to_vector(actual), e = to_vector(expected);
-  double difference = 0.0, reference = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = static_cast<double>(a[i]) - e[i];
-    difference += d * d;
-    reference += static_cast<double>(e[i]) * e[i];
-  }
-  return reference > 0.0 ? std::sqrt(difference / reference) : std::sqrt(difference);
-}
-
 void reset_library_calls() { cuda::reset_recorded_calls(); }
 
 void expect_library_calls_in(DType dtype, bool with_work, const std::string& what) {

@@ -1,6 +1,7 @@
-// Helpers shared by the GPU tests: skipping without a GPU, the relative error
-// that bf16/fp16 results are held to, and the types library calls ran with
-// (copy_to, for moving tensors between devices, is in tests/support/op_testing.h).
+// Helpers shared by the GPU tests: skipping without a GPU and the types library
+// calls ran with (copy_to, for moving tensors between devices, and
+// relative_error, which bf16/fp16 results are held to, are in
+// tests/support/op_testing.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -17,9 +18,6 @@
   } while (0)
 
 namespace diffuse::testing {
-
-// ||actual - expected|| / ||expected|| over all elements (||actual - expected|| when expected is 0).
-double relative_error(const Tensor& actual, const Tensor& expected);
 
 // The record of the types cuDNN and cuBLAS calls ran with (core/cuda/library_types.h): cleared, then checked to
 // hold only calls with `dtype` operands (fp32 accumulation), and with `with_work` at least one. A bf16 or fp16

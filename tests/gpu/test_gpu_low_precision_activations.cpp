@@ -21,15 +21,9 @@ namespace {
 // u = 2^-8 for bf16 (8 significant bits), 2^-11 for fp16 (11).
 double unit_roundoff(DType dtype) { return dtype == DType::BF16 ? 1.0 / 256 : 1.0 / 2048; }
 
-Tensor converted(const Tensor& tensor, DType dtype, Device device) {
-  Tensor on_cpu = Tensor::empty(tensor.shape(), dtype);
-  ops::cast(tensor, on_cpu);
-  return testing::copy_to(on_cpu, device);
-}
-
 // A low-precision GPU result against the fp32 CPU one whose elements sum `terms` products.
 void expect_near(const Tensor& actual, const Tensor& expected, DType dtype, int64_t terms, const std::string& what) {
-  const Tensor widened = converted(testing::copy_to(actual, Device::CPU), DType::F32, Device::CPU);
+  const Tensor widened = testing::cast_to(testing::copy_to(actual, Device::CPU), DType::F32);
   double largest = 0.0;
   for (const float value : to_vector(expected)) largest = std::max(largest, static_cast<double>(std::abs(value)));
   // Exact inputs; each output rounded once (u|y|), intermediate operands rounded over K terms (u*sqrt(K)*max|y|).
@@ -41,8 +35,8 @@ void expect_near(const Tensor& actual, const Tensor& expected, DType dtype, int6
 struct Input {
   Tensor wide, low;
   Input(const Shape& shape, uint64_t seed, DType dtype) {
-    low = converted(testing::random_tensor(shape, seed), dtype, Device::CPU);
-    wide = converted(low, DType::F32, Device::CPU);
+    low = testing::cast_to(testing::random_tensor(shape, seed), dtype);
+    wide = testing::cast_to(low, DType::F32);
     low = testing::copy_to(low, Device::CUDA);
   }
 };

@@ -10,6 +10,7 @@
 #include "core/half.h"
 #include "core/ops.h"
 #include "model/parameters.h"
+#include "tests/support/op_testing.h"
 
 namespace diffuse::model {
 namespace {
@@ -171,11 +172,7 @@ TEST(ParameterStore, ComputeCopyHoldsTheProductWeightsRoundedWhenUpdated) {
   EXPECT_EQ(store.compute_params().dtype(), DType::BF16);
   EXPECT_EQ(store.compute_params().numel(), 45 + 3 + 60);  // the 3 bf16 of padding align the second weight
 
-  const auto widened = [](const Tensor& copy) {
-    Tensor f32 = Tensor::empty(copy.shape(), DType::F32);
-    ops::cast(copy, f32);
-    return to_vector(f32);
-  };
+  const auto widened = [](const Tensor& copy) { return to_vector(testing::cast_to(copy, DType::F32)); };
   const auto expect_rounded_weights = [&](const std::string& when) {
     for (const char* name : {"conv.weight", "linear.weight"}) {
       const Parameter& parameter = store.get(name);

@@ -253,8 +253,7 @@ struct MemoryCase {
   explicit MemoryCase(const UNetSpec& spec = small_spec(0.1f), DType compute_dtype = DType::F32)
       : unet(spec, store, compute_dtype) {
     store.finalize(Device::CPU);
-    store.initialize(1);
-    store.update_compute_copy();
+    store.initialize(1);  // also rounds the compute copy
   }
   ParameterStore store;
   UNet unet;

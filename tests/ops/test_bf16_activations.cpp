@@ -23,18 +23,12 @@ namespace {
 
 constexpr double kBf16UnitRoundoff = 1.0 / 256;  // u = 2^-8: bf16 keeps 8 significant bits
 
-Tensor to_dtype(const Tensor& tensor, DType dtype) {
-  if (!tensor.defined()) return tensor;
-  Tensor converted = Tensor::empty(tensor.shape(), dtype);
-  ops::cast(tensor, converted);
-  return converted;
-}
-
 // Uniform in [-1, 1) and rounded to bf16: the bf16 tensor and its exact fp32 widening.
 struct Bf16Input {
   Tensor low, wide;
   Bf16Input(const Shape& shape, uint64_t seed)
-      : low(to_dtype(testing::random_tensor(shape, seed), DType::BF16)), wide(to_dtype(low, DType::F32)) {}
+      : low(testing::cast_to(testing::random_tensor(shape, seed), DType::BF16)),
+        wide(testing::cast_to(low, DType::F32)) {}
 };
 
 double max_abs(const Tensor& tensor) {
@@ -45,7 +39,7 @@ double max_abs(const Tensor& tensor) {
 
 // `actual` (bf16 or f32) against the fp32 path's `expected`, whose elements are sums of `terms` products.
 void expect_near_fp32(const Tensor& actual, const Tensor& expected, int64_t terms, const std::string& what) {
-  const Tensor widened = to_dtype(actual, DType::F32);
+  const Tensor widened = testing::cast_to(actual, DType::F32);
   // Inputs are exact in both paths; the bf16 path rounds each output once (u|y|) and rounds intermediate
   // operands (attention's probs and score gradients) whose errors, over K terms, stay below u*sqrt(K)*max|y|.
   const double bound = kBf16UnitRoundoff * std::sqrt(static_cast<double>(terms)) * max_abs(expected);
@@ -53,7 +47,7 @@ void expect_near_fp32(const Tensor& actual, const Tensor& expected, int64_t term
 }
 
 void expect_identical(const Tensor& actual, const Tensor& expected, const std::string& what) {
-  testing::expect_close(to_dtype(actual, DType::F32), to_dtype(expected, DType::F32), 0.0, 0.0, what);
+  testing::expect_close(testing::cast_to(actual, DType::F32), testing::cast_to(expected, DType::F32), 0.0, 0.0, what);
 }
 
 // Runs check(label) on the default path (oneDNN's bf16 kernels where the CPU has them) and on the widened one.

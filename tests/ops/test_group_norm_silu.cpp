@@ -14,6 +14,7 @@
 namespace diffuse {
 namespace {
 
+using testing::cast_to;
 using testing::expect_close;
 using testing::expect_gradient;
 using testing::GradCheck;
@@ -193,23 +194,18 @@ TEST(GroupNormSiluBackward, Bf16InSampleBlocksIsTheRoundedFp32Result) {
   const Shape shape{3, 32, 32, 640};
   const int groups = 32;
   const ops::Dropout dropout{0.2f, ops::DropoutKey{5, 2, 7, 3}};
-  const auto in = [&](const Tensor& values, DType dtype) {
-    Tensor result = Tensor::empty(values.shape(), dtype);
-    ops::cast(values, result);
-    return result;
-  };
-  const Tensor x = in(in(random_tensor(shape, 61, -2.0f, 2.0f), DType::BF16), DType::F32);  // bf16 values
-  const Tensor dy = in(in(random_tensor(shape, 62), DType::BF16), DType::F32);
+  const Tensor x = cast_to(cast_to(random_tensor(shape, 61, -2.0f, 2.0f), DType::BF16), DType::F32);  // bf16 values
+  const Tensor dy = cast_to(cast_to(random_tensor(shape, 62), DType::BF16), DType::F32);
   const Tensor gamma = random_tensor({640}, 63, 0.5f, 1.5f), beta = random_tensor({640}, 64, -0.5f, 0.5f);
   const Tensor mean = Tensor::empty({3, groups}), rstd = Tensor::empty({3, groups});
   ops::group_norm_silu_forward(x, gamma, beta, groups, kEps, dropout, Tensor::empty(shape), mean, rstd);
 
   const Tensor dx = Tensor::empty(shape), dgamma = Tensor::zeros({640}), dbeta = Tensor::zeros({640});
   ops::group_norm_silu_backward(x, gamma, beta, mean, rstd, groups, dropout, dy, dx, dgamma, dbeta);
-  const Tensor low_dy = in(dy, DType::BF16), low_dgamma = Tensor::zeros({640}), low_dbeta = Tensor::zeros({640});
-  ops::group_norm_silu_backward(in(x, DType::BF16), gamma, beta, mean, rstd, groups, dropout, low_dy, low_dy,
+  const Tensor low_dy = cast_to(dy, DType::BF16), low_dgamma = Tensor::zeros({640}), low_dbeta = Tensor::zeros({640});
+  ops::group_norm_silu_backward(cast_to(x, DType::BF16), gamma, beta, mean, rstd, groups, dropout, low_dy, low_dy,
                                 low_dgamma, low_dbeta);
-  expect_close(low_dy, in(dx, DType::BF16), 0.0, 0.0, "dx");
+  expect_close(low_dy, cast_to(dx, DType::BF16), 0.0, 0.0, "dx");
   expect_close(low_dgamma, dgamma, 0.0, 0.0, "dgamma");
   expect_close(low_dbeta, dbeta, 0.0, 0.0, "dbeta");
 }

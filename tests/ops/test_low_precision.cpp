@@ -20,33 +20,21 @@ namespace {
 
 using testing::LowPrecisionCase;
 
-// The same values in f32: activations widened (exactly), the f32 arguments copied.
-Tensor widened(const Tensor& tensor) {
-  Tensor copy = Tensor::empty(tensor.shape(), DType::F32);
-  ops::cast(tensor, copy);
-  return copy;
-}
-
-Tensor rounded(const Tensor& tensor, DType dtype) {
-  Tensor copy = Tensor::empty(tensor.shape(), dtype);
-  ops::cast(tensor, copy);
-  return copy;
-}
-
 class LowPrecisionOps : public ::testing::TestWithParam<std::tuple<LowPrecisionCase, DType>> {};
 
 TEST_P(LowPrecisionOps, WriteTheRoundedFp32Result) {
   const auto& [op, dtype] = GetParam();
   const std::vector<Tensor> low = testing::make_case_arguments(op, dtype);
   std::vector<Tensor> reference;
-  for (const Tensor& tensor : low) reference.push_back(widened(tensor));
+  // The same values in f32: activations widened (exactly), the f32 arguments copied.
+  for (const Tensor& tensor : low) reference.push_back(testing::cast_to(tensor, DType::F32));
   Backend& cpu = backend_for(Device::CPU);
   op.call(cpu, reference);
   op.call(cpu, low);
   for (size_t i = 0; i < low.size(); ++i) {
     const std::string what = op.name + " argument " + std::to_string(i);
     ASSERT_EQ(low[i].dtype(), op.args[i].activation ? dtype : DType::F32) << what;
-    testing::expect_close(low[i], rounded(reference[i], low[i].dtype()), 0.0, 0.0, what);
+    testing::expect_close(low[i], testing::cast_to(reference[i], low[i].dtype()), 0.0, 0.0, what);
   }
 }
 

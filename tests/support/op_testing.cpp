@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/cpu/gemm.h"
+#include "core/ops.h"
 #include "core/philox.h"
 
 namespace diffuse::testing {
@@ -33,6 +34,24 @@ Tensor copy_to(const Tensor& tensor, Device device) {
   Tensor result = Tensor::empty(tensor.shape(), tensor.dtype(), device);
   copy(tensor, result);
   return result;
+}
+
+Tensor cast_to(const Tensor& tensor, DType dtype) {
+  if (!tensor.defined()) return Tensor();
+  Tensor result = Tensor::empty(tensor.shape(), dtype);
+  ops::cast(tensor, result);
+  return result;
+}
+
+double relative_error(const Tensor& actual, const Tensor& expected) {
+  const std::vector<float> a = to_vector(actual), e = to_vector(expected);
+  double difference = 0.0, reference = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = static_cast<double>(a[i]) - e[i];
+    difference += d * d;
+    reference += static_cast<double>(e[i]) * e[i];
+  }
+  return reference > 0.0 ? std::sqrt(difference / reference) : std::sqrt(difference);
 }
 
 Tensor from_doubles(const std::vector<double>& values, const Shape& shape) {

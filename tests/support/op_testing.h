@@ -21,6 +21,13 @@ Tensor nan_tensor(const Shape& shape);
 
 // A copy of `tensor` on `device` (same shape and dtype); undefined stays undefined.
 Tensor copy_to(const Tensor& tensor, Device device);
+// `tensor` (on the CPU) converted to `dtype` by ops::cast: rounded to nearest even, or widened exactly; undefined
+// stays undefined.
+Tensor cast_to(const Tensor& tensor, DType dtype);
+
+// ||actual - expected|| / ||expected|| over all elements of two f32 CPU tensors (||actual - expected|| when
+// expected is 0).
+double relative_error(const Tensor& actual, const Tensor& expected);
 
 // An f32 CPU tensor of double reference values, each rounded once.
 Tensor from_doubles(const std::vector<double>& values, const Shape& shape);

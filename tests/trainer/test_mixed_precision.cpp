@@ -21,9 +21,9 @@ namespace diffuse {
 namespace {
 
 struct StepResult {
-  std::vector<float> losses;     // per sample
-  std::vector<float> gradients;  // the flat fp32 gradient buffer
-  std::vector<float> output;     // the U-Net's output on the step's batch (training forward)
+  Tensor losses;     // per sample
+  Tensor gradients;  // a copy of the flat fp32 gradient buffer
+  Tensor output;     // the U-Net's output on the step's batch (training forward)
 };
 
 // One micro-step (forward, weighted MSE, backward) of a batch of 8 at loss scale 1/8, the U-Net computing in
@@ -44,34 +44,24 @@ StepResult training_step_in(DType dtype) {
   batch.step = 3;
   const DiffusionSetup setup = diffusion_setup(config);
   StepResult result;
-  result.losses = to_vector(train_micro_batch(unet, setup, config.seed, batch, ops::LossScale(1.0f / 8)));
-  result.gradients = to_vector(store.grads());
+  result.losses = train_micro_batch(unet, setup, config.seed, batch, ops::LossScale(1.0f / 8));
+  result.gradients = testing::copy_to(store.grads(), Device::CPU);
   const Tensor x = testing::random_tensor(batch.images.shape(), 6);
   const Tensor t = from_vector(std::vector<float>{0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f}, {8});
   {
     const model::NoBackward inference;
-    result.output = to_vector(unet.forward(x, t, batch.labels, {true, config.seed, 3, 0}));
+    result.output = unet.forward(x, t, batch.labels, {true, config.seed, 3, 0});
   }
   return result;
-}
-
-// |a - b| / |b| over whole vectors.
-double relative_distance(const std::vector<float>& a, const std::vector<float>& b) {
-  double difference = 0.0, norm = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    difference += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
-    norm += static_cast<double>(b[i]) * b[i];
-  }
-  return std::sqrt(difference / norm);
 }
 
 TEST(MixedPrecision, Bf16TrainingStepStaysNearTheFp32Step) {
   const StepResult fp32 = training_step_in(DType::F32);
   const StepResult bf16 = training_step_in(DType::BF16);
-  ASSERT_EQ(bf16.gradients.size(), fp32.gradients.size());
-  const double output = relative_distance(bf16.output, fp32.output);
-  const double losses = relative_distance(bf16.losses, fp32.losses);
-  const double gradients = relative_distance(bf16.gradients, fp32.gradients);
+  ASSERT_EQ(bf16.gradients.numel(), fp32.gradients.numel());
+  const double output = testing::relative_error(bf16.output, fp32.output);
+  const double losses = testing::relative_error(bf16.losses, fp32.losses);
+  const double gradients = testing::relative_error(bf16.gradients, fp32.gradients);
   std::printf("bf16 against fp32: output %.4f, per-sample losses %.4f, gradients %.4f (relative L2)\n", output, losses,
               gradients);
   // bf16 keeps 8 significant bits: each rounding moves a value by at most u = 2^-8 relative (2^-9 to nearest, but
